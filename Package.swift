@@ -1,0 +1,118 @@
+// swift-tools-version:6.1
+//
+// ccm-gateway: the device side of a Medicare CCM/RPM program.
+//
+// Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing):
+//
+//   ccm-gatewayd ─► GatewayConfig ─► GatewayCore
+//        │      └─► GatewayStore  ─► GatewayCore, GRDB (system libsqlite3)
+//   ccmctl ──────► GatewayConfig, GatewayStore, GatewayCore
+//
+// GatewayBLE (CBlueZ) and GatewayMQTT (CMosquitto) join ccm-gatewayd with their own issues;
+// ccmctl never links libbluetooth or libmosquitto.
+import PackageDescription
+
+/// One set of Swift settings for every target (the swift-nio "cross-repo settings" habit).
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ccm-gateway",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ccm-gatewayd", targets: ["ccm-gatewayd"]),
+        .executable(name: "ccmctl", targets: ["ccmctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
+    ],
+    targets: [
+        // Pure domain: readings, units, plausibility, clock rules, dedup keys, the native format,
+        // IEEE-11073 numbers. No I/O, no C libraries, no logging.
+        .target(
+            name: "GatewayCore",
+            swiftSettings: strictSettings
+        ),
+        // SQLite through GRDB: frozen migrations, records, the one ingestion pipeline.
+        .target(
+            name: "GatewayStore",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The YAML configuration both executables read.
+        .target(
+            name: "GatewayConfig",
+            dependencies: [
+                "GatewayCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ccm-gatewayd",
+            dependencies: [
+                "GatewayCore",
+                "GatewayStore",
+                "GatewayConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "ccmctl",
+            dependencies: [
+                "GatewayCore",
+                "GatewayStore",
+                "GatewayConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftCSV", package: "SwiftCSV"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GatewayCoreTests",
+            dependencies: ["GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GatewayStoreTests",
+            dependencies: [
+                "GatewayCore",
+                "GatewayStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ccmctlTests",
+            dependencies: ["ccmctl", "GatewayStore", "GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ccm-gatewaydTests",
+            dependencies: [
+                "ccm-gatewayd",
+                "GatewayStore",
+                "GatewayCore",
+                "GatewayConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

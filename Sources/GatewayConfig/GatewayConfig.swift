@@ -1,0 +1,183 @@
+import Foundation
+import Yams
+
+/// The gateway's configuration (`--config FILE`, YAML). `config/gateway.yaml` is the complete,
+/// commented example; every key is optional and has the default given there.
+public struct GatewayConfig: Sendable, Equatable {
+    public struct Database: Sendable, Equatable {
+        /// SQLite file; relative paths are relative to the working directory.
+        public var path: String
+    }
+
+    public struct Practice: Sendable, Equatable {
+        /// IANA time zone the practice's days and CCM months are counted in.
+        public var timeZone: String
+    }
+
+    public struct Ingest: Sendable, Equatable {
+        /// Inputs larger than this are rejected (and kept in the inbox with the reason).
+        public var maxPayloadBytes: Int
+    }
+
+    public struct FileSource: Sendable, Equatable {
+        /// JSON lines to feed the pipeline at start; `-` reads standard input.
+        public var path: String
+    }
+
+    public struct Sources: Sendable, Equatable {
+        public var file: FileSource?
+    }
+
+    public struct Logging: Sendable, Equatable {
+        /// trace, debug, info, notice, warning, error or critical.
+        public var level: String
+    }
+
+    public var database: Database
+    public var practice: Practice
+    public var ingest: Ingest
+    public var sources: Sources
+    public var logging: Logging
+
+    /// Where an installed gateway keeps its configuration.
+    public static let installedPath = "/etc/ccm-gateway/gateway.yaml"
+
+    /// The defaults of a first run: database under `./var/`, the machine's time zone.
+    public static var defaults: GatewayConfig {
+        GatewayConfig(
+            database: Database(path: "var/ccm-gateway.sqlite"),
+            practice: Practice(timeZone: TimeZone.current.identifier),
+            ingest: Ingest(maxPayloadBytes: 64 * 1024),
+            sources: Sources(file: nil),
+            logging: Logging(level: "info"))
+    }
+
+    /// The configuration to use: `explicitPath` when given (it must exist), else the installed
+    /// file when present, else ``defaults``.
+    public static func resolve(explicitPath: String?) throws -> GatewayConfig {
+        if let explicitPath { return try load(path: explicitPath) }
+        if FileManager.default.fileExists(atPath: installedPath) { return try load(path: installedPath) }
+        return defaults
+    }
+
+    public static func load(path: String) throws -> GatewayConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(
+                FileManager.default.fileExists(atPath: path)
+                    ? "cannot read the configuration \(path): permission denied; run as a member of the ccm-gateway group"
+                    : "no configuration file at \(path); copy config/gateway.yaml there or pass --config with the right path")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), origin: path)
+    }
+
+    /// Parses YAML text; `origin` names the file in error messages.
+    public static func parse(_ text: String, origin: String) throws -> GatewayConfig {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError("\(origin): not valid YAML: \(error)")
+        }
+        var config = defaults
+        guard let node else { return config }
+        let root = try Section(node, path: "", origin: origin)
+        try root.allow(["database", "practice", "ingest", "sources", "logging"])
+        if let database = try root.section("database") {
+            try database.allow(["path"])
+            if let path = try database.string("path") { config.database.path = path }
+        }
+        if let practice = try root.section("practice") {
+            try practice.allow(["time_zone"])
+            if let zone = try practice.string("time_zone") {
+                guard TimeZone(identifier: zone) != nil else {
+                    throw ConfigError("\(origin): practice.time_zone: unknown time zone \"\(zone)\"; use an IANA name such as America/Chicago")
+                }
+                config.practice.timeZone = zone
+            }
+        }
+        if let ingest = try root.section("ingest") {
+            try ingest.allow(["max_payload_bytes"])
+            if let limit = try ingest.int("max_payload_bytes") {
+                guard limit >= 1024 else {
+                    throw ConfigError("\(origin): ingest.max_payload_bytes: \(limit) is too small; use 1024 or more (default 65536)")
+                }
+                config.ingest.maxPayloadBytes = limit
+            }
+        }
+        if let sources = try root.section("sources") {
+            try sources.allow(["file"])
+            if let file = try sources.section("file") {
+                try file.allow(["path"])
+                guard let path = try file.string("path") else {
+                    throw ConfigError("\(origin): sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input")
+                }
+                config.sources.file = FileSource(path: path)
+            }
+        }
+        if let logging = try root.section("logging") {
+            try logging.allow(["level"])
+            if let level = try logging.string("level") {
+                let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+                guard levels.contains(level) else {
+                    throw ConfigError("\(origin): logging.level: unknown level \"\(level)\"; use one of \(levels.joined(separator: ", "))")
+                }
+                config.logging.level = level
+            }
+        }
+        return config
+    }
+}
+
+/// A configuration problem, naming the file, the key and the fix.
+public struct ConfigError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A YAML mapping with its dotted path, for strict key checks and typed values.
+private struct Section {
+    let mapping: Node.Mapping
+    let path: String
+    let origin: String
+
+    init(_ node: Node, path: String, origin: String) throws {
+        guard let mapping = node.mapping else {
+            throw ConfigError("\(origin): \(path.isEmpty ? "the document" : path): expected a mapping of keys to values")
+        }
+        self.mapping = mapping
+        self.path = path
+        self.origin = origin
+    }
+
+    private func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    /// Unknown keys are errors: a misspelt key would otherwise silently fall back to a default.
+    func allow(_ keys: [String]) throws {
+        for case let name? in mapping.keys.map(\.string) where !keys.contains(name) {
+            throw ConfigError("\(origin): \(key(name)): unknown key; \(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
+        }
+    }
+
+    private func value(_ name: String) -> Node? {
+        guard let node = mapping[Node(name)] else { return nil }
+        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return nil }
+        return node
+    }
+
+    func section(_ name: String) throws -> Section? {
+        guard let node = value(name) else { return nil }
+        return try Section(node, path: key(name), origin: origin)
+    }
+
+    func string(_ name: String) throws -> String? {
+        guard let node = value(name) else { return nil }
+        guard let scalar = node.scalar else { throw ConfigError("\(origin): \(key(name)): expected a single value") }
+        return scalar.string
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let text = try string(name) else { return nil }
+        guard let number = Int(text) else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number") }
+        return number
+    }
+}

@@ -1,0 +1,156 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A reading in canonical units with both time axes, ready to be stored and evaluated.
+public struct NormalizedReading: Sendable, Hashable {
+    public var device: String
+    public var kind: ReadingKind
+    /// Values in each quantity's canonical unit.
+    public var values: [Quantity: Double]
+    /// The values and unit exactly as received.
+    public var originalValues: [Quantity: Double]
+    public var originalUnit: MeasurementUnit
+    /// The device clock, as sent (kept even when suspect).
+    public var measuredAt: Date?
+    /// The gateway clock when the input reached the inbox.
+    public var receivedAt: Date
+    /// The device time is before 2015 or more than 10 minutes after `receivedAt`.
+    public var clockSuspect: Bool
+    public var meal: MealContext?
+    public var sequence: Int?
+    public var messageID: String?
+    /// Identity for folding duplicates; `nil` when the input carries nothing to identify it by.
+    public var dedupKey: DedupKey?
+    /// Remarks worth keeping with the accepted input (why the clock is suspect, …).
+    public var notes: [String]
+
+    /// The time the reading is evaluated and billed at: the device time when present and
+    /// believable, otherwise the receive time.
+    public var effectiveAt: Date {
+        guard let measuredAt, !clockSuspect else { return receivedAt }
+        return measuredAt
+    }
+}
+
+/// Identity of a reading (PRODUCT §3): (device, glucose sequence number) for glucometers that
+/// number their records, else (device, kind, measured_at), else (device, kind, publisher id).
+public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
+    public let description: String
+
+    public init?(device: String, kind: ReadingKind, measuredAt: Date?, sequence: Int?, messageID: String?) {
+        if kind == .glucose, let sequence {
+            description = "\(device)|glucose|seq:\(sequence)"
+        } else if let measuredAt {
+            description = "\(device)|\(kind.rawValue)|at:\(RFC3339.format(measuredAt))"
+        } else if let messageID {
+            description = "\(device)|\(kind.rawValue)|id:\(messageID)"
+        } else {
+            return nil
+        }
+    }
+}
+
+/// The clock rules of PRODUCT §3.
+public enum ClockRules {
+    /// Device times before this are a reset or unset clock: 2015-01-01T00:00:00Z.
+    public static let earliestBelievable = Date(timeIntervalSince1970: 1_420_070_400)
+    /// Device times further than this past the receive time are a fast clock: 10 minutes.
+    public static let allowedFutureSkew: Double = 600
+
+    /// Why `measuredAt` is not believable against `receivedAt`, or `nil` when it is.
+    public static func suspicion(measuredAt: Date, receivedAt: Date) -> String? {
+        if measuredAt < earliestBelievable {
+            return "measured_at \(RFC3339.format(measuredAt)) is before 2015; device clock suspect, evaluated at received_at"
+        }
+        let ahead = measuredAt.timeIntervalSince(receivedAt)
+        if ahead > allowedFutureSkew {
+            let minutes = Int((ahead / 60).rounded(.down))
+            return "measured_at \(RFC3339.format(measuredAt)) is \(minutes) minutes after received_at; device clock suspect, evaluated at received_at"
+        }
+        return nil
+    }
+}
+
+/// Turns a ``ReadingInput`` into a ``NormalizedReading``: unit check and conversion,
+/// plausibility, consistency, clock rules and the dedup key. Deterministic and pure.
+public enum Normalizer {
+    /// Rounds a converted value to nine decimal places, far below any device's resolution, so
+    /// that binary floating point does not show through: 201.4 lb is stored as 91.353503318 kg
+    /// (the exact product), not 91.35350331800001.
+    public static func trimConversionNoise(_ value: Double) -> Double {
+        guard abs(value) < 1e6 else { return value }
+        return (value * 1e9).rounded() / 1e9
+    }
+
+    public static func normalize(_ input: ReadingInput, receivedAt: Date) -> Result<NormalizedReading, Rejection> {
+        let kind = input.kind
+        guard kind.acceptedUnits.contains(input.unit) else {
+            return .failure(.wrongUnit(input.unit.rawValue, kind: kind, allowed: kind.acceptedUnits))
+        }
+        if let stray = input.values.keys.sorted().first(where: { !kind.allowedQuantities.contains($0) }) {
+            return .failure(.disallowedQuantity(stray.rawValue, kind: kind))
+        }
+        if let missing = kind.requiredQuantities.first(where: { input.values[$0] == nil }) {
+            return .failure(.missingQuantity(missing, kind: kind))
+        }
+        if input.meal != nil, kind != .glucose {
+            return .failure(Rejection(.unknownField, field: "meal", "only glucose readings carry a meal context; remove it"))
+        }
+        var values: [Quantity: Double] = [:]
+        for quantity in input.values.keys.sorted() {
+            let original = input.values[quantity]!
+            let field = "values.\(quantity.rawValue)"
+            guard original.isFinite else {
+                return .failure(Rejection(.noValue, field: field, "not a finite number; send the measured value or leave the reading out"))
+            }
+            let unit = quantity == .pulse ? MeasurementUnit.perMinute : input.unit
+            guard let converted = unit.convert(original, toCanonicalOf: quantity) else {
+                return .failure(.wrongUnit(unit.rawValue, kind: kind, allowed: kind.acceptedUnits))
+            }
+            let canonical = Normalizer.trimConversionNoise(converted)
+            let range = quantity.plausibleRange
+            guard range.contains(canonical) else {
+                let canonicalUnit = quantity.canonicalUnit.rawValue
+                var shown = "\(formatNumber(original)) \(unit.rawValue)"
+                if unit != quantity.canonicalUnit {
+                    shown += " (\(formatNumber(canonical, fractionDigits: quantity.displayFractionDigits)) \(canonicalUnit))"
+                }
+                return .failure(
+                    Rejection(
+                        .implausible, field: field,
+                        "\(shown) is outside the plausible range \(formatNumber(range.lowerBound))–\(formatNumber(range.upperBound)) \(canonicalUnit); check the device and the unit, then measure again"
+                    ))
+            }
+            values[quantity] = canonical
+        }
+        if let systolic = values[.systolic], let diastolic = values[.diastolic], diastolic >= systolic {
+            return .failure(
+                Rejection(
+                    .inconsistent, field: "values.diastolic",
+                    "\(formatNumber(input.values[.diastolic]!)) \(input.unit.rawValue) is not below systolic \(formatNumber(input.values[.systolic]!)) \(input.unit.rawValue); check that the two are not swapped"
+                ))
+        }
+        if let sequence = input.sequence, sequence < 0 {
+            return .failure(Rejection(.invalidValue, field: "seq", "must be 0 or more; send the device's record number"))
+        }
+        var notes: [String] = []
+        var clockSuspect = false
+        if let measuredAt = input.measuredAt, let suspicion = ClockRules.suspicion(measuredAt: measuredAt, receivedAt: receivedAt) {
+            clockSuspect = true
+            notes.append(suspicion)
+        }
+        let device = DeviceID.canonical(input.device)
+        return .success(
+            NormalizedReading(
+                device: device, kind: kind, values: values, originalValues: input.values, originalUnit: input.unit,
+                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, meal: input.meal,
+                sequence: input.sequence, messageID: input.messageID,
+                dedupKey: DedupKey(
+                    device: device, kind: kind, measuredAt: input.measuredAt, sequence: input.sequence,
+                    messageID: input.messageID),
+                notes: notes))
+    }
+}

@@ -1,0 +1,58 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// One reading as a source delivered it, before normalization: the raw record every source
+/// (native JSON, FHIR, GATT characteristic) is decoded into, so one normalizer serves them all.
+public struct ReadingInput: Sendable, Hashable {
+    /// The device identifier as sent (BLE address or a hub's device id).
+    public var device: String
+    public var kind: ReadingKind
+    /// Unit of the kind's main quantities. Pulse is always per minute, whatever this says.
+    public var unit: MeasurementUnit
+    public var values: [Quantity: Double]
+    /// The device's own clock, if it sent one.
+    public var measuredAt: Date?
+    public var meal: MealContext?
+    /// The device's record number (glucometers number their stored records).
+    public var sequence: Int?
+    /// The publisher's message id.
+    public var messageID: String?
+
+    public init(
+        device: String, kind: ReadingKind, unit: MeasurementUnit, values: [Quantity: Double],
+        measuredAt: Date? = nil, meal: MealContext? = nil, sequence: Int? = nil, messageID: String? = nil
+    ) {
+        self.device = device
+        self.kind = kind
+        self.unit = unit
+        self.values = values
+        self.measuredAt = measuredAt
+        self.meal = meal
+        self.sequence = sequence
+        self.messageID = messageID
+    }
+}
+
+/// Device identifiers: a Bluetooth address in any case or with dashes is one device, written
+/// `A4:C1:38:12:34:56`; any other id is kept as sent (trimmed).
+public enum DeviceID {
+    public static func canonical(_ raw: String) -> String {
+        let trimmed = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+        let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false)
+        let dashed = trimmed.split(separator: "-", omittingEmptySubsequences: false)
+        let groups = parts.count == 6 ? parts : dashed
+        guard groups.count == 6, groups.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else {
+            return trimmed
+        }
+        return groups.map { $0.uppercased() }.joined(separator: ":")
+    }
+
+    /// Whether `id` is a Bluetooth device address (after ``canonical(_:)``).
+    public static func isBluetoothAddress(_ id: String) -> Bool {
+        let groups = id.split(separator: ":", omittingEmptySubsequences: false)
+        return groups.count == 6 && groups.allSatisfy { $0.count == 2 && $0.allSatisfy(\.isHexDigit) }
+    }
+}

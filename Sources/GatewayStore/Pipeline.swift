@@ -1,0 +1,253 @@
+public import Foundation
+public import GatewayCore
+import GRDB
+
+/// One input as a source received it, before anything has looked inside.
+public struct RawInput: Sendable {
+    /// Where it came from: `file:PATH:LINE`, `stdin:LINE`, `mqtt:TOPIC`, `ble:ADDRESS`.
+    public var source: String
+    public var format: InputFormat
+    /// The hub it arrived through, when it came from one; checked against the device's hub.
+    public var hubID: String?
+    public var payload: Data
+    /// The gateway clock when the source got it.
+    public var receivedAt: Date
+
+    public init(source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date()) {
+        self.source = source
+        self.format = format
+        self.hubID = hubID
+        self.payload = payload
+        self.receivedAt = receivedAt
+    }
+}
+
+/// What became of one reading in an input.
+public enum ItemStatus: String, Sendable, CaseIterable, Codable {
+    case accepted, rejected, quarantined, duplicate
+}
+
+public struct ItemOutcome: Sendable, Hashable {
+    public var inboxID: Int64
+    /// Position in the payload (0 for a single object).
+    public var item: Int
+    public var status: ItemStatus
+    /// ``Rejection/Code`` for rejections; `unknown_device` / `unassigned_device` for quarantine.
+    public var code: String?
+    /// The stored reason (for accepted inputs: remarks such as a suspect device clock).
+    public var reason: String?
+    public var deviceID: String?
+    public var kind: ReadingKind?
+    public var readingID: Int64?
+}
+
+/// Counts of outcomes and the reasons for rejections, as `ccmctl ingest` prints them.
+public struct IngestSummary: Sendable {
+    public private(set) var counts: [ItemStatus: Int] = [:]
+    public private(set) var problems: [ItemOutcome] = []
+
+    public init() {}
+
+    public mutating func add(_ outcomes: [ItemOutcome]) {
+        for outcome in outcomes {
+            counts[outcome.status, default: 0] += 1
+            if outcome.status == .rejected || outcome.status == .quarantined { problems.append(outcome) }
+        }
+    }
+
+    public subscript(status: ItemStatus) -> Int { counts[status] ?? 0 }
+}
+
+/// The one path every input takes: inbox (durable first) → decode → normalize → device-to-patient
+/// resolution → hub authorization → dedup → reading stored. Every source uses it.
+public struct Pipeline: Sendable {
+    public let database: GatewayDatabase
+    /// Payloads larger than this are rejected whole (and still kept in the inbox).
+    public let maxPayloadBytes: Int
+
+    public init(database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024) {
+        self.database = database
+        self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    /// Stores the input as received and commits it. Nothing has judged it yet; a crash after
+    /// this returns loses nothing, because ``processPending()`` picks it up.
+    @discardableResult
+    public func receive(_ input: RawInput) throws -> Int64 {
+        try database.write { db in
+            try Self.insertInbox(input, db)
+        }
+    }
+
+    /// Receives a batch of inputs in one transaction (one fsync). Returns their inbox ids.
+    public func receive(batch inputs: [RawInput]) throws -> [Int64] {
+        try database.write { db in try inputs.map { try Self.insertInbox($0, db) } }
+    }
+
+    private static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)",
+            arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])
+        return db.lastInsertedRowID
+    }
+
+    /// Receives and processes one input.
+    public func ingest(_ input: RawInput) throws -> [ItemOutcome] {
+        try process(inboxID: try receive(input))
+    }
+
+    /// Decides every reading of one received input, in one transaction.
+    public func process(inboxID: Int64) throws -> [ItemOutcome] {
+        try database.write { db in try process(inboxID: inboxID, db) }
+    }
+
+    /// Decides several received inputs in one transaction.
+    public func process(inboxIDs: [Int64]) throws -> [ItemOutcome] {
+        try database.write { db in try inboxIDs.flatMap { try process(inboxID: $0, db) } }
+    }
+
+    /// Processes every input received but not yet decided (after a crash, or a batch receive),
+    /// oldest first.
+    public func processPending() throws -> [ItemOutcome] {
+        let ids = try database.read { db in
+            try Int64.fetchAll(db, sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id")
+        }
+        return try process(inboxIDs: ids)
+    }
+
+    private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
+        guard let inbox = try InboxRow.fetch(inboxID, db), inbox.processedAt == nil else { return [] }
+        var outcomes: [ItemOutcome] = []
+        let decoded: Result<[Result<ReadingInput, Rejection>], Rejection> =
+            inbox.payload.count > maxPayloadBytes
+            ? .failure(
+                Rejection(
+                    .tooLarge, field: nil,
+                    "payload of \(inbox.payload.count) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"))
+            : inbox.format.decode(inbox.payload)
+        switch decoded {
+        case .failure(let rejection):
+            outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected, code: rejection.code.rawValue, reason: rejection.description))
+        case .success(let items):
+            for (index, item) in items.enumerated() {
+                outcomes.append(try Self.decide(item, inbox: inbox, item: index, db))
+            }
+        }
+        for outcome in outcomes { try Self.save(outcome, db) }
+        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inboxID])
+        return outcomes
+    }
+
+    /// Decides one reading: the shared step of first processing and quarantine replay.
+    static func decide(_ parsed: Result<ReadingInput, Rejection>, inbox: InboxRow, item: Int, _ db: Database) throws -> ItemOutcome {
+        var outcome = ItemOutcome(inboxID: inbox.id, item: item, status: .rejected)
+        let input: ReadingInput
+        switch parsed {
+        case .failure(let rejection):
+            return outcome.rejected(rejection)
+        case .success(let value):
+            input = value
+        }
+        outcome.kind = input.kind
+        outcome.deviceID = DeviceID.canonical(input.device)
+        let reading: NormalizedReading
+        switch Normalizer.normalize(input, receivedAt: inbox.receivedAt) {
+        case .failure(let rejection):
+            return outcome.rejected(items: inbox, rejection)
+        case .success(let value):
+            reading = value
+        }
+        guard let device = try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [reading.device]) else {
+            outcome.status = .quarantined
+            outcome.code = "unknown_device"
+            outcome.reason =
+                "unknown device \(reading.device); register it with ccmctl devices add \(reading.device) --kind KIND --patient PATIENT, which replays its quarantined readings"
+            return outcome
+        }
+        guard let patientID = device.patientID else {
+            outcome.status = .quarantined
+            outcome.code = "unassigned_device"
+            outcome.reason =
+                "device \(reading.device) is not assigned to a patient; assign it with ccmctl devices assign \(reading.device) --patient PATIENT, which replays its quarantined readings"
+            return outcome
+        }
+        if let hub = inbox.hubID, let assignedHub = device.hubID, hub != assignedHub {
+            try Audit.record(
+                db, actor: "hub:\(hub)", action: "reading.wrong_hub", entity: "device", id: device.id,
+                detail: ["assigned_hub": assignedHub, "sending_hub": hub, "inbox": "\(inbox.id)/\(item)"])
+            return outcome.rejected(
+                Rejection(
+                    .wrongHub, field: "device",
+                    "device \(device.id) is assigned to hub \(assignedHub), not hub \(hub); a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub))"
+                ))
+        }
+        if let key = reading.dedupKey,
+            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM reading WHERE dedup_key = ?", arguments: [key.description])
+        {
+            outcome.status = .duplicate
+            outcome.readingID = existing
+            outcome.reason = "same reading as reading \(existing) (\(key))"
+            return outcome
+        }
+        outcome.readingID = try ReadingRow.insert(reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
+        outcome.status = .accepted
+        outcome.reason = reading.notes.isEmpty ? nil : reading.notes.joined(separator: "; ")
+        return outcome
+    }
+
+    static func save(_ outcome: ItemOutcome, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO inbox_item (inbox_id, item, status, code, reason, device_id, kind, reading_id, decided_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
+                outcome.kind?.rawValue, outcome.readingID, Date(),
+            ])
+    }
+}
+
+extension ItemOutcome {
+    init(inboxID: Int64, item: Int, status: ItemStatus) {
+        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil)
+    }
+
+    fileprivate func rejected(_ rejection: Rejection) -> ItemOutcome {
+        var copy = self
+        copy.status = .rejected
+        copy.code = rejection.code.rawValue
+        copy.reason = rejection.description
+        return copy
+    }
+
+    /// A rejection found after decoding, whose field path is placed under the item's position
+    /// when the payload was an array.
+    fileprivate func rejected(items inbox: InboxRow, _ rejection: Rejection) -> ItemOutcome {
+        rejected(inbox.isBatch ? rejection.within("[\(item)]") : rejection)
+    }
+}
+
+/// An inbox row as the pipeline reads it.
+struct InboxRow {
+    var id: Int64
+    var receivedAt: Date
+    var source: String
+    var format: InputFormat
+    var hubID: String?
+    var payload: Data
+    var processedAt: Date?
+
+    /// Whether the payload is a JSON array (field paths of its readings start with `[i]`).
+    var isBatch: Bool { payload.first(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) == UInt8(ascii: "[") }
+
+    static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]) else { return nil }
+        guard let format = InputFormat(rawValue: row["format"]) else {
+            throw StoreError(.invalid, "inbox \(id) has format \(row["format"] as String), which this version cannot read; upgrade ccm-gateway")
+        }
+        return InboxRow(
+            id: row["id"], receivedAt: row["received_at"], source: row["source"], format: format, hubID: row["hub_id"],
+            payload: row["payload"], processedAt: row["processed_at"])
+    }
+}

@@ -1,0 +1,211 @@
+public import Foundation
+public import GatewayCore
+import GRDB
+
+/// A stored reading, as listings and (later) care-plan evaluation read it.
+public struct StoredReading: Sendable, Hashable {
+    public var id: Int64
+    public var patientID: String
+    public var deviceID: String
+    public var kind: ReadingKind
+    /// Canonical units (mmHg, mg/dL, kg, Cel, %, /min).
+    public var values: [Quantity: Double]
+    public var originalValues: [Quantity: Double]
+    public var originalUnit: MeasurementUnit
+    public var measuredAt: Date?
+    public var receivedAt: Date
+    public var effectiveAt: Date
+    public var clockSuspect: Bool
+    public var meal: MealContext?
+    public var sequence: Int?
+    public var messageID: String?
+    public var source: String
+    public var inboxID: Int64
+}
+
+enum ReadingRow {
+    static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
+        var original: [String: Double] = [:]
+        for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let originalJSON = String(decoding: try encoder.encode(original), as: UTF8.self)
+        var arguments: StatementArguments = [
+            patientID, reading.device, reading.kind.rawValue, reading.measuredAt, reading.receivedAt, reading.effectiveAt,
+            reading.clockSuspect,
+        ]
+        for quantity in Quantity.allCases { arguments += [reading.values[quantity]] }
+        arguments += [
+            reading.originalUnit.rawValue, originalJSON, reading.meal?.rawValue, reading.sequence, reading.messageID, source,
+            inboxID, reading.dedupKey?.description,
+        ]
+        try db.execute(
+            sql: """
+                INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
+                  \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
+                  original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key)
+                VALUES (\(Array(repeating: "?", count: 7 + Quantity.allCases.count + 8).joined(separator: ", ")))
+                """,
+            arguments: arguments)
+        return db.lastInsertedRowID
+    }
+
+    static func decode(_ row: Row) throws -> StoredReading {
+        var values: [Quantity: Double] = [:]
+        for quantity in Quantity.allCases {
+            if let value = row[quantity.rawValue] as Double? { values[quantity] = value }
+        }
+        var original: [Quantity: Double] = [:]
+        let originalJSON: String = row["original_values"]
+        for (key, value) in try JSONDecoder().decode([String: Double].self, from: Data(originalJSON.utf8)) {
+            if let quantity = Quantity(rawValue: key) { original[quantity] = value }
+        }
+        let kindText: String = row["kind"]
+        let unitText: String = row["original_unit"]
+        guard let kind = ReadingKind(rawValue: kindText), let unit = MeasurementUnit(rawValue: unitText) else {
+            throw StoreError(.invalid, "reading \(row["id"] as Int64) has kind \(kindText) or unit \(unitText) this version cannot read; upgrade ccm-gateway")
+        }
+        return StoredReading(
+            id: row["id"], patientID: row["patient_id"], deviceID: row["device_id"], kind: kind, values: values,
+            originalValues: original, originalUnit: unit, measuredAt: row["measured_at"], receivedAt: row["received_at"],
+            effectiveAt: row["effective_at"], clockSuspect: row["clock_suspect"],
+            meal: (row["meal"] as String?).flatMap(MealContext.init(rawValue:)), sequence: row["seq"],
+            messageID: row["message_id"], source: row["source"], inboxID: row["inbox_id"])
+    }
+}
+
+/// An inbox entry with its outcome, for `ccmctl inbox list`.
+public struct InboxEntry: Sendable, Hashable {
+    public var inboxID: Int64
+    /// `nil` while the input waits for the pipeline.
+    public var item: Int?
+    public var receivedAt: Date
+    public var source: String
+    public var format: String
+    public var hubID: String?
+    /// `pending` until decided, then an ``ItemStatus`` raw value.
+    public var status: String
+    public var code: String?
+    public var reason: String?
+    public var deviceID: String?
+    public var kind: String?
+    public var readingID: Int64?
+    public var payload: Data
+}
+
+extension GatewayDatabase {
+    /// Readings, oldest first by effective time, filtered.
+    public func readings(patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil) throws -> [StoredReading] {
+        try read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let patient {
+                clauses.append("patient_id = ?")
+                arguments += [patient]
+            }
+            if let kind {
+                clauses.append("kind = ?")
+                arguments += [kind.rawValue]
+            }
+            if let since {
+                clauses.append("effective_at >= ?")
+                arguments += [since]
+            }
+            var sql = "SELECT * FROM reading"
+            if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+            if let limit {
+                // The newest `limit`, still listed oldest first.
+                sql = "SELECT * FROM (\(sql) ORDER BY effective_at DESC, id DESC LIMIT ?)"
+                arguments += [limit]
+            }
+            sql += " ORDER BY effective_at, id"
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(ReadingRow.decode)
+        }
+    }
+
+    /// Inbox entries with their outcomes, newest last; `status` is `pending` or an ``ItemStatus``.
+    public func inbox(status: String? = nil, device: String? = nil, limit: Int = 100) throws -> [InboxEntry] {
+        try read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if let status {
+                clauses.append(status == "pending" ? "i.processed_at IS NULL" : "it.status = ?")
+                if status != "pending" { arguments += [status] }
+            }
+            if let device {
+                clauses.append("it.device_id = ?")
+                arguments += [device]
+            }
+            var sql = """
+                SELECT i.id, it.item, i.received_at, i.source, i.format, i.hub_id, COALESCE(it.status, 'pending') AS status,
+                  it.code, it.reason, it.device_id, it.kind, it.reading_id, i.payload
+                FROM inbox i LEFT JOIN inbox_item it ON it.inbox_id = i.id
+                """
+            if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+            sql = "SELECT * FROM (\(sql) ORDER BY i.id DESC, it.item DESC LIMIT ?) ORDER BY id, item"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
+                InboxEntry(
+                    inboxID: row["id"], item: row["item"], receivedAt: row["received_at"], source: row["source"],
+                    format: row["format"], hubID: row["hub_id"], status: row["status"], code: row["code"],
+                    reason: row["reason"], deviceID: row["device_id"], kind: row["kind"], readingID: row["reading_id"],
+                    payload: row["payload"])
+            }
+        }
+    }
+
+    /// Assigns a device to a patient (and optionally a hub), then replays its quarantined
+    /// readings through the pipeline, all in one transaction. Returns the replayed outcomes.
+    public func assignDevice(_ id: String, to patientID: String, hub: String?? = .none, by actor: String) throws -> [ItemOutcome] {
+        try write { db in
+            let device = try Self.requireDevice(id, db)
+            try Self.requirePatient(patientID, db)
+            let newHub: String? = hub ?? device.hubID
+            try db.execute(
+                sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?",
+                arguments: [patientID, newHub, Date(), id])
+            var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
+            detail["hub"] = newHub
+            try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
+            return try Self.replayQuarantined(device: id, by: actor, db)
+        }
+    }
+
+    /// Clears a device's patient; its later readings are quarantined until it is assigned again.
+    public func unassignDevice(_ id: String, by actor: String) throws {
+        try write { db in
+            let device = try Self.requireDevice(id, db)
+            try db.execute(sql: "UPDATE device SET patient_id = NULL, assigned_at = NULL WHERE id = ?", arguments: [id])
+            try Audit.record(
+                db, actor: actor, action: "device.unassign", entity: "device", id: id,
+                detail: ["previous_patient": device.patientID ?? ""])
+        }
+    }
+
+    /// Runs the quarantined readings of `device` through the pipeline again (after the caller
+    /// registered or assigned it), in the caller's transaction.
+    static func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
+        let pending = try Row.fetchAll(
+            db, sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item",
+            arguments: [device])
+        var outcomes: [ItemOutcome] = []
+        var decodedPayloads: [Int64: (InboxRow, Result<[Result<ReadingInput, Rejection>], Rejection>)] = [:]
+        for row in pending {
+            let inboxID: Int64 = row["inbox_id"]
+            let item: Int = row["item"]
+            if decodedPayloads[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
+                decodedPayloads[inboxID] = (inbox, inbox.format.decode(inbox.payload))
+            }
+            guard let (inbox, decoded) = decodedPayloads[inboxID], case .success(let items) = decoded, item < items.count else {
+                continue
+            }
+            let outcome = try Pipeline.decide(items[item], inbox: inbox, item: item, db)
+            try Pipeline.save(outcome, db)
+            try Audit.record(
+                db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
+                detail: ["device": device, "status": outcome.status.rawValue])
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+}

@@ -1,0 +1,165 @@
+public import Foundation
+public import GatewayCore
+public import GRDB
+
+extension Patient: FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
+}
+
+extension Device: FetchableRecord {
+    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.custom { column in
+        // `patient_id` → `patientID`, `hub_id` → `hubID`, `ble_address` → `bleAddress`.
+        let key = switch column {
+        case "patient_id": "patientID"
+        case "hub_id": "hubID"
+        case "ble_address": "bleAddress"
+        default: column
+        }
+        return AnyCodingKey(key)
+    }
+}
+
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(_ string: String) { stringValue = string }
+    init?(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+/// Patients and devices: who a reading belongs to. Every change is audited.
+extension GatewayDatabase {
+    private static func json(_ strings: [String]) -> String {
+        String(decoding: try! JSONEncoder().encode(strings), as: UTF8.self)
+    }
+
+    /// Adds a patient; fails if the id is taken.
+    public func addPatient(_ patient: Patient, by actor: String) throws {
+        try write { db in
+            if try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [patient.id]) != nil {
+                throw StoreError(.conflict, "patient \(patient.id) already exists; use ccmctl patients show \(patient.id) to see it")
+            }
+            try Self.insert(patient, db)
+            try Audit.record(db, actor: actor, action: "patient.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+        }
+    }
+
+    /// Adds or replaces patients in one transaction (a roster import). Returns (added, updated).
+    public func importPatients(_ patients: [Patient], by actor: String) throws -> (added: Int, updated: Int) {
+        try write { db in
+            var added = 0
+            var updated = 0
+            for patient in patients {
+                if try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [patient.id]) != nil {
+                    try db.execute(
+                        sql: """
+                            UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
+                              ccm_consent_date = ?, complexity = ?, updated_at = ? WHERE id = ?
+                            """,
+                        arguments: [
+                            patient.name, patient.timeZone, Self.json(patient.conditions), Self.json(patient.medications),
+                            patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue, Date(),
+                            patient.id,
+                        ])
+                    try Audit.record(db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+                    updated += 1
+                } else {
+                    try Self.insert(patient, db)
+                    try Audit.record(db, actor: actor, action: "patient.import.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+                    added += 1
+                }
+            }
+            return (added, updated)
+        }
+    }
+
+    private static func insert(_ patient: Patient, _ db: Database) throws {
+        let now = Date()
+        try db.execute(
+            sql: """
+                INSERT INTO patient (id, name, time_zone, conditions, medications, medicare_part_b, ccm_consent_date,
+                  complexity, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                patient.id, patient.name, patient.timeZone, json(patient.conditions), json(patient.medications),
+                patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue, now, now,
+            ])
+    }
+
+    /// The audit detail of a patient: ids and billing facts, never the name.
+    private static func auditDetail(_ patient: Patient) -> [String: String] {
+        [
+            "time_zone": patient.timeZone, "conditions": patient.conditions.joined(separator: ","),
+            "medicare_part_b": String(patient.medicarePartB), "ccm_consent_date": patient.ccmConsentDate?.description ?? "",
+            "complexity": patient.complexity.rawValue, "medications": String(patient.medications.count),
+        ]
+    }
+
+    public func patient(_ id: String) throws -> Patient? {
+        try read { try Patient.fetchOne($0, sql: "SELECT * FROM patient WHERE id = ?", arguments: [id]) }
+    }
+
+    public func patients() throws -> [Patient] {
+        try read { try Patient.fetchAll($0, sql: "SELECT * FROM patient ORDER BY id") }
+    }
+
+    // MARK: Devices
+
+    /// Registers a device. Readings it sent before are replayed: accepted when the device names a
+    /// patient, still quarantined (now as unassigned) otherwise. Returns the replayed outcomes.
+    @discardableResult
+    public func addDevice(_ device: Device, by actor: String) throws -> [ItemOutcome] {
+        try write { db in
+            if try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [device.id]) != nil {
+                throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
+            }
+            if let address = device.bleAddress,
+                let other = try String.fetchOne(db, sql: "SELECT id FROM device WHERE ble_address = ?", arguments: [address])
+            {
+                throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other); one physical device is one entry")
+            }
+            if let patientID = device.patientID { try Self.requirePatient(patientID, db) }
+            try db.execute(
+                sql: """
+                    INSERT INTO device (id, kind, ble_address, model, patient_id, hub_id, assigned_at, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
+                    device.patientID == nil ? nil : Date(), Date(),
+                ])
+            var detail = ["kind": device.kind.rawValue]
+            detail["patient"] = device.patientID
+            detail["hub"] = device.hubID
+            detail["ble_address"] = device.bleAddress
+            try Audit.record(db, actor: actor, action: "device.add", entity: "device", id: device.id, detail: detail)
+            return try Self.replayQuarantined(device: device.id, by: actor, db)
+        }
+    }
+
+    static func requirePatient(_ id: String, _ db: Database) throws {
+        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM patient WHERE id = ?", arguments: [id]) != nil else {
+            throw StoreError(.notFound, "no patient \(id); add it with ccmctl patients add \(id) --name NAME")
+        }
+    }
+
+    static func requireDevice(_ id: String, _ db: Database) throws -> Device {
+        guard let device = try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) else {
+            throw StoreError(.notFound, "no device \(id); register it with ccmctl devices add \(id) --kind KIND")
+        }
+        return device
+    }
+
+    public func device(_ id: String) throws -> Device? {
+        try read { try Device.fetchOne($0, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) }
+    }
+
+    public func devices(patient: String? = nil) throws -> [Device] {
+        try read { db in
+            if let patient {
+                return try Device.fetchAll(db, sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id", arguments: [patient])
+            }
+            return try Device.fetchAll(db, sql: "SELECT * FROM device ORDER BY id")
+        }
+    }
+}

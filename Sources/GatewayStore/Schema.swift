@@ -1,0 +1,111 @@
+import GRDB
+
+/// The schema, as a list of named migrations.
+///
+/// A migration that has shipped is never edited: a schema change is a new migration appended at
+/// the end, named by its date. `GatewayDatabase.open` refuses a file that has migrations this
+/// build does not know (it was written by a newer ccm-gateway).
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("2026-11-29-foundation", migrate: foundation)
+        return migrator
+    }
+
+    /// Patients, devices, the raw inbox with one outcome per reading, readings, the audit log.
+    private static func foundation(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE patient (
+                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 64),
+                    name TEXT NOT NULL DEFAULT '',
+                    time_zone TEXT NOT NULL,
+                    conditions TEXT NOT NULL DEFAULT '[]',
+                    medications TEXT NOT NULL DEFAULT '[]',
+                    medicare_part_b BOOLEAN NOT NULL DEFAULT 0,
+                    ccm_consent_date TEXT,
+                    complexity TEXT NOT NULL DEFAULT 'non-complex' CHECK (complexity IN ('non-complex', 'complex')),
+                    created_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL
+                );
+                CREATE TABLE device (
+                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 128),
+                    kind TEXT NOT NULL,
+                    ble_address TEXT UNIQUE,
+                    model TEXT,
+                    patient_id TEXT REFERENCES patient(id) ON DELETE RESTRICT,
+                    hub_id TEXT,
+                    assigned_at DATETIME,
+                    created_at DATETIME NOT NULL
+                );
+                CREATE INDEX device_patient ON device(patient_id);
+
+                -- Every input exactly as received, written before anything else looks at it.
+                CREATE TABLE inbox (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    received_at DATETIME NOT NULL,
+                    source TEXT NOT NULL,
+                    format TEXT NOT NULL,
+                    hub_id TEXT,
+                    payload BLOB NOT NULL,
+                    processed_at DATETIME
+                );
+                CREATE INDEX inbox_pending ON inbox(id) WHERE processed_at IS NULL;
+
+                -- The outcome of each reading in an input (an input may hold an array of them).
+                CREATE TABLE inbox_item (
+                    inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                    item INTEGER NOT NULL,
+                    status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'quarantined', 'duplicate')),
+                    code TEXT,
+                    reason TEXT,
+                    device_id TEXT,
+                    kind TEXT,
+                    reading_id INTEGER REFERENCES reading(id),
+                    decided_at DATETIME NOT NULL,
+                    PRIMARY KEY (inbox_id, item)
+                ) WITHOUT ROWID;
+                CREATE INDEX inbox_item_status ON inbox_item(status);
+                CREATE INDEX inbox_item_quarantined ON inbox_item(device_id) WHERE status = 'quarantined';
+
+                CREATE TABLE reading (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    device_id TEXT NOT NULL REFERENCES device(id),
+                    kind TEXT NOT NULL,
+                    measured_at DATETIME,
+                    received_at DATETIME NOT NULL,
+                    effective_at DATETIME NOT NULL,
+                    clock_suspect BOOLEAN NOT NULL DEFAULT 0,
+                    systolic REAL,
+                    diastolic REAL,
+                    map REAL,
+                    pulse REAL,
+                    glucose REAL,
+                    weight REAL,
+                    spo2 REAL,
+                    temperature REAL,
+                    original_unit TEXT NOT NULL,
+                    original_values TEXT NOT NULL,
+                    meal TEXT,
+                    seq INTEGER,
+                    message_id TEXT,
+                    source TEXT NOT NULL,
+                    inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                    dedup_key TEXT UNIQUE
+                );
+                CREATE INDEX reading_patient_kind_time ON reading(patient_id, kind, effective_at);
+
+                CREATE TABLE audit (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at DATETIME NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    entity_id TEXT NOT NULL,
+                    detail TEXT
+                );
+                CREATE INDEX audit_entity ON audit(entity, entity_id);
+                """)
+    }
+}

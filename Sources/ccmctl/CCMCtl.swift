@@ -1,0 +1,15 @@
+import ArgumentParser
+
+@main
+struct CCMCtl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ccmctl",
+        abstract: "Operate ccm-gateway: patients, devices, readings and the inbox.",
+        discussion: """
+            ccmctl works on the gateway's SQLite database while ccm-gatewayd runs. Listings print \
+            tables for people; --format json or csv for scripts. Every change is written to the \
+            audit log under --by (default: your login name).
+            """,
+        version: "0.1.0",
+        subcommands: [Patients.self, Devices.self, Ingest.self, Readings.self, Inbox.self])
+}

@@ -1,0 +1,126 @@
+import ArgumentParser
+import GatewayCore
+import GatewayStore
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Register devices and assign them to patients.",
+        discussion: """
+            Readings from a device that is unknown or not assigned to a patient are quarantined, \
+            not dropped. Registering or assigning the device replays them through the pipeline.
+            """,
+        subcommands: [Add.self, Assign.self, Unassign.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a device.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The id readings carry in \"device\": a Bluetooth address (A4:C1:38:12:34:56) or a hub's device id.")
+        var id: String
+
+        @Option(help: "What it is: \(DeviceKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var kind: DeviceKind
+
+        @Option(help: "Bluetooth address, when the gateway connects to it itself (default: the id, if it is an address).")
+        var address: String?
+
+        @Option(help: "Make and model, for operators.")
+        var model: String?
+
+        @Option(help: "Assign it to this patient now.")
+        var patient: String?
+
+        @Option(help: "The only hub allowed to publish its readings.")
+        var hub: String?
+
+        func run() throws {
+            let id = DeviceID.canonical(id)
+            var bleAddress = address.map(DeviceID.canonical)
+            if let bleAddress, !DeviceID.isBluetoothAddress(bleAddress) {
+                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address; write six hex pairs like A4:C1:38:12:34:56")
+            }
+            if bleAddress == nil, DeviceID.isBluetoothAddress(id) { bleAddress = id }
+            let outcomes = try global.open().addDevice(
+                Device(id: id, kind: kind, bleAddress: bleAddress, model: model, patientID: patient, hubID: hub),
+                by: global.actor)
+            print("added device \(id)" + (patient.map { " for patient \($0)" } ?? ""))
+            printReplay(outcomes)
+        }
+    }
+
+    struct Assign: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Assign a device to a patient and replay its quarantined readings.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The device id.")
+        var id: String
+
+        @Option(help: "The patient whose readings it takes.")
+        var patient: String
+
+        @Option(help: "The only hub allowed to publish its readings (unchanged when omitted).")
+        var hub: String?
+
+        func run() throws {
+            let id = DeviceID.canonical(id)
+            let outcomes = try global.open(.existing).assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
+            print("assigned device \(id) to patient \(patient)")
+            printReplay(outcomes)
+        }
+    }
+
+    struct Unassign: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Take a device away from its patient; its readings are quarantined until it is assigned again.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "The device id.")
+        var id: String
+
+        func run() throws {
+            let id = DeviceID.canonical(id)
+            try global.open(.existing).unassignDevice(id, by: global.actor)
+            print("unassigned device \(id)")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List devices.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only this patient's devices.")
+        var patient: String?
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let devices = try global.open(.existing).devices(patient: patient)
+            let listing = Listing(
+                columns: ["id", "kind", "ble_address", "model", "patient", "hub"],
+                rows: devices.map { d in
+                    [.text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model), .optional(d.patientID), .optional(d.hubID)]
+                },
+                emptyMessage: "no devices; register one with ccmctl devices add ID --kind KIND --patient PATIENT")
+            print(listing.render(format))
+        }
+    }
+}
+
+/// Tells the operator what replaying a device's quarantined readings did.
+func printReplay(_ outcomes: [ItemOutcome]) {
+    guard !outcomes.isEmpty else { return }
+    var summary = IngestSummary()
+    summary.add(outcomes)
+    print("replayed \(outcomes.count) quarantined readings: " + summaryLine(summary))
+    for outcome in outcomes where outcome.status == .rejected {
+        print("  inbox \(outcome.inboxID)/\(outcome.item) rejected: \(outcome.reason ?? "")")
+    }
+}
+
+func summaryLine(_ summary: IngestSummary) -> String {
+    ItemStatus.allCases.map { "\(summary[$0]) \($0.rawValue)" }.joined(separator: ", ")
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+
+struct Ingest: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Feed native JSON readings (one per line) through the pipeline.",
+        discussion: """
+            Each non-empty line is one input in the native reading format v1 (an object or an \
+            array of them). Inputs go through the same pipeline as MQTT and BLE readings: stored \
+            as received, then normalized, matched to a patient through the device, and \
+            deduplicated. Prints the count of accepted, rejected, quarantined and duplicate \
+            readings and the reason for each rejection and quarantine. Ingesting the same file \
+            twice adds no reading.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A file of JSON lines, or - for standard input.")
+    var file: String
+
+    @Option(help: "Treat the inputs as published by this hub (checked against each device's hub).")
+    var hub: String?
+
+    /// Lines committed to the inbox per transaction before they are processed.
+    static let batchSize = 500
+
+    func run() throws {
+        let config = try global.loadConfig()
+        let handle: FileHandle
+        if file == "-" {
+            handle = .standardInput
+        } else {
+            guard let opened = FileHandle(forReadingAtPath: file) else {
+                throw CLIError("cannot read \(file); check the path, or pass - to read standard input")
+            }
+            handle = opened
+        }
+        let pipeline = Pipeline(database: try global.open(), maxPayloadBytes: config.ingest.maxPayloadBytes)
+        let label = file == "-" ? "stdin" : "file:\(file)"
+        var summary = IngestSummary()
+        var batch: [RawInput] = []
+        var lines: [Int64: Int] = [:]
+        var lineNumbers: [Int] = []
+        func flush() throws {
+            guard !batch.isEmpty else { return }
+            let ids = try pipeline.receive(batch: batch)
+            for (id, line) in zip(ids, lineNumbers) { lines[id] = line }
+            summary.add(try pipeline.process(inboxIDs: ids))
+            batch.removeAll(keepingCapacity: true)
+            lineNumbers.removeAll(keepingCapacity: true)
+        }
+        var lineNumber = 0
+        for line in LineReader(handle: handle) {
+            lineNumber += 1
+            guard line.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) else { continue }
+            batch.append(RawInput(source: "\(label):\(lineNumber)", hubID: hub, payload: line))
+            lineNumbers.append(lineNumber)
+            if batch.count >= Self.batchSize { try flush() }
+        }
+        try flush()
+        print(summaryLine(summary))
+        for problem in summary.problems {
+            let line = lines[problem.inboxID].map { "line \($0)" } ?? "inbox \(problem.inboxID)"
+            print("\(line)\(problem.item > 0 ? " [\(problem.item)]" : ""): \(problem.status.rawValue): \(problem.reason ?? "")")
+        }
+    }
+}
+
+/// Reads a file handle line by line (LF or CRLF) without holding the whole file.
+struct LineReader: Sequence, IteratorProtocol {
+    let handle: FileHandle
+    private var buffer = Data()
+    private var finished = false
+
+    init(handle: FileHandle) { self.handle = handle }
+
+    mutating func next() -> Data? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                var line = buffer[buffer.startIndex..<newline]
+                if line.last == 0x0D { line = line.dropLast() }
+                buffer.removeSubrange(buffer.startIndex...newline)
+                return Data(line)
+            }
+            if finished {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer.removeAll() }
+                return buffer.last == 0x0D ? Data(buffer.dropLast()) : buffer
+            }
+            let chunk = handle.readData(ofLength: 64 * 1024)
+            if chunk.isEmpty { finished = true } else { buffer.append(chunk) }
+        }
+    }
+}

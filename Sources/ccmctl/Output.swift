@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import GatewayCore
+
+/// How listings are printed: aligned tables for people, JSON or CSV for scripts.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv
+}
+
+/// One value of a listing. Objects keep their key order in tables and CSV.
+indirect enum Cell: Encodable {
+    case text(String)
+    case number(Double, fractionDigits: Int?)
+    case bool(Bool)
+    case null
+    case object([(String, Cell)])
+
+    static func optional(_ text: String?) -> Cell { text.map(Cell.text) ?? .null }
+    static func int<T: BinaryInteger>(_ value: T?) -> Cell { value.map { .number(Double($0), fractionDigits: 0) } ?? .null }
+    static func date(_ date: Date?) -> Cell { date.map { .text(RFC3339.format($0)) } ?? .null }
+
+    /// Text for tables and CSV.
+    var plain: String {
+        switch self {
+        case .text(let text): text
+        case .number(let value, let digits): formatNumber(value, fractionDigits: digits)
+        case .bool(let value): value ? "yes" : "no"
+        case .null: ""
+        case .object(let pairs): pairs.map { "\($0.0)=\($0.1.plain)" }.joined(separator: " ")
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        switch self {
+        case .text(let text):
+            var container = encoder.singleValueContainer()
+            try container.encode(text)
+        case .number(let value, _):
+            var container = encoder.singleValueContainer()
+            if value == value.rounded(), abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+        case .bool(let value):
+            var container = encoder.singleValueContainer()
+            try container.encode(value)
+        case .null:
+            var container = encoder.singleValueContainer()
+            try container.encodeNil()
+        case .object(let pairs):
+            var container = encoder.container(keyedBy: Key.self)
+            for (key, value) in pairs { try container.encode(value, forKey: Key(key)) }
+        }
+    }
+
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+}
+
+/// A listing: named columns and rows of cells, printable in every ``OutputFormat``.
+struct Listing {
+    var columns: [String]
+    var rows: [[Cell]]
+    /// Printed instead of an empty table (JSON and CSV print an empty array or just the header).
+    var emptyMessage: String
+
+    func render(_ format: OutputFormat) -> String {
+        switch format {
+        case .table:
+            guard !rows.isEmpty else { return emptyMessage }
+            let texts = rows.map { $0.map(\.plain) }
+            let widths = columns.indices.map { i in max(columns[i].count, texts.map { $0[i].count }.max() ?? 0) }
+            func line(_ cells: [String]) -> String {
+                var parts = cells.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                parts[parts.count - 1] = cells[cells.count - 1]
+                return parts.joined(separator: "  ")
+            }
+            return ([line(columns.map { $0.uppercased() })] + texts.map(line)).joined(separator: "\n")
+        case .json:
+            return Self.json(rows.map { row in Cell.object(Array(zip(columns, row))) })
+        case .csv:
+            return ([columns] + rows.map { $0.map(\.plain) }).map { $0.map(Self.csvField).joined(separator: ",") }
+                .joined(separator: "\n")
+        }
+    }
+
+    /// One object as JSON (for `show` commands).
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("null".utf8), as: UTF8.self)
+    }
+
+    /// RFC 4180 quoting.
+    static func csvField(_ text: String) -> String {
+        guard text.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return text }
+        return "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+
+struct Readings: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List normalized readings.",
+        subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List readings, oldest first.",
+            discussion: """
+                Values are in canonical units (mmHg, mg/dL, kg, Cel, %, /min); JSON and CSV also \
+                carry the original value and unit. measured_at is the device clock, received_at \
+                the gateway's; a suspect device clock is flagged and the reading is evaluated at \
+                received_at.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only this patient's readings.")
+        var patient: String?
+
+        @Option(help: "Only this kind: \(ReadingKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+        var kind: ReadingKind?
+
+        @Option(help: "Only readings at or after this date (practice time zone) or RFC 3339 time.")
+        var since: String?
+
+        @Option(help: "At most this many (the newest).")
+        var limit: Int?
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let config = try global.loadConfig()
+            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let database = try GatewayDatabase(path: try global.databasePath(), mode: .existing)
+            let readings = try database.readings(
+                patient: patient, kind: kind, since: try since.map(times.parseSince), limit: limit)
+            print(ReadingListing.make(readings, times: times, format: format).render(format))
+        }
+    }
+}
+
+enum ReadingListing {
+    static func make(_ readings: [StoredReading], times: LocalTimes, format: OutputFormat) -> Listing {
+        let table = format == .table
+        return Listing(
+            columns: table
+                ? ["id", "patient", "device", "kind", "value", "measured", "received", "flags"]
+                : [
+                    "id", "patient", "device", "kind", "loinc", "unit", "values", "original_unit", "original_values",
+                    "measured_at", "received_at", "effective_at", "clock_suspect", "meal", "seq", "source",
+                ],
+            rows: readings.map { r in
+                if table {
+                    var flags: [String] = []
+                    if r.clockSuspect { flags.append("clock_suspect") }
+                    if let meal = r.meal { flags.append(meal.rawValue) }
+                    return [
+                        .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(display(r)),
+                        times.cell(r.measuredAt, format), times.cell(r.receivedAt, format), .text(flags.joined(separator: " ")),
+                    ]
+                }
+                return [
+                    .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(r.kind.loinc),
+                    .text(r.kind.canonicalUnit.rawValue), values(r.values, rounded: false), .text(r.originalUnit.rawValue),
+                    values(r.originalValues, rounded: false), .date(r.measuredAt), .date(r.receivedAt), .date(r.effectiveAt),
+                    .bool(r.clockSuspect), .optional(r.meal?.rawValue), .int(r.sequence), .text(r.source),
+                ]
+            },
+            emptyMessage: "no readings match")
+    }
+
+    static func values(_ values: [Quantity: Double], rounded: Bool) -> Cell {
+        .object(values.keys.sorted().map { q in (q.rawValue, .number(values[q]!, fractionDigits: rounded ? q.displayFractionDigits : nil)) })
+    }
+
+    /// `142/91 mmHg, pulse 72` — rounded to what is worth showing.
+    static func display(_ r: StoredReading) -> String {
+        func show(_ q: Quantity) -> String { formatNumber(r.values[q] ?? .nan, fractionDigits: q.displayFractionDigits) }
+        var text: String
+        switch r.kind {
+        case .bloodPressure:
+            text = "\(show(.systolic))/\(show(.diastolic)) mmHg"
+            if r.values[.meanArterialPressure] != nil { text += " map \(show(.meanArterialPressure))" }
+        default:
+            let main = r.kind.requiredQuantities[0]
+            text = "\(show(main)) \(main.canonicalUnit.rawValue)"
+        }
+        if r.kind != .pulse, r.values[.pulse] != nil { text += ", pulse \(show(.pulse))" }
+        return text
+    }
+}
+
+struct Inbox: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Look into the inbox: every input as received, with what became of it.",
+        subcommands: [List.self])
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List inbox entries, newest last.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only this outcome: pending, accepted, rejected, quarantined or duplicate.")
+        var status: String?
+
+        @Option(help: "Only readings from this device.")
+        var device: String?
+
+        @Option(help: "At most this many (the newest).")
+        var limit: Int = 100
+
+        @Flag(help: "Show the payload as received.")
+        var payload = false
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let statuses = ["pending"] + ItemStatus.allCases.map(\.rawValue)
+            if let status, !statuses.contains(status) {
+                throw CLIError("--status: unknown status \"\(status)\"; use one of \(statuses.joined(separator: ", "))")
+            }
+            let config = try global.loadConfig()
+            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let entries = try global.open(.existing).inbox(status: status, device: device.map(DeviceID.canonical), limit: limit)
+            var columns = ["inbox", "item", "received_at", "source", "status", "device", "kind", "reading", "reason"]
+            if payload || format != .table { columns.append("payload") }
+            let listing = Listing(
+                columns: columns,
+                rows: entries.map { e in
+                    var row: [Cell] = [
+                        .int(e.inboxID), .int(e.item), times.cell(e.receivedAt, format), .text(e.source), .text(e.status),
+                        .optional(e.deviceID), .optional(e.kind), .int(e.readingID), .optional(e.reason),
+                    ]
+                    if columns.count > 9 { row.append(.text(String(decoding: e.payload, as: UTF8.self))) }
+                    return row
+                },
+                emptyMessage: status.map { "no \($0) inputs" } ?? "the inbox is empty")
+            print(listing.render(format))
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
+    var db: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The gateway configuration (default: \(GatewayConfig.installedPath) when present, else built-in defaults).",
+            valueName: "path"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Who is making the change, for the audit log (default: your login name).", valueName: "name"))
+    var by: String?
+
+    func loadConfig() throws -> GatewayConfig {
+        try GatewayConfig.resolve(explicitPath: config)
+    }
+
+    func databasePath() throws -> String {
+        if let db { return db }
+        return try loadConfig().database.path
+    }
+
+    /// Opens the database; `.existing` for commands that only read.
+    func open(_ mode: GatewayDatabase.OpenMode = .create) throws -> GatewayDatabase {
+        try GatewayDatabase(path: try databasePath(), mode: mode)
+    }
+
+    var actor: String {
+        if let by { return by }
+        let environment = ProcessInfo.processInfo.environment
+        return environment["SUDO_USER"] ?? environment["USER"] ?? environment["LOGNAME"] ?? "unknown"
+    }
+}
+
+/// A command-line mistake that names the problem and the fix; exits with status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Times in tables are shown in the practice's time zone; JSON and CSV use UTC RFC 3339.
+struct LocalTimes {
+    let formatter: DateFormatter
+    let timeZone: TimeZone
+
+    init(timeZone identifier: String) {
+        timeZone = TimeZone(identifier: identifier) ?? .gmt
+        formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm zzz"
+    }
+
+    func cell(_ date: Date?, _ format: OutputFormat) -> Cell {
+        guard let date else { return .null }
+        return format == .table ? .text(formatter.string(from: date)) : .date(date)
+    }
+
+    /// Parses `--since`: a date (local midnight in the practice's zone) or an RFC 3339 time.
+    func parseSince(_ text: String) throws -> Date {
+        if let date = RFC3339.parse(text) { return date }
+        if let day = LocalDate(text) {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = timeZone
+            if let date = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day)) { return date }
+        }
+        throw CLIError("--since: \"\(text)\" is not a date; write 2026-03-04 or 2026-03-04T07:00:00-06:00")
+    }
+}
+
+func validatedTimeZone(_ identifier: String, option: String) throws -> String {
+    guard TimeZone(identifier: identifier) != nil else {
+        throw CLIError("\(option): unknown time zone \"\(identifier)\"; use an IANA name such as America/Chicago")
+    }
+    return identifier
+}
+
+func validatedConditions(_ codes: [String], option: String) throws -> [String] {
+    try codes.flatMap { $0.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) }.map { raw in
+        guard let code = ICD10.canonical(String(raw)) else {
+            throw CLIError("\(option): \"\(raw)\" is not an ICD-10-CM code; write codes like I10 or E11.9")
+        }
+        return code
+    }
+}
+
+func validatedDate(_ text: String?, option: String) throws -> LocalDate? {
+    guard let text else { return nil }
+    guard let date = LocalDate(text) else {
+        throw CLIError("\(option): \"\(text)\" is not a date; write YYYY-MM-DD, e.g. 2026-03-04")
+    }
+    return date
+}
+
+extension Complexity: ExpressibleByArgument {}
+extension DeviceKind: ExpressibleByArgument {}
+extension ReadingKind: ExpressibleByArgument {}
+extension ItemStatus: ExpressibleByArgument {}
