@@ -7,30 +7,36 @@ public struct GatewayConfig: Sendable, Equatable {
     public struct Database: Sendable, Equatable {
         /// SQLite file; relative paths are relative to the working directory.
         public var path: String
+        public init(path: String) { self.path = path }
     }
 
     public struct Practice: Sendable, Equatable {
         /// IANA time zone the practice's days and CCM months are counted in.
         public var timeZone: String
+        public init(timeZone: String) { self.timeZone = timeZone }
     }
 
     public struct Ingest: Sendable, Equatable {
         /// Inputs larger than this are rejected (and kept in the inbox with the reason).
         public var maxPayloadBytes: Int
+        public init(maxPayloadBytes: Int) { self.maxPayloadBytes = maxPayloadBytes }
     }
 
     public struct FileSource: Sendable, Equatable {
         /// JSON lines to feed the pipeline at start; `-` reads standard input.
         public var path: String
+        public init(path: String) { self.path = path }
     }
 
     public struct Sources: Sendable, Equatable {
         public var file: FileSource?
+        public init(file: FileSource? = nil) { self.file = file }
     }
 
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
+        public init(level: String) { self.level = level }
     }
 
     public var database: Database

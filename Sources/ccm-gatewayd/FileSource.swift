@@ -1,0 +1,72 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Logging
+import ServiceLifecycle
+
+/// Feeds JSON lines from a file or standard input into the pipeline (tests and replays). Each
+/// line is committed to the inbox before the pipeline is woken for it. The service returns at
+/// the end of the input; the daemon keeps running.
+struct FileSource: Service {
+    let path: String
+    let pipeline: Pipeline
+    let wakeups: InboxWakeups
+    let readiness: Readiness
+    let logger: Logger
+
+    static let name = "file-source"
+
+    /// Opens the input now, so that a wrong path fails the start with a clear message.
+    static func open(_ path: String) throws -> FileHandle {
+        if path == "-" { return .standardInput }
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw GatewaydError("sources.file.path: cannot read \(path); check the path or remove sources.file from the configuration")
+        }
+        return handle
+    }
+
+    let handle: FileHandle
+
+    init(path: String, pipeline: Pipeline, wakeups: InboxWakeups, readiness: Readiness, logger: Logger) throws {
+        self.path = path
+        self.handle = try Self.open(path)
+        self.pipeline = pipeline
+        self.wakeups = wakeups
+        self.readiness = readiness
+        self.logger = logger
+    }
+
+    func run() async throws {
+        readiness.mark(Self.name)
+        let label = path == "-" ? "stdin" : "file:\(path)"
+        var lineNumber = 0
+        var received = 0
+        for await line in Self.lines(of: handle).cancelOnGracefulShutdown() {
+            lineNumber += 1
+            guard line.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) else { continue }
+            let id = try pipeline.receive(RawInput(source: "\(label):\(lineNumber)", payload: line))
+            wakeups.wake(id)
+            received += 1
+        }
+        logger.info("file source finished", metadata: ["source": "\(label)", "inputs": "\(received)"])
+    }
+
+    /// Reads lines on a thread of their own (reads from a pipe or terminal block), so the
+    /// cooperative pool stays free.
+    static func lines(of handle: FileHandle) -> AsyncStream<Data> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .unbounded)
+        Thread.detachNewThread {
+            for line in LineReader(handle: handle) {
+                if case .terminated = continuation.yield(line) { return }
+            }
+            continuation.finish()
+        }
+        return stream
+    }
+}
+
+/// A start-up problem of the daemon, naming the setting and the fix.
+struct GatewaydError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,79 @@
+import GatewayConfig
+import GatewayStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// The daemon, wired: the database opened, the services built in start order. `run()` in
+/// `CCMGatewayd` and the tests both go through here.
+struct Gateway {
+    let group: ServiceGroup
+    let database: GatewayDatabase
+    let stats: PipelineStats
+
+    /// Builds the service group. Fails before anything runs when the database cannot be opened
+    /// or a source cannot start, with a message naming the setting to fix.
+    ///
+    /// Services start in array order and stop in reverse: sources stop taking input first, then
+    /// the pipeline drains, and the notifier (last) is told first, so `STOPPING=1` goes out as
+    /// soon as the shutdown begins.
+    init(
+        config: GatewayConfig, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
+        onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
+    ) throws {
+        database = try GatewayDatabase(path: config.database.path)
+        let pipeline = Pipeline(database: database, maxPayloadBytes: config.ingest.maxPayloadBytes)
+        let wakeups = InboxWakeups()
+        stats = PipelineStats()
+        var expected: Set<String> = [PipelineService.name]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: PipelineService(
+                    pipeline: pipeline, wakeups: wakeups, readiness: Readiness(expecting: []), stats: stats, logger: logger,
+                    onProcessed: onProcessed),
+                serviceName: PipelineService.name)
+        ]
+        if config.sources.file != nil { expected.insert(FileSource.name) }
+        let readiness = Readiness(expecting: expected)
+        services[0] = .init(
+            service: PipelineService(
+                pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger, onProcessed: onProcessed),
+            serviceName: PipelineService.name)
+        if let file = config.sources.file {
+            services.append(
+                .init(
+                    service: try FileSource(path: file.path, pipeline: pipeline, wakeups: wakeups, readiness: readiness, logger: logger),
+                    successTerminationBehavior: .ignore, serviceName: FileSource.name))
+        }
+        services.append(
+            .init(
+                service: SystemdNotifier(notify: notify, readiness: readiness, stats: stats, logger: logger),
+                serviceName: SystemdNotifier.name))
+        group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+}
+
+/// Sends `READY=1` once the database is open and every source has started, and `STOPPING=1`
+/// as soon as a graceful shutdown begins. Does nothing visible outside systemd but log.
+struct SystemdNotifier: Service {
+    let notify: SystemdNotify?
+    let readiness: Readiness
+    let stats: PipelineStats
+    let logger: Logger
+
+    static let name = "systemd-notify"
+
+    func run() async throws {
+        await readiness.wait()
+        notify?.send(["READY=1", "STATUS=ready: \(stats.summary)"])
+        logger.notice("ccm-gatewayd ready")
+        await withGracefulShutdownHandler {
+            try? await gracefulShutdown()
+        } onGracefulShutdown: {
+            notify?.send(["STOPPING=1", "STATUS=stopping: \(stats.summary)"])
+            logger.notice("ccm-gatewayd stopping")
+        }
+    }
+}

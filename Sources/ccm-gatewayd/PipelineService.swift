@@ -1,0 +1,63 @@
+import GatewayCore
+import GatewayStore
+import Logging
+import ServiceLifecycle
+
+/// Wakes the pipeline for inputs the sources have already committed to the inbox.
+struct InboxWakeups: Sendable {
+    let stream: AsyncStream<Int64>
+    let continuation: AsyncStream<Int64>.Continuation
+
+    init() {
+        (stream, continuation) = AsyncStream.makeStream(of: Int64.self)
+    }
+
+    /// Called by a source after its `receive` committed: the input is durable, this only says
+    /// "look now".
+    func wake(_ inboxID: Int64) { continuation.yield(inboxID) }
+}
+
+/// Runs the one pipeline inside the daemon: first whatever a previous run left undecided in
+/// the inbox (a crash between receive and process), then each input the sources announce.
+struct PipelineService: Service {
+    let pipeline: Pipeline
+    let wakeups: InboxWakeups
+    let readiness: Readiness
+    let stats: PipelineStats
+    let logger: Logger
+    /// Called with each processed input's outcomes (tests observe the daemon through it).
+    var onProcessed: (@Sendable ([ItemOutcome]) -> Void)?
+
+    static let name = "pipeline"
+
+    func run() async throws {
+        let backlog = try pipeline.processPending()
+        record(backlog)
+        if !backlog.isEmpty {
+            logger.notice("processed inputs left undecided by the previous run", metadata: ["count": "\(backlog.count)"])
+        }
+        readiness.mark(Self.name)
+        for await inboxID in wakeups.stream.cancelOnGracefulShutdown() {
+            record(try pipeline.process(inboxID: inboxID))
+        }
+    }
+
+    private func record(_ outcomes: [ItemOutcome]) {
+        guard !outcomes.isEmpty else { return }
+        for outcome in outcomes {
+            stats.add(outcome.status.rawValue)
+            // Ids, kinds and statuses only: values and names stay out of the journal.
+            var metadata: Logger.Metadata = [
+                "inbox.id": "\(outcome.inboxID)/\(outcome.item)", "input.status": "\(outcome.status.rawValue)",
+            ]
+            if let device = outcome.deviceID { metadata["device.id"] = "\(device)" }
+            if let kind = outcome.kind { metadata["reading.kind"] = "\(kind.rawValue)" }
+            if let code = outcome.code { metadata["input.code"] = "\(code)" }
+            switch outcome.status {
+            case .accepted, .duplicate: logger.debug("input decided", metadata: metadata)
+            case .rejected, .quarantined: logger.info("input not accepted", metadata: metadata)
+            }
+        }
+        onProcessed?(outcomes)
+    }
+}
