@@ -70,14 +70,17 @@ public enum NativeReadingV1 {
         case let other?:
             throw Rejection(.wrongType, field: "v", "expected the number 1, got \(other.typeName)")
         }
-        let device = try identifier(object, "device", required: true)!
-        let kindText = try string(object, "kind", required: true)!
+        let device = try identifier(
+            object, "device", required: "add the device's id (its Bluetooth address or the hub's id for it)")!
+        let kindText = try string(
+            object, "kind", required: "add one of \(Rejection.quote(ReadingKind.allCases.map(\.rawValue)))")!
         guard let kind = ReadingKind(rawValue: kindText) else {
             throw Rejection(
                 .unknownKind, field: "kind",
                 "unknown kind \"\(kindText)\"; use one of \(Rejection.quote(ReadingKind.allCases.map(\.rawValue)))")
         }
-        let unitText = try string(object, "unit", required: true)!
+        let unitText = try string(
+            object, "unit", required: "add the unit of the values: \(Rejection.quote(kind.nativeUnits.map(\.rawValue)))")!
         guard let unit = MeasurementUnit(spelling: unitText), kind.nativeUnits.contains(unit) else {
             throw Rejection.wrongUnit(unitText, kind: kind, allowed: kind.nativeUnits)
         }
@@ -100,7 +103,7 @@ public enum NativeReadingV1 {
             values[quantity] = number
         }
         var meal: MealContext?
-        if let mealText = try string(object, "meal", required: false) {
+        if let mealText = try string(object, "meal") {
             guard kind == .glucose else {
                 throw Rejection(.unknownField, field: "meal", "only glucose readings carry a meal context; remove it")
             }
@@ -112,7 +115,7 @@ public enum NativeReadingV1 {
             meal = parsed
         }
         var measuredAt: Date?
-        if let text = try string(object, "measured_at", required: false) {
+        if let text = try string(object, "measured_at") {
             guard let date = RFC3339.parse(text) else {
                 throw Rejection(
                     .invalidTimestamp, field: "measured_at",
@@ -129,7 +132,7 @@ public enum NativeReadingV1 {
         case let other?:
             throw Rejection(.wrongType, field: "seq", "expected a whole number 0 or more (the device's record number), got \(describe(other))")
         }
-        let messageID = try identifier(object, "id", required: false)
+        let messageID = try identifier(object, "id")
         return ReadingInput(
             device: device, kind: kind, unit: unit, values: values, measuredAt: measuredAt, meal: meal,
             sequence: sequence, messageID: messageID)
@@ -140,10 +143,11 @@ public enum NativeReadingV1 {
         return value.typeName
     }
 
-    private static func string(_ object: [String: JSONValue], _ field: String, required: Bool) throws(Rejection) -> String? {
+    /// A string field; `required` is the fix to name when it is missing (`nil`: optional).
+    private static func string(_ object: [String: JSONValue], _ field: String, required: String? = nil) throws(Rejection) -> String? {
         switch object[field] {
         case nil, .null?:
-            if required { throw Rejection(.missingField, field: field, "required; add it") }
+            if let required { throw Rejection(.missingField, field: field, "required; \(required)") }
             return nil
         case .string(let text)?:
             return text
@@ -152,7 +156,7 @@ public enum NativeReadingV1 {
         }
     }
 
-    private static func identifier(_ object: [String: JSONValue], _ field: String, required: Bool) throws(Rejection) -> String? {
+    private static func identifier(_ object: [String: JSONValue], _ field: String, required: String? = nil) throws(Rejection) -> String? {
         guard let text = try string(object, field, required: required) else { return nil }
         guard !text.isEmpty, text.utf8.count <= maxIdentifierLength, !text.contains(where: \.isNewline) else {
             throw Rejection(

@@ -1,0 +1,98 @@
+import Foundation
+import GRDB
+import GatewayCore
+import Testing
+
+@testable import GatewayStore
+
+@Suite("Opening the database")
+struct DatabaseTests {
+    @Test("Migrations run on an empty file and create every table, in WAL mode, not world-readable")
+    func migratesFromEmpty() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("sub/dir/gateway.sqlite")
+        let database = try GatewayDatabase(path: path)
+        let tables = try database.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        }
+        #expect(tables == ["audit", "device", "grdb_migrations", "inbox", "inbox_item", "patient", "reading"])
+        #expect(try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
+        #expect(try database.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        #expect(mode & 0o007 == 0)
+        // Opening again is a no-op.
+        _ = try GatewayDatabase(path: path)
+    }
+
+    @Test("A missing file is refused when only reading")
+    func missing() throws {
+        let directory = TemporaryDirectory()
+        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: directory.file("none.sqlite"), mode: .existing) }
+        #expect(error.code == .missing)
+        #expect(error.message.hasPrefix("no database at \(directory.file("none.sqlite")); "))
+        #expect(!FileManager.default.fileExists(atPath: directory.file("none.sqlite")))
+    }
+
+    @Test("A file that is not a database says so")
+    func notADatabase() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("garbage.sqlite")
+        try Data(repeating: 0x41, count: 4096).write(to: URL(fileURLWithPath: path))
+        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
+        #expect(error.code == .notADatabase)
+        #expect(error.message.contains("is not a ccm-gateway database"))
+    }
+
+    @Test("A database from a newer ccm-gateway is refused, untouched")
+    func newerSchema() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("gateway.sqlite")
+        _ = try GatewayDatabase(path: path)
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')") }
+        try queue.close()
+        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
+        #expect(error.code == .newerSchema)
+        #expect(error.message.contains("was written by a newer ccm-gateway"))
+        #expect(error.message.hasSuffix("upgrade ccm-gateway before using it"))
+    }
+
+    @Test("A database locked by another process beyond the busy timeout says so")
+    func locked() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("gateway.sqlite")
+        _ = try GatewayDatabase(path: path)
+        let holder = try DatabaseQueue(path: path)
+        let error = try holder.inDatabase { db -> StoreError? in
+            try db.execute(sql: "BEGIN EXCLUSIVE")
+            defer { try? db.execute(sql: "ROLLBACK") }
+            do {
+                let database = try GatewayDatabase(path: path, busyTimeout: 0.2)
+                try database.addPatient(.init(id: "P9", name: "", timeZone: "UTC"), by: "test")
+                return nil
+            } catch let error as StoreError {
+                return error
+            }
+        }
+        #expect(error?.code == .locked)
+        #expect(error?.message.hasPrefix("the database at \(path) is locked by another process") == true)
+    }
+
+    @Test("A path SQLite cannot open (here a directory) names the path and the fix")
+    func cannotOpen() throws {
+        let directory = TemporaryDirectory()
+        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: directory.path) }
+        #expect(error.code == .unreadable)
+        #expect(error.message.hasPrefix("cannot open the database at \(directory.path) for writing"))
+    }
+
+    @Test("An unreadable file names the permission problem", .enabled(if: getuid() != 0, "root reads every file"))
+    func unreadable() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("gateway.sqlite")
+        _ = try GatewayDatabase(path: path)
+        try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: path)
+        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
+        #expect(error.code == .unreadable)
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+import GatewayCore
+import GRDB
+@testable import GatewayStore
+
+/// A fresh directory for one test's database, removed when the value is released.
+final class TemporaryDirectory: Sendable {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-store-\(UUID().uuidString)").path
+        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func file(_ name: String) -> String { path + "/" + name }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The repository's `Fixtures/` folder.
+let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// A database with patient P1 (BP cuff A4:C1:38:12:34:56, glucometer C0:26:DA:01:02:03) and
+/// patient P2 (scale hub7-scale-1 on hub hub7).
+struct World {
+    let directory = TemporaryDirectory()
+    let database: GatewayDatabase
+    let pipeline: Pipeline
+    static let received = RFC3339.parse("2026-03-04T14:00:00Z")!
+
+    init(maxPayloadBytes: Int = 64 * 1024) throws {
+        database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
+        pipeline = Pipeline(database: database, maxPayloadBytes: maxPayloadBytes)
+        try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
+        try database.addPatient(Patient(id: "P2", name: "Bob Test", timeZone: "America/Chicago"), by: "test")
+        try database.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try database.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try database.addDevice(Device(id: "hub7-scale-1", kind: .scale, patientID: "P2", hubID: "hub7"), by: "test")
+    }
+
+    func ingest(_ json: String, hub: String? = nil, received: Date = World.received) throws -> [ItemOutcome] {
+        try pipeline.ingest(RawInput(source: "test", hubID: hub, payload: Data(json.utf8), receivedAt: received))
+    }
+
+    func count(_ sql: String) throws -> Int {
+        try database.read { try Int.fetchOne($0, sql: sql) ?? 0 }
+    }
+}
+
