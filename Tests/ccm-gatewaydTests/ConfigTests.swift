@@ -1,0 +1,48 @@
+import Foundation
+import GatewayConfig
+import Testing
+
+@Suite("Configuration")
+struct ConfigTests {
+    @Test("The example config/gateway.yaml is complete and parses")
+    func example() throws {
+        let config = try GatewayConfig.load(path: repository.appendingPathComponent("config/gateway.yaml").path)
+        #expect(config.database.path == "/var/lib/ccm-gateway/ccm-gateway.sqlite")
+        #expect(config.practice.timeZone == "America/Chicago")
+        #expect(config.ingest.maxPayloadBytes == 65536)
+        #expect(config.sources.file == nil)
+        #expect(config.logging.level == "info")
+    }
+
+    @Test("An empty file means the defaults")
+    func empty() throws {
+        #expect(try GatewayConfig.parse("", origin: "x.yaml") == GatewayConfig.defaults)
+        #expect(try GatewayConfig.parse("# nothing\n", origin: "x.yaml") == GatewayConfig.defaults)
+    }
+
+    @Test(
+        "Mistakes name the file, the key and the fix",
+        arguments: [
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, logging"),
+            ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
+            ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
+            ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
+            ("ingest:\n  max_payload_bytes: lots\n", "x.yaml: ingest.max_payload_bytes: \"lots\" is not a whole number"),
+            ("ingest:\n  max_payload_bytes: 10\n", "x.yaml: ingest.max_payload_bytes: 10 is too small; use 1024 or more (default 65536)"),
+            ("sources:\n  file: {}\n", "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"),
+            ("database: [1, 2]\n", "x.yaml: database: expected a mapping of keys to values"),
+        ])
+    func mistakes(yaml: String, message: String) {
+        #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, origin: "x.yaml") }
+        do {
+            _ = try GatewayConfig.parse(yaml, origin: "x.yaml")
+        } catch {
+            #expect("\(error)" == message)
+        }
+    }
+
+    @Test("A missing --config file is an error, not the defaults")
+    func missing() {
+        #expect(throws: ConfigError.self) { try GatewayConfig.resolve(explicitPath: "/nonexistent/gateway.yaml") }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+import InMemoryLogging
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import ccm_gatewayd
+
+@Suite("ccm-gatewayd")
+struct GatewayTests {
+    static let demo = repository.appendingPathComponent("Fixtures/native/demo.jsonl").path
+
+    func config(_ directory: TemporaryDirectory, replay: String? = demo) -> GatewayConfig {
+        var config = GatewayConfig.defaults
+        config.database.path = directory.path + "/gateway.sqlite"
+        config.practice.timeZone = "America/Chicago"
+        config.sources.file = replay.map { .init(path: $0) }
+        return config
+    }
+
+    func seed(_ path: String) throws {
+        let database = try GatewayDatabase(path: path)
+        try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
+        try database.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try database.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+    }
+
+    @Test("The file source feeds the pipeline; READY=1 then STOPPING=1; ids only in the logs")
+    func fileSourceToReadings() async throws {
+        let directory = try TemporaryDirectory()
+        let settings = config(directory)
+        try seed(settings.database.path)
+        let notify = try NotifyListener(directory: directory.path)
+        let logs = InMemoryLogHandler()
+        var logger = Logger(label: "test", factory: { _ in logs })
+        logger.logLevel = .debug
+        let (processed, continuation) = AsyncStream.makeStream(of: [ItemOutcome].self)
+        let gateway = try Gateway(
+            config: settings, logger: logger, notify: SystemdNotify(environment: ["NOTIFY_SOCKET": notify.path]),
+            onProcessed: { continuation.yield($0) })
+
+        let run = Task { try await gateway.group.run() }
+        #expect(await notify.awaitAssignment("READY=1") != nil)
+        // demo.jsonl holds 10 readings on 9 lines.
+        let decided = try await withTimeout(10) {
+            var outcomes: [ItemOutcome] = []
+            for await batch in processed {
+                outcomes += batch
+                if outcomes.count == 10 { break }
+            }
+            return outcomes
+        }
+        #expect(decided.filter { $0.status == .accepted }.count == 4)
+        #expect(decided.filter { $0.status == .quarantined }.count == 4)
+        #expect(decided.filter { $0.status == .rejected }.count == 2)
+        await gateway.group.triggerGracefulShutdown()
+        let stopping = await notify.awaitAssignment("STOPPING=1")
+        #expect(stopping?.contains("STATUS=stopping: 4 accepted, 2 rejected, 4 quarantined, 0 duplicate") == true)
+        try await withTimeout(10) { try await run.value }
+
+        #expect(try gateway.database.readings().count == 4)
+        #expect(gateway.stats["accepted"] == 4)
+        let text = logs.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
+        #expect(text.contains("A4:C1:38:12:34:56"))
+        #expect(!text.contains("Secretname"))
+        #expect(!text.contains("142"))
+        #expect(!text.contains("7.4"))
+    }
+
+    @Test("Inputs a crashed run left undecided are decided before READY=1")
+    func backlogFirst() async throws {
+        let directory = try TemporaryDirectory()
+        let settings = config(directory, replay: nil)
+        try seed(settings.database.path)
+        let line = try String(contentsOfFile: Self.demo, encoding: .utf8).split(separator: "\n")[0]
+        let pipeline = Pipeline(database: try GatewayDatabase(path: settings.database.path))
+        try pipeline.receive(RawInput(source: "mqtt:before-crash", payload: Data(line.utf8)))
+        let notify = try NotifyListener(directory: directory.path)
+        let gateway = try Gateway(
+            config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            notify: SystemdNotify(environment: ["NOTIFY_SOCKET": notify.path]))
+        let run = Task { try await gateway.group.run() }
+        let ready = await notify.awaitAssignment("READY=1")
+        #expect(ready?.contains("STATUS=ready: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate") == true)
+        #expect(try gateway.database.readings().map(\.source) == ["mqtt:before-crash"])
+        await gateway.group.triggerGracefulShutdown()
+        try await withTimeout(10) { try await run.value }
+    }
+
+    @Test("A source that cannot start fails the start with the setting to fix")
+    func missingReplayFile() throws {
+        let directory = try TemporaryDirectory()
+        let settings = config(directory, replay: directory.path + "/none.jsonl")
+        let error = try #require(throws: GatewaydError.self) {
+            try Gateway(config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+        }
+        #expect(error.description == "sources.file.path: cannot read \(directory.path)/none.jsonl; check the path or remove sources.file from the configuration")
+    }
+
+    @Test("The daemon process: READY=1, then SIGTERM gives STOPPING=1 and exit status 0")
+    func processLifecycle() throws {
+        let directory = try TemporaryDirectory()
+        let configPath = directory.path + "/gateway.yaml"
+        try "database:\n  path: \(directory.path)/gateway.sqlite\n".write(toFile: configPath, atomically: true, encoding: .utf8)
+        let notify = try NotifyListener(directory: directory.path)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            .appendingPathComponent("ccm-gatewayd")
+        process.arguments = ["--config", configPath]
+        process.environment = ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(notify.waitFor("READY=1") != nil)
+        kill(process.processIdentifier, SIGTERM)
+        #expect(notify.waitFor("STOPPING=1") != nil)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+    }
+}

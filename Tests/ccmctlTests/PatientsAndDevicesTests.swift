@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+
+@Suite("ccmctl patients and devices")
+struct PatientsAndDevicesTests {
+    @Test("patients add, list and show")
+    func addListShow() throws {
+        let cli = try CLI()
+        #expect(try cli.ok(["patients", "add", "P1", "--name", "Ada Test", "--conditions", "i10, e119", "--medication", "lisinopril 10 mg", "--medicare-part-b", "--ccm-consent", "2026-01-15", "--complexity", "complex"]) == "added patient P1\n")
+        let patients = try cli.json(["patients", "list"])
+        #expect(patients.count == 1)
+        #expect(patients[0]["id"] as? String == "P1")
+        #expect(patients[0]["conditions"] as? [String] == ["I10", "E11.9"])
+        #expect(patients[0]["medications"] as? [String] == ["lisinopril 10 mg"])
+        #expect(patients[0]["medicare_part_b"] as? Bool == true)
+        #expect(patients[0]["ccm_consent_date"] as? String == "2026-01-15")
+        #expect(patients[0]["complexity"] as? String == "complex")
+        #expect(patients[0]["time_zone"] as? String == "America/Chicago")
+        let table = try cli.ok(["patients", "list"])
+        #expect(table.hasPrefix("ID  NAME      TIME_ZONE        CONDITIONS  MEDICARE_PART_B  CCM_CONSENT  COMPLEXITY\n"))
+        #expect(table.contains("P1  Ada Test  America/Chicago  I10;E11.9   yes              2026-01-15   complex"))
+        try cli.ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])
+        let shown = try cli.ok(["patients", "show", "P1"])
+        #expect(shown.contains("devices         A4:C1:38:12:34:56 (bp_monitor)"))
+        #expect(shown.contains("conditions      I10, E11.9"))
+        let csv = try cli.ok(["patients", "list", "--format", "csv"])
+        #expect(csv == "id,name,time_zone,conditions,medicare_part_b,ccm_consent,complexity\nP1,Ada Test,America/Chicago,I10;E11.9,yes,2026-01-15,complex\n")
+    }
+
+    @Test("Bad patient input names the option and the fix, and changes nothing")
+    func badPatientInput() throws {
+        let cli = try CLI()
+        try cli.ok(["patients", "add", "P1", "--name", "Ada"])
+        #expect(try cli.fails(["patients", "add", "P1", "--name", "Ada"]) == "patient P1 already exists; use ccmctl patients show P1 to see it")
+        #expect(try cli.fails(["patients", "add", "P2", "--name", "B", "--conditions", "diabetes"]) == "--conditions: \"diabetes\" is not an ICD-10-CM code; write codes like I10 or E11.9")
+        #expect(try cli.fails(["patients", "add", "P2", "--name", "B", "--ccm-consent", "2026-13-01"]) == "--ccm-consent: \"2026-13-01\" is not a date; write YYYY-MM-DD, e.g. 2026-03-04")
+        #expect(try cli.fails(["patients", "add", "P2", "--name", "B", "--time-zone", "Mars/Base"]) == "--time-zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago")
+        #expect(try cli.fails(["patients", "show", "P9"]) == "no patient P9; list patients with ccmctl patients list")
+        #expect(try cli.json(["patients", "list"]).count == 1)
+    }
+
+    @Test("patients import adds and updates, all or nothing")
+    func importRoster() throws {
+        let cli = try CLI()
+        let roster = cli.directory + "/roster.csv"
+        try """
+            id,name,conditions,medications,medicare_part_b,ccm_consent_date,complexity
+            P1,"Test, Ada",I10;E11.9,"metformin 500 mg; lisinopril 10 mg",yes,2026-01-15,complex
+            P2,Bob Test,I50.22,,no,,
+            """.write(toFile: roster, atomically: true, encoding: .utf8)
+        #expect(try cli.ok(["patients", "import", roster]) == "imported 2 patients: 2 added, 0 updated\n")
+        let p1 = try #require(try cli.json(["patients", "list"]).first)
+        #expect(p1["name"] as? String == "Test, Ada")
+        #expect(p1["medications"] as? [String] == ["metformin 500 mg", "lisinopril 10 mg"])
+        #expect(p1["medicare_part_b"] as? Bool == true)
+        try """
+            id,name,conditions
+            P2,Bob Test,I50.22 I10
+            P3,Cy Test,E11.9
+            P4,Di Test,not-a-code
+            """.write(toFile: roster, atomically: true, encoding: .utf8)
+        #expect(try cli.fails(["patients", "import", roster]) == "\(roster) line 4, conditions: \"not-a-code\" is not an ICD-10-CM code; write codes like I10 or E11.9")
+        #expect(try cli.json(["patients", "list"]).count == 2)
+        try "id,name,conditions\nP2,Bob Test,I50.22 I10\nP3,Cy Test,E11.9\n".write(toFile: roster, atomically: true, encoding: .utf8)
+        #expect(try cli.ok(["patients", "import", roster]) == "imported 2 patients: 1 added, 1 updated\n")
+        #expect(try cli.json(["patients", "list"]).first { $0["id"] as? String == "P2" }?["conditions"] as? [String] == ["I50.22", "I10"])
+        try "id,nom\nP1,x\n".write(toFile: roster, atomically: true, encoding: .utf8)
+        #expect(try cli.fails(["patients", "import", roster]).hasPrefix("\(roster): unknown column \"nom\""))
+    }
+
+    @Test("devices add, assign, unassign and list")
+    func devices() throws {
+        let cli = try CLI()
+        try cli.seed()
+        let devices = try cli.json(["devices", "list"])
+        #expect(devices.map { $0["id"] as? String } == ["A4:C1:38:12:34:56", "C0:26:DA:01:02:03", "hub7-scale-1"])
+        #expect(devices[1]["ble_address"] as? String == "C0:26:DA:01:02:03")
+        #expect(devices[2]["ble_address"] is NSNull)
+        #expect(devices[2]["hub"] as? String == "hub7")
+        #expect(try cli.ok(["devices", "unassign", "hub7-scale-1"]) == "unassigned device hub7-scale-1\n")
+        #expect(try cli.json(["devices", "list", "--patient", "P2"]).isEmpty)
+        #expect(try cli.ok(["devices", "assign", "hub7-scale-1", "--patient", "P1"]) == "assigned device hub7-scale-1 to patient P1\n")
+        #expect(try cli.json(["devices", "list", "--patient", "P1"]).count == 3)
+        #expect(try cli.fails(["devices", "assign", "nope", "--patient", "P1"]) == "no device nope; register it with ccmctl devices add nope --kind KIND")
+        #expect(try cli.fails(["devices", "assign", "hub7-scale-1", "--patient", "P9"]) == "no patient P9; add it with ccmctl patients add P9 --name NAME")
+        #expect(try cli.fails(["devices", "add", "A4:C1:38:12:34:56", "--kind", "scale"]) == "device A4:C1:38:12:34:56 already exists; use ccmctl devices assign to change its patient")
+        #expect(try cli.fails(["devices", "add", "x1", "--kind", "toaster"]).contains("'toaster'"))
+    }
+
+    @Test("Listing a database that does not exist fails with the fix, and creates nothing")
+    func missingDatabase() throws {
+        let cli = try CLI()
+        let path = cli.directory + "/nowhere.sqlite"
+        let error = try cli.fails(["readings", "list", "--db", path])
+        #expect(error == "no database at \(path); add a patient or device first (that creates it), start ccm-gatewayd, or pass --db with the right path")
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("Every command has help")
+    func help() throws {
+        let cli = try CLI()
+        for command in [["patients"], ["devices"], ["ingest"], ["readings", "list"], ["inbox", "list"]] {
+            let result = try cli.run(command + ["--help"], config: false)
+            #expect(result.status == 0)
+            #expect(result.out.contains("USAGE: ccmctl \(command.joined(separator: " "))"))
+        }
+    }
+}
