@@ -118,7 +118,7 @@ public struct Pipeline: Sendable {
     private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
         guard let inbox = try InboxRow.fetch(inboxID, db), inbox.processedAt == nil else { return [] }
         var outcomes: [ItemOutcome] = []
-        let decoded: Result<[Result<ReadingInput, Rejection>], Rejection> =
+        let decoded: Result<DecodedPayload, Rejection> =
             inbox.payload.count > maxPayloadBytes
             ? .failure(
                 Rejection(
@@ -128,9 +128,9 @@ public struct Pipeline: Sendable {
         switch decoded {
         case .failure(let rejection):
             outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected, code: rejection.code.rawValue, reason: rejection.description))
-        case .success(let items):
-            for (index, item) in items.enumerated() {
-                outcomes.append(try Self.decide(item, inbox: inbox, item: index, db))
+        case .success(let payload):
+            for index in payload.items.indices {
+                outcomes.append(try Self.decide(payload, item: index, inbox: inbox, db))
             }
         }
         for outcome in outcomes { try Self.save(outcome, db) }
@@ -139,10 +139,10 @@ public struct Pipeline: Sendable {
     }
 
     /// Decides one reading: the shared step of first processing and quarantine replay.
-    static func decide(_ parsed: Result<ReadingInput, Rejection>, inbox: InboxRow, item: Int, _ db: Database) throws -> ItemOutcome {
+    static func decide(_ payload: DecodedPayload, item: Int, inbox: InboxRow, _ db: Database) throws -> ItemOutcome {
         var outcome = ItemOutcome(inboxID: inbox.id, item: item, status: .rejected)
         let input: ReadingInput
-        switch parsed {
+        switch payload.items[item] {
         case .failure(let rejection):
             return outcome.rejected(rejection)
         case .success(let value):
@@ -153,7 +153,7 @@ public struct Pipeline: Sendable {
         let reading: NormalizedReading
         switch Normalizer.normalize(input, receivedAt: inbox.receivedAt) {
         case .failure(let rejection):
-            return outcome.rejected(items: inbox, rejection)
+            return outcome.rejected(payload.locate(rejection, item: item))
         case .success(let value):
             reading = value
         }
@@ -176,10 +176,10 @@ public struct Pipeline: Sendable {
                 db, actor: "hub:\(hub)", action: "reading.wrong_hub", entity: "device", id: device.id,
                 detail: ["assigned_hub": assignedHub, "sending_hub": hub, "inbox": "\(inbox.id)/\(item)"])
             return outcome.rejected(
-                Rejection(
+                payload.locate(Rejection(
                     .wrongHub, field: "device",
                     "device \(device.id) is assigned to hub \(assignedHub), not hub \(hub); a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub))"
-                ))
+                ), item: item))
         }
         if let key = reading.dedupKey,
             let existing = try Int64.fetchOne(db, sql: "SELECT id FROM reading WHERE dedup_key = ?", arguments: [key.description])
@@ -221,11 +221,6 @@ extension ItemOutcome {
         return copy
     }
 
-    /// A rejection found after decoding, whose field path is placed under the item's position
-    /// when the payload was an array.
-    fileprivate func rejected(items inbox: InboxRow, _ rejection: Rejection) -> ItemOutcome {
-        rejected(inbox.isBatch ? rejection.within("[\(item)]") : rejection)
-    }
 }
 
 /// An inbox row as the pipeline reads it.
@@ -237,9 +232,6 @@ struct InboxRow {
     var hubID: String?
     var payload: Data
     var processedAt: Date?
-
-    /// Whether the payload is a JSON array (field paths of its readings start with `[i]`).
-    var isBatch: Bool { payload.first(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) == UInt8(ascii: "[") }
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]) else { return nil }

@@ -189,17 +189,17 @@ extension GatewayDatabase {
             db, sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item",
             arguments: [device])
         var outcomes: [ItemOutcome] = []
-        var decodedPayloads: [Int64: (InboxRow, Result<[Result<ReadingInput, Rejection>], Rejection>)] = [:]
+        var decodedPayloads: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
         for row in pending {
             let inboxID: Int64 = row["inbox_id"]
             let item: Int = row["item"]
             if decodedPayloads[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
                 decodedPayloads[inboxID] = (inbox, inbox.format.decode(inbox.payload))
             }
-            guard let (inbox, decoded) = decodedPayloads[inboxID], case .success(let items) = decoded, item < items.count else {
-                continue
-            }
-            let outcome = try Pipeline.decide(items[item], inbox: inbox, item: item, db)
+            guard let (inbox, decoded) = decodedPayloads[inboxID], case .success(let payload) = decoded,
+                payload.items.indices.contains(item)
+            else { continue }
+            let outcome = try Pipeline.decide(payload, item: item, inbox: inbox, db)
             try Pipeline.save(outcome, db)
             try Audit.record(
                 db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",

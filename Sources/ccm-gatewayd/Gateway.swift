@@ -26,19 +26,15 @@ struct Gateway {
         let wakeups = InboxWakeups()
         stats = PipelineStats()
         var expected: Set<String> = [PipelineService.name]
+        if config.sources.file != nil { expected.insert(FileSource.name) }
+        let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
                 service: PipelineService(
-                    pipeline: pipeline, wakeups: wakeups, readiness: Readiness(expecting: []), stats: stats, logger: logger,
+                    pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger,
                     onProcessed: onProcessed),
                 serviceName: PipelineService.name)
         ]
-        if config.sources.file != nil { expected.insert(FileSource.name) }
-        let readiness = Readiness(expecting: expected)
-        services[0] = .init(
-            service: PipelineService(
-                pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger, onProcessed: onProcessed),
-            serviceName: PipelineService.name)
         if let file = config.sources.file {
             services.append(
                 .init(

@@ -7,7 +7,7 @@ struct NativeFormatTests {
     static let received = RFC3339.parse("2026-03-04T14:00:00Z")!
 
     func inputs(_ json: String) throws -> [Result<ReadingInput, Rejection>] {
-        try NativeReadingV1.parse(Data(json.utf8)).get()
+        try NativeReadingV1.parse(Data(json.utf8)).get().items
     }
 
     @Test("The example of PRODUCT §3 decodes field by field")

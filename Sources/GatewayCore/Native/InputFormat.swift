@@ -10,9 +10,27 @@ public enum InputFormat: String, Sendable, CaseIterable, Codable {
     case nativeV1 = "native-v1"
 
     /// Decodes a payload: a whole-payload rejection, or one result per reading it holds.
-    public func decode(_ payload: Data) -> Result<[Result<ReadingInput, Rejection>], Rejection> {
+    public func decode(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         switch self {
         case .nativeV1: NativeReadingV1.parse(payload)
         }
+    }
+}
+
+/// The readings of one payload, each decoded or rejected, in payload order.
+public struct DecodedPayload: Sendable {
+    public var items: [Result<ReadingInput, Rejection>]
+    /// Whether the payload was an array: the field paths of its readings start with `[i]`.
+    public var isBatch: Bool
+
+    public init(items: [Result<ReadingInput, Rejection>], isBatch: Bool) {
+        self.items = items
+        self.isBatch = isBatch
+    }
+
+    /// A rejection of item `index` found after decoding (by the normalizer, the device check),
+    /// with its field path placed under the item's position in a batch.
+    public func locate(_ rejection: Rejection, item index: Int) -> Rejection {
+        isBatch ? rejection.within("[\(index)]") : rejection
     }
 }

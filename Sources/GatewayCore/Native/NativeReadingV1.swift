@@ -17,7 +17,7 @@ public enum NativeReadingV1 {
 
     /// The outcome of parsing one payload: a whole-payload rejection (not JSON, not an object or
     /// array, an empty array), or one result per reading in payload order.
-    public static func parse(_ payload: Data) -> Result<[Result<ReadingInput, Rejection>], Rejection> {
+    public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         let json: JSONValue
         do {
             json = try JSONValue.parse(payload)
@@ -29,19 +29,20 @@ public enum NativeReadingV1 {
         }
         switch json {
         case .object(let object):
-            return .success([reading(from: object)])
+            return .success(DecodedPayload(items: [reading(from: object)], isBatch: false))
         case .array(let items):
             guard !items.isEmpty else {
                 return .failure(Rejection(.emptyBatch, field: nil, "empty array: send at least one reading"))
             }
             return .success(
-                items.enumerated().map { index, item in
+                DecodedPayload(
+                    items: items.enumerated().map { index, item in
                     guard case .object(let object) = item else {
                         return .failure(
                             Rejection(.notAnObject, field: "[\(index)]", "expected a reading object, got \(item.typeName)"))
                     }
-                    return reading(from: object).mapError { $0.within("[\(index)]") }
-                })
+                        return reading(from: object).mapError { $0.within("[\(index)]") }
+                    }, isBatch: true))
         default:
             return .failure(
                 Rejection(.notAnObject, field: nil, "expected a reading object or an array of them, got \(json.typeName)"))
