@@ -4,9 +4,8 @@
 //
 // Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing):
 //
-//   ccm-gatewayd ─► GatewayConfig ─► GatewayCore
-//        │      └─► GatewayStore  ─► GatewayCore, GRDB (system libsqlite3)
-//   ccmctl ──────► GatewayConfig, GatewayStore, GatewayCore
+//   ccm-gatewayd ─► GatewayConfig ─► GatewayStore ─► GatewayCore, GRDB (system libsqlite3)
+//   ccmctl ──────► GatewayConfig ─► (the same)
 //
 // GatewayBLE (CBlueZ) and GatewayMQTT (CMosquitto) join ccm-gatewayd with their own issues;
 // ccmctl never links libbluetooth or libmosquitto.
@@ -29,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swiftcsv/SwiftCSV", from: "0.10.0"),
@@ -49,11 +49,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The YAML configuration both executables read.
+        // The YAML configuration and care-plan templates both executables read, and the wiring
+        // of the pipeline they share.
         .target(
             name: "GatewayConfig",
             dependencies: [
                 "GatewayCore",
+                "GatewayStore",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -68,6 +70,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
             ],
             swiftSettings: strictSettings
         ),

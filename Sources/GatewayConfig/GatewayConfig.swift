@@ -1,3 +1,4 @@
+public import GatewayCore
 import Foundation
 import Yams
 
@@ -33,6 +34,26 @@ public struct GatewayConfig: Sendable, Equatable {
         public init(file: FileSource? = nil) { self.file = file }
     }
 
+    public struct CarePlans: Sendable, Equatable {
+        /// The folder of disease templates (`NAME.yaml`).
+        public var directory: String
+        public init(directory: String) { self.directory = directory }
+    }
+
+    public struct Alerts: Sendable, Equatable {
+        /// The append-only alert log.
+        public var log: String
+        /// `text` (for tail -f) or `json` (one object per line).
+        public var format: AlertLogFormat
+        /// How often the daemon checks for stale data and alerts back in range long enough.
+        public var checkInterval: Double
+        public init(log: String, format: AlertLogFormat, checkInterval: Double) {
+            self.log = log
+            self.format = format
+            self.checkInterval = checkInterval
+        }
+    }
+
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
@@ -43,6 +64,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var practice: Practice
     public var ingest: Ingest
     public var sources: Sources
+    public var carePlans: CarePlans
+    public var alerts: Alerts
     public var logging: Logging
 
     /// Where an installed gateway keeps its configuration.
@@ -55,6 +78,8 @@ public struct GatewayConfig: Sendable, Equatable {
             practice: Practice(timeZone: TimeZone.current.identifier),
             ingest: Ingest(maxPayloadBytes: 64 * 1024),
             sources: Sources(file: nil),
+            carePlans: CarePlans(directory: "config/careplans"),
+            alerts: Alerts(log: "var/alerts.log", format: .text, checkInterval: 300),
             logging: Logging(level: "info"))
     }
 
@@ -87,7 +112,7 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "logging"])
+        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "logging"])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -120,6 +145,26 @@ public struct GatewayConfig: Sendable, Equatable {
                 config.sources.file = FileSource(path: path)
             }
         }
+        if let careplans = try root.section("careplans") {
+            try careplans.allow(["directory"])
+            if let directory = try careplans.string("directory") { config.carePlans.directory = directory }
+        }
+        if let alerts = try root.section("alerts") {
+            try alerts.allow(["log", "format", "check_interval"])
+            if let log = try alerts.string("log") { config.alerts.log = log }
+            if let text = try alerts.string("format") {
+                guard let format = AlertLogFormat(rawValue: text) else {
+                    throw ConfigError("\(origin): alerts.format: unknown format \"\(text)\"; use text or json")
+                }
+                config.alerts.format = format
+            }
+            if let text = try alerts.string("check_interval") {
+                guard let seconds = DurationText.parse(text), seconds >= 1 else {
+                    throw ConfigError("\(origin): alerts.check_interval: \"\(text)\" is not a duration; write it like 5m")
+                }
+                config.alerts.checkInterval = seconds
+            }
+        }
         if let logging = try root.section("logging") {
             try logging.allow(["level"])
             if let level = try logging.string("level") {
@@ -138,52 +183,4 @@ public struct GatewayConfig: Sendable, Equatable {
 public struct ConfigError: Error, Sendable, CustomStringConvertible {
     public let description: String
     init(_ description: String) { self.description = description }
-}
-
-/// A YAML mapping with its dotted path, for strict key checks and typed values.
-private struct Section {
-    let mapping: Node.Mapping
-    let path: String
-    let origin: String
-
-    init(_ node: Node, path: String, origin: String) throws {
-        guard let mapping = node.mapping else {
-            throw ConfigError("\(origin): \(path.isEmpty ? "the document" : path): expected a mapping of keys to values")
-        }
-        self.mapping = mapping
-        self.path = path
-        self.origin = origin
-    }
-
-    private func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
-
-    /// Unknown keys are errors: a misspelt key would otherwise silently fall back to a default.
-    func allow(_ keys: [String]) throws {
-        for case let name? in mapping.keys.map(\.string) where !keys.contains(name) {
-            throw ConfigError("\(origin): \(key(name)): unknown key; \(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
-        }
-    }
-
-    private func value(_ name: String) -> Node? {
-        guard let node = mapping[Node(name)] else { return nil }
-        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return nil }
-        return node
-    }
-
-    func section(_ name: String) throws -> Section? {
-        guard let node = value(name) else { return nil }
-        return try Section(node, path: key(name), origin: origin)
-    }
-
-    func string(_ name: String) throws -> String? {
-        guard let node = value(name) else { return nil }
-        guard let scalar = node.scalar else { throw ConfigError("\(origin): \(key(name)): expected a single value") }
-        return scalar.string
-    }
-
-    func int(_ name: String) throws -> Int? {
-        guard let text = try string(name) else { return nil }
-        guard let number = Int(text) else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number") }
-        return number
-    }
 }

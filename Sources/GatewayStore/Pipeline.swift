@@ -39,12 +39,15 @@ public struct ItemOutcome: Sendable, Hashable {
     public var deviceID: String?
     public var kind: ReadingKind?
     public var readingID: Int64?
+    /// Alert events the reading caused (already delivered to the sinks).
+    public var alerts: [AlertEvent] = []
 }
 
 /// Counts of outcomes and the reasons for rejections, as `ccmctl ingest` prints them.
 public struct IngestSummary: Sendable {
     public private(set) var counts: [ItemStatus: Int] = [:]
     public private(set) var problems: [ItemOutcome] = []
+    public private(set) var alerts: [AlertEvent] = []
 
     public init() {}
 
@@ -52,6 +55,7 @@ public struct IngestSummary: Sendable {
         for outcome in outcomes {
             counts[outcome.status, default: 0] += 1
             if outcome.status == .rejected || outcome.status == .quarantined { problems.append(outcome) }
+            alerts += outcome.alerts
         }
     }
 
@@ -59,15 +63,26 @@ public struct IngestSummary: Sendable {
 }
 
 /// The one path every input takes: inbox (durable first) → decode → normalize → device-to-patient
-/// resolution → hub authorization → dedup → reading stored. Every source uses it.
+/// resolution → hub authorization → dedup → reading stored → care plan evaluated. Every source
+/// uses it; alert events go to the sink once their transaction has committed.
 public struct Pipeline: Sendable {
     public let database: GatewayDatabase
     /// Payloads larger than this are rejected whole (and still kept in the inbox).
     public let maxPayloadBytes: Int
+    public let templates: CarePlanTemplates
+    public let sink: any AlertSink
+    /// The gateway clock for alert times (injected by tests).
+    public let clock: @Sendable () -> Date
 
-    public init(database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024) {
+    public init(
+        database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024, templates: CarePlanTemplates = CarePlanTemplates(),
+        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.database = database
         self.maxPayloadBytes = maxPayloadBytes
+        self.templates = templates
+        self.sink = sink
+        self.clock = clock
     }
 
     /// Stores the input as received and commits it. Nothing has judged it yet; a crash after
@@ -98,12 +113,12 @@ public struct Pipeline: Sendable {
 
     /// Decides every reading of one received input, in one transaction.
     public func process(inboxID: Int64) throws -> [ItemOutcome] {
-        try database.write { db in try process(inboxID: inboxID, db) }
+        try process(inboxIDs: [inboxID])
     }
 
     /// Decides several received inputs in one transaction.
     public func process(inboxIDs: [Int64]) throws -> [ItemOutcome] {
-        try database.write { db in try inboxIDs.flatMap { try process(inboxID: $0, db) } }
+        try commit { db in try inboxIDs.flatMap { try process(inboxID: $0, db) } }
     }
 
     /// Processes every input received but not yet decided (after a crash, or a batch receive),
@@ -113,6 +128,43 @@ public struct Pipeline: Sendable {
             try Int64.fetchAll(db, sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id")
         }
         return try process(inboxIDs: ids)
+    }
+
+    /// Registers a device and replays its quarantined readings, in one transaction: accepted when
+    /// the device names a patient, still quarantined (now as unassigned) otherwise.
+    @discardableResult
+    public func addDevice(_ device: Device, by actor: String) throws -> [ItemOutcome] {
+        try commit { db in
+            try GatewayDatabase.insertDevice(device, by: actor, db)
+            return try replayQuarantined(device: device.id, by: actor, db)
+        }
+    }
+
+    /// Assigns a device to a patient (and a hub, when given), then replays its quarantined
+    /// readings through the pipeline, in one transaction. Returns the replayed outcomes.
+    public func assignDevice(_ id: String, to patientID: String, hub: String?? = .none, by actor: String) throws -> [ItemOutcome] {
+        try commit { db in
+            try GatewayDatabase.updateAssignment(id, to: patientID, hub: hub, by: actor, db)
+            return try replayQuarantined(device: id, by: actor, db)
+        }
+    }
+
+    /// The alert timer, once: stale-data alerts, auto-resolution after enough time back in range,
+    /// ended snoozes. Returns the events (already delivered) and the plans that could not be
+    /// composed.
+    @discardableResult
+    public func checkAlerts(now: Date? = nil) throws -> (events: [AlertEvent], problems: [String]) {
+        let result = try database.alertTick(templates: templates, now: now ?? clock())
+        sink.deliver(result.events)
+        return result
+    }
+
+    /// Runs `body` in a write transaction, then hands the alert events of its outcomes to the
+    /// sink: only committed alerts are announced.
+    private func commit(_ body: (Database) throws -> [ItemOutcome]) throws -> [ItemOutcome] {
+        let outcomes = try database.write(body)
+        sink.deliver(outcomes.flatMap(\.alerts))
+        return outcomes
     }
 
     private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
@@ -127,10 +179,10 @@ public struct Pipeline: Sendable {
             : inbox.format.decode(inbox.payload)
         switch decoded {
         case .failure(let rejection):
-            outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected, code: rejection.code.rawValue, reason: rejection.description))
+            outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected).rejected(rejection))
         case .success(let payload):
             for index in payload.items.indices {
-                outcomes.append(try Self.decide(payload, item: index, inbox: inbox, db))
+                outcomes.append(try decide(payload, item: index, inbox: inbox, db))
             }
         }
         for outcome in outcomes { try Self.save(outcome, db) }
@@ -138,8 +190,34 @@ public struct Pipeline: Sendable {
         return outcomes
     }
 
+    /// Runs the quarantined readings of `device` through the pipeline again (after the caller
+    /// registered or assigned it), in the caller's transaction.
+    private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
+        let pending = try Row.fetchAll(
+            db, sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item",
+            arguments: [device])
+        var outcomes: [ItemOutcome] = []
+        var decoded: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
+        for row in pending {
+            let inboxID: Int64 = row["inbox_id"]
+            let item: Int = row["item"]
+            if decoded[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
+                decoded[inboxID] = (inbox, inbox.format.decode(inbox.payload))
+            }
+            guard let (inbox, result) = decoded[inboxID], case .success(let payload) = result, payload.items.indices.contains(item)
+            else { continue }
+            let outcome = try decide(payload, item: item, inbox: inbox, db)
+            try Self.save(outcome, db)
+            try Audit.record(
+                db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
+                detail: ["device": device, "status": outcome.status.rawValue])
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
     /// Decides one reading: the shared step of first processing and quarantine replay.
-    static func decide(_ payload: DecodedPayload, item: Int, inbox: InboxRow, _ db: Database) throws -> ItemOutcome {
+    private func decide(_ payload: DecodedPayload, item: Int, inbox: InboxRow, _ db: Database) throws -> ItemOutcome {
         var outcome = ItemOutcome(inboxID: inbox.id, item: item, status: .rejected)
         let input: ReadingInput
         switch payload.items[item] {
@@ -176,10 +254,11 @@ public struct Pipeline: Sendable {
                 db, actor: "hub:\(hub)", action: "reading.wrong_hub", entity: "device", id: device.id,
                 detail: ["assigned_hub": assignedHub, "sending_hub": hub, "inbox": "\(inbox.id)/\(item)"])
             return outcome.rejected(
-                payload.locate(Rejection(
-                    .wrongHub, field: "device",
-                    "device \(device.id) is assigned to hub \(assignedHub), not hub \(hub); a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub))"
-                ), item: item))
+                payload.locate(
+                    Rejection(
+                        .wrongHub, field: "device",
+                        "device \(device.id) is assigned to hub \(assignedHub), not hub \(hub); a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub))"
+                    ), item: item))
         }
         if let key = reading.dedupKey,
             let existing = try Int64.fetchOne(db, sql: "SELECT id FROM reading WHERE dedup_key = ?", arguments: [key.description])
@@ -189,9 +268,17 @@ public struct Pipeline: Sendable {
             outcome.reason = "same reading as reading \(existing) (\(key))"
             return outcome
         }
-        outcome.readingID = try ReadingRow.insert(reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
+        let readingID = try ReadingRow.insert(reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
+        outcome.readingID = readingID
         outcome.status = .accepted
-        outcome.reason = reading.notes.isEmpty ? nil : reading.notes.joined(separator: "; ")
+        var notes = reading.notes
+        do {
+            outcome.alerts = try AlertBook.evaluate(reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
+        } catch let error as CarePlanError {
+            // The reading stays accepted; the reason says why no alert could be decided.
+            notes.append("care plan not evaluated: \(error.description)")
+        }
+        outcome.reason = notes.isEmpty ? nil : notes.joined(separator: "; ")
         return outcome
     }
 
@@ -210,10 +297,10 @@ public struct Pipeline: Sendable {
 
 extension ItemOutcome {
     init(inboxID: Int64, item: Int, status: ItemStatus) {
-        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil)
+        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil, alerts: [])
     }
 
-    fileprivate func rejected(_ rejection: Rejection) -> ItemOutcome {
+    func rejected(_ rejection: Rejection) -> ItemOutcome {
         var copy = self
         copy.status = .rejected
         copy.code = rejection.code.rawValue

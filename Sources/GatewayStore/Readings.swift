@@ -154,23 +154,6 @@ extension GatewayDatabase {
         }
     }
 
-    /// Assigns a device to a patient (and optionally a hub), then replays its quarantined
-    /// readings through the pipeline, all in one transaction. Returns the replayed outcomes.
-    public func assignDevice(_ id: String, to patientID: String, hub: String?? = .none, by actor: String) throws -> [ItemOutcome] {
-        try write { db in
-            let device = try Self.requireDevice(id, db)
-            try Self.requirePatient(patientID, db)
-            let newHub: String? = hub ?? device.hubID
-            try db.execute(
-                sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?",
-                arguments: [patientID, newHub, Date(), id])
-            var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
-            detail["hub"] = newHub
-            try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
-            return try Self.replayQuarantined(device: id, by: actor, db)
-        }
-    }
-
     /// Clears a device's patient; its later readings are quarantined until it is assigned again.
     public func unassignDevice(_ id: String, by actor: String) throws {
         try write { db in
@@ -180,32 +163,5 @@ extension GatewayDatabase {
                 db, actor: actor, action: "device.unassign", entity: "device", id: id,
                 detail: ["previous_patient": device.patientID ?? ""])
         }
-    }
-
-    /// Runs the quarantined readings of `device` through the pipeline again (after the caller
-    /// registered or assigned it), in the caller's transaction.
-    static func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
-        let pending = try Row.fetchAll(
-            db, sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item",
-            arguments: [device])
-        var outcomes: [ItemOutcome] = []
-        var decodedPayloads: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
-        for row in pending {
-            let inboxID: Int64 = row["inbox_id"]
-            let item: Int = row["item"]
-            if decodedPayloads[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
-                decodedPayloads[inboxID] = (inbox, inbox.format.decode(inbox.payload))
-            }
-            guard let (inbox, decoded) = decodedPayloads[inboxID], case .success(let payload) = decoded,
-                payload.items.indices.contains(item)
-            else { continue }
-            let outcome = try Pipeline.decide(payload, item: item, inbox: inbox, db)
-            try Pipeline.save(outcome, db)
-            try Audit.record(
-                db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
-                detail: ["device": device, "status": outcome.status.rawValue])
-            outcomes.append(outcome)
-        }
-        return outcomes
     }
 }

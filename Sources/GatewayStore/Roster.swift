@@ -105,36 +105,45 @@ extension GatewayDatabase {
 
     // MARK: Devices
 
-    /// Registers a device. Readings it sent before are replayed: accepted when the device names a
-    /// patient, still quarantined (now as unassigned) otherwise. Returns the replayed outcomes.
-    @discardableResult
-    public func addDevice(_ device: Device, by actor: String) throws -> [ItemOutcome] {
-        try write { db in
-            if try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [device.id]) != nil {
-                throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
-            }
-            if let address = device.bleAddress,
-                let other = try String.fetchOne(db, sql: "SELECT id FROM device WHERE ble_address = ?", arguments: [address])
-            {
-                throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other); one physical device is one entry")
-            }
-            if let patientID = device.patientID { try Self.requirePatient(patientID, db) }
-            try db.execute(
-                sql: """
-                    INSERT INTO device (id, kind, ble_address, model, patient_id, hub_id, assigned_at, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
-                    device.patientID == nil ? nil : Date(), Date(),
-                ])
-            var detail = ["kind": device.kind.rawValue]
-            detail["patient"] = device.patientID
-            detail["hub"] = device.hubID
-            detail["ble_address"] = device.bleAddress
-            try Audit.record(db, actor: actor, action: "device.add", entity: "device", id: device.id, detail: detail)
-            return try Self.replayQuarantined(device: device.id, by: actor, db)
+    /// Registers a device inside the caller's transaction (``Pipeline/addDevice(_:by:)`` replays
+    /// its quarantined readings in the same one).
+    static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
+        if try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [device.id]) != nil {
+            throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
         }
+        if let address = device.bleAddress,
+            let other = try String.fetchOne(db, sql: "SELECT id FROM device WHERE ble_address = ?", arguments: [address])
+        {
+            throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other); one physical device is one entry")
+        }
+        if let patientID = device.patientID { try requirePatient(patientID, db) }
+        try db.execute(
+            sql: """
+                INSERT INTO device (id, kind, ble_address, model, patient_id, hub_id, assigned_at, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
+                device.patientID == nil ? nil : Date(), Date(),
+            ])
+        var detail = ["kind": device.kind.rawValue]
+        detail["patient"] = device.patientID
+        detail["hub"] = device.hubID
+        detail["ble_address"] = device.bleAddress
+        try Audit.record(db, actor: actor, action: "device.add", entity: "device", id: device.id, detail: detail)
+    }
+
+    /// Assigns a device to a patient (and a hub, when given) inside the caller's transaction.
+    static func updateAssignment(_ id: String, to patientID: String, hub: String??, by actor: String, _ db: Database) throws {
+        let device = try requireDevice(id, db)
+        try requirePatient(patientID, db)
+        let newHub: String? = hub ?? device.hubID
+        try db.execute(
+            sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?",
+            arguments: [patientID, newHub, Date(), id])
+        var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
+        detail["hub"] = newHub
+        try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
     }
 
     static func requirePatient(_ id: String, _ db: Database) throws {

@@ -9,6 +9,7 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("2026-11-29-foundation", migrate: foundation)
+        migrator.registerMigration("2026-11-29-careplans-alerts", migrate: careplansAndAlerts)
         return migrator
     }
 
@@ -106,6 +107,52 @@ enum Schema {
                     detail TEXT
                 );
                 CREATE INDEX audit_entity ON audit(entity, entity_id);
+                """)
+    }
+
+    /// Each patient's care plan (templates and overrides) and the alerts it raises.
+    private static func careplansAndAlerts(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE careplan (
+                    patient_id TEXT PRIMARY KEY NOT NULL REFERENCES patient(id),
+                    templates TEXT NOT NULL,
+                    overrides TEXT NOT NULL DEFAULT '[]',
+                    since DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL,
+                    updated_by TEXT NOT NULL
+                );
+
+                CREATE TABLE alert (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    rule_id TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    level TEXT NOT NULL CHECK (level IN ('warning', 'urgent')),
+                    state TEXT NOT NULL CHECK (state IN ('open', 'acknowledged', 'snoozed', 'resolved')),
+                    opened_at DATETIME NOT NULL,
+                    updated_at DATETIME NOT NULL,
+                    count INTEGER NOT NULL,
+                    first_value TEXT NOT NULL,
+                    last_value TEXT NOT NULL,
+                    threshold TEXT NOT NULL,
+                    last_reading_id INTEGER REFERENCES reading(id),
+                    last_seen_at DATETIME NOT NULL,
+                    in_range_since DATETIME,
+                    resolve_after REAL NOT NULL,
+                    silenced_level TEXT,
+                    acked_by TEXT,
+                    acked_at DATETIME,
+                    ack_note TEXT,
+                    ack_minutes INTEGER,
+                    snoozed_until DATETIME,
+                    snoozed_by TEXT,
+                    resolved_at DATETIME,
+                    resolved_by TEXT
+                );
+                -- At most one alert per patient and rule that is not resolved.
+                CREATE UNIQUE INDEX alert_one_open ON alert(patient_id, rule_id) WHERE state != 'resolved';
+                CREATE INDEX alert_state ON alert(state);
                 """)
     }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import GatewayConfig
 import GatewayStore
 import Logging
@@ -9,6 +10,8 @@ import UnixSignals
 struct Gateway {
     let group: ServiceGroup
     let database: GatewayDatabase
+    let pipeline: Pipeline
+    let alertLog: AlertLogFile
     let stats: PipelineStats
 
     /// Builds the service group. Fails before anything runs when the database cannot be opened
@@ -19,13 +22,19 @@ struct Gateway {
     /// soon as the shutdown begins.
     init(
         config: GatewayConfig, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
-        onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
+        clock: @escaping @Sendable () -> Date = { Date() }, onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
     ) throws {
         database = try GatewayDatabase(path: config.database.path)
-        let pipeline = Pipeline(database: database, maxPayloadBytes: config.ingest.maxPayloadBytes)
+        // A gateway that cannot alert must not look healthy: bad templates or an unwritable
+        // alert log stop the start with the setting to fix.
+        let templates = try config.loadTemplates()
+        alertLog = config.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
+        try alertLog.open()
+        pipeline = config.pipeline(
+            database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger)]), clock: clock)
         let wakeups = InboxWakeups()
         stats = PipelineStats()
-        var expected: Set<String> = [PipelineService.name]
+        var expected: Set<String> = [PipelineService.name, AlertService.name]
         if config.sources.file != nil { expected.insert(FileSource.name) }
         let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -33,7 +42,10 @@ struct Gateway {
                 service: PipelineService(
                     pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger,
                     onProcessed: onProcessed),
-                serviceName: PipelineService.name)
+                serviceName: PipelineService.name),
+            .init(
+                service: AlertService(pipeline: pipeline, alertLog: alertLog, config: config, readiness: readiness, logger: logger),
+                serviceName: AlertService.name),
         ]
         if let file = config.sources.file {
             services.append(

@@ -4,12 +4,12 @@ import ArgumentParser
 struct CCMCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccmctl",
-        abstract: "Operate ccm-gateway: patients, devices, readings and the inbox.",
+        abstract: "Operate ccm-gateway: patients, devices, care plans, readings, alerts and the inbox.",
         discussion: """
             ccmctl works on the gateway's SQLite database while ccm-gatewayd runs. Listings print \
             tables for people; --format json or csv for scripts. Every change is written to the \
             audit log under --by (default: your login name).
             """,
         version: "0.1.0",
-        subcommands: [Patients.self, Devices.self, Ingest.self, Readings.self, Inbox.self])
+        subcommands: [Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self, Inbox.self])
 }

@@ -41,7 +41,7 @@ struct Devices: ParsableCommand {
                 throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address; write six hex pairs like A4:C1:38:12:34:56")
             }
             if bleAddress == nil, DeviceID.isBluetoothAddress(id) { bleAddress = id }
-            let outcomes = try global.open().addDevice(
+            let outcomes = try global.pipeline().addDevice(
                 Device(id: id, kind: kind, bleAddress: bleAddress, model: model, patientID: patient, hubID: hub),
                 by: global.actor)
             print("added device \(id)" + (patient.map { " for patient \($0)" } ?? ""))
@@ -65,7 +65,7 @@ struct Devices: ParsableCommand {
 
         func run() throws {
             let id = DeviceID.canonical(id)
-            let outcomes = try global.open(.existing).assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
+            let outcomes = try global.pipeline().assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
             print("assigned device \(id) to patient \(patient)")
             printReplay(outcomes)
         }
@@ -119,8 +119,16 @@ func printReplay(_ outcomes: [ItemOutcome]) {
     for outcome in outcomes where outcome.status == .rejected {
         print("  inbox \(outcome.inboxID)/\(outcome.item) rejected: \(outcome.reason ?? "")")
     }
+    printAlerts(outcomes.flatMap(\.alerts))
 }
 
 func summaryLine(_ summary: IngestSummary) -> String {
     ItemStatus.allCases.map { "\(summary[$0]) \($0.rawValue)" }.joined(separator: ", ")
+}
+
+/// One line per alert event an operator action caused.
+func printAlerts(_ events: [AlertEvent]) {
+    for event in events {
+        print("alert \(event.alertID) \(event.kind.rawValue): \(event.level.rawValue) \(event.patientID) \(event.rule) \(event.value) (\(event.threshold))")
+    }
 }

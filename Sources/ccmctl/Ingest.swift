@@ -12,8 +12,9 @@ struct Ingest: ParsableCommand {
             array of them). Inputs go through the same pipeline as MQTT and BLE readings: stored \
             as received, then normalized, matched to a patient through the device, and \
             deduplicated. Prints the count of accepted, rejected, quarantined and duplicate \
-            readings and the reason for each rejection and quarantine. Ingesting the same file \
-            twice adds no reading.
+            readings and the reason for each rejection and quarantine, then the alerts the \
+            readings raised (also appended to the alert log). Ingesting the same file twice adds \
+            no reading.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -28,7 +29,6 @@ struct Ingest: ParsableCommand {
     static let batchSize = 500
 
     func run() throws {
-        let config = try global.loadConfig()
         let handle: FileHandle
         if file == "-" {
             handle = .standardInput
@@ -38,7 +38,7 @@ struct Ingest: ParsableCommand {
             }
             handle = opened
         }
-        let pipeline = Pipeline(database: try global.open(), maxPayloadBytes: config.ingest.maxPayloadBytes)
+        let pipeline = try global.pipeline()
         let label = file == "-" ? "stdin" : "file:\(file)"
         var summary = IngestSummary()
         var batch: [RawInput] = []
@@ -66,5 +66,6 @@ struct Ingest: ParsableCommand {
             let line = lines[problem.inboxID].map { "line \($0)" } ?? "inbox \(problem.inboxID)"
             print("\(line)\(problem.item > 0 ? " [\(problem.item)]" : ""): \(problem.status.rawValue): \(problem.reason ?? "")")
         }
+        printAlerts(summary.alerts)
     }
 }

@@ -33,6 +33,30 @@ struct GlobalOptions: ParsableArguments {
         try GatewayDatabase(path: try databasePath(), mode: mode)
     }
 
+    /// The care-plan templates; a folder that cannot be read is reported on standard error and
+    /// the command goes on without alerts (the daemon refuses to start instead).
+    func templates(_ config: GatewayConfig) throws -> CarePlanLibrary {
+        do {
+            return try config.loadTemplates()
+        } catch let error as ConfigError where !FileManager.default.fileExists(atPath: config.carePlans.directory) {
+            FileHandle.standardError.write(Data("warning: \(error); readings are stored without alert checks\n".utf8))
+            return CarePlanLibrary(templates: [], directory: config.carePlans.directory)
+        }
+    }
+
+    /// The pipeline every input goes through, with alerts appended to the alert log.
+    func pipeline() throws -> Pipeline {
+        let config = try loadConfig()
+        let log = config.alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
+        return config.pipeline(database: try open(), templates: try templates(config), sink: log)
+    }
+
+    /// Appends the alert events of an operator's action to the alert log.
+    func announce(_ events: [AlertEvent]) throws {
+        try loadConfig().alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
+            .deliver(events)
+    }
+
     var actor: String {
         if let by { return by }
         let environment = ProcessInfo.processInfo.environment

@@ -67,7 +67,7 @@ struct PipelineTests {
             outcomes[0].reason
                 == "unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings")
         #expect(try world.database.readings().isEmpty)
-        let replayed = try world.database.addDevice(Device(id: "hub7-oxi-1", kind: .pulseOximeter, patientID: "P2"), by: "nurse")
+        let replayed = try world.pipeline.addDevice(Device(id: "hub7-oxi-1", kind: .pulseOximeter, patientID: "P2"), by: "nurse")
         #expect(replayed.map(\.status) == [.accepted])
         let reading = try #require(try world.database.readings().first)
         #expect(reading.patientID == "P2")
@@ -79,14 +79,14 @@ struct PipelineTests {
     @Test("Unassigned device: quarantined; assigning it replays; unassigning quarantines the next one")
     func quarantineThenAssign() throws {
         let world = try World()
-        try world.database.addDevice(Device(id: "hub7-thermo-1", kind: .thermometer), by: "nurse")
+        try world.pipeline.addDevice(Device(id: "hub7-thermo-1", kind: .thermometer), by: "nurse")
         let json = #"{"v":1,"device":"hub7-thermo-1","kind":"temperature","measured_at":"2026-03-04T06:32:00-06:00","unit":"[degF]","values":{"temperature":99.5}}"#
         let outcomes = try world.ingest(json)
         #expect(outcomes.map(\.code) == ["unassigned_device"])
         #expect(
             outcomes[0].reason
                 == "device hub7-thermo-1 is not assigned to a patient; assign it with ccmctl devices assign hub7-thermo-1 --patient PATIENT, which replays its quarantined readings")
-        let replayed = try world.database.assignDevice("hub7-thermo-1", to: "P2", by: "nurse")
+        let replayed = try world.pipeline.assignDevice("hub7-thermo-1", to: "P2", by: "nurse")
         #expect(replayed.map(\.status) == [.accepted])
         #expect(try world.database.readings().first?.values[.temperature] == 37.5)
         try world.database.unassignDevice("hub7-thermo-1", by: "nurse")
@@ -181,7 +181,7 @@ struct PipelineTests {
     func validFixture(_ name: String) throws {
         let world = try World()
         for device in ["hub7-oxi-1", "hub7-thermo-1"] {
-            try world.database.addDevice(Device(id: device, kind: .other, patientID: "P2"), by: "test")
+            try world.pipeline.addDevice(Device(id: device, kind: .other, patientID: "P2"), by: "test")
         }
         let payload = try Data(contentsOf: fixtures.appendingPathComponent("native/valid/\(name).json"))
         let outcomes = try world.pipeline.ingest(RawInput(source: "fixture", payload: payload, receivedAt: World.received))

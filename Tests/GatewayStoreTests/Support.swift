@@ -34,9 +34,9 @@ struct World {
         pipeline = Pipeline(database: database, maxPayloadBytes: maxPayloadBytes)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try database.addPatient(Patient(id: "P2", name: "Bob Test", timeZone: "America/Chicago"), by: "test")
-        try database.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
-        try database.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
-        try database.addDevice(Device(id: "hub7-scale-1", kind: .scale, patientID: "P2", hubID: "hub7"), by: "test")
+        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try pipeline.addDevice(Device(id: "hub7-scale-1", kind: .scale, patientID: "P2", hubID: "hub7"), by: "test")
     }
 
     func ingest(_ json: String, hub: String? = nil, received: Date = World.received) throws -> [ItemOutcome] {

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayConfig
+import GatewayCore
 import Testing
 
 @Suite("Configuration")
@@ -11,6 +12,10 @@ struct ConfigTests {
         #expect(config.practice.timeZone == "America/Chicago")
         #expect(config.ingest.maxPayloadBytes == 65536)
         #expect(config.sources.file == nil)
+        #expect(config.carePlans.directory == "/etc/ccm-gateway/careplans")
+        #expect(config.alerts.log == "/var/log/ccm-gateway/alerts.log")
+        #expect(config.alerts.format == .text)
+        #expect(config.alerts.checkInterval == 300)
         #expect(config.logging.level == "info")
     }
 
@@ -23,7 +28,7 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, logging"),
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, logging"),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
             ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
             ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
@@ -31,6 +36,8 @@ struct ConfigTests {
             ("ingest:\n  max_payload_bytes: 10\n", "x.yaml: ingest.max_payload_bytes: 10 is too small; use 1024 or more (default 65536)"),
             ("sources:\n  file: {}\n", "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"),
             ("database: [1, 2]\n", "x.yaml: database: expected a mapping of keys to values"),
+            ("alerts:\n  format: xml\n", "x.yaml: alerts.format: unknown format \"xml\"; use text or json"),
+            ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 5m"),
         ])
     func mistakes(yaml: String, message: String) {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, origin: "x.yaml") }

@@ -18,14 +18,16 @@ struct GatewayTests {
         config.database.path = directory.path + "/gateway.sqlite"
         config.practice.timeZone = "America/Chicago"
         config.sources.file = replay.map { .init(path: $0) }
+        config.carePlans.directory = repository.appendingPathComponent("config/careplans").path
+        config.alerts.log = directory.path + "/alerts.log"
         return config
     }
 
     func seed(_ path: String) throws {
         let database = try GatewayDatabase(path: path)
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
-        try database.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
-        try database.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
     }
 
     @Test("The file source feeds the pipeline; READY=1 then STOPPING=1; ids only in the logs")
@@ -104,7 +106,14 @@ struct GatewayTests {
     func processLifecycle() throws {
         let directory = try TemporaryDirectory()
         let configPath = directory.path + "/gateway.yaml"
-        try "database:\n  path: \(directory.path)/gateway.sqlite\n".write(toFile: configPath, atomically: true, encoding: .utf8)
+        try """
+            database:
+              path: \(directory.path)/gateway.sqlite
+            careplans:
+              directory: \(repository.appendingPathComponent("config/careplans").path)
+            alerts:
+              log: \(directory.path)/alerts.log
+            """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let notify = try NotifyListener(directory: directory.path)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

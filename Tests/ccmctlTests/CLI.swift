@@ -6,6 +6,7 @@ final class CLI: Sendable {
     let directory: String
     let database: String
     let config: String
+    let alertLog: String
 
     static let binary: URL = {
         // The test bundle sits next to the products it was built with.
@@ -24,8 +25,18 @@ final class CLI: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         database = directory + "/gateway.sqlite"
         config = directory + "/gateway.yaml"
-        try "database:\n  path: \(database)\npractice:\n  time_zone: America/Chicago\n".write(
-            toFile: config, atomically: true, encoding: .utf8)
+        alertLog = directory + "/alerts.log"
+        let templates = Self.fixtures.deletingLastPathComponent().appendingPathComponent("config/careplans").path
+        try """
+            database:
+              path: \(database)
+            practice:
+              time_zone: America/Chicago
+            careplans:
+              directory: \(templates)
+            alerts:
+              log: \(alertLog)
+            """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

@@ -1,0 +1,68 @@
+import Yams
+
+/// A YAML mapping with its dotted path, for strict key checks and typed values.
+struct Section {
+    let mapping: Node.Mapping
+    let path: String
+    let origin: String
+
+    init(_ node: Node, path: String, origin: String) throws {
+        guard let mapping = node.mapping else {
+            throw ConfigError("\(origin): \(path.isEmpty ? "the document" : path): expected a mapping of keys to values")
+        }
+        self.mapping = mapping
+        self.path = path
+        self.origin = origin
+    }
+
+    func key(_ name: String) -> String { path.isEmpty ? name : "\(path).\(name)" }
+
+    /// Unknown keys are errors: a misspelt key would otherwise silently fall back to a default.
+    func allow(_ keys: [String]) throws {
+        for case let name? in mapping.keys.map(\.string) where !keys.contains(name) {
+            throw ConfigError("\(origin): \(key(name)): unknown key; \(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
+        }
+    }
+
+    func value(_ name: String) -> Node? {
+        guard let node = mapping[Node(name)] else { return nil }
+        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return nil }
+        return node
+    }
+
+    func section(_ name: String) throws -> Section? {
+        guard let node = value(name) else { return nil }
+        return try Section(node, path: key(name), origin: origin)
+    }
+
+    func string(_ name: String) throws -> String? {
+        guard let node = value(name) else { return nil }
+        guard let scalar = node.scalar else { throw ConfigError("\(origin): \(key(name)): expected a single value") }
+        return scalar.string
+    }
+
+    func int(_ name: String) throws -> Int? {
+        guard let text = try string(name) else { return nil }
+        guard let number = Int(text) else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number") }
+        return number
+    }
+
+    /// The keys present, in document order.
+    var keys: [String] { mapping.keys.compactMap(\.string) }
+
+    func double(_ name: String) throws -> Double? {
+        guard let text = try string(name) else { return nil }
+        guard let number = Double(text), number.isFinite else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a number") }
+        return number
+    }
+
+    func list(_ name: String) throws -> [String]? {
+        guard let node = value(name) else { return nil }
+        if let scalar = node.scalar { return [scalar.string] }
+        guard let sequence = node.sequence else { throw ConfigError("\(origin): \(key(name)): expected a list") }
+        return try sequence.map { item in
+            guard let scalar = item.scalar else { throw ConfigError("\(origin): \(key(name)): expected a list of single values") }
+            return scalar.string
+        }
+    }
+}

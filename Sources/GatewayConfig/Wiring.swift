@@ -1,0 +1,25 @@
+public import Foundation
+public import GatewayStore
+
+extension GatewayConfig {
+    /// Loads the care-plan templates of `careplans.directory`.
+    public func loadTemplates() throws -> CarePlanLibrary {
+        try CarePlanLibrary.load(directory: carePlans.directory)
+    }
+
+    /// The pipeline both executables run: this configuration's limits and templates, alerts to
+    /// `sink` (the alert log at least).
+    public func pipeline(
+        database: GatewayDatabase, templates: CarePlanLibrary, sink: any AlertSink,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) -> Pipeline {
+        Pipeline(
+            database: database, maxPayloadBytes: ingest.maxPayloadBytes, templates: CarePlanTemplates(templates.templates),
+            sink: sink, clock: clock)
+    }
+
+    /// The alert log file this configuration names.
+    public func alertLog(onError: @escaping @Sendable (String) -> Void = { _ in }) -> AlertLogFile {
+        AlertLogFile(path: alerts.log, format: alerts.format, onError: onError)
+    }
+}

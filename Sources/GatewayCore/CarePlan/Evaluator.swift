@@ -1,0 +1,153 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A reading as the rules see it: when, the canonical values, the meal context.
+public struct Observation: Sendable, Hashable {
+    public var readingID: Int64?
+    public var at: Date
+    public var values: [Quantity: Double]
+    public var meal: MealContext?
+
+    public init(readingID: Int64? = nil, at: Date, values: [Quantity: Double], meal: MealContext? = nil) {
+        self.readingID = readingID
+        self.at = at
+        self.values = values
+        self.meal = meal
+    }
+}
+
+/// What one rule says about the patient now: out of range at a level, or back in range.
+public struct Finding: Sendable, Hashable {
+    public var ruleID: String
+    public var title: String
+    /// `nil`: in range.
+    public var level: AlertLevel?
+    /// The value that decided it, with its unit: `182 mmHg`, `+2.4 lb in 24h`, `no reading for 73h`.
+    public var value: String
+    /// What it was compared with: `> 180 mmHg`, `3 of last 5 > 130 mmHg`.
+    public var threshold: String
+    /// The reading that decided it (none for stale data).
+    public var readingID: Int64?
+    /// How long the patient must stay in range before an open alert resolves itself.
+    public var resolveAfter: Double
+}
+
+/// Evaluates care-plan rules. Pure and deterministic: the caller passes the readings and, for
+/// stale data, the time.
+public enum Evaluator {
+    /// How far back `evaluate` needs readings of `kind`: a window, and a number of readings.
+    public static func historyNeeded(_ plan: CarePlan, kind: ReadingKind) -> (window: Double, count: Int) {
+        let rules = plan.rules(for: kind)
+        let window = rules.filter { $0.rule.type == .average || $0.rule.type == .change }.map(\.window).max() ?? 0
+        let count = rules.filter { $0.rule.type == .nOfM }.map(\.m).max() ?? 0
+        return (window, count)
+    }
+
+    /// Evaluates every rule for `reading`'s kind as of the reading's time. `history` holds the
+    /// patient's earlier readings of that kind (oldest first, none after the reading). Rules that
+    /// do not apply (another meal context, a value the reading lacks, no earlier weight to
+    /// compare with) give no finding.
+    public static func evaluate(_ plan: CarePlan, kind: ReadingKind, reading: Observation, history: [Observation]) -> [Finding] {
+        plan.rules(for: kind).compactMap { rule in
+            if let meals = rule.rule.meals, !meals.contains(reading.meal ?? .unknown) { return nil }
+            switch rule.rule.type {
+            case .threshold: return threshold(rule, reading)
+            case .nOfM: return nOfM(rule, reading, history)
+            case .average: return average(rule, reading, history)
+            case .change: return change(rule, reading, history)
+            case .stale:
+                // Any reading of the kind ends "no data".
+                return Finding(
+                    ruleID: rule.id, title: rule.rule.title, level: nil, value: "\(kind.rawValue) reading", threshold: "> \(DurationText.format(rule.after)) without",
+                    readingID: reading.readingID, resolveAfter: 0)
+            }
+        }
+    }
+
+    /// Stale-data rules at `now`: out of range when the last reading of the rule's kind (or the
+    /// plan's start, when there was none) is older than the rule's `after`.
+    public static func stale(_ plan: CarePlan, lastReadingAt: [ReadingKind: Date], planSince: Date, now: Date) -> [Finding] {
+        plan.rules.filter { $0.rule.type == .stale }.map { rule in
+            let last = max(lastReadingAt[rule.rule.kind] ?? planSince, planSince)
+            let age = now.timeIntervalSince(last)
+            let hours = Int((age / 3600).rounded(.down))
+            return Finding(
+                ruleID: rule.id, title: rule.rule.title, level: age > rule.after ? rule.level : nil,
+                value: "no \(rule.rule.kind.rawValue) reading for \(hours)h", threshold: "> \(DurationText.format(rule.after))",
+                readingID: nil, resolveAfter: 0)
+        }
+    }
+
+    static func beyond(_ value: Double, _ limit: Double, _ direction: Direction) -> Bool {
+        direction == .above ? value > limit : value < limit
+    }
+
+    static func sign(_ direction: Direction) -> String { direction == .above ? ">" : "<" }
+
+    static func threshold(_ rule: EffectiveRule, _ reading: Observation) -> Finding? {
+        guard let quantity = rule.rule.quantity, let value = reading.values[quantity] else { return nil }
+        let direction = rule.rule.direction
+        var level: AlertLevel?
+        var limit = rule.warning ?? rule.urgent!
+        if let urgent = rule.urgent, beyond(value, urgent, direction) {
+            level = .urgent
+            limit = urgent
+        } else if let warning = rule.warning, beyond(value, warning, direction) {
+            level = .warning
+        }
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: level, value: rule.show(value),
+            threshold: "\(sign(direction)) \(rule.show(limit))", readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+    }
+
+    static func matching(_ rule: EffectiveRule, _ history: [Observation]) -> [Observation] {
+        guard let meals = rule.rule.meals else { return history }
+        return history.filter { meals.contains($0.meal ?? .unknown) }
+    }
+
+    static func nOfM(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
+        guard let quantity = rule.rule.quantity, let value = reading.values[quantity], let limit = rule.limit else { return nil }
+        let recent = (matching(rule, history) + [reading]).compactMap { $0.values[quantity] }.suffix(rule.m)
+        let count = recent.filter { beyond($0, limit, rule.rule.direction) }.count
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: count >= rule.n ? rule.level : nil,
+            value: "\(rule.show(value)), \(count) of last \(recent.count)",
+            threshold: "\(rule.n) of \(rule.m) \(sign(rule.rule.direction)) \(rule.show(limit))", readingID: reading.readingID,
+            resolveAfter: rule.resolveAfter)
+    }
+
+    static func average(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
+        guard let quantity = rule.rule.quantity, reading.values[quantity] != nil, let limit = rule.limit else { return nil }
+        let start = reading.at.addingTimeInterval(-rule.window)
+        let values = (matching(rule, history) + [reading]).filter { $0.at > start }.compactMap { $0.values[quantity] }
+        let mean = Normalizer.trimConversionNoise(values.reduce(0, +) / Double(values.count))
+        let out = values.count >= rule.minReadings && beyond(mean, limit, rule.rule.direction)
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: out ? rule.level : nil,
+            value: "average \(rule.show(mean)) of \(values.count)",
+            threshold: "\(DurationText.format(rule.window)) average \(sign(rule.rule.direction)) \(rule.show(limit))",
+            readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+    }
+
+    static func change(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
+        guard let quantity = rule.rule.quantity, let value = reading.values[quantity] else { return nil }
+        let start = reading.at.addingTimeInterval(-rule.window)
+        guard let lowest = history.filter({ $0.at >= start }).compactMap({ $0.values[quantity] }).min() else { return nil }
+        let rise = Normalizer.trimConversionNoise(value - lowest)
+        var level: AlertLevel?
+        var limit = rule.warning ?? rule.urgent!
+        if let urgent = rule.urgent, rise >= urgent {
+            level = .urgent
+            limit = urgent
+        } else if let warning = rule.warning, rise >= warning {
+            level = .warning
+        }
+        let window = DurationText.format(rule.window)
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: level, value: "\(rule.show(rise, signed: true)) in \(window)",
+            threshold: "\(rule.show(limit, signed: true)) in \(window)", readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+    }
+}

@@ -1,0 +1,415 @@
+public import Foundation
+public import GatewayCore
+import GRDB
+import Synchronization
+
+/// A patient's care plan as stored: which templates, which overrides.
+public struct StoredCarePlan: Sendable, Hashable {
+    public var patientID: String
+    public var templates: [String]
+    public var overrides: [CarePlanOverride]
+    /// When monitoring under a plan began: the stale-data clock starts here.
+    public var since: Date
+    public var updatedAt: Date
+    public var updatedBy: String
+}
+
+public enum AlertState: String, Sendable, CaseIterable, Codable {
+    case open, acknowledged, snoozed, resolved
+}
+
+/// An alert as stored.
+public struct StoredAlert: Sendable, Hashable {
+    public var id: Int64
+    public var patientID: String
+    public var ruleID: String
+    public var title: String
+    public var level: AlertLevel
+    public var state: AlertState
+    public var openedAt: Date
+    public var updatedAt: Date
+    public var count: Int
+    public var firstValue: String
+    public var lastValue: String
+    public var threshold: String
+    public var lastReadingID: Int64?
+    public var lastSeenAt: Date
+    public var inRangeSince: Date?
+    public var resolveAfter: Double
+    public var silencedLevel: AlertLevel?
+    public var ackedBy: String?
+    public var ackedAt: Date?
+    public var ackNote: String?
+    public var ackMinutes: Int?
+    public var snoozedUntil: Date?
+    public var snoozedBy: String?
+    public var resolvedAt: Date?
+    public var resolvedBy: String?
+
+    init(_ row: Row) {
+        id = row["id"]
+        patientID = row["patient_id"]
+        ruleID = row["rule_id"]
+        title = row["title"]
+        level = AlertLevel(rawValue: row["level"]) ?? .urgent
+        state = AlertState(rawValue: row["state"]) ?? .open
+        openedAt = row["opened_at"]
+        updatedAt = row["updated_at"]
+        count = row["count"]
+        firstValue = row["first_value"]
+        lastValue = row["last_value"]
+        threshold = row["threshold"]
+        lastReadingID = row["last_reading_id"]
+        lastSeenAt = row["last_seen_at"]
+        inRangeSince = row["in_range_since"]
+        resolveAfter = row["resolve_after"]
+        silencedLevel = (row["silenced_level"] as String?).flatMap(AlertLevel.init(rawValue:))
+        ackedBy = row["acked_by"]
+        ackedAt = row["acked_at"]
+        ackNote = row["ack_note"]
+        ackMinutes = row["ack_minutes"]
+        snoozedUntil = row["snoozed_until"]
+        snoozedBy = row["snoozed_by"]
+        resolvedAt = row["resolved_at"]
+        resolvedBy = row["resolved_by"]
+    }
+
+    func event(_ kind: AlertEvent.Kind, at: Date, by: String? = nil, note: String? = nil) -> AlertEvent {
+        AlertEvent(
+            at: at, kind: kind, alertID: id, level: level, patientID: patientID, rule: ruleID, title: title, value: lastValue,
+            threshold: threshold, by: by, note: note)
+    }
+}
+
+/// The care-plan templates plans are composed from; replaced on reload (SIGHUP).
+public final class CarePlanTemplates: Sendable {
+    private let templates: Mutex<[String: CarePlanTemplate]>
+
+    public init(_ templates: [String: CarePlanTemplate] = [:]) {
+        self.templates = Mutex(templates)
+    }
+
+    public func replace(with new: [String: CarePlanTemplate]) { templates.withLock { $0 = new } }
+
+    public var all: [String: CarePlanTemplate] { templates.withLock { $0 } }
+
+    /// Composes a stored plan.
+    public func compose(_ plan: StoredCarePlan) throws(CarePlanError) -> CarePlan {
+        let known = all
+        var selected: [CarePlanTemplate] = []
+        for name in plan.templates {
+            guard let template = known[name] else {
+                throw CarePlanError("unknown template \"\(name)\" in the care plan of \(plan.patientID); restore it in the careplans directory or set the plan again")
+            }
+            selected.append(template)
+        }
+        return try CarePlan.compose(templates: selected, overrides: plan.overrides)
+    }
+}
+
+extension GatewayDatabase {
+    /// Sets a patient's plan (templates and overrides), replacing the previous one. The caller
+    /// has composed it once to check it.
+    public func setCarePlan(patient: String, templates: [String], overrides: [CarePlanOverride], by actor: String, now: Date = Date()) throws {
+        try write { db in
+            try Self.requirePatient(patient, db)
+            let previous = try Self.carePlan(patient, db)
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [patient, Self.encode(templates), Self.encode(overrides), previous?.since ?? now, now, actor])
+            try Audit.record(
+                db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
+                detail: [
+                    "templates": templates.joined(separator: ","),
+                    "overrides": overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
+                ], at: now)
+        }
+    }
+
+    public func carePlan(_ patient: String) throws -> StoredCarePlan? {
+        try read { try Self.carePlan(patient, $0) }
+    }
+
+    static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM careplan WHERE patient_id = ?", arguments: [patient]) else { return nil }
+        let decoder = JSONDecoder()
+        return StoredCarePlan(
+            patientID: row["patient_id"], templates: try decoder.decode([String].self, from: Data((row["templates"] as String).utf8)),
+            overrides: try decoder.decode([CarePlanOverride].self, from: Data((row["overrides"] as String).utf8)),
+            since: row["since"], updatedAt: row["updated_at"], updatedBy: row["updated_by"])
+    }
+
+    static func encode(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    /// Alerts, newest first.
+    public func alerts(openOnly: Bool = false, patient: String? = nil, limit: Int = 200) throws -> [StoredAlert] {
+        try read { db in
+            var clauses: [String] = []
+            var arguments: StatementArguments = []
+            if openOnly { clauses.append("state != 'resolved'") }
+            if let patient {
+                clauses.append("patient_id = ?")
+                arguments += [patient]
+            }
+            var sql = "SELECT * FROM alert"
+            if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+            sql += " ORDER BY id DESC LIMIT ?"
+            arguments += [limit]
+            return try Row.fetchAll(db, sql: sql, arguments: arguments).map(StoredAlert.init)
+        }
+    }
+
+    public func alert(_ id: Int64) throws -> StoredAlert? {
+        try read { try Row.fetchOne($0, sql: "SELECT * FROM alert WHERE id = ?", arguments: [id]).map(StoredAlert.init) }
+    }
+
+    private static func openAlert(_ id: Int64, verb: String, _ db: Database) throws -> StoredAlert {
+        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM alert WHERE id = ?", arguments: [id]) else {
+            throw StoreError(.notFound, "no alert \(id); list alerts with ccmctl alerts list")
+        }
+        let alert = StoredAlert(row)
+        guard alert.state != .resolved else {
+            throw StoreError(.conflict, "alert \(id) is resolved (by \(alert.resolvedBy ?? "?")); there is nothing to \(verb)")
+        }
+        return alert
+    }
+
+    /// Acknowledges an alert: it stays open for its rule, silent at its level and below, until it
+    /// escalates or resolves. Minutes of monitoring time are kept for the CCM ledger.
+    public func acknowledge(_ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date()) throws -> [AlertEvent] {
+        try write { db in
+            var alert = try Self.openAlert(id, verb: "acknowledge", db)
+            try db.execute(
+                sql: """
+                    UPDATE alert SET state = 'acknowledged', silenced_level = level, acked_by = ?, acked_at = ?, ack_note = ?,
+                      ack_minutes = ?, snoozed_until = NULL, snoozed_by = NULL, updated_at = ? WHERE id = ?
+                    """,
+                arguments: [actor, now, note, minutes, now, id])
+            var detail = ["level": alert.level.rawValue]
+            detail["minutes"] = minutes.map(String.init)
+            detail["note"] = note
+            try Audit.record(db, actor: actor, action: "alert.acknowledge", entity: "alert", id: "\(id)", detail: detail, at: now)
+            alert.state = .acknowledged
+            return [alert.event(.acknowledged, at: now, by: actor, note: note)]
+        }
+    }
+
+    /// Snoozes an alert for `duration` seconds: silent at its level and below until then.
+    public func snooze(_ id: Int64, for duration: Double, by actor: String, now: Date = Date()) throws -> [AlertEvent] {
+        try write { db in
+            let alert = try Self.openAlert(id, verb: "snooze", db)
+            let until = now.addingTimeInterval(duration)
+            try db.execute(
+                sql: "UPDATE alert SET state = 'snoozed', silenced_level = level, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?",
+                arguments: [until, actor, now, id])
+            try Audit.record(
+                db, actor: actor, action: "alert.snooze", entity: "alert", id: "\(id)",
+                detail: ["until": RFC3339.format(until), "level": alert.level.rawValue], at: now)
+            return [alert.event(.snoozed, at: now, by: actor, note: "until \(RFC3339.format(until))")]
+        }
+    }
+
+    /// Resolves an alert by hand.
+    public func resolve(_ id: Int64, by actor: String, note: String? = nil, now: Date = Date()) throws -> [AlertEvent] {
+        try write { db in
+            let alert = try Self.openAlert(id, verb: "resolve", db)
+            return [try AlertBook.resolve(alert, by: actor, note: note, now: now, db)]
+        }
+    }
+}
+
+/// The alert lifecycle inside a write transaction: findings in, events out.
+enum AlertBook {
+    /// Applies rule findings for a patient. `seenAt` is when the data that produced them was
+    /// measured (a reading's effective time, or now for stale data); `fromTimer` findings do not
+    /// count as repeats.
+    static func apply(_ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database) throws -> [AlertEvent] {
+        var events: [AlertEvent] = []
+        for finding in findings {
+            let existing = try Row.fetchOne(
+                db, sql: "SELECT * FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'",
+                arguments: [patient, finding.ruleID]
+            ).map(StoredAlert.init)
+            guard let level = finding.level else {
+                // Back in range. An older reading arriving late says nothing about now.
+                guard var alert = existing, seenAt >= alert.lastSeenAt else { continue }
+                if alert.inRangeSince == nil {
+                    alert.inRangeSince = seenAt
+                    try db.execute(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?", arguments: [seenAt, now, alert.id])
+                }
+                if now.timeIntervalSince(alert.inRangeSince!) >= finding.resolveAfter {
+                    events.append(
+                        try resolve(alert, by: "auto", note: "in range since \(RFC3339.format(alert.inRangeSince!))", now: now, db))
+                }
+                continue
+            }
+            guard var alert = existing else {
+                try db.execute(
+                    sql: """
+                        INSERT INTO alert (patient_id, rule_id, title, level, state, opened_at, updated_at, count, first_value,
+                          last_value, threshold, last_reading_id, last_seen_at, resolve_after)
+                        VALUES (?, ?, ?, ?, 'open', ?, ?, 1, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        patient, finding.ruleID, finding.title, level.rawValue, now, now, finding.value, finding.value,
+                        finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
+                    ])
+                let id = db.lastInsertedRowID
+                try Audit.record(
+                    db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
+                    detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
+                events.append(
+                    AlertEvent(
+                        at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID,
+                        title: finding.title, value: finding.value, threshold: finding.threshold))
+                continue
+            }
+            if fromTimer {
+                // Still out of range (stale data): keep the alert fresh, say nothing new.
+                try db.execute(
+                    sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?",
+                    arguments: [finding.value, now, alert.id])
+                continue
+            }
+            alert.count += 1
+            alert.lastValue = finding.value
+            alert.threshold = finding.threshold
+            var kind: AlertEvent.Kind?
+            if level > alert.level {
+                alert.level = level
+                alert.state = .open
+                kind = .escalated
+            } else {
+                switch alert.state {
+                case .open: kind = .repeated
+                case .acknowledged: kind = nil
+                case .snoozed:
+                    if let until = alert.snoozedUntil, until <= now {
+                        alert.state = .open
+                        kind = .repeated
+                    }
+                case .resolved: kind = nil
+                }
+            }
+            try db.execute(
+                sql: """
+                    UPDATE alert SET count = ?, last_value = ?, threshold = ?, last_reading_id = ?, last_seen_at = MAX(last_seen_at, ?),
+                      in_range_since = NULL, level = ?, state = ?, updated_at = ?,
+                      silenced_level = CASE WHEN ? = 'open' THEN NULL ELSE silenced_level END
+                    WHERE id = ?
+                    """,
+                arguments: [
+                    alert.count, alert.lastValue, alert.threshold, finding.readingID, seenAt, alert.level.rawValue,
+                    alert.state.rawValue, now, alert.state.rawValue, alert.id,
+                ])
+            if let kind {
+                if kind == .escalated {
+                    try Audit.record(
+                        db, actor: "gateway", action: "alert.escalate", entity: "alert", id: "\(alert.id)",
+                        detail: ["level": level.rawValue], at: now)
+                }
+                events.append(alert.event(kind, at: now))
+            }
+        }
+        return events
+    }
+
+    static func resolve(_ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database) throws -> AlertEvent {
+        try db.execute(
+            sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
+            arguments: [now, actor, now, alert.id])
+        var detail = ["level": alert.level.rawValue]
+        detail["note"] = note
+        try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
+        return alert.event(.resolved, at: now, by: actor, note: note)
+    }
+
+    /// Evaluates a just-stored reading against the patient's plan.
+    static func evaluate(
+        _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date, _ db: Database
+    ) throws -> [AlertEvent] {
+        guard let stored = try GatewayDatabase.carePlan(patient, db) else { return [] }
+        let plan = try templates.compose(stored)
+        let rules = plan.rules(for: reading.kind)
+        guard !rules.isEmpty else { return [] }
+        let at = reading.effectiveAt
+        let needed = Evaluator.historyNeeded(plan, kind: reading.kind)
+        var rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ? AND effective_at >= ?
+                """,
+            arguments: [patient, reading.kind.rawValue, id, at, at.addingTimeInterval(-needed.window)])
+        if needed.count > 0 {
+            rows += try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?
+                    ORDER BY effective_at DESC, id DESC LIMIT ?
+                    """,
+                arguments: [patient, reading.kind.rawValue, id, at, needed.count])
+        }
+        var seen: Set<Int64> = []
+        let history = try rows.map(ReadingRow.decode).filter { seen.insert($0.id).inserted }
+            .sorted { ($0.effectiveAt, $0.id) < ($1.effectiveAt, $1.id) }
+            .map { Observation(readingID: $0.id, at: $0.effectiveAt, values: $0.values, meal: $0.meal) }
+        let findings = Evaluator.evaluate(
+            plan, kind: reading.kind,
+            reading: Observation(readingID: id, at: at, values: reading.values, meal: reading.meal), history: history)
+        return try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
+    }
+
+    /// The timer's work at `now`: stale-data alerts, auto-resolution after enough time in range,
+    /// and snoozes that ended while the patient is still out of range.
+    static func tick(templates: CarePlanTemplates, now: Date, _ db: Database) throws -> (events: [AlertEvent], problems: [String]) {
+        var events: [AlertEvent] = []
+        var problems: [String] = []
+        for patient in try String.fetchAll(db, sql: "SELECT patient_id FROM careplan ORDER BY patient_id") {
+            guard let stored = try GatewayDatabase.carePlan(patient, db) else { continue }
+            let plan: CarePlan
+            do { plan = try templates.compose(stored) } catch {
+                problems.append(error.description)
+                continue
+            }
+            guard plan.rules.contains(where: { $0.rule.type == .stale }) else { continue }
+            var last: [ReadingKind: Date] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind", arguments: [patient])
+            {
+                if let kind = ReadingKind(rawValue: row["kind"]) { last[kind] = row["at"] }
+            }
+            let findings = Evaluator.stale(plan, lastReadingAt: last, planSince: stored.since, now: now)
+            events += try apply(findings, patient: patient, seenAt: now, now: now, fromTimer: true, db)
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL") {
+            let alert = StoredAlert(row)
+            if now.timeIntervalSince(alert.inRangeSince!) >= alert.resolveAfter {
+                events.append(
+                    try resolve(alert, by: "auto", note: "in range since \(RFC3339.format(alert.inRangeSince!))", now: now, db))
+            }
+        }
+        for row in try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?", arguments: [now]) {
+            var alert = StoredAlert(row)
+            let stillOut = alert.inRangeSince == nil
+            try db.execute(
+                sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?", arguments: [now, alert.id])
+            alert.state = .open
+            if stillOut { events.append(alert.event(.repeated, at: now, note: "snooze ended")) }
+        }
+        return (events, problems)
+    }
+}
+
+extension GatewayDatabase {
+    /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
+    public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
+        try write { db in try AlertBook.tick(templates: templates, now: now, db) }
+    }
+}

@@ -1,0 +1,85 @@
+import AsyncAlgorithms
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Alert events in the journal, with a priority by level: urgent as `error`, warning as
+/// `warning`, acknowledgements and resolutions as `notice`. Ids, rule and level only: values
+/// and thresholds go to the alert log, not the journal (they appear here at debug only).
+struct JournalAlertSink: AlertSink {
+    let logger: Logger
+
+    func deliver(_ events: [AlertEvent]) {
+        for event in events {
+            let level: Logger.Level =
+                switch event.kind {
+                case .raised, .repeated, .escalated: event.level == .urgent ? .error : .warning
+                case .acknowledged, .snoozed, .resolved: .notice
+                }
+            var metadata: Logger.Metadata = [
+                "alert.id": "\(event.alertID)", "patient.id": "\(event.patientID)", "alert.rule": "\(event.rule)",
+                "alert.level": "\(event.level.rawValue)", "alert.event": "\(event.kind.rawValue)",
+            ]
+            if let by = event.by { metadata["alert.by"] = "\(by)" }
+            logger.log(level: level, "alert \(event.kind.rawValue)", metadata: metadata)
+            logger.debug("alert detail", metadata: ["alert.id": "\(event.alertID)", "alert.value": "\(event.value)", "alert.threshold": "\(event.threshold)"])
+        }
+    }
+}
+
+/// The alert timer (stale data, auto-resolution, ended snoozes) every `alerts.check_interval`,
+/// and SIGHUP: reopen the alert log (logrotate's postrotate) and reload the care-plan templates.
+struct AlertService: Service {
+    let pipeline: Pipeline
+    let alertLog: AlertLogFile
+    let config: GatewayConfig
+    let readiness: Readiness
+    let logger: Logger
+
+    static let name = "alerts"
+
+    func run() async throws {
+        readiness.mark(Self.name)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
+                    reload()
+                }
+            }
+            group.addTask {
+                let timer = AsyncTimerSequence(interval: .seconds(config.alerts.checkInterval), clock: .continuous)
+                check()
+                for await _ in timer.cancelOnGracefulShutdown() { check() }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    func check() {
+        do {
+            let result = try pipeline.checkAlerts()
+            for problem in result.problems { logger.error("care plan cannot be composed", metadata: ["problem": "\(problem)"]) }
+        } catch {
+            logger.error("alert check failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func reload() {
+        do {
+            try alertLog.reopen()
+            logger.notice("alert log reopened", metadata: ["alerts.log": "\(alertLog.path)"])
+        } catch {
+            logger.error("alert log cannot be reopened", metadata: ["error": "\(error)"])
+        }
+        do {
+            let library = try config.loadTemplates()
+            pipeline.templates.replace(with: library.templates)
+            logger.notice("care-plan templates reloaded", metadata: ["templates": "\(library.templates.count)"])
+        } catch {
+            logger.error("care-plan templates not reloaded; keeping the previous ones", metadata: ["error": "\(error)"])
+        }
+    }
+}
