@@ -100,8 +100,8 @@ public struct CarePlanLibrary: Sendable {
         guard let typeText = try section.string("type"), let type = RuleType(rawValue: typeText) else {
             throw ConfigError("\(origin): \(at).type: required, one of \(RuleType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let parameterKeys = CarePlan.parameterNames(of: type).map(\.rawValue)
-        try section.allow(["type", "title", "kind", "quantity", "direction", "meals", "unit", "source"] + parameterKeys)
+        let parameterNames = CarePlan.parameterNames(of: type).map(\.rawValue)
+        try section.allow(["type", "title", "kind", "quantity", "limits", "direction", "meals", "unit", "source"] + parameterNames)
         var kind: ReadingKind?
         if let text = try section.string("kind") {
             guard let parsed = ReadingKind(rawValue: text) else {
@@ -109,20 +109,37 @@ public struct CarePlanLibrary: Sendable {
             }
             kind = parsed
         }
-        var quantity: Quantity?
+        // One quantity, or for a threshold rule several, each with its own limits:
+        //   limits: {systolic: {warning: 160, urgent: 180}, diastolic: {warning: 100, urgent: 120}}
+        let limits = try section.section("limits")
+        if limits != nil, type != .threshold {
+            throw ConfigError("\(origin): \(at).limits: only threshold rules limit several quantities; use quantity")
+        }
+        if limits != nil, try section.string("quantity") != nil {
+            throw ConfigError("\(origin): \(at): give quantity or limits, not both")
+        }
+        var quantities: [Quantity] = []
+        let quantityNames = try limits?.keys ?? section.string("quantity").map({ [$0] }) ?? []
+        for name in quantityNames {
+            guard let quantity = Quantity(rawValue: name) else {
+                throw ConfigError("\(origin): \(at).quantity: unknown quantity \"\(name)\"; use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            quantities.append(quantity)
+        }
         if type != .stale {
-            guard let text = try section.string("quantity"), let parsed = Quantity(rawValue: text) else {
+            guard !quantities.isEmpty else {
                 throw ConfigError("\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
-            quantity = parsed
-            let implied = ReadingKind.allCases.filter { $0.allowedQuantities.contains(parsed) }
-            if kind == nil {
-                guard implied.count == 1 else {
-                    throw ConfigError("\(origin): \(at).kind: required for \(parsed.rawValue), which readings of several kinds carry")
+            for quantity in quantities {
+                let implied = ReadingKind.allCases.filter { $0.allowedQuantities.contains(quantity) }
+                if kind == nil {
+                    guard implied.count == 1 else {
+                        throw ConfigError("\(origin): \(at).kind: required for \(quantity.rawValue), which readings of several kinds carry")
+                    }
+                    kind = implied[0]
+                } else if !implied.contains(kind!) {
+                    throw ConfigError("\(origin): \(at).quantity: \(kind!.rawValue) readings have no \(quantity.rawValue)")
                 }
-                kind = implied[0]
-            } else if !implied.contains(kind!) {
-                throw ConfigError("\(origin): \(at).quantity: \(kind!.rawValue) readings have no \(parsed.rawValue)")
             }
         }
         guard let kind else { throw ConfigError("\(origin): \(at).kind: required for a stale rule") }
@@ -146,27 +163,40 @@ public struct CarePlanLibrary: Sendable {
                 })
         }
         var unit: MeasurementUnit?
-        if let quantity { unit = try self.unit(section, quantity: quantity) }
-        var parameters: [ParameterName: Double] = [:]
+        if let quantity = quantities.first {
+            unit = try self.unit(section, quantity: quantity)
+            for other in quantities.dropFirst() where unit!.convert(1, toCanonicalOf: other) == nil {
+                throw ConfigError("\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue); a rule's quantities share one unit")
+            }
+        }
+        var stub = TemplateRule(
+            id: id, type: type, kind: kind, quantities: quantities, direction: direction, meals: meals, unit: unit, parameters: [:],
+            limitIsGoal: false, source: "", title: "")
+        var parameters: [ParameterKey: Double] = [:]
         var limitIsGoal = false
-        for name in CarePlan.parameterNames(of: type) {
-            guard let text = try section.string(name.rawValue) else { continue }
-            if name == .limit, text == "goal" {
+        for key in CarePlan.parameterKeys(of: stub) {
+            let holder: Section
+            if let quantity = key.quantity {
+                guard let limits, let perQuantity = try limits.section(quantity.rawValue) else { continue }
+                try perQuantity.allow(["warning", "urgent"])
+                holder = perQuantity
+            } else {
+                holder = section
+            }
+            guard let text = try holder.string(key.name.rawValue) else { continue }
+            if key.name == .limit, text == "goal" {
                 limitIsGoal = true
                 continue
             }
-            let stub = TemplateRule(
-                id: id, type: type, kind: kind, quantity: quantity, direction: direction, meals: meals, unit: unit, parameters: [:],
-                limitIsGoal: false, source: "", title: "")
-            parameters[name] = try wrap(origin) { () throws(CarePlanError) in
-                try CarePlan.parseParameter(text, name: name, rule: stub, key: "\(at).\(name.rawValue)")
+            parameters[key] = try wrap(origin) { () throws(CarePlanError) in
+                try CarePlan.parseParameter(text, key: key, rule: stub, name: holder.key(key.name.rawValue))
             }
         }
-        return TemplateRule(
-            id: id, type: type, kind: kind, quantity: quantity, direction: direction, meals: meals, unit: unit,
-            parameters: parameters, limitIsGoal: limitIsGoal,
-            source: try required(section, "source", "name the clinical source of its numbers, or say it is a product choice and why"),
-            title: try required(section, "title", "give the alert a short title"))
+        stub.parameters = parameters
+        stub.limitIsGoal = limitIsGoal
+        stub.source = try required(section, "source", "name the clinical source of its numbers, or say it is a product choice and why")
+        stub.title = try required(section, "title", "give the alert a short title")
+        return stub
     }
 
     private static func unit(_ section: Section, quantity: Quantity) throws -> MeasurementUnit {

@@ -5,36 +5,52 @@ public struct EffectiveRule: Sendable, Hashable {
     public var template: String
 
     public var id: String { rule.id }
-    public var warning: Double? { rule.parameters[.warning] }
-    public var urgent: Double? { rule.parameters[.urgent] }
-    public var limit: Double? { rule.parameters[.limit] }
-    public var n: Int { Int(rule.parameters[.n] ?? 1) }
-    public var m: Int { Int(rule.parameters[.m] ?? 1) }
-    public var window: Double { rule.parameters[.window] ?? 0 }
-    public var after: Double { rule.parameters[.after] ?? 0 }
-    public var minReadings: Int { Int(rule.parameters[.minReadings] ?? 2) }
-    public var resolveAfter: Double { rule.parameters[.resolveAfter] ?? 0 }
-    /// The level of single-level rules (n_of_m, average, stale).
-    public var level: AlertLevel { (rule.parameters[.level] ?? 0) >= 1 ? .urgent : .warning }
 
-    /// A canonical value of the rule's quantity in the rule's unit, with the unit: `182 mmHg`.
-    public func show(_ canonical: Double, signed: Bool = false) -> String {
-        guard let quantity = rule.quantity else { return formatNumber(canonical) }
+    /// A parameter, for `quantity` when the rule limits several.
+    public func value(_ name: ParameterName, _ quantity: Quantity? = nil) -> Double? {
+        rule.parameters[ParameterKey(name, quantity)] ?? rule.parameters[ParameterKey(name)]
+    }
+
+    public func warning(_ quantity: Quantity? = nil) -> Double? { value(.warning, quantity) }
+    public func urgent(_ quantity: Quantity? = nil) -> Double? { value(.urgent, quantity) }
+    public var limit: Double? { value(.limit) }
+    public var n: Int { Int(value(.n) ?? 1) }
+    public var m: Int { Int(value(.m) ?? 1) }
+    public var window: Double { value(.window) ?? 0 }
+    public var after: Double { value(.after) ?? 0 }
+    public var minReadings: Int { Int(value(.minReadings) ?? 2) }
+    public var resolveAfter: Double { value(.resolveAfter) ?? 0 }
+    /// The level of single-level rules (n_of_m, average, stale).
+    public var level: AlertLevel { (value(.level) ?? 0) >= 1 ? .urgent : .warning }
+
+    /// A canonical value of `quantity` in the rule's unit, with the unit: `182 mmHg`; a change
+    /// is a difference, converted without the unit's offset and signed when asked.
+    public func show(_ canonical: Double, _ quantity: Quantity? = nil, signed: Bool = false, withUnit: Bool = true) -> String {
+        guard let quantity = quantity ?? rule.quantity else { return formatNumber(canonical) }
         let unit = rule.unit ?? quantity.canonicalUnit
-        // A change is a difference: convert it without the unit's offset.
         let value =
             rule.type == .change
             ? canonical / (unit.convert(1, toCanonicalOf: quantity)! - unit.convert(0, toCanonicalOf: quantity)!)
             : (unit.convert(fromCanonical: canonical, of: quantity) ?? canonical)
         let digits = unit == quantity.canonicalUnit ? quantity.displayFractionDigits + (rule.type == .change ? 1 : 0) : 1
-        let text = formatNumber(value, fractionDigits: digits)
-        return (signed && value > 0 ? "+" : "") + text + " " + unit.rawValue
+        let text = (signed && value > 0 ? "+" : "") + formatNumber(value, fractionDigits: digits)
+        return withUnit ? text + " " + unit.rawValue : text
+    }
+
+    /// A parameter's value as `careplan show` prints it.
+    func show(_ value: Double, _ key: ParameterKey) -> String {
+        switch key.name {
+        case .warning, .urgent, .limit: show(value, key.quantity, signed: rule.type == .change)
+        case .n, .m, .minReadings: formatNumber(value)
+        case .window, .after, .resolveAfter: DurationText.format(value)
+        case .level: value >= 1 ? "urgent" : "warning"
+        }
     }
 }
 
 /// One effective parameter of a plan and where it comes from, for `ccmctl careplan show`.
 public struct PlanParameter: Sendable, Hashable {
-    /// `systolic-high.urgent`, `goal.systolic`.
+    /// `bp-high.systolic.urgent`, `glucose-stale.after`, `goal.systolic`.
     public var key: String
     public var value: String
     public var from: String
@@ -64,6 +80,16 @@ public struct CarePlan: Sendable {
         }
     }
 
+    /// The keys a rule takes: per quantity for the limits of a rule over several quantities.
+    public static func parameterKeys(of rule: TemplateRule) -> [ParameterKey] {
+        parameterNames(of: rule.type).flatMap { name -> [ParameterKey] in
+            if (name == .warning || name == .urgent) && rule.quantities.count > 1 {
+                return rule.quantities.map { ParameterKey(name, $0) }
+            }
+            return [ParameterKey(name)]
+        }
+    }
+
     /// Composes templates in order, then applies overrides. Where two templates set the same
     /// parameter, the stricter value wins (the one that alerts sooner). Fails with the key and
     /// the fix on anything inconsistent.
@@ -76,15 +102,15 @@ public struct CarePlan: Sendable {
 
         for template in templates {
             for (quantity, goal) in template.goals.sorted(by: { $0.key < $1.key }) {
-                let key = "goal.\(quantity.rawValue)"
                 guard let current = goals[quantity] else {
                     goals[quantity] = goal
                     goalFrom[quantity] = "\(template.name): \(goal.source)"
                     continue
                 }
                 guard current.keep == goal.keep else {
-                    throw CarePlanError("\(key): \(template.name) keeps \(quantity.rawValue) \(goal.keep.rawValue) its goal, another template \(current.keep.rawValue); a goal has one side")
+                    throw CarePlanError("goal.\(quantity.rawValue): \(template.name) keeps \(quantity.rawValue) on the other side of its goal; a goal has one side")
                 }
+                // An upper goal is stricter lower, a lower goal stricter higher.
                 if current.keep.opposite.isStricter(goal.value, than: current.value) {
                     goals[quantity] = goal
                     goalFrom[quantity] = "\(template.name) (stricter): \(goal.source)"
@@ -93,57 +119,54 @@ public struct CarePlan: Sendable {
             for rule in template.rules {
                 guard var existing = rules[rule.id] else {
                     rules[rule.id] = EffectiveRule(rule: rule, template: template.name)
-                    for name in rule.parameters.keys { from["\(rule.id).\(name.rawValue)"] = "\(template.name): \(rule.source)" }
-                    if rule.limitIsGoal { from["\(rule.id).limit"] = "goal.\(rule.quantity?.rawValue ?? "")" }
+                    for key in rule.parameters.keys { from["\(rule.id).\(key)"] = "\(template.name): \(rule.source)" }
                     continue
                 }
                 let a = existing.rule
-                guard a.type == rule.type, a.kind == rule.kind, a.quantity == rule.quantity, a.direction == rule.direction,
-                    a.meals == rule.meals, a.parameters[.window] == rule.parameters[.window]
+                guard a.type == rule.type, a.kind == rule.kind, a.quantities == rule.quantities, a.direction == rule.direction,
+                    a.meals == rule.meals, a.parameters[ParameterKey(.window)] == rule.parameters[ParameterKey(.window)]
                 else {
                     throw CarePlanError("rule \(rule.id) is defined differently by \(existing.template) and \(template.name); give one of them another id")
                 }
-                for (name, value) in rule.parameters {
-                    let key = "\(rule.id).\(name.rawValue)"
-                    guard let current = a.parameters[name] else {
-                        existing.rule.parameters[name] = value
-                        from[key] = "\(template.name): \(rule.source)"
+                for (key, value) in rule.parameters {
+                    let name = "\(rule.id).\(key)"
+                    guard let current = a.parameters[key] else {
+                        existing.rule.parameters[key] = value
+                        from[name] = "\(template.name): \(rule.source)"
                         continue
                     }
-                    if isStricter(name, value, than: current, direction: rule.direction) {
-                        existing.rule.parameters[name] = value
-                        from[key] = "\(template.name) (stricter than \(existing.show(current, name))): \(rule.source)"
+                    if isStricter(key.name, value, than: current, direction: rule.direction) {
+                        existing.rule.parameters[key] = value
+                        from[name] = "\(template.name) (stricter than \(existing.show(current, key))): \(rule.source)"
                     }
                 }
-                if rule.limitIsGoal && a.parameters[.limit] == nil { existing.rule.limitIsGoal = true }
+                if rule.limitIsGoal && a.parameters[ParameterKey(.limit)] == nil { existing.rule.limitIsGoal = true }
                 rules[rule.id] = existing
             }
         }
 
         for override in overrides {
-            let parts = override.key.split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else {
-                throw CarePlanError("\(override.key): not a key; keys look like RULE.PARAMETER or goal.QUANTITY (see ccmctl careplan show)")
-            }
-            if parts[0] == "goal" {
-                guard let quantity = Quantity(rawValue: parts[1]) else {
-                    throw CarePlanError("\(override.key): unknown quantity \(parts[1]); goals exist for \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+            let parts = override.key.split(separator: ".").map(String.init)
+            if parts.first == "goal" {
+                guard parts.count == 2, let quantity = Quantity(rawValue: parts[1]) else {
+                    throw CarePlanError("\(override.key): not a goal; goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let unit = goals[quantity]?.unit ?? quantity.canonicalUnit
                 let value = try parseQuantity(override.value, quantity: quantity, unit: unit, key: override.key)
-                let keep = goals[quantity]?.keep ?? .below
-                goals[quantity] = TemplateGoal(quantity: quantity, keep: keep, value: value, unit: unit, source: "override")
+                goals[quantity] = TemplateGoal(quantity: quantity, keep: goals[quantity]?.keep ?? .below, value: value, unit: unit, source: "override")
                 goalFrom[quantity] = "override by \(override.by)"
                 continue
             }
-            guard var rule = rules[parts[0]] else {
-                throw CarePlanError("\(override.key): no rule \(parts[0]) in this plan; its rules are \(rules.keys.sorted().joined(separator: ", "))")
+            guard parts.count >= 2, var rule = rules[parts[0]] else {
+                throw CarePlanError("\(override.key): no rule \(parts.first ?? "") in this plan; its rules are \(rules.keys.sorted().joined(separator: ", "))")
             }
-            guard let name = ParameterName(rawValue: parts[1]), parameterNames(of: rule.rule.type).contains(name) else {
-                throw CarePlanError("\(override.key): \(rule.rule.type.rawValue) rules have no parameter \(parts[1]); use \(parameterNames(of: rule.rule.type).map(\.rawValue).joined(separator: ", "))")
+            let keys = parameterKeys(of: rule.rule)
+            let text = parts.dropFirst().joined(separator: ".")
+            guard let key = keys.first(where: { $0.description == text }) else {
+                throw CarePlanError("\(override.key): rule \(rule.id) has no parameter \(text); use \(keys.map(\.description).joined(separator: ", "))")
             }
-            rule.rule.parameters[name] = try parseParameter(override.value, name: name, rule: rule.rule, key: override.key)
-            if name == .limit { rule.rule.limitIsGoal = false }
+            rule.rule.parameters[key] = try parseParameter(override.value, key: key, rule: rule.rule, name: override.key)
+            if key.name == .limit { rule.rule.limitIsGoal = false }
             from[override.key] = "override by \(override.by)"
             rules[rule.id] = rule
         }
@@ -153,9 +176,11 @@ public struct CarePlan: Sendable {
             var rule = rules[id]!
             if rule.rule.limitIsGoal {
                 guard let quantity = rule.rule.quantity, let goal = goals[quantity] else {
-                    throw CarePlanError("rule \(id) alerts against the goal for \(rule.rule.quantity?.rawValue ?? "?"), but no template or override sets goal.\(rule.rule.quantity?.rawValue ?? "?")")
+                    let name = rule.rule.quantity?.rawValue ?? "?"
+                    throw CarePlanError("rule \(id) alerts against the goal for \(name), but no template or override sets goal.\(name)")
                 }
-                rule.rule.parameters[.limit] = goal.value
+                rule.rule.parameters[ParameterKey(.limit)] = goal.value
+                from["\(id).limit"] = "goal.\(quantity.rawValue)"
             }
             try validate(rule)
             resolved.append(rule)
@@ -172,16 +197,13 @@ public struct CarePlan: Sendable {
                     from: goalFrom[quantity]!))
         }
         for rule in resolved {
-            for name in CarePlan.parameterNames(of: rule.rule.type) {
-                guard let value = rule.rule.parameters[name] else { continue }
-                let key = "\(rule.id).\(name.rawValue)"
-                var origin = from[key] ?? "\(rule.template): \(rule.rule.source)"
-                if name == .limit, rule.rule.limitIsGoal { origin = "goal.\(rule.rule.quantity!.rawValue)" }
-                parameters.append(PlanParameter(key: key, value: rule.show(value, name), from: origin))
+            for key in parameterKeys(of: rule.rule) {
+                guard let value = rule.rule.parameters[key] else { continue }
+                let name = "\(rule.id).\(key)"
+                parameters.append(PlanParameter(key: name, value: rule.show(value, key), from: from[name] ?? "\(rule.template): \(rule.rule.source)"))
             }
         }
-        return CarePlan(
-            templates: templates.map(\.name), rules: resolved, parameters: parameters, goals: goals.mapValues(\.value))
+        return CarePlan(templates: templates.map(\.name), rules: resolved, parameters: parameters, goals: goals.mapValues(\.value))
     }
 
     static func isStricter(_ name: ParameterName, _ candidate: Double, than current: Double, direction: Direction) -> Bool {
@@ -198,13 +220,18 @@ public struct CarePlan: Sendable {
         let id = rule.id
         switch rule.type {
         case .threshold, .change:
-            guard let warning = effective.warning ?? effective.urgent, let urgent = effective.urgent ?? effective.warning else {
-                throw CarePlanError("rule \(id) sets neither warning nor urgent; set at least one")
-            }
             let direction: Direction = rule.type == .change ? .above : rule.direction
-            if effective.warning != nil, effective.urgent != nil, warning != urgent, !direction.isStricter(warning, than: urgent) {
-                throw CarePlanError(
-                    "rule \(id): warning \(effective.show(warning, .warning)) is beyond urgent \(effective.show(urgent, .urgent)); a warning must come before urgent (\(direction == .above ? "lower" : "higher") than it)")
+            for quantity in rule.quantities {
+                let name = rule.quantities.count > 1 ? "\(id) \(quantity.rawValue)" : id
+                let warning = effective.warning(quantity)
+                let urgent = effective.urgent(quantity)
+                guard warning != nil || urgent != nil else {
+                    throw CarePlanError("rule \(name) sets neither warning nor urgent; set at least one")
+                }
+                if let warning, let urgent, !direction.isStricter(warning, than: urgent) {
+                    throw CarePlanError(
+                        "rule \(name): warning \(effective.show(warning, quantity, signed: rule.type == .change)) is beyond urgent \(effective.show(urgent, quantity, signed: rule.type == .change)); a warning must come before urgent (\(direction == .above ? "lower" : "higher") than it)")
+                }
             }
             if rule.type == .change, effective.window <= 0 { throw CarePlanError("rule \(id): window must be longer than 0; write it like 24h or 7d") }
         case .nOfM:
@@ -221,22 +248,22 @@ public struct CarePlan: Sendable {
         }
     }
 
-    /// Parses an override value for `name` of `rule`.
-    public static func parseParameter(_ text: String, name: ParameterName, rule: TemplateRule, key: String) throws(CarePlanError) -> Double {
-        switch name {
+    /// Parses a value for parameter `key` of `rule`; `name` is the key as written, for errors.
+    public static func parseParameter(_ text: String, key: ParameterKey, rule: TemplateRule, name: String) throws(CarePlanError) -> Double {
+        switch key.name {
         case .warning, .urgent, .limit:
-            guard let quantity = rule.quantity else { throw CarePlanError("\(key): this rule has no quantity") }
-            return try parseQuantity(text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: key, difference: rule.type == .change)
+            guard let quantity = key.quantity ?? rule.quantity else { throw CarePlanError("\(name): this rule has no quantity") }
+            return try parseQuantity(text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: name, difference: rule.type == .change)
         case .n, .m, .minReadings:
-            guard let value = Int(text), value >= 1 else { throw CarePlanError("\(key): \"\(text)\" is not a whole number of 1 or more") }
+            guard let value = Int(text), value >= 1 else { throw CarePlanError("\(name): \"\(text)\" is not a whole number of 1 or more") }
             return Double(value)
         case .window, .after, .resolveAfter:
             guard let seconds = DurationText.parse(text) else {
-                throw CarePlanError("\(key): \"\(text)\" is not a duration; write it like 30m, 24h or 7d")
+                throw CarePlanError("\(name): \"\(text)\" is not a duration; write it like 30m, 24h or 7d")
             }
             return seconds
         case .level:
-            guard let level = AlertLevel(rawValue: text) else { throw CarePlanError("\(key): \"\(text)\" is not a level; use warning or urgent") }
+            guard let level = AlertLevel(rawValue: text) else { throw CarePlanError("\(name): \"\(text)\" is not a level; use warning or urgent") }
             return level == .urgent ? 1 : 0
         }
     }
@@ -265,16 +292,4 @@ public struct CarePlan: Sendable {
 
 extension Direction {
     var opposite: Direction { self == .above ? .below : .above }
-}
-
-extension EffectiveRule {
-    /// A parameter's value as `careplan show` prints it.
-    func show(_ value: Double, _ name: ParameterName) -> String {
-        switch name {
-        case .warning, .urgent, .limit: show(value)
-        case .n, .m, .minReadings: formatNumber(value)
-        case .window, .after, .resolveAfter: DurationText.format(value)
-        case .level: value >= 1 ? "urgent" : "warning"
-        }
-    }
 }

@@ -33,7 +33,7 @@ public enum Direction: String, Sendable, Hashable, Codable {
     case below
 
     /// Whether `candidate` alerts sooner than `current` as a limit in this direction.
-    func isStricter(_ candidate: Double, than current: Double) -> Bool {
+    public func isStricter(_ candidate: Double, than current: Double) -> Bool {
         self == .above ? candidate < current : candidate > current
     }
 }
@@ -44,6 +44,27 @@ public enum ParameterName: String, Sendable, Hashable, CaseIterable {
     case minReadings = "min_readings"
     case resolveAfter = "resolve_after"
     case level
+}
+
+/// A parameter of a rule: its name, and for a rule over several quantities (blood pressure's
+/// systolic and diastolic) the quantity it limits. Written `warning` or `systolic.warning` after
+/// the rule id.
+public struct ParameterKey: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var name: ParameterName
+    public var quantity: Quantity?
+
+    public init(_ name: ParameterName, _ quantity: Quantity? = nil) {
+        self.name = name
+        self.quantity = quantity
+    }
+
+    public var description: String { quantity.map { "\($0.rawValue).\(name.rawValue)" } ?? name.rawValue }
+
+    public static func < (a: ParameterKey, b: ParameterKey) -> Bool {
+        let order = ParameterName.allCases
+        return (a.quantity.map { Quantity.allCases.firstIndex(of: $0)! } ?? -1, order.firstIndex(of: a.name)!)
+            < (b.quantity.map { Quantity.allCases.firstIndex(of: $0)! } ?? -1, order.firstIndex(of: b.name)!)
+    }
 }
 
 /// A duration written as `90s`, `30m`, `24h` or `7d`.
@@ -79,16 +100,18 @@ public struct TemplateRule: Sendable, Hashable {
     public var id: String
     public var type: RuleType
     public var kind: ReadingKind
-    /// The quantity compared (`nil` for stale rules, which look at the kind).
-    public var quantity: Quantity?
+    /// The quantities compared, in order (none for stale rules, which look at the kind). Only
+    /// threshold rules take several; each then has its own warning and urgent values.
+    public var quantities: [Quantity]
+    public var quantity: Quantity? { quantities.first }
     public var direction: Direction
     /// Only readings with one of these meal contexts count (glucose rules by meal).
     public var meals: Set<MealContext>?
     /// The unit thresholds are written and shown in.
     public var unit: MeasurementUnit?
     /// `warning`, `urgent`, `limit` (a number), `n`, `m`, `window`, `after`, `min_readings`,
-    /// `resolve_after` (seconds), `level` (0 warning, 1 urgent).
-    public var parameters: [ParameterName: Double]
+    /// `resolve_after` (seconds), `level` (0 warning, 1 urgent); canonical units.
+    public var parameters: [ParameterKey: Double]
     /// `limit: goal`: the limit is the patient's goal for the quantity.
     public var limitIsGoal: Bool
     /// The clinical source of the rule's numbers, or "product choice" with the reason.
@@ -97,13 +120,13 @@ public struct TemplateRule: Sendable, Hashable {
     public var title: String
 
     public init(
-        id: String, type: RuleType, kind: ReadingKind, quantity: Quantity?, direction: Direction, meals: Set<MealContext>?,
-        unit: MeasurementUnit?, parameters: [ParameterName: Double], limitIsGoal: Bool, source: String, title: String
+        id: String, type: RuleType, kind: ReadingKind, quantities: [Quantity], direction: Direction, meals: Set<MealContext>?,
+        unit: MeasurementUnit?, parameters: [ParameterKey: Double], limitIsGoal: Bool, source: String, title: String
     ) {
         self.id = id
         self.type = type
         self.kind = kind
-        self.quantity = quantity
+        self.quantities = quantities
         self.direction = direction
         self.meals = meals
         self.unit = unit

@@ -61,8 +61,8 @@ public enum Evaluator {
             case .stale:
                 // Any reading of the kind ends "no data".
                 return Finding(
-                    ruleID: rule.id, title: rule.rule.title, level: nil, value: "\(kind.rawValue) reading", threshold: "> \(DurationText.format(rule.after)) without",
-                    readingID: reading.readingID, resolveAfter: 0)
+                    ruleID: rule.id, title: rule.rule.title, level: nil, value: "\(kind.rawValue) reading received",
+                    threshold: "> \(DurationText.format(rule.after))", readingID: reading.readingID, resolveAfter: 0)
             }
         }
     }
@@ -88,19 +88,28 @@ public enum Evaluator {
     static func sign(_ direction: Direction) -> String { direction == .above ? ">" : "<" }
 
     static func threshold(_ rule: EffectiveRule, _ reading: Observation) -> Finding? {
-        guard let quantity = rule.rule.quantity, let value = reading.values[quantity] else { return nil }
+        let present = rule.rule.quantities.filter { reading.values[$0] != nil }
+        guard !present.isEmpty else { return nil }
         let direction = rule.rule.direction
-        var level: AlertLevel?
-        var limit = rule.warning ?? rule.urgent!
-        if let urgent = rule.urgent, beyond(value, urgent, direction) {
-            level = .urgent
-            limit = urgent
-        } else if let warning = rule.warning, beyond(value, warning, direction) {
-            level = .warning
+        let several = rule.rule.quantities.count > 1
+        // Per quantity: the level it reaches and the limit it passed (or the first limit).
+        let decided: [(quantity: Quantity, level: AlertLevel?, limit: Double)] = present.map { q in
+            let value = reading.values[q]!
+            if let urgent = rule.urgent(q), beyond(value, urgent, direction) { return (q, .urgent, urgent) }
+            if let warning = rule.warning(q), beyond(value, warning, direction) { return (q, .warning, warning) }
+            return (q, nil, rule.warning(q) ?? rule.urgent(q)!)
         }
+        let level = decided.compactMap(\.level).max()
+        let shown = decided.filter { $0.level == level }
+        let threshold = shown.map { (several ? "\($0.quantity.rawValue) " : "") + "\(sign(direction)) \(rule.show($0.limit, $0.quantity))" }
+            .joined(separator: ", ")
+        // 182/121 mmHg: the rule's quantities in order, one unit.
+        let value =
+            present.map { rule.show(reading.values[$0]!, $0, withUnit: false) }.joined(separator: "/") + " "
+            + (rule.rule.unit ?? present[0].canonicalUnit).rawValue
         return Finding(
-            ruleID: rule.id, title: rule.rule.title, level: level, value: rule.show(value),
-            threshold: "\(sign(direction)) \(rule.show(limit))", readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+            ruleID: rule.id, title: rule.rule.title, level: level, value: value, threshold: threshold,
+            readingID: reading.readingID, resolveAfter: rule.resolveAfter)
     }
 
     static func matching(_ rule: EffectiveRule, _ history: [Observation]) -> [Observation] {
@@ -138,11 +147,11 @@ public enum Evaluator {
         guard let lowest = history.filter({ $0.at >= start }).compactMap({ $0.values[quantity] }).min() else { return nil }
         let rise = Normalizer.trimConversionNoise(value - lowest)
         var level: AlertLevel?
-        var limit = rule.warning ?? rule.urgent!
-        if let urgent = rule.urgent, rise >= urgent {
+        var limit = rule.warning() ?? rule.urgent()!
+        if let urgent = rule.urgent(), rise >= urgent {
             level = .urgent
             limit = urgent
-        } else if let warning = rule.warning, rise >= warning {
+        } else if let warning = rule.warning(), rise >= warning {
             level = .warning
         }
         let window = DurationText.format(rule.window)
