@@ -1,7 +1,26 @@
 import Foundation
 import GatewayCore
 import GRDB
+import Synchronization
 @testable import GatewayStore
+
+/// Keeps every alert event a pipeline delivers.
+final class RecordingSink: AlertSink {
+    private let store = Mutex<[AlertEvent]>([])
+    func deliver(_ events: [AlertEvent]) { store.withLock { $0 += events } }
+    var events: [AlertEvent] { store.withLock { $0 } }
+    /// `kind level rule value` per event, for compact assertions.
+    var lines: [String] { events.map { "\($0.kind.rawValue) \($0.level.rawValue) \($0.rule) \($0.value)" } }
+    func clear() { store.withLock { $0.removeAll() } }
+}
+
+/// The gateway clock, set by the test.
+final class ManualClock: Sendable {
+    private let date: Mutex<Date>
+    init(_ date: Date) { self.date = Mutex(date) }
+    var now: Date { date.withLock { $0 } }
+    func set(_ new: Date) { date.withLock { $0 = new } }
+}
 
 /// A fresh directory for one test's database, removed when the value is released.
 final class TemporaryDirectory: Sendable {
@@ -29,9 +48,16 @@ struct World {
     let pipeline: Pipeline
     static let received = RFC3339.parse("2026-03-04T14:00:00Z")!
 
-    init(maxPayloadBytes: Int = 64 * 1024) throws {
+    let sink = RecordingSink()
+    let clock = ManualClock(World.received)
+
+    init(maxPayloadBytes: Int = 64 * 1024, templates: [CarePlanTemplate] = []) throws {
         database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
-        pipeline = Pipeline(database: database, maxPayloadBytes: maxPayloadBytes)
+        let clock = self.clock
+        pipeline = Pipeline(
+            database: database, maxPayloadBytes: maxPayloadBytes,
+            templates: CarePlanTemplates(Dictionary(uniqueKeysWithValues: templates.map { ($0.name, $0) })), sink: sink,
+            clock: { clock.now })
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try database.addPatient(Patient(id: "P2", name: "Bob Test", timeZone: "America/Chicago"), by: "test")
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")

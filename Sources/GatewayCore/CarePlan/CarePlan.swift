@@ -25,14 +25,16 @@ public struct EffectiveRule: Sendable, Hashable {
 
     /// A canonical value of `quantity` in the rule's unit, with the unit: `182 mmHg`; a change
     /// is a difference, converted without the unit's offset and signed when asked.
-    public func show(_ canonical: Double, _ quantity: Quantity? = nil, signed: Bool = false, withUnit: Bool = true) -> String {
+    public func show(
+        _ canonical: Double, _ quantity: Quantity? = nil, signed: Bool = false, withUnit: Bool = true, extraDigits: Int = 0
+    ) -> String {
         guard let quantity = quantity ?? rule.quantity else { return formatNumber(canonical) }
         let unit = rule.unit ?? quantity.canonicalUnit
         let value =
             rule.type == .change
             ? canonical / (unit.convert(1, toCanonicalOf: quantity)! - unit.convert(0, toCanonicalOf: quantity)!)
             : (unit.convert(fromCanonical: canonical, of: quantity) ?? canonical)
-        let digits = unit == quantity.canonicalUnit ? quantity.displayFractionDigits + (rule.type == .change ? 1 : 0) : 1
+        let digits = (unit == quantity.canonicalUnit ? quantity.displayFractionDigits + (rule.type == .change ? 1 : 0) : 1) + extraDigits
         let text = (signed && value > 0 ? "+" : "") + formatNumber(value, fractionDigits: digits)
         return withUnit ? text + " " + unit.rawValue : text
     }

@@ -136,7 +136,7 @@ public enum Evaluator {
         let out = values.count >= rule.minReadings && beyond(mean, limit, rule.rule.direction)
         return Finding(
             ruleID: rule.id, title: rule.rule.title, level: out ? rule.level : nil,
-            value: "average \(rule.show(mean)) of \(values.count)",
+            value: "average \(rule.show(mean, extraDigits: 1)) of \(values.count)",
             threshold: "\(DurationText.format(rule.window)) average \(sign(rule.rule.direction)) \(rule.show(limit))",
             readingID: reading.readingID, resolveAfter: rule.resolveAfter)
     }
