@@ -100,6 +100,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "GatewayConfigTests",
+            dependencies: ["GatewayConfig", "GatewayStore", "GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "ccmctlTests",
             dependencies: ["ccmctl", "GatewayStore", "GatewayCore"],
             swiftSettings: strictSettings

@@ -180,7 +180,7 @@ public struct GatewayConfig: Sendable, Equatable {
 }
 
 /// A configuration problem, naming the file, the key and the fix.
-public struct ConfigError: Error, Sendable, CustomStringConvertible {
+public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }

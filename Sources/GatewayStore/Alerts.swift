@@ -281,22 +281,16 @@ enum AlertBook {
             alert.count += 1
             alert.lastValue = finding.value
             alert.threshold = finding.threshold
+            // A repeat updates the alert quietly (people learn once); only an escalation, or a
+            // repeat after a snooze ran out, speaks again.
             var kind: AlertEvent.Kind?
             if level > alert.level {
                 alert.level = level
                 alert.state = .open
                 kind = .escalated
-            } else {
-                switch alert.state {
-                case .open: kind = .repeated
-                case .acknowledged: kind = nil
-                case .snoozed:
-                    if let until = alert.snoozedUntil, until <= now {
-                        alert.state = .open
-                        kind = .repeated
-                    }
-                case .resolved: kind = nil
-                }
+            } else if alert.state == .snoozed, let until = alert.snoozedUntil, until <= now {
+                alert.state = .open
+                kind = .repeated
             }
             try db.execute(
                 sql: """
@@ -340,21 +334,20 @@ enum AlertBook {
         let rules = plan.rules(for: reading.kind)
         guard !rules.isEmpty else { return [] }
         let at = reading.effectiveAt
-        let needed = Evaluator.historyNeeded(plan, kind: reading.kind)
-        var rows = try Row.fetchAll(
-            db,
-            sql: """
-                SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ? AND effective_at >= ?
-                """,
-            arguments: [patient, reading.kind.rawValue, id, at, at.addingTimeInterval(-needed.window)])
-        if needed.count > 0 {
-            rows += try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?
-                    ORDER BY effective_at DESC, id DESC LIMIT ?
-                    """,
-                arguments: [patient, reading.kind.rawValue, id, at, needed.count])
+        var rows: [Row] = []
+        for need in Evaluator.historyNeeds(plan, kind: reading.kind) {
+            var sql = "SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?"
+            var arguments: StatementArguments = [patient, reading.kind.rawValue, id, at]
+            if let meals = need.meals {
+                sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
+                for meal in meals.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [meal.rawValue] }
+            }
+            if need.window > 0 {
+                rows += try Row.fetchAll(db, sql: sql + " AND effective_at >= ?", arguments: arguments + [at.addingTimeInterval(-need.window)])
+            }
+            if need.count > 0 {
+                rows += try Row.fetchAll(db, sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?", arguments: arguments + [need.count])
+            }
         }
         var seen: Set<Int64> = []
         let history = try rows.map(ReadingRow.decode).filter { seen.insert($0.id).inserted }

@@ -38,12 +38,25 @@ public struct Finding: Sendable, Hashable {
 /// Evaluates care-plan rules. Pure and deterministic: the caller passes the readings and, for
 /// stale data, the time.
 public enum Evaluator {
-    /// How far back `evaluate` needs readings of `kind`: a window, and a number of readings.
-    public static func historyNeeded(_ plan: CarePlan, kind: ReadingKind) -> (window: Double, count: Int) {
-        let rules = plan.rules(for: kind)
-        let window = rules.filter { $0.rule.type == .average || $0.rule.type == .change }.map(\.window).max() ?? 0
-        let count = rules.filter { $0.rule.type == .nOfM }.map(\.m).max() ?? 0
-        return (window, count)
+    /// Earlier readings a rule needs: those inside a window, and the last `count` (of the meal
+    /// contexts given, when the rule looks at some only).
+    public struct HistoryNeed: Sendable, Hashable {
+        public var window: Double
+        public var count: Int
+        public var meals: Set<MealContext>?
+    }
+
+    /// What `evaluate` needs of the patient's earlier readings of `kind`.
+    public static func historyNeeds(_ plan: CarePlan, kind: ReadingKind) -> [HistoryNeed] {
+        var needs: Set<HistoryNeed> = []
+        for rule in plan.rules(for: kind) {
+            switch rule.rule.type {
+            case .average, .change: needs.insert(HistoryNeed(window: rule.window, count: 0, meals: rule.rule.meals))
+            case .nOfM: needs.insert(HistoryNeed(window: 0, count: rule.m, meals: rule.rule.meals))
+            case .threshold, .stale: break
+            }
+        }
+        return needs.sorted { ($0.window, $0.count) < ($1.window, $1.count) }
     }
 
     /// Evaluates every rule for `reading`'s kind as of the reading's time. `history` holds the
