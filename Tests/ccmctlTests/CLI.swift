@@ -1,6 +1,47 @@
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A one-way channel (a stream socket pair) whose ends are close-on-exec from birth, so that a child started by another
+/// test running at the same moment cannot inherit them and hold our end-of-file hostage (a
+/// `tail -f` would hold it forever). `Process` still hands each child the ends it maps to its
+/// standard streams.
+struct ClosingPipe {
+    let read: FileHandle
+    let write: FileHandle
+
+    init() throws {
+        // pipe2(O_CLOEXEC) is not visible from Swift's Glibc module; SOCK_CLOEXEC is.
+        var fds: [Int32] = [0, 0]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        read = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true)
+        write = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+    }
+
+    /// Reads two handles to their ends, whichever has data first.
+    static func drain(_ a: FileHandle, _ b: FileHandle) -> (Data, Data) {
+        var data = [Data(), Data()]
+        var open = [true, true]
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while open[0] || open[1] {
+            var fds = [a, b].enumerated().map { i, handle in
+                pollfd(fd: open[i] ? handle.fileDescriptor : -1, events: Int16(POLLIN), revents: 0)
+            }
+            guard poll(&fds, 2, 30_000) > 0 else { break }
+            for i in 0..<2 where open[i] && fds[i].revents != 0 {
+                let count = Glibc.read(fds[i].fd, &chunk, chunk.count)
+                if count > 0 { data[i].append(contentsOf: chunk[0..<count]) } else { open[i] = false }
+            }
+        }
+        return (data[0], data[1])
+    }
+}
+
 /// Runs the built `ccmctl` on a temporary database and configuration, as an operator would.
 final class CLI: Sendable {
     let directory: String
@@ -54,17 +95,22 @@ final class CLI: Sendable {
         process.executableURL = Self.binary
         process.arguments = arguments + (config ? ["--config", self.config] : [])
         process.environment = ["USER": "tester", "PATH": "/usr/bin:/bin", "TZ": "UTC"]
-        let out = Pipe()
-        let err = Pipe()
-        let stdin = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin
+        let out = try ClosingPipe()
+        let err = try ClosingPipe()
+        let stdin = try ClosingPipe()
+        process.standardOutput = out.write
+        process.standardError = err.write
+        process.standardInput = stdin.read
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        // Read both pipes to the end before waiting, so a full pipe cannot stall the child.
-        let (outData, errData) = (out.fileHandleForReading.readDataToEndOfFile(), err.fileHandleForReading.readDataToEndOfFile())
+        // The child has its copies; the parent's must go, or end of file never comes.
+        try out.write.close()
+        try err.write.close()
+        try stdin.read.close()
+        if let input { stdin.write.write(Data(input.utf8)) }
+        try stdin.write.close()
+        // Read both to the end together before waiting: a child blocked writing one (stderr
+        // is written a byte at a time) while we wait on the other would never finish.
+        let (outData, errData) = ClosingPipe.drain(out.read, err.read)
         process.waitUntilExit()
         return Result(
             status: process.terminationStatus, out: String(decoding: outData, as: UTF8.self),
