@@ -304,11 +304,9 @@ enum AlertBook {
                     alert.state.rawValue, now, alert.state.rawValue, alert.id,
                 ])
             if let kind {
-                if kind == .escalated {
-                    try Audit.record(
-                        db, actor: "gateway", action: "alert.escalate", entity: "alert", id: "\(alert.id)",
-                        detail: ["level": level.rawValue], at: now)
-                }
+                try Audit.record(
+                    db, actor: "gateway", action: kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
+                    id: "\(alert.id)", detail: ["level": alert.level.rawValue], at: now)
                 events.append(alert.event(kind, at: now))
             }
         }
@@ -393,6 +391,9 @@ enum AlertBook {
             let stillOut = alert.inRangeSince == nil
             try db.execute(
                 sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?", arguments: [now, alert.id])
+            try Audit.record(
+                db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",
+                detail: ["level": alert.level.rawValue], at: now)
             alert.state = .open
             if stillOut { events.append(alert.event(.repeated, at: now, note: "snooze ended")) }
         }

@@ -110,6 +110,7 @@ struct AlertLifecycleTests {
         #expect(ended.events.map(\.kind) == [.repeated])
         #expect(ended.events.first?.note == "snooze ended")
         #expect(try world.database.alert(id)?.state == .open)
+        #expect(try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.snooze", "alert.snooze_end"])
     }
 
     @Test("Back in range for the rule's time resolves by itself; an out-of-range reading in between restarts the clock")

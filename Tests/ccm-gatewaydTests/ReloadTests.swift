@@ -36,7 +36,7 @@ struct ReloadTests {
         let notify = try NotifyListener(directory: directory.path)
         let input = Pipe()
         let journal = directory.path + "/stderr.log"
-        FileManager.default.createFile(atPath: journal, contents: nil)
+        _ = FileManager.default.createFile(atPath: journal, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
             .appendingPathComponent("ccm-gatewayd")
