@@ -5,10 +5,11 @@
 // Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing):
 //
 //   ccm-gatewayd ─► GatewayConfig ─► GatewayStore ─► GatewayCore, GRDB (system libsqlite3)
+//        └───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayStore
 //   ccmctl ──────► GatewayConfig ─► (the same)
 //
-// GatewayBLE (CBlueZ) and GatewayMQTT (CMosquitto) join ccm-gatewayd with their own issues;
-// ccmctl never links libbluetooth or libmosquitto.
+// GatewayBLE (CBlueZ) joins ccm-gatewayd with its own issue; ccmctl never links libbluetooth
+// or libmosquitto.
 import PackageDescription
 
 /// One set of Swift settings for every target (the swift-nio "cross-repo settings" habit).
@@ -49,6 +50,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libmosquitto, the MQTT client library (apt libmosquitto-dev).
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        // MQTT ingestion: owns the mosquitto handle; commits each message to the inbox inside
+        // libmosquitto's callback, before the acknowledgement goes out.
+        .target(
+            name: "GatewayMQTT",
+            dependencies: [
+                "CMosquitto",
+                "GatewayCore",
+                "GatewayStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The YAML configuration and care-plan templates both executables read, and the wiring
         // of the pipeline they share.
         .target(
@@ -64,6 +83,7 @@ let package = Package(
             name: "ccm-gatewayd",
             dependencies: [
                 "GatewayCore",
+                "GatewayMQTT",
                 "GatewayStore",
                 "GatewayConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -102,6 +122,11 @@ let package = Package(
         .testTarget(
             name: "GatewayConfigTests",
             dependencies: ["GatewayConfig", "GatewayStore", "GatewayCore"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GatewayMQTTTests",
+            dependencies: ["GatewayMQTT", "GatewayStore", "GatewayCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -54,6 +54,44 @@ public struct GatewayConfig: Sendable, Equatable {
         }
     }
 
+    public struct MQTT: Sendable, Equatable {
+        /// Connect to the broker at all (home hubs publish there).
+        public var enabled: Bool
+        public var host: String
+        public var port: Int
+        /// Stable across restarts: the broker keeps the gateway's persistent session under it.
+        public var clientID: String
+        public var prefix: String
+        public var keepalive: Int
+        public var username: String?
+        /// A file holding the password (so it stays out of the configuration).
+        public var passwordFile: String?
+        public var caFile: String?
+        public var certFile: String?
+        public var keyFile: String?
+        /// Subscribe through `$share/{group}/` when several gateways share a broker.
+        public var sharedGroup: String?
+
+        public init(
+            enabled: Bool = true, host: String = "localhost", port: Int = 1883, clientID: String = "ccm-gateway",
+            prefix: String = "ccm/v1", keepalive: Int = 30, username: String? = nil, passwordFile: String? = nil,
+            caFile: String? = nil, certFile: String? = nil, keyFile: String? = nil, sharedGroup: String? = nil
+        ) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+            self.clientID = clientID
+            self.prefix = prefix
+            self.keepalive = keepalive
+            self.username = username
+            self.passwordFile = passwordFile
+            self.caFile = caFile
+            self.certFile = certFile
+            self.keyFile = keyFile
+            self.sharedGroup = sharedGroup
+        }
+    }
+
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
@@ -66,6 +104,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var sources: Sources
     public var carePlans: CarePlans
     public var alerts: Alerts
+    public var mqtt: MQTT
     public var logging: Logging
 
     /// Where an installed gateway keeps its configuration.
@@ -80,6 +119,7 @@ public struct GatewayConfig: Sendable, Equatable {
             sources: Sources(file: nil),
             carePlans: CarePlans(directory: "config/careplans"),
             alerts: Alerts(log: "var/alerts.log", format: .text, checkInterval: 300),
+            mqtt: MQTT(),
             logging: Logging(level: "info"))
     }
 
@@ -112,7 +152,7 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "logging"])
+        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "logging"])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -163,6 +203,53 @@ public struct GatewayConfig: Sendable, Equatable {
                     throw ConfigError("\(origin): alerts.check_interval: \"\(text)\" is not a duration; write it like 5m")
                 }
                 config.alerts.checkInterval = seconds
+            }
+        }
+        if let mqtt = try root.section("mqtt") {
+            try mqtt.allow([
+                "enabled", "host", "port", "client_id", "prefix", "keepalive", "username", "password_file", "tls", "shared_group",
+            ])
+            if let text = try mqtt.string("enabled") {
+                guard let enabled = ["true": true, "yes": true, "on": true, "false": false, "no": false, "off": false][text] else {
+                    throw ConfigError("\(origin): mqtt.enabled: \"\(text)\" is not true or false")
+                }
+                config.mqtt.enabled = enabled
+            }
+            if let host = try mqtt.string("host") { config.mqtt.host = host }
+            if let port = try mqtt.int("port") {
+                guard (1...65_535).contains(port) else { throw ConfigError("\(origin): mqtt.port: \(port) is not a TCP port (1-65535)") }
+                config.mqtt.port = port
+            }
+            if let id = try mqtt.string("client_id") {
+                guard !id.isEmpty, id.utf8.count <= 65_535, !id.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" }) else {
+                    throw ConfigError("\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level; avoid /, + and #")
+                }
+                config.mqtt.clientID = id
+            }
+            if let prefix = try mqtt.string("prefix") {
+                guard !prefix.isEmpty, !prefix.hasSuffix("/"), !prefix.contains(where: { $0 == "+" || $0 == "#" }) else {
+                    throw ConfigError("\(origin): mqtt.prefix: \"\(prefix)\" is not a topic prefix; write it like ccm/v1")
+                }
+                config.mqtt.prefix = prefix
+            }
+            if let keepalive = try mqtt.int("keepalive") {
+                guard keepalive >= 5 else { throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short; use 5 seconds or more") }
+                config.mqtt.keepalive = keepalive
+            }
+            config.mqtt.username = try mqtt.string("username")
+            config.mqtt.passwordFile = try mqtt.string("password_file")
+            config.mqtt.sharedGroup = try mqtt.string("shared_group")
+            if let tls = try mqtt.section("tls") {
+                try tls.allow(["ca_file", "cert_file", "key_file"])
+                config.mqtt.caFile = try tls.string("ca_file")
+                config.mqtt.certFile = try tls.string("cert_file")
+                config.mqtt.keyFile = try tls.string("key_file")
+                if (config.mqtt.certFile == nil) != (config.mqtt.keyFile == nil) {
+                    throw ConfigError("\(origin): mqtt.tls: cert_file and key_file go together; give both or neither")
+                }
+                if config.mqtt.caFile == nil {
+                    throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate")
+                }
             }
         }
         if let logging = try root.section("logging") {

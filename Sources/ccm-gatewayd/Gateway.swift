@@ -1,5 +1,6 @@
 import Foundation
 import GatewayConfig
+import GatewayMQTT
 import GatewayStore
 import Logging
 import ServiceLifecycle
@@ -12,6 +13,7 @@ struct Gateway {
     let database: GatewayDatabase
     let pipeline: Pipeline
     let alertLog: AlertLogFile
+    let mqtt: MQTTClient?
     let stats: PipelineStats
 
     /// Builds the service group. Fails before anything runs when the database cannot be opened
@@ -30,12 +32,22 @@ struct Gateway {
         let templates = try config.loadTemplates()
         alertLog = config.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
         try alertLog.open()
+        let lateSinks = DeferredAlertSinks()
         pipeline = config.pipeline(
-            database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger)]), clock: clock)
+            database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger), lateSinks]),
+            clock: clock)
         let wakeups = InboxWakeups()
         stats = PipelineStats()
         var expected: Set<String> = [PipelineService.name, AlertService.name]
         if config.sources.file != nil { expected.insert(FileSource.name) }
+        if config.mqtt.enabled {
+            expected.insert(MQTTService.name)
+            let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wake: wakeups.wake)
+            lateSinks.attach(MQTTAlertSink(client: client))
+            mqtt = client
+        } else {
+            mqtt = nil
+        }
         let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(
@@ -52,6 +64,9 @@ struct Gateway {
                 .init(
                     service: try FileSource(path: file.path, pipeline: pipeline, wakeups: wakeups, readiness: readiness, logger: logger),
                     successTerminationBehavior: .ignore, serviceName: FileSource.name))
+        }
+        if let mqtt {
+            services.append(.init(service: MQTTService(client: mqtt, readiness: readiness, logger: logger), serviceName: MQTTService.name))
         }
         services.append(
             .init(

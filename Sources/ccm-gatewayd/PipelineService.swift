@@ -14,7 +14,7 @@ struct InboxWakeups: Sendable {
 
     /// Called by a source after its `receive` committed: the input is durable, this only says
     /// "look now".
-    func wake(_ inboxID: Int64) { continuation.yield(inboxID) }
+    @Sendable func wake(_ inboxID: Int64) { continuation.yield(inboxID) }
 }
 
 /// Runs the one pipeline inside the daemon: first whatever a previous run left undecided in

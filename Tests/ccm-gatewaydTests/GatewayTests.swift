@@ -20,6 +20,7 @@ struct GatewayTests {
         config.sources.file = replay.map { .init(path: $0) }
         config.carePlans.directory = repository.appendingPathComponent("config/careplans").path
         config.alerts.log = directory.path + "/alerts.log"
+        config.mqtt.enabled = false
         return config
     }
 
@@ -113,6 +114,8 @@ struct GatewayTests {
               directory: \(repository.appendingPathComponent("config/careplans").path)
             alerts:
               log: \(directory.path)/alerts.log
+            mqtt:
+              enabled: false
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let notify = try NotifyListener(directory: directory.path)
         let process = Process()

@@ -27,6 +27,8 @@ struct ReloadTests {
               directory: \(repository.appendingPathComponent("config/careplans").path)
             alerts:
               log: \(log)
+            mqtt:
+              enabled: false
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
         let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite")
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "UTC"), by: "test")

@@ -8,11 +8,15 @@ public import Foundation
 public enum InputFormat: String, Sendable, CaseIterable, Codable {
     /// The native reading format v1 (``NativeReadingV1``).
     case nativeV1 = "native-v1"
+    /// Something this version cannot read: kept in the inbox, rejected with the reason.
+    case unsupported
 
     /// Decodes a payload: a whole-payload rejection, or one result per reading it holds.
     public func decode(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         switch self {
         case .nativeV1: NativeReadingV1.parse(payload)
+        case .unsupported:
+            .failure(Rejection(.unsupportedFormat, field: nil, "this gateway version does not read this topic's payloads; upgrade it, or publish native readings"))
         }
     }
 }

@@ -21,6 +21,7 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
         case implausible = "implausible"
         case inconsistent = "inconsistent"
         case wrongHub = "wrong_hub"
+        case unsupportedFormat = "unsupported_format"
     }
 
     public let code: Code

@@ -1,0 +1,238 @@
+import CMosquitto
+import Foundation
+import GatewayCore
+public import GatewayStore
+public import Logging
+import Synchronization
+
+/// How to reach the broker.
+public struct MQTTOptions: Sendable {
+    public var host: String
+    public var port: Int
+    /// Stable across restarts: the broker keeps the persistent session under it.
+    public var clientID: String
+    public var topics: Topics
+    public var keepalive: Int
+    public var username: String?
+    public var password: String?
+    public var caFile: String?
+    public var certFile: String?
+    public var keyFile: String?
+    /// `$share/{group}/…` subscriptions for several gateways behind one broker.
+    public var sharedGroup: String?
+    /// Reconnect backoff, seconds: doubling from the first to the cap.
+    public var reconnectDelay: (first: Int, cap: Int)
+
+    public init(
+        host: String = "localhost", port: Int = 1883, clientID: String = "ccm-gateway", topics: Topics = Topics(),
+        keepalive: Int = 30, username: String? = nil, password: String? = nil, caFile: String? = nil, certFile: String? = nil,
+        keyFile: String? = nil, sharedGroup: String? = nil, reconnectDelay: (first: Int, cap: Int) = (1, 30)
+    ) {
+        self.host = host
+        self.port = port
+        self.clientID = clientID
+        self.topics = topics
+        self.keepalive = keepalive
+        self.username = username
+        self.password = password
+        self.caFile = caFile
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.sharedGroup = sharedGroup
+        self.reconnectDelay = reconnectDelay
+    }
+}
+
+/// A problem with the MQTT set-up, naming the setting and the fix.
+public struct MQTTError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+
+    static func check(_ rc: Int32, _ what: String, fix: String) throws {
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            throw MQTTError("\(what) failed: \(String(cString: mosquitto_strerror(rc))); \(fix)")
+        }
+    }
+}
+
+/// The gateway's MQTT client. It owns the `mosquitto*` handle and runs libmosquitto's own
+/// network thread. Each message is committed to the inbox inside `on_message`: libmosquitto
+/// queues the PUBACK before calling it and, in threaded mode, writes it only after the callback
+/// returns, so a reading is on disk before the broker hears it was received. If the commit
+/// fails the process exits from inside the callback, so no acknowledgement goes out and the
+/// broker delivers the message again after the restart.
+public final class MQTTClient: @unchecked Sendable {
+    // Safety: `handle` is used from the owner's thread (start/stop/publish, which libmosquitto
+    // allows concurrently with its loop thread) and from libmosquitto's callbacks; the mutable
+    // state is in `state`, behind a Mutex.
+    private let handle: OpaquePointer
+    public let options: MQTTOptions
+    private let pipeline: Pipeline
+    private let wake: @Sendable (Int64) -> Void
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    struct State {
+        var connected = false
+        var started = false
+        var received = 0
+    }
+
+    /// Called when a message cannot be stored: by default the process exits without returning
+    /// from the callback (no PUBACK). Tests replace it.
+    var onStoreFailure: @Sendable (any Error) -> Never = { _ in
+        _exit(75)
+    }
+
+    private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
+
+    public init(options: MQTTOptions, pipeline: Pipeline, logger: Logger, wake: @escaping @Sendable (Int64) -> Void) throws {
+        _ = Self.libraryInit
+        self.options = options
+        self.pipeline = pipeline
+        self.logger = logger
+        self.wake = wake
+        guard let handle = mosquitto_new(options.clientID, false, nil) else {
+            throw MQTTError("mosquitto_new failed: out of memory or an invalid mqtt.client_id")
+        }
+        self.handle = handle
+        mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        try MQTTError.check(
+            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "setting MQTT 3.1.1", fix: "")
+        if options.username != nil || options.password != nil {
+            try MQTTError.check(
+                mosquitto_username_pw_set(handle, options.username, options.password), "mqtt.username",
+                fix: "check mqtt.username and mqtt.password_file")
+        }
+        if options.caFile != nil || options.certFile != nil {
+            try MQTTError.check(
+                mosquitto_tls_set(handle, options.caFile, nil, options.certFile, options.keyFile, nil), "mqtt.tls",
+                fix: "check that mqtt.tls.ca_file, cert_file and key_file exist and are readable PEM files")
+        }
+        let offline = Array(Self.statusPayload(online: false).utf8)
+        try MQTTError.check(
+            mosquitto_will_set(handle, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true),
+            "setting the last will", fix: "check mqtt.prefix")
+        mosquitto_reconnect_delay_set(handle, UInt32(options.reconnectDelay.first), UInt32(options.reconnectDelay.cap), true)
+        mosquitto_connect_callback_set(handle) { _, context, rc in
+            MQTTClient.from(context)?.connected(rc)
+        }
+        mosquitto_disconnect_callback_set(handle) { _, context, rc in
+            MQTTClient.from(context)?.disconnected(rc)
+        }
+        mosquitto_message_callback_set(handle) { _, context, message in
+            guard let client = MQTTClient.from(context), let message else { return }
+            client.received(message.pointee)
+        }
+    }
+
+    deinit {
+        mosquitto_destroy(handle)
+    }
+
+    private static func from(_ context: UnsafeMutableRawPointer?) -> MQTTClient? {
+        context.map { Unmanaged<MQTTClient>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    static func statusPayload(online: Bool) -> String {
+        #"{"state":"\#(online ? "online" : "offline")"}"#
+    }
+
+    public var isConnected: Bool { state.withLock { $0.connected } }
+
+    /// Starts libmosquitto's network thread and connects in the background; it keeps
+    /// reconnecting with backoff when the broker is away.
+    public func start() throws {
+        let rc = mosquitto_connect_async(handle, options.host, Int32(options.port), Int32(options.keepalive))
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            // Not fatal: the loop thread retries; a wrong host name is worth a warning now.
+            logger.warning(
+                "MQTT broker not reachable yet; retrying",
+                metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+        }
+        try MQTTError.check(mosquitto_loop_start(handle), "starting the MQTT thread", fix: "")
+        state.withLock { $0.started = true }
+    }
+
+    /// Says offline, disconnects and stops the network thread.
+    public func stop() {
+        guard state.withLock({ $0.started }) else { return }
+        if isConnected {
+            let offline = Array(Self.statusPayload(online: false).utf8)
+            mosquitto_publish(handle, nil, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true)
+        }
+        mosquitto_disconnect(handle)
+        mosquitto_loop_stop(handle, false)
+        state.withLock {
+            $0.started = false
+            $0.connected = false
+        }
+    }
+
+    /// Publishes `payload` (QoS 1 unless told otherwise). Queued by libmosquitto while
+    /// disconnected. Returns false when libmosquitto refuses it.
+    @discardableResult
+    public func publish(topic: String, payload: String, qos: Int32 = 1, retain: Bool = false) -> Bool {
+        let bytes = Array(payload.utf8)
+        let rc = mosquitto_publish(handle, nil, topic, Int32(bytes.count), bytes, qos, retain)
+        if rc != MOSQ_ERR_SUCCESS.rawValue {
+            logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+            return false
+        }
+        return true
+    }
+
+    // MARK: Callbacks, on libmosquitto's thread.
+
+    private func connected(_ rc: Int32) {
+        guard rc == 0 else {
+            logger.error(
+                "MQTT broker refused the connection", metadata: ["mqtt.host": "\(options.host)", "reason": "\(String(cString: mosquitto_connack_string(rc)))"])
+            return
+        }
+        state.withLock { $0.connected = true }
+        for filter in options.topics.subscriptions(sharedGroup: options.sharedGroup) {
+            let rc = mosquitto_subscribe(handle, nil, filter, 1)
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                logger.error("MQTT subscribe failed", metadata: ["mqtt.topic": "\(filter)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+            }
+        }
+        publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true), retain: true)
+        logger.notice("MQTT connected", metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)"])
+    }
+
+    private func disconnected(_ rc: Int32) {
+        state.withLock { $0.connected = false }
+        if rc != 0 {
+            logger.warning("MQTT connection lost; reconnecting", metadata: ["error": "\(String(cString: mosquitto_strerror(rc)))"])
+        }
+    }
+
+    private func received(_ message: mosquitto_message) {
+        let topic = String(cString: message.topic)
+        let payload =
+            message.payloadlen > 0 && message.payload != nil
+            ? Data(bytes: message.payload, count: Int(message.payloadlen)) : Data()
+        let route = options.topics.classify(topic)
+        let input = RawInput(
+            source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload)
+        do {
+            let id = try pipeline.receive(input)
+            state.withLock { $0.received += 1 }
+            wake(id)
+        } catch {
+            logger.critical(
+                "cannot store an MQTT message; exiting before it is acknowledged so the broker delivers it again",
+                metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
+            onStoreFailure(error)
+        }
+    }
+
+    /// The inbox format of a topic's payloads.
+    static func format(of route: Topics.Inbound?) -> InputFormat {
+        switch route {
+        case .reading?: .nativeV1
+        case nil, .fhir?, .gatt?, .time?: .unsupported
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Logging
+import Synchronization
+import Testing
+
+@testable import GatewayMQTT
+
+/// A gateway's MQTT side on a temporary database: the pipeline, the client, and a stream of
+/// processed outcomes to await.
+final class Harness: Sendable {
+    let directory: String
+    let database: GatewayDatabase
+    let pipeline: Pipeline
+    let client: MQTTClient
+    let outcomes: AsyncStream<[ItemOutcome]>
+    private let continuation: AsyncStream<[ItemOutcome]>.Continuation
+
+    init(broker: Broker, clientID: String = "gw-\(UUID().uuidString.prefix(6))", maxPayloadBytes: Int = 64 * 1024, options: (inout MQTTOptions) -> Void = { _ in }) throws {
+        directory = broker.directory + "/gateway-\(clientID)"
+        database = try GatewayDatabase(path: directory + "/gateway.sqlite")
+        pipeline = Pipeline(database: database, maxPayloadBytes: maxPayloadBytes)
+        (outcomes, continuation) = AsyncStream.makeStream(of: [ItemOutcome].self)
+        var settings = MQTTOptions(host: "127.0.0.1", port: broker.port, clientID: clientID, reconnectDelay: (1, 2))
+        options(&settings)
+        let pipeline = self.pipeline
+        let continuation = self.continuation
+        client = try MQTTClient(
+            options: settings, pipeline: pipeline, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            wake: { id in
+                // The daemon wakes its pipeline service; here the test processes at once.
+                if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
+            })
+        try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
+        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
+    }
+
+    deinit { client.stop() }
+
+    /// Starts the client and waits until the broker shows its subscriptions.
+    func start(_ broker: Broker) throws {
+        let before = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "New client connected").count ?? 1
+        try client.start()
+        let connected = waitUntil(broker.log) { $0.components(separatedBy: "New client connected").count > before }
+        try #require(connected, "the gateway did not connect")
+        // The subscriptions go out right after CONNACK; a retained status is the last thing sent.
+        try #require(waitFor { self.client.isConnected })
+    }
+
+    /// The next `count` outcomes, or a failure after `seconds`.
+    func next(_ count: Int, seconds: Double = 10) async throws -> [ItemOutcome] {
+        let stream = outcomes
+        return try await withThrowingTaskGroup(of: [ItemOutcome]?.self) { group in
+            group.addTask {
+                var collected: [ItemOutcome] = []
+                for await batch in stream {
+                    collected += batch
+                    if collected.count >= count { return collected }
+                }
+                return collected
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let result = try await group.next(), let outcomes = result else {
+                Issue.record("timed out waiting for \(count) outcomes")
+                return []
+            }
+            return outcomes
+        }
+    }
+}
+
+/// Bounded wait for a condition the library offers no signal for (its connected flag).
+func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while !condition() {
+        guard Date() < deadline else { return false }
+        usleep(10_000)
+    }
+    return true
+}
+
+@Suite("MQTT ingestion against a real mosquitto", .serialized)
+struct MQTTIngestTests {
+    static func bp(_ systolic: Int, minute: Int, device: String = "A4:C1:38:12:34:56") -> String {
+        let at = RFC3339.format(RFC3339.parse("2026-03-04T07:00:00-06:00")!.addingTimeInterval(Double(minute) * 60))
+        return #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":80}}"#
+    }
+
+    @Test("A native reading is stored with its topic as source and the hub checked")
+    func nativeReading() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(142, minute: 1))
+        let outcomes = try await gateway.next(1)
+        #expect(outcomes.map(\.status) == [.accepted])
+        let reading = try #require(try gateway.database.readings().first)
+        #expect(reading.source == "mqtt:ccm/v1/hub/h1/reading")
+        #expect(reading.values[.systolic] == 142)
+    }
+
+    @Test("Malformed, oversized, wrong-hub and unknown-device messages are stored with their reasons")
+    func badMessages() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker, maxPayloadBytes: 1024)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h1/reading", "{not json")
+        try broker.publish("ccm/v1/hub/h1/reading", String(repeating: " ", count: 2000) + Self.bp(140, minute: 2))
+        try broker.publish("ccm/v1/hub/h9/reading", Self.bp(141, minute: 3))
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(143, minute: 4, device: "C0:FF:EE:00:00:01"))
+        let outcomes = try await gateway.next(4)
+        #expect(outcomes.map(\.code) == ["malformed_json", "too_large", "wrong_hub", "unknown_device"])
+        #expect(outcomes[1].reason?.hasPrefix("payload of ") == true)
+        #expect(outcomes[2].reason?.hasPrefix("device: device A4:C1:38:12:34:56 is assigned to hub h1, not hub h9") == true)
+        #expect(try gateway.database.inbox().count == 4)
+        #expect(try gateway.database.auditLog(entity: "device").last?.action == "reading.wrong_hub")
+    }
+
+    @Test("The same message delivered twice is stored once")
+    func redelivered() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(150, minute: 5))
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(150, minute: 5))
+        let outcomes = try await gateway.next(2)
+        #expect(outcomes.map(\.status) == [.accepted, .duplicate])
+        #expect(try gateway.database.readings().count == 1)
+    }
+
+    @Test("A broker restart in the middle of a stream loses nothing; a backlog queued while the gateway was away arrives")
+    func brokerRestart() async throws {
+        let broker = try Broker()
+        let clientID = "gw-restart"
+        let gateway = try Harness(broker: broker, clientID: clientID)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h1/reading", (0..<50).map { Self.bp(120, minute: $0) }.joined(separator: "\n"), lines: true)
+        _ = try await gateway.next(50)
+        try broker.restart()
+        #expect(waitFor { gateway.client.isConnected })
+        try broker.publish("ccm/v1/hub/h1/reading", (50..<100).map { Self.bp(121, minute: $0) }.joined(separator: "\n"), lines: true)
+        _ = try await gateway.next(50)
+        // The gateway away: the broker keeps its persistent session's messages.
+        gateway.client.stop()
+        try broker.publish("ccm/v1/hub/h1/reading", (100..<150).map { Self.bp(122, minute: $0) }.joined(separator: "\n"), lines: true)
+        try gateway.client.start()
+        _ = try await gateway.next(50)
+        #expect(try gateway.database.inbox(limit: 1000).count == 150)
+        #expect(try gateway.database.readings().count == 150)
+    }
+}
