@@ -16,6 +16,7 @@ struct ConfigTests {
         #expect(config.alerts.log == "/var/log/ccm-gateway/alerts.log")
         #expect(config.alerts.format == .text)
         #expect(config.alerts.checkInterval == 300)
+        #expect(config.mqtt == GatewayConfig.MQTT(enabled: true, host: "localhost", port: 1883, clientID: "ccm-gateway", prefix: "ccm/v1", keepalive: 30))
         #expect(config.logging.level == "info")
     }
 
@@ -28,7 +29,7 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, logging"),
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, logging"),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
             ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
             ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
@@ -36,6 +37,10 @@ struct ConfigTests {
             ("ingest:\n  max_payload_bytes: 10\n", "x.yaml: ingest.max_payload_bytes: 10 is too small; use 1024 or more (default 65536)"),
             ("sources:\n  file: {}\n", "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"),
             ("database: [1, 2]\n", "x.yaml: database: expected a mapping of keys to values"),
+            ("mqtt:\n  port: 99999\n", "x.yaml: mqtt.port: 99999 is not a TCP port (1-65535)"),
+            ("mqtt:\n  prefix: ccm/#\n", "x.yaml: mqtt.prefix: \"ccm/#\" is not a topic prefix; write it like ccm/v1"),
+            ("mqtt:\n  tls:\n    cert_file: a.pem\n", "x.yaml: mqtt.tls: cert_file and key_file go together; give both or neither"),
+            ("mqtt:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n", "x.yaml: mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate"),
             ("alerts:\n  format: xml\n", "x.yaml: alerts.format: unknown format \"xml\"; use text or json"),
             ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 5m"),
         ])
