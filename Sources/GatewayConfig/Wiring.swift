@@ -15,7 +15,7 @@ extension GatewayConfig {
     ) -> Pipeline {
         Pipeline(
             database: database, maxPayloadBytes: ingest.maxPayloadBytes, templates: CarePlanTemplates(templates.templates),
-            sink: sink, clock: clock)
+            sink: sink, clock: clock, timeZone: TimeZone(identifier: practice.timeZone) ?? .current)
     }
 
     /// The alert log file this configuration names.

@@ -232,7 +232,9 @@ public final class MQTTClient: @unchecked Sendable {
     static func format(of route: Topics.Inbound?) -> InputFormat {
         switch route {
         case .reading?: .nativeV1
-        case nil, .fhir?, .gatt?, .time?: .unsupported
+        case .fhir?: .fhirR4
+        case .gatt(_, let device, let characteristic)?: .gatt(characteristic: characteristic, device: DeviceID.canonical(device))
+        case nil, .time?: .unsupported
         }
     }
 }

@@ -73,16 +73,30 @@ public struct Pipeline: Sendable {
     public let sink: any AlertSink
     /// The gateway clock for alert times (injected by tests).
     public let clock: @Sendable () -> Date
+    /// The zone device wall-clock times (GATT Date Time) are read in: the practice's.
+    public let timeZone: TimeZone
 
     public init(
         database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024, templates: CarePlanTemplates = CarePlanTemplates(),
-        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }
+        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }, timeZone: TimeZone = .current
     ) {
         self.database = database
         self.maxPayloadBytes = maxPayloadBytes
         self.templates = templates
         self.sink = sink
         self.clock = clock
+        self.timeZone = timeZone
+    }
+
+    /// Places a device's wall-clock time in the practice's zone.
+    var wallClock: HealthCharacteristic.Clock {
+        let zone = timeZone
+        return { time in
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            return calendar.date(
+                from: DateComponents(year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute, second: time.second))
+        }
     }
 
     /// Stores the input as received and commits it. Nothing has judged it yet; a crash after
@@ -176,7 +190,7 @@ public struct Pipeline: Sendable {
                 Rejection(
                     .tooLarge, field: nil,
                     "payload of \(inbox.payload.count) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"))
-            : inbox.format.decode(inbox.payload)
+            : inbox.format.decode(inbox.payload, clock: wallClock)
         switch decoded {
         case .failure(let rejection):
             outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected).rejected(rejection))
@@ -202,7 +216,7 @@ public struct Pipeline: Sendable {
             let inboxID: Int64 = row["inbox_id"]
             let item: Int = row["item"]
             if decoded[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
-                decoded[inboxID] = (inbox, inbox.format.decode(inbox.payload))
+                decoded[inboxID] = (inbox, inbox.format.decode(inbox.payload, clock: wallClock))
             }
             guard let (inbox, result) = decoded[inboxID], case .success(let payload) = result, payload.items.indices.contains(item)
             else { continue }

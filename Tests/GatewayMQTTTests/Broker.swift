@@ -35,6 +35,7 @@ final class Broker: @unchecked Sendable {
             log_type warning
             log_type notice
             log_type information
+            log_type subscribe
             connection_messages true
             \(extraConfig)
             """.write(toFile: directory + "/mosquitto.conf", atomically: true, encoding: .utf8)
@@ -141,7 +142,10 @@ final class Spawned: @unchecked Sendable {
     // Safety: `pid` is set once; terminate() is called by the owner only.
     let pid: pid_t
 
-    init(_ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Int32? = nil, stderr: String? = nil) throws {
+    init(
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Int32? = nil, stdout: String? = nil,
+        stderr: String? = nil
+    ) throws {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -156,7 +160,7 @@ final class Spawned: @unchecked Sendable {
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         if let stdin { posix_spawn_file_actions_adddup2(&actions, stdin, 0) } else { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_APPEND, 0o644)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }

@@ -17,10 +17,17 @@ final class Harness: Sendable {
     let outcomes: AsyncStream<[ItemOutcome]>
     private let continuation: AsyncStream<[ItemOutcome]>.Continuation
 
-    init(broker: Broker, clientID: String = "gw-\(UUID().uuidString.prefix(6))", maxPayloadBytes: Int = 64 * 1024, options: (inout MQTTOptions) -> Void = { _ in }) throws {
+    init(
+        broker: Broker, clientID: String = "gw-\(UUID().uuidString.prefix(6))", maxPayloadBytes: Int = 64 * 1024,
+        templates: [CarePlanTemplate] = [], options: (inout MQTTOptions) -> Void = { _ in }
+    ) throws {
         directory = broker.directory + "/gateway-\(clientID)"
         database = try GatewayDatabase(path: directory + "/gateway.sqlite")
-        pipeline = Pipeline(database: database, maxPayloadBytes: maxPayloadBytes)
+        let alerts = LateSink()
+        pipeline = Pipeline(
+            database: database, maxPayloadBytes: maxPayloadBytes,
+            templates: CarePlanTemplates(Dictionary(uniqueKeysWithValues: templates.map { ($0.name, $0) })), sink: alerts,
+            timeZone: TimeZone(identifier: "UTC")!)
         (outcomes, continuation) = AsyncStream.makeStream(of: [ItemOutcome].self)
         var settings = MQTTOptions(host: "127.0.0.1", port: broker.port, clientID: clientID, reconnectDelay: (1, 2))
         options(&settings)
@@ -32,6 +39,7 @@ final class Harness: Sendable {
                 // The daemon wakes its pipeline service; here the test processes at once.
                 if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
             })
+        alerts.sink.withLock { $0 = MQTTAlertSink(client: client) }
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
     }
@@ -72,6 +80,12 @@ final class Harness: Sendable {
             return outcomes
         }
     }
+}
+
+/// The alert sink, set once the client exists (the client needs the pipeline first).
+final class LateSink: AlertSink {
+    let sink = Mutex<(any AlertSink)?>(nil)
+    func deliver(_ events: [AlertEvent]) { sink.withLock { $0 }?.deliver(events) }
 }
 
 /// Bounded wait for a condition the library offers no signal for (its connected flag).
@@ -152,5 +166,51 @@ struct MQTTIngestTests {
         _ = try await gateway.next(50)
         #expect(try gateway.database.inbox(limit: 1000).count == 150)
         #expect(try gateway.database.readings().count == 150)
+    }
+
+    @Test("A FHIR Observation, a native reading and a raw 2a35 value make three readings; from an unassigned device, quarantine")
+    func everyPayloadKind() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        let fhir = #"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"device":{"identifier":{"value":"A4:C1:38:12:34:56"}},"effectiveDateTime":"2026-03-04T08:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":131,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":85,"code":"mm[Hg]"}}]}"#
+        try broker.publish("ccm/v1/hub/h1/fhir", fhir)
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(132, minute: 90))
+        // 2a35, mmHg with a time stamp: 133/86, 2026-03-04 09:00:00 (device clock, read as UTC here).
+        try broker.publish("ccm/v1/hub/h1/gatt/A4C138123456/2a35", bytes: [0x02, 0x85, 0x00, 0x56, 0x00, 0xFF, 0x07, 0xEA, 0x07, 0x03, 0x04, 0x09, 0x00, 0x00])
+        let accepted = try await gateway.next(3)
+        #expect(accepted.map(\.status) == [.accepted, .accepted, .accepted])
+        let readings = try gateway.database.readings().sorted { $0.id < $1.id }
+        #expect(readings.map { $0.values[.systolic] } == [131, 132, 133])
+        #expect(readings.map(\.source) == ["mqtt:ccm/v1/hub/h1/fhir", "mqtt:ccm/v1/hub/h1/reading", "mqtt:ccm/v1/hub/h1/gatt/A4C138123456/2a35"])
+        #expect(readings[2].measuredAt == RFC3339.parse("2026-03-04T09:00:00Z"))
+
+        try broker.publish("ccm/v1/hub/h1/fhir", fhir.replacingOccurrences(of: "A4:C1:38:12:34:56", with: "C0:FF:EE:00:00:09"))
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(132, minute: 91, device: "C0:FF:EE:00:00:09"))
+        try broker.publish("ccm/v1/hub/h1/gatt/C0FFEE000009/2a35", "02 85 00 56 00 FF 07 EA 07 03 04 09 00 00")
+        let quarantined = try await gateway.next(3)
+        #expect(quarantined.map(\.code) == ["unknown_device", "unknown_device", "unknown_device"])
+        #expect(quarantined.map(\.deviceID) == ["C0:FF:EE:00:00:09", "C0:FF:EE:00:00:09", "C0:FF:EE:00:00:09"])
+    }
+
+    @Test("Alert events are published to ccm/v1/alerts/{patient} at QoS 1")
+    func alertTopic() async throws {
+        let broker = try Broker()
+        let bp = TemplateRule(
+            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
+            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 0], limitIsGoal: false, source: "s", title: "Blood pressure high")
+        let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
+        try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
+        try gateway.start(broker)
+        let output = broker.directory + "/alerts.out"
+        let subscriber = try Spawned(
+            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i", "sub-alerts"],
+            stdout: output)
+        #expect(waitUntil(broker.log) { $0.contains("sub-alerts 1 ccm/v1/alerts/#") })
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(185, minute: 120))
+        _ = try await gateway.next(1)
+        #expect(subscriber.wait() == 0)
+        let line = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(line.hasPrefix(#"ccm/v1/alerts/P1 {"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
     }
 }

@@ -5,16 +5,51 @@ public import Foundation
 #endif
 
 /// The payload formats the inbox holds. Each decodes to the same ``ReadingInput`` records.
-public enum InputFormat: String, Sendable, CaseIterable, Codable {
+public enum InputFormat: Sendable, Hashable {
     /// The native reading format v1 (``NativeReadingV1``).
-    case nativeV1 = "native-v1"
+    case nativeV1
+    /// FHIR R4 Observation or Bundle (``FHIRObservation``).
+    case fhirR4
+    /// A raw GATT characteristic value from a BLE-to-MQTT bridge (``HealthCharacteristic``).
+    case gatt(characteristic: String, device: String)
     /// Something this version cannot read: kept in the inbox, rejected with the reason.
     case unsupported
 
-    /// Decodes a payload: a whole-payload rejection, or one result per reading it holds.
-    public func decode(_ payload: Data) -> Result<DecodedPayload, Rejection> {
+    /// As stored in the inbox: `native-v1`, `fhir-r4`, `gatt:2a35:A4:C1:38:12:34:56`, `unsupported`.
+    public var rawValue: String {
+        switch self {
+        case .nativeV1: "native-v1"
+        case .fhirR4: "fhir-r4"
+        case .gatt(let characteristic, let device): "gatt:\(characteristic):\(device)"
+        case .unsupported: "unsupported"
+        }
+    }
+
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "native-v1": self = .nativeV1
+        case "fhir-r4": self = .fhirR4
+        case "unsupported": self = .unsupported
+        default:
+            let parts = rawValue.split(separator: ":", maxSplits: 2).map(String.init)
+            guard parts.count == 3, parts[0] == "gatt" else { return nil }
+            self = .gatt(characteristic: parts[1], device: parts[2])
+        }
+    }
+
+    /// Decodes a payload: a whole-payload rejection, or one result per reading it holds. `clock`
+    /// places a device's wall-clock time (GATT Date Time fields carry no zone).
+    public func decode(_ payload: Data, clock: @escaping HealthCharacteristic.Clock) -> Result<DecodedPayload, Rejection> {
         switch self {
         case .nativeV1: NativeReadingV1.parse(payload)
+        case .fhirR4: FHIRObservation.parse(payload)
+        case .gatt(let characteristic, let device):
+            .success(
+                DecodedPayload(
+                    items: [
+                        HealthCharacteristic.decode(
+                            characteristic: characteristic, device: device, bytes: HealthCharacteristic.bytes(payload), clock: clock)
+                    ], isBatch: false))
         case .unsupported:
             .failure(Rejection(.unsupportedFormat, field: nil, "this gateway version does not read this topic's payloads; upgrade it, or publish native readings"))
         }

@@ -36,13 +36,19 @@ public struct ReadingInput: Sendable, Hashable {
     }
 }
 
-/// Device identifiers: a Bluetooth address in any case or with dashes is one device, written
+/// Device identifiers: a Bluetooth address in any case, with dashes or without separators (but
+/// with a letter among its digits, so a numeric id stays as it is) is one device, written
 /// `A4:C1:38:12:34:56`; any other id is kept as sent (trimmed).
 public enum DeviceID {
     public static func canonical(_ raw: String) -> String {
         let trimmed = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false)
         let dashed = trimmed.split(separator: "-", omittingEmptySubsequences: false)
+        if trimmed.count == 12, trimmed.allSatisfy(\.isHexDigit), !trimmed.allSatisfy(\.isNumber) {
+            // A4C138123456, as bridges write addresses in topics.
+            let characters = Array(trimmed.uppercased())
+            return stride(from: 0, to: 12, by: 2).map { String(characters[$0..<$0 + 2]) }.joined(separator: ":")
+        }
         let groups = parts.count == 6 ? parts : dashed
         guard groups.count == 6, groups.allSatisfy({ $0.count == 2 && $0.allSatisfy(\.isHexDigit) }) else {
             return trimmed

@@ -1,0 +1,134 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// The Bluetooth health-profile characteristic values a reading can come from, decoded to the
+/// byte (`ble-health-profiles.md` §4–5). The same decoders serve the BLE client and MQTT
+/// bridges that forward raw values on `…/gatt/{device}/{char}`.
+public enum HealthCharacteristic {
+    /// A Date Time field's wall-clock parts; the device clock has no time zone.
+    public struct WallTime: Sendable, Hashable {
+        public var year, month, day, hour, minute, second: Int
+    }
+
+    /// Turns a device's wall-clock time into an instant (the pipeline uses the practice's
+    /// time zone); `nil` when it cannot.
+    public typealias Clock = @Sendable (WallTime) -> Date?
+
+    /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose.
+    public static func decode(characteristic: String, device: String, bytes: [UInt8], clock: Clock) -> Result<ReadingInput, Rejection> {
+        Result { () throws(Rejection) in
+            switch characteristic {
+            case "2a35": return try bloodPressure(bytes, device: device, clock: clock)
+            case "2a18": return try glucose(bytes, device: device, clock: clock)
+            case "2a34":
+                throw Rejection(
+                    .unsupportedFormat, field: nil,
+                    "a Glucose Measurement Context (2a34) on its own cannot be paired with its measurement over MQTT yet; the reading is stored from 2a18 without a meal context")
+            case "2a36":
+                throw Rejection(.unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
+            default:
+                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35 or 2a18")
+            }
+        }
+    }
+
+    /// Reads `[UInt8]` little-endian fields with a bounds check that names what was short.
+    struct Reader {
+        let bytes: [UInt8]
+        var offset = 0
+        let name: String
+
+        mutating func u8(_ field: String) throws(Rejection) -> UInt8 {
+            guard offset < bytes.count else { throw short(field) }
+            defer { offset += 1 }
+            return bytes[offset]
+        }
+
+        mutating func u16(_ field: String) throws(Rejection) -> UInt16 {
+            guard offset + 2 <= bytes.count else { throw short(field) }
+            defer { offset += 2 }
+            return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
+        }
+
+        mutating func sfloat(_ field: String) throws(Rejection) -> MedFloat { MedFloat(sfloat: try u16(field)) }
+
+        mutating func dateTime(_ field: String) throws(Rejection) -> WallTime {
+            let year = Int(try u16(field))
+            let month = Int(try u8(field)), day = Int(try u8(field))
+            let hour = Int(try u8(field)), minute = Int(try u8(field)), second = Int(try u8(field))
+            return WallTime(year: year, month: month, day: day, hour: hour, minute: minute, second: second)
+        }
+
+        func short(_ field: String) -> Rejection {
+            Rejection(.malformedValue, field: field, "\(name) value of \(bytes.count) bytes ends before this field; the flags announce more")
+        }
+    }
+
+    static func instant(_ time: WallTime, clock: Clock) -> Date? {
+        // Year, month or day 0 means "unknown": no device time.
+        guard time.year > 0, time.month > 0, time.day > 0, time.hour < 24, time.minute < 60, time.second < 60 else { return nil }
+        return clock(time)
+    }
+
+    static func value(_ float: MedFloat, _ field: String, required: Bool) throws(Rejection) -> Double? {
+        if let value = float.value { return value }
+        guard required else { return nil }
+        throw Rejection(.noValue, field: field, "the device sent \(float.specialName ?? "no value"), not a number; nothing to store")
+    }
+
+    /// Blood Pressure Measurement 0x2A35.
+    static func bloodPressure(_ bytes: [UInt8], device: String, clock: Clock) throws(Rejection) -> ReadingInput {
+        var r = Reader(bytes: bytes, name: "Blood Pressure Measurement")
+        let flags = try r.u8("flags")
+        let unit: MeasurementUnit = flags & 0x01 == 0 ? .mmHg : .kilopascal
+        var values: [Quantity: Double] = [:]
+        values[.systolic] = try value(try r.sfloat("systolic"), "values.systolic", required: true)
+        values[.diastolic] = try value(try r.sfloat("diastolic"), "values.diastolic", required: true)
+        values[.meanArterialPressure] = try value(try r.sfloat("map"), "values.map", required: false)
+        var measuredAt: Date?
+        if flags & 0x02 != 0 { measuredAt = instant(try r.dateTime("time stamp"), clock: clock) }
+        if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
+        if flags & 0x08 != 0 { _ = try r.u8("user id") }
+        if flags & 0x10 != 0 { _ = try r.u16("measurement status") }
+        return ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
+    }
+
+    /// Glucose Measurement 0x2A18 (base time plus the signed offset in minutes).
+    static func glucose(_ bytes: [UInt8], device: String, clock: Clock) throws(Rejection) -> ReadingInput {
+        var r = Reader(bytes: bytes, name: "Glucose Measurement")
+        let flags = try r.u8("flags")
+        let sequence = Int(try r.u16("sequence number"))
+        let base = try r.dateTime("base time")
+        var offsetMinutes = 0
+        if flags & 0x01 != 0 { offsetMinutes = Int(Int16(bitPattern: try r.u16("time offset"))) }
+        guard flags & 0x02 != 0 else {
+            throw Rejection(.noValue, field: "values.glucose", "the meter sent no concentration (flags bit 1 clear); nothing to store")
+        }
+        let concentration = try value(try r.sfloat("concentration"), "values.glucose", required: true)!
+        _ = try r.u8("type and sample location")
+        if flags & 0x08 != 0 { _ = try r.u16("sensor status") }
+        let unit: MeasurementUnit = flags & 0x04 == 0 ? .kilogramsPerLiter : .molesPerLiter
+        let measuredAt = instant(base, clock: clock).map { $0.addingTimeInterval(Double(offsetMinutes) * 60) }
+        return ReadingInput(
+            device: device, kind: .glucose, unit: unit, values: [.glucose: concentration], measuredAt: measuredAt, sequence: sequence)
+    }
+
+    /// A payload as raw bytes, or as hex text (`1E 8A 00 …`, `1e8a00…`) from bridges that publish text.
+    public static func bytes(_ payload: Data) -> [UInt8] {
+        let text = String(decoding: payload, as: UTF8.self).filter { !$0.isWhitespace && $0 != ":" && $0 != "-" }
+        guard !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit), payload.allSatisfy({ $0 < 0x80 }) else {
+            return Array(payload)
+        }
+        var result: [UInt8] = []
+        var index = text.startIndex
+        while index < text.endIndex {
+            let next = text.index(index, offsetBy: 2)
+            result.append(UInt8(text[index..<next], radix: 16)!)
+            index = next
+        }
+        return result
+    }
+}
