@@ -94,6 +94,11 @@ public struct InboxEntry: Sendable, Hashable {
 }
 
 extension GatewayDatabase {
+    /// How many readings are stored.
+    public func readingCount() throws -> Int {
+        try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM reading") ?? 0 }
+    }
+
     /// Readings, oldest first by effective time, filtered.
     public func readings(patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil) throws -> [StoredReading] {
         try read { db in

@@ -1,0 +1,107 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// PRODUCT §9, nothing lost: 20,000 QoS 1 readings published to a real broker while the real
+/// daemon is killed with SIGKILL three times at random moments and restarted; afterwards every
+/// reading is stored exactly once.
+@Suite("Kill test")
+struct KillTests {
+    static let count = 20_000
+
+    @Test("20,000 readings, three kill -9s: lost 0, duplicates 0")
+    func killNineThreeTimes() throws {
+        let broker = try Broker()
+        let directory = broker.directory
+        let databasePath = directory + "/gateway.sqlite"
+        let database = try GatewayDatabase(path: databasePath)
+        try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
+        try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
+        let config = directory + "/gateway.yaml"
+        try """
+            database:
+              path: \(databasePath)
+            careplans:
+              directory: \(repository.appendingPathComponent("config/careplans").path)
+            alerts:
+              log: \(directory)/alerts.log
+              check_interval: 1h
+            mqtt:
+              host: 127.0.0.1
+              port: \(broker.port)
+              client_id: gw-kill
+            logging:
+              level: warning
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        func startDaemon() throws -> Spawned {
+            let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "as gw-kill").count ?? 1
+            let daemon = try Spawned(daemonPath, ["--config", config], stderr: directory + "/gatewayd.log")
+            try #require(waitUntil(broker.log) { $0.components(separatedBy: "as gw-kill").count > connections }, "the daemon did not connect")
+            return daemon
+        }
+
+        // The readings, one per line: the same device, a distinct time each.
+        let start = RFC3339.parse("2026-03-01T00:00:00Z")!
+        let lines = (0..<Self.count).map { i in
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(start.addingTimeInterval(Double(i) * 60)))","unit":"mmHg","values":{"systolic":\#(100 + i % 80),"diastolic":70}}"#
+        }
+        let input = directory + "/readings.jsonl"
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+
+        var daemon = try startDaemon()
+        let inputFD = open(input, O_RDONLY)
+        defer { close(inputFD) }
+        let publisher = try Spawned(
+            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"],
+            stdin: inputFD)
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for _ in 0..<3 {
+            // A random moment while the backlog is being drained.
+            usleep(UInt32.random(in: 300_000...1_500_000, using: &generator))
+            #expect(daemon.terminate(SIGKILL) == 128 + SIGKILL)
+            kills += 1
+            daemon = try startDaemon()
+        }
+        #expect(publisher.wait() == 0, "mosquitto_pub failed")
+
+        // Wait (on inotify of the database's folder, bounded) until every reading is in.
+        let stored = waitForReadings(database, directory: directory, count: Self.count, timeout: 240)
+        #expect(daemon.terminate(SIGTERM) == 0)
+        let readings = try database.readings()
+        let distinct = Set(readings.map(\.measuredAt)).count
+        let duplicates = readings.count - distinct
+        let redelivered = try database.inbox(status: "duplicate", limit: 1_000_000).count
+        let lost = Self.count - distinct
+        print("kill test: published \(Self.count), stored \(stored), duplicates \(duplicates), lost \(lost) (kill -9 \(kills) times; \(redelivered) redeliveries folded)")
+        #expect(lost == 0)
+        #expect(duplicates == 0)
+        #expect(kills == 3)
+    }
+
+    /// The number of readings once it reaches `count`, or what there is after `timeout` seconds.
+    func waitForReadings(_ database: GatewayDatabase, directory: String, count: Int, timeout: Double) -> Int {
+        let fd = inotify_init1(Int32(IN_CLOEXEC))
+        defer { close(fd) }
+        inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE))
+        let deadline = Date().addingTimeInterval(timeout)
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let stored = (try? database.readingCount()) ?? 0
+            let pending = (try? database.inbox(status: "pending", limit: 1).count) ?? 1
+            if stored >= count && pending == 0 { return stored }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return stored }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, Int32(min(remaining, 5) * 1000)) == 1 { _ = read(fd, &buffer, buffer.count) }
+        }
+    }
+}
+
+let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
