@@ -234,7 +234,8 @@ public final class MQTTClient: @unchecked Sendable {
         case .reading?: .nativeV1
         case .fhir?: .fhirR4
         case .gatt(_, let device, let characteristic)?: .gatt(characteristic: characteristic, device: DeviceID.canonical(device))
-        case nil, .time?: .unsupported
+        case .time?: .timeEntryV1
+        case nil: .unsupported
         }
     }
 }

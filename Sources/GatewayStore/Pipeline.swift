@@ -183,6 +183,9 @@ public struct Pipeline: Sendable {
 
     private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
         guard let inbox = try InboxRow.fetch(inboxID, db), inbox.processedAt == nil else { return [] }
+        if inbox.format == .timeEntryV1, inbox.payload.count <= maxPayloadBytes {
+            return try recordTimeEntries(inbox, db)
+        }
         var outcomes: [ItemOutcome] = []
         let decoded: Result<DecodedPayload, Rejection> =
             inbox.payload.count > maxPayloadBytes
@@ -201,6 +204,52 @@ public struct Pipeline: Sendable {
         }
         for outcome in outcomes { try Self.save(outcome, db) }
         try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inboxID])
+        return outcomes
+    }
+
+    /// Stores the time entries of an input in the ledger: the patient must exist; the same entry
+    /// from the same publisher (its id, or patient, start, staff and activity) counts once.
+    private func recordTimeEntries(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
+        var outcomes: [ItemOutcome] = []
+        switch TimeEntryV1.parse(inbox.payload) {
+        case .failure(let rejection):
+            outcomes.append(ItemOutcome(inboxID: inbox.id, item: 0, status: .rejected).rejected(rejection))
+        case .success(let items):
+            for (index, item) in items.enumerated() {
+                var outcome = ItemOutcome(inboxID: inbox.id, item: index, status: .rejected)
+                let prefix = items.count > 1 ? "[\(index)]" : nil
+                switch item {
+                case .failure(let rejection):
+                    outcome = outcome.rejected(rejection)
+                case .success(let entry):
+                    guard try Bool.fetchOne(db, sql: "SELECT 1 FROM patient WHERE id = ?", arguments: [entry.patientID]) != nil else {
+                        let rejection = Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)")
+                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        break
+                    }
+                    let key = entry.messageID.map { "\(inbox.hubID ?? "-")|id:\($0)" }
+                        ?? "\(entry.patientID)|\(RFC3339.format(entry.start))|\(entry.staff)|\(entry.activity.rawValue)"
+                    if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM time_entry WHERE dedup_key = ?", arguments: [key]) {
+                        outcome.status = .duplicate
+                        outcome.reason = "same time entry as entry \(existing) (\(key))"
+                        break
+                    }
+                    try db.execute(
+                        sql: """
+                            INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note,
+                              source, inbox_id, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
+                            entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, Date(),
+                        ])
+                    outcome.status = .accepted
+                }
+                outcomes.append(outcome)
+            }
+        }
+        for outcome in outcomes { try Self.save(outcome, db) }
+        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inbox.id])
         return outcomes
     }
 

@@ -10,6 +10,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("2026-11-29-foundation", migrate: foundation)
         migrator.registerMigration("2026-11-29-careplans-alerts", migrate: careplansAndAlerts)
+        migrator.registerMigration("2026-11-29-time-entries", migrate: timeEntries)
         return migrator
     }
 
@@ -153,6 +154,33 @@ enum Schema {
                 -- At most one alert per patient and rule that is not resolved.
                 CREATE UNIQUE INDEX alert_one_open ON alert(patient_id, rule_id) WHERE state != 'resolved';
                 CREATE INDEX alert_state ON alert(state);
+                """)
+    }
+
+    /// Monitoring time for the CCM month (the ledger reads it; entries are voided, never deleted).
+    private static func timeEntries(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE time_entry (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    start DATETIME NOT NULL,
+                    minutes INTEGER NOT NULL CHECK (minutes > 0),
+                    staff TEXT NOT NULL,
+                    role TEXT NOT NULL CHECK (role IN ('clinical_staff', 'physician')),
+                    program TEXT NOT NULL CHECK (program IN ('ccm', 'rpm', 'pcm')),
+                    activity TEXT NOT NULL,
+                    interactive BOOLEAN NOT NULL,
+                    note TEXT,
+                    source TEXT NOT NULL,
+                    inbox_id INTEGER REFERENCES inbox(id),
+                    dedup_key TEXT UNIQUE,
+                    created_at DATETIME NOT NULL,
+                    voided_at DATETIME,
+                    voided_by TEXT,
+                    void_reason TEXT
+                );
+                CREATE INDEX time_entry_patient_start ON time_entry(patient_id, start);
                 """)
     }
 }

@@ -213,4 +213,25 @@ struct MQTTIngestTests {
         let line = try String(contentsOfFile: output, encoding: .utf8)
         #expect(line.hasPrefix(#"ccm/v1/alerts/P1 {"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
     }
+
+    @Test("Time entries on the time topic land in the ledger once; an unknown patient is refused with the reason")
+    func timeTopic() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        let entry = #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-4411"}"#
+        try broker.publish("ccm/v1/hub/careapp/time", entry)
+        try broker.publish("ccm/v1/hub/careapp/time", entry)
+        try broker.publish("ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "P1", with: "P9").replacingOccurrences(of: "app-4411", with: "app-4412"))
+        try broker.publish("ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "\"minutes\":12", with: "\"minutes\":900"))
+        let outcomes = try await gateway.next(4)
+        #expect(outcomes.map(\.status) == [.accepted, .duplicate, .rejected, .rejected])
+        #expect(outcomes[2].reason == "patient: no patient P9 at this gateway; check the app's patient id, or add the patient with ccmctl patients add P9")
+        #expect(outcomes[3].reason == "minutes: 900 is not between 1 and 600; split longer work into entries")
+        let entries = try gateway.database.timeEntries()
+        #expect(entries.count == 1)
+        #expect(entries.first?.minutes == 12)
+        #expect(entries.first?.interactive == true)
+        #expect(entries.first?.source == "mqtt:ccm/v1/hub/careapp/time")
+    }
 }

@@ -12,6 +12,9 @@ public enum InputFormat: Sendable, Hashable {
     case fhirR4
     /// A raw GATT characteristic value from a BLE-to-MQTT bridge (``HealthCharacteristic``).
     case gatt(characteristic: String, device: String)
+    /// Time entries for the CCM ledger (``TimeEntryV1``); not readings, so the pipeline stores
+    /// them apart.
+    case timeEntryV1
     /// Something this version cannot read: kept in the inbox, rejected with the reason.
     case unsupported
 
@@ -21,6 +24,7 @@ public enum InputFormat: Sendable, Hashable {
         case .nativeV1: "native-v1"
         case .fhirR4: "fhir-r4"
         case .gatt(let characteristic, let device): "gatt:\(characteristic):\(device)"
+        case .timeEntryV1: "time-v1"
         case .unsupported: "unsupported"
         }
     }
@@ -29,6 +33,7 @@ public enum InputFormat: Sendable, Hashable {
         switch rawValue {
         case "native-v1": self = .nativeV1
         case "fhir-r4": self = .fhirR4
+        case "time-v1": self = .timeEntryV1
         case "unsupported": self = .unsupported
         default:
             let parts = rawValue.split(separator: ":", maxSplits: 2).map(String.init)
@@ -50,6 +55,8 @@ public enum InputFormat: Sendable, Hashable {
                         HealthCharacteristic.decode(
                             characteristic: characteristic, device: device, bytes: HealthCharacteristic.bytes(payload), clock: clock)
                     ], isBatch: false))
+        case .timeEntryV1:
+            .failure(Rejection(.unsupportedFormat, field: nil, "time entries are not readings; the pipeline stores them in the ledger"))
         case .unsupported:
             .failure(Rejection(.unsupportedFormat, field: nil, "this gateway version does not read this topic's payloads; upgrade it, or publish native readings"))
         }
