@@ -323,19 +323,37 @@ enum AlertBook {
         return alert.event(.resolved, at: now, by: actor, note: note)
     }
 
+    /// Evaluates only the meal-context rules for a stored reading whose meal just became known
+    /// (the other rules saw it when it was stored).
+    static func evaluateMealRules(_ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database) throws -> [AlertEvent] {
+        guard let stored = try GatewayDatabase.carePlan(reading.patientID, db) else { return [] }
+        var plan = try templates.compose(stored)
+        plan.rules = plan.rules.filter { $0.rule.meals != nil }
+        return try evaluate(
+            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: reading.id, patient: reading.patientID,
+            plan: plan, now: now, db)
+    }
+
     /// Evaluates a just-stored reading against the patient's plan.
     static func evaluate(
         _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
         guard let stored = try GatewayDatabase.carePlan(patient, db) else { return [] }
-        let plan = try templates.compose(stored)
-        let rules = plan.rules(for: reading.kind)
+        return try evaluate(
+            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: id, patient: patient,
+            plan: try templates.compose(stored), now: now, db)
+    }
+
+    static func evaluate(
+        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, at: Date, id: Int64, patient: String, plan: CarePlan,
+        now: Date, _ db: Database
+    ) throws -> [AlertEvent] {
+        let rules = plan.rules(for: kind)
         guard !rules.isEmpty else { return [] }
-        let at = reading.effectiveAt
         var rows: [Row] = []
-        for need in Evaluator.historyNeeds(plan, kind: reading.kind) {
+        for need in Evaluator.historyNeeds(plan, kind: kind) {
             var sql = "SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?"
-            var arguments: StatementArguments = [patient, reading.kind.rawValue, id, at]
+            var arguments: StatementArguments = [patient, kind.rawValue, id, at]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
                 for meal in meals.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [meal.rawValue] }
@@ -352,8 +370,7 @@ enum AlertBook {
             .sorted { ($0.effectiveAt, $0.id) < ($1.effectiveAt, $1.id) }
             .map { Observation(readingID: $0.id, at: $0.effectiveAt, values: $0.values, meal: $0.meal) }
         let findings = Evaluator.evaluate(
-            plan, kind: reading.kind,
-            reading: Observation(readingID: id, at: at, values: reading.values, meal: reading.meal), history: history)
+            plan, kind: kind, reading: Observation(readingID: id, at: at, values: values, meal: meal), history: history)
         return try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
     }
 

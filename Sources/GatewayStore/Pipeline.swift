@@ -186,6 +186,9 @@ public struct Pipeline: Sendable {
         if inbox.format == .timeEntryV1, inbox.payload.count <= maxPayloadBytes {
             return try recordTimeEntries(inbox, db)
         }
+        if case .gatt("2a34", let device) = inbox.format, inbox.payload.count <= maxPayloadBytes {
+            return try applyGlucoseContext(inbox, device: device, db)
+        }
         var outcomes: [ItemOutcome] = []
         let decoded: Result<DecodedPayload, Rejection> =
             inbox.payload.count > maxPayloadBytes
@@ -253,6 +256,68 @@ public struct Pipeline: Sendable {
         return outcomes
     }
 
+    /// A Glucose Measurement Context over MQTT arrives as its own message: its meal goes to the
+    /// stored glucose reading with the same device and sequence number (and the meal-context
+    /// rules are evaluated then). A context that comes first waits, quarantined, for its
+    /// measurement, which picks it up (``pendingContext(device:sequence:_:)``).
+    private func applyGlucoseContext(_ inbox: InboxRow, device: String, _ db: Database) throws -> [ItemOutcome] {
+        var outcome = ItemOutcome(inboxID: inbox.id, item: 0, status: .rejected)
+        outcome.deviceID = device
+        outcome.kind = .glucose
+        switch HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(inbox.payload)) {
+        case .failure(let rejection):
+            outcome = outcome.rejected(rejection)
+        case .success(let context):
+            if let row = try Row.fetchOne(
+                db, sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ?", arguments: [device, context.sequence])
+            {
+                var reading = try ReadingRow.decode(row)
+                outcome.status = .accepted
+                outcome.readingID = reading.id
+                if let meal = context.meal, reading.meal == nil {
+                    try db.execute(sql: "UPDATE reading SET meal = ? WHERE id = ?", arguments: [meal.rawValue, reading.id])
+                    reading.meal = meal
+                    outcome.reason = "meal \(meal.rawValue) added to reading \(reading.id) (sequence \(context.sequence))"
+                    do {
+                        outcome.alerts = try AlertBook.evaluateMealRules(reading, templates: templates, now: clock(), db)
+                    } catch let error as CarePlanError {
+                        outcome.reason! += "; care plan not evaluated: \(error.description)"
+                    }
+                } else {
+                    outcome.reason = "reading \(reading.id) (sequence \(context.sequence)) already has its meal context; nothing to add"
+                }
+            } else {
+                outcome.status = .quarantined
+                outcome.code = "context_waiting"
+                outcome.reason = "no glucose measurement with sequence \(context.sequence) from \(device) yet; the meal is added when it arrives"
+            }
+        }
+        try Self.save(outcome, db)
+        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inbox.id])
+        return [outcome]
+    }
+
+    /// The meal of a context that arrived before its measurement, consumed (marked accepted).
+    private func pendingContext(device: String, sequence: Int, readingID: Int64, _ db: Database) throws -> MealContext? {
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT i.id, i.payload FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
+                WHERE it.status = 'quarantined' AND it.code = 'context_waiting' AND it.device_id = ? ORDER BY i.id
+                """,
+            arguments: [device])
+        for row in rows {
+            guard case .success(let context) = HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(row["payload"])),
+                context.sequence == sequence
+            else { continue }
+            try db.execute(
+                sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0",
+                arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, Date(), row["id"] as Int64])
+            return context.meal
+        }
+        return nil
+    }
+
     /// Runs the quarantined readings of `device` through the pipeline again (after the caller
     /// registered or assigned it), in the caller's transaction.
     private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
@@ -291,7 +356,7 @@ public struct Pipeline: Sendable {
         }
         outcome.kind = input.kind
         outcome.deviceID = DeviceID.canonical(input.device)
-        let reading: NormalizedReading
+        var reading: NormalizedReading
         switch Normalizer.normalize(input, receivedAt: inbox.receivedAt) {
         case .failure(let rejection):
             return outcome.rejected(payload.locate(rejection, item: item))
@@ -332,6 +397,13 @@ public struct Pipeline: Sendable {
             return outcome
         }
         let readingID = try ReadingRow.insert(reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
+        // A meal context that came before its measurement (over MQTT) joins it now.
+        if reading.kind == .glucose, reading.meal == nil, let sequence = reading.sequence,
+            let meal = try pendingContext(device: reading.device, sequence: sequence, readingID: readingID, db)
+        {
+            try db.execute(sql: "UPDATE reading SET meal = ? WHERE id = ?", arguments: [meal.rawValue, readingID])
+            reading.meal = meal
+        }
         outcome.readingID = readingID
         outcome.status = .accepted
         var notes = reading.notes

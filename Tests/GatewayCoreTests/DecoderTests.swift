@@ -57,6 +57,16 @@ struct GATTDecoderTests {
         #expect(try Normalizer.normalize(e6, receivedAt: Date()).get().values[.glucose] == 133.3184)
     }
 
+    @Test("E7: a Glucose Measurement Context gives the sequence number and the meal")
+    func context() throws {
+        let e7 = try HealthCharacteristic.glucoseContext(Self.hex("06 02 00 02 51")).get()
+        #expect(e7 == HealthCharacteristic.GlucoseContext(sequence: 2, meal: .afterMeal))
+        // Extended flags and carbohydrate come before the meal when present.
+        let full = try HealthCharacteristic.glucoseContext(Self.hex("83 07 00 00 01 10 F0 03")).get()
+        #expect(full == HealthCharacteristic.GlucoseContext(sequence: 7, meal: .fasting))
+        #expect(HealthCharacteristic.glucoseContext(Self.hex("02 07 00")).failure?.field == "meal")
+    }
+
     @Test("Characteristics that are not readings say why")
     func others() {
         #expect(decode("2a36", "00 8A 00").failure?.code == .unsupportedFormat)

@@ -234,4 +234,28 @@ struct MQTTIngestTests {
         #expect(entries.first?.interactive == true)
         #expect(entries.first?.source == "mqtt:ccm/v1/hub/careapp/time")
     }
+
+    @Test("A glucose measurement and its context, published apart in either order, make one reading with its meal")
+    func glucoseContextPairing() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try gateway.start(broker)
+        // E6 (sequence 2, context follows) then E7 (sequence 2, postprandial).
+        try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", "1F 02 00 E9 07 05 15 0C 28 0A FB FF 4A C0 12 01 00")
+        try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a34", "06 02 00 02 51")
+        let first = try await gateway.next(2)
+        #expect(first.map(\.status) == [.accepted, .accepted])
+        #expect(first[1].reason == "meal after_meal added to reading \(first[0].readingID!) (sequence 2)")
+        // The context of sequence 3 first (fasting), then its measurement.
+        try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a34", "02 03 00 03")
+        try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", "12 03 00 E9 07 05 16 07 00 00 4A C0 12")
+        let second = try await gateway.next(2)
+        #expect(second.map(\.status) == [.quarantined, .accepted])
+        #expect(second[0].code == "context_waiting")
+        let readings = try gateway.database.readings(kind: .glucose)
+        #expect(readings.map(\.meal) == [.afterMeal, .fasting])
+        #expect(readings.map(\.sequence) == [2, 3])
+        #expect(try gateway.database.inbox(status: "quarantined").isEmpty)
+    }
 }

@@ -26,7 +26,7 @@ public enum HealthCharacteristic {
             case "2a34":
                 throw Rejection(
                     .unsupportedFormat, field: nil,
-                    "a Glucose Measurement Context (2a34) on its own cannot be paired with its measurement over MQTT yet; the reading is stored from 2a18 without a meal context")
+                    "a Glucose Measurement Context (2a34) is not a reading; it adds the meal to the measurement with its sequence number")
             case "2a36":
                 throw Rejection(.unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
             default:
@@ -77,6 +77,47 @@ public enum HealthCharacteristic {
         if let value = float.value { return value }
         guard required else { return nil }
         throw Rejection(.noValue, field: field, "the device sent \(float.specialName ?? "no value"), not a number; nothing to store")
+    }
+
+    /// What a Glucose Measurement Context (0x2A34) adds to the measurement with the same
+    /// sequence number.
+    public struct GlucoseContext: Sendable, Hashable {
+        public var sequence: Int
+        /// `nil` when the context carries no meal field.
+        public var meal: MealContext?
+
+        public init(sequence: Int, meal: MealContext?) {
+            self.sequence = sequence
+            self.meal = meal
+        }
+    }
+
+    /// Decodes a Glucose Measurement Context 0x2A34 (§5.2): flags, sequence number, optional
+    /// extended flags and carbohydrate, then the meal. Meal codes: 1 preprandial, 2 postprandial,
+    /// 3 fasting, 4 casual, 5 bedtime.
+    public static func glucoseContext(_ bytes: [UInt8]) -> Result<GlucoseContext, Rejection> {
+        Result { () throws(Rejection) in
+            var r = Reader(bytes: bytes, name: "Glucose Measurement Context")
+            let flags = try r.u8("flags")
+            let sequence = Int(try r.u16("sequence number"))
+            if flags & 0x80 != 0 { _ = try r.u8("extended flags") }
+            if flags & 0x01 != 0 {
+                _ = try r.u8("carbohydrate id")
+                _ = try r.u16("carbohydrate")
+            }
+            var meal: MealContext?
+            if flags & 0x02 != 0 {
+                meal =
+                    switch try r.u8("meal") {
+                    case 1: .beforeMeal
+                    case 2: .afterMeal
+                    case 3: .fasting
+                    case 5: .bedtime
+                    default: .unknown
+                    }
+            }
+            return GlucoseContext(sequence: sequence, meal: meal)
+        }
     }
 
     /// Blood Pressure Measurement 0x2A35.
