@@ -105,6 +105,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Helpers the test targets share (temporary directories, inotify waits, child processes).
+        .target(
+            name: "GatewayTestSupport",
+            path: "Tests/Support",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "GatewayCoreTests",
             dependencies: ["GatewayCore"],
@@ -113,6 +119,7 @@ let package = Package(
         .testTarget(
             name: "GatewayStoreTests",
             dependencies: [
+                "GatewayTestSupport",
                 "GatewayCore",
                 "GatewayStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -121,12 +128,14 @@ let package = Package(
         ),
         .testTarget(
             name: "GatewayConfigTests",
-            dependencies: ["GatewayConfig", "GatewayStore", "GatewayCore"],
+            dependencies: ["GatewayConfig", "GatewayStore", "GatewayCore", "GatewayTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatewayMQTTTests",
-            dependencies: ["GatewayMQTT", "GatewayStore", "GatewayCore", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "GatewayMQTT", "GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -137,6 +146,7 @@ let package = Package(
         .testTarget(
             name: "ccm-gatewaydTests",
             dependencies: [
+                "GatewayTestSupport",
                 "ccm-gatewayd",
                 "GatewayStore",
                 "GatewayCore",

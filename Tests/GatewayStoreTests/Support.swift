@@ -1,4 +1,5 @@
 import Foundation
+@_exported import GatewayTestSupport
 import GatewayCore
 import GRDB
 import Synchronization
@@ -22,19 +23,6 @@ final class ManualClock: Sendable {
     func set(_ new: Date) { date.withLock { $0 = new } }
 }
 
-/// A fresh directory for one test's database, removed when the value is released.
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-store-\(UUID().uuidString)").path
-        try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func file(_ name: String) -> String { path + "/" + name }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
 
 /// The repository's `Fixtures/` folder.
 let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

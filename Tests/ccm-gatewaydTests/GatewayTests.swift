@@ -33,7 +33,7 @@ struct GatewayTests {
 
     @Test("The file source feeds the pipeline; READY=1 then STOPPING=1; ids only in the logs")
     func fileSourceToReadings() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let settings = config(directory)
         try seed(settings.database.path)
         let notify = try NotifyListener(directory: directory.path)
@@ -75,7 +75,7 @@ struct GatewayTests {
 
     @Test("Inputs a crashed run left undecided are decided before READY=1")
     func backlogFirst() async throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let settings = config(directory, replay: nil)
         try seed(settings.database.path)
         let line = try String(contentsOfFile: Self.demo, encoding: .utf8).split(separator: "\n")[0]
@@ -95,7 +95,7 @@ struct GatewayTests {
 
     @Test("A source that cannot start fails the start with the setting to fix")
     func missingReplayFile() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let settings = config(directory, replay: directory.path + "/none.jsonl")
         let error = try #require(throws: GatewaydError.self) {
             try Gateway(config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -105,7 +105,7 @@ struct GatewayTests {
 
     @Test("The daemon process: READY=1, then SIGTERM gives STOPPING=1 and exit status 0")
     func processLifecycle() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let configPath = directory.path + "/gateway.yaml"
         try """
             database:

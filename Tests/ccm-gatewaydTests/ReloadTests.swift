@@ -17,7 +17,7 @@ struct ReloadTests {
 
     @Test("Readings from the daemon's stdin raise alerts into the log; SIGHUP reopens it after a rotation")
     func sighupReopensAlertLog() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let log = directory.path + "/alerts.log"
         let configPath = directory.path + "/gateway.yaml"
         try """

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -51,17 +52,6 @@ final class NotifyListener: Sendable {
     deinit { close(fd) }
 }
 
-final class TemporaryDirectory: Sendable {
-    let path: String
-
-    init() throws {
-        path = "/tmp/ccmd-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
@@ -86,23 +76,4 @@ func withTimeout<T: Sendable>(
 struct TimeoutError: Error, CustomStringConvertible {
     let seconds: Double
     var description: String { "timed out after \(seconds) s" }
-}
-
-/// Waits, on inotify rather than by sleeping, until the file at `path` contains `text`.
-/// Returns false after `timeout` seconds.
-func waitUntil(_ path: String, contains text: String, timeout: Double = 10) -> Bool {
-    let directory = (path as NSString).deletingLastPathComponent
-    let fd = inotify_init1(Int32(IN_CLOEXEC))
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    inotify_add_watch(fd, directory, UInt32(IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE))
-    let deadline = Date().addingTimeInterval(timeout)
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        if let content = try? String(contentsOfFile: path, encoding: .utf8), content.contains(text) { return true }
-        let remaining = deadline.timeIntervalSinceNow
-        guard remaining > 0 else { return false }
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        if poll(&descriptor, 1, Int32(remaining * 1000)) == 1 { _ = read(fd, &buffer, buffer.count) }
-    }
 }

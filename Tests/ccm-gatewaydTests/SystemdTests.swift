@@ -20,7 +20,7 @@ struct SystemdTests {
 
     @Test("A datagram reaches the socket with every assignment")
     func sends() throws {
-        let directory = try TemporaryDirectory()
+        let directory = TemporaryDirectory()
         let listener = try NotifyListener(directory: directory.path)
         let notify = try #require(SystemdNotify(environment: ["NOTIFY_SOCKET": listener.path]))
         #expect(notify.send(["READY=1", "STATUS=ok"]))
