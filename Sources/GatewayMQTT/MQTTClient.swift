@@ -75,13 +75,6 @@ public final class MQTTClient: @unchecked Sendable {
     struct State {
         var connected = false
         var started = false
-        var received = 0
-    }
-
-    /// Called when a message cannot be stored: by default the process exits without returning
-    /// from the callback (no PUBACK). Tests replace it.
-    var onStoreFailure: @Sendable (any Error) -> Never = { _ in
-        _exit(75)
     }
 
     private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
@@ -217,14 +210,15 @@ public final class MQTTClient: @unchecked Sendable {
         let input = RawInput(
             source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload)
         do {
-            let id = try pipeline.receive(input)
-            state.withLock { $0.received += 1 }
-            wake(id)
+            wake(try pipeline.receive(input))
         } catch {
+            // Returning would let the PUBACK go out for a message that is not on disk. Exiting
+            // here (75, EX_TEMPFAIL; systemd restarts the daemon) keeps it unacknowledged, so
+            // the broker delivers it again.
             logger.critical(
                 "cannot store an MQTT message; exiting before it is acknowledged so the broker delivers it again",
                 metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
-            onStoreFailure(error)
+            _exit(75)
         }
     }
 
