@@ -9,11 +9,12 @@ import ServiceLifecycle
 struct CCMGatewayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccm-gatewayd",
-        abstract: "The ccm-gateway daemon: takes readings into the pipeline and the database.",
+        abstract: "The ccm-gateway daemon: takes readings from MQTT home hubs (and replay files) through the pipeline, raises alerts.",
         discussion: """
-            Runs until SIGTERM or SIGINT, then stops gracefully. Under systemd (Type=notify) it \
-            sends READY=1 once the database is open and its sources have started, and STOPPING=1 \
-            when it begins to stop; it logs to the journal with priorities when started by it.
+            Runs until SIGTERM or SIGINT, then stops gracefully. SIGHUP reopens the alert log \
+            (logrotate) and reloads the care-plan templates. Under systemd (Type=notify) it sends \
+            READY=1 once the database is open and its sources have started, and STOPPING=1 when it \
+            begins to stop; it logs to the journal with priorities when started by it.
             """,
         version: "0.1.0")
 
