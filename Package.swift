@@ -147,6 +147,7 @@ let package = Package(
             name: "ccm-gatewaydTests",
             dependencies: [
                 "GatewayTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 "ccm-gatewayd",
                 "GatewayStore",
                 "GatewayCore",

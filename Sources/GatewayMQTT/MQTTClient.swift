@@ -69,6 +69,7 @@ public final class MQTTClient: @unchecked Sendable {
     public let options: MQTTOptions
     private let pipeline: Pipeline
     private let wake: @Sendable (Int64) -> Void
+    private let arriving: @Sendable () -> Void
     private let logger: Logger
     private let state = Mutex(State())
 
@@ -79,11 +80,17 @@ public final class MQTTClient: @unchecked Sendable {
 
     private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
 
-    public init(options: MQTTOptions, pipeline: Pipeline, logger: Logger, wake: @escaping @Sendable (Int64) -> Void) throws {
+    /// `arriving` is told when a message is in hand, before it is stored (the daemon's watchdog
+    /// counts it in flight); `wake`, once it is committed.
+    public init(
+        options: MQTTOptions, pipeline: Pipeline, logger: Logger, arriving: @escaping @Sendable () -> Void = {},
+        wake: @escaping @Sendable (Int64) -> Void
+    ) throws {
         _ = Self.libraryInit
         self.options = options
         self.pipeline = pipeline
         self.logger = logger
+        self.arriving = arriving
         self.wake = wake
         guard let handle = mosquitto_new(options.clientID, false, nil) else {
             throw MQTTError("mosquitto_new failed: out of memory or an invalid mqtt.client_id")
@@ -209,6 +216,7 @@ public final class MQTTClient: @unchecked Sendable {
         let route = options.topics.classify(topic)
         let input = RawInput(
             source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload)
+        arriving()
         do {
             wake(try pipeline.receive(input))
         } catch {

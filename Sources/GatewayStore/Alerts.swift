@@ -419,6 +419,16 @@ enum AlertBook {
 }
 
 extension GatewayDatabase {
+    /// For the daemon's `STATUS=` line: readings received since `since`, and alerts not resolved.
+    public func statusCounts(since: Date) throws -> (readings: Int, openAlerts: Int) {
+        try read { db in
+            (
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?", arguments: [since]) ?? 0,
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'") ?? 0
+            )
+        }
+    }
+
     /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
     public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
         try write { db in try AlertBook.tick(templates: templates, now: now, db) }

@@ -1,4 +1,5 @@
 import AsyncAlgorithms
+import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayStore
@@ -35,7 +36,10 @@ struct JournalAlertSink: AlertSink {
 struct AlertService: Service {
     let pipeline: Pipeline
     let alertLog: AlertLogFile
+    /// The configuration in force: replaced on SIGHUP when the file reads well.
     let config: GatewayConfig
+    let configPath: String?
+    let notify: SystemdNotify?
     let readiness: Readiness
     let logger: Logger
 
@@ -67,7 +71,29 @@ struct AlertService: Service {
         }
     }
 
+    /// SIGHUP: systemd is told RELOADING=1 then READY=1. The configuration file is read again:
+    /// a bad one is logged with the reason and the one in force stays; a good one gives the
+    /// care-plan templates their folder (settings read only at start say so). Then the alert
+    /// log is reopened and the templates reloaded.
     func reload() {
+        var monotonic = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &monotonic)
+        notify?.send(["RELOADING=1", "MONOTONIC_USEC=\(Int64(monotonic.tv_sec) * 1_000_000 + Int64(monotonic.tv_nsec) / 1000)"])
+        defer { notify?.send(["READY=1"]) }
+        var directory = config.carePlans.directory
+        if let configPath {
+            do {
+                let fresh = try GatewayConfig.load(path: configPath)
+                directory = fresh.carePlans.directory
+                if fresh.database != config.database || fresh.mqtt != config.mqtt || fresh.alerts != config.alerts
+                    || fresh.sources != config.sources || fresh.ingest != config.ingest
+                {
+                    logger.notice("configuration read; database, mqtt, alerts, sources and ingest settings take effect on restart")
+                }
+            } catch {
+                logger.error("configuration not reloaded; the one in force stays", metadata: ["error": "\(error)"])
+            }
+        }
         do {
             try alertLog.reopen()
             logger.notice("alert log reopened", metadata: ["alerts.log": "\(alertLog.path)"])
@@ -75,7 +101,7 @@ struct AlertService: Service {
             logger.error("alert log cannot be reopened", metadata: ["error": "\(error)"])
         }
         do {
-            let library = try config.loadTemplates()
+            let library = try CarePlanLibrary.load(directory: directory)
             pipeline.templates.replace(with: library.templates)
             logger.notice("care-plan templates reloaded", metadata: ["templates": "\(library.templates.count)"])
         } catch {

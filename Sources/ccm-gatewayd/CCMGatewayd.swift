@@ -30,6 +30,7 @@ struct CCMGatewayd: AsyncParsableCommand {
 
     func run() async throws {
         var settings = try GatewayConfig.resolve(explicitPath: config)
+        let configPath = config ?? (FileManager.default.fileExists(atPath: GatewayConfig.installedPath) ? GatewayConfig.installedPath : nil)
         if let replay { settings.sources.file = .init(path: replay) }
         let level = Logger.Level(rawValue: settings.logging.level) ?? .info
         let journal = JournalLogHandler.stderrIsJournal()
@@ -39,7 +40,7 @@ struct CCMGatewayd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "ccm-gatewayd")
-        let gateway = try Gateway(config: settings, logger: logger)
+        let gateway = try Gateway(config: settings, configPath: configPath, logger: logger)
         logger.info("database open", metadata: ["database.path": "\(gateway.database.path)"])
         try await gateway.group.run()
     }

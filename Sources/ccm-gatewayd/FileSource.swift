@@ -44,6 +44,7 @@ struct FileSource: Service {
         for await line in Self.lines(of: handle).cancelOnGracefulShutdown() {
             lineNumber += 1
             guard line.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) else { continue }
+            wakeups.arriving()
             let id = try pipeline.receive(RawInput(source: "\(label):\(lineNumber)", payload: line))
             wakeups.wake(id)
             received += 1

@@ -5,6 +5,7 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import AsyncAlgorithms
 
 /// The daemon, wired: the database opened, the services built in start order. `run()` in
 /// `CCMGatewayd` and the tests both go through here.
@@ -23,10 +24,16 @@ struct Gateway {
     /// the pipeline drains, and the notifier (last) is told first, so `STOPPING=1` goes out as
     /// soon as the shutdown begins.
     init(
-        config: GatewayConfig, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
-        clock: @escaping @Sendable () -> Date = { Date() }, onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
+        config: GatewayConfig, configPath: String? = nil, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
+        environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
+        onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
     ) throws {
         database = try GatewayDatabase(path: config.database.path)
+        // Patient data: a database others can write is a database others can alter.
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: config.database.path))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
+            throw GatewaydError(
+                "the database \(config.database.path) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(config.database.path) and start again")
+        }
         // A gateway that cannot alert must not look healthy: bad templates or an unwritable
         // alert log stop the start with the setting to fix.
         let templates = try config.loadTemplates()
@@ -36,13 +43,13 @@ struct Gateway {
         pipeline = config.pipeline(
             database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger), lateSinks]),
             clock: clock)
-        let wakeups = InboxWakeups()
         stats = PipelineStats()
+        let wakeups = InboxWakeups(stats: stats)
         var expected: Set<String> = [PipelineService.name, AlertService.name]
         if config.sources.file != nil { expected.insert(FileSource.name) }
         if config.mqtt.enabled {
             expected.insert(MQTTService.name)
-            let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wake: wakeups.wake)
+            let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wakeups: wakeups)
             lateSinks.attach(MQTTAlertSink(client: client))
             mqtt = client
         } else {
@@ -56,7 +63,9 @@ struct Gateway {
                     onProcessed: onProcessed),
                 serviceName: PipelineService.name),
             .init(
-                service: AlertService(pipeline: pipeline, alertLog: alertLog, config: config, readiness: readiness, logger: logger),
+                service: AlertService(
+                    pipeline: pipeline, alertLog: alertLog, config: config, configPath: configPath, notify: notify, readiness: readiness,
+                    logger: logger),
                 serviceName: AlertService.name),
         ]
         if let file = config.sources.file {
@@ -68,9 +77,22 @@ struct Gateway {
         if let mqtt {
             services.append(.init(service: MQTTService(client: mqtt, readiness: readiness, logger: logger), serviceName: MQTTService.name))
         }
+        let database = self.database
+        let mqtt = self.mqtt
+        let stats = self.stats
+        let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
+        let status: @Sendable () -> String = {
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = zone
+            let counts = try? database.statusCounts(since: calendar.startOfDay(for: Date()))
+            let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
+            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), BLE off, \(stats.queued) in flight"
+        }
         services.append(
             .init(
-                service: SystemdNotifier(notify: notify, readiness: readiness, stats: stats, logger: logger),
+                service: SystemdNotifier(
+                    notify: notify, watchdog: SystemdNotifier.watchdogInterval(environment: environment), readiness: readiness,
+                    stats: stats, status: status, logger: logger),
                 serviceName: SystemdNotifier.name))
         group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -78,22 +100,50 @@ struct Gateway {
     }
 }
 
-/// Sends `READY=1` once the database is open and every source has started, and `STOPPING=1`
-/// as soon as a graceful shutdown begins. Does nothing visible outside systemd but log.
+/// Tells systemd the truth: `READY=1` once the database is open and every source has started,
+/// `STATUS=` with counters, `WATCHDOG=1` at half of `WATCHDOG_USEC` but only while the pipeline
+/// is alive (nothing in flight, or progress within the watchdog interval; never a bare timer),
+/// and `STOPPING=1` as soon as a graceful shutdown begins.
 struct SystemdNotifier: Service {
     let notify: SystemdNotify?
+    /// The watchdog interval systemd asked for, if it asked this process.
+    let watchdog: Duration?
     let readiness: Readiness
     let stats: PipelineStats
+    let status: @Sendable () -> String
     let logger: Logger
 
     static let name = "systemd-notify"
 
+    /// `WATCHDOG_USEC`, when set for this process (`WATCHDOG_PID` absent or ours).
+    static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
+        guard let text = environment["WATCHDOG_USEC"], let usec = Int64(text), usec > 0 else { return nil }
+        if let pid = environment["WATCHDOG_PID"], Int32(pid) != getpid() { return nil }
+        return .microseconds(usec)
+    }
+
     func run() async throws {
         await readiness.wait()
-        notify?.send(["READY=1", "STATUS=ready: \(stats.summary)"])
+        notify?.send(["READY=1", "STATUS=\(status())"])
         logger.notice("ccm-gatewayd ready")
         await withGracefulShutdownHandler {
-            try? await gracefulShutdown()
+            let period = watchdog.map { $0 / 2 } ?? .seconds(30)
+            var stalled = false
+            for await _ in AsyncTimerSequence(interval: period, clock: .continuous).cancelOnGracefulShutdown() {
+                guard let watchdog else {
+                    notify?.send(["STATUS=\(status())"])
+                    continue
+                }
+                if stats.isAlive(within: watchdog) {
+                    notify?.send(["WATCHDOG=1", "STATUS=\(status())"])
+                    stalled = false
+                } else if !stalled {
+                    stalled = true
+                    logger.error(
+                        "the pipeline made no progress within the watchdog interval; withholding WATCHDOG=1",
+                        metadata: ["inbox.queued": "\(stats.queued)"])
+                }
+            }
         } onGracefulShutdown: {
             notify?.send(["STOPPING=1", "STATUS=stopping: \(stats.summary)"])
             logger.notice("ccm-gatewayd stopping")

@@ -30,7 +30,7 @@ struct MQTTService: Service {
 
     /// Builds the client from the configuration; the password is read from its file now, so a
     /// missing file stops the start.
-    static func client(_ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, wake: @escaping @Sendable (Int64) -> Void) throws -> MQTTClient {
+    static func client(_ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, wakeups: InboxWakeups) throws -> MQTTClient {
         var password: String?
         if let file = config.passwordFile {
             guard let data = FileManager.default.contents(atPath: file) else {
@@ -48,7 +48,7 @@ struct MQTTService: Service {
             keepalive: config.keepalive, username: config.username, password: password, caFile: config.caFile,
             certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup)
         do {
-            return try MQTTClient(options: options, pipeline: pipeline, logger: logger, wake: wake)
+            return try MQTTClient(options: options, pipeline: pipeline, logger: logger, arriving: wakeups.arriving, wake: wakeups.wake)
         } catch let error as MQTTError {
             throw GatewaydError(error.description)
         }

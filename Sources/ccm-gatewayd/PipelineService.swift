@@ -3,14 +3,20 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 
-/// Wakes the pipeline for inputs the sources have already committed to the inbox.
+/// Wakes the pipeline for inputs the sources have already committed to the inbox, and counts
+/// them in flight for the watchdog.
 struct InboxWakeups: Sendable {
     let stream: AsyncStream<Int64>
     let continuation: AsyncStream<Int64>.Continuation
+    let stats: PipelineStats
 
-    init() {
+    init(stats: PipelineStats) {
         (stream, continuation) = AsyncStream.makeStream(of: Int64.self)
+        self.stats = stats
     }
+
+    /// Called by a source when it has an input in hand, before storing it.
+    @Sendable func arriving() { stats.enqueued() }
 
     /// Called by a source after its `receive` committed: the input is durable, this only says
     /// "look now".
@@ -39,6 +45,7 @@ struct PipelineService: Service {
         readiness.mark(Self.name)
         for await inboxID in wakeups.stream.cancelOnGracefulShutdown() {
             record(try pipeline.process(inboxID: inboxID))
+            stats.decided()
         }
     }
 

@@ -37,19 +37,51 @@ final class Readiness: Sendable {
     }
 }
 
-/// Counters for `STATUS=` and the log.
+/// Counters for `STATUS=` and the log, and the pipeline's heartbeat for the watchdog.
 final class PipelineStats: Sendable {
-    private let counts = Mutex<[String: Int]>([:])
-
-    func add(_ status: String, _ count: Int = 1) {
-        counts.withLock { $0[status, default: 0] += count }
+    private struct State {
+        var counts: [String: Int] = [:]
+        /// Inputs a source has in hand or has committed, not yet decided.
+        var queued = 0
+        /// The last time an input was decided (or work began after a quiet spell).
+        var lastProgress = ContinuousClock.now
     }
 
-    subscript(status: String) -> Int { counts.withLock { $0[status] ?? 0 } }
+    private let state = Mutex(State())
+
+    func add(_ status: String, _ count: Int = 1) {
+        state.withLock { $0.counts[status, default: 0] += count }
+    }
+
+    subscript(status: String) -> Int { state.withLock { $0.counts[status] ?? 0 } }
+
+    /// A source has an input in hand (called before it stores it).
+    func enqueued() {
+        state.withLock {
+            if $0.queued == 0 { $0.lastProgress = .now }
+            $0.queued += 1
+        }
+    }
+
+    /// The pipeline decided an input.
+    func decided() {
+        state.withLock {
+            $0.queued = max(0, $0.queued - 1)
+            $0.lastProgress = .now
+        }
+    }
+
+    var queued: Int { state.withLock { $0.queued } }
+
+    /// Alive: nothing waiting, or progress within `window`. A bare timer proves nothing; this
+    /// is what the watchdog reports.
+    func isAlive(within window: Duration) -> Bool {
+        state.withLock { $0.queued == 0 || ContinuousClock.now - $0.lastProgress < window }
+    }
 
     /// `12 accepted, 1 rejected, 0 quarantined, 3 duplicate`
     var summary: String {
-        let snapshot = counts.withLock { $0 }
+        let snapshot = state.withLock { $0.counts }
         return ["accepted", "rejected", "quarantined", "duplicate"].map { "\(snapshot[$0] ?? 0) \($0)" }.joined(separator: ", ")
     }
 }

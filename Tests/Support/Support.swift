@@ -24,6 +24,7 @@ public final class TemporaryDirectory: Sendable {
 /// A failure of the test support itself (a child that cannot start).
 public struct SupportError: Error, CustomStringConvertible {
     public let description: String
+    public init(description: String) { self.description = description }
 }
 
 /// Waits, on inotify rather than by sleeping, until `predicate` holds for the content of the

@@ -87,7 +87,7 @@ struct GatewayTests {
             notify: SystemdNotify(environment: ["NOTIFY_SOCKET": notify.path]))
         let run = Task { try await gateway.group.run() }
         let ready = await notify.awaitAssignment("READY=1")
-        #expect(ready?.contains("STATUS=ready: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate") == true)
+        #expect(ready?.contains("STATUS=1 readings today, 0 open alerts, MQTT off, BLE off, 0 in flight") == true)
         #expect(try gateway.database.readings().map(\.source) == ["mqtt:before-crash"])
         await gateway.group.triggerGracefulShutdown()
         try await withTimeout(10) { try await run.value }
