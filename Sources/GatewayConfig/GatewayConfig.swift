@@ -92,6 +92,13 @@ public struct GatewayConfig: Sendable, Equatable {
         }
     }
 
+    public struct Metrics: Sendable, Equatable {
+        /// Prometheus text-format metrics, rewritten every status tick, for node_exporter's
+        /// textfile collector and `ccmctl status`.
+        public var textfile: String
+        public init(textfile: String) { self.textfile = textfile }
+    }
+
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
@@ -105,6 +112,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var carePlans: CarePlans
     public var alerts: Alerts
     public var mqtt: MQTT
+    public var metrics: Metrics
     public var logging: Logging
 
     /// Where an installed gateway keeps its configuration.
@@ -120,6 +128,7 @@ public struct GatewayConfig: Sendable, Equatable {
             carePlans: CarePlans(directory: "config/careplans"),
             alerts: Alerts(log: "var/alerts.log", format: .text, checkInterval: 300),
             mqtt: MQTT(),
+            metrics: Metrics(textfile: "var/ccm-gateway.prom"),
             logging: Logging(level: "info"))
     }
 
@@ -152,7 +161,7 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "logging"])
+        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "metrics", "logging"])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -251,6 +260,10 @@ public struct GatewayConfig: Sendable, Equatable {
                     throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate")
                 }
             }
+        }
+        if let metrics = try root.section("metrics") {
+            try metrics.allow(["textfile"])
+            if let path = try metrics.string("textfile") { config.metrics.textfile = path }
         }
         if let logging = try root.section("logging") {
             try logging.allow(["level"])

@@ -429,6 +429,38 @@ extension GatewayDatabase {
         }
     }
 
+    /// The state `ccmctl status` and the daemon's metrics show.
+    public struct Health: Sendable {
+        public var pending: Int
+        public var oldestPending: Date?
+        public var openAlerts: [String: Int]
+        public var lastInput: [String: Date]
+    }
+
+    /// What is waiting in the inbox, open alerts by level, and (when asked, a scan of the inbox)
+    /// when each kind of source last delivered.
+    public func health(lastInputs: Bool = false) throws -> Health {
+        try read { db in
+            var open: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level") {
+                open[row["level"]] = row["n"]
+            }
+            var last: [String: Date] = [:]
+            if lastInputs {
+                for row in try Row.fetchAll(
+                    db,
+                    sql: "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind")
+                {
+                    last[row["kind"]] = row["at"]
+                }
+            }
+            return Health(
+                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL") ?? 0,
+                oldestPending: try Date.fetchOne(db, sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL"),
+                openAlerts: open, lastInput: last)
+        }
+    }
+
     /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
     public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
         try write { db in try AlertBook.tick(templates: templates, now: now, db) }

@@ -41,6 +41,11 @@ public struct ItemOutcome: Sendable, Hashable {
     public var readingID: Int64?
     /// Alert events the reading caused (already delivered to the sinks).
     public var alerts: [AlertEvent] = []
+    /// The input's source (`mqtt:…`, `file:…`), for counters by source.
+    public var source = ""
+
+    /// `mqtt`, `file`, `stdin`, `ble`: the part of the source before its first colon.
+    public var sourceKind: String { String(source.prefix { $0 != ":" }) }
 }
 
 /// Counts of outcomes and the reasons for rejections, as `ccmctl ingest` prints them.
@@ -183,6 +188,15 @@ public struct Pipeline: Sendable {
 
     private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
         guard let inbox = try InboxRow.fetch(inboxID, db), inbox.processedAt == nil else { return [] }
+        return try decide(inbox, db).map { outcome in
+            var outcome = outcome
+            outcome.source = inbox.source
+            return outcome
+        }
+    }
+
+    private func decide(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
+        let inboxID = inbox.id
         if inbox.format == .timeEntryV1, inbox.payload.count <= maxPayloadBytes {
             return try recordTimeEntries(inbox, db)
         }
@@ -334,7 +348,8 @@ public struct Pipeline: Sendable {
             }
             guard let (inbox, result) = decoded[inboxID], case .success(let payload) = result, payload.items.indices.contains(item)
             else { continue }
-            let outcome = try decide(payload, item: item, inbox: inbox, db)
+            var outcome = try decide(payload, item: item, inbox: inbox, db)
+            outcome.source = inbox.source
             try Self.save(outcome, db)
             try Audit.record(
                 db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
@@ -432,7 +447,7 @@ public struct Pipeline: Sendable {
 
 extension ItemOutcome {
     init(inboxID: Int64, item: Int, status: ItemStatus) {
-        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil, alerts: [])
+        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil)
     }
 
     func rejected(_ rejection: Rejection) -> ItemOutcome {

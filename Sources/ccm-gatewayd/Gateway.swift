@@ -88,11 +88,25 @@ struct Gateway {
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
             return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), BLE off, \(stats.queued) in flight"
         }
+        let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
+        let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent
+        if !metricsDirectory.isEmpty {
+            try? FileManager.default.createDirectory(atPath: metricsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
+        let tick: @Sendable (Bool) -> Void = { up in
+            let (counts, last) = stats.bySource
+            let snapshot = MetricsFile.Snapshot(
+                bySource: counts, lastBySource: last, inFlight: stats.queued, health: try? database.health(),
+                mqttConnected: mqtt.map { $0.isConnected }, up: up)
+            do { try metricsFile.write(snapshot) } catch {
+                logger.warning("metrics file not written", metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
+            }
+        }
         services.append(
             .init(
                 service: SystemdNotifier(
                     notify: notify, watchdog: SystemdNotifier.watchdogInterval(environment: environment), readiness: readiness,
-                    stats: stats, status: status, logger: logger),
+                    stats: stats, status: status, tick: tick, logger: logger),
                 serviceName: SystemdNotifier.name))
         group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -111,6 +125,8 @@ struct SystemdNotifier: Service {
     let readiness: Readiness
     let stats: PipelineStats
     let status: @Sendable () -> String
+    /// Work done every status period (the metrics file); false once, as the daemon stops.
+    let tick: @Sendable (_ up: Bool) -> Void
     let logger: Logger
 
     static let name = "systemd-notify"
@@ -126,10 +142,12 @@ struct SystemdNotifier: Service {
         await readiness.wait()
         notify?.send(["READY=1", "STATUS=\(status())"])
         logger.notice("ccm-gatewayd ready")
+        tick(true)
         await withGracefulShutdownHandler {
-            let period = watchdog.map { $0 / 2 } ?? .seconds(30)
+            let period = min(watchdog.map { $0 / 2 } ?? .seconds(15), .seconds(15))
             var stalled = false
             for await _ in AsyncTimerSequence(interval: period, clock: .continuous).cancelOnGracefulShutdown() {
+                tick(true)
                 guard let watchdog else {
                     notify?.send(["STATUS=\(status())"])
                     continue
@@ -147,6 +165,7 @@ struct SystemdNotifier: Service {
         } onGracefulShutdown: {
             notify?.send(["STOPPING=1", "STATUS=stopping: \(stats.summary)"])
             logger.notice("ccm-gatewayd stopping")
+            tick(false)
         }
     }
 }

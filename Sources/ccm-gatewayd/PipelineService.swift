@@ -52,7 +52,7 @@ struct PipelineService: Service {
     private func record(_ outcomes: [ItemOutcome]) {
         guard !outcomes.isEmpty else { return }
         for outcome in outcomes {
-            stats.add(outcome.status.rawValue)
+            stats.add(outcome.status.rawValue, source: outcome.sourceKind)
             // Ids, kinds and statuses only: values and names stay out of the journal.
             var metadata: Logger.Metadata = [
                 "inbox.id": "\(outcome.inboxID)/\(outcome.item)", "input.status": "\(outcome.status.rawValue)",

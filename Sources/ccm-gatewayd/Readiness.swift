@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 
 /// Tells the notifier when every service that must start before `READY=1` has started.
@@ -40,7 +41,12 @@ final class Readiness: Sendable {
 /// Counters for `STATUS=` and the log, and the pipeline's heartbeat for the watchdog.
 final class PipelineStats: Sendable {
     private struct State {
+        /// Decided inputs by outcome status.
         var counts: [String: Int] = [:]
+        /// Decided inputs by (source kind, status), for the metrics.
+        var bySource: [String: [String: Int]] = [:]
+        /// When each source kind last had an input decided.
+        var lastBySource: [String: Date] = [:]
         /// Inputs a source has in hand or has committed, not yet decided.
         var queued = 0
         /// The last time an input was decided (or work began after a quiet spell).
@@ -49,8 +55,17 @@ final class PipelineStats: Sendable {
 
     private let state = Mutex(State())
 
-    func add(_ status: String, _ count: Int = 1) {
-        state.withLock { $0.counts[status, default: 0] += count }
+    func add(_ status: String, source: String) {
+        state.withLock {
+            $0.counts[status, default: 0] += 1
+            $0.bySource[source, default: [:]][status, default: 0] += 1
+            $0.lastBySource[source] = Date()
+        }
+    }
+
+    /// Decided inputs by source kind and status, and when each source was last heard.
+    var bySource: (counts: [String: [String: Int]], last: [String: Date]) {
+        state.withLock { ($0.bySource, $0.lastBySource) }
     }
 
     subscript(status: String) -> Int { state.withLock { $0.counts[status] ?? 0 } }

@@ -11,5 +11,8 @@ struct CCMCtl: ParsableCommand {
             audit log under --by (default: your login name).
             """,
         version: "0.1.0",
-        subcommands: [Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self, Inbox.self])
+        subcommands: [
+            StatusCommand.self, Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self,
+            Inbox.self,
+        ])
 }

@@ -17,6 +17,7 @@ struct ConfigTests {
         #expect(config.alerts.format == .text)
         #expect(config.alerts.checkInterval == 300)
         #expect(config.mqtt == GatewayConfig.MQTT(enabled: true, host: "localhost", port: 1883, clientID: "ccm-gateway", prefix: "ccm/v1", keepalive: 30))
+        #expect(config.metrics.textfile == "/var/lib/ccm-gateway/ccm-gateway.prom")
         #expect(config.logging.level == "info")
     }
 
@@ -29,7 +30,7 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, logging"),
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, metrics, logging"),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
             ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
             ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),

@@ -21,6 +21,7 @@ struct GatewayTests {
         config.carePlans.directory = repository.appendingPathComponent("config/careplans").path
         config.alerts.log = directory.path + "/alerts.log"
         config.mqtt.enabled = false
+        config.metrics.textfile = directory.path + "/metrics/ccm-gateway.prom"
         return config
     }
 
@@ -66,6 +67,11 @@ struct GatewayTests {
 
         #expect(try gateway.database.readings().count == 4)
         #expect(gateway.stats["accepted"] == 4)
+        // The metrics file left behind says what was decided, and that the daemon stopped.
+        let metrics = try String(contentsOfFile: settings.metrics.textfile, encoding: .utf8)
+        #expect(metrics.contains("ccm_gateway_inputs_total{source=\"file\",status=\"accepted\"} 4\n"))
+        #expect(metrics.contains("ccm_gateway_inputs_total{source=\"file\",status=\"quarantined\"} 4\n"))
+        #expect(metrics.contains("ccm_gateway_up 0\n"))
         let text = logs.entries.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
         #expect(text.contains("A4:C1:38:12:34:56"))
         #expect(!text.contains("Secretname"))

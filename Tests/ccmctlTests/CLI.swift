@@ -77,6 +77,8 @@ final class CLI: Sendable {
               directory: \(templates)
             alerts:
               log: \(alertLog)
+            metrics:
+              textfile: \(directory)/ccm-gateway.prom
             """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 

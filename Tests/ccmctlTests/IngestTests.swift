@@ -96,4 +96,26 @@ struct IngestTests {
         #expect(try cli.fails(["inbox", "list", "--status", "lost"]) == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate")
         #expect(try cli.ok(["inbox", "list", "--status", "pending"]) == "no pending inputs\n")
     }
+
+    @Test("status: the daemon from its metrics file, the rest from the database")
+    func status() throws {
+        let cli = try CLI()
+        try cli.seed()
+        try cli.ok(["ingest", Self.demo])
+        let table = try cli.ok(["status"])
+        #expect(table.contains("daemon                not reporting (no metrics file at \(cli.directory)/ccm-gateway.prom)\n"))
+        #expect(table.contains("inbox_pending         0\n"))
+        let json = try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8)) as? [String: Any]
+        #expect(json?["readings_today"] as? Int == 5)
+        #expect((json?["last_input"] as? [String: Any])?.keys.sorted() == ["file"])
+        try """
+            ccm_gateway_mqtt_enabled 1
+            ccm_gateway_mqtt_connected 1
+            ccm_gateway_start_time_seconds 1772631730
+            ccm_gateway_up 1
+            """.write(toFile: cli.directory + "/ccm-gateway.prom", atomically: true, encoding: .utf8)
+        let running = try cli.ok(["status"])
+        #expect(running.contains("daemon                running since 2026-03-04 07:42 CST\n"))
+        #expect(running.contains("mqtt                  connected\n"))
+    }
 }
