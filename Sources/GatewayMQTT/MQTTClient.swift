@@ -72,10 +72,14 @@ public final class MQTTClient: @unchecked Sendable {
     private let arriving: @Sendable () -> Void
     private let logger: Logger
     private let state = Mutex(State())
+    /// Signalled on every accepted connection (for callers that must wait for one).
+    private let connection = NSCondition()
 
     struct State {
         var connected = false
         var started = false
+        /// Accepted connections so far (CONNACK 0), reconnects included.
+        var connections = 0
     }
 
     private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
@@ -140,6 +144,21 @@ public final class MQTTClient: @unchecked Sendable {
 
     public var isConnected: Bool { state.withLock { $0.connected } }
 
+    /// How many times the broker has accepted the connection so far.
+    public var connectionCount: Int { state.withLock { $0.connections } }
+
+    /// Waits until the broker has accepted more than `count` connections (and the subscriptions
+    /// are on their way); false after `timeout` seconds.
+    public func waitForConnection(after count: Int, timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        connection.lock()
+        defer { connection.unlock() }
+        while connectionCount <= count {
+            guard connection.wait(until: deadline) else { return connectionCount > count }
+        }
+        return true
+    }
+
     /// Starts libmosquitto's network thread and connects in the background; it keeps
     /// reconnecting with backoff when the broker is away.
     public func start() throws {
@@ -190,13 +209,19 @@ public final class MQTTClient: @unchecked Sendable {
                 "MQTT broker refused the connection", metadata: ["mqtt.host": "\(options.host)", "reason": "\(String(cString: mosquitto_connack_string(rc)))"])
             return
         }
-        state.withLock { $0.connected = true }
         for filter in options.topics.subscriptions(sharedGroup: options.sharedGroup) {
             let rc = mosquitto_subscribe(handle, nil, filter, 1)
             if rc != MOSQ_ERR_SUCCESS.rawValue {
                 logger.error("MQTT subscribe failed", metadata: ["mqtt.topic": "\(filter)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
             }
         }
+        connection.lock()
+        state.withLock {
+            $0.connected = true
+            $0.connections += 1
+        }
+        connection.broadcast()
+        connection.unlock()
         publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true), retain: true)
         logger.notice("MQTT connected", metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)"])
     }

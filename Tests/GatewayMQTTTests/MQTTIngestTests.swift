@@ -46,14 +46,13 @@ final class Harness: Sendable {
 
     deinit { client.stop() }
 
-    /// Starts the client and waits until the broker shows its subscriptions.
+    /// Starts the client and waits until the broker has accepted it and seen its subscriptions.
     func start(_ broker: Broker) throws {
-        let before = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "New client connected").count ?? 1
+        let before = client.connectionCount
         try client.start()
-        let connected = waitUntil(broker.log) { $0.components(separatedBy: "New client connected").count > before }
-        try #require(connected, "the gateway did not connect")
-        // The subscriptions go out right after CONNACK; a retained status is the last thing sent.
-        try #require(waitFor { self.client.isConnected })
+        try #require(client.waitForConnection(after: before, timeout: 10), "the gateway did not connect")
+        let id = client.options.clientID
+        try #require(waitUntil(broker.log) { $0.contains("\(id) 1 ccm/v1/hub/+/time") }, "the subscriptions did not arrive")
     }
 
     /// The next `count` outcomes, or a failure after `seconds`.
@@ -86,16 +85,6 @@ final class Harness: Sendable {
 final class LateSink: AlertSink {
     let sink = Mutex<(any AlertSink)?>(nil)
     func deliver(_ events: [AlertEvent]) { sink.withLock { $0 }?.deliver(events) }
-}
-
-/// Bounded wait for a condition the library offers no signal for (its connected flag).
-func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while !condition() {
-        guard Date() < deadline else { return false }
-        usleep(10_000)
-    }
-    return true
 }
 
 @Suite("MQTT ingestion against a real mosquitto", .serialized)
@@ -155,8 +144,9 @@ struct MQTTIngestTests {
         try gateway.start(broker)
         try broker.publish("ccm/v1/hub/h1/reading", (0..<50).map { Self.bp(120, minute: $0) }.joined(separator: "\n"), lines: true)
         _ = try await gateway.next(50)
+        let connections = gateway.client.connectionCount
         try broker.restart()
-        #expect(waitFor { gateway.client.isConnected })
+        #expect(gateway.client.waitForConnection(after: connections, timeout: 15))
         try broker.publish("ccm/v1/hub/h1/reading", (50..<100).map { Self.bp(121, minute: $0) }.joined(separator: "\n"), lines: true)
         _ = try await gateway.next(50)
         // The gateway away: the broker keeps its persistent session's messages.
