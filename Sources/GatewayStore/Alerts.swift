@@ -419,9 +419,13 @@ enum AlertBook {
 }
 
 extension GatewayDatabase {
-    /// For the daemon's `STATUS=` line: readings received since `since`, and alerts not resolved.
-    public func statusCounts(since: Date) throws -> (readings: Int, openAlerts: Int) {
-        try read { db in
+    /// For the daemon's `STATUS=` line and `ccmctl status`: readings received since local
+    /// midnight in `timeZone` (the practice's), and alerts not resolved.
+    public func statusCounts(today timeZone: TimeZone, now: Date = Date()) throws -> (readings: Int, openAlerts: Int) {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let since = calendar.startOfDay(for: now)
+        return try read { db in
             (
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?", arguments: [since]) ?? 0,
                 try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'") ?? 0

@@ -85,10 +85,11 @@ struct AlertService: Service {
             do {
                 let fresh = try GatewayConfig.load(path: configPath)
                 directory = fresh.carePlans.directory
+                // (sources are compared out: --replay overrides them in the configuration in force)
                 if fresh.database != config.database || fresh.mqtt != config.mqtt || fresh.alerts != config.alerts
-                    || fresh.sources != config.sources || fresh.ingest != config.ingest
+                    || fresh.ingest != config.ingest || fresh.metrics != config.metrics
                 {
-                    logger.notice("configuration read; database, mqtt, alerts, sources and ingest settings take effect on restart")
+                    logger.notice("configuration read; changed database, mqtt, alerts, ingest or metrics settings take effect on restart")
                 }
             } catch {
                 logger.error("configuration not reloaded; the one in force stays", metadata: ["error": "\(error)"])

@@ -82,9 +82,7 @@ struct Gateway {
         let stats = self.stats
         let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
         let status: @Sendable () -> String = {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = zone
-            let counts = try? database.statusCounts(since: calendar.startOfDay(for: Date()))
+            let counts = try? database.statusCounts(today: zone)
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
             return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), BLE off, \(stats.queued) in flight"
         }

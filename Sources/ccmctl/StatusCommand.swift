@@ -23,9 +23,7 @@ struct StatusCommand: ParsableCommand {
         let times = LocalTimes(timeZone: config.practice.timeZone)
         let database = try global.open(.existing)
         let health = try database.health(lastInputs: true)
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = times.timeZone
-        let today = try database.statusCounts(since: calendar.startOfDay(for: Date()))
+        let today = try database.statusCounts(today: times.timeZone)
 
         // The daemon: alive when its metrics file is fresh.
         var metrics: [String: Double] = [:]

@@ -112,17 +112,7 @@ struct GatewayTests {
     @Test("The daemon process: READY=1, then SIGTERM gives STOPPING=1 and exit status 0")
     func processLifecycle() throws {
         let directory = TemporaryDirectory()
-        let configPath = directory.path + "/gateway.yaml"
-        try """
-            database:
-              path: \(directory.path)/gateway.sqlite
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(directory.path)/alerts.log
-            mqtt:
-              enabled: false
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = try writeDaemonConfig(in: directory)
         let notify = try NotifyListener(directory: directory.path)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()

@@ -19,17 +19,7 @@ struct ReloadTests {
     func sighupReopensAlertLog() throws {
         let directory = TemporaryDirectory()
         let log = directory.path + "/alerts.log"
-        let configPath = directory.path + "/gateway.yaml"
-        try """
-            database:
-              path: \(directory.path)/gateway.sqlite
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(log)
-            mqtt:
-              enabled: false
-            """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = try writeDaemonConfig(in: directory, alertLog: log)
         let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite")
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")

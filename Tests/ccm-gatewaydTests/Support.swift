@@ -77,3 +77,20 @@ struct TimeoutError: Error, CustomStringConvertible {
     let seconds: Double
     var description: String { "timed out after \(seconds) s" }
 }
+
+/// Writes a daemon configuration into `directory` (database, alert log, MQTT off, the
+/// repository's templates) and returns its path.
+func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil) throws -> String {
+    let path = directory.file("gateway.yaml")
+    try """
+        database:
+          path: \(directory.file("gateway.sqlite"))
+        careplans:
+          directory: \(repository.appendingPathComponent("config/careplans").path)
+        alerts:
+          log: \(alertLog ?? directory.file("alerts.log"))
+        mqtt:
+          enabled: false
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+    return path
+}

@@ -31,18 +31,7 @@ struct WatchdogTests {
 
     static func run() throws {
         let directory = TemporaryDirectory("ccmd")
-        let configPath = directory.file("gateway.yaml")
-        let good = """
-            database:
-              path: \(directory.file("gateway.sqlite"))
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(directory.file("alerts.log"))
-            mqtt:
-              enabled: false
-            """
-        try good.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let configPath = try writeDaemonConfig(in: directory)
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
