@@ -5,11 +5,11 @@
 // Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing):
 //
 //   ccm-gatewayd ─► GatewayConfig ─► GatewayStore ─► GatewayCore, GRDB (system libsqlite3)
-//        └───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayStore
+//        ├───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayStore
+//        └───────► GatewayBLE ──► CBlueZ (system libbluetooth), GatewayStore
 //   ccmctl ──────► GatewayConfig ─► (the same)
 //
-// GatewayBLE (CBlueZ) joins ccm-gatewayd with its own issue; ccmctl never links libbluetooth
-// or libmosquitto.
+// ccmctl never links libbluetooth or libmosquitto.
 import PackageDescription
 
 /// One set of Swift settings for every target (the swift-nio "cross-repo settings" habit).
@@ -68,6 +68,24 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // libbluetooth (BlueZ, apt libbluetooth-dev): Bluetooth addresses, HCI, L2CAP sockets.
+        .systemLibrary(
+            name: "CBlueZ",
+            pkgConfig: "bluez",
+            providers: [.apt(["libbluetooth-dev"])]
+        ),
+        // BLE ingestion: the ATT/GATT client over any message-oriented descriptor, the Blood
+        // Pressure and Glucose profiles, and the kernel transport (L2CAP LE sockets, HCI scanning).
+        .target(
+            name: "GatewayBLE",
+            dependencies: [
+                "CBlueZ",
+                "GatewayCore",
+                "GatewayStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The YAML configuration and care-plan templates both executables read, and the wiring
         // of the pipeline they share.
         .target(
@@ -84,6 +102,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore",
                 "GatewayMQTT",
+                "GatewayBLE",
                 "GatewayStore",
                 "GatewayConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -135,6 +154,13 @@ let package = Package(
             name: "GatewayMQTTTests",
             dependencies: [
                 "GatewayMQTT", "GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "GatewayBLETests",
+            dependencies: [
+                "GatewayBLE", "GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -118,7 +118,7 @@ public struct Pipeline: Sendable {
         try database.write { db in try inputs.map { try Self.insertInbox($0, db) } }
     }
 
-    private static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
+    static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
         try db.execute(
             sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)",
             arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])

@@ -11,6 +11,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-foundation", migrate: foundation)
         migrator.registerMigration("2026-11-29-careplans-alerts", migrate: careplansAndAlerts)
         migrator.registerMigration("2026-11-29-time-entries", migrate: timeEntries)
+        migrator.registerMigration("2026-11-29-ble", migrate: ble)
         return migrator
     }
 
@@ -181,6 +182,34 @@ enum Schema {
                     void_reason TEXT
                 );
                 CREATE INDEX time_entry_patient_start ON time_entry(patient_id, start);
+                """)
+    }
+
+    /// BLE: each device's sync state, and the health devices heard advertising.
+    private static func ble(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE ble_sync (
+                    device_id TEXT PRIMARY KEY NOT NULL REFERENCES device(id),
+                    -- The highest Glucose Measurement sequence number in the inbox: the next
+                    -- download asks for the records after it. Written with the inbox row.
+                    last_glucose_seq INTEGER,
+                    last_attempt_at DATETIME,
+                    last_sync_at DATETIME,
+                    last_error TEXT,
+                    last_error_at DATETIME,
+                    sessions INTEGER NOT NULL DEFAULT 0,
+                    records INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE ble_discovered (
+                    address TEXT PRIMARY KEY NOT NULL,
+                    address_type TEXT NOT NULL CHECK (address_type IN ('public', 'random')),
+                    name TEXT,
+                    services TEXT NOT NULL,
+                    rssi INTEGER,
+                    first_seen DATETIME NOT NULL,
+                    last_seen DATETIME NOT NULL
+                );
                 """)
     }
 }

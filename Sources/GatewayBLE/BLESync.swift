@@ -1,0 +1,64 @@
+import Foundation
+public import GatewayCore
+public import GatewayStore
+public import Logging
+
+/// Runs a ``HealthSession`` for a registered device and stores what arrives through the
+/// pipeline, like every other source: each value as the raw GATT record (`gatt:2a18:DEVICE`),
+/// from source `ble:ADDRESS`. Records the session in the device's sync state.
+public struct BLESync: Sendable {
+    public let pipeline: Pipeline
+    public let logger: Logger
+    /// Session timings (tests shorten them).
+    public var idle: Duration = .seconds(10)
+    public var timeout: Duration = .seconds(30)
+
+    public init(pipeline: Pipeline, logger: Logger) {
+        self.pipeline = pipeline
+        self.logger = logger
+    }
+
+    /// What a sync did: the session's report and the pipeline's outcomes.
+    public struct Summary: Sendable {
+        public var device: String
+        public var report: SessionReport
+        /// The pipeline's outcome for each measurement (2a35, 2a18).
+        public var outcomes: [ItemOutcome]
+        /// The outcome for each Glucose Measurement Context (joined to its reading, or waiting).
+        public var contextOutcomes: [ItemOutcome]
+
+        public func count(_ status: ItemStatus) -> Int { outcomes.filter { $0.status == status }.count }
+        public var readingsStored: Int { count(.accepted) }
+    }
+
+    /// One session with `device` over `bearer` (which it closes).
+    public func run(device: Device, address: String, bearer: ATTBearer) throws -> Summary {
+        defer { bearer.close() }
+        let state = try pipeline.database.bleSyncState(device: device.id)
+        let options = HealthSession.Options(
+            lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
+            idle: idle, procedureTimeout: timeout)
+        var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
+        let session = HealthSession(client: ATTClient(bearer: bearer, timeout: timeout), options: options) { record in
+            let input = RawInput(
+                source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id), payload: Data(record.value))
+            let decided = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
+            if record.characteristic == "2a34" { contextOutcomes += decided } else { outcomes += decided }
+        }
+        logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
+        let report = session.run()
+        try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
+        let summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes)
+        var metadata: Logger.Metadata = [
+            "device": "\(device.id)", "records": "\(report.measurements)", "stored": "\(summary.readingsStored)",
+            "services": "\(report.services.joined(separator: ","))",
+        ]
+        if let failure = report.failure {
+            metadata["error"] = "\(failure)"
+            logger.warning("BLE session ended early; what arrived is kept", metadata: metadata)
+        } else {
+            logger.info("BLE session complete", metadata: metadata)
+        }
+        return summary
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// One ATT bearer: a message-oriented file descriptor carrying one PDU per datagram. In
+/// production it is the kernel's L2CAP LE socket on the ATT channel; in tests and for external
+/// peripherals, a `SOCK_SEQPACKET` Unix socket. The bearer owns the descriptor.
+public final class ATTBearer {
+    public let fd: Int32
+    /// Raises the link's security level so that the kernel encrypts (and pairs) it; `nil` when the
+    /// transport has no such notion. Called at most once per session (§6).
+    let raiseSecurity: (() throws -> Void)?
+    private var buffer: [UInt8]
+    private var closed = false
+
+    /// - Parameter raiseSecurity: what "raise the security level" means on this transport.
+    public init(fd: Int32, raiseSecurity: (() throws -> Void)? = nil) {
+        self.fd = fd
+        self.raiseSecurity = raiseSecurity
+        buffer = [UInt8](repeating: 0, count: 1024)
+    }
+
+    deinit { close() }
+
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        _ = Glibc.close(fd)
+    }
+
+    /// Sends one PDU. A peer that has gone away is reported as ``ATT/Failure/disconnected``.
+    func send(_ pdu: [UInt8]) throws(ATT.Failure) {
+        let sent = pdu.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        if sent == pdu.count { return }
+        if sent < 0, [EPIPE, ECONNRESET, ENOTCONN, EBADF, ESHUTDOWN].contains(errno) { throw .disconnected }
+        throw .malformed("send of \(pdu.count) bytes failed: \(String(cString: strerror(errno)))")
+    }
+
+    /// The next PDU, or `nil` when `deadline` passes first. A closed bearer throws
+    /// ``ATT/Failure/disconnected``.
+    func receive(until deadline: ContinuousClock.Instant) throws(ATT.Failure) -> [UInt8]? {
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return nil }
+            let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: milliseconds))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw .disconnected
+            }
+            if ready == 0 { continue }
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count > 0 { return Array(buffer[0..<count]) }
+            if count < 0, errno == EINTR || errno == EAGAIN { continue }
+            // 0 is an orderly close (or an empty datagram, which no ATT PDU is); errors mean the link went.
+            throw .disconnected
+        }
+    }
+}

@@ -1,0 +1,276 @@
+import Foundation
+
+/// A value a health device sent that the pipeline takes: the characteristic (`2a35`, `2a18`,
+/// `2a34`) and its bytes exactly as received, the same raw record a BLE-to-MQTT bridge publishes.
+public struct HealthRecord: Sendable, Hashable {
+    public var characteristic: String
+    public var value: [UInt8]
+
+    public init(characteristic: String, value: [UInt8]) {
+        self.characteristic = characteristic
+        self.value = value
+    }
+
+    /// The glucose sequence number this record completes, which the next download starts after:
+    /// a Glucose Measurement's (bytes 1–2), unless its flags announce a context still to come
+    /// (bit 4), in which case the context's. A disconnect between the two therefore downloads
+    /// that measurement again; it is stored once, and its context joins it.
+    public var completedGlucoseSequence: Int? {
+        guard value.count >= 3 else { return nil }
+        switch characteristic {
+        case "2a18" where value[0] & 0x10 == 0, "2a34": return Int(value[1]) | Int(value[2]) << 8
+        default: return nil
+        }
+    }
+}
+
+/// What one connection to a device did, for the sync state, the log and `ble-sync`'s summary.
+public struct SessionReport: Sendable {
+    /// The primary services found, as `1810`, `1808`, `1805`, ….
+    public var services: [String] = []
+    public var bloodPressureFeature: UInt16?
+    public var glucoseFeature: UInt16?
+    /// What the meter said it holds from the requested sequence number on.
+    public var recordsOnMeter: Int?
+    /// Measurements received (2a35 and 2a18); contexts and cuff pressure are counted apart.
+    public var measurements = 0
+    public var contexts = 0
+    public var intermediateCuffPressures = 0
+    /// The highest glucose sequence number completed in this session (measurement and any context).
+    public var lastGlucoseSequence: Int?
+    /// The sequence number the download asked for (`nil`: all records).
+    public var requestedFrom: Int?
+    public var racpResult: String?
+    public var clockSet = false
+    public var securityRaised = false
+    public var ignoredPDUs = 0
+    /// Problems that did not end the session (a feature that could not be read, …).
+    public var notes: [String] = []
+    /// What ended the session early, if anything. Records received before it are kept.
+    public var failure: String?
+
+    public init() {}
+}
+
+/// One session with a health device over a connected bearer (`ble-health-profiles.md` §4–7):
+/// MTU exchange, discovery, the device clock, every CCCD armed afresh, then the profile's
+/// transfer. Glucose: the Record Access Control Point downloads the records after the last one
+/// stored. Blood pressure: the cuff indicates its stored measurements until it disconnects.
+///
+/// Each record goes to `store` as it arrives; an indication is confirmed only after `store`
+/// returned, so a record is stored before the device is told it was received. A disconnect at
+/// any point keeps what was stored.
+public final class HealthSession {
+    public struct Options: Sendable {
+        /// The highest glucose sequence number already stored; the download asks for the next.
+        public var lastGlucoseSequence: Int?
+        /// The time to write into Current Time (0x2A2B) when the device exposes it writable.
+        public var currentTime: [UInt8]?
+        /// How long a cuff may stay silent after its CCCDs are armed before the session ends.
+        public var idle: Duration
+        /// How long the meter may stay silent during a RACP procedure (TI: 30 s).
+        public var procedureTimeout: Duration
+
+        public init(
+            lastGlucoseSequence: Int? = nil, currentTime: [UInt8]? = nil, idle: Duration = .seconds(10),
+            procedureTimeout: Duration = .seconds(30)
+        ) {
+            self.lastGlucoseSequence = lastGlucoseSequence
+            self.currentTime = currentTime
+            self.idle = idle
+            self.procedureTimeout = procedureTimeout
+        }
+    }
+
+    let client: ATTClient
+    let options: Options
+    let store: (HealthRecord) throws -> Void
+    public private(set) var report = SessionReport()
+    private var routes: [UInt16: UInt16] = [:]
+    private var racpResponses: [RACP.Response] = []
+
+    public init(client: ATTClient, options: Options, store: @escaping (HealthRecord) throws -> Void) {
+        self.client = client
+        self.options = options
+        self.store = store
+    }
+
+    /// Runs the session to its end. Never throws: the report says what happened.
+    @discardableResult
+    public func run() -> SessionReport {
+        client.onValue = { [unowned self] handle, value, _ in try self.received(handle: handle, value: value) }
+        do {
+            try client.exchangeMTU()
+            let services = try client.discoverPrimaryServices()
+            report.services = services.map(\.uuid.description)
+            var characteristics: [UInt16: [GATTCharacteristic]] = [:]
+            for service in services {
+                guard case .short(let uuid) = service.uuid,
+                    [HealthUUID.bloodPressureService, HealthUUID.glucoseService, HealthUUID.currentTimeService].contains(uuid)
+                else { continue }
+                characteristics[uuid, default: []] += try client.discoverCharacteristics(of: service)
+            }
+            for characteristic in characteristics.values.joined() {
+                if case .short(let uuid) = characteristic.uuid { routes[characteristic.valueHandle] = uuid }
+            }
+            try setClock(characteristics[HealthUUID.currentTimeService] ?? [])
+            if let glucose = characteristics[HealthUUID.glucoseService] { try downloadGlucose(glucose) }
+            if let pressure = characteristics[HealthUUID.bloodPressureService] { try receiveBloodPressure(pressure) }
+            if characteristics[HealthUUID.glucoseService] == nil, characteristics[HealthUUID.bloodPressureService] == nil {
+                report.failure = "the device has neither a Blood Pressure (1810) nor a Glucose (1808) service"
+            }
+        } catch {
+            report.failure = describe(error)
+        }
+        report.securityRaised = client.securityRaised
+        report.ignoredPDUs = client.ignoredPDUs
+        client.onValue = nil
+        return report
+    }
+
+    private func describe(_ failure: ATT.Failure) -> String {
+        guard failure == .disconnected, report.requestedFrom != nil || report.measurements > 0 else { return failure.description }
+        let resume = report.lastGlucoseSequence.map { "; the next session resumes from sequence \($0 + 1)" } ?? ""
+        return "the device disconnected after \(report.measurements) records\(resume)"
+    }
+
+    // MARK: Values
+
+    private func received(handle: UInt16, value: [UInt8]) throws {
+        switch routes[handle] {
+        case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement:
+            let record = HealthRecord(characteristic: String(format4: routes[handle]!), value: value)
+            try store(record)
+            report.measurements += 1
+            completed(record)
+        case HealthUUID.glucoseMeasurementContext:
+            let record = HealthRecord(characteristic: "2a34", value: value)
+            try store(record)
+            report.contexts += 1
+            completed(record)
+        case HealthUUID.intermediateCuffPressure:
+            // Progress during a measurement: not a reading.
+            report.intermediateCuffPressures += 1
+        case HealthUUID.recordAccessControlPoint:
+            if let response = RACP.Response(value) {
+                racpResponses.append(response)
+            } else {
+                report.notes.append("the meter indicated an unreadable RACP value \(hexString(value))")
+            }
+        default:
+            report.ignoredPDUs += 1
+        }
+    }
+
+    private func completed(_ record: HealthRecord) {
+        if let sequence = record.completedGlucoseSequence { report.lastGlucoseSequence = max(report.lastGlucoseSequence ?? sequence, sequence) }
+    }
+
+    // MARK: Procedures
+
+    private func find(_ uuid: UInt16, in characteristics: [GATTCharacteristic]) -> GATTCharacteristic? {
+        characteristics.first { $0.uuid == .short(uuid) }
+    }
+
+    /// Writes a CCCD: 0x0001 notify, 0x0002 indicate. A characteristic without one cannot push.
+    private func arm(_ characteristic: GATTCharacteristic?, indicate: Bool, required: Bool) throws(ATT.Failure) {
+        guard let characteristic else {
+            if required { throw .malformed("a required characteristic is missing") }
+            return
+        }
+        guard let cccd = characteristic.cccd else {
+            if required { throw .malformed("characteristic \(characteristic.uuid) has no Client Characteristic Configuration descriptor") }
+            return
+        }
+        try client.write(cccd, indicate ? [0x02, 0x00] : [0x01, 0x00])
+    }
+
+    private func readFeature(_ characteristic: GATTCharacteristic?) throws(ATT.Failure) -> UInt16? {
+        guard let characteristic, characteristic.properties.contains(.read) else { return nil }
+        do {
+            let value = try client.read(characteristic.valueHandle)
+            guard value.count == 2 else {
+                report.notes.append("feature \(characteristic.uuid) is \(value.count) bytes, not 2; ignored")
+                return nil
+            }
+            return UInt16(value[0]) | UInt16(value[1]) << 8
+        } catch .error(_, _, let code) where !code.isSecurity {
+            report.notes.append("feature \(characteristic.uuid) could not be read: \(code)")
+            return nil
+        }
+    }
+
+    private func setClock(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
+        guard let value = options.currentTime, let time = find(HealthUUID.currentTime, in: characteristics),
+            time.properties.contains(.write)
+        else { return }
+        do {
+            try client.write(time.valueHandle, value)
+            report.clockSet = true
+        } catch .error(_, _, let code) where !code.isSecurity {
+            report.notes.append("the device refused the time: \(code)")
+        }
+    }
+
+    /// Glucose: arm the measurement, context and RACP CCCDs, ask how many records follow the last
+    /// stored one, then download them (`01 03 01 <last + 1>`, or `01 01` the first time).
+    private func downloadGlucose(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
+        report.glucoseFeature = try readFeature(find(HealthUUID.glucoseFeature, in: characteristics))
+        guard let racp = find(HealthUUID.recordAccessControlPoint, in: characteristics) else {
+            throw .malformed("the Glucose service has no Record Access Control Point (2a52)")
+        }
+        try arm(find(HealthUUID.glucoseMeasurement, in: characteristics), indicate: false, required: true)
+        try arm(find(HealthUUID.glucoseMeasurementContext, in: characteristics), indicate: false, required: false)
+        try arm(racp, indicate: true, required: true)
+        // After 65535 the sequence number has nowhere to go: ask for everything; dedup keeps each once.
+        let from = options.lastGlucoseSequence.flatMap { $0 < 0xFFFF ? $0 + 1 : nil }
+        report.requestedFrom = from
+
+        if case .numberOfRecords(let count) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) {
+            report.recordsOnMeter = count
+        }
+        switch try racpProcedure(racp, RACP.reportRecords(from: from)) {
+        case .responseCode(_, let code):
+            let described = RACP.ResponseCode(rawValue: code)?.description ?? "response code \(code)"
+            report.racpResult = described
+            if code != RACP.ResponseCode.success.rawValue, code != RACP.ResponseCode.noRecordsFound.rawValue {
+                report.failure = "the meter ended the download with \"\(described)\""
+            }
+        case .numberOfRecords:
+            throw .malformed("the meter answered a report request with a record count")
+        }
+    }
+
+    /// Writes one RACP request and serves notifications until its indication arrives.
+    private func racpProcedure(_ racp: GATTCharacteristic, _ request: [UInt8]) throws(ATT.Failure) -> RACP.Response {
+        racpResponses.removeAll()
+        do {
+            try client.write(racp.valueHandle, request)
+        } catch .error(let op, let handle, let code) where [0x80, 0xFE].contains(code.rawValue) {
+            // Another procedure is running (left over from a broken connection): abort it once.
+            _ = try? client.write(racp.valueHandle, RACP.abort)
+            _ = try? client.serve(idle: options.procedureTimeout) { !racpResponses.isEmpty }
+            racpResponses.removeAll()
+            do { try client.write(racp.valueHandle, request) } catch { throw .error(request: op, handle: handle, code: code) }
+        }
+        let answered = try client.serve(idle: options.procedureTimeout) { !racpResponses.isEmpty }
+        guard answered, let response = racpResponses.first else {
+            _ = try? client.write(racp.valueHandle, RACP.abort)
+            throw .timeout(request: request[0], seconds: options.procedureTimeout.inSeconds)
+        }
+        return response
+    }
+
+    /// Blood pressure: arm intermediate cuff pressure (notify) and the measurement (indicate),
+    /// then take indications until the cuff disconnects (the normal end) or falls silent.
+    private func receiveBloodPressure(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
+        report.bloodPressureFeature = try readFeature(find(HealthUUID.bloodPressureFeature, in: characteristics))
+        try arm(find(HealthUUID.intermediateCuffPressure, in: characteristics), indicate: false, required: false)
+        try arm(find(HealthUUID.bloodPressureMeasurement, in: characteristics), indicate: true, required: true)
+        do {
+            _ = try client.serve(idle: options.idle) { false }
+        } catch .disconnected {
+            // A cuff disconnects after its last confirmed measurement: the end of a transfer.
+        }
+    }
+}

@@ -1,0 +1,143 @@
+import CBlueZ
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What failed in the kernel's Bluetooth sockets, with the call and errno's text.
+public struct KernelError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ call: String, errno code: Int32 = errno) {
+        description = "\(call): \(String(cString: strerror(code)))"
+    }
+
+    init(message: String) { description = message }
+}
+
+/// The local adapter through libbluetooth's HCI calls.
+public enum BluetoothAdapter {
+    /// Why there is no usable adapter, or `nil` when there is one. A kernel without Bluetooth
+    /// sockets (a container, a VM) and a machine without a controller are both reported here.
+    public static func unavailableReason() -> String? {
+        let probe = socket(AF_BLUETOOTH, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), BTPROTO_HCI)
+        guard probe >= 0 else {
+            return "this kernel offers no Bluetooth sockets (\(String(cString: strerror(errno))))"
+        }
+        close(probe)
+        guard hci_get_route(nil) >= 0 else { return "no Bluetooth adapter is up (hci_get_route found none; check `bluetoothctl show`)" }
+        return nil
+    }
+}
+
+/// L2CAP LE sockets on the ATT fixed channel (CID 4).
+public enum L2CAP {
+    static let attChannel: UInt16 = 4
+
+    /// Connects to `address` and returns the bearer. `random` must match the address type the
+    /// device advertises with. Gives up after `timeout`.
+    public static func connect(address: String, random: Bool, timeout: Duration) throws -> ATTBearer {
+        var peer = bdaddr_t()
+        guard str2ba(address, &peer) == 0 else { throw KernelError(message: "\(address) is not a Bluetooth address") }
+        let fd = socket(AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), BTPROTO_L2CAP)
+        guard fd >= 0 else { throw KernelError("socket(AF_BLUETOOTH, SOCK_SEQPACKET, BTPROTO_L2CAP)") }
+        do {
+            var local = sockaddr_l2()
+            local.l2_family = sa_family_t(AF_BLUETOOTH)
+            local.l2_cid = attChannel.littleEndian
+            local.l2_bdaddr_type = UInt8(BDADDR_LE_PUBLIC)
+            try withSockaddr(&local) { guard bind(fd, $0, $1) == 0 else { throw KernelError("bind(L2CAP LE, ATT channel)") } }
+
+            var remote = sockaddr_l2()
+            remote.l2_family = sa_family_t(AF_BLUETOOTH)
+            remote.l2_bdaddr = peer
+            remote.l2_cid = attChannel.littleEndian
+            remote.l2_bdaddr_type = UInt8(random ? BDADDR_LE_RANDOM : BDADDR_LE_PUBLIC)
+            try withSockaddr(&remote) { pointer, length in
+                if Glibc.connect(fd, pointer, length) == 0 { return }
+                guard errno == EINPROGRESS else { throw KernelError("connect(\(address))") }
+            }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
+            guard poll(&descriptor, 1, milliseconds) == 1 else {
+                throw KernelError(message: "no connection to \(address) within \(timeout.components.seconds) s (is it advertising?)")
+            }
+            var failure: Int32 = 0
+            var size = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size)
+            guard failure == 0 else { throw KernelError("connect(\(address))", errno: failure) }
+            // The ATT client works with blocking calls and poll(2).
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        } catch {
+            close(fd)
+            throw error
+        }
+        return ATTBearer(fd: fd) { try raiseSecurity(fd) }
+    }
+
+    /// Asks the kernel for an encrypted link (`BT_SECURITY_MEDIUM`): it pairs or encrypts with
+    /// the stored bond, and holds outgoing PDUs until the link is secure.
+    static func raiseSecurity(_ fd: Int32) throws {
+        var security = bt_security(level: UInt8(BT_SECURITY_MEDIUM), key_size: 0)
+        guard setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &security, socklen_t(MemoryLayout<bt_security>.size)) == 0 else {
+            throw KernelError("setsockopt(BT_SECURITY)")
+        }
+    }
+
+    private static func withSockaddr(_ address: inout sockaddr_l2, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Void) throws {
+        try withUnsafePointer(to: &address) { pointer in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_l2>.size)) }
+        }
+    }
+}
+
+/// LE scanning through libbluetooth's HCI calls: active scan, advertising reports read from a
+/// raw HCI socket filtered to LE Meta events.
+public final class LEScanner {
+    private let device: Int32
+
+    /// Opens the default adapter and starts an active scan.
+    public init() throws {
+        let id = hci_get_route(nil)
+        guard id >= 0 else { throw KernelError(message: "no Bluetooth adapter") }
+        device = hci_open_dev(id)
+        guard device >= 0 else { throw KernelError("hci_open_dev(\(id))") }
+        // Active scan, 10 ms interval and window (0x0010 × 0.625 ms), public own address, accept all.
+        guard hci_le_set_scan_parameters(device, 0x01, UInt16(0x0010).littleEndian, UInt16(0x0010).littleEndian, 0x00, 0x00, 1000) >= 0
+        else {
+            let error = KernelError("hci_le_set_scan_parameters")
+            hci_close_dev(device)
+            throw error
+        }
+        guard hci_le_set_scan_enable(device, 0x01, 0x01, 1000) >= 0 else {
+            let error = KernelError("hci_le_set_scan_enable")
+            hci_close_dev(device)
+            throw error
+        }
+        var filter = hci_filter()
+        hci_filter_clear(&filter)
+        hci_filter_set_ptype(HCI_EVENT_PKT, &filter)
+        hci_filter_set_event(EVT_LE_META_EVENT, &filter)
+        setsockopt(device, SOL_HCI, HCI_FILTER, &filter, socklen_t(MemoryLayout<hci_filter>.size))
+    }
+
+    deinit {
+        _ = hci_le_set_scan_enable(device, 0x00, 0x01, 1000)
+        hci_close_dev(device)
+    }
+
+    /// The advertising reports that arrive within `wait` (none if nothing was heard).
+    public func next(wait: Duration) throws -> [AdvertisingReport] {
+        var descriptor = pollfd(fd: device, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, Int32(clamping: wait.components.seconds * 1000 + 1))
+        guard ready > 0 else {
+            if ready < 0, errno != EINTR { throw KernelError("poll(HCI)") }
+            return []
+        }
+        var buffer = [UInt8](repeating: 0, count: Int(HCI_MAX_EVENT_SIZE))
+        let count = buffer.withUnsafeMutableBytes { read(device, $0.baseAddress, $0.count) }
+        guard count > 0 else { throw KernelError("read(HCI)") }
+        return AdvertisingReport.parse(hciEvent: Array(buffer[0..<count]))
+    }
+}

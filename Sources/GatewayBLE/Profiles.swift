@@ -1,0 +1,91 @@
+import Foundation
+
+/// The SIG numbers of the health profiles this gateway speaks (`ble-health-profiles.md` §1).
+public enum HealthUUID {
+    public static let bloodPressureService: UInt16 = 0x1810
+    public static let glucoseService: UInt16 = 0x1808
+    public static let currentTimeService: UInt16 = 0x1805
+    public static let bloodPressureMeasurement: UInt16 = 0x2A35
+    public static let intermediateCuffPressure: UInt16 = 0x2A36
+    public static let bloodPressureFeature: UInt16 = 0x2A49
+    public static let glucoseMeasurement: UInt16 = 0x2A18
+    public static let glucoseMeasurementContext: UInt16 = 0x2A34
+    public static let glucoseFeature: UInt16 = 0x2A51
+    public static let recordAccessControlPoint: UInt16 = 0x2A52
+    public static let currentTime: UInt16 = 0x2A2B
+
+    /// The services whose presence in an advertisement marks a health device worth listing.
+    public static let healthServices: Set<UInt16> = [bloodPressureService, glucoseService]
+}
+
+/// The Record Access Control Point of the Glucose service (§5.4): the requests this client
+/// sends and the responses it reads.
+public enum RACP {
+    /// Report stored records: all of them, or those with sequence number ≥ `from`.
+    static func reportRecords(from sequence: Int?) -> [UInt8] {
+        guard let sequence else { return [0x01, 0x01] }
+        return [0x01, 0x03, 0x01] + le16(UInt16(sequence))
+    }
+
+    /// Report the number of stored records: all, or those with sequence number ≥ `from`.
+    static func numberOfRecords(from sequence: Int?) -> [UInt8] {
+        guard let sequence else { return [0x04, 0x01] }
+        return [0x04, 0x03, 0x01] + le16(UInt16(sequence))
+    }
+
+    static let abort: [UInt8] = [0x03, 0x00]
+
+    /// The response codes (§5.4).
+    public enum ResponseCode: UInt8, Sendable, CustomStringConvertible {
+        case success = 1, opCodeNotSupported, invalidOperator, operatorNotSupported, invalidOperand, noRecordsFound,
+            abortUnsuccessful, procedureNotCompleted, operandNotSupported
+
+        public var description: String {
+            switch self {
+            case .success: "success"
+            case .opCodeNotSupported: "op code not supported"
+            case .invalidOperator: "invalid operator"
+            case .operatorNotSupported: "operator not supported"
+            case .invalidOperand: "invalid operand"
+            case .noRecordsFound: "no records found"
+            case .abortUnsuccessful: "abort unsuccessful"
+            case .procedureNotCompleted: "procedure not completed"
+            case .operandNotSupported: "operand not supported"
+            }
+        }
+    }
+
+    /// An indication on the RACP.
+    public enum Response: Sendable, Equatable {
+        /// `05 00 NN NN`: the number of stored records (u16 for GLS).
+        case numberOfRecords(Int)
+        /// `06 00 OP CC`: the outcome of request `OP`.
+        case responseCode(request: UInt8, code: UInt8)
+
+        public init?(_ value: [UInt8]) {
+            switch (value.first, value.count) {
+            case (0x05, 4) where value[1] == 0x00:
+                self = .numberOfRecords(Int(value[2]) | Int(value[3]) << 8)
+            case (0x06, 4) where value[1] == 0x00:
+                self = .responseCode(request: value[2], code: value[3])
+            default:
+                return nil
+            }
+        }
+    }
+}
+
+/// Current Time (0x2A2B, §3): the gateway's clock as the device's wall clock.
+public enum CurrentTime {
+    /// Date Time, day of week (1 Monday … 7 Sunday), fractions of 1/256 s, and the adjust
+    /// reason "external reference time update" (bit 1): the gateway keeps NTP time.
+    public static func value(_ date: Date, in zone: TimeZone) -> [UInt8] {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
+        let weekday = ((c.weekday ?? 1) + 5) % 7 + 1  // Calendar: 1 Sunday … 7 Saturday.
+        let fractions = UInt8(min(255, (c.nanosecond ?? 0) / 3_906_250))
+        return le16(UInt16(c.year ?? 0)) + [c.month, c.day, c.hour, c.minute, c.second].map { UInt8($0 ?? 0) }
+            + [UInt8(weekday), fractions, 0x02]
+    }
+}

@@ -1,0 +1,152 @@
+public import Foundation
+public import GatewayCore
+import GRDB
+
+/// A BLE device's sync state: where the next glucose download starts and how the last session went.
+public struct BLESyncState: Sendable, Hashable, Codable, FetchableRecord {
+    public var deviceID: String
+    public var lastGlucoseSeq: Int?
+    public var lastAttemptAt: Date?
+    public var lastSyncAt: Date?
+    public var lastError: String?
+    public var lastErrorAt: Date?
+    public var sessions: Int
+    public var records: Int
+
+    enum CodingKeys: String, CodingKey {
+        case deviceID = "device_id", lastGlucoseSeq = "last_glucose_seq", lastAttemptAt = "last_attempt_at"
+        case lastSyncAt = "last_sync_at", lastError = "last_error", lastErrorAt = "last_error_at", sessions, records
+    }
+}
+
+/// A health device heard advertising (`ccmctl devices discovered` lists the ones not assigned).
+public struct DiscoveredDevice: Sendable, Hashable, Codable, FetchableRecord {
+    public var address: String
+    /// `public` or `random`: the LE address type a connection must name.
+    public var addressType: String
+    public var name: String?
+    /// Advertised 16-bit service UUIDs, `1810,1808`.
+    public var services: String
+    public var rssi: Int?
+    public var firstSeen: Date
+    public var lastSeen: Date
+    /// The registered device with this address, if any (and its patient).
+    public var deviceID: String?
+    public var patientID: String?
+
+    public init(address: String, addressType: String, name: String?, services: String, rssi: Int?, seenAt: Date) {
+        self.address = address
+        self.addressType = addressType
+        self.name = name
+        self.services = services
+        self.rssi = rssi
+        firstSeen = seenAt
+        lastSeen = seenAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case address, addressType = "address_type", name, services, rssi, firstSeen = "first_seen", lastSeen = "last_seen"
+        case deviceID = "device_id", patientID = "patient_id"
+    }
+}
+
+extension GatewayDatabase {
+    /// The sync state of a device (an empty one before its first session).
+    public func bleSyncState(device: String) throws -> BLESyncState {
+        try read { db in
+            try BLESyncState.fetchOne(db, sql: "SELECT * FROM ble_sync WHERE device_id = ?", arguments: [device])
+        } ?? BLESyncState(deviceID: device, sessions: 0, records: 0)
+    }
+
+    /// Records the end of a session: its time, and its error or its success.
+    public func recordBLESession(device: String, at time: Date, records: Int, error: String?) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO ble_sync (device_id, last_attempt_at, last_sync_at, last_error, last_error_at, sessions, records)
+                    VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, CASE WHEN ?3 IS NOT NULL THEN ?2 END, 1, ?4)
+                    ON CONFLICT (device_id) DO UPDATE SET
+                      last_attempt_at = ?2,
+                      last_sync_at = CASE WHEN ?3 IS NULL THEN ?2 ELSE last_sync_at END,
+                      last_error = CASE WHEN ?3 IS NULL THEN last_error ELSE ?3 END,
+                      last_error_at = CASE WHEN ?3 IS NULL THEN last_error_at ELSE ?2 END,
+                      sessions = sessions + 1,
+                      records = records + ?4
+                    """,
+                arguments: [device, time, error, records])
+        }
+    }
+
+    /// Notes (or refreshes) a health device heard advertising.
+    public func recordDiscovered(_ device: DiscoveredDevice) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO ble_discovered (address, address_type, name, services, rssi, first_seen, last_seen)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (address) DO UPDATE SET address_type = excluded.address_type,
+                      name = coalesce(excluded.name, name), services = excluded.services, rssi = excluded.rssi,
+                      last_seen = excluded.last_seen
+                    """,
+                arguments: [
+                    device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen, device.lastSeen,
+                ])
+        }
+    }
+
+    /// Health devices heard advertising, newest first; `unassignedOnly` drops those already
+    /// assigned to a patient.
+    public func discoveredDevices(unassignedOnly: Bool = true) throws -> [DiscoveredDevice] {
+        try read { db in
+            try DiscoveredDevice.fetchAll(
+                db,
+                sql: """
+                    SELECT b.*, d.id AS device_id, d.patient_id FROM ble_discovered b
+                    LEFT JOIN device d ON d.ble_address = b.address OR d.id = b.address
+                    \(unassignedOnly ? "WHERE d.patient_id IS NULL" : "")
+                    ORDER BY b.last_seen DESC, b.address
+                    """)
+        }
+    }
+
+    /// The LE address type last heard for `address` (`nil` if never heard).
+    public func discoveredAddressType(_ address: String) throws -> String? {
+        try read { db in try String.fetchOne(db, sql: "SELECT address_type FROM ble_discovered WHERE address = ?", arguments: [address]) }
+    }
+
+    /// Devices the BLE transport should connect to: assigned to a patient, with a Bluetooth address.
+    public func assignedBLEDevices() throws -> [Device] {
+        try read { db in
+            try Device.fetchAll(db, sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id")
+        }
+    }
+
+    /// The device with this Bluetooth address (or this id).
+    public func device(bleAddress address: String) throws -> Device? {
+        try read { db in
+            try Device.fetchOne(db, sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC", arguments: [address, address, address])
+        }
+    }
+}
+
+extension Pipeline {
+    /// Receives one value a BLE device sent and decides it. The inbox row and, for a Glucose
+    /// Measurement, the device's last sequence number are committed together before anything
+    /// judges the value: the next download starts after what is stored, so a disconnect or a
+    /// crash between two records loses none and repeats none.
+    public func receiveBLE(_ input: RawInput, device: String, glucoseSequence: Int?) throws -> [ItemOutcome] {
+        let inboxID = try database.write { db in
+            let id = try Self.insertInbox(input, db)
+            if let glucoseSequence {
+                try db.execute(
+                    sql: """
+                        INSERT INTO ble_sync (device_id, last_glucose_seq) VALUES (?1, ?2)
+                        ON CONFLICT (device_id) DO UPDATE SET last_glucose_seq = max(coalesce(last_glucose_seq, -1), ?2)
+                        """,
+                    arguments: [device, glucoseSequence])
+            }
+            return id
+        }
+        return try process(inboxID: inboxID)
+    }
+}
