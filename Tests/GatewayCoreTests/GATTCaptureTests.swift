@@ -1,0 +1,76 @@
+import Foundation
+import GatewayCore
+import Testing
+
+/// Every flag combination of the Blood Pressure Measurement, Glucose Measurement and Glucose
+/// Measurement Context values, and each one cut a byte short, from the hex captures in
+/// `Fixtures/gatt/captures.jsonl` (composed field by field by `make-captures.py`).
+@Suite("GATT captures")
+struct GATTCaptureTests {
+    struct Capture: Decodable, CustomTestStringConvertible, Sendable {
+        struct Expect: Decodable, Sendable {
+            var unit: String?
+            var values: [String: Double]?
+            var measured_at: String?
+            var sequence: Int?
+            var meal: String?
+            var rejected: String?
+            var field: String?
+        }
+
+        var name: String
+        var char: String
+        var hex: String
+        var expect: Expect
+        var testDescription: String { name }
+    }
+
+    static func captures() throws -> [Capture] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures/gatt/captures.jsonl")
+        return try String(contentsOf: url, encoding: .utf8).split(separator: "\n").map { line in
+            try JSONDecoder().decode(Capture.self, from: Data(line.utf8))
+        }
+    }
+
+    @Test("Each capture decodes to what its fields say", arguments: try captures())
+    func capture(_ capture: Capture) throws {
+        let bytes = HealthCharacteristic.bytes(Data(capture.hex.utf8))
+        let expect = capture.expect
+        if capture.char == "2a34" {
+            let context = try HealthCharacteristic.glucoseContext(bytes).get()
+            #expect(context.sequence == expect.sequence)
+            #expect(context.meal?.rawValue == expect.meal)
+            return
+        }
+        let result = HealthCharacteristic.decode(characteristic: capture.char, device: "C0:26:DA:01:02:03", bytes: bytes, clock: GATTDecoderTests.utc)
+        if let code = expect.rejected {
+            guard case .failure(let rejection) = result else {
+                Issue.record("decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
+                return
+            }
+            #expect(rejection.code.rawValue == code)
+            #expect(rejection.field == expect.field)
+            return
+        }
+        let input = try result.get()
+        #expect(input.unit.rawValue == expect.unit)
+        #expect(input.measuredAt.map(RFC3339.format) == expect.measured_at)
+        #expect(input.sequence == expect.sequence)
+        let expected = Dictionary(uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
+        #expect(Set(input.values.keys) == Set(expected.keys))
+        for (quantity, value) in expected {
+            let decoded = try #require(input.values[quantity])
+            #expect(abs(decoded - value) <= abs(value) * 1e-12, "\(quantity.rawValue)")
+        }
+    }
+
+    @Test("The captures cover every flag combination of each characteristic")
+    func coverage() throws {
+        let captures = try Self.captures().filter { !$0.name.hasSuffix("short") }
+        for (char, count) in [("2a35", 64), ("2a18", 64), ("2a34", 256)] {
+            let flags = Set(captures.filter { $0.char == char }.map { HealthCharacteristic.bytes(Data($0.hex.utf8))[0] })
+            #expect(flags.count == count, "\(char)")
+        }
+    }
+}
