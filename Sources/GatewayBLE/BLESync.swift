@@ -62,3 +62,30 @@ public struct BLESync: Sendable {
         return summary
     }
 }
+
+extension BLESync.Summary {
+    /// The summary `ble-sync` prints: services found, records downloaded, readings stored, errors.
+    public var lines: [String] {
+        var lines = ["services: \(report.services.isEmpty ? "none found" : report.services.joined(separator: ", "))"]
+        if let feature = report.bloodPressureFeature { lines.append("blood pressure feature: 0x\(hex16(feature))") }
+        if let feature = report.glucoseFeature { lines.append("glucose feature: 0x\(hex16(feature))") }
+        if let count = report.recordsOnMeter {
+            lines.append("records on the meter \(report.requestedFrom.map { "from sequence \($0)" } ?? "in all"): \(count)")
+        }
+        var downloaded = "records downloaded: \(report.measurements)"
+        if report.contexts > 0 { downloaded += " (and \(report.contexts) meal contexts)" }
+        lines.append(downloaded)
+        let others = [ItemStatus.duplicate, .rejected, .quarantined].map { "\(count($0)) \($0.rawValue)" }.joined(separator: ", ")
+        lines.append("readings stored: \(readingsStored) (\(others))")
+        for outcome in outcomes where outcome.status == .rejected || outcome.status == .quarantined {
+            lines.append("  inbox \(outcome.inboxID): \(outcome.status.rawValue): \(outcome.reason ?? outcome.code ?? "")")
+        }
+        if let sequence = report.lastGlucoseSequence { lines.append("last glucose sequence: \(sequence)") }
+        lines.append("device clock set: \(report.clockSet ? "yes" : "no")")
+        if report.securityRaised { lines.append("security level raised once") }
+        if report.ignoredPDUs > 0 { lines.append("ignored PDUs: \(report.ignoredPDUs)") }
+        lines += report.notes.map { "note: \($0)" }
+        lines.append(report.failure.map { "error: \($0)" } ?? "result: complete")
+        return lines
+    }
+}

@@ -59,3 +59,29 @@ public final class ATTBearer {
         }
     }
 }
+
+/// A peripheral reached over a Unix `SOCK_SEQPACKET` socket (`ble-sync unix:/path`): one ATT PDU
+/// per datagram in each direction. For test peripherals and bridges outside this process.
+public enum UnixSeqpacket {
+    public static func connect(path: String) throws -> ATTBearer {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { throw KernelError(message: "unix:\(path): the path is longer than \(capacity - 1) bytes") }
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: Array(path.utf8) + [0])
+        }
+        let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw KernelError("socket(AF_UNIX, SOCK_SEQPACKET)") }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            let error = KernelError("connect(unix:\(path))")
+            close(fd)
+            throw error
+        }
+        // A Unix socket has no link security: "raising" it lets the peripheral see the retry.
+        return ATTBearer(fd: fd) {}
+    }
+}

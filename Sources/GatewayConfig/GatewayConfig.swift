@@ -99,6 +99,20 @@ public struct GatewayConfig: Sendable, Equatable {
         public init(textfile: String) { self.textfile = textfile }
     }
 
+    public struct BLE: Sendable, Equatable {
+        /// Take readings from assigned cuffs and meters over Bluetooth LE.
+        public var enabled = true
+        /// Listen for health devices advertising (`ccmctl devices discovered`).
+        public var scan = true
+        /// How long a connection attempt may take.
+        public var connectTimeout: Double = 20
+        /// The wait between sessions with a device after a good one.
+        public var interval: Double = 60
+        /// The longest wait after failed attempts (the wait doubles from 5 s).
+        public var maxBackoff: Double = 600
+        public init() {}
+    }
+
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
@@ -112,6 +126,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var carePlans: CarePlans
     public var alerts: Alerts
     public var mqtt: MQTT
+    public var ble: BLE
     public var metrics: Metrics
     public var logging: Logging
 
@@ -128,6 +143,7 @@ public struct GatewayConfig: Sendable, Equatable {
             carePlans: CarePlans(directory: "config/careplans"),
             alerts: Alerts(log: "var/alerts.log", format: .text, checkInterval: 300),
             mqtt: MQTT(),
+            ble: BLE(),
             metrics: Metrics(textfile: "var/ccm-gateway.prom"),
             logging: Logging(level: "info"))
     }
@@ -161,7 +177,7 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "metrics", "logging"])
+        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "ble", "metrics", "logging"])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -207,23 +223,13 @@ public struct GatewayConfig: Sendable, Equatable {
                 }
                 config.alerts.format = format
             }
-            if let text = try alerts.string("check_interval") {
-                guard let seconds = DurationText.parse(text), seconds >= 1 else {
-                    throw ConfigError("\(origin): alerts.check_interval: \"\(text)\" is not a duration; write it like 5m")
-                }
-                config.alerts.checkInterval = seconds
-            }
+            if let seconds = try alerts.duration("check_interval") { config.alerts.checkInterval = seconds }
         }
         if let mqtt = try root.section("mqtt") {
             try mqtt.allow([
                 "enabled", "host", "port", "client_id", "prefix", "keepalive", "username", "password_file", "tls", "shared_group",
             ])
-            if let text = try mqtt.string("enabled") {
-                guard let enabled = ["true": true, "yes": true, "on": true, "false": false, "no": false, "off": false][text] else {
-                    throw ConfigError("\(origin): mqtt.enabled: \"\(text)\" is not true or false")
-                }
-                config.mqtt.enabled = enabled
-            }
+            if let enabled = try mqtt.bool("enabled") { config.mqtt.enabled = enabled }
             if let host = try mqtt.string("host") { config.mqtt.host = host }
             if let port = try mqtt.int("port") {
                 guard (1...65_535).contains(port) else { throw ConfigError("\(origin): mqtt.port: \(port) is not a TCP port (1-65535)") }
@@ -260,6 +266,14 @@ public struct GatewayConfig: Sendable, Equatable {
                     throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate")
                 }
             }
+        }
+        if let ble = try root.section("ble") {
+            try ble.allow(["enabled", "scan", "connect_timeout", "interval", "max_backoff"])
+            if let enabled = try ble.bool("enabled") { config.ble.enabled = enabled }
+            if let scan = try ble.bool("scan") { config.ble.scan = scan }
+            if let seconds = try ble.duration("connect_timeout") { config.ble.connectTimeout = seconds }
+            if let seconds = try ble.duration("interval") { config.ble.interval = seconds }
+            if let seconds = try ble.duration("max_backoff") { config.ble.maxBackoff = seconds }
         }
         if let metrics = try root.section("metrics") {
             try metrics.allow(["textfile"])

@@ -1,3 +1,4 @@
+import GatewayCore
 import Yams
 
 /// A YAML mapping with its dotted path, for strict key checks and typed values.
@@ -45,6 +46,23 @@ struct Section {
         guard let text = try string(name) else { return nil }
         guard let number = Int(text) else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number") }
         return number
+    }
+
+    func bool(_ name: String) throws -> Bool? {
+        guard let text = try string(name) else { return nil }
+        guard let value = ["true": true, "yes": true, "on": true, "false": false, "no": false, "off": false][text] else {
+            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not true or false")
+        }
+        return value
+    }
+
+    /// A duration written like `30s`, `5m`, `1h`, in seconds (at least one).
+    func duration(_ name: String) throws -> Double? {
+        guard let text = try string(name) else { return nil }
+        guard let seconds = DurationText.parse(text), seconds >= 1 else {
+            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a duration; write it like 30s or 5m")
+        }
+        return seconds
     }
 
     /// The keys present, in document order.

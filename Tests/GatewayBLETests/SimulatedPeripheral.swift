@@ -148,6 +148,25 @@ final class SimulatedPeripheral: @unchecked Sendable {
         thread.start()
     }
 
+    /// Listens on a Unix `SOCK_SEQPACKET` socket at `path` and serves the first connection, as an
+    /// external peripheral for `ccm-gatewayd ble-sync unix:PATH`.
+    func listen(path: String) throws {
+        let listener = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0, Glibc.listen(listener, 1) == 0 else { throw SupportError(description: "cannot listen on \(path)") }
+        done.store(false, ordering: .sequentiallyConsistent)
+        Thread.detachNewThread { [self] in
+            let accepted = accept(listener, nil, nil)
+            close(listener)
+            if accepted >= 0 { serve(fd: accepted) } else { done.store(true, ordering: .sequentiallyConsistent) }
+        }
+    }
+
     /// Waits (bounded) until the connection's thread has ended.
     @discardableResult
     func finish(timeout: Duration = .seconds(10)) -> Bool {

@@ -30,7 +30,7 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, metrics, logging"),
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, ble, metrics, logging"),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
             ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
             ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
@@ -43,7 +43,10 @@ struct ConfigTests {
             ("mqtt:\n  tls:\n    cert_file: a.pem\n", "x.yaml: mqtt.tls: cert_file and key_file go together; give both or neither"),
             ("mqtt:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n", "x.yaml: mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate"),
             ("alerts:\n  format: xml\n", "x.yaml: alerts.format: unknown format \"xml\"; use text or json"),
-            ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 5m"),
+            ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 30s or 5m"),
+            ("ble:\n  enabled: maybe\n", "x.yaml: ble.enabled: \"maybe\" is not true or false"),
+            ("ble:\n  max_backoff: 0s\n", "x.yaml: ble.max_backoff: \"0s\" is not a duration; write it like 30s or 5m"),
+            ("ble:\n  adapter: hci1\n", "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff"),
         ])
     func mistakes(yaml: String, message: String) {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, origin: "x.yaml") }

@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import GatewayBLE
+import GatewayConfig
+import GatewayCore
+import GatewayStore
+import Logging
+
+/// `ccm-gatewayd ble-sync TARGET`: one BLE session, stored through the pipeline, with a summary.
+struct BLESyncCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ble-sync",
+        abstract: "Run one BLE session with a cuff or meter, store what it sends, and print a summary.",
+        discussion: """
+            The operator's diagnostic, and the entry point for external test peripherals. TARGET is a \
+            Bluetooth address (A4:C1:38:12:34:56), reached over an L2CAP LE socket, or unix:/path, a \
+            peripheral listening on a Unix SOCK_SEQPACKET socket that carries one ATT PDU per datagram \
+            in each direction. Readings go through the same pipeline as the daemon's, for the patient \
+            the device is assigned to; glucose downloads start after the last record stored. Exits 1 \
+            when the session ended with an error (what arrived before it is kept). Run it while the \
+            daemon is stopped, or for a device the daemon is not connected to.
+            """)
+
+    @Argument(help: ArgumentHelp("A Bluetooth address, or unix:/path.", valueName: "target"))
+    var target: String
+
+    @Option(help: ArgumentHelp("The registered device (default: the device with the target's Bluetooth address).", valueName: "id"))
+    var device: String?
+
+    @Flag(help: "The device uses a random (not public) address. Default: as it was last heard advertising, else public.")
+    var random = false
+
+    @Option(help: ArgumentHelp("ATT transaction and RACP procedure timeout.", valueName: "seconds"))
+    var timeout: Double = 30
+
+    @Option(help: ArgumentHelp("How long a cuff may stay silent before the session ends.", valueName: "seconds"))
+    var idle: Double = 10
+
+    @OptionGroup var options: ConfigOption
+
+    func validate() throws {
+        guard timeout > 0, idle > 0 else { throw ValidationError("--timeout and --idle must be positive") }
+        if target.hasPrefix("unix:") {
+            guard device != nil else { throw ValidationError("--device: required with a unix: target; give the registered device id") }
+        } else if !DeviceID.isBluetoothAddress(DeviceID.canonical(target)) {
+            throw ValidationError("\"\(target)\" is neither a Bluetooth address (like A4:C1:38:12:34:56) nor unix:/path")
+        }
+    }
+
+    func run() throws {
+        let settings = try GatewayConfig.resolve(explicitPath: options.config)
+        CCMGatewayd.bootstrapLogging(level: settings.logging.level)
+        let logger = Logger(label: "ccm-gatewayd.ble-sync")
+        let database = try GatewayDatabase(path: settings.database.path, mode: .existing)
+        let alertLog = settings.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
+        try alertLog.open()
+        let pipeline = settings.pipeline(
+            database: database, templates: try settings.loadTemplates(), sink: AlertSinks([alertLog, JournalAlertSink(logger: logger)]))
+
+        let address = target.hasPrefix("unix:") ? nil : DeviceID.canonical(target)
+        let registered = try device.map { try database.device($0) } ?? address.flatMap { try database.device(bleAddress: $0) }
+        guard let registered else {
+            throw GatewaydError(
+                "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
+        }
+        guard let patient = registered.patientID else {
+            throw GatewaydError("device \(registered.id) is not assigned to a patient; run ccmctl devices assign \(registered.id) --patient PATIENT first")
+        }
+        let bearer: ATTBearer
+        if let address {
+            let randomAddress = try random || database.discoveredAddressType(address) == "random"
+            bearer = try L2CAP.connect(address: address, random: randomAddress, timeout: .seconds(settings.ble.connectTimeout))
+        } else {
+            bearer = try UnixSeqpacket.connect(path: String(target.dropFirst("unix:".count)))
+        }
+        var sync = BLESync(pipeline: pipeline, logger: logger)
+        sync.timeout = .milliseconds(Int(timeout * 1000))
+        sync.idle = .milliseconds(Int(idle * 1000))
+        let summary = try sync.run(device: registered, address: address ?? target, bearer: bearer)
+        print("device \(registered.id) (patient \(patient)) via \(target)")
+        for line in summary.lines { print(line) }
+        if summary.report.failure != nil { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `ccm-gatewayd ble-sync unix:PATH` as an operator runs it, against the simulated peripheral
+/// listening on a Unix SOCK_SEQPACKET socket.
+@Suite("ccm-gatewayd ble-sync")
+struct BLESyncCommandTests {
+    static let daemon = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+
+    func run(_ world: BLEWorld, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let config = world.directory.file("gateway.yaml")
+        try """
+            database:
+              path: \(world.directory.file("gateway.sqlite"))
+            practice:
+              time_zone: America/Chicago
+            careplans:
+              directory: \(fixtures.deletingLastPathComponent().appendingPathComponent("config/careplans").path)
+            alerts:
+              log: \(world.directory.file("alerts.log"))
+            mqtt:
+              enabled: false
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        let output = world.directory.file("stdout-\(UUID().uuidString.prefix(6))")
+        let child = try Spawned(Self.daemon, ["ble-sync"] + arguments + ["--config", config], stdout: output, stderr: world.directory.file("stderr.log"))
+        let status = child.wait()
+        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+    }
+
+    @Test("ble-sync unix:PATH prints and stores the same readings as a session in process")
+    func unixTarget() throws {
+        let world = try BLEWorld()
+        let records = (1...25).map { GATTBytes.glucoseRecord($0, mgdL: 95 + $0, meal: $0 == 25 ? 2 : nil) }
+        let meter = SimulatedPeripheral.meter(records: records)
+        let socket = world.directory.file("meter.sock")
+        try meter.listen(path: socket)
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5", "--idle", "1"])
+        #expect(meter.finish())
+        #expect(status == 0, "\(output)")
+        #expect(
+            output == """
+                device C0:26:DA:01:02:03 (patient P1) via unix:\(socket)
+                services: 1808, 180a
+                glucose feature: 0x0403
+                records on the meter in all: 25
+                records downloaded: 25 (and 1 meal contexts)
+                readings stored: 25 (0 duplicate, 0 rejected, 0 quarantined)
+                last glucose sequence: 25
+                device clock set: no
+                result: complete
+
+                """)
+
+        // The same bytes through a session in this process, into another database: the same readings.
+        let other = try BLEWorld()
+        _ = try other.session(SimulatedPeripheral.meter(records: records), device: BLEWorld.meter)
+        let stored = try world.readings(.glucose), expected = try other.readings(.glucose)
+        #expect(stored.count == 25)
+        #expect(stored.map(\.values) == expected.map(\.values))
+        #expect(stored.map(\.measuredAt) == expected.map(\.measuredAt))
+        #expect(stored.map(\.meal) == expected.map(\.meal))
+        #expect(stored.allSatisfy { $0.source == "ble:unix:\(socket)" })
+    }
+
+    @Test("ble-sync explains what to fix: a unix target without --device, an unknown device, an unassigned one")
+    func mistakes() throws {
+        let world = try BLEWorld()
+        var result = try run(world, ["unix:/nonexistent"])
+        #expect(result.status != 0)
+        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("--device: required with a unix: target"))
+
+        result = try run(world, ["unix:/nonexistent", "--device", "NOPE"])
+        #expect(result.status != 0)
+        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("no registered device NOPE"))
+
+        try world.database.unassignDevice(BLEWorld.meter, by: "test")
+        result = try run(world, ["unix:/nonexistent", "--device", BLEWorld.meter])
+        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("is not assigned to a patient"))
+
+        result = try run(world, ["not-an-address"])
+        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("is neither a Bluetooth address"))
+    }
+
+    @Test("A session that ends with an error exits 1, keeps what arrived, and says where the next one resumes")
+    func brokenSession() throws {
+        let world = try BLEWorld()
+        let meter = SimulatedPeripheral.meter(records: (1...10).map { GATTBytes.glucoseRecord($0, mgdL: 120) })
+        meter.disconnectAfterRecords = 4
+        let socket = world.directory.file("meter.sock")
+        try meter.listen(path: socket)
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5"])
+        #expect(meter.finish())
+        #expect(status == 1)
+        #expect(output.contains("readings stored: 4 (0 duplicate, 0 rejected, 0 quarantined)"))
+        #expect(output.contains("error: the device disconnected after 4 records; the next session resumes from sequence 5"))
+        #expect(try world.database.bleSyncState(device: BLEWorld.meter).lastError?.contains("disconnected after 4 records") == true)
+    }
+}
