@@ -173,6 +173,7 @@ let package = Package(
             name: "ccm-gatewaydTests",
             dependencies: [
                 "GatewayTestSupport",
+                "GatewayBLE",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "ccm-gatewayd",
                 "GatewayStore",

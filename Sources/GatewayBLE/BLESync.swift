@@ -12,6 +12,10 @@ public struct BLESync: Sendable {
     /// Session timings (tests shorten them).
     public var idle: Duration = .seconds(10)
     public var timeout: Duration = .seconds(30)
+    /// Told when a value is in hand, before it is stored (the daemon counts it in flight).
+    public var arriving: (@Sendable () -> Void)?
+    /// Told each value's outcomes once decided.
+    public var decided: (@Sendable ([ItemOutcome]) -> Void)?
 
     public init(pipeline: Pipeline, logger: Logger) {
         self.pipeline = pipeline
@@ -42,8 +46,10 @@ public struct BLESync: Sendable {
         let session = HealthSession(client: ATTClient(bearer: bearer, timeout: timeout), options: options) { record in
             let input = RawInput(
                 source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id), payload: Data(record.value))
-            let decided = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
-            if record.characteristic == "2a34" { contextOutcomes += decided } else { outcomes += decided }
+            arriving?()
+            let result = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
+            decided?(result)
+            if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
         logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()

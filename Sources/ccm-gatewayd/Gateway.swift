@@ -1,4 +1,5 @@
 import Foundation
+import GatewayBLE
 import GatewayConfig
 import GatewayMQTT
 import GatewayStore
@@ -16,6 +17,7 @@ struct Gateway {
     let alertLog: AlertLogFile
     let mqtt: MQTTClient?
     let stats: PipelineStats
+    let ble: BLEStatus
 
     /// Builds the service group. Fails before anything runs when the database cannot be opened
     /// or a source cannot start, with a message naming the setting to fix.
@@ -46,6 +48,7 @@ struct Gateway {
         stats = PipelineStats()
         let wakeups = InboxWakeups(stats: stats)
         var expected: Set<String> = [PipelineService.name, AlertService.name]
+        if config.ble.enabled { expected.insert(BLEService.name) }
         if config.sources.file != nil { expected.insert(FileSource.name) }
         if config.mqtt.enabled {
             expected.insert(MQTTService.name)
@@ -77,14 +80,30 @@ struct Gateway {
         if let mqtt {
             services.append(.init(service: MQTTService(client: mqtt, readiness: readiness, logger: logger), serviceName: MQTTService.name))
         }
+        ble = BLEStatus()
+        if config.ble.enabled {
+            var sync = BLESync(pipeline: pipeline, logger: logger)
+            let stats = self.stats
+            sync.arriving = { stats.enqueued() }
+            sync.decided = { outcomes in
+                stats.record(outcomes, logger: logger)
+                stats.decided()
+                onProcessed?(outcomes)
+            }
+            services.append(
+                .init(
+                    service: BLEService(config: config.ble, sync: sync, readiness: readiness, status: ble, logger: logger),
+                    serviceName: BLEService.name))
+        }
         let database = self.database
         let mqtt = self.mqtt
         let stats = self.stats
+        let ble = self.ble
         let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
         let status: @Sendable () -> String = {
             let counts = try? database.statusCounts(today: zone)
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
-            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), BLE off, \(stats.queued) in flight"
+            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
         }
         let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
         let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent

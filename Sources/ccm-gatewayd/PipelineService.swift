@@ -51,9 +51,17 @@ struct PipelineService: Service {
 
     private func record(_ outcomes: [ItemOutcome]) {
         guard !outcomes.isEmpty else { return }
+        stats.record(outcomes, logger: logger)
+        onProcessed?(outcomes)
+    }
+}
+
+extension PipelineStats {
+    /// Counts decided inputs by status and source, and logs each: ids, kinds and statuses only
+    /// (values and names stay out of the journal).
+    func record(_ outcomes: [ItemOutcome], logger: Logger) {
         for outcome in outcomes {
-            stats.add(outcome.status.rawValue, source: outcome.sourceKind)
-            // Ids, kinds and statuses only: values and names stay out of the journal.
+            add(outcome.status.rawValue, source: outcome.sourceKind)
             var metadata: Logger.Metadata = [
                 "inbox.id": "\(outcome.inboxID)/\(outcome.item)", "input.status": "\(outcome.status.rawValue)",
             ]
@@ -65,6 +73,5 @@ struct PipelineService: Service {
             case .rejected, .quarantined: logger.info("input not accepted", metadata: metadata)
             }
         }
-        onProcessed?(outcomes)
     }
 }

@@ -9,7 +9,7 @@ struct Devices: ParsableCommand {
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
             not dropped. Registering or assigning the device replays them through the pipeline.
             """,
-        subcommands: [Add.self, Assign.self, Unassign.self, List.self])
+        subcommands: [Add.self, Assign.self, Unassign.self, List.self, Discovered.self, Sync.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a device.")
@@ -105,6 +105,68 @@ struct Devices: ParsableCommand {
                     [.text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model), .optional(d.patientID), .optional(d.hubID)]
                 },
                 emptyMessage: "no devices; register one with ccmctl devices add ID --kind KIND --patient PATIENT")
+            print(listing.render(format))
+        }
+    }
+}
+
+extension Devices {
+    struct Discovered: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List Bluetooth health devices heard advertising that are not assigned to a patient.",
+            discussion: """
+                The daemon notes cuffs (service 1810) and glucometers (1808) it hears while scanning. \
+                Pair one to a patient with ccmctl devices add ADDRESS --kind KIND --patient PATIENT \
+                (or devices assign, for a device already registered).
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Also those already assigned.")
+        var all = false
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let seen = try global.open(.existing).discoveredDevices(unassignedOnly: !all)
+            let listing = Listing(
+                columns: ["address", "type", "name", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
+                rows: seen.map { d in
+                    [
+                        .text(d.address), .text(d.addressType), .optional(d.name), .text(d.services), .int(d.rssi), .date(d.firstSeen),
+                        .date(d.lastSeen), .optional(d.deviceID), .optional(d.patientID),
+                    ]
+                },
+                emptyMessage: all
+                    ? "no health devices heard yet; is ccm-gatewayd running with ble.scan on, and is the device advertising?"
+                    : "no unassigned health devices heard; ccmctl devices discovered --all lists the assigned ones too")
+            print(listing.render(format))
+        }
+    }
+
+    struct Sync: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.")
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let database = try global.open(.existing)
+            let devices = try database.devices().filter { $0.bleAddress != nil }
+            let listing = Listing(
+                columns: ["device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq", "last_error", "last_error_at"],
+                rows: try devices.map { device in
+                    let state = try database.bleSyncState(device: device.id)
+                    return [
+                        .text(device.id), .optional(device.patientID), .date(state.lastSyncAt), .date(state.lastAttemptAt), .int(state.sessions),
+                        .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .optional(state.lastError), .date(state.lastErrorAt),
+                    ]
+                },
+                emptyMessage: "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
             print(listing.render(format))
         }
     }

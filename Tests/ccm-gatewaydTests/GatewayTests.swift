@@ -1,4 +1,5 @@
 import Foundation
+import GatewayBLE
 import GatewayConfig
 import GatewayCore
 import GatewayStore
@@ -21,6 +22,7 @@ struct GatewayTests {
         config.carePlans.directory = repository.appendingPathComponent("config/careplans").path
         config.alerts.log = directory.path + "/alerts.log"
         config.mqtt.enabled = false
+        config.ble.enabled = false
         config.metrics.textfile = directory.path + "/metrics/ccm-gateway.prom"
         return config
     }
@@ -30,6 +32,29 @@ struct GatewayTests {
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+    }
+
+    @Test(
+        "Without Bluetooth the daemon logs one warning, says BLE unavailable in STATUS=, and runs on",
+        .enabled(if: BluetoothAdapter.unavailableReason() != nil, "this machine has a Bluetooth adapter"))
+    func noAdapter() async throws {
+        let directory = TemporaryDirectory()
+        var settings = config(directory, replay: nil)
+        settings.ble.enabled = true
+        try seed(settings.database.path)
+        let notify = try NotifyListener(directory: directory.path)
+        let logs = InMemoryLogHandler()
+        let gateway = try Gateway(
+            config: settings, logger: Logger(label: "test", factory: { _ in logs }),
+            notify: SystemdNotify(environment: ["NOTIFY_SOCKET": notify.path]))
+        let run = Task { try await gateway.group.run() }
+        let ready = await notify.awaitAssignment("READY=1")
+        #expect(ready?.contains("MQTT off, BLE unavailable, 0 in flight") == true)
+        await gateway.group.triggerGracefulShutdown()
+        try await withTimeout(10) { try await run.value }
+        let warnings = logs.entries.filter { $0.level == .warning }
+        #expect(warnings.map(\.message.description) == ["no Bluetooth LE; running without BLE"])
+        #expect(warnings.first?.metadata["reason"] != nil)
     }
 
     @Test("The file source feeds the pipeline; READY=1 then STOPPING=1; ids only in the logs")

@@ -78,7 +78,7 @@ struct TimeoutError: Error, CustomStringConvertible {
     var description: String { "timed out after \(seconds) s" }
 }
 
-/// Writes a daemon configuration into `directory` (database, alert log, MQTT off, the
+/// Writes a daemon configuration into `directory` (database, alert log, MQTT and BLE off, the
 /// repository's templates) and returns its path.
 func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil) throws -> String {
     let path = directory.file("gateway.yaml")
@@ -90,6 +90,8 @@ func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil
         alerts:
           log: \(alertLog ?? directory.file("alerts.log"))
         mqtt:
+          enabled: false
+        ble:
           enabled: false
         """.write(toFile: path, atomically: true, encoding: .utf8)
     return path

@@ -1,4 +1,6 @@
 import Foundation
+import GatewayCore
+import GatewayStore
 import Testing
 
 @Suite("ccmctl patients and devices")
@@ -104,5 +106,38 @@ struct PatientsAndDevicesTests {
             #expect(result.status == 0)
             #expect(result.out.contains("USAGE: ccmctl \(command.joined(separator: " "))"))
         }
+    }
+}
+
+@Suite("ccmctl devices discovered and sync")
+struct DiscoveredDevicesTests {
+    @Test("devices discovered lists health devices heard and not yet assigned; sync shows where each stands")
+    func discovered() throws {
+        let cli = try CLI()
+        try cli.ok(["patients", "add", "P1", "--name", "Ada"])
+        try cli.ok(["devices", "add", "CUFF-1", "--kind", "bp_monitor", "--address", "A4:C1:38:12:34:56", "--patient", "P1"])
+        #expect(try cli.ok(["devices", "discovered"]) == "no unassigned health devices heard; ccmctl devices discovered --all lists the assigned ones too\n")
+
+        let database = try GatewayDatabase(path: cli.database, mode: .existing)
+        let seen = RFC3339.parse("2026-11-29T14:00:00Z")!
+        try database.recordDiscovered(
+            DiscoveredDevice(address: "C0:26:DA:01:02:03", addressType: "random", name: "Meter", services: "1808", rssi: -61, seenAt: seen))
+        try database.recordDiscovered(
+            DiscoveredDevice(address: "A4:C1:38:12:34:56", addressType: "public", name: nil, services: "1810", rssi: -70, seenAt: seen))
+        let unassigned = try cli.json(["devices", "discovered"])
+        #expect(unassigned.map { $0["address"] as? String } == ["C0:26:DA:01:02:03"])
+        #expect(unassigned.first?["type"] as? String == "random")
+        #expect(unassigned.first?["services"] as? String == "1808")
+        let all = try cli.json(["devices", "discovered", "--all"])
+        #expect(all.count == 2)
+        #expect(all.first { $0["address"] as? String == "A4:C1:38:12:34:56" }?["device"] as? String == "CUFF-1")
+
+        try database.recordBLESession(device: "CUFF-1", at: seen, records: 3, error: nil)
+        try database.recordBLESession(device: "CUFF-1", at: seen.addingTimeInterval(60), records: 0, error: "the device disconnected")
+        let sync = try cli.json(["devices", "sync"])
+        #expect(sync.count == 1)
+        #expect(sync[0]["sessions"] as? Int == 2 && sync[0]["records"] as? Int == 3)
+        #expect(sync[0]["last_sync"] as? String == "2026-11-29T14:00:00Z")
+        #expect(sync[0]["last_error"] as? String == "the device disconnected")
     }
 }
