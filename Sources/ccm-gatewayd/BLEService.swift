@@ -29,6 +29,7 @@ final class BLEStatus: Sendable {
     }
 
     var counts: (sessions: Int, failures: Int) { state.withLock { ($0.sessions, $0.failures) } }
+    var isOn: Bool { state.withLock { $0.mode == .on } }
 
     /// `BLE off`, `BLE unavailable`, `BLE on (2 devices)`.
     var summary: String {

@@ -114,7 +114,8 @@ struct Gateway {
             let (counts, last) = stats.bySource
             let snapshot = MetricsFile.Snapshot(
                 bySource: counts, lastBySource: last, inFlight: stats.queued, health: try? database.health(),
-                mqttConnected: mqtt.map { $0.isConnected }, up: up)
+                mqttConnected: mqtt.map { $0.isConnected }, bleAvailable: ble.isOn, bleSessions: ble.counts.sessions,
+                bleSessionFailures: ble.counts.failures, up: up)
             do { try metricsFile.write(snapshot) } catch {
                 logger.warning("metrics file not written", metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
             }

@@ -19,6 +19,10 @@ struct MetricsFile: Sendable {
         var health: GatewayDatabase.Health?
         /// `nil` when MQTT is off.
         var mqttConnected: Bool?
+        /// BLE: whether it runs (`nil`: off or no adapter), sessions and failed sessions.
+        var bleAvailable: Bool? = nil
+        var bleSessions = 0
+        var bleSessionFailures = 0
         /// False in the last file, written as the daemon stops.
         var up: Bool
     }
@@ -52,6 +56,11 @@ struct MetricsFile: Sendable {
         }
         metric("mqtt_enabled", "gauge", "1 when the MQTT source is configured.", [("", s.mqttConnected == nil ? 0 : 1)])
         metric("mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected == true ? 1 : 0)])
+        metric("ble_available", "gauge", "1 when BLE is enabled and an adapter is usable.", [("", s.bleAvailable == true ? 1 : 0)])
+        metric("ble_sessions_total", "counter", "BLE sessions (connection attempts) since the daemon started.", [("", Double(s.bleSessions))])
+        metric(
+            "ble_session_failures_total", "counter", "BLE sessions that failed to connect or ended with an error.",
+            [("", Double(s.bleSessionFailures))])
         metric("start_time_seconds", "gauge", "When the daemon started (Unix time).", [("", started.timeIntervalSince1970)])
         metric("up", "gauge", "1 while the daemon runs; 0 in the file it leaves when it stops.", [("", s.up ? 1 : 0)])
         return lines.joined(separator: "\n") + "\n"

@@ -7,7 +7,7 @@ import GatewayStore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "The gateway at a glance: the daemon, the broker, the inbox, open alerts, the last input from each source.",
+        abstract: "The gateway at a glance: the daemon, the broker, BLE, the inbox, open alerts, the last input from each source.",
         discussion: """
             The daemon's side comes from its metrics file (metrics.textfile, rewritten every 15 s); \
             the rest from the database.
@@ -51,10 +51,21 @@ struct StatusCommand: ParsableCommand {
         let mqtt =
             metrics["ccm_gateway_mqtt_enabled"] == 0 ? "off"
             : !running ? "unknown" : metrics["ccm_gateway_mqtt_connected"] == 1 ? "connected" : "disconnected"
+        let ble: String
+        if !config.ble.enabled {
+            ble = "off"
+        } else if !running {
+            ble = "unknown"
+        } else if metrics["ccm_gateway_ble_available"] != 1 {
+            ble = "unavailable (no Bluetooth adapter; see the daemon's log)"
+        } else {
+            let sessions = Int(metrics["ccm_gateway_ble_sessions_total"] ?? 0), failed = Int(metrics["ccm_gateway_ble_session_failures_total"] ?? 0)
+            ble = "on, \(sessions) sessions, \(failed) failed (ccmctl devices sync)"
+        }
         let rows: [(String, Cell)] = [
             ("daemon", .text(daemon)),
             ("mqtt", .text(mqtt)),
-            ("ble", .text("off (not built yet)")),
+            ("ble", .text(ble)),
             ("readings_today", .int(today.readings)),
             ("inbox_pending", .int(health.pending)),
             ("inbox_oldest_pending", times.cell(health.oldestPending, format)),

@@ -111,11 +111,15 @@ struct IngestTests {
         try """
             ccm_gateway_mqtt_enabled 1
             ccm_gateway_mqtt_connected 1
+            ccm_gateway_ble_available 1
+            ccm_gateway_ble_sessions_total 7
+            ccm_gateway_ble_session_failures_total 2
             ccm_gateway_start_time_seconds 1772631730
             ccm_gateway_up 1
             """.write(toFile: cli.directory + "/ccm-gateway.prom", atomically: true, encoding: .utf8)
         let running = try cli.ok(["status"])
         #expect(running.contains("daemon                running since 2026-03-04 07:42 CST\n"))
         #expect(running.contains("mqtt                  connected\n"))
+        #expect(running.contains("ble                   on, 7 sessions, 2 failed (ccmctl devices sync)\n"))
     }
 }
