@@ -90,6 +90,21 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
         (year, month, day) = (y, m, d)
     }
 
+    /// A valid date from its parts (the caller guarantees it exists).
+    public init(year: Int, month: Int, day: Int) {
+        (self.year, self.month, self.day) = (year, month, day)
+    }
+
+    /// Days since 1970-01-01, for date arithmetic.
+    public var dayNumber: Int { RFC3339.daysFromCivil(year: year, month: month, day: day) }
+
+    public init(dayNumber: Int) {
+        let civil = RFC3339.civilFromDays(dayNumber)
+        self.init(year: civil.year, month: civil.month, day: civil.day)
+    }
+
+    public func adding(days: Int) -> LocalDate { LocalDate(dayNumber: dayNumber + days) }
+
     public var description: String {
         RFC3339.pad(year, 4) + "-" + RFC3339.pad(month, 2) + "-" + RFC3339.pad(day, 2)
     }

@@ -1,0 +1,61 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A calendar month (`2026-03`): the service period of every CCM, PCM and RPM time code.
+public struct CalendarMonth: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let year: Int
+    public let month: Int
+
+    public init(year: Int, month: Int) {
+        self.year = year
+        self.month = month
+    }
+
+    /// Parses `YYYY-MM`.
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m)
+        else { return nil }
+        self.init(year: y, month: m)
+    }
+
+    public init(_ date: LocalDate) { self.init(year: date.year, month: date.month) }
+
+    /// The month holding `instant` in `zone`.
+    public init(_ instant: Date, in zone: TimeZone) { self.init(LocalDay.date(of: instant, in: zone)) }
+
+    public var first: LocalDate { LocalDate(year: year, month: month, day: 1) }
+    public var last: LocalDate { LocalDate(year: year, month: month, day: RFC3339.daysInMonth(year: year, month: month)) }
+    public func contains(_ date: LocalDate) -> Bool { date.year == year && date.month == month }
+    public var previous: CalendarMonth { month == 1 ? CalendarMonth(year: year - 1, month: 12) : CalendarMonth(year: year, month: month - 1) }
+
+    public var description: String { RFC3339.pad(year, 4) + "-" + RFC3339.pad(month, 2) }
+
+    public static func < (a: CalendarMonth, b: CalendarMonth) -> Bool { (a.year, a.month) < (b.year, b.month) }
+}
+
+/// Practice-local calendar days.
+public enum LocalDay {
+    static func calendar(_ zone: TimeZone) -> Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return calendar
+    }
+
+    /// The local date of `instant` in `zone`.
+    public static func date(of instant: Date, in zone: TimeZone) -> LocalDate {
+        let parts = calendar(zone).dateComponents([.year, .month, .day], from: instant)
+        return LocalDate(year: parts.year!, month: parts.month!, day: parts.day!)
+    }
+
+    /// The instant local midnight begins `date` in `zone` (on a day whose midnight a clock
+    /// change skips, the first instant of the day).
+    public static func start(of date: LocalDate, in zone: TimeZone) -> Date {
+        let calendar = calendar(zone)
+        let noon = calendar.date(from: DateComponents(year: date.year, month: date.month, day: date.day, hour: 12))!
+        return calendar.startOfDay(for: noon)
+    }
+}
