@@ -113,6 +113,18 @@ public struct GatewayConfig: Sendable, Equatable {
         public init() {}
     }
 
+    public struct Billing: Sendable, Equatable {
+        /// The folder of fee schedules, one `YEAR.yaml` each.
+        public var feesDirectory = "config/fees"
+        /// The practice's own amounts, in cents by code, in place of the national ones.
+        public var feeOverrides: [String: Int] = [:]
+        /// The chronic-condition list (categories and ICD-10 prefixes).
+        public var conditions = "config/chronic-conditions.yaml"
+        /// How RPM device days are grouped: calendar_month or 30_days (from the RPM start).
+        public var devicePeriod = DevicePeriod.calendarMonth
+        public init() {}
+    }
+
     public struct Logging: Sendable, Equatable {
         /// trace, debug, info, notice, warning, error or critical.
         public var level: String
@@ -127,6 +139,7 @@ public struct GatewayConfig: Sendable, Equatable {
     public var alerts: Alerts
     public var mqtt: MQTT
     public var ble: BLE
+    public var billing: Billing
     public var metrics: Metrics
     public var logging: Logging
 
@@ -144,6 +157,7 @@ public struct GatewayConfig: Sendable, Equatable {
             alerts: Alerts(log: "var/alerts.log", format: .text, checkInterval: 300),
             mqtt: MQTT(),
             ble: BLE(),
+            billing: Billing(),
             metrics: Metrics(textfile: "var/ccm-gateway.prom"),
             logging: Logging(level: "info"))
     }
@@ -177,7 +191,7 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "ble", "metrics", "logging"])
+        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "ble", "billing", "metrics", "logging"])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -274,6 +288,26 @@ public struct GatewayConfig: Sendable, Equatable {
             if let seconds = try ble.duration("connect_timeout") { config.ble.connectTimeout = seconds }
             if let seconds = try ble.duration("interval") { config.ble.interval = seconds }
             if let seconds = try ble.duration("max_backoff") { config.ble.maxBackoff = seconds }
+        }
+        if let billing = try root.section("billing") {
+            try billing.allow(["fees_directory", "fee_overrides", "conditions", "device_period"])
+            if let directory = try billing.string("fees_directory") { config.billing.feesDirectory = directory }
+            if let file = try billing.string("conditions") { config.billing.conditions = file }
+            if let text = try billing.string("device_period") {
+                guard let period = DevicePeriod(rawValue: text) else {
+                    throw ConfigError("\(origin): billing.device_period: \"\(text)\" is not calendar_month or 30_days")
+                }
+                config.billing.devicePeriod = period
+            }
+            if let overrides = try billing.section("fee_overrides") {
+                for code in overrides.keys {
+                    let text = try overrides.string(code) ?? ""
+                    guard code.count == 5, code.allSatisfy({ $0.isNumber || $0.isUppercase }), let cents = FeeSchedule.cents(text) else {
+                        throw ConfigError("\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25")
+                    }
+                    config.billing.feeOverrides[code] = cents
+                }
+            }
         }
         if let metrics = try root.section("metrics") {
             try metrics.allow(["textfile"])

@@ -182,10 +182,24 @@ extension GatewayDatabase {
     }
 
     /// Acknowledges an alert: it stays open for its rule, silent at its level and below, until it
-    /// escalates or resolves. Minutes of monitoring time are kept for the CCM ledger.
-    public func acknowledge(_ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date()) throws -> [AlertEvent] {
+    /// escalates or resolves. Minutes of monitoring time go to the CCM ledger in the same
+    /// transaction, as an `alert` entry ending now: in `program` (by default RPM when the patient
+    /// is enrolled in it, else CCM, else PCM), by `role`, interactive when the acknowledgement
+    /// included a call.
+    public func acknowledge(
+        _ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date(), program: TimeEntryInput.Program? = nil,
+        role: TimeEntryInput.Role = .clinicalStaff, interactive: Bool = false
+    ) throws -> [AlertEvent] {
         try write { db in
             var alert = try Self.openAlert(id, verb: "acknowledge", db)
+            if let minutes {
+                let enrolled = try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [alert.patientID])?.programs ?? []
+                let chosen = program ?? [.rpm, .ccm, .pcm].first(where: enrolled.contains) ?? .ccm
+                let entry = TimeEntryInput(
+                    patientID: alert.patientID, start: now.addingTimeInterval(-Double(minutes) * 60), minutes: minutes, staff: actor,
+                    role: role, program: chosen, activity: .alert, interactive: interactive, note: note)
+                _ = try Self.insertTimeEntry(entry, source: "alert:\(id)", by: actor, db)
+            }
             try db.execute(
                 sql: """
                     UPDATE alert SET state = 'acknowledged', silenced_level = level, acked_by = ?, acked_at = ?, ack_note = ?,

@@ -74,21 +74,6 @@ enum ReadingRow {
     }
 }
 
-/// A time entry of the ledger as stored.
-public struct StoredTimeEntry: Sendable, Hashable {
-    public var id: Int64
-    public var patientID: String
-    public var start: Date
-    public var minutes: Int
-    public var staff: String
-    public var role: String
-    public var program: String
-    public var activity: String
-    public var interactive: Bool
-    public var note: String?
-    public var source: String
-}
-
 /// An inbox entry with its outcome, for `ccmctl inbox list`.
 public struct InboxEntry: Sendable, Hashable {
     public var inboxID: Int64
@@ -109,20 +94,6 @@ public struct InboxEntry: Sendable, Hashable {
 }
 
 extension GatewayDatabase {
-    /// Time entries of the ledger (voided ones included), oldest first.
-    public func timeEntries(patient: String? = nil) throws -> [StoredTimeEntry] {
-        try read { db in
-            try Row.fetchAll(
-                db, sql: "SELECT * FROM time_entry WHERE (? IS NULL OR patient_id = ?) ORDER BY start, id", arguments: [patient, patient]
-            ).map { row in
-                StoredTimeEntry(
-                    id: row["id"], patientID: row["patient_id"], start: row["start"], minutes: row["minutes"], staff: row["staff"],
-                    role: row["role"], program: row["program"], activity: row["activity"], interactive: row["interactive"],
-                    note: row["note"], source: row["source"])
-            }
-        }
-    }
-
     /// How many readings are stored.
     public func readingCount() throws -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM reading") ?? 0 }

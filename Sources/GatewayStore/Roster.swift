@@ -51,16 +51,7 @@ extension GatewayDatabase {
             var updated = 0
             for patient in patients {
                 if try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [patient.id]) != nil {
-                    try db.execute(
-                        sql: """
-                            UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
-                              ccm_consent_date = ?, complexity = ?, updated_at = ? WHERE id = ?
-                            """,
-                        arguments: [
-                            patient.name, patient.timeZone, Self.json(patient.conditions), Self.json(patient.medications),
-                            patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue, Date(),
-                            patient.id,
-                        ])
+                    try Self.update(patient, db)
                     try Audit.record(db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
                     updated += 1
                 } else {
@@ -78,12 +69,40 @@ extension GatewayDatabase {
         try db.execute(
             sql: """
                 INSERT INTO patient (id, name, time_zone, conditions, medications, medicare_part_b, ccm_consent_date,
-                  complexity, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                  complexity, programs, rpm_start, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 patient.id, patient.name, patient.timeZone, json(patient.conditions), json(patient.medications),
-                patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue, now, now,
+                patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
+                json(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
             ])
+    }
+
+    private static func update(_ patient: Patient, _ db: Database) throws {
+        try db.execute(
+            sql: """
+                UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
+                  ccm_consent_date = ?, complexity = ?, programs = ?, rpm_start = ?, updated_at = ? WHERE id = ?
+                """,
+            arguments: [
+                patient.name, patient.timeZone, json(patient.conditions), json(patient.medications), patient.medicarePartB,
+                patient.ccmConsentDate?.description, patient.complexity.rawValue, json(patient.programs.map(\.rawValue)),
+                patient.rpmStart?.description, Date(), patient.id,
+            ])
+    }
+
+    /// Changes a patient's facts (`ccmctl patients set`): `change` edits the stored patient.
+    @discardableResult
+    public func updatePatient(_ id: String, by actor: String, _ change: (inout Patient) throws -> Void) throws -> Patient {
+        try write { db in
+            guard var patient = try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no patient \(id); list patients with ccmctl patients list")
+            }
+            try change(&patient)
+            try Self.update(patient, db)
+            try Audit.record(db, actor: actor, action: "patient.update", entity: "patient", id: id, detail: Self.auditDetail(patient))
+            return patient
+        }
     }
 
     /// The audit detail of a patient: ids and billing facts, never the name.
@@ -92,6 +111,7 @@ extension GatewayDatabase {
             "time_zone": patient.timeZone, "conditions": patient.conditions.joined(separator: ","),
             "medicare_part_b": String(patient.medicarePartB), "ccm_consent_date": patient.ccmConsentDate?.description ?? "",
             "complexity": patient.complexity.rawValue, "medications": String(patient.medications.count),
+            "programs": patient.programs.map(\.rawValue).joined(separator: ","), "rpm_start": patient.rpmStart?.description ?? "",
         ]
     }
 

@@ -12,6 +12,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-careplans-alerts", migrate: careplansAndAlerts)
         migrator.registerMigration("2026-11-29-time-entries", migrate: timeEntries)
         migrator.registerMigration("2026-11-29-ble", migrate: ble)
+        migrator.registerMigration("2026-11-29-billing", migrate: billing)
         return migrator
     }
 
@@ -210,6 +211,35 @@ enum Schema {
                     first_seen DATETIME NOT NULL,
                     last_seen DATETIME NOT NULL
                 );
+                """)
+    }
+
+    /// The CCM month: programs and RPM start per patient, complexity per month, running timers.
+    private static func billing(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE patient ADD COLUMN programs TEXT NOT NULL DEFAULT '[]';
+                ALTER TABLE patient ADD COLUMN rpm_start TEXT;
+                CREATE TABLE patient_month (
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    month TEXT NOT NULL CHECK (length(month) = 7),
+                    complexity TEXT NOT NULL CHECK (complexity IN ('non-complex', 'complex')),
+                    set_by TEXT NOT NULL,
+                    set_at DATETIME NOT NULL,
+                    PRIMARY KEY (patient_id, month)
+                ) WITHOUT ROWID;
+                CREATE TABLE time_timer (
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    staff TEXT NOT NULL,
+                    started_at DATETIME NOT NULL,
+                    role TEXT NOT NULL,
+                    program TEXT NOT NULL,
+                    activity TEXT NOT NULL,
+                    interactive BOOLEAN NOT NULL,
+                    note TEXT,
+                    PRIMARY KEY (patient_id, staff)
+                ) WITHOUT ROWID;
+                CREATE INDEX reading_patient_time ON reading(patient_id, effective_at);
                 """)
     }
 }

@@ -63,8 +63,17 @@ struct AlertsCommand: ParsableCommand {
         @Argument(help: "The alert id.")
         var id: Int64
 
-        @Option(help: "Minutes of monitoring time spent on it (kept for the CCM ledger).")
+        @Option(help: "Minutes of monitoring time spent on it: a time-ledger entry (activity alert) ending now.")
         var minutes: Int?
+
+        @Option(help: "The program the minutes count for (default: rpm when the patient is enrolled in it, else ccm, else pcm).")
+        var program: TimeEntryInput.Program?
+
+        @Option(help: "Whose minutes: clinical_staff or physician.")
+        var role: TimeEntryInput.Role = .clinicalStaff
+
+        @Flag(help: "The minutes included a real-time call or video with the patient or caregiver.")
+        var interactive = false
 
         @Option(help: "What was done.")
         var note: String?
@@ -73,9 +82,10 @@ struct AlertsCommand: ParsableCommand {
             if let minutes, minutes < 1 || minutes > 600 {
                 throw CLIError("--minutes: \(minutes) is not between 1 and 600; give the whole minutes spent")
             }
-            let events = try global.open(.existing).acknowledge(id, by: global.actor, minutes: minutes, note: note)
+            let events = try global.open(.existing).acknowledge(
+                id, by: global.actor, minutes: minutes, note: note, program: program, role: role, interactive: interactive)
             try global.announce(events)
-            print("acknowledged alert \(id)")
+            print("acknowledged alert \(id)" + (minutes.map { "; \($0) minutes recorded in the time ledger" } ?? ""))
         }
     }
 

@@ -4,7 +4,7 @@ import ArgumentParser
 struct CCMCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccmctl",
-        abstract: "Operate ccm-gateway: patients, devices, care plans, readings, alerts and the inbox.",
+        abstract: "Operate ccm-gateway: patients, devices, care plans, readings, alerts, the inbox, the time ledger and the CCM month.",
         discussion: """
             ccmctl works on the gateway's SQLite database while ccm-gatewayd runs. Listings print \
             tables for people; --format json or csv for scripts. Every change is written to the \
@@ -13,6 +13,6 @@ struct CCMCtl: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             StatusCommand.self, Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self,
-            Inbox.self,
+            Inbox.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self,
         ])
 }

@@ -14,6 +14,7 @@ indirect enum Cell: Encodable {
     case bool(Bool)
     case null
     case object([(String, Cell)])
+    case array([Cell])
 
     static func optional(_ text: String?) -> Cell { text.map(Cell.text) ?? .null }
     static func int<T: BinaryInteger>(_ value: T?) -> Cell { value.map { .number(Double($0), fractionDigits: 0) } ?? .null }
@@ -27,6 +28,7 @@ indirect enum Cell: Encodable {
         case .bool(let value): value ? "yes" : "no"
         case .null: ""
         case .object(let pairs): pairs.map { "\($0.0)=\($0.1.plain)" }.joined(separator: " ")
+        case .array(let items): items.map(\.plain).joined(separator: "; ")
         }
     }
 
@@ -47,6 +49,9 @@ indirect enum Cell: Encodable {
         case .object(let pairs):
             var container = encoder.container(keyedBy: Key.self)
             for (key, value) in pairs { try container.encode(value, forKey: Key(key)) }
+        case .array(let items):
+            var container = encoder.unkeyedContainer()
+            for item in items { try container.encode(item) }
         }
     }
 

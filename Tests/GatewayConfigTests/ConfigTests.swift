@@ -30,7 +30,7 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, ble, metrics, logging"),
+            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, ble, billing, metrics, logging"),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
             ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
             ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
@@ -46,6 +46,8 @@ struct ConfigTests {
             ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 30s or 5m"),
             ("ble:\n  enabled: maybe\n", "x.yaml: ble.enabled: \"maybe\" is not true or false"),
             ("ble:\n  max_backoff: 0s\n", "x.yaml: ble.max_backoff: \"0s\" is not a duration; write it like 30s or 5m"),
+            ("billing:\n  device_period: weekly\n", "x.yaml: billing.device_period: \"weekly\" is not calendar_month or 30_days"),
+            ("billing:\n  fee_overrides:\n    \"99490\": lots\n", "x.yaml: billing.fee_overrides.99490: write a code and a dollar amount, like \"99490\": 70.25"),
             ("ble:\n  adapter: hci1\n", "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff"),
         ])
     func mistakes(yaml: String, message: String) {

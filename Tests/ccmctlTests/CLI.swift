@@ -58,8 +58,9 @@ final class CLI: Sendable {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/ccmctl")
     }()
 
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    static let fixtures = repository.appendingPathComponent("Fixtures")
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("ccmctl-\(UUID().uuidString)").path
@@ -79,6 +80,9 @@ final class CLI: Sendable {
               log: \(alertLog)
             metrics:
               textfile: \(directory)/ccm-gateway.prom
+            billing:
+              fees_directory: \(Self.repository.appendingPathComponent("config/fees").path)
+              conditions: \(Self.repository.appendingPathComponent("config/chronic-conditions.yaml").path)
             """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 

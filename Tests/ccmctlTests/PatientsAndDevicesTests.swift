@@ -19,14 +19,14 @@ struct PatientsAndDevicesTests {
         #expect(patients[0]["complexity"] as? String == "complex")
         #expect(patients[0]["time_zone"] as? String == "America/Chicago")
         let table = try cli.ok(["patients", "list"])
-        #expect(table.hasPrefix("ID  NAME      TIME_ZONE        CONDITIONS  MEDICARE_PART_B  CCM_CONSENT  COMPLEXITY\n"))
-        #expect(table.contains("P1  Ada Test  America/Chicago  I10;E11.9   yes              2026-01-15   complex"))
+        #expect(table.hasPrefix("ID  NAME      TIME_ZONE        CONDITIONS  MEDICARE_PART_B  CCM_CONSENT  COMPLEXITY  PROGRAMS\n"))
+        #expect(table.contains("P1  Ada Test  America/Chicago  I10;E11.9   yes              2026-01-15   complex     \n"))
         try cli.ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])
         let shown = try cli.ok(["patients", "show", "P1"])
         #expect(shown.contains("devices         A4:C1:38:12:34:56 (bp_monitor)"))
         #expect(shown.contains("conditions      I10, E11.9"))
         let csv = try cli.ok(["patients", "list", "--format", "csv"])
-        #expect(csv == "id,name,time_zone,conditions,medicare_part_b,ccm_consent,complexity\nP1,Ada Test,America/Chicago,I10;E11.9,yes,2026-01-15,complex\n")
+        #expect(csv == "id,name,time_zone,conditions,medicare_part_b,ccm_consent,complexity,programs\nP1,Ada Test,America/Chicago,I10;E11.9,yes,2026-01-15,complex,\n")
     }
 
     @Test("Bad patient input names the option and the fix, and changes nothing")

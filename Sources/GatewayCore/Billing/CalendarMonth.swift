@@ -39,7 +39,7 @@ public struct CalendarMonth: Sendable, Hashable, Comparable, CustomStringConvert
 
 /// Practice-local calendar days.
 public enum LocalDay {
-    static func calendar(_ zone: TimeZone) -> Calendar {
+    public static func calendar(_ zone: TimeZone) -> Calendar {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
         return calendar

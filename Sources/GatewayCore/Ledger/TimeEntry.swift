@@ -6,9 +6,9 @@ public import Foundation
 
 /// Monitoring time spent on a patient (PRODUCT §7): what the CCM month counts.
 public struct TimeEntryInput: Sendable, Hashable {
-    public enum Role: String, Sendable, CaseIterable { case clinicalStaff = "clinical_staff", physician }
-    public enum Program: String, Sendable, CaseIterable { case ccm, rpm, pcm }
-    public enum Activity: String, Sendable, CaseIterable {
+    public enum Role: String, Sendable, CaseIterable, Codable { case clinicalStaff = "clinical_staff", physician }
+    public enum Program: String, Sendable, CaseIterable, Codable { case ccm, rpm, pcm }
+    public enum Activity: String, Sendable, CaseIterable, Codable {
         case call, video, email, review
         case carePlan = "care_plan"
         case coordination, alert
@@ -28,6 +28,22 @@ public struct TimeEntryInput: Sendable, Hashable {
     public var note: String?
     /// The publisher's id for the entry: the same id from the same hub is the same entry.
     public var messageID: String?
+
+    public init(
+        patientID: String, start: Date, minutes: Int, staff: String, role: Role, program: Program, activity: Activity,
+        interactive: Bool? = nil, note: String? = nil, messageID: String? = nil
+    ) {
+        self.patientID = patientID
+        self.start = start
+        self.minutes = minutes
+        self.staff = staff
+        self.role = role
+        self.program = program
+        self.activity = activity
+        self.interactive = interactive ?? activity.interactiveByDefault
+        self.note = note
+        self.messageID = messageID
+    }
 }
 
 /// The time entry format v1 of the MQTT `time` topic: one JSON object (or an array of them).

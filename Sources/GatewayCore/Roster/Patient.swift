@@ -14,12 +14,17 @@ public struct Patient: Sendable, Hashable, Codable {
     public var medicarePartB: Bool
     /// Date the patient consented to CCM, in the practice's calendar.
     public var ccmConsentDate: LocalDate?
-    /// Standing complexity (a per-month designation comes with the billing issue).
+    /// Standing complexity; a month can be designated otherwise (``CalendarMonth``).
     public var complexity: Complexity
+    /// The programs the patient is enrolled in: only these are billed.
+    public var programs: [TimeEntryInput.Program]
+    /// RPM device set-up and education: 99453 is billed with the device code of its period.
+    public var rpmStart: LocalDate?
 
     public init(
         id: String, name: String, timeZone: String, conditions: [String] = [], medications: [String] = [],
-        medicarePartB: Bool = false, ccmConsentDate: LocalDate? = nil, complexity: Complexity = .nonComplex
+        medicarePartB: Bool = false, ccmConsentDate: LocalDate? = nil, complexity: Complexity = .nonComplex,
+        programs: [TimeEntryInput.Program] = [], rpmStart: LocalDate? = nil
     ) {
         self.id = id
         self.name = name
@@ -29,6 +34,8 @@ public struct Patient: Sendable, Hashable, Codable {
         self.medicarePartB = medicarePartB
         self.ccmConsentDate = ccmConsentDate
         self.complexity = complexity
+        self.programs = programs
+        self.rpmStart = rpmStart
     }
 }
 

@@ -1,0 +1,257 @@
+public import Foundation
+public import GatewayCore
+import GRDB
+
+/// A time entry of the ledger as stored.
+public struct StoredTimeEntry: Sendable, Hashable {
+    public var id: Int64
+    public var patientID: String
+    public var start: Date
+    public var minutes: Int
+    public var staff: String
+    public var role: TimeEntryInput.Role
+    public var program: TimeEntryInput.Program
+    public var activity: String
+    public var interactive: Bool
+    public var note: String?
+    /// `ccmctl`, `alert:12`, `mqtt:TOPIC`, `timer`.
+    public var source: String
+    public var voidedAt: Date?
+    public var voidedBy: String?
+    public var voidReason: String?
+
+    /// As the billing rules read it.
+    public var ledgerEntry: LedgerEntry {
+        LedgerEntry(id: id, start: start, minutes: minutes, role: role, program: program, interactive: interactive, voided: voidedAt != nil)
+    }
+
+    init(_ row: Row) {
+        id = row["id"]
+        patientID = row["patient_id"]
+        start = row["start"]
+        minutes = row["minutes"]
+        staff = row["staff"]
+        role = TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff
+        program = TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm
+        activity = row["activity"]
+        interactive = row["interactive"]
+        note = row["note"]
+        source = row["source"]
+        voidedAt = row["voided_at"]
+        voidedBy = row["voided_by"]
+        voidReason = row["void_reason"]
+    }
+}
+
+/// A timer running for a patient and a staff member (`ccmctl time start` … `time stop`).
+public struct RunningTimer: Sendable, Hashable {
+    public var patientID: String
+    public var staff: String
+    public var startedAt: Date
+    public var role: TimeEntryInput.Role
+    public var program: TimeEntryInput.Program
+    public var activity: TimeEntryInput.Activity
+    public var interactive: Bool
+    public var note: String?
+
+    public init(
+        patientID: String, staff: String, startedAt: Date, role: TimeEntryInput.Role, program: TimeEntryInput.Program,
+        activity: TimeEntryInput.Activity, interactive: Bool, note: String?
+    ) {
+        self.patientID = patientID
+        self.staff = staff
+        self.startedAt = startedAt
+        self.role = role
+        self.program = program
+        self.activity = activity
+        self.interactive = interactive
+        self.note = note
+    }
+}
+
+/// Everything the CCM month reads, for one month and every patient (or one).
+public struct BillingInputs: Sendable {
+    public var patients: [Patient]
+    public var entries: [String: [LedgerEntry]]
+    /// Practice-local days with an accepted reading, per patient, from 31 days before the month
+    /// (for 30-day device periods) to its end.
+    public var readingDays: [String: Set<LocalDate>]
+    /// Per-month complexity designations.
+    public var complexity: [String: Complexity]
+    public var carePlans: Set<String>
+}
+
+extension GatewayDatabase {
+    /// Adds a time entry to the ledger (audited) and returns its id.
+    @discardableResult
+    public func addTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String) throws -> Int64 {
+        try write { db in try Self.insertTimeEntry(entry, source: source, by: actor, db) }
+    }
+
+    static func insertTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String, _ db: Database) throws -> Int64 {
+        try GatewayDatabase.requirePatient(entry.patientID, db)
+        try db.execute(
+            sql: """
+                INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note, source, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
+                entry.activity.rawValue, entry.interactive, entry.note, source, Date(),
+            ])
+        let id = db.lastInsertedRowID
+        try Audit.record(
+            db, actor: actor, action: "time.add", entity: "time_entry", id: "\(id)",
+            detail: [
+                "patient": entry.patientID, "minutes": String(entry.minutes), "program": entry.program.rawValue, "role": entry.role.rawValue,
+                "source": source,
+            ])
+        return id
+    }
+
+    /// Voids an entry: it stays in the ledger, marked, and never counts again.
+    public func voidTimeEntry(_ id: Int64, reason: String, by actor: String) throws {
+        try write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT voided_at FROM time_entry WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no time entry \(id); list entries with ccmctl time list")
+            }
+            if (row["voided_at"] as Date?) != nil { throw StoreError(.conflict, "time entry \(id) is already void") }
+            try db.execute(
+                sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?", arguments: [Date(), actor, reason, id])
+            try Audit.record(db, actor: actor, action: "time.void", entity: "time_entry", id: "\(id)", detail: ["reason": reason])
+        }
+    }
+
+    /// Time entries (voided ones included), oldest first; `from`/`to` bound their start.
+    public func timeEntries(patient: String? = nil, from: Date? = nil, to: Date? = nil) throws -> [StoredTimeEntry] {
+        try read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND (?2 IS NULL OR start >= ?2) AND (?3 IS NULL OR start < ?3)
+                    ORDER BY start, id
+                    """,
+                arguments: [patient, from, to]
+            ).map(StoredTimeEntry.init)
+        }
+    }
+
+    /// Starts a timer for a patient and a staff member; one runs at a time for each pair.
+    public func startTimer(_ timer: RunningTimer, by actor: String) throws {
+        try write { db in
+            try GatewayDatabase.requirePatient(timer.patientID, db)
+            if let running = try Date.fetchOne(
+                db, sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [timer.patientID, timer.staff])
+            {
+                throw StoreError(
+                    .conflict,
+                    "a timer for \(timer.patientID) by \(timer.staff) is running since \(RFC3339.format(running)); stop it with ccmctl time stop \(timer.patientID)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO time_timer (patient_id, staff, started_at, role, program, activity, interactive, note)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue, timer.activity.rawValue,
+                    timer.interactive, timer.note,
+                ])
+            try Audit.record(db, actor: actor, action: "time.start", entity: "patient", id: timer.patientID, detail: ["staff": timer.staff])
+        }
+    }
+
+    /// Stops the timer and records its whole minutes as an entry. Returns the entry (nil when it
+    /// ran under a minute: nothing is recorded).
+    public func stopTimer(patient: String, staff: String, at now: Date = Date(), note: String? = nil, by actor: String) throws -> (
+        id: Int64, entry: TimeEntryInput
+    )? {
+        try write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [patient, staff])
+            else {
+                throw StoreError(.notFound, "no timer running for \(patient) by \(staff); start one with ccmctl time start \(patient)")
+            }
+            try db.execute(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [patient, staff])
+            let started: Date = row["started_at"]
+            let minutes = Int(now.timeIntervalSince(started) / 60)
+            guard minutes >= 1 else {
+                try Audit.record(db, actor: actor, action: "time.stop", entity: "patient", id: patient, detail: ["minutes": "0"])
+                return nil
+            }
+            let entry = TimeEntryInput(
+                patientID: patient, start: started, minutes: min(minutes, TimeEntryV1.maxMinutes), staff: staff,
+                role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
+                activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"],
+                note: note ?? row["note"])
+            return (try Self.insertTimeEntry(entry, source: "timer", by: actor, db), entry)
+        }
+    }
+
+    /// The timers running now.
+    public func runningTimers() throws -> [RunningTimer] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM time_timer ORDER BY started_at").map { row in
+                RunningTimer(
+                    patientID: row["patient_id"], staff: row["staff"], startedAt: row["started_at"],
+                    role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
+                    activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"], note: row["note"])
+            }
+        }
+    }
+
+    /// Designates a patient's month complex or not (`nil` removes the designation: the standing
+    /// complexity applies).
+    public func setMonthComplexity(patient: String, month: CalendarMonth, _ complexity: Complexity?, by actor: String) throws {
+        try write { db in
+            try GatewayDatabase.requirePatient(patient, db)
+            if let complexity {
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [patient, month.description, complexity.rawValue, actor, Date()])
+            } else {
+                try db.execute(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?", arguments: [patient, month.description])
+            }
+            try Audit.record(
+                db, actor: actor, action: "patient.month_complexity", entity: "patient", id: patient,
+                detail: ["month": month.description, "complexity": complexity?.rawValue ?? "standing"])
+        }
+    }
+
+    /// What the CCM month of `month` (in `zone`) reads: patients, their entries and device days.
+    public func billingInputs(month: CalendarMonth, zone: TimeZone, patient: String? = nil) throws -> BillingInputs {
+        let monthStart = LocalDay.start(of: month.first, in: zone)
+        let monthEnd = LocalDay.start(of: month.last.adding(days: 1), in: zone)
+        // Entries that start up to a day before the month can cross into it (at most 600 minutes).
+        let entriesFrom = monthStart.addingTimeInterval(-86_400)
+        let readingsFrom = LocalDay.start(of: month.first.adding(days: -31), in: zone)
+        return try read { db in
+            let patients = try Patient.fetchAll(
+                db, sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id", arguments: [patient])
+            var entries: [String: [LedgerEntry]] = [:]
+            for row in try Row.fetchAll(
+                db, sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id",
+                arguments: [patient, entriesFrom, monthEnd])
+            {
+                let entry = StoredTimeEntry(row)
+                entries[entry.patientID, default: []].append(entry.ledgerEntry)
+            }
+            var days: [String: Set<LocalDate>] = [:]
+            let cursor = try Row.fetchCursor(
+                db,
+                sql: "SELECT patient_id, effective_at FROM reading WHERE (?1 IS NULL OR patient_id = ?1) AND effective_at >= ?2 AND effective_at < ?3",
+                arguments: [patient, readingsFrom, monthEnd])
+            let calendar = LocalDay.calendar(zone)
+            while let row = try cursor.next() {
+                let parts = calendar.dateComponents([.year, .month, .day], from: row["effective_at"] as Date)
+                days[row["patient_id"], default: []].insert(LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))
+            }
+            var complexity: [String: Complexity] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?", arguments: [month.description]) {
+                complexity[row["patient_id"]] = Complexity(rawValue: row["complexity"])
+            }
+            let plans = Set(try String.fetchAll(db, sql: "SELECT patient_id FROM careplan"))
+            return BillingInputs(patients: patients, entries: entries, readingDays: days, complexity: complexity, carePlans: plans)
+        }
+    }
+}
