@@ -22,8 +22,7 @@ extension GatewayConfig {
         guard let year = try root.int("year") else { throw ConfigError("\(origin): year: required") }
         guard let fees = try root.section("fees") else { throw ConfigError("\(origin): fees: required, a mapping of codes to amounts") }
         var schedule = FeeSchedule(year: year, fees: [:])
-        for code in fees.keys {
-            guard let fee = try fees.section(code) else { continue }
+        for (code, fee) in try fees.sections() {
             try fee.allow(["amount", "source", "verified", "note"])
             guard let text = try fee.string("amount"), let cents = FeeSchedule.cents(text) else {
                 throw ConfigError("\(origin): fees.\(code).amount: required, in dollars like 66.13")

@@ -300,8 +300,7 @@ public struct GatewayConfig: Sendable, Equatable {
                 config.billing.devicePeriod = period
             }
             if let overrides = try billing.section("fee_overrides") {
-                for code in overrides.keys {
-                    let text = try overrides.string(code) ?? ""
+                for (code, text) in try overrides.scalars() {
                     guard code.count == 5, code.allSatisfy({ $0.isNumber || $0.isUppercase }), let cents = FeeSchedule.cents(text) else {
                         throw ConfigError("\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25")
                     }

@@ -65,6 +65,24 @@ struct Section {
         return seconds
     }
 
+    /// Each key with its section, in document order, however the key is quoted (`"99490":` and
+    /// `99490:` are different nodes to a lookup).
+    func sections() throws -> [(key: String, section: Section)] {
+        try mapping.compactMap { key, value in
+            guard let name = key.string else { return nil }
+            return (name, try Section(value, path: self.key(name), origin: origin))
+        }
+    }
+
+    /// Each key with its single value, in document order, however the key is quoted.
+    func scalars() throws -> [(key: String, value: String)] {
+        try mapping.compactMap { key, value in
+            guard let name = key.string else { return nil }
+            guard let scalar = value.scalar else { throw ConfigError("\(origin): \(self.key(name)): expected a single value") }
+            return (name, scalar.string)
+        }
+    }
+
     /// The keys present, in document order.
     var keys: [String] { mapping.keys.compactMap(\.string) }
 

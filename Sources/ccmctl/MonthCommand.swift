@@ -163,17 +163,21 @@ struct InvoiceCommand: ParsableCommand {
             }
         }
         let columns = ["patient", "month", "code", "units", "unit_amount", "amount", "fee_note"]
+        let unpriced = priced.summaries.flatMap(\.codes).filter { priced.amount($0.code, $0.units) == nil }.count
         if format == .json {
             let lines = rows.map { Cell.object(Array(zip(columns, $0))) }
             print(
                 Listing.json(
                     Cell.object([
                         ("month", .text(priced.month.description)), ("lines", .array(lines)),
-                        ("total", .object([("units", .int(units)), ("amount", PricedMonth.dollars(cents))])),
+                        ("total", .object([("units", .int(units)), ("amount", PricedMonth.dollars(cents)), ("unpriced_codes", .int(unpriced))])),
                     ])))
             return
         }
-        rows.append([.text("total"), .text(priced.month.description), .null, .int(units), .null, PricedMonth.dollars(cents), .null])
+        rows.append([
+            .text("total"), .text(priced.month.description), .null, .int(units), .null, PricedMonth.dollars(cents),
+            unpriced == 0 ? .null : .text("excludes \(unpriced) billed code\(unpriced == 1 ? "" : "s") with no amount on file"),
+        ])
         let listing = Listing(columns: columns, rows: rows, emptyMessage: "")
         print(listing.render(format))
     }

@@ -101,7 +101,9 @@ public enum MonthRules {
         for entry in entries where !entry.voided {
             for part in entry.split(in: zone) where month.contains(part.date) {
                 minutes[entry.program, default: [:]][entry.role, default: 0] += part.minutes
-                if let consent = patient.consent, part.date >= consent {
+                // Without any consent the minutes count as if it were on file, and the consent
+                // prerequisite withholds what they would bill, with that reason.
+                if patient.consent.map({ part.date >= $0 }) ?? true {
                     counted[entry.program, default: [:]][entry.role, default: 0] += part.minutes
                     if entry.program == .rpm, entry.interactive { interactiveRPM = true }
                 } else {
@@ -114,7 +116,7 @@ public enum MonthRules {
         func physician(_ program: TimeEntryInput.Program) -> Int { counted[program]?[.physician] ?? 0 }
         func consentNote(_ program: TimeEntryInput.Program) -> String? {
             guard let early = beforeConsent[program], early > 0 else { return nil }
-            return patient.consent.map { "\(early) minutes before the consent of \($0) not counted" } ?? "no consent on file, so no minutes count"
+            return patient.consent.map { "\(early) minutes before the consent of \($0) not counted" }
         }
 
         // CCM
@@ -151,7 +153,7 @@ public enum MonthRules {
             let periods = Self.devicePeriods(month: month, start: patient.rpmStart, mode: devicePeriod)
             for period in periods {
                 let inPeriod = readingDays.filter { day in
-                    day >= period.first && day <= period.last && patient.consent.map { $0 <= day } == true
+                    day >= period.first && day <= period.last && patient.consent.map { $0 <= day } ?? true
                 }
                 days += inPeriod.count
                 let billedBefore = device.units("99445") + device.units("99454")
@@ -272,7 +274,7 @@ public enum MonthRules {
             if minutes > 0 || note != nil { b.skip("99470", "\(minutes) of the 10 RPM management minutes 99470 needs\(suffix)") }
         case 10..<20:
             b.bill("99470", 1)
-            b.skip("99457", "\(minutes) of the 20 minutes 99457 needs, so 99470 is billed")
+            b.skip("99457", "\(minutes) of the 20 minutes 99457 needs (99470 is the code for 10 to 19)")
         default:
             b.bill("99457", 1)
             addOns(minutes, first: 20, each: 20, cap: 2, code: "99458", into: &b)
@@ -321,13 +323,17 @@ public enum MonthRules {
             codes = []
         }
 
-        /// Takes a program's codes; when a prerequisite fails, none of them: each code the program
-        /// billed or considered is listed once with the failed prerequisites as its reason.
+        /// Takes a program's codes. When a prerequisite fails it takes none: each code the program
+        /// would have billed is listed with the failed prerequisites; when it would have billed
+        /// nothing, its own reasons are kept with the prerequisites added.
         mutating func merge(_ other: Builder, gates: [String]) {
             guard gates.isEmpty else {
-                var seen: Set<String> = []
-                let considered = (other.codes.map(\.code) + other.notBilled.map(\.code)).filter { seen.insert($0).inserted }
-                notBilled += considered.map { .init(code: $0, reason: gates.joined(separator: "; ")) }
+                let because = gates.joined(separator: "; ")
+                if other.codes.isEmpty {
+                    notBilled += other.notBilled.map { .init(code: $0.code, reason: "\($0.reason); and \(because)") }
+                } else {
+                    notBilled += other.codes.map { .init(code: $0.code, reason: because) }
+                }
                 return
             }
             for (code, units) in other.codes { bill(code, units) }
