@@ -172,6 +172,10 @@ public final class ATTClient {
                 guard entry.handle >= start, entry.value.count == 5 || entry.value.count == 19,
                     let valueHandle = u16(entry.value, at: 1), let uuid = ATT.UUID(bytes: entry.value.dropFirst(3))
                 else { throw .malformed("characteristic declaration at 0x\(hex16(entry.handle)) is not properties, a handle and a UUID") }
+                guard valueHandle > entry.handle, valueHandle <= service.end else {
+                    throw .malformed(
+                        "characteristic declaration at 0x\(hex16(entry.handle)) puts its value at 0x\(hex16(valueHandle)), outside its service (to 0x\(hex16(service.end)))")
+                }
                 found.append(
                     GATTCharacteristic(
                         uuid: uuid, declaration: entry.handle, valueHandle: valueHandle,
@@ -183,9 +187,10 @@ public final class ATTClient {
         }
         // Descriptors lie between a value handle and the next declaration (or the service end).
         for index in found.indices where !found[index].properties.isDisjoint(with: [.notify, .indicate]) {
-            let first = found[index].valueHandle + 1
-            let last = index + 1 < found.count ? found[index + 1].declaration - 1 : service.end
-            guard first <= last else { continue }
+            // The value handle lies inside the service (checked above), so neither bound wraps.
+            let first = found[index].valueHandle &+ 1
+            let last = index + 1 < found.count ? found[index + 1].declaration &- 1 : service.end
+            guard first > found[index].valueHandle, first <= last, last <= service.end else { continue }
             found[index].cccd = try findDescriptor(.clientCharacteristicConfiguration, from: first, to: last)
         }
         return found

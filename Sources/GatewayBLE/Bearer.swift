@@ -85,3 +85,14 @@ public enum UnixSeqpacket {
         return ATTBearer(fd: fd) {}
     }
 }
+
+/// What failed in a socket call, with the call and errno's text.
+public struct KernelError: Error, CustomStringConvertible {
+    public let description: String
+
+    init(_ call: String, errno code: Int32 = errno) {
+        description = "\(call): \(String(cString: strerror(code)))"
+    }
+
+    init(message: String) { description = message }
+}

@@ -5,17 +5,6 @@ import Foundation
 import Glibc
 #endif
 
-/// What failed in the kernel's Bluetooth sockets, with the call and errno's text.
-public struct KernelError: Error, CustomStringConvertible {
-    public let description: String
-
-    init(_ call: String, errno code: Int32 = errno) {
-        description = "\(call): \(String(cString: strerror(code)))"
-    }
-
-    init(message: String) { description = message }
-}
-
 /// The local adapter through libbluetooth's HCI calls.
 public enum BluetoothAdapter {
     /// Why there is no usable adapter, or `nil` when there is one. A kernel without Bluetooth

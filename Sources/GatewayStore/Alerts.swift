@@ -83,15 +83,24 @@ public struct StoredAlert: Sendable, Hashable {
 
 /// The care-plan templates plans are composed from; replaced on reload (SIGHUP).
 public final class CarePlanTemplates: Sendable {
-    private let templates: Mutex<[String: CarePlanTemplate]>
-
-    public init(_ templates: [String: CarePlanTemplate] = [:]) {
-        self.templates = Mutex(templates)
+    private struct State {
+        var templates: [String: CarePlanTemplate]
+        /// Composed plans by their stored form (the templates and overrides JSON as stored), so
+        /// that evaluating a reading neither decodes nor composes a plan already seen. Emptied
+        /// when the templates change; bounded.
+        var composed: [String: CarePlan] = [:]
     }
 
-    public func replace(with new: [String: CarePlanTemplate]) { templates.withLock { $0 = new } }
+    private let state: Mutex<State>
+    static let cacheLimit = 10_000
 
-    public var all: [String: CarePlanTemplate] { templates.withLock { $0 } }
+    public init(_ templates: [String: CarePlanTemplate] = [:]) {
+        state = Mutex(State(templates: templates))
+    }
+
+    public func replace(with new: [String: CarePlanTemplate]) { state.withLock { $0 = State(templates: new) } }
+
+    public var all: [String: CarePlanTemplate] { state.withLock { $0.templates } }
 
     /// Composes a stored plan.
     public func compose(_ plan: StoredCarePlan) throws(CarePlanError) -> CarePlan {
@@ -105,6 +114,21 @@ public final class CarePlanTemplates: Sendable {
         }
         return try CarePlan.compose(templates: selected, overrides: plan.overrides)
     }
+
+    /// A patient's composed plan and when it began, or `nil` without one.
+    func plan(for patient: String, _ db: Database) throws -> (plan: CarePlan, since: Date)? {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"), arguments: [patient])
+        else { return nil }
+        let key = (row["templates"] as String) + "\u{0}" + (row["overrides"] as String)
+        if let plan = state.withLock({ $0.composed[key] }) { return (plan, row["since"]) }
+        guard let stored = try GatewayDatabase.carePlan(patient, db) else { return nil }
+        let plan = try compose(stored)
+        state.withLock { state in
+            if state.composed.count >= Self.cacheLimit { state.composed.removeAll() }
+            state.composed[key] = plan
+        }
+        return (plan, stored.since)
+    }
 }
 
 extension GatewayDatabase {
@@ -114,12 +138,10 @@ extension GatewayDatabase {
         try write { db in
             try Self.requirePatient(patient, db)
             let previous = try Self.carePlan(patient, db)
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT OR REPLACE INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [patient, Self.encode(templates), Self.encode(overrides), previous?.since ?? now, now, actor])
+                    """).execute(arguments: [patient, Self.encode(templates), Self.encode(overrides), previous?.since ?? now, now, actor])
             try Audit.record(
                 db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
                 detail: [
@@ -134,7 +156,7 @@ extension GatewayDatabase {
     }
 
     static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM careplan WHERE patient_id = ?", arguments: [patient]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient]) else { return nil }
         let decoder = JSONDecoder()
         return StoredCarePlan(
             patientID: row["patient_id"], templates: try decoder.decode([String].self, from: Data((row["templates"] as String).utf8)),
@@ -167,11 +189,11 @@ extension GatewayDatabase {
     }
 
     public func alert(_ id: Int64) throws -> StoredAlert? {
-        try read { try Row.fetchOne($0, sql: "SELECT * FROM alert WHERE id = ?", arguments: [id]).map(StoredAlert.init) }
+        try read { try Row.fetchOne($0.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(StoredAlert.init) }
     }
 
     private static func openAlert(_ id: Int64, verb: String, _ db: Database) throws -> StoredAlert {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM alert WHERE id = ?", arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]) else {
             throw StoreError(.notFound, "no alert \(id); list alerts with ccmctl alerts list")
         }
         let alert = StoredAlert(row)
@@ -193,19 +215,17 @@ extension GatewayDatabase {
         try write { db in
             var alert = try Self.openAlert(id, verb: "acknowledge", db)
             if let minutes {
-                let enrolled = try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [alert.patientID])?.programs ?? []
+                let enrolled = try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [alert.patientID])?.programs ?? []
                 let chosen = program ?? [.rpm, .ccm, .pcm].first(where: enrolled.contains) ?? .ccm
                 let entry = TimeEntryInput(
                     patientID: alert.patientID, start: now.addingTimeInterval(-Double(minutes) * 60), minutes: minutes, staff: actor,
                     role: role, program: chosen, activity: .alert, interactive: interactive, note: note)
                 _ = try Self.insertTimeEntry(entry, source: "alert:\(id)", by: actor, db)
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE alert SET state = 'acknowledged', silenced_level = level, acked_by = ?, acked_at = ?, ack_note = ?,
                       ack_minutes = ?, snoozed_until = NULL, snoozed_by = NULL, updated_at = ? WHERE id = ?
-                    """,
-                arguments: [actor, now, note, minutes, now, id])
+                    """).execute(arguments: [actor, now, note, minutes, now, id])
             var detail = ["level": alert.level.rawValue]
             detail["minutes"] = minutes.map(String.init)
             detail["note"] = note
@@ -220,9 +240,7 @@ extension GatewayDatabase {
         try write { db in
             let alert = try Self.openAlert(id, verb: "snooze", db)
             let until = now.addingTimeInterval(duration)
-            try db.execute(
-                sql: "UPDATE alert SET state = 'snoozed', silenced_level = level, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?",
-                arguments: [until, actor, now, id])
+            try db.cachedStatement(sql: "UPDATE alert SET state = 'snoozed', silenced_level = level, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [until, actor, now, id])
             try Audit.record(
                 db, actor: actor, action: "alert.snooze", entity: "alert", id: "\(id)",
                 detail: ["until": RFC3339.format(until), "level": alert.level.rawValue], at: now)
@@ -247,16 +265,14 @@ enum AlertBook {
     static func apply(_ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database) throws -> [AlertEvent] {
         var events: [AlertEvent] = []
         for finding in findings {
-            let existing = try Row.fetchOne(
-                db, sql: "SELECT * FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'",
-                arguments: [patient, finding.ruleID]
+            let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"), arguments: [patient, finding.ruleID]
             ).map(StoredAlert.init)
             guard let level = finding.level else {
                 // Back in range. An older reading arriving late says nothing about now.
                 guard var alert = existing, seenAt >= alert.lastSeenAt else { continue }
                 if alert.inRangeSince == nil {
                     alert.inRangeSince = seenAt
-                    try db.execute(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?", arguments: [seenAt, now, alert.id])
+                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [seenAt, now, alert.id])
                 }
                 if now.timeIntervalSince(alert.inRangeSince!) >= finding.resolveAfter {
                     events.append(
@@ -265,13 +281,11 @@ enum AlertBook {
                 continue
             }
             guard var alert = existing else {
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         INSERT INTO alert (patient_id, rule_id, title, level, state, opened_at, updated_at, count, first_value,
                           last_value, threshold, last_reading_id, last_seen_at, resolve_after)
                         VALUES (?, ?, ?, ?, 'open', ?, ?, 1, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
+                        """).execute(arguments: [
                         patient, finding.ruleID, finding.title, level.rawValue, now, now, finding.value, finding.value,
                         finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
                     ])
@@ -287,9 +301,7 @@ enum AlertBook {
             }
             if fromTimer {
                 // Still out of range (stale data): keep the alert fresh, say nothing new.
-                try db.execute(
-                    sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?",
-                    arguments: [finding.value, now, alert.id])
+                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(arguments: [finding.value, now, alert.id])
                 continue
             }
             alert.count += 1
@@ -306,14 +318,12 @@ enum AlertBook {
                 alert.state = .open
                 kind = .repeated
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     UPDATE alert SET count = ?, last_value = ?, threshold = ?, last_reading_id = ?, last_seen_at = MAX(last_seen_at, ?),
                       in_range_since = NULL, level = ?, state = ?, updated_at = ?,
                       silenced_level = CASE WHEN ? = 'open' THEN NULL ELSE silenced_level END
                     WHERE id = ?
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     alert.count, alert.lastValue, alert.threshold, finding.readingID, seenAt, alert.level.rawValue,
                     alert.state.rawValue, now, alert.state.rawValue, alert.id,
                 ])
@@ -328,9 +338,7 @@ enum AlertBook {
     }
 
     static func resolve(_ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database) throws -> AlertEvent {
-        try db.execute(
-            sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?",
-            arguments: [now, actor, now, alert.id])
+        try db.cachedStatement(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [now, actor, now, alert.id])
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
         try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
@@ -340,8 +348,7 @@ enum AlertBook {
     /// Evaluates only the meal-context rules for a stored reading whose meal just became known
     /// (the other rules saw it when it was stored).
     static func evaluateMealRules(_ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database) throws -> [AlertEvent] {
-        guard let stored = try GatewayDatabase.carePlan(reading.patientID, db) else { return [] }
-        var plan = try templates.compose(stored)
+        guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
             reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: reading.id, patient: reading.patientID,
@@ -352,10 +359,9 @@ enum AlertBook {
     static func evaluate(
         _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
-        guard let stored = try GatewayDatabase.carePlan(patient, db) else { return [] }
+        guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: id, patient: patient,
-            plan: try templates.compose(stored), now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: id, patient: patient, plan: plan, now: now, db)
     }
 
     static func evaluate(
@@ -366,23 +372,22 @@ enum AlertBook {
         guard !rules.isEmpty else { return [] }
         var rows: [Row] = []
         for need in Evaluator.historyNeeds(plan, kind: kind) {
-            var sql = "SELECT * FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?"
+            var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?"
             var arguments: StatementArguments = [patient, kind.rawValue, id, at]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
                 for meal in meals.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [meal.rawValue] }
             }
             if need.window > 0 {
-                rows += try Row.fetchAll(db, sql: sql + " AND effective_at >= ?", arguments: arguments + [at.addingTimeInterval(-need.window)])
+                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments: arguments + [at.addingTimeInterval(-need.window)])
             }
             if need.count > 0 {
-                rows += try Row.fetchAll(db, sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?", arguments: arguments + [need.count])
+                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments: arguments + [need.count])
             }
         }
         var seen: Set<Int64> = []
-        let history = try rows.map(ReadingRow.decode).filter { seen.insert($0.id).inserted }
-            .sorted { ($0.effectiveAt, $0.id) < ($1.effectiveAt, $1.id) }
-            .map { Observation(readingID: $0.id, at: $0.effectiveAt, values: $0.values, meal: $0.meal) }
+        let history = rows.map(ReadingRow.observation).filter { seen.insert($0.readingID ?? 0).inserted }
+            .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
         let findings = Evaluator.evaluate(
             plan, kind: kind, reading: Observation(readingID: id, at: at, values: values, meal: meal), history: history)
         return try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
@@ -393,35 +398,35 @@ enum AlertBook {
     static func tick(templates: CarePlanTemplates, now: Date, _ db: Database) throws -> (events: [AlertEvent], problems: [String]) {
         var events: [AlertEvent] = []
         var problems: [String] = []
-        for patient in try String.fetchAll(db, sql: "SELECT patient_id FROM careplan ORDER BY patient_id") {
-            guard let stored = try GatewayDatabase.carePlan(patient, db) else { continue }
-            let plan: CarePlan
-            do { plan = try templates.compose(stored) } catch {
+        for patient in try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM careplan ORDER BY patient_id")) {
+            let plan: CarePlan, since: Date
+            do {
+                guard let found = try templates.plan(for: patient, db) else { continue }
+                (plan, since) = found
+            } catch let error as CarePlanError {
                 problems.append(error.description)
                 continue
             }
             guard plan.rules.contains(where: { $0.rule.type == .stale }) else { continue }
             var last: [ReadingKind: Date] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind", arguments: [patient])
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind"), arguments: [patient])
             {
                 if let kind = ReadingKind(rawValue: row["kind"]) { last[kind] = row["at"] }
             }
-            let findings = Evaluator.stale(plan, lastReadingAt: last, planSince: stored.since, now: now)
+            let findings = Evaluator.stale(plan, lastReadingAt: last, planSince: since, now: now)
             events += try apply(findings, patient: patient, seenAt: now, now: now, fromTimer: true, db)
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL")) {
             let alert = StoredAlert(row)
             if now.timeIntervalSince(alert.inRangeSince!) >= alert.resolveAfter {
                 events.append(
                     try resolve(alert, by: "auto", note: "in range since \(RFC3339.format(alert.inRangeSince!))", now: now, db))
             }
         }
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?", arguments: [now]) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"), arguments: [now]) {
             var alert = StoredAlert(row)
             let stillOut = alert.inRangeSince == nil
-            try db.execute(
-                sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?", arguments: [now, alert.id])
+            try db.cachedStatement(sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?").execute(arguments: [now, alert.id])
             try Audit.record(
                 db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",
                 detail: ["level": alert.level.rawValue], at: now)
@@ -441,8 +446,8 @@ extension GatewayDatabase {
         let since = calendar.startOfDay(for: now)
         return try read { db in
             (
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?", arguments: [since]) ?? 0,
-                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'") ?? 0
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?"), arguments: [since]) ?? 0,
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'")) ?? 0
             )
         }
     }
@@ -460,21 +465,19 @@ extension GatewayDatabase {
     public func health(lastInputs: Bool = false) throws -> Health {
         try read { db in
             var open: [String: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level") {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level")) {
                 open[row["level"]] = row["n"]
             }
             var last: [String: Date] = [:]
             if lastInputs {
-                for row in try Row.fetchAll(
-                    db,
-                    sql: "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind")
+                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind"))
                 {
                     last[row["kind"]] = row["at"]
                 }
             }
             return Health(
-                pending: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL") ?? 0,
-                oldestPending: try Date.fetchOne(db, sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL"),
+                pending: try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0,
+                oldestPending: try Date.fetchOne(db.cachedStatement(sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL")),
                 openAlerts: open, lastInput: last)
         }
     }

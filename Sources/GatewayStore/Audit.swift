@@ -27,9 +27,7 @@ enum Audit {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             text = String(decoding: try encoder.encode(detail), as: UTF8.self)
         }
-        try db.execute(
-            sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [at, actor, action, entity, id, text])
+        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [at, actor, action, entity, id, text])
     }
 }
 

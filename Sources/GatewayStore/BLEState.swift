@@ -54,15 +54,14 @@ extension GatewayDatabase {
     /// The sync state of a device (an empty one before its first session).
     public func bleSyncState(device: String) throws -> BLESyncState {
         try read { db in
-            try BLESyncState.fetchOne(db, sql: "SELECT * FROM ble_sync WHERE device_id = ?", arguments: [device])
+            try BLESyncState.fetchOne(db.cachedStatement(sql: "SELECT * FROM ble_sync WHERE device_id = ?"), arguments: [device])
         } ?? BLESyncState(deviceID: device, sessions: 0, records: 0)
     }
 
     /// Records the end of a session: its time, and its error or its success.
     public func recordBLESession(device: String, at time: Date, records: Int, error: String?) throws {
         try write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO ble_sync (device_id, last_attempt_at, last_sync_at, last_error, last_error_at, sessions, records)
                     VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, CASE WHEN ?3 IS NOT NULL THEN ?2 END, 1, ?4)
                     ON CONFLICT (device_id) DO UPDATE SET
@@ -72,23 +71,20 @@ extension GatewayDatabase {
                       last_error_at = CASE WHEN ?3 IS NULL THEN last_error_at ELSE ?2 END,
                       sessions = sessions + 1,
                       records = records + ?4
-                    """,
-                arguments: [device, time, error, records])
+                    """).execute(arguments: [device, time, error, records])
         }
     }
 
     /// Notes (or refreshes) a health device heard advertising.
     public func recordDiscovered(_ device: DiscoveredDevice) throws {
         try write { db in
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO ble_discovered (address, address_type, name, services, rssi, first_seen, last_seen)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (address) DO UPDATE SET address_type = excluded.address_type,
                       name = coalesce(excluded.name, name), services = excluded.services, rssi = excluded.rssi,
                       last_seen = excluded.last_seen
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen, device.lastSeen,
                 ])
         }
@@ -98,33 +94,31 @@ extension GatewayDatabase {
     /// assigned to a patient.
     public func discoveredDevices(unassignedOnly: Bool = true) throws -> [DiscoveredDevice] {
         try read { db in
-            try DiscoveredDevice.fetchAll(
-                db,
-                sql: """
+            try DiscoveredDevice.fetchAll(db.cachedStatement(sql: """
                     SELECT b.*, d.id AS device_id, d.patient_id FROM ble_discovered b
                     LEFT JOIN device d ON d.ble_address = b.address OR d.id = b.address
                     \(unassignedOnly ? "WHERE d.patient_id IS NULL" : "")
                     ORDER BY b.last_seen DESC, b.address
-                    """)
+                    """))
         }
     }
 
     /// The LE address type last heard for `address` (`nil` if never heard).
     public func discoveredAddressType(_ address: String) throws -> String? {
-        try read { db in try String.fetchOne(db, sql: "SELECT address_type FROM ble_discovered WHERE address = ?", arguments: [address]) }
+        try read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT address_type FROM ble_discovered WHERE address = ?"), arguments: [address]) }
     }
 
     /// Devices the BLE transport should connect to: assigned to a patient, with a Bluetooth address.
     public func assignedBLEDevices() throws -> [Device] {
         try read { db in
-            try Device.fetchAll(db, sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id")
+            try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id"))
         }
     }
 
     /// The device with this Bluetooth address (or this id).
     public func device(bleAddress address: String) throws -> Device? {
         try read { db in
-            try Device.fetchOne(db, sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC", arguments: [address, address, address])
+            try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"), arguments: [address, address, address])
         }
     }
 }
@@ -138,12 +132,10 @@ extension Pipeline {
         let inboxID = try database.write { db in
             let id = try Self.insertInbox(input, db)
             if let glucoseSequence {
-                try db.execute(
-                    sql: """
+                try db.cachedStatement(sql: """
                         INSERT INTO ble_sync (device_id, last_glucose_seq) VALUES (?1, ?2)
                         ON CONFLICT (device_id) DO UPDATE SET last_glucose_seq = max(coalesce(last_glucose_seq, -1), ?2)
-                        """,
-                    arguments: [device, glucoseSequence])
+                        """).execute(arguments: [device, glucoseSequence])
             }
             return id
         }

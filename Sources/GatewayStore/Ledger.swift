@@ -90,12 +90,10 @@ extension GatewayDatabase {
 
     static func insertTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String, _ db: Database) throws -> Int64 {
         try GatewayDatabase.requirePatient(entry.patientID, db)
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note, source, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
                 entry.activity.rawValue, entry.interactive, entry.note, source, Date(),
             ])
@@ -112,12 +110,11 @@ extension GatewayDatabase {
     /// Voids an entry: it stays in the ledger, marked, and never counts again.
     public func voidTimeEntry(_ id: Int64, reason: String, by actor: String) throws {
         try write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT voided_at FROM time_entry WHERE id = ?", arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id]) else {
                 throw StoreError(.notFound, "no time entry \(id); list entries with ccmctl time list")
             }
             if (row["voided_at"] as Date?) != nil { throw StoreError(.conflict, "time entry \(id) is already void") }
-            try db.execute(
-                sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?", arguments: [Date(), actor, reason, id])
+            try db.cachedStatement(sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?").execute(arguments: [Date(), actor, reason, id])
             try Audit.record(db, actor: actor, action: "time.void", entity: "time_entry", id: "\(id)", detail: ["reason": reason])
         }
     }
@@ -125,13 +122,10 @@ extension GatewayDatabase {
     /// Time entries (voided ones included), oldest first; `from`/`to` bound their start.
     public func timeEntries(patient: String? = nil, from: Date? = nil, to: Date? = nil) throws -> [StoredTimeEntry] {
         try read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
+            try Row.fetchAll(db.cachedStatement(sql: """
                     SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND (?2 IS NULL OR start >= ?2) AND (?3 IS NULL OR start < ?3)
                     ORDER BY start, id
-                    """,
-                arguments: [patient, from, to]
+                    """), arguments: [patient, from, to]
             ).map(StoredTimeEntry.init)
         }
     }
@@ -140,19 +134,16 @@ extension GatewayDatabase {
     public func startTimer(_ timer: RunningTimer, by actor: String) throws {
         try write { db in
             try GatewayDatabase.requirePatient(timer.patientID, db)
-            if let running = try Date.fetchOne(
-                db, sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [timer.patientID, timer.staff])
+            if let running = try Date.fetchOne(db.cachedStatement(sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [timer.patientID, timer.staff])
             {
                 throw StoreError(
                     .conflict,
                     "a timer for \(timer.patientID) by \(timer.staff) is running since \(RFC3339.format(running)); stop it with ccmctl time stop \(timer.patientID)")
             }
-            try db.execute(
-                sql: """
+            try db.cachedStatement(sql: """
                     INSERT INTO time_timer (patient_id, staff, started_at, role, program, activity, interactive, note)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
+                    """).execute(arguments: [
                     timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue, timer.activity.rawValue,
                     timer.interactive, timer.note,
                 ])
@@ -167,12 +158,11 @@ extension GatewayDatabase {
     )? {
         try write { db in
             guard
-                let row = try Row.fetchOne(
-                    db, sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [patient, staff])
+                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [patient, staff])
             else {
                 throw StoreError(.notFound, "no timer running for \(patient) by \(staff); start one with ccmctl time start \(patient)")
             }
-            try db.execute(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?", arguments: [patient, staff])
+            try db.cachedStatement(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?").execute(arguments: [patient, staff])
             let started: Date = row["started_at"]
             let minutes = Int(now.timeIntervalSince(started) / 60)
             guard minutes >= 1 else {
@@ -191,7 +181,7 @@ extension GatewayDatabase {
     /// The timers running now.
     public func runningTimers() throws -> [RunningTimer] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM time_timer ORDER BY started_at").map { row in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM time_timer ORDER BY started_at")).map { row in
                 RunningTimer(
                     patientID: row["patient_id"], staff: row["staff"], startedAt: row["started_at"],
                     role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
@@ -206,11 +196,9 @@ extension GatewayDatabase {
         try write { db in
             try GatewayDatabase.requirePatient(patient, db)
             if let complexity {
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [patient, month.description, complexity.rawValue, actor, Date()])
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [patient, month.description, complexity.rawValue, actor, Date()])
             } else {
-                try db.execute(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?", arguments: [patient, month.description])
+                try db.cachedStatement(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?").execute(arguments: [patient, month.description])
             }
             try Audit.record(
                 db, actor: actor, action: "patient.month_complexity", entity: "patient", id: patient,
@@ -226,12 +214,9 @@ extension GatewayDatabase {
         let entriesFrom = monthStart.addingTimeInterval(-86_400)
         let readingsFrom = LocalDay.start(of: month.first.adding(days: -31), in: zone)
         return try read { db in
-            let patients = try Patient.fetchAll(
-                db, sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id", arguments: [patient])
+            let patients = try Patient.fetchAll(db.cachedStatement(sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id"), arguments: [patient])
             var entries: [String: [LedgerEntry]] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id",
-                arguments: [patient, entriesFrom, monthEnd])
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id"), arguments: [patient, entriesFrom, monthEnd])
             {
                 let entry = StoredTimeEntry(row)
                 entries[entry.patientID, default: []].append(entry.ledgerEntry)
@@ -247,10 +232,10 @@ extension GatewayDatabase {
                 days[row["patient_id"], default: []].insert(LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))
             }
             var complexity: [String: Complexity] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?", arguments: [month.description]) {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?"), arguments: [month.description]) {
                 complexity[row["patient_id"]] = Complexity(rawValue: row["complexity"])
             }
-            let plans = Set(try String.fetchAll(db, sql: "SELECT patient_id FROM careplan"))
+            let plans = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM careplan")))
             return BillingInputs(patients: patients, entries: entries, readingDays: days, complexity: complexity, carePlans: plans)
         }
     }

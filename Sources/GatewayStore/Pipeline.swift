@@ -119,9 +119,7 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.execute(
-            sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)",
-            arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])
+        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])
         return db.lastInsertedRowID
     }
 
@@ -144,7 +142,7 @@ public struct Pipeline: Sendable {
     /// oldest first.
     public func processPending() throws -> [ItemOutcome] {
         let ids = try database.read { db in
-            try Int64.fetchAll(db, sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id")
+            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id"))
         }
         return try process(inboxIDs: ids)
     }
@@ -220,7 +218,7 @@ public struct Pipeline: Sendable {
             }
         }
         for outcome in outcomes { try Self.save(outcome, db) }
-        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inboxID])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inboxID])
         return outcomes
     }
 
@@ -239,24 +237,22 @@ public struct Pipeline: Sendable {
                 case .failure(let rejection):
                     outcome = outcome.rejected(rejection)
                 case .success(let entry):
-                    guard try Bool.fetchOne(db, sql: "SELECT 1 FROM patient WHERE id = ?", arguments: [entry.patientID]) != nil else {
+                    guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [entry.patientID]) != nil else {
                         let rejection = Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)")
                         outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
                         break
                     }
                     let key = entry.messageID.map { "\(inbox.hubID ?? "-")|id:\($0)" }
                         ?? "\(entry.patientID)|\(RFC3339.format(entry.start))|\(entry.staff)|\(entry.activity.rawValue)"
-                    if let existing = try Int64.fetchOne(db, sql: "SELECT id FROM time_entry WHERE dedup_key = ?", arguments: [key]) {
+                    if let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM time_entry WHERE dedup_key = ?"), arguments: [key]) {
                         outcome.status = .duplicate
                         outcome.reason = "same time entry as entry \(existing) (\(key))"
                         break
                     }
-                    try db.execute(
-                        sql: """
+                    try db.cachedStatement(sql: """
                             INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note,
                               source, inbox_id, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                        arguments: [
+                            """).execute(arguments: [
                             entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
                             entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, Date(),
                         ])
@@ -266,7 +262,7 @@ public struct Pipeline: Sendable {
             }
         }
         for outcome in outcomes { try Self.save(outcome, db) }
-        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inbox.id])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inbox.id])
         return outcomes
     }
 
@@ -282,14 +278,13 @@ public struct Pipeline: Sendable {
         case .failure(let rejection):
             outcome = outcome.rejected(rejection)
         case .success(let context):
-            if let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ?", arguments: [device, context.sequence])
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ?"), arguments: [device, context.sequence])
             {
                 var reading = try ReadingRow.decode(row)
                 outcome.status = .accepted
                 outcome.readingID = reading.id
                 if let meal = context.meal, reading.meal == nil {
-                    try db.execute(sql: "UPDATE reading SET meal = ? WHERE id = ?", arguments: [meal.rawValue, reading.id])
+                    try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [meal.rawValue, reading.id])
                     reading.meal = meal
                     outcome.reason = "meal \(meal.rawValue) added to reading \(reading.id) (sequence \(context.sequence))"
                     do {
@@ -307,26 +302,21 @@ public struct Pipeline: Sendable {
             }
         }
         try Self.save(outcome, db)
-        try db.execute(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?", arguments: [Date(), inbox.id])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inbox.id])
         return [outcome]
     }
 
     /// The meal of a context that arrived before its measurement, consumed (marked accepted).
     private func pendingContext(device: String, sequence: Int, readingID: Int64, _ db: Database) throws -> MealContext? {
-        let rows = try Row.fetchAll(
-            db,
-            sql: """
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT i.id, i.payload FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
                 WHERE it.status = 'quarantined' AND it.code = 'context_waiting' AND it.device_id = ? ORDER BY i.id
-                """,
-            arguments: [device])
+                """), arguments: [device])
         for row in rows {
             guard case .success(let context) = HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(row["payload"])),
                 context.sequence == sequence
             else { continue }
-            try db.execute(
-                sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0",
-                arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, Date(), row["id"] as Int64])
+            try db.cachedStatement(sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0").execute(arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, Date(), row["id"] as Int64])
             return context.meal
         }
         return nil
@@ -335,9 +325,7 @@ public struct Pipeline: Sendable {
     /// Runs the quarantined readings of `device` through the pipeline again (after the caller
     /// registered or assigned it), in the caller's transaction.
     private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
-        let pending = try Row.fetchAll(
-            db, sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item",
-            arguments: [device])
+        let pending = try Row.fetchAll(db.cachedStatement(sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item"), arguments: [device])
         var outcomes: [ItemOutcome] = []
         var decoded: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
         for row in pending {
@@ -378,7 +366,7 @@ public struct Pipeline: Sendable {
         case .success(let value):
             reading = value
         }
-        guard let device = try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [reading.device]) else {
+        guard let device = try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [reading.device]) else {
             outcome.status = .quarantined
             outcome.code = "unknown_device"
             outcome.reason =
@@ -404,7 +392,7 @@ public struct Pipeline: Sendable {
                     ), item: item))
         }
         if let key = reading.dedupKey,
-            let existing = try Int64.fetchOne(db, sql: "SELECT id FROM reading WHERE dedup_key = ?", arguments: [key.description])
+            let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])
         {
             outcome.status = .duplicate
             outcome.readingID = existing
@@ -416,7 +404,7 @@ public struct Pipeline: Sendable {
         if reading.kind == .glucose, reading.meal == nil, let sequence = reading.sequence,
             let meal = try pendingContext(device: reading.device, sequence: sequence, readingID: readingID, db)
         {
-            try db.execute(sql: "UPDATE reading SET meal = ? WHERE id = ?", arguments: [meal.rawValue, readingID])
+            try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [meal.rawValue, readingID])
             reading.meal = meal
         }
         outcome.readingID = readingID
@@ -433,12 +421,10 @@ public struct Pipeline: Sendable {
     }
 
     static func save(_ outcome: ItemOutcome, _ db: Database) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO inbox_item (inbox_id, item, status, code, reason, device_id, kind, reading_id, decided_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
                 outcome.kind?.rawValue, outcome.readingID, Date(),
             ])
@@ -471,7 +457,7 @@ struct InboxRow {
     var processedAt: Date?
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT * FROM inbox WHERE id = ?", arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
         guard let format = InputFormat(rawValue: row["format"]) else {
             throw StoreError(.invalid, "inbox \(id) has format \(row["format"] as String), which this version cannot read; upgrade ccm-gateway")
         }

@@ -39,15 +39,26 @@ enum ReadingRow {
             reading.originalUnit.rawValue, originalJSON, reading.meal?.rawValue, reading.sequence, reading.messageID, source,
             inboxID, reading.dedupKey?.description,
         ]
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
                   \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
                   original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key)
                 VALUES (\(Array(repeating: "?", count: 7 + Quantity.allCases.count + 8).joined(separator: ", ")))
-                """,
-            arguments: arguments)
+                """).execute(arguments: arguments)
         return db.lastInsertedRowID
+    }
+
+    /// The columns a care-plan rule reads of past readings.
+    static let observationColumns = "id, effective_at, meal, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
+
+    /// A past reading as the rules read it (``observationColumns``): no JSON to decode.
+    static func observation(_ row: Row) -> Observation {
+        var values: [Quantity: Double] = [:]
+        for quantity in Quantity.allCases {
+            if let value = row[quantity.rawValue] as Double? { values[quantity] = value }
+        }
+        return Observation(
+            readingID: row["id"], at: row["effective_at"], values: values, meal: (row["meal"] as String?).flatMap(MealContext.init(rawValue:)))
     }
 
     static func decode(_ row: Row) throws -> StoredReading {
@@ -163,7 +174,7 @@ extension GatewayDatabase {
     public func unassignDevice(_ id: String, by actor: String) throws {
         try write { db in
             let device = try Self.requireDevice(id, db)
-            try db.execute(sql: "UPDATE device SET patient_id = NULL, assigned_at = NULL WHERE id = ?", arguments: [id])
+            try db.cachedStatement(sql: "UPDATE device SET patient_id = NULL, assigned_at = NULL WHERE id = ?").execute(arguments: [id])
             try Audit.record(
                 db, actor: actor, action: "device.unassign", entity: "device", id: id,
                 detail: ["previous_patient": device.patientID ?? ""])

@@ -36,7 +36,7 @@ extension GatewayDatabase {
     /// Adds a patient; fails if the id is taken.
     public func addPatient(_ patient: Patient, by actor: String) throws {
         try write { db in
-            if try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [patient.id]) != nil {
+            if try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [patient.id]) != nil {
                 throw StoreError(.conflict, "patient \(patient.id) already exists; use ccmctl patients show \(patient.id) to see it")
             }
             try Self.insert(patient, db)
@@ -50,7 +50,7 @@ extension GatewayDatabase {
             var added = 0
             var updated = 0
             for patient in patients {
-                if try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [patient.id]) != nil {
+                if try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [patient.id]) != nil {
                     try Self.update(patient, db)
                     try Audit.record(db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
                     updated += 1
@@ -66,12 +66,10 @@ extension GatewayDatabase {
 
     private static func insert(_ patient: Patient, _ db: Database) throws {
         let now = Date()
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO patient (id, name, time_zone, conditions, medications, medicare_part_b, ccm_consent_date,
                   complexity, programs, rpm_start, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 patient.id, patient.name, patient.timeZone, json(patient.conditions), json(patient.medications),
                 patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
                 json(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
@@ -79,12 +77,10 @@ extension GatewayDatabase {
     }
 
     private static func update(_ patient: Patient, _ db: Database) throws {
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
                   ccm_consent_date = ?, complexity = ?, programs = ?, rpm_start = ?, updated_at = ? WHERE id = ?
-                """,
-            arguments: [
+                """).execute(arguments: [
                 patient.name, patient.timeZone, json(patient.conditions), json(patient.medications), patient.medicarePartB,
                 patient.ccmConsentDate?.description, patient.complexity.rawValue, json(patient.programs.map(\.rawValue)),
                 patient.rpmStart?.description, Date(), patient.id,
@@ -95,7 +91,7 @@ extension GatewayDatabase {
     @discardableResult
     public func updatePatient(_ id: String, by actor: String, _ change: (inout Patient) throws -> Void) throws -> Patient {
         try write { db in
-            guard var patient = try Patient.fetchOne(db, sql: "SELECT * FROM patient WHERE id = ?", arguments: [id]) else {
+            guard var patient = try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [id]) else {
                 throw StoreError(.notFound, "no patient \(id); list patients with ccmctl patients list")
             }
             try change(&patient)
@@ -116,7 +112,7 @@ extension GatewayDatabase {
     }
 
     public func patient(_ id: String) throws -> Patient? {
-        try read { try Patient.fetchOne($0, sql: "SELECT * FROM patient WHERE id = ?", arguments: [id]) }
+        try read { try Patient.fetchOne($0.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [id]) }
     }
 
     public func patients() throws -> [Patient] {
@@ -128,21 +124,19 @@ extension GatewayDatabase {
     /// Registers a device inside the caller's transaction (``Pipeline/addDevice(_:by:)`` replays
     /// its quarantined readings in the same one).
     static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
-        if try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [device.id]) != nil {
+        if try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [device.id]) != nil {
             throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
         }
         if let address = device.bleAddress,
-            let other = try String.fetchOne(db, sql: "SELECT id FROM device WHERE ble_address = ?", arguments: [address])
+            let other = try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE ble_address = ?"), arguments: [address])
         {
             throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other); one physical device is one entry")
         }
         if let patientID = device.patientID { try requirePatient(patientID, db) }
-        try db.execute(
-            sql: """
+        try db.cachedStatement(sql: """
                 INSERT INTO device (id, kind, ble_address, model, patient_id, hub_id, assigned_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-            arguments: [
+                """).execute(arguments: [
                 device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
                 device.patientID == nil ? nil : Date(), Date(),
             ])
@@ -158,37 +152,35 @@ extension GatewayDatabase {
         let device = try requireDevice(id, db)
         try requirePatient(patientID, db)
         let newHub: String? = hub ?? device.hubID
-        try db.execute(
-            sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?",
-            arguments: [patientID, newHub, Date(), id])
+        try db.cachedStatement(sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [patientID, newHub, Date(), id])
         var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
         detail["hub"] = newHub
         try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
     }
 
     static func requirePatient(_ id: String, _ db: Database) throws {
-        guard try Bool.fetchOne(db, sql: "SELECT 1 FROM patient WHERE id = ?", arguments: [id]) != nil else {
+        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [id]) != nil else {
             throw StoreError(.notFound, "no patient \(id); add it with ccmctl patients add \(id) --name NAME")
         }
     }
 
     static func requireDevice(_ id: String, _ db: Database) throws -> Device {
-        guard let device = try Device.fetchOne(db, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) else {
+        guard let device = try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) else {
             throw StoreError(.notFound, "no device \(id); register it with ccmctl devices add \(id) --kind KIND")
         }
         return device
     }
 
     public func device(_ id: String) throws -> Device? {
-        try read { try Device.fetchOne($0, sql: "SELECT * FROM device WHERE id = ?", arguments: [id]) }
+        try read { try Device.fetchOne($0.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) }
     }
 
     public func devices(patient: String? = nil) throws -> [Device] {
         try read { db in
             if let patient {
-                return try Device.fetchAll(db, sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id", arguments: [patient])
+                return try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id"), arguments: [patient])
             }
-            return try Device.fetchAll(db, sql: "SELECT * FROM device ORDER BY id")
+            return try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device ORDER BY id"))
         }
     }
 }

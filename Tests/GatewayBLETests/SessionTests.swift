@@ -3,6 +3,10 @@ import GatewayCore
 import GatewayStore
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @testable import GatewayBLE
 
 /// Whole sessions against the simulated peripheral over a socketpair: the ATT client, the
@@ -321,5 +325,36 @@ struct SessionTests {
                 #expect(a.originalUnit == b.originalUnit && a.originalValues == b.originalValues)
             }
         }
+    }
+}
+
+/// Sessions against a scripted peer: PDUs queued on a socketpair, then end of stream. The fuzzer
+/// drives the same path (Fuzz/att.swift); its crash inputs become cases here.
+@Suite("BLE sessions against a scripted peer")
+struct ScriptedPeerTests {
+    func run(_ pdus: [[UInt8]]) -> SessionReport {
+        var fds: [Int32] = [0, 0]
+        precondition(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue), 0, &fds) == 0)
+        defer { close(fds[1]) }
+        for pdu in pdus { _ = pdu.withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, 0) } }
+        shutdown(fds[1], Int32(SHUT_WR))
+        let client = ATTClient(bearer: ATTBearer(fd: fds[0]) {}, timeout: .milliseconds(200))
+        return HealthSession(client: client, options: .init(idle: .milliseconds(50), procedureTimeout: .milliseconds(200))) { _ in }.run()
+    }
+
+    @Test("A characteristic whose value handle is 0xFFFF, outside its service, is reported, not a crash (fuzzer find)")
+    func valueHandleOverflow() {
+        let report = run([
+            [0x03, 0xB9, 0x00],
+            [0x11, 0x06, 0x01, 0x00, 0x0C, 0x00, 0x08, 0x18],
+            [0x01, 0x10, 0x0D, 0x00, 0x0A],
+            [0x09, 0x07, 0x02, 0x00, 0x10, 0xFF, 0xFF, 0x18, 0x2A],
+        ])
+        #expect(report.failure == "malformed ATT PDU: characteristic declaration at 0x0002 puts its value at 0xFFFF, outside its service (to 0x000C)")
+    }
+
+    @Test("A peer that ends the stream in the middle of discovery is a disconnect")
+    func endOfStream() {
+        #expect(run([[0x03, 0x17, 0x00]]).failure == "the device disconnected")
     }
 }
