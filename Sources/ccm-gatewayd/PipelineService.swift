@@ -4,14 +4,15 @@ import Logging
 import ServiceLifecycle
 
 /// Wakes the pipeline for inputs the sources have already committed to the inbox, and counts
-/// them in flight for the watchdog.
+/// them in flight for the watchdog. Wake-ups coalesce: however many inputs arrived since the
+/// pipeline last looked, it looks once and decides them all.
 struct InboxWakeups: Sendable {
-    let stream: AsyncStream<Int64>
-    let continuation: AsyncStream<Int64>.Continuation
+    let stream: AsyncStream<Void>
+    let continuation: AsyncStream<Void>.Continuation
     let stats: PipelineStats
 
     init(stats: PipelineStats) {
-        (stream, continuation) = AsyncStream.makeStream(of: Int64.self)
+        (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         self.stats = stats
     }
 
@@ -20,18 +21,23 @@ struct InboxWakeups: Sendable {
 
     /// Called by a source after its `receive` committed: the input is durable, this only says
     /// "look now".
-    @Sendable func wake(_ inboxID: Int64) { continuation.yield(inboxID) }
+    @Sendable func wake(_ inboxID: Int64) { continuation.yield() }
 }
 
 /// Runs the one pipeline inside the daemon: first whatever a previous run left undecided in
-/// the inbox (a crash between receive and process), then each input the sources announce.
+/// the inbox (a crash between receive and process), then, at each wake-up, every input waiting.
+///
+/// Each input was committed to the inbox on its own before its source acknowledged it; deciding
+/// them is batched, one transaction for all that are waiting, since a crash before that commit
+/// only leaves them pending for the next look. At a steady trickle a batch is one input; under a
+/// burst it is everything that queued meanwhile, so the pipeline keeps up with fewer commits.
 struct PipelineService: Service {
     let pipeline: Pipeline
     let wakeups: InboxWakeups
     let readiness: Readiness
     let stats: PipelineStats
     let logger: Logger
-    /// Called with each processed input's outcomes (tests observe the daemon through it).
+    /// Called with each processed batch's outcomes (tests observe the daemon through it).
     var onProcessed: (@Sendable ([ItemOutcome]) -> Void)?
 
     static let name = "pipeline"
@@ -43,9 +49,10 @@ struct PipelineService: Service {
             logger.notice("processed inputs left undecided by the previous run", metadata: ["count": "\(backlog.count)"])
         }
         readiness.mark(Self.name)
-        for await inboxID in wakeups.stream.cancelOnGracefulShutdown() {
-            record(try pipeline.process(inboxID: inboxID))
-            stats.decided()
+        for await _ in wakeups.stream.cancelOnGracefulShutdown() {
+            let outcomes = try pipeline.processPending()
+            record(outcomes)
+            for _ in Set(outcomes.map(\.inboxID)) { stats.decided() }
         }
     }
 
