@@ -103,6 +103,9 @@ public final class MQTTClient: @unchecked Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(
             mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "setting MQTT 3.1.1", fix: "")
+        // Nagle's algorithm holds a small PUBACK or alert back until the previous segment is
+        // acknowledged: tens of milliseconds on a quiet link. Send each at once.
+        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "disabling Nagle's algorithm", fix: "")
         if options.username != nil || options.password != nil {
             try MQTTError.check(
                 mosquitto_username_pw_set(handle, options.username, options.password), "mqtt.username",

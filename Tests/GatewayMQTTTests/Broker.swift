@@ -31,6 +31,7 @@ final class Broker: @unchecked Sendable {
             autosave_interval 1
             max_queued_messages 100000
             max_inflight_messages 100
+            set_tcp_nodelay true
             log_dest file \(log)
             log_type error
             log_type warning

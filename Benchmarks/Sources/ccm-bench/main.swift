@@ -29,7 +29,11 @@ let readings = Int(option("--readings", default: "100000")!)!
 let out = option("--out", default: repo + "/BENCHMARKS.md")!
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(atPath: work) }
+// BENCH_KEEP=1 keeps the work folder (databases, logs) for a look afterwards; BENCH_ONLY=drain,
+// ingest, latency or month runs one scenario.
+let environment = ProcessInfo.processInfo.environment
+defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeItem(atPath: work) } }
+@MainActor func scenario(_ name: String) -> Bool { environment["BENCH_ONLY"].map { $0 == name } ?? true }
 
 @MainActor func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
 
@@ -96,13 +100,14 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
     return Int((try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
 }
 
-/// VmRSS and VmHWM of a process, in KiB.
-@MainActor func memory(_ pid: Int32) -> (rss: Int, peak: Int) {
+/// VmRSS, VmHWM and RssAnon (private memory; the rest of RSS is file-backed pages of the
+/// executable and shared libraries) of a process, in KiB.
+@MainActor func memory(_ pid: Int32) -> (rss: Int, peak: Int, anonymous: Int) {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
     func field(_ name: String) -> Int {
         status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") } ?? 0
     }
-    return (field("VmRSS:"), field("VmHWM:"))
+    return (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
 }
 
 @MainActor func freePort() -> Int {
@@ -224,7 +229,8 @@ let zone = "America/Chicago"
 @MainActor func broker() throws -> (process: Process, port: Int) {
     let port = freePort()
     let conf = "\(work)/mosquitto-\(port).conf"
-    var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n"
+    // As config/mosquitto.conf has it: no cap on a backlog, no Nagle delay.
+    var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\nlog_dest none\n"
     if getuid() == 0 { text += "user root\n" }
     try text.write(toFile: conf, atomically: true, encoding: .utf8)
     let process = try start(mosquitto, ["-c", conf], log: "\(work)/mosquitto-\(port).log")
@@ -269,7 +275,7 @@ var notes: [String] = []
 @MainActor func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) }
 
 say("== MQTT backlog drain: \(readings) QoS 1 readings")
-do {
+if scenario("drain") {
     let (database, _) = try population("drain", patients: 1000)
     let (brokerProcess, port) = try broker()
     defer { stop(brokerProcess) }
@@ -334,7 +340,7 @@ do {
 }
 
 say("== Ingest pipeline: ccmctl ingest of \(readings) lines vs sqlite3 in one transaction")
-do {
+if scenario("ingest") {
     let (database, config) = try population("ingest", patients: 1000)
     let lines = "\(work)/ingest.jsonl"
     try nativeLines(readings, patients: 1000).write(toFile: lines, atomically: true, encoding: .utf8)
@@ -365,7 +371,7 @@ do {
 }
 
 say("== End-to-end latency at 1,000 readings/s: publish → alert line")
-do {
+if scenario("latency") {
     let patients = 5000
     let (database, _) = try population("latency", patients: patients)
     let (brokerProcess, port) = try broker()
@@ -375,9 +381,16 @@ do {
     let gateway = try daemon(config, name: "latency")
     defer { stop(gateway.process) }
     usleep(1_000_000)
-    let idle = memory(gateway.process.processIdentifier).rss
+    let idle = memory(gateway.process.processIdentifier)
     figures.append(Figure(name: "Start to READY=1", value: ms(gateway.ready), against: "", verdict: "measured"))
-    figures.append(Figure(name: "Idle RSS after start", value: mib(idle), against: "target < 24 MiB", verdict: idle < 24 * 1024 ? "meets" : "over"))
+    figures.append(
+        Figure(
+            name: "Idle RSS after start", value: "\(mib(idle.rss)): \(mib(idle.anonymous)) private, \(mib(idle.rss - idle.anonymous)) file-backed",
+            against: "target < 24 MiB",
+            verdict: idle.rss < 24 * 1024
+                ? "meets"
+                : idle.anonymous < 24 * 1024
+                    ? "over in RSS; the file-backed part is the Swift runtime, Foundation and ICU, mapped and shared; private memory is under" : "over"))
 
     // A thread stamps each alert line as it appears (polling every 0.5 ms) while this one publishes.
     let seen = Mutex<[String: Date]>([:])
@@ -434,7 +447,7 @@ do {
 }
 
 say("== Month summary: 5,000 patients × 30 time entries and 30 reading days")
-do {
+if scenario("month") {
     let patients = 5000
     let (database, config) = try population("month", patients: patients)
     var statements = "BEGIN;\n"
@@ -519,6 +532,7 @@ report += """
       release`. The Debian package links the Swift runtime statically and is larger.
 
     """
+if environment["BENCH_KEEP"] == "1" { say("work folder kept: \(work)") }
 if !notes.isEmpty { report += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
 try report.write(toFile: out, atomically: true, encoding: .utf8)
 print(report)
