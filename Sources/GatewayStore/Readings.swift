@@ -51,14 +51,14 @@ enum ReadingRow {
     /// The columns a care-plan rule reads of past readings.
     static let observationColumns = "id, effective_at, meal, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
 
-    /// A past reading as the rules read it (``observationColumns``): no JSON to decode.
+    /// A past reading as the rules read it (``observationColumns``, by position): no JSON to
+    /// decode, no column looked up by name.
     static func observation(_ row: Row) -> Observation {
         var values: [Quantity: Double] = [:]
-        for quantity in Quantity.allCases {
-            if let value = row[quantity.rawValue] as Double? { values[quantity] = value }
+        for (offset, quantity) in Quantity.allCases.enumerated() {
+            if let value = row[3 + offset] as Double? { values[quantity] = value }
         }
-        return Observation(
-            readingID: row["id"], at: row["effective_at"], values: values, meal: (row["meal"] as String?).flatMap(MealContext.init(rawValue:)))
+        return Observation(readingID: row[0], at: row[1], values: values, meal: (row[2] as String?).flatMap(MealContext.init(rawValue:)))
     }
 
     static func decode(_ row: Row) throws -> StoredReading {

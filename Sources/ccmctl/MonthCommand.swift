@@ -16,8 +16,7 @@ struct PricedMonth {
         let config = try global.loadConfig()
         let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
         if let text {
-            guard let parsed = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month; write YYYY-MM, e.g. 2026-03") }
-            month = parsed
+            month = try validatedMonth(text)
         } else {
             month = CalendarMonth(Date(), in: zone)
         }

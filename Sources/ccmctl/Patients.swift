@@ -149,7 +149,7 @@ struct Patients: ParsableCommand {
         var complexity: String
 
         func run() throws {
-            guard let month = CalendarMonth(month) else { throw CLIError("--month: \"\(month)\" is not a month; write YYYY-MM, e.g. 2026-03") }
+            let month = try validatedMonth(month)
             let value: Complexity?
             switch complexity {
             case "standing": value = nil

@@ -116,6 +116,11 @@ func validatedConditions(_ codes: [String], option: String) throws -> [String] {
     }
 }
 
+func validatedMonth(_ text: String) throws -> CalendarMonth {
+    guard let month = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month; write YYYY-MM, e.g. 2026-03") }
+    return month
+}
+
 func validatedDate(_ text: String?, option: String) throws -> LocalDate? {
     guard let text else { return nil }
     guard let date = LocalDate(text) else {

@@ -128,7 +128,7 @@ struct TimeCommand: ParsableCommand {
             let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
             var from: Date?, to: Date?
             if let month {
-                guard let parsed = CalendarMonth(month) else { throw CLIError("--month: \"\(month)\" is not a month; write YYYY-MM, e.g. 2026-03") }
+                let parsed = try validatedMonth(month)
                 from = LocalDay.start(of: parsed.first, in: zone)
                 to = LocalDay.start(of: parsed.last.adding(days: 1), in: zone)
             }

@@ -212,15 +212,16 @@ let zone = "America/Chicago"
 
 @MainActor func pad(_ i: Int) -> String { String(repeating: "0", count: max(0, 5 - String(i).count)) + String(i) }
 
-/// `n` native readings spread over `patients` cuffs, each at its own minute (so none is a
-/// duplicate), normal values.
+/// `n` native readings spread over `patients` cuffs, normal values, each cuff's readings 12
+/// hours apart going back from the start of 2026 (as a hub that was away holds a morning and an
+/// evening reading a day), so none is a duplicate and each care-plan window sees what it would.
 @MainActor func nativeLines(_ n: Int, patients: Int) -> String {
     var text = ""
     text.reserveCapacity(n * 170)
     let base = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01
     let formatter = ISO8601DateFormatter()
     for i in 0..<n {
-        let at = formatter.string(from: base.addingTimeInterval(Double(i / patients) * 60))
+        let at = formatter.string(from: base.addingTimeInterval(-Double(n / patients - i / patients) * 43_200))
         text += "{\"v\": 1, \"device\": \"BENCH-\(pad(i % patients + 1))\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(at)\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(118 + i % 12), \"diastolic\": 76, \"pulse\": 70}}\n"
     }
     return text
