@@ -172,6 +172,16 @@ struct MonthRulesTests {
         #expect(s.reason("99457") == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
     }
 
+    @Test("Device data outside the month says nothing about RPM for a patient not enrolled in it")
+    func readingsLastMonth() {
+        let february = Set((1...20).map { LocalDate(year: 2026, month: 2, day: $0) })
+        let s = summary(Self.patient(programs: [.ccm]), [Self.entry(25)], days: february)
+        #expect(codes(s) == ["99490": 1])
+        #expect(s.notBilled.allSatisfy { $0.code.hasPrefix("9943") }, "no RPM line: \(s.notBilled)")
+        let inMarch = summary(Self.patient(programs: [.ccm]), [Self.entry(25)], days: Self.days(3))
+        #expect(inMarch.reason("99445") == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
+    }
+
     @Test("Voided entries never count")
     func voided() {
         let s = summary(Self.patient(programs: [.ccm]), [Self.entry(15), Self.entry(10, voided: true)])

@@ -148,9 +148,10 @@ public enum MonthRules {
         // RPM
         var days = 0
         let rpmLogged = minutes[.rpm].map { $0.values.reduce(0, +) } ?? 0
-        if patient.programs.contains(.rpm) || rpmLogged > 0 || !readingDays.isEmpty {
+        let periods = Self.devicePeriods(month: month, start: patient.rpmStart, mode: devicePeriod)
+        let deviceData = readingDays.contains { day in periods.contains { day >= $0.first && day <= $0.last } }
+        if patient.programs.contains(.rpm) || rpmLogged > 0 || deviceData {
             var device = Builder()
-            let periods = Self.devicePeriods(month: month, start: patient.rpmStart, mode: devicePeriod)
             for period in periods {
                 let inPeriod = readingDays.filter { day in
                     day >= period.first && day <= period.last && patient.consent.map { $0 <= day } ?? true
