@@ -75,6 +75,19 @@ extension GatewayDatabase {
         }
     }
 
+    /// Forgets where a meter's glucose download stands, so that its next session downloads every
+    /// stored record (readings already stored are folded as duplicates). For a meter that was
+    /// reset or replaced: its sequence numbers started again below the one remembered.
+    public func resetBLESync(device: String, by actor: String) throws {
+        try write { db in
+            _ = try GatewayDatabase.requireDevice(device, db)
+            let previous = try Int.fetchOne(db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
+            try db.cachedStatement(sql: "UPDATE ble_sync SET last_glucose_seq = NULL WHERE device_id = ?").execute(arguments: [device])
+            try Audit.record(
+                db, actor: actor, action: "ble.sync_reset", entity: "device", id: device, detail: ["last_glucose_seq": previous.map(String.init) ?? ""])
+        }
+    }
+
     /// Notes (or refreshes) a health device heard advertising.
     public func recordDiscovered(_ device: DiscoveredDevice) throws {
         try write { db in

@@ -147,15 +147,29 @@ extension Devices {
 
     struct Sync: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.")
+            abstract: "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.",
+            discussion: """
+                A glucose meter is asked for the records after the last one stored. A meter that was reset \
+                or replaced numbers its records from 1 again and would never be asked for them: --reset ID \
+                makes its next session download every stored record (those already stored are folded as \
+                duplicates).
+                """)
 
         @OptionGroup var global: GlobalOptions
+
+        @Option(help: ArgumentHelp("Forget where this device's glucose download stands.", valueName: "id"))
+        var reset: String?
 
         @Option(help: "table, json or csv.")
         var format: OutputFormat = .table
 
         func run() throws {
             let database = try global.open(.existing)
+            if let reset {
+                try database.resetBLESync(device: reset, by: global.actor)
+                print("\(reset): the next session downloads every stored record")
+                return
+            }
             let devices = try database.devices().filter { $0.bleAddress != nil }
             let listing = Listing(
                 columns: ["device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq", "last_error", "last_error_at"],

@@ -139,5 +139,13 @@ struct DiscoveredDevicesTests {
         #expect(sync[0]["sessions"] as? Int == 2 && sync[0]["records"] as? Int == 3)
         #expect(sync[0]["last_sync"] as? String == "2026-11-29T14:00:00Z")
         #expect(sync[0]["last_error"] as? String == "the device disconnected")
+
+        // A replaced meter: its next download starts from the first record again.
+        let record = RawInput(source: "ble:test", format: .gatt(characteristic: "2a18", device: "CUFF-1"), payload: Data([0x00, 41, 0]))
+        _ = try Pipeline(database: database).receiveBLE(record, device: "CUFF-1", glucoseSequence: 41)
+        #expect(try cli.json(["devices", "sync"])[0]["next_glucose_seq"] as? Int == 42)
+        #expect(try cli.ok(["devices", "sync", "--reset", "CUFF-1"]) == "CUFF-1: the next session downloads every stored record\n")
+        #expect(try cli.json(["devices", "sync"])[0]["next_glucose_seq"] is NSNull)
+        #expect(try cli.fails(["devices", "sync", "--reset", "NOPE"]).hasPrefix("no device NOPE"))
     }
 }
