@@ -99,13 +99,7 @@ struct Patients: ParsableCommand {
         var rpmStart: String?
 
         func run() throws {
-            let partB: Bool? = try medicarePartB.map { text in
-                switch text.lowercased() {
-                case "yes", "y", "true": return true
-                case "no", "n", "false": return false
-                default: throw CLIError("--medicare-part-b: \"\(text)\" is not yes or no")
-                }
-            }
+            let partB = try medicarePartB.map { try validatedYesNo($0, option: "--medicare-part-b") }
             let zone = try timeZone.map { try validatedTimeZone($0, option: "--time-zone") }
             let codes = conditions.isEmpty ? nil : try validatedConditions(conditions, option: "--conditions")
             let consent = try ccmConsent.map { $0 == "none" ? nil : try validatedDate($0, option: "--ccm-consent") }
@@ -315,12 +309,7 @@ struct Roster {
         }
 
         func flag(_ name: String) throws -> Bool {
-            guard let text = field(name)?.lowercased() else { return false }
-            switch text {
-            case "yes", "y", "true", "1": return true
-            case "no", "n", "false", "0": return false
-            default: throw CLIError("\(at), \(name): \"\(text)\" is not yes or no")
-            }
+            try field(name).map { try validatedYesNo($0, option: "\(at), \(name)") } ?? false
         }
 
         /// The row's screening facts (checked: id, conditions, Part B, consent).

@@ -116,6 +116,15 @@ func validatedConditions(_ codes: [String], option: String) throws -> [String] {
     }
 }
 
+/// yes/no, y/n, true/false or 1/0, in any case.
+func validatedYesNo(_ text: String, option: String) throws -> Bool {
+    switch text.lowercased() {
+    case "yes", "y", "true", "1": return true
+    case "no", "n", "false", "0": return false
+    default: throw CLIError("\(option): \"\(text.lowercased())\" is not yes or no")
+    }
+}
+
 func validatedMonth(_ text: String) throws -> CalendarMonth {
     guard let month = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month; write YYYY-MM, e.g. 2026-03") }
     return month
