@@ -4,7 +4,7 @@ import GatewayStore
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Register devices and assign them to patients.",
+        abstract: "Register devices, assign them to patients, and see what BLE discovered and how each device syncs.",
         discussion: """
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
             not dropped. Registering or assigning the device replays them through the pipeline.
