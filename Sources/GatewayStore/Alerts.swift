@@ -351,8 +351,8 @@ enum AlertBook {
         guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: reading.id, patient: reading.patientID,
-            plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: reading.id,
+            patient: reading.patientID, plan: plan, now: now, db)
     }
 
     /// Evaluates a just-stored reading against the patient's plan.
@@ -361,18 +361,25 @@ enum AlertBook {
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, id: id, patient: patient, plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: id,
+            patient: patient, plan: plan, now: now, db)
     }
 
+    /// Evaluates a reading against `plan`, with the patient's earlier readings that rules over a
+    /// window or the last N readings need. A reading that is not `windowed` (its time is not
+    /// known) meets only the rules that look at it alone; readings that are not windowed are
+    /// never part of another reading's history.
     static func evaluate(
-        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, at: Date, id: Int64, patient: String, plan: CarePlan,
-        now: Date, _ db: Database
+        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, at: Date, windowed: Bool, id: Int64, patient: String,
+        plan: CarePlan, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
+        var plan = plan
+        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale } }
         let rules = plan.rules(for: kind)
         guard !rules.isEmpty else { return [] }
         var rows: [Row] = []
         for need in Evaluator.historyNeeds(plan, kind: kind) {
-            var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND effective_at <= ?"
+            var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
             var arguments: StatementArguments = [patient, kind.rawValue, id, at]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"

@@ -14,14 +14,33 @@ public final class GatewayDatabase: Sendable {
 
     public let path: String
     public let pool: DatabasePool
+    /// How long a writer keeps waiting for the write lock, in all: `nil` waits as long as it
+    /// takes (the daemon), else up to this many seconds (``defaultWaitLimit`` for ccmctl).
+    public let waitLimit: TimeInterval?
+    /// Told, each time the busy timeout runs out and the writer goes on waiting, how long it has
+    /// waited so far (seconds); ccmctl says so once, the daemon logs it.
+    public let onWait: @Sendable (_ waited: TimeInterval) -> Void
+
+    /// Ten minutes: writers hold the lock for a bounded time (the pipeline decides at most
+    /// ``Pipeline/batchLimit`` inputs or ``Pipeline/batchBudget`` per transaction), so a writer
+    /// that waits this long is behind a stuck process, not a busy one.
+    public static let defaultWaitLimit: TimeInterval = 600
 
     /// Opens (and migrates) the database at `path`.
     ///
     /// Fails with a ``StoreError`` that names the fix when the file is missing (`.existing`),
     /// unreadable, not a database, locked by another process beyond the busy timeout, or
     /// written by a newer ccm-gateway.
-    public init(path: String, mode: OpenMode = .create, busyTimeout: TimeInterval = 5) throws {
+    ///
+    /// A writer that finds the database locked waits: SQLite's busy handler for `busyTimeout`
+    /// seconds at a time, again and again, until `waitLimit` (``write(_:)``).
+    public init(
+        path: String, mode: OpenMode = .create, busyTimeout: TimeInterval = 5, waitLimit: TimeInterval? = defaultWaitLimit,
+        onWait: @escaping @Sendable (_ waited: TimeInterval) -> Void = { _ in }
+    ) throws {
         self.path = path
+        self.waitLimit = waitLimit
+        self.onWait = onWait
         let fm = FileManager.default
         if !fm.fileExists(atPath: path) {
             guard mode == .create else {
@@ -51,7 +70,11 @@ public final class GatewayDatabase: Sendable {
                     .newerSchema,
                     "the database at \(path) was written by a newer ccm-gateway (its schema has migrations this version does not know); upgrade ccm-gateway before using it")
             }
-            try migrator.migrate(pool)
+            // Only a database that needs a migration takes the write lock here: an up-to-date
+            // one opens without waiting for a busy daemon.
+            if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
+                try waitingForLock { try migrator.migrate(pool) }
+            }
         } catch let error as DatabaseError {
             throw Self.explain(error, path: path)
         }
@@ -87,8 +110,34 @@ public final class GatewayDatabase: Sendable {
     }
 
     /// Runs `body` in a write transaction, turning SQLite errors into ``StoreError``s.
+    ///
+    /// Writes begin `IMMEDIATE`, so another process's write lock is met at `BEGIN`, before
+    /// `body` runs: a writer that finds the lock taken waits and begins again (``waitLimit``),
+    /// instead of failing because someone else is busy.
     public func write<T>(_ body: (Database) throws -> T) throws -> T {
-        do { return try pool.write(body) } catch let error as DatabaseError { throw Self.explain(error, path: path) }
+        try waitingForLock { try pool.write(body) }
+    }
+
+    /// Runs `operation` again while it fails because another connection holds the lock, up to
+    /// ``waitLimit``; other SQLite errors become ``StoreError``s at once.
+    func waitingForLock<T>(_ operation: () throws -> T) throws -> T {
+        let start = ContinuousClock.now
+        while true {
+            do { return try operation() } catch let error as DatabaseError {
+                let waited = Self.seconds(ContinuousClock.now - start)
+                guard Self.isBusy(error), waitLimit.map({ waited < $0 }) ?? true else { throw Self.explain(error, path: path) }
+                onWait(waited)
+            }
+        }
+    }
+
+    /// Another connection holds a lock this one needs: wait and try again.
+    public static func isBusy(_ error: DatabaseError) -> Bool {
+        error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Runs `body` on a read snapshot, turning SQLite errors into ``StoreError``s.

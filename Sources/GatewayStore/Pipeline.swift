@@ -25,6 +25,10 @@ public struct RawInput: Sendable {
 /// What became of one reading in an input.
 public enum ItemStatus: String, Sendable, CaseIterable, Codable {
     case accepted, rejected, quarantined, duplicate
+    /// Deciding the input went wrong (an error, an unreadable row): nothing of it is stored but
+    /// the input and the reason; `ccmctl inbox retry` decides it again after a fix. A whole
+    /// input fails, never one reading of it.
+    case failed
 }
 
 public struct ItemOutcome: Sendable, Hashable {
@@ -59,7 +63,7 @@ public struct IngestSummary: Sendable {
     public mutating func add(_ outcomes: [ItemOutcome]) {
         for outcome in outcomes {
             counts[outcome.status, default: 0] += 1
-            if outcome.status == .rejected || outcome.status == .quarantined { problems.append(outcome) }
+            if outcome.status == .rejected || outcome.status == .quarantined || outcome.status == .failed { problems.append(outcome) }
             alerts += outcome.alerts
         }
     }
@@ -133,18 +137,124 @@ public struct Pipeline: Sendable {
         try process(inboxIDs: [inboxID])
     }
 
-    /// Decides several received inputs in one transaction.
+    /// At most this many inputs are decided in one write transaction...
+    public static let batchLimit = 256
+    /// ...and no more once this much time has gone into it. Deciding an input takes well under a
+    /// millisecond on a laptop and a few on a Raspberry Pi, so a transaction holds the write lock
+    /// for about this long at most: a source committing a new input (whose acknowledgement waits
+    /// for that commit) or an operator's `ccmctl` waits no longer, while a backlog still shares
+    /// one fsync among up to ``batchLimit`` inputs.
+    public static let batchBudget: Duration = .milliseconds(100)
+
+    /// Decides several received inputs, in as many bounded transactions as they need
+    /// (``batchLimit``, ``batchBudget``).
     public func process(inboxIDs: [Int64]) throws -> [ItemOutcome] {
-        try commit { db in try inboxIDs.flatMap { try process(inboxID: $0, db) } }
+        var outcomes: [ItemOutcome] = []
+        var rest = inboxIDs[...]
+        while !rest.isEmpty {
+            let batch = try decideBatch(rest)
+            outcomes += batch.outcomes
+            rest = rest.dropFirst(batch.taken)
+        }
+        return outcomes
     }
 
     /// Processes every input received but not yet decided (after a crash, or a batch receive),
-    /// oldest first.
+    /// oldest first, in bounded transactions.
     public func processPending() throws -> [ItemOutcome] {
+        var outcomes: [ItemOutcome] = []
+        while let batch = try processPendingBatch() { outcomes += batch }
+        return outcomes
+    }
+
+    /// Decides the oldest undecided inputs in one bounded transaction; `nil` when none wait.
+    /// The daemon calls it in a loop, so that a backlog is caught up in steps that other
+    /// writers can come between.
+    public func processPendingBatch() throws -> [ItemOutcome]? {
         let ids = try database.read { db in
-            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id"))
+            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?"), arguments: [Self.batchLimit])
         }
+        guard !ids.isEmpty else { return nil }
         return try process(inboxIDs: ids)
+    }
+
+    /// How many inputs wait to be decided.
+    public func pendingCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0 }
+    }
+
+    /// Decides inputs from the front of `ids` in one write transaction until ``batchLimit`` or
+    /// ``batchBudget``, then announces the alerts of what committed. Returns how many it took.
+    private func decideBatch(_ ids: ArraySlice<Int64>) throws -> (taken: Int, outcomes: [ItemOutcome]) {
+        let result = try database.write { db -> (taken: Int, outcomes: [ItemOutcome]) in
+            let start = ContinuousClock.now
+            var taken = 0
+            var outcomes: [ItemOutcome] = []
+            for id in ids {
+                outcomes += try decideIsolated(inboxID: id, db)
+                taken += 1
+                if taken >= Self.batchLimit || ContinuousClock.now - start >= Self.batchBudget { break }
+            }
+            return (taken, outcomes)
+        }
+        sink.deliver(result.outcomes.flatMap(\.alerts))
+        return result
+    }
+
+    /// Decides one input inside a savepoint: whatever goes wrong while deciding it (a thrown
+    /// error, a row that cannot be read back) rolls back what it did and marks it `failed` with
+    /// the reason, and the batch goes on. Only a database that cannot be written at all (busy,
+    /// full, gone) stops the batch, leaving the input pending for the next try.
+    private func decideIsolated(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
+        var outcomes: [ItemOutcome] = []
+        do {
+            try db.inSavepoint {
+                outcomes = try process(inboxID: inboxID, db)
+                return .commit
+            }
+            return outcomes
+        } catch let error as DatabaseError where !Self.isInputError(error) {
+            throw error
+        } catch {
+            return [try markFailed(inboxID, error: error, db)]
+        }
+    }
+
+    /// Whether a database error comes from what an input made the pipeline do (a constraint, a
+    /// value out of range), rather than from the database itself (busy, full, unwritable, gone).
+    static func isInputError(_ error: DatabaseError) -> Bool {
+        switch error.resultCode {
+        case .SQLITE_CONSTRAINT, .SQLITE_MISMATCH, .SQLITE_TOOBIG, .SQLITE_RANGE, .SQLITE_ERROR: true
+        default: false
+        }
+    }
+
+    private func markFailed(_ inboxID: Int64, error: any Error, _ db: Database) throws -> ItemOutcome {
+        let reason =
+            "deciding this input failed (\(error)); nothing of it was stored; after fixing the cause (often an upgrade) run ccmctl inbox retry \(inboxID)"
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ?, failure = ? WHERE id = ?").execute(arguments: [clock(), reason, inboxID])
+        try Audit.record(db, actor: "gateway", action: "inbox.fail", entity: "inbox", id: "\(inboxID)", detail: ["reason": reason])
+        var outcome = ItemOutcome(inboxID: inboxID, item: 0, status: .failed)
+        outcome.code = "failed"
+        outcome.reason = reason
+        outcome.source = try String.fetchOne(db.cachedStatement(sql: "SELECT source FROM inbox WHERE id = ?"), arguments: [inboxID]) ?? ""
+        return outcome
+    }
+
+    /// Makes failed inputs pending again and decides them now (`ccmctl inbox retry`). Inputs
+    /// that are not failed are left as they are and not returned.
+    public func retry(inboxIDs: [Int64], by actor: String) throws -> [ItemOutcome] {
+        let reset = try database.write { db in
+            var reset: [Int64] = []
+            for id in inboxIDs {
+                try db.cachedStatement(sql: "UPDATE inbox SET processed_at = NULL, failure = NULL WHERE id = ? AND failure IS NOT NULL").execute(arguments: [id])
+                guard db.changesCount > 0 else { continue }
+                try Audit.record(db, actor: actor, action: "inbox.retry", entity: "inbox", id: "\(id)", detail: [:])
+                reset.append(id)
+            }
+            return reset
+        }
+        return try process(inboxIDs: reset)
     }
 
     /// Registers a device and replays its quarantined readings, in one transaction: accepted when
@@ -458,11 +568,13 @@ struct InboxRow {
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
-        guard let format = InputFormat(rawValue: row["format"]) else {
-            throw StoreError(.invalid, "inbox \(id) has format \(row["format"] as String), which this version cannot read; upgrade ccm-gateway")
+        let formatText: String = try row.decode(forColumn: "format")
+        guard let format = InputFormat(rawValue: formatText) else {
+            throw StoreError(.invalid, "inbox \(id) has format \(formatText), which this version cannot read; upgrade ccm-gateway")
         }
         return InboxRow(
-            id: row["id"], receivedAt: row["received_at"], source: row["source"], format: format, hubID: row["hub_id"],
-            payload: row["payload"], processedAt: row["processed_at"])
+            id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
+            hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
+            processedAt: try row.decode(forColumn: "processed_at"))
     }
 }

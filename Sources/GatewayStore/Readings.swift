@@ -16,6 +16,10 @@ public struct StoredReading: Sendable, Hashable {
     public var receivedAt: Date
     public var effectiveAt: Date
     public var clockSuspect: Bool
+    /// Counted by rules over a window or the last N readings (false for a suspect clock).
+    public var windowed: Bool
+    /// The device time as sent, when it could not be stored as a time.
+    public var measuredAtText: String?
     public var meal: MealContext?
     public var sequence: Int?
     public var messageID: String?
@@ -31,8 +35,8 @@ enum ReadingRow {
         encoder.outputFormatting = .sortedKeys
         let originalJSON = String(decoding: try encoder.encode(original), as: UTF8.self)
         var arguments: StatementArguments = [
-            patientID, reading.device, reading.kind.rawValue, reading.measuredAt, reading.receivedAt, reading.effectiveAt,
-            reading.clockSuspect,
+            patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt, reading.receivedAt, reading.effectiveAt,
+            reading.clockSuspect, reading.windowed, reading.measuredAtText,
         ]
         for quantity in Quantity.allCases { arguments += [reading.values[quantity]] }
         arguments += [
@@ -41,9 +45,9 @@ enum ReadingRow {
         ]
         try db.cachedStatement(sql: """
                 INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
-                  \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
+                  windowed, measured_at_text, \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
                   original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key)
-                VALUES (\(Array(repeating: "?", count: 7 + Quantity.allCases.count + 8).joined(separator: ", ")))
+                VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 8).joined(separator: ", ")))
                 """).execute(arguments: arguments)
         return db.lastInsertedRowID
     }
@@ -61,27 +65,33 @@ enum ReadingRow {
         return Observation(readingID: row[0], at: row[1], values: values, meal: (row[2] as String?).flatMap(MealContext.init(rawValue:)))
     }
 
+    /// A stored row as a reading. Throws, never traps, on a value it cannot read (a row written
+    /// by a newer or a broken version): the caller reports it, and nothing stops.
     static func decode(_ row: Row) throws -> StoredReading {
         var values: [Quantity: Double] = [:]
         for quantity in Quantity.allCases {
-            if let value = row[quantity.rawValue] as Double? { values[quantity] = value }
+            if let value: Double = try row.decode(forColumn: quantity.rawValue) { values[quantity] = value }
         }
+        let id: Int64 = try row.decode(forColumn: "id")
         var original: [Quantity: Double] = [:]
-        let originalJSON: String = row["original_values"]
+        let originalJSON: String = try row.decode(forColumn: "original_values")
         for (key, value) in try JSONDecoder().decode([String: Double].self, from: Data(originalJSON.utf8)) {
             if let quantity = Quantity(rawValue: key) { original[quantity] = value }
         }
-        let kindText: String = row["kind"]
-        let unitText: String = row["original_unit"]
+        let kindText: String = try row.decode(forColumn: "kind")
+        let unitText: String = try row.decode(forColumn: "original_unit")
         guard let kind = ReadingKind(rawValue: kindText), let unit = MeasurementUnit(rawValue: unitText) else {
-            throw StoreError(.invalid, "reading \(row["id"] as Int64) has kind \(kindText) or unit \(unitText) this version cannot read; upgrade ccm-gateway")
+            throw StoreError(.invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read; upgrade ccm-gateway")
         }
+        let meal: String? = try row.decode(forColumn: "meal")
         return StoredReading(
-            id: row["id"], patientID: row["patient_id"], deviceID: row["device_id"], kind: kind, values: values,
-            originalValues: original, originalUnit: unit, measuredAt: row["measured_at"], receivedAt: row["received_at"],
-            effectiveAt: row["effective_at"], clockSuspect: row["clock_suspect"],
-            meal: (row["meal"] as String?).flatMap(MealContext.init(rawValue:)), sequence: row["seq"],
-            messageID: row["message_id"], source: row["source"], inboxID: row["inbox_id"])
+            id: id, patientID: try row.decode(forColumn: "patient_id"), deviceID: try row.decode(forColumn: "device_id"), kind: kind,
+            values: values, originalValues: original, originalUnit: unit, measuredAt: try row.decode(forColumn: "measured_at"),
+            receivedAt: try row.decode(forColumn: "received_at"), effectiveAt: try row.decode(forColumn: "effective_at"),
+            clockSuspect: try row.decode(forColumn: "clock_suspect"), windowed: try row.decode(forColumn: "windowed"),
+            measuredAtText: try row.decode(forColumn: "measured_at_text"), meal: meal.flatMap(MealContext.init(rawValue:)),
+            sequence: try row.decode(forColumn: "seq"), messageID: try row.decode(forColumn: "message_id"),
+            source: try row.decode(forColumn: "source"), inboxID: try row.decode(forColumn: "inbox_id"))
     }
 }
 
@@ -94,7 +104,7 @@ public struct InboxEntry: Sendable, Hashable {
     public var source: String
     public var format: String
     public var hubID: String?
-    /// `pending` until decided, then an ``ItemStatus`` raw value.
+    /// `pending` until decided, then an ``ItemStatus`` raw value (`failed` for the whole input).
     public var status: String
     public var code: String?
     public var reason: String?
@@ -144,17 +154,22 @@ extension GatewayDatabase {
         try read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
-            if let status {
-                clauses.append(status == "pending" ? "i.processed_at IS NULL" : "it.status = ?")
-                if status != "pending" { arguments += [status] }
+            switch status {
+            case nil: break
+            case "pending"?: clauses.append("i.processed_at IS NULL")
+            case "failed"?: clauses.append("i.failure IS NOT NULL")
+            case let status?:
+                clauses.append("it.status = ?")
+                arguments += [status]
             }
             if let device {
                 clauses.append("it.device_id = ?")
                 arguments += [device]
             }
             var sql = """
-                SELECT i.id, it.item, i.received_at, i.source, i.format, i.hub_id, COALESCE(it.status, 'pending') AS status,
-                  it.code, it.reason, it.device_id, it.kind, it.reading_id, i.payload
+                SELECT i.id, it.item, i.received_at, i.source, i.format, i.hub_id,
+                  CASE WHEN i.failure IS NOT NULL THEN 'failed' ELSE COALESCE(it.status, 'pending') END AS status,
+                  it.code, COALESCE(it.reason, i.failure) AS reason, it.device_id, it.kind, it.reading_id, i.payload
                 FROM inbox i LEFT JOIN inbox_item it ON it.inbox_id = i.id
                 """
             if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }

@@ -13,6 +13,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-time-entries", migrate: timeEntries)
         migrator.registerMigration("2026-11-29-ble", migrate: ble)
         migrator.registerMigration("2026-11-29-billing", migrate: billing)
+        migrator.registerMigration("2026-11-30-robust-pipeline", migrate: robustPipeline)
         return migrator
     }
 
@@ -240,6 +241,27 @@ enum Schema {
                     PRIMARY KEY (patient_id, staff)
                 ) WITHOUT ROWID;
                 CREATE INDEX reading_patient_time ON reading(patient_id, effective_at);
+                """)
+    }
+
+    /// Inputs whose deciding failed (kept, with the reason, until `ccmctl inbox retry`);
+    /// readings whose device time cannot be believed kept out of windowed rules; device times
+    /// that cannot be stored as a timestamp kept as text.
+    private static func robustPipeline(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE inbox ADD COLUMN failure TEXT;
+                CREATE INDEX inbox_failed ON inbox(id) WHERE failure IS NOT NULL;
+                -- 0: the reading's time is not known well enough for rules over a window or the
+                -- last N readings (an uncorrected suspect device clock); it is evaluated alone.
+                ALTER TABLE reading ADD COLUMN windowed BOOLEAN NOT NULL DEFAULT 1;
+                -- The device time as sent, when it is outside what can be stored as a time.
+                ALTER TABLE reading ADD COLUMN measured_at_text TEXT;
+                UPDATE reading SET windowed = 0 WHERE clock_suspect;
+                -- Earlier versions stored any device time, even one SQLite cannot read back as a
+                -- date (year 10000): keep it as text instead.
+                UPDATE reading SET measured_at_text = measured_at, measured_at = NULL
+                WHERE measured_at IS NOT NULL AND (typeof(measured_at) != 'text' OR measured_at NOT GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*');
                 """)
     }
 }

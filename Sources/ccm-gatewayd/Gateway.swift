@@ -30,7 +30,11 @@ struct Gateway {
         environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
         onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
     ) throws {
-        database = try GatewayDatabase(path: config.database.path)
+        // The daemon's writers wait for the lock as long as it takes: an operator's long command
+        // delays readings, it never stops the daemon (the wait is logged).
+        database = try GatewayDatabase(path: config.database.path, waitLimit: nil) { waited in
+            logger.warning("the database is locked by another process; waiting", metadata: ["waited.seconds": "\(Int(waited))"])
+        }
         // Patient data: a database others can write is a database others can alter.
         if let mode = (try? FileManager.default.attributesOfItem(atPath: config.database.path))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
             throw GatewaydError(
@@ -103,7 +107,9 @@ struct Gateway {
         let status: @Sendable () -> String = {
             let counts = try? database.statusCounts(today: zone)
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
-            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
+            let backlog = stats.backlog
+            let catchingUp = backlog > 0 ? ", catching up: \(backlog) inputs from before the start" : ""
+            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight\(catchingUp)"
         }
         let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
         let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent

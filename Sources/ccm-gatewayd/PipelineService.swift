@@ -24,13 +24,18 @@ struct InboxWakeups: Sendable {
     @Sendable func wake(_ inboxID: Int64) { continuation.yield() }
 }
 
-/// Runs the one pipeline inside the daemon: first whatever a previous run left undecided in
-/// the inbox (a crash between receive and process), then, at each wake-up, every input waiting.
+/// Runs the one pipeline inside the daemon: whatever a previous run left undecided in the inbox
+/// (a crash between receive and process, a backlog), then, at each wake-up, every input waiting.
 ///
 /// Each input was committed to the inbox on its own before its source acknowledged it; deciding
-/// them is batched, one transaction for all that are waiting, since a crash before that commit
-/// only leaves them pending for the next look. At a steady trickle a batch is one input; under a
-/// burst it is everything that queued meanwhile, so the pipeline keeps up with fewer commits.
+/// them is batched, since a crash before that commit only leaves them pending for the next look.
+/// A batch is bounded (``Pipeline/batchLimit`` inputs, ``Pipeline/batchBudget``), so other
+/// writers (sources, `ccmctl`) get the lock between batches. The service is ready at once: a
+/// backlog of any size is caught up behind `READY=1`, counted in `STATUS=`.
+///
+/// Nothing an input holds stops it (the pipeline marks such an input `failed`); a database that
+/// cannot be written for a while (busy beyond the wait limit, a full disk) is logged and tried
+/// again with a growing pause, up to 30 s.
 struct PipelineService: Service {
     let pipeline: Pipeline
     let wakeups: InboxWakeups
@@ -43,16 +48,38 @@ struct PipelineService: Service {
     static let name = "pipeline"
 
     func run() async throws {
-        let backlog = try pipeline.processPending()
-        record(backlog)
-        if !backlog.isEmpty {
-            logger.notice("processed inputs left undecided by the previous run", metadata: ["count": "\(backlog.count)"])
-        }
+        let backlog = (try? pipeline.pendingCount()) ?? 0
+        stats.backlogFound(backlog)
         readiness.mark(Self.name)
+        if backlog > 0 {
+            logger.notice("catching up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
+            await drain(backlog: true)
+            logger.notice("caught up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
+        }
         for await _ in wakeups.stream.cancelOnGracefulShutdown() {
-            let outcomes = try pipeline.processPending()
-            record(outcomes)
-            for _ in Set(outcomes.map(\.inboxID)) { stats.decided() }
+            await drain(backlog: false)
+        }
+    }
+
+    /// Decides everything pending, one bounded batch at a time, letting other tasks run between
+    /// batches. A batch that fails for the database's sake is tried again after a pause.
+    private func drain(backlog: Bool) async {
+        var failures = 0
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            do {
+                guard let outcomes = try pipeline.processPendingBatch() else { return }
+                failures = 0
+                record(outcomes)
+                let inputs = Set(outcomes.map(\.inboxID)).count
+                if backlog { stats.backlogDecided(inputs) } else { for _ in 0..<inputs { stats.decided() } }
+            } catch {
+                failures += 1
+                let pause = min(1 << min(failures - 1, 5), 30)
+                logger.error(
+                    "inputs cannot be decided now; trying again", metadata: ["error": "\(error)", "retry.seconds": "\(pause)"])
+                try? await Task.sleep(for: .seconds(pause))
+            }
+            await Task.yield()
         }
     }
 
@@ -78,6 +105,7 @@ extension PipelineStats {
             switch outcome.status {
             case .accepted, .duplicate: logger.debug("input decided", metadata: metadata)
             case .rejected, .quarantined: logger.info("input not accepted", metadata: metadata)
+            case .failed: logger.error("input failed; it waits for ccmctl inbox retry", metadata: metadata)
             }
         }
     }

@@ -51,6 +51,8 @@ final class PipelineStats: Sendable {
         var queued = 0
         /// The last time an input was decided (or work began after a quiet spell).
         var lastProgress = ContinuousClock.now
+        /// Inputs a previous run left undecided, still to be caught up.
+        var backlog = 0
     }
 
     private let state = Mutex(State())
@@ -88,15 +90,33 @@ final class PipelineStats: Sendable {
 
     var queued: Int { state.withLock { $0.queued } }
 
+    /// Inputs left undecided by a previous run, found at start: caught up behind `READY=1`.
+    func backlogFound(_ count: Int) {
+        state.withLock {
+            $0.backlog = count
+            $0.lastProgress = .now
+        }
+    }
+
+    /// The pipeline decided `count` inputs of the backlog.
+    func backlogDecided(_ count: Int) {
+        state.withLock {
+            $0.backlog = max(0, $0.backlog - count)
+            $0.lastProgress = .now
+        }
+    }
+
+    var backlog: Int { state.withLock { $0.backlog } }
+
     /// Alive: nothing waiting, or progress within `window`. A bare timer proves nothing; this
     /// is what the watchdog reports.
     func isAlive(within window: Duration) -> Bool {
-        state.withLock { $0.queued == 0 || ContinuousClock.now - $0.lastProgress < window }
+        state.withLock { ($0.queued == 0 && $0.backlog == 0) || ContinuousClock.now - $0.lastProgress < window }
     }
 
     /// `12 accepted, 1 rejected, 0 quarantined, 3 duplicate`
     var summary: String {
         let snapshot = state.withLock { $0.counts }
-        return ["accepted", "rejected", "quarantined", "duplicate"].map { "\(snapshot[$0] ?? 0) \($0)" }.joined(separator: ", ")
+        return ["accepted", "rejected", "quarantined", "duplicate", "failed"].map { "\(snapshot[$0] ?? 0) \($0)" }.joined(separator: ", ")
     }
 }

@@ -198,8 +198,9 @@ func printReplay(_ outcomes: [ItemOutcome]) {
     printAlerts(outcomes.flatMap(\.alerts))
 }
 
+/// `5 accepted, 2 rejected, 3 quarantined, 0 duplicate`, with `, 1 failed` only when some failed.
 func summaryLine(_ summary: IngestSummary) -> String {
-    ItemStatus.allCases.map { "\(summary[$0]) \($0.rawValue)" }.joined(separator: ", ")
+    ItemStatus.allCases.filter { $0 != .failed || summary[$0] > 0 }.map { "\(summary[$0]) \($0.rawValue)" }.joined(separator: ", ")
 }
 
 /// One line per alert event an operator action caused.

@@ -101,14 +101,14 @@ enum ReadingListing {
 struct Inbox: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Look into the inbox: every input as received, with what became of it.",
-        subcommands: [List.self])
+        subcommands: [List.self, Retry.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List inbox entries, newest last.")
 
         @OptionGroup var global: GlobalOptions
 
-        @Option(help: "Only this outcome: pending, accepted, rejected, quarantined or duplicate.")
+        @Option(help: "Only this outcome: pending, accepted, rejected, quarantined, duplicate or failed.")
         var status: String?
 
         @Option(help: "Only readings from this device.")
@@ -145,6 +145,47 @@ struct Inbox: ParsableCommand {
                 },
                 emptyMessage: status.map { "no \($0) inputs" } ?? "the inbox is empty")
             print(listing.render(format))
+        }
+    }
+
+    struct Retry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Decide failed inputs again (after the cause was fixed, often by an upgrade).",
+            discussion: """
+                An input fails when deciding it went wrong in a way that is not the sender's \
+                fault (ccmctl inbox list --status failed shows the reason). Nothing of it was \
+                stored but the input itself. This makes it pending again and decides it now, \
+                printing what became of it; one that fails again stays failed with the new \
+                reason. Audited.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Argument(help: "Inbox ids of failed inputs (see ccmctl inbox list --status failed).")
+        var ids: [Int64] = []
+
+        @Flag(help: "Retry every failed input.")
+        var all = false
+
+        func validate() throws {
+            if ids.isEmpty == !all {
+                throw ValidationError("name the inbox ids to retry, or pass --all for every failed input (not both)")
+            }
+        }
+
+        func run() throws {
+            let pipeline = try global.pipeline(.existing)
+            let ids = all ? try pipeline.database.inbox(status: "failed", limit: Int.max).map(\.inboxID) : ids
+            let outcomes = try pipeline.retry(inboxIDs: ids, by: global.actor)
+            let retried = Set(outcomes.map(\.inboxID))
+            for id in ids where !retried.contains(id) {
+                print("inbox \(id): not failed; nothing to retry")
+            }
+            for outcome in outcomes {
+                print("inbox \(outcome.inboxID)\(outcome.item > 0 ? " [\(outcome.item)]" : ""): \(outcome.status.rawValue)\(outcome.reason.map { ": \($0)" } ?? "")")
+            }
+            printAlerts(outcomes.flatMap(\.alerts))
+            if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
         }
     }
 }

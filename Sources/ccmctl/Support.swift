@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import Synchronization
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
@@ -29,8 +30,15 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the database; `.existing` for commands that only read.
+    ///
+    /// A write that finds the database locked (the daemon deciding a burst, another ccmctl) waits
+    /// for it, saying so once on standard error, for up to ``GatewayDatabase/defaultWaitLimit``.
     func open(_ mode: GatewayDatabase.OpenMode = .create) throws -> GatewayDatabase {
-        try GatewayDatabase(path: try databasePath(), mode: mode)
+        let said = Mutex(false)
+        return try GatewayDatabase(path: try databasePath(), mode: mode) { _ in
+            guard !said.withLock({ (said: inout Bool) in defer { said = true }; return said }) else { return }
+            FileHandle.standardError.write(Data("waiting for the database: another process is writing to it\n".utf8))
+        }
     }
 
     /// The care-plan templates; a folder that cannot be read is reported on standard error and
@@ -45,10 +53,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The pipeline every input goes through, with alerts appended to the alert log.
-    func pipeline() throws -> Pipeline {
+    func pipeline(_ mode: GatewayDatabase.OpenMode = .create) throws -> Pipeline {
         let config = try loadConfig()
         let log = config.alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
-        return config.pipeline(database: try open(), templates: try templates(config), sink: log)
+        return config.pipeline(database: try open(mode), templates: try templates(config), sink: log)
     }
 
     /// Appends the alert events of an operator's action to the alert log.

@@ -65,7 +65,7 @@ struct ClockAndIdentityTests {
         #expect(reading.measuredAt == RFC3339.parse("2026-03-04T14:10:01Z"))
         #expect(
             reading.notes == [
-                "measured_at 2026-03-04T14:10:01Z is 10 minutes after received_at; device clock suspect, evaluated at received_at"
+                "measured_at 2026-03-04T14:10:01Z is 10 minutes after received_at; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
             ])
     }
 
@@ -74,7 +74,7 @@ struct ClockAndIdentityTests {
         let reading = try normalize(measuredAt: "2014-12-31T23:59:59Z")
         #expect(reading.clockSuspect)
         #expect(reading.effectiveAt == received)
-        #expect(reading.notes == ["measured_at 2014-12-31T23:59:59Z is before 2015; device clock suspect, evaluated at received_at"])
+        #expect(reading.notes == ["measured_at 2014-12-31T23:59:59Z is before 2015; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"])
         #expect(try !normalize(measuredAt: "2015-01-01T00:00:00Z").clockSuspect)
     }
 

@@ -57,7 +57,7 @@ struct DatabaseTests {
         #expect(error.message.hasSuffix("upgrade ccm-gateway before using it"))
     }
 
-    @Test("A database locked by another process beyond the busy timeout says so")
+    @Test("A database locked by another process beyond the wait limit says so")
     func locked() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("gateway.sqlite")
@@ -67,7 +67,7 @@ struct DatabaseTests {
             try db.execute(sql: "BEGIN EXCLUSIVE")
             defer { try? db.execute(sql: "ROLLBACK") }
             do {
-                let database = try GatewayDatabase(path: path, busyTimeout: 0.2)
+                let database = try GatewayDatabase(path: path, busyTimeout: 0.2, waitLimit: 0)
                 try database.addPatient(.init(id: "P9", name: "", timeZone: "UTC"), by: "test")
                 return nil
             } catch let error as StoreError {

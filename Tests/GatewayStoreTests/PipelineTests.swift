@@ -157,7 +157,7 @@ struct PipelineTests {
         #expect(outcomes.map(\.status) == [.accepted])
         #expect(
             outcomes[0].reason
-                == "measured_at 2031-03-04T14:00:00Z is 2629440 minutes after received_at; device clock suspect, evaluated at received_at")
+                == "measured_at 2031-03-04T14:00:00Z is 2629440 minutes after received_at; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings")
         let reading = try #require(try world.database.readings().first)
         #expect(reading.clockSuspect)
         #expect(reading.effectiveAt == World.received)

@@ -104,26 +104,6 @@ struct GatewayTests {
         #expect(!text.contains("7.4"))
     }
 
-    @Test("Inputs a crashed run left undecided are decided before READY=1")
-    func backlogFirst() async throws {
-        let directory = TemporaryDirectory()
-        let settings = config(directory, replay: nil)
-        try seed(settings.database.path)
-        let line = try String(contentsOfFile: Self.demo, encoding: .utf8).split(separator: "\n")[0]
-        let pipeline = Pipeline(database: try GatewayDatabase(path: settings.database.path))
-        try pipeline.receive(RawInput(source: "mqtt:before-crash", payload: Data(line.utf8)))
-        let notify = try NotifyListener(directory: directory.path)
-        let gateway = try Gateway(
-            config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
-            notify: SystemdNotify(environment: ["NOTIFY_SOCKET": notify.path]))
-        let run = Task { try await gateway.group.run() }
-        let ready = await notify.awaitAssignment("READY=1")
-        #expect(ready?.contains("STATUS=1 readings today, 0 open alerts, MQTT off, BLE off, 0 in flight") == true)
-        #expect(try gateway.database.readings().map(\.source) == ["mqtt:before-crash"])
-        await gateway.group.triggerGracefulShutdown()
-        try await withTimeout(10) { try await run.value }
-    }
-
     @Test("A source that cannot start fails the start with the setting to fix")
     func missingReplayFile() throws {
         let directory = TemporaryDirectory()

@@ -93,7 +93,7 @@ struct IngestTests {
         #expect((rejected[1]["payload"] as? String)?.contains(#""note": "left arm""#) == true)
         #expect(rejected[0]["reason"] as? String == "values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again")
         #expect(try cli.json(["inbox", "list", "--device", "c0:26:da:01:02:03"]).count == 2)
-        #expect(try cli.fails(["inbox", "list", "--status", "lost"]) == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate")
+        #expect(try cli.fails(["inbox", "list", "--status", "lost"]) == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate, failed")
         #expect(try cli.ok(["inbox", "list", "--status", "pending"]) == "no pending inputs\n")
     }
 

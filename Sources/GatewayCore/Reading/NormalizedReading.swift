@@ -33,6 +33,26 @@ public struct NormalizedReading: Sendable, Hashable {
         guard let measuredAt, !clockSuspect else { return receivedAt }
         return measuredAt
     }
+
+    /// Whether rules that look at a window of time or at the last N readings may count this
+    /// reading. A suspect device clock says nothing about when the reading was taken: a meter
+    /// whose clock runs years ahead and hands over its whole memory must not count as that many
+    /// readings taken the moment they arrived. Such a reading is still checked on its own
+    /// (single-reading thresholds), and kept, with the reason, for people to see.
+    public var windowed: Bool { !clockSuspect }
+
+    /// The device time as it can be stored: `nil` when there is none or it lies outside
+    /// ``ClockRules/storable`` (then ``measuredAtText`` keeps it).
+    public var storedMeasuredAt: Date? {
+        guard let measuredAt, ClockRules.storable.contains(measuredAt) else { return nil }
+        return measuredAt
+    }
+
+    /// The device time as text when it cannot be stored as a time.
+    public var measuredAtText: String? {
+        guard let measuredAt, !ClockRules.storable.contains(measuredAt) else { return nil }
+        return RFC3339.format(measuredAt)
+    }
 }
 
 /// Identity of a reading (PRODUCT §3): (device, glucose sequence number) for glucometers that
@@ -59,16 +79,22 @@ public enum ClockRules {
     public static let earliestBelievable = Date(timeIntervalSince1970: 1_420_070_400)
     /// Device times further than this past the receive time are a fast clock: 10 minutes.
     public static let allowedFutureSkew: Double = 600
+    /// The device times stored as times: 1970-01-01 up to 2100-01-01. Anything outside is a
+    /// clock that was never set or is broken (and would not read back from every store as a
+    /// date: 9999-12-31T23:59:59-23:59 is in the year 10000); it is kept as text.
+    public static let storable = Date(timeIntervalSince1970: 0)..<Date(timeIntervalSince1970: 4_102_444_800)
+    /// What a suspect reading's note says about how it is evaluated.
+    static let suspectTreatment = "device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
 
     /// Why `measuredAt` is not believable against `receivedAt`, or `nil` when it is.
     public static func suspicion(measuredAt: Date, receivedAt: Date) -> String? {
         if measuredAt < earliestBelievable {
-            return "measured_at \(RFC3339.format(measuredAt)) is before 2015; device clock suspect, evaluated at received_at"
+            return "measured_at \(RFC3339.format(measuredAt)) is before 2015; \(suspectTreatment)"
         }
         let ahead = measuredAt.timeIntervalSince(receivedAt)
         if ahead > allowedFutureSkew {
             let minutes = Int((ahead / 60).rounded(.down))
-            return "measured_at \(RFC3339.format(measuredAt)) is \(minutes) minutes after received_at; device clock suspect, evaluated at received_at"
+            return "measured_at \(RFC3339.format(measuredAt)) is \(minutes) minutes after received_at; \(suspectTreatment)"
         }
         return nil
     }

@@ -1,0 +1,59 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("ccm-gatewayd with a backlog")
+struct BacklogTests {
+    static let inputs = 20_000
+
+    @Test("With 20,000 undecided inputs the daemon is READY at once, says it is catching up, and decides them all behind it")
+    func readyBeforeTheBacklog() async throws {
+        try await offPool { try Self.run() }
+    }
+
+    static func run() throws {
+        let directory = TemporaryDirectory("ccmd")
+        let configPath = try writeDaemonConfig(in: directory)
+        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
+        try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
+        let pipeline = Pipeline(database: database)
+        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        // What a crashed run left behind: committed to the inbox, never decided.
+        let start = Date(timeIntervalSince1970: 1_772_600_000)
+        for chunk in stride(from: 0, to: inputs, by: 1000) {
+            _ = try pipeline.receive(
+                batch: (chunk..<chunk + 1000).map { n in
+                    let at = RFC3339.format(start.addingTimeInterval(Double(n) * 60))
+                    let line = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
+                    return RawInput(source: "mqtt:before-crash", payload: Data(line.utf8), receivedAt: start.addingTimeInterval(Double(n) * 60 + 5))
+                })
+        }
+        #expect(try pipeline.pendingCount() == inputs)
+
+        let notify = try NotifyListener(directory: directory.path)
+        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        let began = ContinuousClock.now
+        let daemon = try Spawned(
+            daemonPath, ["--config", configPath], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
+            stderr: directory.file("stderr.log"))
+        defer { _ = daemon.terminate(SIGKILL) }
+
+        let ready = try #require(notify.waitFor("READY=1", timeout: 10), "no READY=1 within 10 s")
+        let readyAfter = ContinuousClock.now - began
+        let pendingAtReady = try pipeline.pendingCount()
+        #expect(readyAfter < .seconds(10))
+        #expect(ready.contains("catching up: "))
+        #expect(pendingAtReady > 0, "the backlog was decided before READY=1")
+        // Caught up behind READY=1, in bounded batches, with nothing lost or repeated.
+        #expect(waitUntil(directory.file("stderr.log"), contains: "caught up inputs left undecided by the previous run", timeout: 240))
+        #expect(try pipeline.pendingCount() == 0)
+        #expect(try database.readingCount() == inputs)
+        #expect(kill(daemon.pid, SIGTERM) == 0)
+        #expect(daemon.wait() == 0)
+    }
+}
