@@ -55,23 +55,27 @@ enum ReadingListing {
                 ? ["id", "patient", "device", "kind", "value", "measured", "received", "flags"]
                 : [
                     "id", "patient", "device", "kind", "loinc", "unit", "values", "original_unit", "original_values",
-                    "measured_at", "received_at", "effective_at", "clock_suspect", "meal", "seq", "source",
+                    "measured_at", "measured_at_text", "received_at", "effective_at", "clock_suspect", "windowed", "meal", "seq",
+                    "source",
                 ],
             rows: readings.map { r in
                 if table {
                     var flags: [String] = []
                     if r.clockSuspect { flags.append("clock_suspect") }
+                    if !r.windowed { flags.append("not_windowed") }
                     if let meal = r.meal { flags.append(meal.rawValue) }
                     return [
                         .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(display(r)),
-                        times.cell(r.measuredAt, format), times.cell(r.receivedAt, format), .text(flags.joined(separator: " ")),
+                        r.measuredAtText.map { .text($0) } ?? times.cell(r.measuredAt, format), times.cell(r.receivedAt, format),
+                        .text(flags.joined(separator: " ")),
                     ]
                 }
                 return [
                     .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(r.kind.loinc),
                     .text(r.kind.canonicalUnit.rawValue), values(r.values, rounded: false), .text(r.originalUnit.rawValue),
-                    values(r.originalValues, rounded: false), .date(r.measuredAt), .date(r.receivedAt), .date(r.effectiveAt),
-                    .bool(r.clockSuspect), .optional(r.meal?.rawValue), .int(r.sequence), .text(r.source),
+                    values(r.originalValues, rounded: false), .date(r.measuredAt), .optional(r.measuredAtText), .date(r.receivedAt),
+                    .date(r.effectiveAt), .bool(r.clockSuspect), .bool(r.windowed), .optional(r.meal?.rawValue), .int(r.sequence),
+                    .text(r.source),
                 ]
             },
             emptyMessage: "no readings match")

@@ -39,4 +39,12 @@ struct TimeEntryTests {
     func mistakes(fields: String, message: String) {
         #expect(parse("{\(Self.base),\(fields)}").failure?.description == message)
     }
+
+    @Test("A start outside 2015-2099 is refused, never stored as a date that cannot be read back")
+    func startOutsideTheWindow() {
+        let far = #"{"v":1,"patient":"P1","start":"9999-12-31T23:59:59-23:59","minutes":12,"staff":"dr.lee","role":"physician","program":"ccm","activity":"call"}"#
+        #expect(parse(far).failure?.description == "start: 10000-01-01T23:58:59Z is not between 2015 and 2099; check the clock of the app that sent it")
+        let early = #"{"v":1,"patient":"P1","start":"1999-12-31T23:59:59Z","minutes":12,"staff":"dr.lee","role":"physician","program":"ccm","activity":"call"}"#
+        #expect(parse(early).failure?.field == "start")
+    }
 }

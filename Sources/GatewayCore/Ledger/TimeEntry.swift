@@ -106,6 +106,10 @@ public enum TimeEntryV1 {
             guard let start = RFC3339.parse(try string("start")!) else {
                 throw Rejection(.invalidTimestamp, field: "start", "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
             }
+            // Billable time is from this century's clinic, and must read back as a date.
+            guard start >= ClockRules.earliestBelievable, ClockRules.storable.contains(start) else {
+                throw Rejection(.invalidTimestamp, field: "start", "\(RFC3339.format(start)) is not between 2015 and 2099; check the clock of the app that sent it")
+            }
             var minutes: Int
             switch (o["minutes"], o["end"]) {
             case (.number(let n)?, nil) where n == n.rounded():
