@@ -30,6 +30,8 @@ public struct BLESync: Sendable {
         public var outcomes: [ItemOutcome]
         /// The outcome for each Glucose Measurement Context (joined to its reading, or waiting).
         public var contextOutcomes: [ItemOutcome]
+        /// How far the device's clock was ahead of the gateway's when the session read it.
+        public var clockOffset: Double?
 
         public func count(_ status: ItemStatus) -> Int { outcomes.filter { $0.status == status }.count }
         public var readingsStored: Int { count(.accepted) }
@@ -43,18 +45,21 @@ public struct BLESync: Sendable {
             lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
             idle: idle, procedureTimeout: timeout)
         var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
+        var clockOffset: Double?
         let session = HealthSession(client: ATTClient(bearer: bearer, timeout: timeout), options: options) { record in
             let input = RawInput(
-                source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id), payload: Data(record.value))
+                source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id), payload: Data(record.value),
+                receivedAt: pipeline.clock(), deviceClockOffset: clockOffset)
             arriving?()
             let result = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
             decided?(result)
             if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
+        session.onDeviceClock = { clockOffset = pipeline.deviceClockOffset(currentTime: $0, readAt: pipeline.clock()) }
         logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()
         try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
-        let summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes)
+        let summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
         var metadata: Logger.Metadata = [
             "device": "\(device.id)", "records": "\(report.measurements)", "stored": "\(summary.readingsStored)",
             "services": "\(report.services.joined(separator: ","))",
@@ -87,6 +92,10 @@ extension BLESync.Summary {
             lines.append("  inbox \(outcome.inboxID): \(outcome.status.rawValue): \(outcome.reason ?? outcome.code ?? "")")
         }
         if let sequence = report.lastGlucoseSequence { lines.append("last glucose sequence: \(sequence)") }
+        if let clockOffset, abs(clockOffset) >= 60 {
+            let minutes = Int((abs(clockOffset) / 60).rounded())
+            lines.append("device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it")
+        }
         lines.append("device clock set: \(report.clockSet ? "yes" : "no")")
         if report.securityRaised { lines.append("security level raised once") }
         if report.ignoredPDUs > 0 { lines.append("ignored PDUs: \(report.ignoredPDUs)") }

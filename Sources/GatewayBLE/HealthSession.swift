@@ -42,6 +42,8 @@ public struct SessionReport: Sendable {
     public var requestedFrom: Int?
     public var racpResult: String?
     public var clockSet = false
+    /// The device's Current Time as read before it was set (its clock's own idea of now).
+    public var deviceClock: [UInt8]?
     public var securityRaised = false
     public var ignoredPDUs = 0
     /// Problems that did not end the session (a feature that could not be read, …).
@@ -85,6 +87,8 @@ public final class HealthSession {
     let client: ATTClient
     let options: Options
     let store: (HealthRecord) throws -> Void
+    /// Told the device's Current Time when it was read, before any record is stored.
+    public var onDeviceClock: (([UInt8]) -> Void)?
     public private(set) var report = SessionReport()
     private var routes: [UInt16: UInt16] = [:]
     private var racpResponses: [RACP.Response] = []
@@ -200,10 +204,20 @@ public final class HealthSession {
         }
     }
 
+    /// Reads the device's clock (so that record times from a clock that was wrong can be put
+    /// right) and then sets it to the gateway's, when the device allows each.
     private func setClock(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
-        guard let value = options.currentTime, let time = find(HealthUUID.currentTime, in: characteristics),
-            time.properties.contains(.write)
-        else { return }
+        guard let time = find(HealthUUID.currentTime, in: characteristics) else { return }
+        if time.properties.contains(.read) {
+            do {
+                let clock = try client.read(time.valueHandle)
+                report.deviceClock = clock
+                onDeviceClock?(clock)
+            } catch .error(_, _, let code) where !code.isSecurity {
+                report.notes.append("the device refused to tell its time: \(code)")
+            }
+        }
+        guard let value = options.currentTime, time.properties.contains(.write) else { return }
         do {
             try client.write(time.valueHandle, value)
             report.clockSet = true

@@ -12,13 +12,21 @@ public struct RawInput: Sendable {
     public var payload: Data
     /// The gateway clock when the source got it.
     public var receivedAt: Date
+    /// How far the device's clock was ahead of the gateway's (seconds; negative when behind),
+    /// when the source measured it: a BLE session reads the device's Current Time before setting
+    /// it. Suspect device times in this input are corrected by it.
+    public var deviceClockOffset: Double?
 
-    public init(source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date()) {
+    public init(
+        source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date(),
+        deviceClockOffset: Double? = nil
+    ) {
         self.source = source
         self.format = format
         self.hubID = hubID
         self.payload = payload
         self.receivedAt = receivedAt
+        self.deviceClockOffset = deviceClockOffset
     }
 }
 
@@ -108,6 +116,12 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// How far a device's clock is ahead of the gateway's (seconds), from its Current Time value
+    /// read at `readAt`, placed in the practice's zone; `nil` when the value says nothing.
+    public func deviceClockOffset(currentTime bytes: [UInt8], readAt: Date) -> Double? {
+        HealthCharacteristic.currentTime(bytes, clock: wallClock).map { $0.timeIntervalSince(readAt) }
+    }
+
     /// Stores the input as received and commits it. Nothing has judged it yet; a crash after
     /// this returns loses nothing, because ``processPending()`` picks it up.
     @discardableResult
@@ -123,7 +137,7 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])
+        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset])
         return db.lastInsertedRowID
     }
 
@@ -470,7 +484,7 @@ public struct Pipeline: Sendable {
         outcome.kind = input.kind
         outcome.deviceID = DeviceID.canonical(input.device)
         var reading: NormalizedReading
-        switch Normalizer.normalize(input, receivedAt: inbox.receivedAt) {
+        switch Normalizer.normalize(input, receivedAt: inbox.receivedAt, clockOffset: inbox.clockOffset) {
         case .failure(let rejection):
             return outcome.rejected(payload.locate(rejection, item: item))
         case .success(let value):
@@ -565,6 +579,7 @@ struct InboxRow {
     var hubID: String?
     var payload: Data
     var processedAt: Date?
+    var clockOffset: Double?
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
@@ -575,6 +590,6 @@ struct InboxRow {
         return InboxRow(
             id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
             hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
-            processedAt: try row.decode(forColumn: "processed_at"))
+            processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"))
     }
 }

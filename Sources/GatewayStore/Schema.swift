@@ -244,13 +244,15 @@ enum Schema {
                 """)
     }
 
-    /// Inputs whose deciding failed (kept, with the reason, until `ccmctl inbox retry`);
-    /// readings whose device time cannot be believed kept out of windowed rules; device times
-    /// that cannot be stored as a timestamp kept as text.
+    /// Inputs whose deciding failed (kept, with the reason, until `ccmctl inbox retry`); the
+    /// device clock's offset a source measured; readings whose device time cannot be believed
+    /// kept out of windowed rules; device times that cannot be stored as a timestamp kept as text.
     private static func robustPipeline(_ db: Database) throws {
         try db.execute(
             sql: """
                 ALTER TABLE inbox ADD COLUMN failure TEXT;
+                -- How far the device's clock was ahead (seconds), when the source measured it.
+                ALTER TABLE inbox ADD COLUMN clock_offset REAL;
                 CREATE INDEX inbox_failed ON inbox(id) WHERE failure IS NOT NULL;
                 -- 0: the reading's time is not known well enough for rules over a window or the
                 -- last N readings (an uncorrected suspect device clock); it is evaluated alone.

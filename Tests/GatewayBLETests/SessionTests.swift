@@ -65,6 +65,40 @@ struct SessionTests {
         #expect(readOnly.currentTime == nil)
     }
 
+    @Test("A cuff whose clock runs two years ahead: its Current Time is read before it is set, and its readings count at the corrected time")
+    func clockAheadCorrected() throws {
+        let world = try BLEWorld()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = BLEWorld.zone
+        func wall(_ date: Date) -> [UInt8] {
+            let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
+            return GATTBytes.dateTime(c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+        }
+        let skew = 730 * 86_400.0
+        let now = Date()
+        let measured = now.addingTimeInterval(-3600)
+        let cuff = SimulatedPeripheral.cuff(
+            measurements: [GATTBytes.bloodPressure(138, 88, pulse: 72, at: wall(measured.addingTimeInterval(skew)))],
+            clock: wall(now.addingTimeInterval(skew)) + [1, 0, 0])
+        let summary = try world.session(cuff, device: BLEWorld.cuff)
+        #expect(summary.readingsStored == 1)
+        #expect(summary.lines.contains("device clock was 1051200 minutes ahead; suspect record times corrected by it"))
+        #expect(summary.report.clockSet)
+        let reading = try #require(try world.readings(.bloodPressure).first)
+        #expect(reading.clockSuspect)
+        #expect(reading.windowed)
+        #expect(abs(reading.effectiveAt.timeIntervalSince(measured)) < 5, "evaluated at the corrected time")
+        #expect(try world.database.inbox().first?.reason?.contains("evaluated at the corrected time") == true)
+
+        // A clock that says "unknown" gives no correction: the same reading stays out of windows.
+        let unknown = SimulatedPeripheral.cuff(
+            measurements: [GATTBytes.bloodPressure(139, 88, pulse: 72, at: wall(measured.addingTimeInterval(skew + 60)))])
+        _ = try world.session(unknown, device: BLEWorld.cuff)
+        let second = try #require(try world.readings(.bloodPressure).first { $0.values[.systolic] == 139 })
+        #expect(!second.windowed)
+        #expect(second.effectiveAt == second.receivedAt)
+    }
+
     @Test("500 stored glucose records arrive as 500 readings, once each, across two sessions broken mid-transfer")
     func incrementalGlucoseDownload() throws {
         let world = try BLEWorld()

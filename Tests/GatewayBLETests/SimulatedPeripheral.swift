@@ -92,7 +92,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
 
     // MARK: Devices
 
-    static func cuff(measurements: [[UInt8]], clockWritable: Bool = true) -> SimulatedPeripheral {
+    /// A cuff; `clock` is what its Current Time reads (zeros, "unknown", by default).
+    static func cuff(measurements: [[UInt8]], clockWritable: Bool = true, clock: [UInt8] = [UInt8](repeating: 0, count: 10)) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
             Service(uuid: 0x1800, characteristics: [Characteristic(uuid: 0x2A00, properties: 0x02, value: Array("Cuff".utf8))]),
             Service(uuid: 0x1810, characteristics: [
@@ -100,7 +101,7 @@ final class SimulatedPeripheral: @unchecked Sendable {
                 Characteristic(uuid: 0x2A36, properties: 0x10),
                 Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
             ]),
-            Service(uuid: 0x1805, characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: [UInt8](repeating: 0, count: 10))]),
+            Service(uuid: 0x1805, characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: clock)]),
         ])
         device.cuffMeasurements = measurements
         return device

@@ -119,3 +119,43 @@ struct ClockAndIdentityTests {
         #expect(LocalDate("2026-2-28") == nil)
     }
 }
+
+@Suite("Correcting a suspect device clock")
+struct ClockCorrectionTests {
+    static let received = RFC3339.parse("2026-03-04T14:00:00Z")!
+
+    func reading(at time: String, offset: Double?) throws -> NormalizedReading {
+        let input = ReadingInput(
+            device: "A4:C1:38:12:34:56", kind: .bloodPressure, unit: .mmHg, values: [.systolic: 130, .diastolic: 80],
+            measuredAt: RFC3339.parse(time))
+        return try Normalizer.normalize(input, receivedAt: Self.received, clockOffset: offset).get()
+    }
+
+    @Test("A clock a year ahead, with its offset measured, counts at the corrected time")
+    func corrected() throws {
+        let reading = try reading(at: "2027-03-04T13:00:00Z", offset: 365 * 86_400)
+        #expect(reading.clockSuspect)
+        #expect(reading.windowed)
+        #expect(reading.effectiveAt == RFC3339.parse("2026-03-04T13:00:00Z"))
+        #expect(
+            reading.notes == [
+                "measured_at 2027-03-04T13:00:00Z is by a device clock 525600 minutes ahead (read from the device in this session); evaluated at the corrected time 2026-03-04T13:00:00Z"
+            ])
+        // The identity stays the device's own time, so a later download folds onto it.
+        #expect(reading.dedupKey?.description == "A4:C1:38:12:34:56|blood_pressure|at:2027-03-04T13:00:00Z")
+    }
+
+    @Test("Without an offset, or with one that does not explain the time, the reading stays out of windows")
+    func notCorrected() throws {
+        for offset in [nil, 60.0] {
+            let reading = try reading(at: "2027-03-04T13:00:00Z", offset: offset)
+            #expect(!reading.windowed)
+            #expect(reading.effectiveAt == Self.received)
+            #expect(reading.notes.first?.hasSuffix("left out of rules over a time window or the last N readings") == true)
+        }
+        // A sane time is left alone whatever the offset.
+        let sane = try reading(at: "2026-03-04T13:00:00Z", offset: 3600)
+        #expect(sane.effectiveAt == RFC3339.parse("2026-03-04T13:00:00Z"))
+        #expect(sane.notes.isEmpty)
+    }
+}

@@ -5,7 +5,8 @@
 //   ccm-bench --bin DIR --repo DIR [--readings N] [--out FILE]
 //
 // Scenarios: MQTT backlog drain (gateway vs mosquitto_sub), ingest (ccmctl ingest vs the sqlite3
-// CLI in one transaction), end-to-end latency at 1,000 readings/s (publish → alert line), the
+// CLI in one transaction), the cost per reading against a patient's history with sane and
+// suspect device clocks, end-to-end latency at 1,000 readings/s (publish → alert line), the
 // month summary for 5,000 patients, memory and footprint.
 import Foundation
 import Synchronization
@@ -30,7 +31,7 @@ let out = option("--out", default: repo + "/BENCHMARKS.md")!
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 // BENCH_KEEP=1 keeps the work folder (databases, logs) for a look afterwards; BENCH_ONLY=drain,
-// ingest, latency or month runs one scenario.
+// ingest, history, latency or month runs one scenario.
 let environment = ProcessInfo.processInfo.environment
 defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeItem(atPath: work) } }
 @MainActor func scenario(_ name: String) -> Bool { environment["BENCH_ONLY"].map { $0 == name } ?? true }
@@ -371,6 +372,51 @@ if scenario("ingest") {
     say("   ingest \(ingest.seconds) s, sqlite3 \(baseline.seconds) s")
 }
 
+say("== Cost per reading against the patient's history: sane and suspect device clocks")
+if scenario("history") {
+    // One patient on the hypertension plan (n of m, a 7-day average, thresholds). Their cuff has
+    // sent `history` readings; then 1,000 more are ingested and timed. Sane clocks: readings 12 h
+    // apart, in the past. Suspect clocks: a cuff whose clock runs years ahead, so every reading is
+    // more than 10 minutes in the future when it arrives (a meter handing over its memory).
+    let measured = 1000
+    var baselines: [String: Double] = [:]
+    for clock in ["sane", "suspect"] {
+        for history in [100, 1000, 10_000] {
+            let (_, config) = try population("history-\(clock)-\(history)", patients: 1)
+            let formatter = ISO8601DateFormatter()
+            let base = clock == "sane" ? Date(timeIntervalSince1970: 1_704_067_200) : Date(timeIntervalSince1970: 1_893_456_000)  // 2024 / 2030
+            func lines(_ range: Range<Int>) -> String {
+                range.map { i in
+                    "{\"v\": 1, \"device\": \"BENCH-00001\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(formatter.string(from: base.addingTimeInterval(Double(i) * 43_200)))\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(124 + i % 12), \"diastolic\": 76}}\n"
+                }.joined()
+            }
+            let before = "\(work)/history-\(clock)-\(history)-before.jsonl"
+            let timed = "\(work)/history-\(clock)-\(history)-timed.jsonl"
+            try lines(0..<history).write(toFile: before, atomically: true, encoding: .utf8)
+            try lines(history..<history + measured).write(toFile: timed, atomically: true, encoding: .utf8)
+            guard try run(ccmctl, ["ingest", before, "--config", config]).status == 0 else { fatalError("history ingest failed") }
+            let ingest = try run(ccmctl, ["ingest", timed, "--config", config])
+            guard ingest.status == 0 else { fatalError("timed ingest failed") }
+            let perReading = ingest.seconds / Double(measured)
+            let against: String
+            var verdict = "measured"
+            if let first = baselines[clock] {
+                let ratio = perReading / first
+                against = String(format: "history 100: %.3f ms; ratio %.2f", first * 1000, ratio)
+                verdict = ratio <= 2 ? "flat (within 2×)" : "grows with history"
+            } else {
+                baselines[clock] = perReading
+                against = "the baseline for its clock"
+            }
+            figures.append(
+                Figure(
+                    name: "Cost per reading, \(clock) device clock, history \(history) readings (ccmctl ingest of \(measured))",
+                    value: String(format: "%.3f ms", perReading * 1000), against: against, verdict: verdict))
+            say("   \(clock) history \(history): \(perReading * 1000) ms/reading")
+        }
+    }
+}
+
 say("== End-to-end latency at 1,000 readings/s: publish → alert line")
 if scenario("latency") {
     let patients = 5000
@@ -524,6 +570,12 @@ report += """
       threshold) is published at 1,000/s at QoS 1 (libmosquitto, its own network thread), and each
       raises one alert line. Latency runs from the publish call until a second thread, polling
       `alerts.log` every 0.5 ms, reads the alert line.
+    - **Cost per reading against history.** One patient on the hypertension plan with 100, 1,000
+      or 10,000 readings already stored, then `ccmctl ingest` of 1,000 more, timed whole (process
+      start included) and divided by 1,000. Sane clocks: readings 12 h apart in the past. Suspect
+      clocks: every reading dated years ahead, as a cuff with a runaway clock sends them; such
+      readings are checked on their own and kept out of windowed rules, so their cost must not grow
+      with the history either. The ratio is against history 100 with the same clock.
     - **Month summary.** 5,000 patients with 30 time entries and 30 reading days each in March 2026,
       bulk-loaded with sqlite3. The figure is the wall time of `ccmctl month --month 2026-03
       --format json`.

@@ -35,6 +35,14 @@ public enum HealthCharacteristic {
         }
     }
 
+    /// The device's clock from a Current Time (0x2A2B) value: its leading Date Time placed by
+    /// `clock`; `nil` when it is short or says "unknown" (zeros).
+    public static func currentTime(_ bytes: [UInt8], clock: Clock) -> Date? {
+        var reader = Reader(bytes: bytes, name: "Current Time")
+        guard let time = try? reader.dateTime("date time") else { return nil }
+        return instant(time, clock: clock)
+    }
+
     /// Reads `[UInt8]` little-endian fields with a bounds check that names what was short.
     struct Reader {
         let bytes: [UInt8]

@@ -19,6 +19,9 @@ public struct NormalizedReading: Sendable, Hashable {
     public var receivedAt: Date
     /// The device time is before 2015 or more than 10 minutes after `receivedAt`.
     public var clockSuspect: Bool
+    /// A suspect device time put right by the device clock's offset, when the session measured
+    /// it (the device's Current Time read on connection) and the result is believable.
+    public var correctedAt: Date? = nil
     public var meal: MealContext?
     public var sequence: Int?
     public var messageID: String?
@@ -30,7 +33,7 @@ public struct NormalizedReading: Sendable, Hashable {
     /// The time the reading is evaluated and billed at: the device time when present and
     /// believable, otherwise the receive time.
     public var effectiveAt: Date {
-        guard let measuredAt, !clockSuspect else { return receivedAt }
+        guard let measuredAt, !clockSuspect else { return correctedAt ?? receivedAt }
         return measuredAt
     }
 
@@ -38,8 +41,9 @@ public struct NormalizedReading: Sendable, Hashable {
     /// reading. A suspect device clock says nothing about when the reading was taken: a meter
     /// whose clock runs years ahead and hands over its whole memory must not count as that many
     /// readings taken the moment they arrived. Such a reading is still checked on its own
-    /// (single-reading thresholds), and kept, with the reason, for people to see.
-    public var windowed: Bool { !clockSuspect }
+    /// (single-reading thresholds), and kept, with the reason, for people to see. A suspect time
+    /// the session could correct counts at its corrected time.
+    public var windowed: Bool { !clockSuspect || correctedAt != nil }
 
     /// The device time as it can be stored: `nil` when there is none or it lies outside
     /// ``ClockRules/storable`` (then ``measuredAtText`` keeps it).
@@ -86,6 +90,20 @@ public enum ClockRules {
     /// What a suspect reading's note says about how it is evaluated.
     static let suspectTreatment = "device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
 
+    /// A suspect device time moved by the device clock's measured offset, when that gives a time
+    /// that is itself believable; else `nil` (the reading stays out of windowed rules).
+    public static func corrected(_ measuredAt: Date, offset: Double, receivedAt: Date) -> Date? {
+        let corrected = measuredAt.addingTimeInterval(-offset)
+        guard storable.contains(corrected), suspicion(measuredAt: corrected, receivedAt: receivedAt) == nil else { return nil }
+        return corrected
+    }
+
+    /// The note a corrected reading keeps.
+    static func correction(_ measuredAt: Date, offset: Double, corrected: Date) -> String {
+        let minutes = Int((abs(offset) / 60).rounded())
+        return "measured_at \(RFC3339.format(measuredAt)) is by a device clock \(minutes) minutes \(offset > 0 ? "ahead" : "behind") (read from the device in this session); evaluated at the corrected time \(RFC3339.format(corrected))"
+    }
+
     /// Why `measuredAt` is not believable against `receivedAt`, or `nil` when it is.
     public static func suspicion(measuredAt: Date, receivedAt: Date) -> String? {
         if measuredAt < earliestBelievable {
@@ -111,7 +129,9 @@ public enum Normalizer {
         return (value * 1e9).rounded() / 1e9
     }
 
-    public static func normalize(_ input: ReadingInput, receivedAt: Date) -> Result<NormalizedReading, Rejection> {
+    /// `clockOffset` is how far the device's clock was ahead of the gateway's (seconds, negative
+    /// when behind) when the source measured it; a suspect device time is corrected by it.
+    public static func normalize(_ input: ReadingInput, receivedAt: Date, clockOffset: Double? = nil) -> Result<NormalizedReading, Rejection> {
         let kind = input.kind
         guard kind.acceptedUnits.contains(input.unit) else {
             return .failure(.wrongUnit(input.unit.rawValue, kind: kind, allowed: kind.acceptedUnits))
@@ -164,15 +184,21 @@ public enum Normalizer {
         }
         var notes: [String] = []
         var clockSuspect = false
+        var correctedAt: Date?
         if let measuredAt = input.measuredAt, let suspicion = ClockRules.suspicion(measuredAt: measuredAt, receivedAt: receivedAt) {
             clockSuspect = true
-            notes.append(suspicion)
+            if let clockOffset, let corrected = ClockRules.corrected(measuredAt, offset: clockOffset, receivedAt: receivedAt) {
+                correctedAt = corrected
+                notes.append(ClockRules.correction(measuredAt, offset: clockOffset, corrected: corrected))
+            } else {
+                notes.append(suspicion)
+            }
         }
         let device = DeviceID.canonical(input.device)
         return .success(
             NormalizedReading(
                 device: device, kind: kind, values: values, originalValues: input.values, originalUnit: input.unit,
-                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, meal: input.meal,
+                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, correctedAt: correctedAt, meal: input.meal,
                 sequence: input.sequence, messageID: input.messageID,
                 dedupKey: DedupKey(
                     device: device, kind: kind, measuredAt: input.measuredAt, sequence: input.sequence,
