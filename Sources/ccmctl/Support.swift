@@ -28,8 +28,8 @@ struct GlobalOptions: ParsableArguments {
         return try loadConfig().database.path
     }
 
-    /// Opens the database; `.existing` for commands that only read.
-    func open(_ mode: GatewayDatabase.OpenMode = .create) throws -> GatewayDatabase {
+    /// Opens the database, which must exist: only `ccmctl init` creates one.
+    func open(_ mode: GatewayDatabase.OpenMode = .existing) throws -> GatewayDatabase {
         try GatewayDatabase(path: try databasePath(), mode: mode)
     }
 
