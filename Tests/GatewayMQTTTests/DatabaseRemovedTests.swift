@@ -22,10 +22,37 @@ struct DatabaseRemovedTests {
 
     @Test("rm gateway.sqlite* under a running daemon: it stops before acknowledging more; the next message lands in the new database")
     func removedUnderTraffic() async throws {
-        try await offPool { try Self.run() }
+        // The blocking work runs off the cooperative pool; the checks run here, in the test
+        // (an expectation recorded on another thread is not the test's).
+        let result = try await offPool { try Self.run() }
+        print("database removed under the daemon: it exited with status \(result.status.map(String.init) ?? "none (killed after 15 s)")")
+        #expect(result.tookFirst, "the daemon did not take the first message: \(result.firstLog)")
+        // Stopped by whichever notices first: the commit of that message (75, before its
+        // PUBACK) or the once-a-second check (1).
+        #expect(result.status == 75 || result.status == 1, "the daemon went on after its database was removed: \(result.firstLog)")
+        #expect(result.firstLog.contains("the database at \(result.database) is gone while open"))
+        #expect(!result.recreated, "something made a new database")
+        #expect(result.initialized)
+        #expect(result.delivered, "the broker did not deliver the message again: \(result.secondLog)")
+        #expect(result.secondStatus == 0)
+        #expect(result.inbox == ["DEV-AFTER"])
     }
 
-    static func run() throws {
+    struct Result: Sendable {
+        var database = ""
+        var tookFirst = false
+        var status: Int32?
+        var firstLog = ""
+        var recreated = true
+        var initialized = false
+        var delivered = false
+        var secondStatus: Int32?
+        var secondLog = ""
+        var inbox: [String?] = []
+    }
+
+    static func run() throws -> Result {
+        var result = Result()
         let broker = try Broker()
         let directory = broker.directory
         let database = directory + "/gateway.sqlite"
@@ -43,7 +70,7 @@ struct DatabaseRemovedTests {
               client_id: gw-rm
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let ccmctl = try Spawned(Self.products.appendingPathComponent("ccmctl").path, ["init", "--config", config])
-        try #require(ccmctl.wait(timeout: 10) == 0)
+        guard ccmctl.wait(timeout: 10) == 0 else { throw SupportError(description: "ccmctl init failed") }
 
         let daemonPath = Self.products.appendingPathComponent("ccm-gatewayd").path
         func start(_ log: String) throws -> Spawned {
@@ -56,34 +83,33 @@ struct DatabaseRemovedTests {
             return daemon
         }
         let firstLog = directory + "/first.log"
+        result.database = database
         let first = try start(firstLog)
         // An unknown device: quarantined, which the daemon logs at info with the inbox id.
         try broker.publish("ccm/v1/hub/h1/reading", Self.reading(device: "DEV-BEFORE"))
-        guard waitUntil(firstLog, contains: "input not accepted") else {
+        result.tookFirst = waitUntil(firstLog, contains: "input not accepted")
+        guard result.tookFirst else {
             first.terminate(SIGKILL)
-            Issue.record("the daemon did not take the first message: \(Self.text(firstLog))")
-            return
+            result.firstLog = Self.text(firstLog)
+            return result
         }
 
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: database + suffix) }
         try broker.publish("ccm/v1/hub/h1/reading", Self.reading(device: "DEV-AFTER"))
-        // Stopped by whichever notices first: the commit of that message (75, before its
-        // PUBACK) or the once-a-second check (1).
-        let status = first.wait(timeout: 15)
-        print("database removed under the daemon: it exited with status \(status.map(String.init) ?? "none (killed after 15 s)")")
-        #expect(status == 75 || status == 1, "the daemon went on after its database was removed: \(Self.text(firstLog))")
-        #expect(Self.text(firstLog).contains("the database at \(database) is gone while open"))
-        #expect(!FileManager.default.fileExists(atPath: database), "something made a new database")
+        result.status = first.wait(timeout: 15)
+        result.firstLog = Self.text(firstLog)
+        result.recreated = FileManager.default.fileExists(atPath: database)
 
         let again = try Spawned(Self.products.appendingPathComponent("ccmctl").path, ["init", "--config", config])
-        try #require(again.wait(timeout: 10) == 0)
+        result.initialized = again.wait(timeout: 10) == 0
+        guard result.initialized else { return result }
         let secondLog = directory + "/second.log"
         let second = try start(secondLog)
-        let delivered = waitUntil(secondLog, timeout: 15, { $0.contains("input not accepted") })
+        result.delivered = waitUntil(secondLog, timeout: 15, { $0.contains("input not accepted") })
         kill(second.pid, SIGTERM)
-        #expect(second.wait(timeout: 10) == 0)
-        #expect(delivered, "the broker did not deliver the message again: \(Self.text(secondLog))")
-        let inbox = try GatewayDatabase(path: database).inbox()
-        #expect(inbox.map(\.deviceID) == ["DEV-AFTER"])
+        result.secondStatus = second.wait(timeout: 10)
+        result.secondLog = Self.text(secondLog)
+        result.inbox = try GatewayDatabase(path: database).inbox().map(\.deviceID)
+        return result
     }
 }
