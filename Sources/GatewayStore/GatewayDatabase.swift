@@ -47,6 +47,9 @@ public final class GatewayDatabase: Sendable {
         case .present:
             break
         }
+        // The file about to be opened; SQLite opens the one the path names between this and
+        // the check after migrating, so if both agree, that is the file this connection has.
+        let watch = try FileWatch(path: path)
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "ccm-gateway"
@@ -67,9 +70,10 @@ public final class GatewayDatabase: Sendable {
         } catch let error as DatabaseError {
             throw Self.explain(error, path: path)
         }
-        // The file is open now: remember which one it is, and refuse to commit into it once the
-        // path names another file or none (deleted, or replaced by a restore or a new init).
-        watch = try FileWatch(path: path)
+        // Refuse to commit into the file once the path names another file or none (deleted, or
+        // replaced by a restore or a new init).
+        try watch.check()
+        self.watch = watch
         pool.add(transactionObserver: watch, extent: .databaseLifetime)
     }
 

@@ -18,7 +18,6 @@ struct CCMGatewayd: AsyncParsableCommand {
         subcommands: [Run.self, BLESyncCommand.self],
         defaultSubcommand: Run.self)
 
-    /// Logs to the journal with priorities when systemd started us, else to standard error.
     /// What the daemon creates (the -wal and -shm files, the lock file, the alert log) is
     /// shared with the operators in the ccm-gateway group and holds patient data: group
     /// read-write, nothing for others, wherever it was started from (the unit says the same).
@@ -26,6 +25,7 @@ struct CCMGatewayd: AsyncParsableCommand {
         umask(0o007)
     }
 
+    /// Logs to the journal with priorities when systemd started us, else to standard error.
     static func bootstrapLogging(level text: String) {
         let level = Logger.Level(rawValue: text) ?? .info
         let journal = JournalLogHandler.stderrIsJournal()
