@@ -84,9 +84,11 @@ public final class AlertLogFile: AlertSink {
     static func openFile(_ path: String) throws -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
         }
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        // Group-writable (under the processes' umask 0007): operators in the ccm-gateway group
+        // append their acknowledgements to the daemon's log.
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o660)
         guard fd >= 0 else {
             throw StoreError(.io, "cannot open the alert log \(path): \(String(cString: strerror(errno))); set alerts.log in the configuration to a writable file")
         }

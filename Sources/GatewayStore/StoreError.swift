@@ -1,7 +1,7 @@
 /// A store failure that says what went wrong and how to fix it.
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Sendable {
-        case missing, unreadable, notADatabase, locked, newerSchema, notFound, conflict, invalid, io
+        case missing, unreadable, notADatabase, locked, newerSchema, notFound, conflict, invalid, io, replaced
     }
 
     public let code: Code

@@ -18,7 +18,9 @@ struct BLESyncCommand: ParsableCommand {
             in each direction. Readings go through the same pipeline as the daemon's, for the patient \
             the device is assigned to; glucose downloads start after the last record stored. Exits 1 \
             when the session ended with an error (what arrived before it is kept). Run it while the \
-            daemon is stopped, or for a device the daemon is not connected to.
+            daemon is stopped, or for a device the daemon is not connected to; unlike the daemon it \
+            does not take the database's lock (like ccmctl it is a short-lived writer that SQLite \
+            serializes with the daemon). The database must exist (ccmctl init creates it).
             """)
 
     @Argument(help: ArgumentHelp("A Bluetooth address, or unix:/path.", valueName: "target"))
@@ -48,6 +50,7 @@ struct BLESyncCommand: ParsableCommand {
     }
 
     func run() throws {
+        CCMGatewayd.restrictUmask()
         let settings = try GatewayConfig.resolve(explicitPath: options.config)
         CCMGatewayd.bootstrapLogging(level: settings.logging.level)
         let logger = Logger(label: "ccm-gatewayd.ble-sync")

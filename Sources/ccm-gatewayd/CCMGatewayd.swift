@@ -5,6 +5,10 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 @main
 struct CCMGatewayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +17,13 @@ struct CCMGatewayd: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Run.self, BLESyncCommand.self],
         defaultSubcommand: Run.self)
+
+    /// What the daemon creates (the -wal and -shm files, the lock file, the alert log) is
+    /// shared with the operators in the ccm-gateway group and holds patient data: group
+    /// read-write, nothing for others, wherever it was started from (the unit says the same).
+    static func restrictUmask() {
+        umask(0o007)
+    }
 
     /// Logs to the journal with priorities when systemd started us, else to standard error.
     static func bootstrapLogging(level text: String) {
@@ -43,7 +54,12 @@ struct Run: AsyncParsableCommand {
             Runs until SIGTERM or SIGINT, then stops gracefully. SIGHUP reopens the alert log \
             (logrotate) and reloads the care-plan templates. Under systemd (Type=notify) it sends \
             READY=1 once the database is open and its sources have started, and STOPPING=1 when it \
-            begins to stop; it logs to the journal with priorities when started by it.
+            begins to stop; it logs to the journal with priorities when started by it. \
+            The database must exist (ccmctl init creates it). One daemon per database: it holds \
+            an exclusive lock on DATABASE.lock and a second one is refused with the first's pid. \
+            When the database file is deleted or replaced while it runs, it stops (exit status \
+            1 or 75) before acknowledging anything more, and does not start again until a \
+            database is at the path.
             """)
 
     @OptionGroup var options: ConfigOption
@@ -52,6 +68,7 @@ struct Run: AsyncParsableCommand {
     var replay: String?
 
     func run() async throws {
+        CCMGatewayd.restrictUmask()
         let config = options.config
         var settings = try GatewayConfig.resolve(explicitPath: config)
         let configPath = config ?? (FileManager.default.fileExists(atPath: GatewayConfig.installedPath) ? GatewayConfig.installedPath : nil)

@@ -13,6 +13,8 @@ import AsyncAlgorithms
 struct Gateway {
     let group: ServiceGroup
     let database: GatewayDatabase
+    /// Held while the gateway lives: one daemon per database.
+    let lock: DatabaseLock
     let pipeline: Pipeline
     let alertLog: AlertLogFile
     let mqtt: MQTTClient?
@@ -30,11 +32,14 @@ struct Gateway {
         environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
         onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
     ) throws {
-        // The daemon's writers wait for the lock as long as it takes: an operator's long command
-        // delays readings, it never stops the daemon (the wait is logged).
-        database = try GatewayDatabase(path: config.database.path, waitLimit: nil) { waited in
+        // Never creates the database: a missing file is refused with the fix (ccmctl init), so
+        // a restart after the file was deleted does not carry on in a new, empty one. Writers
+        // wait for the lock as long as it takes: an operator's long command delays readings, it
+        // never stops the daemon (the wait is logged).
+        database = try GatewayDatabase(path: config.database.path, mode: .existing, waitLimit: nil) { waited in
             logger.warning("the database is locked by another process; waiting", metadata: ["waited.seconds": "\(Int(waited))"])
         }
+        lock = try DatabaseLock(database: config.database.path)
         // Patient data: a database others can write is a database others can alter.
         if let mode = (try? FileManager.default.attributesOfItem(atPath: config.database.path))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
             throw GatewaydError(
@@ -64,6 +69,7 @@ struct Gateway {
         }
         let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: DatabaseWatch(database: database, logger: logger), serviceName: DatabaseWatch.name),
             .init(
                 service: PipelineService(
                     pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger,

@@ -178,7 +178,7 @@ struct Inbox: ParsableCommand {
         }
 
         func run() throws {
-            let pipeline = try global.pipeline(.existing)
+            let pipeline = try global.pipeline()
             let ids = all ? try pipeline.database.inbox(status: "failed", limit: Int.max).map(\.inboxID) : ids
             let outcomes = try pipeline.retry(inboxIDs: ids, by: global.actor)
             let retried = Set(outcomes.map(\.inboxID))

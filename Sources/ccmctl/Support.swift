@@ -29,11 +29,11 @@ struct GlobalOptions: ParsableArguments {
         return try loadConfig().database.path
     }
 
-    /// Opens the database; `.existing` for commands that only read.
+    /// Opens the database, which must exist: only `ccmctl init` creates one.
     ///
     /// A write that finds the database locked (the daemon deciding a burst, another ccmctl) waits
     /// for it, saying so once on standard error, for up to ``GatewayDatabase/defaultWaitLimit``.
-    func open(_ mode: GatewayDatabase.OpenMode = .create) throws -> GatewayDatabase {
+    func open(_ mode: GatewayDatabase.OpenMode = .existing) throws -> GatewayDatabase {
         let said = Mutex(false)
         return try GatewayDatabase(path: try databasePath(), mode: mode) { _ in
             guard !said.withLock({ (said: inout Bool) in defer { said = true }; return said }) else { return }
@@ -53,10 +53,10 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The pipeline every input goes through, with alerts appended to the alert log.
-    func pipeline(_ mode: GatewayDatabase.OpenMode = .create) throws -> Pipeline {
+    func pipeline() throws -> Pipeline {
         let config = try loadConfig()
         let log = config.alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
-        return config.pipeline(database: try open(mode), templates: try templates(config), sink: log)
+        return config.pipeline(database: try open(), templates: try templates(config), sink: log)
     }
 
     /// Appends the alert events of an operator's action to the alert log.

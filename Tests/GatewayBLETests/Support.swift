@@ -20,7 +20,7 @@ struct BLEWorld {
     var sync: BLESync
 
     init() throws {
-        database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
+        database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
         pipeline = Pipeline(database: database, timeZone: Self.zone)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try pipeline.addDevice(Device(id: Self.cuff, kind: .bloodPressureMonitor, bleAddress: Self.cuff, patientID: "P1"), by: "test")

@@ -21,7 +21,7 @@ struct GoldenMonthTests {
     @Test("month.jsonl produces exactly the golden alert log")
     func month() throws {
         let directory = TemporaryDirectory()
-        let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite")
+        let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite", mode: .create)
         let logPath = directory.path + "/alerts.log"
         let log = AlertLogFile(path: logPath, format: .text)
         let clock = Clock()

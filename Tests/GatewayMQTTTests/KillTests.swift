@@ -41,7 +41,7 @@ struct KillTests {
         let broker = try Broker()
         let directory = broker.directory
         let databasePath = directory + "/gateway.sqlite"
-        let database = try GatewayDatabase(path: databasePath)
+        let database = try GatewayDatabase(path: databasePath, mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
         let config = directory + "/gateway.yaml"

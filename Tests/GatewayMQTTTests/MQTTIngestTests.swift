@@ -22,7 +22,7 @@ final class Harness: Sendable {
         templates: [CarePlanTemplate] = [], options: (inout MQTTOptions) -> Void = { _ in }
     ) throws {
         directory = broker.directory + "/gateway-\(clientID)"
-        database = try GatewayDatabase(path: directory + "/gateway.sqlite")
+        database = try GatewayDatabase(path: directory + "/gateway.sqlite", mode: .create)
         let alerts = LateSink()
         pipeline = Pipeline(
             database: database, maxPayloadBytes: maxPayloadBytes,

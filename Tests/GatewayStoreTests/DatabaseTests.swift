@@ -11,7 +11,7 @@ struct DatabaseTests {
     func migratesFromEmpty() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("sub/dir/gateway.sqlite")
-        let database = try GatewayDatabase(path: path)
+        let database = try GatewayDatabase(path: path, mode: .create)
         let tables = try database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
@@ -47,7 +47,7 @@ struct DatabaseTests {
     func newerSchema() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("gateway.sqlite")
-        _ = try GatewayDatabase(path: path)
+        _ = try GatewayDatabase(path: path, mode: .create)
         let queue = try DatabaseQueue(path: path)
         try queue.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')") }
         try queue.close()
@@ -61,7 +61,7 @@ struct DatabaseTests {
     func locked() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("gateway.sqlite")
-        _ = try GatewayDatabase(path: path)
+        _ = try GatewayDatabase(path: path, mode: .create)
         let holder = try DatabaseQueue(path: path)
         let error = try holder.inDatabase { db -> StoreError? in
             try db.execute(sql: "BEGIN EXCLUSIVE")
@@ -90,7 +90,7 @@ struct DatabaseTests {
     func unreadable() throws {
         let directory = TemporaryDirectory()
         let path = directory.file("gateway.sqlite")
-        _ = try GatewayDatabase(path: path)
+        _ = try GatewayDatabase(path: path, mode: .create)
         try FileManager.default.setAttributes([.posixPermissions: 0], ofItemAtPath: path)
         let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
         #expect(error.code == .unreadable)

@@ -40,7 +40,7 @@ struct World {
     let clock = ManualClock(World.received)
 
     init(maxPayloadBytes: Int = 64 * 1024, templates: [CarePlanTemplate] = []) throws {
-        database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
+        database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
         let clock = self.clock
         pipeline = Pipeline(
             database: database, maxPayloadBytes: maxPayloadBytes,

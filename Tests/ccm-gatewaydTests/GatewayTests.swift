@@ -28,7 +28,7 @@ struct GatewayTests {
     }
 
     func seed(_ path: String) throws {
-        let database = try GatewayDatabase(path: path)
+        let database = try GatewayDatabase(path: path, mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
@@ -108,6 +108,7 @@ struct GatewayTests {
     func missingReplayFile() throws {
         let directory = TemporaryDirectory()
         let settings = config(directory, replay: directory.path + "/none.jsonl")
+        _ = try GatewayDatabase(path: settings.database.path, mode: .create)
         let error = try #require(throws: GatewaydError.self) {
             try Gateway(config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }

@@ -20,7 +20,7 @@ struct ReloadTests {
         let directory = TemporaryDirectory()
         let log = directory.path + "/alerts.log"
         let configPath = try writeDaemonConfig(in: directory, alertLog: log)
-        let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite")
+        let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite", mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayStore
 @_exported import GatewayTestSupport
 import Testing
 
@@ -79,8 +80,8 @@ struct TimeoutError: Error, CustomStringConvertible {
 }
 
 /// Writes a daemon configuration into `directory` (database, alert log, MQTT and BLE off, the
-/// repository's templates) and returns its path.
-func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil) throws -> String {
+/// repository's templates), creates its database unless told not to, and returns its path.
+func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil, createDatabase: Bool = true) throws -> String {
     let path = directory.file("gateway.yaml")
     try """
         database:
@@ -94,5 +95,7 @@ func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil
         ble:
           enabled: false
         """.write(toFile: path, atomically: true, encoding: .utf8)
+    // The daemon never creates its database (ccmctl init does).
+    if createDatabase { _ = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create) }
     return path
 }

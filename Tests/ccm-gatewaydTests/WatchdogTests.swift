@@ -32,7 +32,7 @@ struct WatchdogTests {
     static func run() throws {
         let directory = TemporaryDirectory("ccmd")
         let configPath = try writeDaemonConfig(in: directory)
-        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
+        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
 
@@ -96,7 +96,7 @@ struct WatchdogTests {
     func worldWritable() throws {
         let directory = TemporaryDirectory("ccmd")
         let path = directory.file("gateway.sqlite")
-        _ = try GatewayDatabase(path: path)
+        _ = try GatewayDatabase(path: path, mode: .create)
         try FileManager.default.setAttributes([.posixPermissions: 0o666], ofItemAtPath: path)
         var config = GatewayConfig.defaults
         config.database.path = path

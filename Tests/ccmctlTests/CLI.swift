@@ -84,6 +84,9 @@ final class CLI: Sendable {
               fees_directory: \(Self.repository.appendingPathComponent("config/fees").path)
               conditions: \(Self.repository.appendingPathComponent("config/chronic-conditions.yaml").path)
             """.write(toFile: config, atomically: true, encoding: .utf8)
+        // Only ccmctl init creates a database; every other command needs one.
+        let created = try run(["init"])
+        guard created.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ccmctl init failed: \(created.err)"]) }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }

@@ -94,7 +94,7 @@ struct PatientsAndDevicesTests {
         let cli = try CLI()
         let path = cli.directory + "/nowhere.sqlite"
         let error = try cli.fails(["readings", "list", "--db", path])
-        #expect(error == "no database at \(path); add a patient or device first (that creates it), start ccm-gatewayd, or pass --db with the right path")
+        #expect(error == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 

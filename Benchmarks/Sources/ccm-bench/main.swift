@@ -201,6 +201,7 @@ let zone = "America/Chicago"
     var csv = "id,name,conditions,medicare_part_b,ccm_consent_date,programs,rpm_start\n"
     for i in 1...patients { csv += "P\(pad(i)),Bench \(i),I10;E11.9,yes,2026-01-05,ccm;rpm,2026-01-05\n" }
     try csv.write(toFile: roster, atomically: true, encoding: .utf8)
+    guard try run(ccmctl, ["init", "--config", config]).status == 0 else { fatalError("ccmctl init failed") }
     guard try run(ccmctl, ["patients", "import", roster, "--config", config]).status == 0 else { fatalError("patients import failed") }
     var statements = "BEGIN;\n"
     for i in 1...patients {
