@@ -12,13 +12,20 @@ public struct RawInput: Sendable {
     public var payload: Data
     /// The gateway clock when the source got it.
     public var receivedAt: Date
+    /// The input's whole size when `payload` holds only its first bytes (an overlong line,
+    /// see ``LineReader``): the pipeline rejects it as too large; `nil`: the payload is whole.
+    public var payloadSize: Int?
 
-    public init(source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date()) {
+    public init(
+        source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date(),
+        payloadSize: Int? = nil
+    ) {
         self.source = source
         self.format = format
         self.hubID = hubID
         self.payload = payload
         self.receivedAt = receivedAt
+        self.payloadSize = payloadSize
     }
 }
 
@@ -119,7 +126,7 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload) VALUES (?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload])
+        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, payload_size) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload, input.payloadSize])
         return db.lastInsertedRowID
     }
 
@@ -195,20 +202,29 @@ public struct Pipeline: Sendable {
 
     private func decide(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
         let inboxID = inbox.id
-        if inbox.format == .timeEntryV1, inbox.payload.count <= maxPayloadBytes {
+        // A hub id from a topic or `ccmctl ingest --hub` follows the id rule before anything
+        // is decided for it (an alert topic or a device's hub cannot hold `#`, `+`, `/`).
+        let hubProblem = inbox.hubID.flatMap { EntityID.problem($0, .hub) }
+        let fits = inbox.size <= maxPayloadBytes && hubProblem == nil
+        if inbox.format == .timeEntryV1, fits {
             return try recordTimeEntries(inbox, db)
         }
-        if case .gatt("2a34", let device) = inbox.format, inbox.payload.count <= maxPayloadBytes {
+        if case .gatt("2a34", let device) = inbox.format, fits {
             return try applyGlucoseContext(inbox, device: device, db)
         }
         var outcomes: [ItemOutcome] = []
         let decoded: Result<DecodedPayload, Rejection> =
-            inbox.payload.count > maxPayloadBytes
-            ? .failure(
-                Rejection(
-                    .tooLarge, field: nil,
-                    "payload of \(inbox.payload.count) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"))
-            : inbox.format.decode(inbox.payload, clock: wallClock)
+            if inbox.size > maxPayloadBytes {
+                .failure(
+                    Rejection(
+                        .tooLarge, field: nil,
+                        "payload of \(inbox.size) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"
+                            + (inbox.size > inbox.payload.count ? " (only its first \(inbox.payload.count) bytes are kept)" : "")))
+            } else if let hubProblem {
+                .failure(Rejection(.invalidValue, field: nil, "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)"))
+            } else {
+                inbox.format.decode(inbox.payload, clock: wallClock)
+            }
         switch decoded {
         case .failure(let rejection):
             outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected).rejected(rejection))
@@ -455,6 +471,22 @@ struct InboxRow {
     var hubID: String?
     var payload: Data
     var processedAt: Date?
+    /// The input's whole size (larger than `payload` for an overlong line kept in part).
+    var size: Int
+
+    init(
+        id: Int64, receivedAt: Date, source: String, format: InputFormat, hubID: String?, payload: Data, processedAt: Date?,
+        size: Int? = nil
+    ) {
+        self.id = id
+        self.receivedAt = receivedAt
+        self.source = source
+        self.format = format
+        self.hubID = hubID
+        self.payload = payload
+        self.processedAt = processedAt
+        self.size = size ?? payload.count
+    }
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
@@ -463,6 +495,6 @@ struct InboxRow {
         }
         return InboxRow(
             id: row["id"], receivedAt: row["received_at"], source: row["source"], format: format, hubID: row["hub_id"],
-            payload: row["payload"], processedAt: row["processed_at"])
+            payload: row["payload"], processedAt: row["processed_at"], size: row["payload_size"])
     }
 }

@@ -13,6 +13,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-time-entries", migrate: timeEntries)
         migrator.registerMigration("2026-11-29-ble", migrate: ble)
         migrator.registerMigration("2026-11-29-billing", migrate: billing)
+        migrator.registerMigration("2026-11-30-inbox-payload-size", migrate: inboxPayloadSize)
         return migrator
     }
 
@@ -241,5 +242,11 @@ enum Schema {
                 ) WITHOUT ROWID;
                 CREATE INDEX reading_patient_time ON reading(patient_id, effective_at);
                 """)
+    }
+
+    /// An input line longer than `ingest.max_payload_bytes` is kept as its first bytes only:
+    /// `payload_size` is then its whole size (NULL: the payload is whole).
+    private static func inboxPayloadSize(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE inbox ADD COLUMN payload_size INTEGER")
     }
 }
