@@ -35,6 +35,9 @@ for path in sorted(glob.glob(os.path.join(fixtures, "native", "*", "*.json"))):
 for i, line in enumerate(open(os.path.join(fixtures, "native", "demo.jsonl"), "rb").read().splitlines()):
     write("native", f"demo-{i}.json", line)
 write("native", "time-entry.json", '{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-4411"}')
+write("native", "time-entry-duplicate-key.json", '{"v":1,"patient":"P1","patient":"P2","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}')
+write("native", "escaped-duplicate-key.json", '[{"v":1,"device":"x","dev\\u0069ce":"y","kind":"pulse","unit":"/min","values":{"pulse":60,"p\\ud83d\\ude00":1},"id":"a"}]')
+write("native", "leap-second.json", '{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":"2016-12-31T17:59:60.5-06:00"}')
 write("native", "time-entry-end.json", '[{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","end":"2026-03-04T10:30:00-06:00","staff":"dr.lee","role":"physician","program":"rpm","activity":"review","interactive":false}]')
 
 # fhir
@@ -51,6 +54,7 @@ write("fhir", "weight.json", json.dumps(weight))
 write("fhir", "glucose.json", json.dumps(glucose))
 write("fhir", "bundle.json", json.dumps({"resourceType": "Bundle", "type": "collection", "entry": [{"resource": weight}, {"resource": bp}, {"resource": {"resourceType": "Patient"}}]}))
 write("fhir", "patient.json", '{"resourceType": "Patient"}')
+write("fhir", "duplicate-key.json", json.dumps(bp).replace('"id": "obs-1"', '"id": "obs-1", "id": "obs-2"'))
 write("fhir", "no-value.json", json.dumps(dict(weight, valueQuantity={"unit": "lb"})))
 
 # gatt

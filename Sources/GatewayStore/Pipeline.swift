@@ -16,10 +16,13 @@ public struct RawInput: Sendable {
     /// when the source measured it: a BLE session reads the device's Current Time before setting
     /// it. Suspect device times in this input are corrected by it.
     public var deviceClockOffset: Double?
+    /// The input's whole size when `payload` holds only its first bytes (an overlong line,
+    /// see ``LineReader``): the pipeline rejects it as too large; `nil`: the payload is whole.
+    public var payloadSize: Int?
 
     public init(
         source: String, format: InputFormat = .nativeV1, hubID: String? = nil, payload: Data, receivedAt: Date = Date(),
-        deviceClockOffset: Double? = nil
+        deviceClockOffset: Double? = nil, payloadSize: Int? = nil
     ) {
         self.source = source
         self.format = format
@@ -27,6 +30,7 @@ public struct RawInput: Sendable {
         self.payload = payload
         self.receivedAt = receivedAt
         self.deviceClockOffset = deviceClockOffset
+        self.payloadSize = payloadSize
     }
 }
 
@@ -137,7 +141,7 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset])
+        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset, input.payloadSize])
         return db.lastInsertedRowID
     }
 
@@ -319,20 +323,29 @@ public struct Pipeline: Sendable {
 
     private func decide(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
         let inboxID = inbox.id
-        if inbox.format == .timeEntryV1, inbox.payload.count <= maxPayloadBytes {
+        // A hub id from a topic or `ccmctl ingest --hub` follows the id rule before anything
+        // is decided for it (an alert topic or a device's hub cannot hold `#`, `+`, `/`).
+        let hubProblem = inbox.hubID.flatMap { EntityID.problem($0, .hub) }
+        let fits = inbox.size <= maxPayloadBytes && hubProblem == nil
+        if inbox.format == .timeEntryV1, fits {
             return try recordTimeEntries(inbox, db)
         }
-        if case .gatt("2a34", let device) = inbox.format, inbox.payload.count <= maxPayloadBytes {
+        if case .gatt("2a34", let device) = inbox.format, fits {
             return try applyGlucoseContext(inbox, device: device, db)
         }
         var outcomes: [ItemOutcome] = []
         let decoded: Result<DecodedPayload, Rejection> =
-            inbox.payload.count > maxPayloadBytes
-            ? .failure(
-                Rejection(
-                    .tooLarge, field: nil,
-                    "payload of \(inbox.payload.count) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"))
-            : inbox.format.decode(inbox.payload, clock: wallClock)
+            if inbox.size > maxPayloadBytes {
+                .failure(
+                    Rejection(
+                        .tooLarge, field: nil,
+                        "payload of \(inbox.size) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"
+                            + (inbox.size > inbox.payload.count ? " (only its first \(inbox.payload.count) bytes are kept)" : "")))
+            } else if let hubProblem {
+                .failure(Rejection(.invalidValue, field: nil, "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)"))
+            } else {
+                inbox.format.decode(inbox.payload, clock: wallClock)
+            }
         switch decoded {
         case .failure(let rejection):
             outcomes.append(ItemOutcome(inboxID: inboxID, item: 0, status: .rejected).rejected(rejection))
@@ -580,6 +593,23 @@ struct InboxRow {
     var payload: Data
     var processedAt: Date?
     var clockOffset: Double?
+    /// The input's whole size (larger than `payload` for an overlong line kept in part).
+    var size: Int
+
+    init(
+        id: Int64, receivedAt: Date, source: String, format: InputFormat, hubID: String?, payload: Data, processedAt: Date?,
+        clockOffset: Double? = nil, size: Int? = nil
+    ) {
+        self.id = id
+        self.receivedAt = receivedAt
+        self.source = source
+        self.format = format
+        self.hubID = hubID
+        self.payload = payload
+        self.processedAt = processedAt
+        self.clockOffset = clockOffset
+        self.size = size ?? payload.count
+    }
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
@@ -590,6 +620,7 @@ struct InboxRow {
         return InboxRow(
             id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
             hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
-            processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"))
+            processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"),
+            size: try row.decode(forColumn: "payload_size"))
     }
 }

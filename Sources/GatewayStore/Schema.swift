@@ -14,6 +14,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-ble", migrate: ble)
         migrator.registerMigration("2026-11-29-billing", migrate: billing)
         migrator.registerMigration("2026-11-30-robust-pipeline", migrate: robustPipeline)
+        migrator.registerMigration("2026-11-30-inbox-payload-size", migrate: inboxPayloadSize)
         return migrator
     }
 
@@ -265,5 +266,11 @@ enum Schema {
                 UPDATE reading SET measured_at_text = measured_at, measured_at = NULL
                 WHERE measured_at IS NOT NULL AND (typeof(measured_at) != 'text' OR measured_at NOT GLOB '[12][0-9][0-9][0-9]-[01][0-9]-[0-3][0-9]*');
                 """)
+    }
+
+    /// An input line longer than `ingest.max_payload_bytes` is kept as its first bytes only:
+    /// `payload_size` is then its whole size (NULL: the payload is whole).
+    private static func inboxPayloadSize(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE inbox ADD COLUMN payload_size INTEGER")
     }
 }

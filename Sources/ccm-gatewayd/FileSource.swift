@@ -41,11 +41,11 @@ struct FileSource: Service {
         let label = path == "-" ? "stdin" : "file:\(path)"
         var lineNumber = 0
         var received = 0
-        for await line in Self.lines(of: handle).cancelOnGracefulShutdown() {
+        for await line in Self.lines(of: handle, maxLineBytes: pipeline.maxPayloadBytes).cancelOnGracefulShutdown() {
             lineNumber += 1
-            guard line.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) else { continue }
+            guard !line.isBlank else { continue }
             wakeups.arriving()
-            let id = try pipeline.receive(RawInput(source: "\(label):\(lineNumber)", payload: line))
+            let id = try pipeline.receive(line.rawInput(source: "\(label):\(lineNumber)"))
             wakeups.wake(id)
             received += 1
         }
@@ -54,10 +54,10 @@ struct FileSource: Service {
 
     /// Reads lines on a thread of their own (reads from a pipe or terminal block), so the
     /// cooperative pool stays free.
-    static func lines(of handle: FileHandle) -> AsyncStream<Data> {
-        let (stream, continuation) = AsyncStream.makeStream(of: Data.self, bufferingPolicy: .unbounded)
+    static func lines(of handle: FileHandle, maxLineBytes: Int) -> AsyncStream<InputLine> {
+        let (stream, continuation) = AsyncStream.makeStream(of: InputLine.self, bufferingPolicy: .unbounded)
         Thread.detachNewThread {
-            for line in LineReader(handle: handle) {
+            for line in LineReader(handle: handle, maxLineBytes: maxLineBytes) {
                 if case .terminated = continuation.yield(line) { return }
             }
             continuation.finish()

@@ -16,7 +16,7 @@ struct Devices: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The id readings carry in \"device\": a Bluetooth address (A4:C1:38:12:34:56) or a hub's device id.")
+        @Argument(help: "The id readings carry in \"device\": a Bluetooth address (A4:C1:38:12:34:56) or a hub's device id (\(EntityID.rule(.device))).")
         var id: String
 
         @Option(help: "What it is: \(DeviceKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -31,11 +31,12 @@ struct Devices: ParsableCommand {
         @Option(help: "Assign it to this patient now.")
         var patient: String?
 
-        @Option(help: "The only hub allowed to publish its readings.")
+        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))).")
         var hub: String?
 
         func run() throws {
-            let id = DeviceID.canonical(id)
+            let id = try validatedID(DeviceID.canonical(id), .device, at: "device id")
+            if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             var bleAddress = address.map(DeviceID.canonical)
             if let bleAddress, !DeviceID.isBluetoothAddress(bleAddress) {
                 throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address; write six hex pairs like A4:C1:38:12:34:56")
@@ -65,6 +66,7 @@ struct Devices: ParsableCommand {
 
         func run() throws {
             let id = DeviceID.canonical(id)
+            if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             let outcomes = try global.pipeline().assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
             print("assigned device \(id) to patient \(patient)")
             printReplay(outcomes)

@@ -14,7 +14,9 @@ struct Ingest: ParsableCommand {
             deduplicated. Prints the count of accepted, rejected, quarantined and duplicate \
             readings and the reason for each rejection and quarantine, then the alerts the \
             readings raised (also appended to the alert log). Ingesting the same file twice adds \
-            no reading.
+            no reading: every reading carries measured_at, seq or id (one without any of them is \
+            rejected, as a repeat of it could not be told from a new one). A line longer than \
+            ingest.max_payload_bytes is rejected as too large, keeping only its first bytes.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -29,6 +31,7 @@ struct Ingest: ParsableCommand {
     static let batchSize = 500
 
     func run() throws {
+        if let hub, let problem = EntityID.problem(hub, .hub) { throw CLIError("--hub: \(problem)") }
         let handle: FileHandle
         if file == "-" {
             handle = .standardInput
@@ -53,10 +56,10 @@ struct Ingest: ParsableCommand {
             lineNumbers.removeAll(keepingCapacity: true)
         }
         var lineNumber = 0
-        for line in LineReader(handle: handle) {
+        for line in LineReader(handle: handle, maxLineBytes: pipeline.maxPayloadBytes) {
             lineNumber += 1
-            guard line.contains(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0D) }) else { continue }
-            batch.append(RawInput(source: "\(label):\(lineNumber)", hubID: hub, payload: line))
+            guard !line.isBlank else { continue }
+            batch.append(line.rawInput(source: "\(label):\(lineNumber)", hubID: hub))
             lineNumbers.append(lineNumber)
             if batch.count >= Self.batchSize { try flush() }
         }

@@ -2,6 +2,15 @@ import ArgumentParser
 import Foundation
 import GatewayCore
 
+/// Everything ccmctl prints to standard output goes through this: stored text (ids, names,
+/// notes, the reasons that quote a payload) could hold control characters, which a terminal
+/// runs as escape sequences. They are written as escapes (``DisplayText``); only the line feeds
+/// between lines of output stay. Tables escape line feeds inside cells too.
+func print(_ text: String = "") {
+    let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    Swift.print(lines.map { DisplayText.escaped(String($0)) }.joined(separator: "\n"))
+}
+
 /// How listings are printed: aligned tables for people, JSON or CSV for scripts.
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, csv
@@ -75,7 +84,7 @@ struct Listing {
         switch format {
         case .table:
             guard !rows.isEmpty else { return emptyMessage }
-            let texts = rows.map { $0.map(\.plain) }
+            let texts = rows.map { $0.map { DisplayText.escaped($0.plain) } }
             let widths = columns.indices.map { i in max(columns[i].count, texts.map { $0[i].count }.max() ?? 0) }
             func line(_ cells: [String]) -> String {
                 var parts = cells.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }

@@ -15,7 +15,7 @@ struct Patients: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The practice's patient id (1–64 characters), e.g. an MRN.")
+        @Argument(help: "The practice's patient id, e.g. an MRN: \(EntityID.rule(.patient)).")
         var id: String
 
         @Option(help: "Full name (shown to operators, never logged).")
@@ -207,17 +207,17 @@ struct Patients: ParsableCommand {
             }
             let times = LocalTimes(timeZone: patient.timeZone)
             print("""
-                patient         \(patient.id)
-                name            \(patient.name)
+                patient         \(DisplayText.escaped(patient.id))
+                name            \(DisplayText.escaped(patient.name))
                 time zone       \(patient.timeZone)
                 conditions      \(patient.conditions.isEmpty ? "none recorded" : patient.conditions.joined(separator: ", "))
-                medications     \(patient.medications.isEmpty ? "none recorded" : patient.medications.joined(separator: "; "))
+                medications     \(patient.medications.isEmpty ? "none recorded" : DisplayText.escaped(patient.medications.joined(separator: "; ")))
                 Medicare Part B \(patient.medicarePartB ? "yes" : "no")
                 CCM consent     \(patient.ccmConsentDate?.description ?? "not recorded")
                 complexity      \(patient.complexity.rawValue)
                 programs        \(patient.programs.isEmpty ? "none" : patient.programs.map(\.rawValue).joined(separator: ", "))
                 RPM start       \(patient.rpmStart?.description ?? "not recorded")
-                devices         \(devices.isEmpty ? "none" : devices.map { "\($0.id) (\($0.kind.rawValue))" }.joined(separator: ", "))
+                devices         \(devices.isEmpty ? "none" : DisplayText.escaped(devices.map { "\($0.id) (\($0.kind.rawValue))" }.joined(separator: ", ")))
                 """)
             print("recent readings")
             print(ReadingListing.make(recent, times: times, format: .table).render(.table))
@@ -352,10 +352,14 @@ struct Roster {
     }
 }
 
+/// A patient id by the one id rule (``EntityID``).
 func validatedPatientID(_ id: String, at: String? = nil) throws -> String {
-    guard (1...64).contains(id.count), !id.contains(where: { $0.isWhitespace || $0.isNewline }) else {
-        throw CLIError("\(at.map { "\($0), id" } ?? "patient id"): \"\(id)\" must be 1 to 64 characters without spaces")
-    }
+    try validatedID(id, .patient, at: at.map { "\($0), id" } ?? "patient id")
+}
+
+/// An id by the one id rule (``EntityID``), or the error naming `what` and the fix.
+func validatedID(_ id: String, _ kind: EntityID.Kind, at what: String) throws -> String {
+    if let problem = EntityID.problem(id, kind) { throw CLIError("\(what): \(problem)") }
     return id
 }
 

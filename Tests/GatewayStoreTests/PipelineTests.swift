@@ -116,7 +116,7 @@ struct PipelineTests {
     func batch() throws {
         let world = try World()
         let json = """
-            [\(Self.bp), {"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T08:00:00-06:00","unit":"mmHg","values":{"systolic":350,"diastolic":91}}, {"v":1,"device":"nobody","kind":"pulse","unit":"/min","values":{"pulse":60}}]
+            [\(Self.bp), {"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T08:00:00-06:00","unit":"mmHg","values":{"systolic":350,"diastolic":91}}, {"v":1,"device":"nobody","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"m-3"}]
             """
         let outcomes = try world.ingest(json)
         #expect(outcomes.map(\.status) == [.accepted, .rejected, .quarantined])

@@ -86,6 +86,7 @@ struct RobustnessTests {
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '2026-11-30-robust-pipeline'")
             try db.execute(sql: "DROP INDEX inbox_failed")
             try db.execute(sql: "ALTER TABLE inbox DROP COLUMN failure")
+            try db.execute(sql: "ALTER TABLE inbox DROP COLUMN clock_offset")
             try db.execute(sql: "ALTER TABLE reading DROP COLUMN windowed")
             try db.execute(sql: "ALTER TABLE reading DROP COLUMN measured_at_text")
         }

@@ -18,7 +18,12 @@ public enum FHIRObservation {
     ]
 
     public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
-        guard let json = try? JSONValue.parse(payload) else {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(payload)
+        } catch let duplicate as DuplicateJSONKey {
+            return .failure(duplicate.rejection)
+        } catch {
             return .failure(Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send a FHIR R4 Observation or Bundle"))
         }
         guard case .object(let object) = json else {
@@ -100,7 +105,12 @@ public enum FHIRObservation {
                 measuredAt = date
             }
             var messageID: String?
-            if case .string(let id)? = o["id"] { messageID = id }
+            if case .string(let id)? = o["id"], !id.isEmpty { messageID = id }
+            guard measuredAt != nil || messageID != nil else {
+                throw Rejection(
+                    .missingField, field: "effectiveDateTime",
+                    "an Observation needs effectiveDateTime or id, so that the same Observation sent again (an MQTT redelivery) is stored once; add the time of the measurement or the Observation's id")
+            }
             if code == "85354-9" {
                 guard case .array(let components)? = o["component"] else {
                     throw Rejection(.missingField, field: "component", "required for the blood pressure panel: systolic 8480-6 and diastolic 8462-4")

@@ -62,7 +62,12 @@ public enum TimeEntryV1 {
     public static let maxMinutes = 600
 
     public static func parse(_ payload: Data) -> Result<[Result<TimeEntryInput, Rejection>], Rejection> {
-        guard let json = try? JSONValue.parse(payload) else {
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(payload)
+        } catch let duplicate as DuplicateJSONKey {
+            return .failure(duplicate.rejection)
+        } catch {
             return .failure(Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send one time entry object (or an array of them)"))
         }
         switch json {
@@ -103,6 +108,7 @@ public enum TimeEntryV1 {
                 return value
             }
             let patient = try string("patient")!
+            if let rejection = EntityID.rejection(patient, .patient, field: "patient") { throw rejection }
             guard let start = RFC3339.parse(try string("start")!) else {
                 throw Rejection(.invalidTimestamp, field: "start", "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
             }

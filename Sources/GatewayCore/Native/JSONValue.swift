@@ -31,9 +31,13 @@ public enum JSONValue: Sendable, Hashable, Decodable {
         }
     }
 
-    /// Parses UTF-8 JSON text.
+    /// Parses UTF-8 JSON text. A key repeated in one object throws ``DuplicateJSONKey`` (the
+    /// decoder would keep one of them silently); anything else that is not JSON throws the
+    /// decoder's error.
     public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
+        let value = try JSONDecoder().decode(JSONValue.self, from: data)
+        if let duplicate = JSONDuplicateKeys.first(in: data) { throw duplicate }
+        return value
     }
 
     /// The JSON type name, for "expected a number, got a string" messages.

@@ -12,8 +12,16 @@ public enum NativeReadingV1 {
     /// Top-level fields, in the order the specification lists them.
     public static let fields = ["v", "device", "kind", "measured_at", "unit", "values", "meal", "seq", "id"]
 
-    /// Longest device id and message id accepted.
+    /// Longest message id accepted (device ids follow ``EntityID``).
     public static let maxIdentifierLength = 128
+
+    /// Why a reading with none of `measured_at`, `seq` and `id` is refused. Its identity would
+    /// be nothing but its values, and the same values legitimately recur (two equal pulse
+    /// readings), while a re-ingested file or an MQTT redelivery (QoS 1 is at least once; the
+    /// packet id is reused and is not seen by the client after a reconnect) brings the same
+    /// reading again: only the publisher can say which one it is.
+    public static let identityMissing =
+        "a reading needs measured_at, seq or id, so that the same reading sent again (a re-ingest, an MQTT redelivery) is stored once; add the device's time of the measurement, its record number or a message id unique to the reading"
 
     /// The outcome of parsing one payload: a whole-payload rejection (not JSON, not an object or
     /// array, an empty array), or one result per reading in payload order.
@@ -21,6 +29,8 @@ public enum NativeReadingV1 {
         let json: JSONValue
         do {
             json = try JSONValue.parse(payload)
+        } catch let duplicate as DuplicateJSONKey {
+            return .failure(duplicate.rejection)
         } catch {
             return .failure(
                 Rejection(
@@ -71,8 +81,9 @@ public enum NativeReadingV1 {
         case let other?:
             throw Rejection(.wrongType, field: "v", "expected the number 1, got \(other.typeName)")
         }
-        let device = try identifier(
+        let device = try string(
             object, "device", required: "add the device's id (its Bluetooth address or the hub's id for it)")!
+        if let rejection = EntityID.rejection(DeviceID.canonical(device), .device, field: "device") { throw rejection }
         let kindText = try string(
             object, "kind", required: "add one of \(Rejection.quote(ReadingKind.allCases.map(\.rawValue)))")!
         guard let kind = ReadingKind(rawValue: kindText) else {
@@ -134,6 +145,9 @@ public enum NativeReadingV1 {
             throw Rejection(.wrongType, field: "seq", "expected a whole number 0 or more (the device's record number), got \(describe(other))")
         }
         let messageID = try identifier(object, "id")
+        guard measuredAt != nil || sequence != nil || messageID != nil else {
+            throw Rejection(.missingField, field: "measured_at", identityMissing)
+        }
         return ReadingInput(
             device: device, kind: kind, unit: unit, values: values, measuredAt: measuredAt, meal: meal,
             sequence: sequence, messageID: messageID)

@@ -60,7 +60,8 @@ public struct NormalizedReading: Sendable, Hashable {
 }
 
 /// Identity of a reading (PRODUCT §3): (device, glucose sequence number) for glucometers that
-/// number their records, else (device, kind, measured_at), else (device, kind, publisher id).
+/// number their records, else (device, kind, measured_at), else (device, kind, publisher id),
+/// else (device, kind, the device's record number).
 public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
@@ -71,6 +72,8 @@ public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
             description = "\(device)|\(kind.rawValue)|at:\(RFC3339.format(measuredAt))"
         } else if let messageID {
             description = "\(device)|\(kind.rawValue)|id:\(messageID)"
+        } else if let sequence {
+            description = "\(device)|\(kind.rawValue)|seq:\(sequence)"
         } else {
             return nil
         }
@@ -133,6 +136,9 @@ public enum Normalizer {
     /// when behind) when the source measured it; a suspect device time is corrected by it.
     public static func normalize(_ input: ReadingInput, receivedAt: Date, clockOffset: Double? = nil) -> Result<NormalizedReading, Rejection> {
         let kind = input.kind
+        if let rejection = EntityID.rejection(DeviceID.canonical(input.device), .device, field: "device") {
+            return .failure(rejection)
+        }
         guard kind.acceptedUnits.contains(input.unit) else {
             return .failure(.wrongUnit(input.unit.rawValue, kind: kind, allowed: kind.acceptedUnits))
         }

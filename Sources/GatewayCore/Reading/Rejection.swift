@@ -6,6 +6,7 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
     /// Machine-readable class of the rejection, stable for scripts and metrics.
     public enum Code: String, Sendable, CaseIterable {
         case malformedJSON = "malformed_json"
+        case duplicateKey = "duplicate_key"
         case malformedValue = "malformed_value"
         case notAnObject = "not_an_object"
         case emptyBatch = "empty_batch"

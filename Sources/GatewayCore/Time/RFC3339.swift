@@ -12,7 +12,9 @@ public import Foundation
 /// database involved.
 public enum RFC3339 {
     /// Parses a timestamp with a mandatory `Z` or `±HH:MM` offset; fractional seconds optional.
-    /// Returns `nil` for anything else.
+    /// Returns `nil` for anything else, for year 0000 (no such year in the calendar devices
+    /// use; a clock that says so is unset) and for second 60 anywhere but the leap second
+    /// 23:59:60 UTC, which is read as 23:59:59.999Z.
     public static func parse(_ text: String) -> Date? {
         let b = Array(text.utf8)
         guard b.count >= 20 else { return nil }
@@ -32,8 +34,8 @@ public enum RFC3339 {
             let minute = digits(14, 2), b[16] == UInt8(ascii: ":"),
             let second = digits(17, 2)
         else { return nil }
-        guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
-            hour < 24, minute < 60, second < 61  // 60: a leap second, read as :59.999
+        guard year >= 1, (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
+            hour < 24, minute < 60, second < 61
         else { return nil }
         var i = 19
         var fraction = 0.0
@@ -63,8 +65,15 @@ public enum RFC3339 {
         }
         let days = daysFromCivil(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3_600 + minute * 60 + min(second, 59) - offsetSeconds
-        let leap = second == 60 ? 0.999 : 0
-        return Date(timeIntervalSince1970: Double(seconds) + fraction + leap)
+        if second == 60 {
+            // A leap second is inserted only as the last second of a UTC day (RFC 3339 §5.7):
+            // 23:59:60Z, or the same instant in another offset (15:59:60-08:00). It is read as
+            // 23:59:59.999Z, the last representable instant before midnight (POSIX time has no
+            // 61st second). Second 60 at any other time is refused.
+            guard ((seconds % 86_400) + 86_400) % 86_400 == 86_399 else { return nil }
+            return Date(timeIntervalSince1970: Double(seconds) + 0.999)
+        }
+        return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
     /// Formats a date as UTC RFC 3339 (`2026-03-04T13:42:10Z`, with milliseconds when present).

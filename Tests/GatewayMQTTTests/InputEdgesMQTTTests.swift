@@ -1,0 +1,36 @@
+import Foundation
+import GatewayCore
+import GatewayStore
+import Testing
+
+@testable import GatewayMQTT
+
+/// Issue 12 item 9 over MQTT: a reading without identity delivered twice, a bad hub segment.
+@Suite("MQTT input edges against a real mosquitto", .serialized)
+struct InputEdgesMQTTTests {
+    @Test("A reading without measured_at, seq or id delivered twice is rejected both times and stored never")
+    func redeliveredWithoutIdentity() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":150,"diastolic":80}}"#
+        try broker.publish("ccm/v1/hub/h1/reading", reading)
+        try broker.publish("ccm/v1/hub/h1/reading", reading)
+        let outcomes = try await gateway.next(2)
+        #expect(outcomes.map(\.status) == [.rejected, .rejected])
+        #expect(outcomes.allSatisfy { $0.reason == "measured_at: " + NativeReadingV1.identityMissing })
+        #expect(try gateway.database.readings().isEmpty)
+    }
+
+    @Test("A topic whose hub level breaks the id rule is stored rejected with the rule")
+    func badHubSegment() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h 1/reading", MQTTIngestTests.bp(142, minute: 1))
+        let outcomes = try await gateway.next(1)
+        #expect(outcomes.map(\.status) == [.rejected])
+        #expect(outcomes.first?.reason?.hasPrefix(#""h 1" is not a valid hub id: a space is not allowed"#) == true)
+        #expect(try gateway.database.readings().isEmpty)
+    }
+}
