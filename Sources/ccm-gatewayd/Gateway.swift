@@ -23,8 +23,8 @@ struct Gateway {
     /// or a source cannot start, with a message naming the setting to fix.
     ///
     /// Services start in array order and stop in reverse: sources stop taking input first, then
-    /// the pipeline drains, and the notifier (last) is told first, so `STOPPING=1` goes out as
-    /// soon as the shutdown begins.
+    /// the pipeline drains, then the alert deliverers write what it stored; the notifier (last)
+    /// is told first, so `STOPPING=1` goes out as soon as the shutdown begins.
     init(
         config: GatewayConfig, configPath: String? = nil, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
         environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
@@ -39,27 +39,33 @@ struct Gateway {
         // A gateway that cannot alert must not look healthy: bad templates or an unwritable
         // alert log stop the start with the setting to fix.
         let templates = try config.loadTemplates()
-        alertLog = config.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
+        alertLog = config.alertLog()
         try alertLog.open()
-        let lateSinks = DeferredAlertSinks()
-        pipeline = config.pipeline(
-            database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger), lateSinks]),
-            clock: clock)
+        // Alert events go to the outbox with their transaction; the pipeline's sink only wakes
+        // the deliverers (AlertDeliveryService).
+        let alertWakeups = AlertWakeups()
+        pipeline = config.pipeline(database: database, templates: templates, sink: alertWakeups, clock: clock)
         stats = PipelineStats()
         let wakeups = InboxWakeups(stats: stats)
         var expected: Set<String> = [PipelineService.name, AlertService.name]
+        var mqttAlerts: MQTTAlertSink?
         if config.ble.enabled { expected.insert(BLEService.name) }
         if config.sources.file != nil { expected.insert(FileSource.name) }
         if config.mqtt.enabled {
             expected.insert(MQTTService.name)
             let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wakeups: wakeups)
-            lateSinks.attach(MQTTAlertSink(client: client))
+            mqttAlerts = MQTTAlertSink(client: client, database: database, wake: alertWakeups.mqtt.wake)
             mqtt = client
         } else {
             mqtt = nil
         }
         let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(
+                service: AlertDeliveryService(
+                    database: database, alertLog: alertLog, journal: JournalAlertSink(logger: logger), mqtt: mqttAlerts,
+                    wakeups: alertWakeups, logger: logger),
+                serviceName: AlertDeliveryService.name),
             .init(
                 service: PipelineService(
                     pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger,
