@@ -121,7 +121,8 @@ struct Gateway {
             let snapshot = MetricsFile.Snapshot(
                 bySource: counts, lastBySource: last, inFlight: stats.queued, health: try? database.health(),
                 mqttConnected: mqtt.map { $0.isConnected }, bleAvailable: ble.isOn, bleSessions: ble.counts.sessions,
-                bleSessionFailures: ble.counts.failures, up: up)
+                bleSessionFailures: ble.counts.failures, up: up,
+                alertsUndelivered: (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt })
             do { try metricsFile.write(snapshot) } catch {
                 logger.warning("metrics file not written", metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
             }

@@ -110,6 +110,8 @@ struct AlertsTests {
         let ack = try cli.run(["alerts", "ack", "1", "--by", "nurse.kim"])
         #expect(ack.status == 0, "the acknowledgement is committed")
         #expect(ack.err.contains("warning: cannot open the alert log"))
+        let status = try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8)) as? [String: Any]
+        #expect(status?["alerts_undelivered"] as? [String: Int] == ["log": 2, "journal": 2, "mqtt": 0], "waiting, and shown")
         try FileManager.default.removeItem(atPath: cli.alertLog)
         try cli.ok(["alerts", "snooze", "1", "--for", "1h", "--by", "nurse.kim"])
         #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3])
