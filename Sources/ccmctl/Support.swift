@@ -61,7 +61,7 @@ struct GlobalOptions: ParsableArguments {
 
     private func alertLog(_ config: GatewayConfig, _ database: GatewayDatabase) -> AlertLogOutbox {
         AlertLogOutbox(database: database, log: config.alertLog()) { message in
-            FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+            FileHandle.standardError.write(Data("warning: \(message) (ccm-gatewayd writes them within seconds when it can)\n".utf8))
         }
     }
 
