@@ -36,11 +36,15 @@ struct Gateway {
             throw GatewaydError(
                 "the database \(config.database.path) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(config.database.path) and start again")
         }
-        // A gateway that cannot alert must not look healthy: bad templates or an unwritable
-        // alert log stop the start with the setting to fix.
+        // A gateway that cannot alert must not look healthy: bad templates stop the start with
+        // the setting to fix. An alert log that cannot be opened does not: alert events wait in
+        // the outbox and are written once it can (a restart during a log outage must not stop
+        // the readings); it is logged now, and STATUS= and the metrics count what waits.
         let templates = try config.loadTemplates()
         alertLog = config.alertLog()
-        try alertLog.open()
+        do { try alertLog.open() } catch {
+            logger.error("alert log cannot be opened; alert events wait in the database until it can", metadata: ["error": "\(error)"])
+        }
         // Alert events go to the outbox with their transaction; the pipeline's sink only wakes
         // the deliverers (AlertDeliveryService).
         let alertWakeups = AlertWakeups()
@@ -109,7 +113,9 @@ struct Gateway {
         let status: @Sendable () -> String = {
             let counts = try? database.statusCounts(today: zone)
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
+            let undelivered = (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt }.values.max() ?? 0
             return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
+                + (undelivered > 0 ? ", \(undelivered) alert events undelivered" : "")
         }
         let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
         let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent

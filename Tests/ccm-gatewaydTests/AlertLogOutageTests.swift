@@ -22,25 +22,24 @@ struct AlertLogOutageTests {
         try await offPool { try Self.run() }
     }
 
+    @Test("A log folder read-only at start: the daemon starts, says so, and writes the waiting events once it can")
+    func readOnlyAtStart() async throws {
+        try await offPool { try Self.runReadOnlyAtStart() }
+    }
+
     static func ids(_ path: String) -> [Int64] {
         ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
     }
 
-    static func run() throws {
-        let directory = TemporaryDirectory()
-        let logs = directory.file("logs")
-        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: false)
-        let log = logs + "/alerts.log"
+    /// A database with P1 (a BP cuff, the hypertension plan), a daemon configuration, and the
+    /// daemon's command line (as nobody when root).
+    static func setUp(_ directory: TemporaryDirectory, log: String) throws -> (GatewayDatabase, Pipeline, [String]) {
         let configPath = try writeDaemonConfig(in: directory, alertLog: log)
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
         try database.addPatient(Patient(id: "P1", name: "Outage Test", timeZone: "UTC"), by: "test")
         let pipeline = Pipeline(database: database, templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
-        let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
-        // Event 1, committed here (another process) before the daemon starts.
-        #expect(try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID) == [1])
-
         let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
         var command = [daemonPath, "--config", configPath]
         if geteuid() == 0 {
@@ -49,6 +48,39 @@ struct AlertLogOutageTests {
             }
             command = ["/usr/bin/setpriv", "--reuid=\(nobody)", "--regid=\(nobody)", "--clear-groups"] + command
         }
+        return (database, pipeline, command)
+    }
+
+    static let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
+
+    static func runReadOnlyAtStart() throws {
+        let directory = TemporaryDirectory()
+        let logs = directory.file("logs")
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: false)
+        let log = logs + "/alerts.log"
+        let (database, pipeline, command) = try setUp(directory, log: log)
+        #expect(chmod(logs, 0o555) == 0)
+        let stderr = directory.file("stderr.log")
+        let daemon = try Spawned(command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
+        defer { _ = daemon.terminate(SIGKILL) }
+        #expect(waitUntil(stderr, contains: "alert log cannot be opened"))
+        #expect(waitUntil(stderr, contains: "ccm-gatewayd ready"), "a log outage does not stop the gateway")
+        #expect(try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID) == [1])
+        _ = try database.acknowledge(1, by: "nurse.kim")
+        #expect(waitUntil(stderr, contains: "alert events cannot be delivered"))
+        #expect(chmod(logs, 0o755) == 0)
+        #expect(waitUntil(log, timeout: 20) { _ in ids(log) == [1, 2] })
+        #expect(daemon.terminate(SIGTERM) == 0)
+    }
+
+    static func run() throws {
+        let directory = TemporaryDirectory()
+        let logs = directory.file("logs")
+        try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: false)
+        let log = logs + "/alerts.log"
+        let (database, pipeline, command) = try setUp(directory, log: log)
+        // Event 1, committed here (another process) before the daemon starts.
+        #expect(try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID) == [1])
         let stderr = directory.file("stderr.log")
         let daemon = try Spawned(command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
         defer { _ = daemon.terminate(SIGKILL) }
