@@ -71,8 +71,10 @@ struct AlertOutboxKillTests {
         func startDaemon() throws -> Spawned {
             let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "as gw-outbox").count ?? 1
             let daemon = try Spawned(daemonPath, ["--config", config], stderr: directory + "/gatewayd.log")
-            guard waitUntil(broker.log, { $0.components(separatedBy: "as gw-outbox").count > connections }) else {
-                throw KillTests.Failure(description: "the daemon did not connect")
+            guard waitUntil(broker.log, timeout: 30, { $0.components(separatedBy: "as gw-outbox").count > connections }) else {
+                let said = (try? String(contentsOfFile: directory + "/gatewayd.log", encoding: .utf8)) ?? ""
+                let broker = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
+                throw KillTests.Failure(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(broker.suffix(1500))")
             }
             return daemon
         }
