@@ -53,11 +53,12 @@ struct BLESyncCommand: ParsableCommand {
         let logger = Logger(label: "ccm-gatewayd.ble-sync")
         let database = try GatewayDatabase(path: settings.database.path, mode: .existing)
         let alertLog = settings.alertLog()
-        try alertLog.open()
         // After each commit: the alert log and the journal from the outbox (MQTT is the daemon's).
         let journal = JournalAlertSink(logger: logger)
         let sink = AlertLogOutbox(
-            database: database, log: alertLog, onError: { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) },
+            database: database, log: alertLog, onError: { message in
+                logger.error("alert log not written; its events wait for the daemon", metadata: ["error": "\(message)"])
+            },
             also: {
                 do { try database.deliverAlerts(to: .journal) { journal.log($0) } } catch {
                     logger.error("alert events not journaled; the daemon journals them", metadata: ["error": "\(error)"])
