@@ -7,8 +7,8 @@ extension GatewayConfig {
         try CarePlanLibrary.load(directory: carePlans.directory)
     }
 
-    /// The pipeline both executables run: this configuration's limits and templates, alerts to
-    /// `sink` (the alert log at least).
+    /// The pipeline both executables run: this configuration's limits and templates; `sink` is
+    /// told of the alert events each commit stored in the outbox.
     public func pipeline(
         database: GatewayDatabase, templates: CarePlanLibrary, sink: any AlertSink,
         clock: @escaping @Sendable () -> Date = { Date() }
@@ -19,7 +19,7 @@ extension GatewayConfig {
     }
 
     /// The alert log file this configuration names.
-    public func alertLog(onError: @escaping @Sendable (String) -> Void = { _ in }) -> AlertLogFile {
-        AlertLogFile(path: alerts.log, format: alerts.format, onError: onError)
+    public func alertLog() -> AlertLogFile {
+        AlertLogFile(path: alerts.log, format: alerts.format)
     }
 }

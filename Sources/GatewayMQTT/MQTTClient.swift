@@ -80,6 +80,21 @@ public final class MQTTClient: @unchecked Sendable {
         var started = false
         /// Accepted connections so far (CONNACK 0), reconnects included.
         var connections = 0
+        /// Published messages waiting for their acknowledgement, by message id.
+        var awaiting: [Int32: @Sendable () -> Void] = [:]
+        /// Acknowledgements that came before `publish` had recorded their message id.
+        var early: Set<Int32> = []
+    }
+
+    /// What became of a publish.
+    public enum Publication: Sendable, Equatable {
+        /// libmosquitto has it: sent now, or once the broker is back (it sends unacknowledged
+        /// QoS 1 messages again after a reconnect). The `acknowledged` closure runs at the PUBACK.
+        case queued
+        /// Refused for good (an invalid topic, a payload too large): it can never be sent.
+        case refused(String)
+        /// Not taken this time (out of memory): publish it again later.
+        case failed(String)
     }
 
     private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
@@ -126,6 +141,9 @@ public final class MQTTClient: @unchecked Sendable {
         }
         mosquitto_disconnect_callback_set(handle) { _, context, rc in
             MQTTClient.from(context)?.disconnected(rc)
+        }
+        mosquitto_publish_callback_set(handle) { _, context, mid in
+            MQTTClient.from(context)?.published(mid)
         }
         mosquitto_message_callback_set(handle) { _, context, message in
             guard let client = MQTTClient.from(context), let message else { return }
@@ -180,14 +198,16 @@ public final class MQTTClient: @unchecked Sendable {
     public func stop() {
         guard state.withLock({ $0.started }) else { return }
         if isConnected {
-            let offline = Array(Self.statusPayload(online: false).utf8)
-            mosquitto_publish(handle, nil, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true)
+            publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: false), retain: true)
         }
         mosquitto_disconnect(handle)
         mosquitto_loop_stop(handle, false)
         state.withLock {
             $0.started = false
             $0.connected = false
+            // Never acknowledged now: whoever waited for them publishes them again next time.
+            $0.awaiting = [:]
+            $0.early = []
         }
     }
 
@@ -195,13 +215,39 @@ public final class MQTTClient: @unchecked Sendable {
     /// disconnected. Returns false when libmosquitto refuses it.
     @discardableResult
     public func publish(topic: String, payload: String, qos: Int32 = 1, retain: Bool = false) -> Bool {
-        let bytes = Array(payload.utf8)
-        let rc = mosquitto_publish(handle, nil, topic, Int32(bytes.count), bytes, qos, retain)
-        if rc != MOSQ_ERR_SUCCESS.rawValue {
-            logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+        let result = publish(topic: topic, payload: payload, qos: qos, retain: retain) {}
+        if result != .queued {
+            logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "error": "\(result)"])
             return false
         }
         return true
+    }
+
+    /// Publishes `payload` and runs `acknowledged` (on libmosquitto's thread) once the broker has
+    /// acknowledged it (PUBACK, at QoS 1). While the broker is away the message waits in
+    /// libmosquitto and goes out on reconnect; it is lost only with the process.
+    public func publish(
+        topic: String, payload: String, qos: Int32 = 1, retain: Bool = false, acknowledged: @escaping @Sendable () -> Void
+    ) -> Publication {
+        let bytes = Array(payload.utf8)
+        var mid: Int32 = 0
+        let rc = mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes, qos, retain)
+        switch rc {
+        case MOSQ_ERR_SUCCESS.rawValue, MOSQ_ERR_NO_CONN.rawValue, MOSQ_ERR_CONN_LOST.rawValue:
+            // Queued (not connected: sent after the reconnect).
+            let now = state.withLock { state -> Bool in
+                if state.early.remove(mid) != nil { return true }
+                state.awaiting[mid] = acknowledged
+                return false
+            }
+            if now { acknowledged() }
+            return .queued
+        case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue,
+            MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_NOT_SUPPORTED.rawValue:
+            return .refused(String(cString: mosquitto_strerror(rc)))
+        default:
+            return .failed(String(cString: mosquitto_strerror(rc)))
+        }
     }
 
     // MARK: Callbacks, on libmosquitto's thread.
@@ -227,6 +273,16 @@ public final class MQTTClient: @unchecked Sendable {
         connection.unlock()
         publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true), retain: true)
         logger.notice("MQTT connected", metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)"])
+    }
+
+    /// The broker acknowledged message `mid`.
+    private func published(_ mid: Int32) {
+        let callback = state.withLock { state -> (@Sendable () -> Void)? in
+            if let callback = state.awaiting.removeValue(forKey: mid) { return callback }
+            state.early.insert(mid)
+            return nil
+        }
+        callback?()
     }
 
     private func disconnected(_ rc: Int32) {

@@ -1,19 +1,22 @@
 import Foundation
 public import GatewayCore
+import GRDB
 import Synchronization
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Where alert events go once they are committed: the alert log file, the journal, and the MQTT
-/// alert topic when that source exists. A sink never throws: the database is the record, and a
-/// sink that fails says so through its own channel.
+/// Told, once a transaction has committed, of the alert events it stored in the outbox
+/// (`alert_event`). Delivery itself goes from the outbox, never from this list: the daemon's
+/// sink wakes its deliverers (alert log, journal, MQTT); ccmctl's writes the alert log
+/// (``AlertLogOutbox``). A sink never throws: the database is the record, and whatever a sink
+/// could not deliver waits in the outbox.
 public protocol AlertSink: Sendable {
     func deliver(_ events: [AlertEvent])
 }
 
-/// Several sinks, delivered in order.
+/// Several sinks, told in order.
 public struct AlertSinks: AlertSink {
     public var sinks: [any AlertSink]
 
@@ -25,20 +28,51 @@ public struct AlertSinks: AlertSink {
     }
 }
 
-/// The append-only alert log: one line per event, written with `O_APPEND` in one `write` per
-/// line so that the daemon and `ccmctl` can append to it at the same time. ``reopen()`` (on
+/// The sink of one-shot processes (ccmctl, `ccm-gatewayd ble-sync`): after each commit that
+/// produced alert events, writes whatever the outbox has for the alert log (these events, and
+/// any an earlier run could not write), then runs `also` (the journal, for ble-sync). A log
+/// that cannot be written is reported through `onError`; its events wait for the next writer
+/// (the daemon retries every few seconds).
+public struct AlertLogOutbox: AlertSink {
+    public let database: GatewayDatabase
+    public let log: AlertLogFile
+    let onError: @Sendable (String) -> Void
+    let also: @Sendable () -> Void
+
+    public init(
+        database: GatewayDatabase, log: AlertLogFile, onError: @escaping @Sendable (String) -> Void,
+        also: @escaping @Sendable () -> Void = {}
+    ) {
+        self.database = database
+        self.log = log
+        self.onError = onError
+        self.also = also
+    }
+
+    public func deliver(_ events: [AlertEvent]) {
+        guard !events.isEmpty else { return }
+        deliverPending()
+    }
+
+    /// Writes the alert log's waiting events now.
+    public func deliverPending() {
+        do { try log.deliverPending(from: database) } catch { onError("\(error)") }
+        also()
+    }
+}
+
+/// The append-only alert log: one line per event, each ending with the event's id. Lines come
+/// from the outbox, in id order, exactly once each (``deliverPending(from:batch:)``), written
+/// with `O_APPEND` so that the daemon and `ccmctl` can both append to it. ``reopen()`` (on
 /// SIGHUP) lets logrotate move it away; no copytruncate, which can lose lines.
-public final class AlertLogFile: AlertSink {
+public final class AlertLogFile: Sendable {
     public let path: String
     public let format: AlertLogFormat
     private let descriptor = Mutex<Int32>(-1)
-    /// Called with a description when a line cannot be written (the daemon logs it).
-    private let onError: @Sendable (String) -> Void
 
-    public init(path: String, format: AlertLogFormat = .text, onError: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(path: String, format: AlertLogFormat = .text) {
         self.path = path
         self.format = format
-        self.onError = onError
     }
 
     deinit {
@@ -55,30 +89,108 @@ public final class AlertLogFile: AlertSink {
         }
     }
 
-    /// Closes and opens the path again: the next line goes to a new file after a rotation.
+    /// Closes and opens the path again: the next line goes to a new file after a rotation. When
+    /// the path cannot be opened (a read-only folder), nothing more goes to the old file either:
+    /// the events wait in the outbox and each delivery tries the path again.
     public func reopen() throws {
         try descriptor.withLock { fd in
-            let new = try Self.openFile(path)
             if fd >= 0 { close(fd) }
-            fd = new
+            fd = -1
+            fd = try Self.openFile(path)
         }
     }
 
-    public func deliver(_ events: [AlertEvent]) {
-        guard !events.isEmpty else { return }
-        descriptor.withLock { fd in
-            if fd < 0 {
-                do { fd = try Self.openFile(path) } catch {
-                    onError("\(error)")
-                    return
+    /// Writes every event the outbox holds after the log's cursor, in id order, then moves the
+    /// cursor past them, in batches of `batch`, each in one write transaction: the write lock
+    /// makes the daemon and ccmctl take turns, so no two processes write the same event. The
+    /// lines are on disk (fsync) before the cursor moves. A writer that died after writing but
+    /// before its commit left its lines at the end of the file: the next writer finds the last
+    /// event id there (checked against the stored event, so a log from another database is not
+    /// trusted) and goes on after it, so each event is in the log exactly once. A line cut short
+    /// (a full disk) is ended with a newline and its event written again in full. Throws, with
+    /// the cursor unmoved, when the file cannot be opened or written. Returns the lines written.
+    @discardableResult
+    public func deliverPending(from database: GatewayDatabase, batch: Int = 200) throws -> Int {
+        var total = 0
+        while true {
+            let count = try database.write { db in try deliverBatch(limit: batch, db) }
+            total += count
+            if count < batch { return total }
+        }
+    }
+
+    private func deliverBatch(limit: Int, _ db: Database) throws -> Int {
+        let cursor = try AlertOutbox.cursor(.log, db)
+        return try descriptor.withLock { fd in
+            if fd < 0 { fd = try Self.openFile(path) }
+            let found: (id: Int64?, partial: Bool)
+            do { found = try Self.lastDelivered(fd, path: path, db) } catch {
+                close(fd)
+                fd = -1
+                throw error
+            }
+            let from = max(cursor, found.id ?? 0)
+            let events = try AlertOutbox.events(after: from, limit: limit, db)
+            if !events.isEmpty {
+                var bytes: [UInt8] = found.partial ? [0x0A] : []
+                for event in events { bytes += Array((format.line(event) + "\n").utf8) }
+                do { try Self.write(bytes, to: fd, path: path) } catch {
+                    // The next attempt opens the path again (a rotated or repaired file).
+                    close(fd)
+                    fd = -1
+                    throw error
                 }
             }
-            for event in events {
-                let bytes = Array((format.line(event) + "\n").utf8)
-                let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                if written != bytes.count { onError("cannot write to the alert log \(path): \(String(cString: strerror(errno)))") }
-            }
+            let through = events.last?.eventID ?? from
+            if through > cursor { try AlertOutbox.advance(.log, to: through, db) }
+            return events.count
         }
+    }
+
+    /// The id of the last event line in the file open at `fd`, when the outbox holds that very
+    /// event; and whether the file ends inside a line. Reads at most its last 64 KiB.
+    static func lastDelivered(_ fd: Int32, path: String, _ db: Database) throws -> (id: Int64?, partial: Bool) {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw ioError("read", path) }
+        let size = Int(info.st_size)
+        guard size > 0 else { return (nil, false) }
+        let length = min(size, 64 * 1024)
+        var buffer = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(size - length + done)) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { throw ioError("read", path) }
+            done += count
+        }
+        let partial = buffer.last != 0x0A
+        var lines = buffer.split(separator: 0x0A, omittingEmptySubsequences: true)
+        if partial, !lines.isEmpty { lines.removeLast() }
+        if length < size, !lines.isEmpty { lines.removeFirst() }
+        for line in lines.reversed() {
+            guard let event = AlertLogFormat.parse(String(decoding: line, as: UTF8.self)), let id = event.eventID else { continue }
+            let stored = try AlertOutbox.events(after: id - 1, limit: 1, db).first
+            return (stored == event ? id : nil, partial)
+        }
+        return (nil, partial)
+    }
+
+    /// Appends `bytes` and flushes them to disk.
+    static func write(_ bytes: [UInt8], to fd: Int32, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if count < 0, errno == EINTR { continue }
+            guard count > 0 else { throw ioError("write to", path) }
+            done += count
+        }
+        guard fsync(fd) == 0 else { throw ioError("write to", path) }
+    }
+
+    static func ioError(_ verb: String, _ path: String) -> StoreError {
+        StoreError(
+            .io,
+            "cannot \(verb) the alert log \(path): \(String(cString: strerror(errno))); the alert events wait in the database and are written once it is writable")
     }
 
     static func openFile(_ path: String) throws -> Int32 {
@@ -86,9 +198,10 @@ public final class AlertLogFile: AlertSink {
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
         }
+        // Read as well as append: the writer looks at the file's last line (lastDelivered).
         // Group-writable (under the processes' umask 0007): operators in the ccm-gateway group
         // append their acknowledgements to the daemon's log.
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o660)
+        let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o660)
         guard fd >= 0 else {
             throw StoreError(.io, "cannot open the alert log \(path): \(String(cString: strerror(errno))); set alerts.log in the configuration to a writable file")
         }

@@ -231,7 +231,7 @@ extension GatewayDatabase {
             detail["note"] = note
             try Audit.record(db, actor: actor, action: "alert.acknowledge", entity: "alert", id: "\(id)", detail: detail, at: now)
             alert.state = .acknowledged
-            return [alert.event(.acknowledged, at: now, by: actor, note: note)]
+            return [try AlertBook.record(alert.event(.acknowledged, at: now, by: actor, note: note), db)]
         }
     }
 
@@ -244,7 +244,7 @@ extension GatewayDatabase {
             try Audit.record(
                 db, actor: actor, action: "alert.snooze", entity: "alert", id: "\(id)",
                 detail: ["until": RFC3339.format(until), "level": alert.level.rawValue], at: now)
-            return [alert.event(.snoozed, at: now, by: actor, note: "until \(RFC3339.format(until))")]
+            return [try AlertBook.record(alert.event(.snoozed, at: now, by: actor, note: "until \(RFC3339.format(until))"), db)]
         }
     }
 
@@ -257,7 +257,8 @@ extension GatewayDatabase {
     }
 }
 
-/// The alert lifecycle inside a write transaction: findings in, events out.
+/// The alert lifecycle inside a write transaction: findings in, events out. Every event is
+/// stored in the outbox (``record(_:_:)``) in the same transaction.
 enum AlertBook {
     /// Applies rule findings for a patient. `seenAt` is when the data that produced them was
     /// measured (a reading's effective time, or now for stale data); `fromTimer` findings do not
@@ -294,9 +295,10 @@ enum AlertBook {
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
                 events.append(
-                    AlertEvent(
-                        at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID,
-                        title: finding.title, value: finding.value, threshold: finding.threshold))
+                    try record(
+                        AlertEvent(
+                            at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID,
+                            title: finding.title, value: finding.value, threshold: finding.threshold), db))
                 continue
             }
             if fromTimer {
@@ -331,7 +333,7 @@ enum AlertBook {
                 try Audit.record(
                     db, actor: "gateway", action: kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
                     id: "\(alert.id)", detail: ["level": alert.level.rawValue], at: now)
-                events.append(alert.event(kind, at: now))
+                events.append(try record(alert.event(kind, at: now), db))
             }
         }
         return events
@@ -342,7 +344,7 @@ enum AlertBook {
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
         try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
-        return alert.event(.resolved, at: now, by: actor, note: note)
+        return try record(alert.event(.resolved, at: now, by: actor, note: note), db)
     }
 
     /// Evaluates only the meal-context rules for a stored reading whose meal just became known
@@ -438,7 +440,7 @@ enum AlertBook {
                 db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",
                 detail: ["level": alert.level.rawValue], at: now)
             alert.state = .open
-            if stillOut { events.append(alert.event(.repeated, at: now, note: "snooze ended")) }
+            if stillOut { events.append(try record(alert.event(.repeated, at: now, note: "snooze ended"), db)) }
         }
         return (events, problems)
     }

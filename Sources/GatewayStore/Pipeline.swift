@@ -55,7 +55,7 @@ public struct ItemOutcome: Sendable, Hashable {
     public var deviceID: String?
     public var kind: ReadingKind?
     public var readingID: Int64?
-    /// Alert events the reading caused (already delivered to the sinks).
+    /// Alert events the reading caused (stored in the outbox with their ids).
     public var alerts: [AlertEvent] = []
     /// The input's source (`mqtt:…`, `file:…`), for counters by source.
     public var source = ""
@@ -85,7 +85,8 @@ public struct IngestSummary: Sendable {
 
 /// The one path every input takes: inbox (durable first) → decode → normalize → device-to-patient
 /// resolution → hub authorization → dedup → reading stored → care plan evaluated. Every source
-/// uses it; alert events go to the sink once their transaction has committed.
+/// uses it; alert events are stored in the outbox in the same transaction, and the sink is told
+/// once it has committed.
 public struct Pipeline: Sendable {
     public let database: GatewayDatabase
     /// Payloads larger than this are rejected whole (and still kept in the inbox).
@@ -295,7 +296,7 @@ public struct Pipeline: Sendable {
     }
 
     /// The alert timer, once: stale-data alerts, auto-resolution after enough time back in range,
-    /// ended snoozes. Returns the events (already delivered) and the plans that could not be
+    /// ended snoozes. Returns the events (stored in the outbox) and the plans that could not be
     /// composed.
     @discardableResult
     public func checkAlerts(now: Date? = nil) throws -> (events: [AlertEvent], problems: [String]) {
@@ -304,8 +305,8 @@ public struct Pipeline: Sendable {
         return result
     }
 
-    /// Runs `body` in a write transaction, then hands the alert events of its outcomes to the
-    /// sink: only committed alerts are announced.
+    /// Runs `body` in a write transaction, then tells the sink of the alert events it stored in
+    /// the outbox (the daemon wakes its deliverers): only committed alerts are announced.
     private func commit(_ body: (Database) throws -> [ItemOutcome]) throws -> [ItemOutcome] {
         let outcomes = try database.write(body)
         sink.deliver(outcomes.flatMap(\.alerts))

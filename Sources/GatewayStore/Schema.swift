@@ -15,6 +15,7 @@ enum Schema {
         migrator.registerMigration("2026-11-29-billing", migrate: billing)
         migrator.registerMigration("2026-11-30-robust-pipeline", migrate: robustPipeline)
         migrator.registerMigration("2026-11-30-inbox-payload-size", migrate: inboxPayloadSize)
+        migrator.registerMigration("2026-11-30-alert-outbox", migrate: alertOutbox)
         return migrator
     }
 
@@ -272,5 +273,32 @@ enum Schema {
     /// `payload_size` is then its whole size (NULL: the payload is whole).
     private static func inboxPayloadSize(_ db: Database) throws {
         try db.execute(sql: "ALTER TABLE inbox ADD COLUMN payload_size INTEGER")
+    }
+
+    /// The alert outbox: every alert event, stored in the transaction that caused it, and how far
+    /// each sink (alert log, journal, MQTT) has delivered them, in id order. The log and the
+    /// journal start at the first event; a sink without a row (MQTT) gets one at the newest
+    /// event when it first runs.
+    private static func alertOutbox(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE alert_event (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    at DATETIME NOT NULL,
+                    alert_id INTEGER NOT NULL REFERENCES alert(id),
+                    kind TEXT NOT NULL,
+                    patient_id TEXT NOT NULL,
+                    -- The event as the alert log's JSON line (without its id).
+                    event TEXT NOT NULL
+                );
+                CREATE INDEX alert_event_alert ON alert_event(alert_id);
+                CREATE TABLE alert_sink (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    -- Every event with an id up to this one has been delivered to the sink.
+                    delivered_through INTEGER NOT NULL DEFAULT 0,
+                    delivered_at DATETIME
+                ) WITHOUT ROWID;
+                INSERT INTO alert_sink (name, delivered_through) VALUES ('log', 0), ('journal', 0);
+                """)
     }
 }

@@ -9,11 +9,12 @@ import UnixSignals
 
 /// Alert events in the journal, with a priority by level: urgent as `error`, warning as
 /// `warning`, acknowledgements and resolutions as `notice`. Ids, rule and level only: values
-/// and thresholds go to the alert log, not the journal (they appear here at debug only).
-struct JournalAlertSink: AlertSink {
+/// and thresholds go to the alert log, not the journal (they appear here at debug only). Fed
+/// from the outbox (`journal` cursor), at least once.
+struct JournalAlertSink: Sendable {
     let logger: Logger
 
-    func deliver(_ events: [AlertEvent]) {
+    func log(_ events: [AlertEvent]) {
         for event in events {
             let level: Logger.Level =
                 switch event.kind {
@@ -24,6 +25,7 @@ struct JournalAlertSink: AlertSink {
                 "alert.id": "\(event.alertID)", "patient.id": "\(event.patientID)", "alert.rule": "\(event.rule)",
                 "alert.level": "\(event.level.rawValue)", "alert.event": "\(event.kind.rawValue)",
             ]
+            if let id = event.eventID { metadata["alert.event_id"] = "\(id)" }
             if let by = event.by { metadata["alert.by"] = "\(by)" }
             logger.log(level: level, "alert \(event.kind.rawValue)", metadata: metadata)
             logger.debug("alert detail", metadata: ["alert.id": "\(event.alertID)", "alert.value": "\(event.value)", "alert.threshold": "\(event.threshold)"])

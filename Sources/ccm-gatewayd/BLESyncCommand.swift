@@ -55,10 +55,19 @@ struct BLESyncCommand: ParsableCommand {
         CCMGatewayd.bootstrapLogging(level: settings.logging.level)
         let logger = Logger(label: "ccm-gatewayd.ble-sync")
         let database = try GatewayDatabase(path: settings.database.path, mode: .existing)
-        let alertLog = settings.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
-        try alertLog.open()
-        let pipeline = settings.pipeline(
-            database: database, templates: try settings.loadTemplates(), sink: AlertSinks([alertLog, JournalAlertSink(logger: logger)]))
+        let alertLog = settings.alertLog()
+        // After each commit: the alert log and the journal from the outbox (MQTT is the daemon's).
+        let journal = JournalAlertSink(logger: logger)
+        let sink = AlertLogOutbox(
+            database: database, log: alertLog, onError: { message in
+                logger.error("alert log not written; its events wait for the daemon", metadata: ["error": "\(message)"])
+            },
+            also: {
+                do { try database.deliverAlerts(to: .journal) { journal.log($0) } } catch {
+                    logger.error("alert events not journaled; the daemon journals them", metadata: ["error": "\(error)"])
+                }
+            })
+        let pipeline = settings.pipeline(database: database, templates: try settings.loadTemplates(), sink: sink)
 
         let address = target.hasPrefix("unix:") ? nil : DeviceID.canonical(target)
         let registered = try device.map { try database.device($0) } ?? address.flatMap { try database.device(bleAddress: $0) }

@@ -25,8 +25,8 @@ struct Gateway {
     /// or a source cannot start, with a message naming the setting to fix.
     ///
     /// Services start in array order and stop in reverse: sources stop taking input first, then
-    /// the pipeline drains, and the notifier (last) is told first, so `STOPPING=1` goes out as
-    /// soon as the shutdown begins.
+    /// the pipeline drains, then the alert deliverers write what it stored; the notifier (last)
+    /// is told first, so `STOPPING=1` goes out as soon as the shutdown begins.
     init(
         config: GatewayConfig, configPath: String? = nil, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
         environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
@@ -45,24 +45,29 @@ struct Gateway {
             throw GatewaydError(
                 "the database \(config.database.path) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(config.database.path) and start again")
         }
-        // A gateway that cannot alert must not look healthy: bad templates or an unwritable
-        // alert log stop the start with the setting to fix.
+        // A gateway that cannot alert must not look healthy: bad templates stop the start with
+        // the setting to fix. An alert log that cannot be opened does not: alert events wait in
+        // the outbox and are written once it can (a restart during a log outage must not stop
+        // the readings); it is logged now, and STATUS= and the metrics count what waits.
         let templates = try config.loadTemplates()
-        alertLog = config.alertLog { message in logger.error("alert log write failed", metadata: ["error": "\(message)"]) }
-        try alertLog.open()
-        let lateSinks = DeferredAlertSinks()
-        pipeline = config.pipeline(
-            database: database, templates: templates, sink: AlertSinks([alertLog, JournalAlertSink(logger: logger), lateSinks]),
-            clock: clock)
+        alertLog = config.alertLog()
+        do { try alertLog.open() } catch {
+            logger.error("alert log cannot be opened; alert events wait in the database until it can", metadata: ["error": "\(error)"])
+        }
+        // Alert events go to the outbox with their transaction; the pipeline's sink only wakes
+        // the deliverers (AlertDeliveryService).
+        let alertWakeups = AlertWakeups()
+        pipeline = config.pipeline(database: database, templates: templates, sink: alertWakeups, clock: clock)
         stats = PipelineStats()
         let wakeups = InboxWakeups(stats: stats)
         var expected: Set<String> = [PipelineService.name, AlertService.name]
+        var mqttAlerts: MQTTAlertSink?
         if config.ble.enabled { expected.insert(BLEService.name) }
         if config.sources.file != nil { expected.insert(FileSource.name) }
         if config.mqtt.enabled {
             expected.insert(MQTTService.name)
             let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wakeups: wakeups)
-            lateSinks.attach(MQTTAlertSink(client: client))
+            mqttAlerts = MQTTAlertSink(client: client, database: database, wake: alertWakeups.mqtt.wake)
             mqtt = client
         } else {
             mqtt = nil
@@ -70,6 +75,11 @@ struct Gateway {
         let readiness = Readiness(expecting: expected)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: DatabaseWatch(database: database, logger: logger), serviceName: DatabaseWatch.name),
+            .init(
+                service: AlertDeliveryService(
+                    database: database, alertLog: alertLog, journal: JournalAlertSink(logger: logger), mqtt: mqttAlerts,
+                    wakeups: alertWakeups, logger: logger),
+                serviceName: AlertDeliveryService.name),
             .init(
                 service: PipelineService(
                     pipeline: pipeline, wakeups: wakeups, readiness: readiness, stats: stats, logger: logger,
@@ -115,7 +125,9 @@ struct Gateway {
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
             let backlog = stats.backlog
             let catchingUp = backlog > 0 ? ", catching up: \(backlog) inputs from before the start" : ""
-            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight\(catchingUp)"
+            let undelivered = (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt }.values.max() ?? 0
+            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
+                + catchingUp + (undelivered > 0 ? ", \(undelivered) alert events undelivered" : "")
         }
         let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
         let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent
@@ -127,7 +139,8 @@ struct Gateway {
             let snapshot = MetricsFile.Snapshot(
                 bySource: counts, lastBySource: last, inFlight: stats.queued, health: try? database.health(),
                 mqttConnected: mqtt.map { $0.isConnected }, bleAvailable: ble.isOn, bleSessions: ble.counts.sessions,
-                bleSessionFailures: ble.counts.failures, up: up)
+                bleSessionFailures: ble.counts.failures, up: up,
+                alertsUndelivered: (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt })
             do { try metricsFile.write(snapshot) } catch {
                 logger.warning("metrics file not written", metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
             }

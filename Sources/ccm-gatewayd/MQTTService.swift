@@ -7,18 +7,6 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 
-/// Alert sinks that exist only once the pipeline does (the MQTT client needs the pipeline, the
-/// pipeline's sink needs the client): attached after construction, before anything runs.
-final class DeferredAlertSinks: AlertSink {
-    private let sinks = Mutex<[any AlertSink]>([])
-
-    func attach(_ sink: any AlertSink) { sinks.withLock { $0.append(sink) } }
-
-    func deliver(_ events: [AlertEvent]) {
-        for sink in sinks.withLock({ $0 }) { sink.deliver(events) }
-    }
-}
-
 /// The MQTT source: starts the client (which keeps reconnecting with backoff on its own
 /// thread), and on shutdown says offline and disconnects before the pipeline stops.
 struct MQTTService: Service {

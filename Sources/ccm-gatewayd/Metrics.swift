@@ -25,6 +25,8 @@ struct MetricsFile: Sendable {
         var bleSessionFailures = 0
         /// False in the last file, written as the daemon stops.
         var up: Bool
+        /// Alert events committed and not yet delivered, by sink (those this daemon serves).
+        var alertsUndelivered: [AlertSinkName: Int]? = nil
     }
 
     func render(_ s: Snapshot) -> String {
@@ -53,6 +55,11 @@ struct MetricsFile: Sendable {
             metric(
                 "alerts_open", "gauge", "Alerts not resolved, by level.",
                 ["warning", "urgent"].map { ("{level=\"\($0)\"}", Double(health.openAlerts[$0] ?? 0)) })
+        }
+        if let waiting = s.alertsUndelivered {
+            metric(
+                "alert_events_undelivered", "gauge", "Alert events committed and not yet delivered, by sink (log, journal, mqtt).",
+                AlertSinkName.allCases.filter { waiting[$0] != nil }.map { ("{sink=\"\($0.rawValue)\"}", Double(waiting[$0]!)) })
         }
         metric("mqtt_enabled", "gauge", "1 when the MQTT source is configured.", [("", s.mqttConnected == nil ? 0 : 1)])
         metric("mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected == true ? 1 : 0)])

@@ -82,9 +82,10 @@ struct AlertsCommand: ParsableCommand {
             if let minutes, minutes < 1 || minutes > 600 {
                 throw CLIError("--minutes: \(minutes) is not between 1 and 600; give the whole minutes spent")
             }
-            let events = try global.open(.existing).acknowledge(
+            let database = try global.open(.existing)
+            _ = try database.acknowledge(
                 id, by: global.actor, minutes: minutes, note: note, program: program, role: role, interactive: interactive)
-            try global.announce(events)
+            try global.announce(database)
             print("acknowledged alert \(id)" + (minutes.map { "; \($0) minutes recorded in the time ledger" } ?? ""))
         }
     }
@@ -104,8 +105,9 @@ struct AlertsCommand: ParsableCommand {
             guard let seconds = DurationText.parse(duration), seconds > 0, seconds <= 30 * 86_400 else {
                 throw CLIError("--for: \"\(duration)\" is not a duration up to 30d; write it like 30m, 2h or 1d")
             }
-            let events = try global.open(.existing).snooze(id, for: seconds, by: global.actor)
-            try global.announce(events)
+            let database = try global.open(.existing)
+            _ = try database.snooze(id, for: seconds, by: global.actor)
+            try global.announce(database)
             print("snoozed alert \(id) for \(DurationText.format(seconds))")
         }
     }
@@ -122,8 +124,9 @@ struct AlertsCommand: ParsableCommand {
         var note: String?
 
         func run() throws {
-            let events = try global.open(.existing).resolve(id, by: global.actor, note: note)
-            try global.announce(events)
+            let database = try global.open(.existing)
+            _ = try database.resolve(id, by: global.actor, note: note)
+            try global.announce(database)
             print("resolved alert \(id)")
         }
     }

@@ -7,7 +7,7 @@ import GatewayStore
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "The gateway at a glance: the daemon, the broker, BLE, the inbox, open alerts, the last input from each source.",
+        abstract: "The gateway at a glance: the daemon, the broker, BLE, the inbox, open and undelivered alerts, the last input from each source.",
         discussion: """
             The daemon's side comes from its metrics file (metrics.textfile, rewritten every 15 s); \
             the rest from the database.
@@ -24,6 +24,8 @@ struct StatusCommand: ParsableCommand {
         let database = try global.open(.existing)
         let health = try database.health(lastInputs: true)
         let today = try database.statusCounts(today: times.timeZone)
+        let waiting = try database.alertEventsWaiting()
+        let undelivered: [AlertSinkName] = config.mqtt.enabled ? [.log, .journal, .mqtt] : [.log, .journal]
 
         // The daemon: alive when its metrics file is fresh.
         var metrics: [String: Double] = [:]
@@ -70,6 +72,8 @@ struct StatusCommand: ParsableCommand {
             ("inbox_pending", .int(health.pending)),
             ("inbox_oldest_pending", times.cell(health.oldestPending, format)),
             ("alerts_open", .object(["urgent", "warning"].map { ($0, Cell.int(health.openAlerts[$0] ?? 0)) })),
+            // Alert events committed but not yet delivered to a sink (an unwritable log, a broker away).
+            ("alerts_undelivered", .object(undelivered.map { ($0.rawValue, Cell.int(waiting[$0] ?? 0)) })),
             ("last_input", .object(health.lastInput.keys.sorted().map { ($0, times.cell(health.lastInput[$0], format)) })),
         ]
         if format == .json {

@@ -52,17 +52,25 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The pipeline every input goes through, with alerts appended to the alert log.
+    /// The pipeline every input goes through; after each commit the alert log gets the events
+    /// the outbox holds for it.
     func pipeline() throws -> Pipeline {
         let config = try loadConfig()
-        let log = config.alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
-        return config.pipeline(database: try open(), templates: try templates(config), sink: log)
+        let database = try open()
+        return config.pipeline(database: database, templates: try templates(config), sink: alertLog(config, database))
     }
 
-    /// Appends the alert events of an operator's action to the alert log.
-    func announce(_ events: [AlertEvent]) throws {
-        try loadConfig().alertLog { message in FileHandle.standardError.write(Data("warning: \(message)\n".utf8)) }
-            .deliver(events)
+    /// Writes the alert events of an operator's action (and any still waiting) to the alert log.
+    /// A log that cannot be written is a warning: the action is committed and its events wait in
+    /// the outbox for the daemon (or the next ccmctl that can write the log).
+    func announce(_ database: GatewayDatabase) throws {
+        alertLog(try loadConfig(), database).deliverPending()
+    }
+
+    private func alertLog(_ config: GatewayConfig, _ database: GatewayDatabase) -> AlertLogOutbox {
+        AlertLogOutbox(database: database, log: config.alertLog()) { message in
+            FileHandle.standardError.write(Data("warning: \(message) (ccm-gatewayd writes them within seconds when it can)\n".utf8))
+        }
     }
 
     var actor: String {

@@ -23,7 +23,7 @@ struct GoldenMonthTests {
         let directory = TemporaryDirectory()
         let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite", mode: .create)
         let logPath = directory.path + "/alerts.log"
-        let log = AlertLogFile(path: logPath, format: .text)
+        let log = AlertLogOutbox(database: database, log: AlertLogFile(path: logPath, format: .text)) { Issue.record("\($0)") }
         let clock = Clock()
         let pipeline = Pipeline(
             database: database, templates: CarePlanTemplates(try CarePlanLibrary.load(directory: templatesDirectory).templates), sink: log,

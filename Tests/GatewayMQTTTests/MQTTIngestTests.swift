@@ -14,6 +14,7 @@ final class Harness: Sendable {
     let database: GatewayDatabase
     let pipeline: Pipeline
     let client: MQTTClient
+    let alerts: LateSink
     let outcomes: AsyncStream<[ItemOutcome]>
     private let continuation: AsyncStream<[ItemOutcome]>.Continuation
 
@@ -39,7 +40,9 @@ final class Harness: Sendable {
                 // The daemon wakes its pipeline service; here the test processes at once.
                 if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
             })
-        alerts.sink.withLock { $0 = MQTTAlertSink(client: client) }
+        self.alerts = alerts
+        let deliverer = MQTTAlertSink(client: client, database: database, wake: { alerts.wake() })
+        alerts.sink.withLock { $0 = deliverer }
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
     }
@@ -81,10 +84,57 @@ final class Harness: Sendable {
     }
 }
 
-/// The alert sink, set once the client exists (the client needs the pipeline first).
-final class LateSink: AlertSink {
-    let sink = Mutex<(any AlertSink)?>(nil)
-    func deliver(_ events: [AlertEvent]) { sink.withLock { $0 }?.deliver(events) }
+/// The MQTT alert deliverer, set once the client exists (the client needs the pipeline first).
+/// Each commit with alert events and each acknowledgement runs a pass, one at a time on a queue
+/// of its own, as the daemon's deliverer task does.
+final class LateSink: AlertSink, @unchecked Sendable {
+    // Safety: `sink` is behind a Mutex; `passed` is an NSCondition.
+    let sink = Mutex<MQTTAlertSink?>(nil)
+    private let queue = DispatchQueue(label: "mqtt-alerts")
+    private let passed = NSCondition()
+    /// Passes run so far (read under `passed`).
+    private var passes = 0
+
+    func deliver(_ events: [AlertEvent]) { wake() }
+
+    func wake() {
+        queue.async {
+            _ = try? self.sink.withLock { $0 }?.pass()
+            self.passed.lock()
+            self.passes += 1
+            self.passed.broadcast()
+            self.passed.unlock()
+        }
+    }
+
+    /// Passes run so far.
+    var passCount: Int {
+        passed.lock()
+        defer { passed.unlock() }
+        return passes
+    }
+
+    /// Waits until more than `count` passes have run; false after `timeout` seconds.
+    func waitForPass(after count: Int, timeout: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        passed.lock()
+        defer { passed.unlock() }
+        while passes <= count {
+            guard passed.wait(until: deadline) else { return passes > count }
+        }
+        return true
+    }
+
+    /// Waits, after each pass, until `done` holds; false after `timeout` seconds.
+    func wait(timeout: Double = 20, until done: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        passed.lock()
+        defer { passed.unlock() }
+        while !done() {
+            guard passed.wait(until: deadline) else { return done() }
+        }
+        return true
+    }
 }
 
 @Suite("MQTT ingestion against a real mosquitto", .serialized)
@@ -202,6 +252,47 @@ struct MQTTIngestTests {
         #expect(subscriber.wait() == 0)
         let line = try String(contentsOfFile: output, encoding: .utf8)
         #expect(line.hasPrefix(#"ccm/v1/alerts/P1 {"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
+        #expect(line.hasSuffix(#","event_id":1}"# + "\n"))
+        #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 1 }, "the cursor moves once the broker acknowledged")
+    }
+
+    @Test("Alert events committed while the broker is down go out once it is back, each at least once, in order")
+    func alertsAcrossBrokerRestart() async throws {
+        let broker = try Broker()
+        let bp = TemplateRule(
+            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
+            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 86_400], limitIsGoal: false, source: "s", title: "Blood pressure high")
+        let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
+        try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
+        // A subscriber with a persistent session: the broker keeps its messages while it is away,
+        // across its own restart (persistence), so every publish is seen.
+        func subscribe(count: Int) throws -> (Spawned, String) {
+            let output = broker.directory + "/alerts-\(UUID().uuidString.prefix(6)).out"
+            let arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"]
+            return (try Spawned("/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]), stdout: output), output)
+        }
+        let (session, _) = try subscribe(count: 0)
+        #expect(session.wait() == 0)
+        try gateway.start(broker)
+        try broker.publish("ccm/v1/hub/h1/reading", Self.bp(185, minute: 120))
+        _ = try await gateway.next(1)
+        #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 1 })
+
+        broker.stop()
+        for _ in 0..<3 { _ = try gateway.database.acknowledge(1, by: "nurse.kim") }
+        let passes = gateway.alerts.passCount
+        gateway.alerts.wake()
+        #expect(gateway.alerts.waitForPass(after: passes), "events 2-4 handed to libmosquitto while the broker is away")
+        #expect(try gateway.database.alertCursor(.mqtt) == 1, "nothing is counted delivered while the broker is away")
+
+        let connections = gateway.client.connectionCount
+        try broker.start()
+        #expect(gateway.client.waitForConnection(after: connections, timeout: 20), "the gateway reconnects")
+        #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 4 }, "acknowledged after the reconnect")
+        let (subscriber, output) = try subscribe(count: 4)
+        #expect(subscriber.wait() == 0, "the subscriber got 4 messages")
+        let ids = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        #expect(ids == [1, 2, 3, 4])
     }
 
     @Test("Time entries on the time topic land in the ledger once; an unknown patient is refused with the reason")

@@ -179,24 +179,20 @@ struct AlertLifecycleTests {
 
     @Test("The alert log appends one line per event and starts a new file after reopen")
     func alertLogReopen() throws {
-        let directory = TemporaryDirectory()
-        let path = directory.file("logs/alerts.log")
+        let world = try world()
+        let path = world.directory.file("logs/alerts.log")
         let log = AlertLogFile(path: path, format: .text)
         try log.open()
-        let event = AlertEvent(
-            at: World.received, kind: .raised, alertID: 1, level: .urgent, patientID: "P1", rule: "bp-high", title: "t",
-            value: "182/121 mmHg", threshold: "> 180 mmHg")
-        log.deliver([event])
+        try bp(world, minutes: 0, 182, 121)
+        try log.deliverPending(from: world.database)
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
-        var second = event
-        second.alertID = 2
-        log.deliver([second])  // still the renamed file, as with logrotate before postrotate
+        _ = try world.database.acknowledge(1, by: "nurse", now: World.received)
+        try log.deliverPending(from: world.database)  // still the renamed file, as with logrotate before postrotate
         try log.reopen()
-        var third = event
-        third.alertID = 3
-        log.deliver([third])
-        let rotated = try String(contentsOfFile: path + ".1", encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.alertID }
-        let current = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.alertID }
+        _ = try world.database.snooze(1, for: 3600, by: "nurse", now: World.received)
+        try log.deliverPending(from: world.database)
+        let rotated = try String(contentsOfFile: path + ".1", encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        let current = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
         #expect(rotated == [1, 2])
         #expect(current == [3])
         let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)

@@ -160,7 +160,7 @@ struct OperatorGroupTests {
             if let expected { #expect(result.out.contains(expected), "ccmctl \(arguments.joined(separator: " ")): \(result.out)") }
         }
         let lines = ((try? String(contentsOfFile: alertLog, encoding: .utf8)) ?? "").split(separator: "\n")
-        #expect(lines.contains { $0.contains(" acknowledged alert=1 ") && $0.hasSuffix("by=\(accounts.member)") })
+        #expect(lines.contains { $0.contains(" acknowledged alert=1 ") && $0.contains(" by=\(accounts.member) event_id=") })
 
         // A user outside the group: refused with the fix, and nothing made.
         let before = try FileManager.default.contentsOfDirectory(atPath: state).sorted()

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 import Testing
 
 #if canImport(Glibc)
@@ -87,11 +88,34 @@ struct AlertsTests {
         #expect(try cli.ok(["alerts", "list", "--open"]) == "no open alerts\n")
         let events = logLines(cli).map { $0.split(separator: " ")[2] }
         #expect(events == ["raised", "acknowledged", "snoozed", "resolved"])
-        #expect(logLines(cli)[1].hasSuffix(#"by=nurse.kim note="called; rechecked 150/88""#))
+        #expect(logLines(cli)[1].hasSuffix(#"by=nurse.kim note="called; rechecked 150/88" event_id=2"#))
+        #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3, 4])
         #expect(try cli.fails(["alerts", "ack", "1"]) == "alert 1 is resolved (by dr.lee); there is nothing to acknowledge")
         #expect(try cli.fails(["alerts", "resolve", "42"]) == "no alert 42; list alerts with ccmctl alerts list")
         #expect(try cli.fails(["alerts", "snooze", "1", "--for", "forever"]) == "--for: \"forever\" is not a duration up to 30d; write it like 30m, 2h or 1d")
         #expect(try cli.fails(["alerts", "ack", "1", "--minutes", "0"]) == "--minutes: 0 is not between 1 and 600; give the whole minutes spent")
+    }
+
+    @Test("An alert log that cannot be written is a warning; the next ccmctl that can write it writes what waited, once")
+    func unwritableLog() throws {
+        let cli = try CLI()
+        try cli.seed()
+        try cli.ok(["careplan", "set", "P1", "--template", "hypertension"])
+        // A folder where the log should be: nobody, root included, can open it as the log.
+        try FileManager.default.createDirectory(atPath: cli.alertLog, withIntermediateDirectories: false)
+        let ingest = try cli.run(["ingest", "-"], input: Self.bp(185, 90, at: "2026-03-04T07:42:10-06:00"))
+        #expect(ingest.status == 0)
+        #expect(ingest.out.contains("alert 1 raised"))
+        #expect(ingest.err.contains("warning: cannot open the alert log \(cli.alertLog)"))
+        let ack = try cli.run(["alerts", "ack", "1", "--by", "nurse.kim"])
+        #expect(ack.status == 0, "the acknowledgement is committed")
+        #expect(ack.err.contains("warning: cannot open the alert log"))
+        let status = try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8)) as? [String: Any]
+        #expect(status?["alerts_undelivered"] as? [String: Int] == ["log": 2, "journal": 2, "mqtt": 0], "waiting, and shown")
+        try FileManager.default.removeItem(atPath: cli.alertLog)
+        try cli.ok(["alerts", "snooze", "1", "--for", "1h", "--by", "nurse.kim"])
+        #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3])
+        #expect(logLines(cli).map { $0.split(separator: " ")[2] } == ["raised", "acknowledged", "snoozed"])
     }
 
     @Test("alerts tail shows the last lines in either format")
@@ -102,10 +126,11 @@ struct AlertsTests {
         try cli.ok(["ingest", "-"], input: Self.bp(185, 90, at: "2026-03-04T07:42:10-06:00"))
         try cli.ok(["alerts", "ack", "1", "--by", "nurse.kim"])
         let text = try cli.ok(["alerts", "tail", "--lines", "1"])
-        #expect(text.hasSuffix(" URGENT acknowledged alert=1 patient=P1 rule=bp-high value=\"185/90 mmHg\" threshold=\"systolic > 180 mmHg\" title=\"Blood pressure high\" by=nurse.kim\n"))
+        #expect(text.hasSuffix(" URGENT acknowledged alert=1 patient=P1 rule=bp-high value=\"185/90 mmHg\" threshold=\"systolic > 180 mmHg\" title=\"Blood pressure high\" by=nurse.kim event_id=2\n"))
         let json = try cli.ok(["alerts", "tail", "--format", "json"]).split(separator: "\n")
         #expect(json.count == 2)
         #expect(json[0].hasPrefix(#"{"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
+        #expect(json[0].hasSuffix(#","event_id":1}"#))
     }
 
     @Test("alerts tail -f keeps following across a log rotation")

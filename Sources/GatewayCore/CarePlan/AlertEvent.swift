@@ -4,8 +4,8 @@ public import FoundationEssentials
 public import Foundation
 #endif
 
-/// One thing that happened to an alert: what the alert log, the journal and (later) the MQTT
-/// alert topic carry. Patient ids only, never names.
+/// One thing that happened to an alert: what the alert log, the journal and the MQTT alert topic
+/// carry. Patient ids only, never names.
 public struct AlertEvent: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable, CaseIterable, Codable {
         case raised, repeated, escalated, acknowledged, snoozed, resolved
@@ -25,10 +25,14 @@ public struct AlertEvent: Sendable, Hashable {
     /// Who acted (acknowledged, snoozed, resolved), or `auto`.
     public var by: String?
     public var note: String?
+    /// The event's own id, given when it is stored in the outbox (`alert_event`) in the
+    /// transaction that caused it: each sink delivers events in this order, and a line or
+    /// message that carries it twice is recognisably the same event.
+    public var eventID: Int64?
 
     public init(
         at: Date, kind: Kind, alertID: Int64, level: AlertLevel, patientID: String, rule: String, title: String,
-        value: String, threshold: String, by: String? = nil, note: String? = nil
+        value: String, threshold: String, by: String? = nil, note: String? = nil, eventID: Int64? = nil
     ) {
         self.at = at
         self.kind = kind
@@ -41,12 +45,14 @@ public struct AlertEvent: Sendable, Hashable {
         self.threshold = threshold
         self.by = by
         self.note = note
+        self.eventID = eventID
     }
 }
 
 /// The alert log's line formats: text for `tail -f` (`key="value"` pairs after time, level and
 /// event), or one JSON object per line. Each parses back, so `ccmctl alerts tail --format`
-/// shows either log in either format.
+/// shows either log in either format. A stored event's line ends with its id (`event_id=17`,
+/// `"event_id":17`), so a line seen twice is recognisably the same event.
 public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
     case text
     case json
@@ -61,6 +67,7 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
             ]
             if let by = event.by { parts.append("by=\(Self.quoted(by))") }
             if let note = event.note { parts.append("note=\(Self.quoted(note))") }
+            if let id = event.eventID { parts.append("event_id=\(id)") }
             return parts.joined(separator: " ")
         case .json:
             var object: [String: String] = [
@@ -75,6 +82,7 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
             var text = String(decoding: (try? encoder.encode(object)) ?? Data(), as: UTF8.self)
             // The id as a number, first among equals for readers who grep.
             text = "{\"alert\":\(event.alertID)," + text.dropFirst()
+            if let id = event.eventID { text = String(text.dropLast()) + ",\"event_id\":\(id)}" }
             return text
         }
     }
@@ -112,7 +120,8 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
         else { return nil }
         return AlertEvent(
             at: time, kind: kind, alertID: Int64(id), level: level, patientID: patient, rule: rule, title: s("title") ?? "",
-            value: s("value") ?? "", threshold: s("threshold") ?? "", by: s("by"), note: s("note"))
+            value: s("value") ?? "", threshold: s("threshold") ?? "", by: s("by"), note: s("note"),
+            eventID: { if case .number(let n)? = o["event_id"] { return Int64(exactly: n) } else { return nil } }())
     }
 
     static func parseText(_ line: String) -> AlertEvent? {
@@ -163,6 +172,7 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
         else { return nil }
         return AlertEvent(
             at: time, kind: kind, alertID: id, level: level, patientID: patient, rule: rule, title: fields["title"] ?? "",
-            value: fields["value"] ?? "", threshold: fields["threshold"] ?? "", by: fields["by"], note: fields["note"])
+            value: fields["value"] ?? "", threshold: fields["threshold"] ?? "", by: fields["by"], note: fields["note"],
+            eventID: fields["event_id"].flatMap(Int64.init))
     }
 }
