@@ -51,15 +51,17 @@ struct AlertDeliveryService: Service {
     let wakeups: AlertWakeups
     var poll: Duration = .seconds(2)
     let logger: Logger
+    /// Where each sink's deliveries (write transactions, file writes) run, off the cooperative pool.
+    private let queues = (log: BlockingQueue("alert-log"), journal: BlockingQueue("alert-journal"), mqtt: BlockingQueue("alert-mqtt"))
 
     static let name = "alert-delivery"
 
     func run() async throws {
         await withDiscardingTaskGroup { group in
-            group.addTask { await deliver("log", wakeups.log, deliverLog) }
-            group.addTask { await deliver("journal", wakeups.journal, deliverJournal) }
+            group.addTask { await deliver("log", wakeups.log, on: queues.log, deliverLog) }
+            group.addTask { await deliver("journal", wakeups.journal, on: queues.journal, deliverJournal) }
             if let mqtt {
-                group.addTask { await deliver("mqtt", wakeups.mqtt) { try publish(mqtt) } }
+                group.addTask { await deliver("mqtt", wakeups.mqtt, on: queues.mqtt) { try publish(mqtt) } }
             }
             group.addTask {
                 for await _ in AsyncTimerSequence(interval: poll, clock: .continuous).cancelOnGracefulShutdown() { wakeups.all() }
@@ -71,12 +73,12 @@ struct AlertDeliveryService: Service {
     }
 
     /// Runs `body` now and at each wake-up until shutdown; logs an outage once, and its end.
-    private func deliver(_ sink: String, _ wakeup: AlertWakeup, _ body: () throws -> Void) async {
+    private func deliver(_ sink: String, _ wakeup: AlertWakeup, on queue: BlockingQueue, _ body: @escaping @Sendable () throws -> Void) async {
         var failing = false
         wakeup.wake()
         for await _ in wakeup.stream.cancelOnGracefulShutdown() {
             do {
-                try body()
+                try await queue.run(body)
                 if failing {
                     failing = false
                     logger.notice("alert events delivered again", metadata: ["alert.sink": "\(sink)"])

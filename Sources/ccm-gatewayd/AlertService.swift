@@ -46,6 +46,8 @@ struct AlertService: Service {
     let logger: Logger
 
     static let name = "alerts"
+    /// Where the timer's write transaction runs, off the cooperative pool.
+    let queue = BlockingQueue("alert-timer")
 
     func run() async throws {
         readiness.mark(Self.name)
@@ -57,16 +59,17 @@ struct AlertService: Service {
             }
             group.addTask {
                 let timer = AsyncTimerSequence(interval: .seconds(config.alerts.checkInterval), clock: .continuous)
-                check()
-                for await _ in timer.cancelOnGracefulShutdown() { check() }
+                await check()
+                for await _ in timer.cancelOnGracefulShutdown() { await check() }
             }
             try await group.waitForAll()
         }
     }
 
-    func check() {
+    func check() async {
         do {
-            let result = try pipeline.checkAlerts()
+            let pipeline = self.pipeline
+            let result = try await queue.run { try pipeline.checkAlerts() }
             for problem in result.problems { logger.error("care plan cannot be composed", metadata: ["problem": "\(problem)"]) }
         } catch {
             logger.error("alert check failed", metadata: ["error": "\(error)"])

@@ -44,11 +44,14 @@ struct PipelineService: Service {
     let logger: Logger
     /// Called with each processed batch's outcomes (tests observe the daemon through it).
     var onProcessed: (@Sendable ([ItemOutcome]) -> Void)?
+    /// Where the pipeline's transactions run, off the cooperative pool.
+    let queue = BlockingQueue("pipeline")
 
     static let name = "pipeline"
 
     func run() async throws {
-        let backlog = (try? pipeline.pendingCount()) ?? 0
+        let pipeline = self.pipeline
+        let backlog = (try? await queue.run { try pipeline.pendingCount() }) ?? 0
         stats.backlogFound(backlog)
         readiness.mark(Self.name)
         if backlog > 0 {
@@ -67,7 +70,8 @@ struct PipelineService: Service {
         var failures = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
-                guard let outcomes = try pipeline.processPendingBatch() else { return }
+                let pipeline = self.pipeline
+                guard let outcomes = try await queue.run({ try pipeline.processPendingBatch() }) else { return }
                 failures = 0
                 record(outcomes)
                 let inputs = Set(outcomes.map(\.inboxID)).count
