@@ -385,7 +385,10 @@ if scenario("history") {
         for history in [100, 1000, 10_000] {
             let (_, config) = try population("history-\(clock)-\(history)", patients: 1)
             let formatter = ISO8601DateFormatter()
-            let base = clock == "sane" ? Date(timeIntervalSince1970: 1_704_067_200) : Date(timeIntervalSince1970: 1_893_456_000)  // 2024 / 2030
+            // Sane: the last reading an hour ago. Suspect: from 2030 on, years ahead of any receive time.
+            let base =
+                clock == "sane"
+                ? Date().addingTimeInterval(-Double(history + measured) * 43_200 - 3600) : Date(timeIntervalSince1970: 1_893_456_000)
             func lines(_ range: Range<Int>) -> String {
                 range.map { i in
                     "{\"v\": 1, \"device\": \"BENCH-00001\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(formatter.string(from: base.addingTimeInterval(Double(i) * 43_200)))\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(124 + i % 12), \"diastolic\": 76}}\n"
