@@ -186,21 +186,42 @@ public struct Pipeline: Sendable {
         return outcomes
     }
 
-    /// Decides the oldest undecided inputs in one bounded transaction; `nil` when none wait.
-    /// The daemon calls it in a loop, so that a backlog is caught up in steps that other
-    /// writers can come between.
-    public func processPendingBatch() throws -> [ItemOutcome]? {
+    /// Decides undecided inputs in one bounded transaction; `nil` when none wait. The daemon
+    /// calls it in a loop, so that a backlog is caught up in steps that other writers can come
+    /// between. Inputs received after `liveAfter` (the last inbox id when the daemon started) go
+    /// first, oldest first; then the backlog, oldest first: a reading that arrives during a
+    /// catch-up is decided at once, so its alert is not late by the whole backlog.
+    public func processPendingBatch(liveAfter: Int64? = nil) throws -> [ItemOutcome]? {
         let ids = try database.read { db in
-            try Int64.fetchAll(db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?"), arguments: [Self.batchLimit])
+            var ids: [Int64] = []
+            if let liveAfter {
+                ids = try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?"),
+                    arguments: [liveAfter, Self.batchLimit])
+            }
+            if ids.isEmpty {
+                ids = try Int64.fetchAll(
+                    db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?"), arguments: [Self.batchLimit])
+            }
+            return ids
         }
         guard !ids.isEmpty else { return nil }
-        return try process(inboxIDs: ids)
+        return try decideBatch(ids[...]).outcomes
+    }
+
+    /// How many inputs wait to be decided, and the newest inbox id (the daemon's start: what is
+    /// pending up to it is the backlog).
+    public func pending() throws -> (count: Int, lastInboxID: Int64) {
+        try database.read { db in
+            (
+                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0,
+                try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(id) FROM inbox")) ?? 0
+            )
+        }
     }
 
     /// How many inputs wait to be decided.
-    public func pendingCount() throws -> Int {
-        try database.read { db in try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0 }
-    }
+    public func pendingCount() throws -> Int { try pending().count }
 
     /// Decides inputs from the front of `ids` in one write transaction until ``batchLimit`` or
     /// ``batchBudget``, then announces the alerts of what committed. Returns how many it took.

@@ -51,31 +51,38 @@ struct PipelineService: Service {
 
     func run() async throws {
         let pipeline = self.pipeline
-        let backlog = (try? await queue.run { try pipeline.pendingCount() }) ?? 0
+        // What is pending up to the newest inbox id now is the backlog; what comes after is live
+        // (its sources count it in flight) and is decided first.
+        let (backlog, lastInboxID) = (try? await queue.run { try pipeline.pending() }) ?? (0, 0)
         stats.backlogFound(backlog)
         readiness.mark(Self.name)
         if backlog > 0 {
             logger.notice("catching up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
-            await drain(backlog: true)
-            logger.notice("caught up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
         }
+        await drain(backlogThrough: lastInboxID)
         for await _ in wakeups.stream.cancelOnGracefulShutdown() {
-            await drain(backlog: false)
+            await drain(backlogThrough: lastInboxID)
         }
     }
 
-    /// Decides everything pending, one bounded batch at a time, letting other tasks run between
-    /// batches. A batch that fails for the database's sake is tried again after a pause.
-    private func drain(backlog: Bool) async {
+    /// Decides everything pending, one bounded transaction at a time, live inputs before the
+    /// backlog, letting other tasks run between transactions. A transaction that fails for the
+    /// database's sake is tried again after a pause.
+    private func drain(backlogThrough lastInboxID: Int64) async {
         var failures = 0
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 let pipeline = self.pipeline
-                guard let outcomes = try await queue.run({ try pipeline.processPendingBatch() }) else { return }
+                guard let outcomes = try await queue.run({ try pipeline.processPendingBatch(liveAfter: lastInboxID) }) else { return }
                 failures = 0
                 record(outcomes)
-                let inputs = Set(outcomes.map(\.inboxID)).count
-                if backlog { stats.backlogDecided(inputs) } else { for _ in 0..<inputs { stats.decided() } }
+                let hadBacklog = stats.backlog > 0
+                for id in Set(outcomes.map(\.inboxID)) {
+                    if id <= lastInboxID { stats.backlogDecided(1) } else { stats.decided() }
+                }
+                if hadBacklog, stats.backlog == 0 {
+                    logger.notice("caught up inputs left undecided by the previous run")
+                }
             } catch {
                 failures += 1
                 let pause = min(1 << min(failures - 1, 5), 30)

@@ -33,6 +33,8 @@ struct TimeEntryTests {
             (#""minutes":12,"activity":"lunch""#, "activity: \"lunch\" is not one of call, video, email, review, care_plan, coordination, alert"),
             (#""minutes":12.5,"activity":"call""#, "minutes: required: whole minutes (or an end time)"),
             (#""minutes":0,"activity":"call""#, "minutes: 0 is not between 1 and 600; split longer work into entries"),
+            (#""minutes":1e308,"activity":"call""#, "minutes: 1e+308 is not between 1 and 600; split longer work into entries"),
+            (#""minutes":-9223372036854775808,"activity":"call""#, "minutes: -9.223372036854776e+18 is not between 1 and 600; split longer work into entries"),
             (#""minutes":5,"end":"2026-03-04T10:10:00-06:00","activity":"call""#, "end: give minutes or end, not both"),
             (#""end":"2026-03-04T09:00:00-06:00","activity":"call""#, "end: must be an RFC 3339 time after start"),
         ])

@@ -35,27 +35,11 @@ struct AlertOutboxKillTests {
         var result = Result()
         let broker = try Broker()
         let directory = broker.directory
-        let log = directory + "/alerts.log"
-        let databasePath = directory + "/gateway.sqlite"
-        let database = try GatewayDatabase(path: databasePath, mode: .create)
+        let gateway = try DaemonUnderTest(broker: broker, clientID: "gw-outbox")
+        let log = gateway.alertLog
+        let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
-        let config = directory + "/gateway.yaml"
-        try """
-            database:
-              path: \(databasePath)
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(log)
-              check_interval: 1h
-            mqtt:
-              host: 127.0.0.1
-              port: \(broker.port)
-              client_id: gw-outbox
-            logging:
-              level: warning
-            """.write(toFile: config, atomically: true, encoding: .utf8)
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
 
         // A subscriber that stays for the whole test (a persistent session keeps what arrives
@@ -67,17 +51,7 @@ struct AlertOutboxKillTests {
         defer { _ = subscriber.terminate(SIGKILL) }
         guard waitUntil(broker.log, { $0.contains("sub-kill 1 ccm/v1/alerts/#") }) else { throw KillTests.Failure(description: "no subscriber") }
 
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
-        func startDaemon() throws -> Spawned {
-            let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "as gw-outbox").count ?? 1
-            let daemon = try Spawned(daemonPath, ["--config", config], stderr: directory + "/gatewayd.log")
-            guard waitUntil(broker.log, timeout: 30, { $0.components(separatedBy: "as gw-outbox").count > connections }) else {
-                let said = (try? String(contentsOfFile: directory + "/gatewayd.log", encoding: .utf8)) ?? ""
-                let broker = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
-                throw KillTests.Failure(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(broker.suffix(1500))")
-            }
-            return daemon
-        }
+        func startDaemon() throws -> Spawned { try gateway.start() }
         var daemon = try startDaemon()
         // Event 1: the daemon's own pipeline raises the alert from a hub's reading.
         let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#

@@ -117,3 +117,57 @@ final class Broker: @unchecked Sendable {
         try #require(process.terminationStatus == 0, "mosquitto_pub -f failed")
     }
 }
+
+/// The real `ccm-gatewayd` against a test broker: its configuration and database in the broker's
+/// folder (alert timer off, warnings only), and a start that waits, bounded, until the broker has
+/// seen it connect.
+struct DaemonUnderTest {
+    let broker: Broker
+    let clientID: String
+    let config: String
+    let databasePath: String
+    let alertLog: String
+    let daemonLog: String
+
+    static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let daemon = products.appendingPathComponent("ccm-gatewayd").path
+    static let ccmctl = products.appendingPathComponent("ccmctl").path
+
+    /// Writes the configuration; the database is the caller's to create.
+    init(broker: Broker, clientID: String) throws {
+        self.broker = broker
+        self.clientID = clientID
+        config = broker.directory + "/gateway.yaml"
+        databasePath = broker.directory + "/gateway.sqlite"
+        alertLog = broker.directory + "/alerts.log"
+        daemonLog = broker.directory + "/gatewayd.log"
+        try """
+            database:
+              path: \(databasePath)
+            careplans:
+              directory: \(repository.appendingPathComponent("config/careplans").path)
+            alerts:
+              log: \(alertLog)
+              check_interval: 1h
+            mqtt:
+              host: 127.0.0.1
+              port: \(broker.port)
+              client_id: \(clientID)
+            logging:
+              level: warning
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+    }
+
+    /// Starts the daemon and waits until the broker logs its connection.
+    func start(environment: [String: String]? = nil, timeout: Double = 30) throws -> Spawned {
+        let marker = "as \(clientID)"
+        let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: marker).count ?? 1
+        let daemon = try Spawned(Self.daemon, ["--config", config], environment: environment, stderr: daemonLog)
+        guard waitUntil(broker.log, timeout: timeout, { $0.components(separatedBy: marker).count > connections }) else {
+            let said = (try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? ""
+            let heard = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
+            throw SupportError(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(heard.suffix(1500))")
+        }
+        return daemon
+    }
+}

@@ -60,9 +60,10 @@ struct ChaosTests {
         var result = Result()
         let broker = try Broker()
         let directory = broker.directory
-        let log = directory + "/alerts.log"
-        let databasePath = directory + "/gateway.sqlite"
-        let database = try GatewayDatabase(path: databasePath, mode: .create)
+        let gateway = try DaemonUnderTest(broker: broker, clientID: "gw-chaos")
+        let log = gateway.alertLog
+        let config = gateway.config
+        let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
         let pipeline = Pipeline(database: database)
         // P1 and P2 measure through hub h1; P3…P5 bring their readings to the clinic (ccmctl ingest).
         for (index, patient) in ["P1", "P2", "P3", "P4", "P5"].enumerated() {
@@ -71,37 +72,9 @@ struct ChaosTests {
             try pipeline.addDevice(
                 Device(id: "CUFF-\(patient)", kind: .bloodPressureMonitor, patientID: patient, hubID: index < 2 ? "h1" : nil), by: "test")
         }
-        let config = directory + "/gateway.yaml"
-        try """
-            database:
-              path: \(databasePath)
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(log)
-              check_interval: 1h
-            mqtt:
-              host: 127.0.0.1
-              port: \(broker.port)
-              client_id: gw-chaos
-            logging:
-              level: warning
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let daemonPath = products.appendingPathComponent("ccm-gatewayd").path
-        let ccmctl = products.appendingPathComponent("ccmctl").path
+        let ccmctl = DaemonUnderTest.ccmctl
         let environment = ["PATH": "/usr/bin:/bin", "USER": "nurse.kim"]
-
-        func startDaemon() throws -> Spawned {
-            let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "as gw-chaos").count ?? 1
-            let daemon = try Spawned(daemonPath, ["--config", config], environment: environment, stderr: directory + "/gatewayd.log")
-            guard waitUntil(broker.log, timeout: 30, { $0.components(separatedBy: "as gw-chaos").count > connections }) else {
-                let said = (try? String(contentsOfFile: directory + "/gatewayd.log", encoding: .utf8)) ?? ""
-                let heard = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
-                throw KillTests.Failure(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(heard.suffix(2500))")
-            }
-            return daemon
-        }
+        func startDaemon() throws -> Spawned { try gateway.start(environment: environment) }
         func kill9(_ daemon: inout Spawned) throws {
             _ = daemon.terminate(SIGKILL)
             result.kills += 1

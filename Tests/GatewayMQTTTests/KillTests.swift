@@ -40,35 +40,11 @@ struct KillTests {
         var result = Result()
         let broker = try Broker()
         let directory = broker.directory
-        let databasePath = directory + "/gateway.sqlite"
-        let database = try GatewayDatabase(path: databasePath, mode: .create)
+        let gateway = try DaemonUnderTest(broker: broker, clientID: "gw-kill")
+        let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
-        let config = directory + "/gateway.yaml"
-        try """
-            database:
-              path: \(databasePath)
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(directory)/alerts.log
-              check_interval: 1h
-            mqtt:
-              host: 127.0.0.1
-              port: \(broker.port)
-              client_id: gw-kill
-            logging:
-              level: warning
-            """.write(toFile: config, atomically: true, encoding: .utf8)
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
-        func startDaemon() throws -> Spawned {
-            let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: "as gw-kill").count ?? 1
-            let daemon = try Spawned(daemonPath, ["--config", config], stderr: directory + "/gatewayd.log")
-            guard waitUntil(broker.log, { $0.components(separatedBy: "as gw-kill").count > connections }) else {
-                throw Failure(description: "the daemon did not connect")
-            }
-            return daemon
-        }
+        func startDaemon() throws -> Spawned { try gateway.start() }
 
         // The readings, one per line: the same device, a distinct time each.
         let start = RFC3339.parse("2026-03-01T00:00:00Z")!

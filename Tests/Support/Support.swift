@@ -46,6 +46,25 @@ public func waitUntil(_ path: String, timeout: Double = 10, _ predicate: (String
     }
 }
 
+/// Waits, on inotify rather than by sleeping, until `condition` holds, looking again whenever
+/// something in `directory` changes (a database's folder: its -wal file grows at each commit).
+/// Returns false after `timeout` seconds.
+public func waitUntil(changesIn directory: String, timeout: Double = 10, _ condition: () -> Bool) -> Bool {
+    let fd = inotify_init1(Int32(IN_CLOEXEC))
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    inotify_add_watch(fd, directory, UInt32(IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE))
+    let deadline = Date().addingTimeInterval(timeout)
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    while true {
+        if condition() { return true }
+        let remaining = deadline.timeIntervalSinceNow
+        guard remaining > 0 else { return false }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        if poll(&descriptor, 1, Int32(remaining * 1000)) == 1 { _ = read(fd, &buffer, buffer.count) }
+    }
+}
+
 /// A child process started with posix_spawn and a clean signal mask. (Foundation's Process,
 /// called from a test's worker thread, passes on that thread's blocked signals, so SIGTERM
 /// would never reach the child.)

@@ -11,7 +11,7 @@ import Glibc
 struct BacklogTests {
     static let inputs = 20_000
 
-    @Test("With 20,000 undecided inputs the daemon is READY at once, says it is catching up, and decides them all behind it")
+    @Test("With 20,000 undecided inputs the daemon is READY at once, says it is catching up, decides a new reading ahead of them, and all behind it")
     func readyBeforeTheBacklog() async throws {
         try await offPool { try Self.run() }
     }
@@ -37,10 +37,14 @@ struct BacklogTests {
 
         let notify = try NotifyListener(directory: directory.path)
         let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw SupportError(description: "pipe failed") }
+        defer { close(fds[1]) }
         let began = ContinuousClock.now
         let daemon = try Spawned(
-            daemonPath, ["--config", configPath], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
-            stderr: directory.file("stderr.log"))
+            daemonPath, ["--config", configPath, "--replay", "-"], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
+            stdin: fds[0], stderr: directory.file("stderr.log"))
+        close(fds[0])
         defer { _ = daemon.terminate(SIGKILL) }
 
         let ready = try #require(notify.waitFor("READY=1", timeout: 10), "no READY=1 within 10 s")
@@ -49,10 +53,23 @@ struct BacklogTests {
         #expect(readyAfter < .seconds(10))
         #expect(ready.contains("catching up: "))
         #expect(pendingAtReady > 0, "the backlog was decided before READY=1")
+        // A reading that arrives now is decided ahead of the backlog, not after all of it.
+        let live = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-11-30T05:00:00Z","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
+            + "\n"
+        _ = live.withCString { write(fds[1], $0, strlen($0)) }
+        let liveAt = try #require(RFC3339.parse("2026-11-30T05:00:00Z"))
+        var pendingWhenLiveDecided = -1
+        #expect(
+            waitUntil(changesIn: directory.path, timeout: 60) {
+                guard (try? database.readings(since: liveAt).isEmpty) == false else { return false }
+                pendingWhenLiveDecided = (try? pipeline.pendingCount()) ?? -1
+                return true
+            })
+        #expect(pendingWhenLiveDecided > 0, "the new reading waited for the whole backlog")
         // Caught up behind READY=1, in bounded batches, with nothing lost or repeated.
         #expect(waitUntil(directory.file("stderr.log"), contains: "caught up inputs left undecided by the previous run", timeout: 240))
         #expect(try pipeline.pendingCount() == 0)
-        #expect(try database.readingCount() == inputs)
+        #expect(try database.readingCount() == inputs + 1)
         #expect(kill(daemon.pid, SIGTERM) == 0)
         #expect(daemon.wait() == 0)
     }

@@ -19,13 +19,7 @@ public enum FHIRObservation {
 
     public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         let json: JSONValue
-        do {
-            json = try JSONValue.parse(payload)
-        } catch let duplicate as DuplicateJSONKey {
-            return .failure(duplicate.rejection)
-        } catch {
-            return .failure(Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send a FHIR R4 Observation or Bundle"))
-        }
+        do { json = try JSONValue.parse(input: payload, expected: "a FHIR R4 Observation or Bundle") } catch { return .failure(error) }
         guard case .object(let object) = json else {
             return .failure(Rejection(.notAnObject, field: nil, "expected a FHIR resource object, got \(json.typeName)"))
         }

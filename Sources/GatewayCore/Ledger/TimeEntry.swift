@@ -63,13 +63,7 @@ public enum TimeEntryV1 {
 
     public static func parse(_ payload: Data) -> Result<[Result<TimeEntryInput, Rejection>], Rejection> {
         let json: JSONValue
-        do {
-            json = try JSONValue.parse(payload)
-        } catch let duplicate as DuplicateJSONKey {
-            return .failure(duplicate.rejection)
-        } catch {
-            return .failure(Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send one time entry object (or an array of them)"))
-        }
+        do { json = try JSONValue.parse(input: payload, expected: "one time entry object (or an array of them)") } catch { return .failure(error) }
         switch json {
         case .object(let object): return .success([entry(object)])
         case .array(let items) where !items.isEmpty:
@@ -119,6 +113,10 @@ public enum TimeEntryV1 {
             var minutes: Int
             switch (o["minutes"], o["end"]) {
             case (.number(let n)?, nil) where n == n.rounded():
+                // Checked as a number first: Int(1e308) would stop the process.
+                guard n >= 1, n <= Double(maxMinutes) else {
+                    throw Rejection(.implausible, field: "minutes", "\(formatNumber(n)) is not between 1 and \(maxMinutes); split longer work into entries")
+                }
                 minutes = Int(n)
             case (nil, .string(let text)?):
                 guard let end = RFC3339.parse(text), end > start else {

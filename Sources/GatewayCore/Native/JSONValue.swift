@@ -40,6 +40,18 @@ public enum JSONValue: Sendable, Hashable, Decodable {
         return value
     }
 
+    /// Parses an input's payload, turning what is wrong with it into the rejection stored for it:
+    /// a repeated key names the key; text that is not JSON says to send `expected` instead.
+    public static func parse(input data: Data, expected: String) throws(Rejection) -> JSONValue {
+        do {
+            return try parse(data)
+        } catch let duplicate as DuplicateJSONKey {
+            throw duplicate.rejection
+        } catch {
+            throw Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send \(expected)")
+        }
+    }
+
     /// The JSON type name, for "expected a number, got a string" messages.
     public var typeName: String {
         switch self {

@@ -27,15 +27,8 @@ public enum NativeReadingV1 {
     /// array, an empty array), or one result per reading in payload order.
     public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         let json: JSONValue
-        do {
-            json = try JSONValue.parse(payload)
-        } catch let duplicate as DuplicateJSONKey {
-            return .failure(duplicate.rejection)
-        } catch {
-            return .failure(
-                Rejection(
-                    .malformedJSON, field: nil,
-                    "malformed JSON: the payload is not valid JSON; send one JSON object (or an array of them) per line"))
+        do { json = try JSONValue.parse(input: payload, expected: "one JSON object (or an array of them) per line") } catch {
+            return .failure(error)
         }
         switch json {
         case .object(let object):
