@@ -49,6 +49,17 @@ enum AlertOutbox {
         return head
     }
 
+    /// The file the log's cursor counts in, or `nil` before any writer claimed it.
+    static func target(_ sink: AlertSinkName, _ db: Database) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT target FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
+    }
+
+    /// Makes `path` the file the log's cursor counts in (the daemon does, at start).
+    static func claim(_ sink: AlertSinkName, target path: String, _ db: Database) throws {
+        _ = try cursor(sink, db)
+        try db.cachedStatement(sql: "UPDATE alert_sink SET target = ? WHERE name = ?").execute(arguments: [path, sink.rawValue])
+    }
+
     /// Moves `sink`'s cursor forward (never back) to `id`.
     static func advance(_ sink: AlertSinkName, to id: Int64, _ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?").execute(arguments: [id, Date(), sink.rawValue])

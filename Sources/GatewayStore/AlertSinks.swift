@@ -119,8 +119,25 @@ public final class AlertLogFile: Sendable {
         }
     }
 
+    /// Makes this file the one the log's cursor counts in: the daemon's, at its start. A ccmctl
+    /// configured with another file then leaves the events to the daemon instead of moving the
+    /// cursor past events written elsewhere.
+    public func claim(in database: GatewayDatabase) throws {
+        try database.write { db in try AlertOutbox.claim(.log, target: absolutePath, db) }
+    }
+
+    /// `path` made absolute (a relative one is relative to the working directory).
+    var absolutePath: String { URL(fileURLWithPath: path).standardizedFileURL.path }
+
     private func deliverBatch(limit: Int, _ db: Database) throws -> Int {
         let cursor = try AlertOutbox.cursor(.log, db)
+        let target = try AlertOutbox.target(.log, db)
+        guard target == nil || target == absolutePath else {
+            throw StoreError(
+                .conflict,
+                "the alert log is \(target!) (the daemon's), not \(absolutePath); the events wait for the daemon to write them there (pass --config with the daemon's configuration to write them now)")
+        }
+        if target == nil { try AlertOutbox.claim(.log, target: absolutePath, db) }
         return try descriptor.withLock { fd in
             if fd < 0 { fd = try Self.openFile(path) }
             let found: (id: Int64?, partial: Bool)

@@ -296,7 +296,10 @@ enum Schema {
                     name TEXT PRIMARY KEY NOT NULL,
                     -- Every event with an id up to this one has been delivered to the sink.
                     delivered_through INTEGER NOT NULL DEFAULT 0,
-                    delivered_at DATETIME
+                    delivered_at DATETIME,
+                    -- For the log: the file the cursor counts in (the daemon's alerts.log, an
+                    -- absolute path); a writer configured with another file leaves the events.
+                    target TEXT
                 ) WITHOUT ROWID;
                 INSERT INTO alert_sink (name, delivered_through) VALUES ('log', 0), ('journal', 0);
                 """)

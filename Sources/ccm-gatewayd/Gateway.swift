@@ -54,6 +54,9 @@ struct Gateway {
         do { try alertLog.open() } catch {
             logger.error("alert log cannot be opened; alert events wait in the database until it can", metadata: ["error": "\(error)"])
         }
+        // This daemon's log is the one the outbox's log cursor counts in: a ccmctl configured
+        // with another file leaves its events for the daemon to write here.
+        try alertLog.claim(in: database)
         // Alert events go to the outbox with their transaction; the pipeline's sink only wakes
         // the deliverers (AlertDeliveryService).
         let alertWakeups = AlertWakeups()

@@ -189,6 +189,25 @@ struct RobustnessTests {
     }
 }
 
+extension RobustnessTests {
+    @Test("A writer configured with another alert log leaves the events to the log the daemon claimed")
+    func alertLogClaimed() throws {
+        let world = try World(templates: [AlertLifecycleTests.hypertension])
+        try world.database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
+        let daemons = AlertLogFile(path: world.directory.file("alerts.log"))
+        try daemons.claim(in: world.database)
+        #expect(try bp(world, at: "2026-03-04T07:00:00-06:00", 186).flatMap(\.alerts).count == 1)
+        // An operator's ccmctl run from another folder, with the default relative path.
+        let elsewhere = AlertLogFile(path: world.directory.file("elsewhere/alerts.log"))
+        let error = try #require(throws: StoreError.self) { try elsewhere.deliverPending(from: world.database) }
+        #expect(error.message.contains("the events wait for the daemon"))
+        #expect(try daemons.deliverPending(from: world.database) == 1)
+        #expect(try String(contentsOfFile: daemons.path, encoding: .utf8).contains("event_id=1"))
+        let strayLines = (try? String(contentsOfFile: elsewhere.path, encoding: .utf8)) ?? ""
+        #expect(strayLines.isEmpty)
+    }
+}
+
 /// Counts committed transactions.
 final class CommitCounter: TransactionObserver, Sendable {
     private let commits = Mutex(0)
