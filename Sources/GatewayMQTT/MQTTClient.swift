@@ -294,12 +294,15 @@ public final class MQTTClient: @unchecked Sendable {
 
     private func received(_ message: mosquitto_message) {
         let topic = String(cString: message.topic)
-        let payload =
-            message.payloadlen > 0 && message.payload != nil
-            ? Data(bytes: message.payload, count: Int(message.payloadlen)) : Data()
+        // A payload over the limit is rejected whatever it holds: its first bytes are kept with
+        // its size, not all of it (a hub sending 50 MB messages must not fill the disk).
+        let size = Int(max(message.payloadlen, 0))
+        let kept = min(size, pipeline.maxPayloadBytes)
+        let payload = kept > 0 && message.payload != nil ? Data(bytes: message.payload, count: kept) : Data()
         let route = options.topics.classify(topic)
         let input = RawInput(
-            source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload)
+            source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload,
+            payloadSize: size > kept ? size : nil)
         arriving()
         do {
             wake(try pipeline.receive(input))

@@ -80,7 +80,7 @@ public final class AlertLogFile: Sendable {
         if fd >= 0 { close(fd) }
     }
 
-    /// Opens the file now, creating it (0640) and its directory (0750), so that a wrong path
+    /// Opens the file now, creating it (0660) and its directory (0770), so that a wrong path
     /// fails at start-up with a clear message rather than at the first alert.
     public func open() throws {
         try descriptor.withLock { fd in

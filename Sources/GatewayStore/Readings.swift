@@ -175,14 +175,24 @@ extension GatewayDatabase {
             if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
             sql = "SELECT * FROM (\(sql) ORDER BY i.id DESC, it.item DESC LIMIT ?) ORDER BY id, item"
             arguments += [limit]
+            // Read with the throwing accessors: a row this version cannot read (a failed input
+            // is often one) is an error to report, never a trap.
             return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
                 InboxEntry(
-                    inboxID: row["id"], item: row["item"], receivedAt: row["received_at"], source: row["source"],
-                    format: row["format"], hubID: row["hub_id"], status: row["status"], code: row["code"],
-                    reason: row["reason"], deviceID: row["device_id"], kind: row["kind"], readingID: row["reading_id"],
-                    payload: row["payload"])
+                    inboxID: try row.decode(forColumn: "id"), item: try row.decode(forColumn: "item"),
+                    receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"),
+                    format: try row.decode(forColumn: "format"), hubID: try row.decode(forColumn: "hub_id"),
+                    status: try row.decode(forColumn: "status"), code: try row.decode(forColumn: "code"),
+                    reason: try row.decode(forColumn: "reason"), deviceID: try row.decode(forColumn: "device_id"),
+                    kind: try row.decode(forColumn: "kind"), readingID: try row.decode(forColumn: "reading_id"),
+                    payload: try row.decode(forColumn: "payload"))
             }
         }
+    }
+
+    /// Whether the inbox holds an input with this id.
+    public func inboxEntryExists(_ id: Int64) throws -> Bool {
+        try read { db in try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE id = ?"), arguments: [id]) != nil }
     }
 
     /// Clears a device's patient; its later readings are quarantined until it is assigned again.

@@ -36,14 +36,20 @@ struct Gateway {
         // a restart after the file was deleted does not carry on in a new, empty one. Writers
         // wait for the lock as long as it takes: an operator's long command delays readings, it
         // never stops the daemon (the wait is logged).
+        // One daemon per database, decided before this one opens (and perhaps migrates) the file.
+        do { lock = try DatabaseLock(database: config.database.path) } catch where !FileManager.default.fileExists(atPath: config.database.path) {
+            _ = try GatewayDatabase(path: config.database.path, mode: .existing)  // says there is none, and how to make one
+            throw error
+        }
         database = try GatewayDatabase(path: config.database.path, mode: .existing, waitLimit: nil) { waited in
             logger.warning("the database is locked by another process; waiting", metadata: ["waited.seconds": "\(Int(waited))"])
         }
-        lock = try DatabaseLock(database: config.database.path)
-        // Patient data: a database others can write is a database others can alter.
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: config.database.path))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
+        // Patient data: a database others can write is a database others can alter (the file
+        // itself, not a symbolic link to it, whose own mode is always 777).
+        let file = (config.database.path as NSString).resolvingSymlinksInPath
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
             throw GatewaydError(
-                "the database \(config.database.path) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(config.database.path) and start again")
+                "the database \(file) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(file) and start again")
         }
         // A gateway that cannot alert must not look healthy: bad templates stop the start with
         // the setting to fix. An alert log that cannot be opened does not: alert events wait in

@@ -182,13 +182,17 @@ struct Inbox: ParsableCommand {
             let ids = all ? try pipeline.database.inbox(status: "failed", limit: Int.max).map(\.inboxID) : ids
             let outcomes = try pipeline.retry(inboxIDs: ids, by: global.actor)
             let retried = Set(outcomes.map(\.inboxID))
+            var unknown: [Int64] = []
             for id in ids where !retried.contains(id) {
-                print("inbox \(id): not failed; nothing to retry")
+                if try pipeline.database.inboxEntryExists(id) { print("inbox \(id): not failed; nothing to retry") } else { unknown.append(id) }
             }
             for outcome in outcomes {
                 print("inbox \(outcome.inboxID)\(outcome.item > 0 ? " [\(outcome.item)]" : ""): \(outcome.status.rawValue)\(outcome.reason.map { ": \($0)" } ?? "")")
             }
             printAlerts(outcomes.flatMap(\.alerts))
+            if !unknown.isEmpty {
+                throw CLIError("no inbox entry \(unknown.map(String.init).joined(separator: ", ")); list failed inputs with ccmctl inbox list --status failed")
+            }
             if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
         }
     }

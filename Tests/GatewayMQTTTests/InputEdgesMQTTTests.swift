@@ -22,6 +22,19 @@ struct InputEdgesMQTTTests {
         #expect(try gateway.database.readings().isEmpty)
     }
 
+    @Test("A payload over the limit is rejected with its size and only its first bytes are kept")
+    func oversizedPayloadKeptInPart() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.start(broker)
+        let size = 1_000_000
+        try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", bytes: [UInt8](repeating: 0x41, count: size))
+        let outcomes = try await gateway.next(1)
+        #expect(outcomes.map(\.status) == [.rejected])
+        #expect(outcomes.first?.reason?.hasPrefix("payload of \(size) bytes is over the 65536-byte limit") == true)
+        #expect(try gateway.database.inbox(status: "rejected").first?.payload.count == 65536)
+    }
+
     @Test("A topic whose hub level breaks the id rule is stored rejected with the rule")
     func badHubSegment() async throws {
         let broker = try Broker()

@@ -56,5 +56,21 @@ struct CLIRobustnessTests {
         #expect(try cli.ok(["inbox", "retry", "1"]) == "inbox 1: not failed; nothing to retry\n")
         #expect(try cli.fails(["inbox", "retry"]).contains("name the inbox ids to retry, or pass --all"))
         #expect(try cli.ok(["inbox", "list", "--status", "failed"]).contains("no failed inputs"))
+        #expect(try cli.fails(["inbox", "retry", "999999"]).hasPrefix("no inbox entry 999999"))
+    }
+
+    @Test("An inbox row this version cannot read makes inbox list fail with a message, never trap")
+    func unreadableInboxRow() throws {
+        let cli = try CLI()
+        try cli.seed()
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        holder.arguments = [cli.database, "INSERT INTO inbox (received_at, source, format, payload) VALUES ('garbage', 't', 'native-v1', x'7b7d')"]
+        try holder.run()
+        holder.waitUntilExit()
+        #expect(holder.terminationStatus == 0)
+        let result = try cli.run(["inbox", "list"])
+        #expect(result.status == 1)
+        #expect(result.err.contains("garbage"))
     }
 }
