@@ -255,7 +255,7 @@ final class FileWatch: TransactionObserver, Sendable {
         guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
             throw StoreError(
                 .replaced,
-                "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Start again to use the file now at that path")
+                "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path")
         }
     }
 

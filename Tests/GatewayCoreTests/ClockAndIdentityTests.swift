@@ -159,3 +159,37 @@ struct ClockCorrectionTests {
         #expect(sane.notes.isEmpty)
     }
 }
+
+@Suite("A device time the device does not know")
+struct UnknownDeviceTimeTests {
+    static let received = RFC3339.parse("2026-03-04T14:00:00Z")!
+
+    func glucose(baseTime: [UInt8]) throws -> NormalizedReading {
+        let bytes: [UInt8] = [0x02, 0x01, 0x00] + baseTime + [0x6E, 0xB0, 0x11]
+        let input = try HealthCharacteristic.decode(characteristic: "2a18", device: "C0:26:DA:01:02:03", bytes: bytes) { _ in Self.received }.get()
+        return try Normalizer.normalize(input, receivedAt: Self.received).get()
+    }
+
+    @Test("A stored glucose record whose base time is zeros (unknown) or impossible stays out of windowed rules")
+    func unknownBaseTime() throws {
+        for time: [UInt8] in [[0, 0, 0, 0, 0, 0, 0], [0xEA, 0x07, 0xFF, 0x01, 0x00, 0x00, 0x00]] {
+            let reading = try glucose(baseTime: time)
+            #expect(reading.measuredAt == nil)
+            #expect(reading.clockSuspect)
+            #expect(!reading.windowed)
+            #expect(reading.notes.first?.hasPrefix("the device sent its time as unknown or impossible") == true)
+        }
+        let known = try glucose(baseTime: [0xEA, 0x07, 0x03, 0x04, 0x07, 0x00, 0x00])
+        #expect(known.windowed && !known.clockSuspect)
+    }
+
+    @Test("A blood pressure measurement without a time stamp is taken as measured when it arrived")
+    func noTimeStamp() throws {
+        let bytes: [UInt8] = [0x00, 0x80, 0x00, 0x50, 0x00, 0x60, 0x00]
+        let input = try HealthCharacteristic.decode(characteristic: "2a35", device: "A4:C1:38:12:34:56", bytes: bytes) { _ in nil }.get()
+        let reading = try Normalizer.normalize(input, receivedAt: Self.received).get()
+        #expect(!reading.clockSuspect)
+        #expect(reading.windowed)
+        #expect(reading.effectiveAt == Self.received)
+    }
+}

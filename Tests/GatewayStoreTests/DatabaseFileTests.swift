@@ -93,7 +93,7 @@ struct DatabaseFileTests {
                 try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
             }
             #expect(error.code == .replaced)
-            #expect(error.message == "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Start again to use the file now at that path")
+            #expect(error.message == "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path")
         }
         // A new open uses the file now at the path, untouched by the old connection.
         #expect(try GatewayDatabase(path: path).patients().map(\.id) == ["B1"])

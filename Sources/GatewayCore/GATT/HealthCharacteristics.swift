@@ -77,7 +77,8 @@ public enum HealthCharacteristic {
 
     static func instant(_ time: WallTime, clock: Clock) -> Date? {
         // Year, month or day 0 means "unknown": no device time.
-        guard time.year > 0, time.month > 0, time.day > 0, time.hour < 24, time.minute < 60, time.second < 60 else { return nil }
+        guard time.year > 0, (1...12).contains(time.month), (1...31).contains(time.day), time.hour < 24, time.minute < 60, time.second < 60
+        else { return nil }
         return clock(time)
     }
 
@@ -138,11 +139,17 @@ public enum HealthCharacteristic {
         values[.diastolic] = try value(try r.sfloat("diastolic"), "values.diastolic", required: true)
         values[.meanArterialPressure] = try value(try r.sfloat("map"), "values.map", required: false)
         var measuredAt: Date?
-        if flags & 0x02 != 0 { measuredAt = instant(try r.dateTime("time stamp"), clock: clock) }
+        var timeUnknown = false
+        if flags & 0x02 != 0 {
+            measuredAt = instant(try r.dateTime("time stamp"), clock: clock)
+            timeUnknown = measuredAt == nil
+        }
         if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
         if flags & 0x08 != 0 { _ = try r.u8("user id") }
         if flags & 0x10 != 0 { _ = try r.u16("measurement status") }
-        return ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
+        var input = ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
+        input.deviceTimeUnknown = timeUnknown
+        return input
     }
 
     /// Glucose Measurement 0x2A18 (base time plus the signed offset in minutes).
@@ -161,8 +168,12 @@ public enum HealthCharacteristic {
         if flags & 0x08 != 0 { _ = try r.u16("sensor status") }
         let unit: MeasurementUnit = flags & 0x04 == 0 ? .kilogramsPerLiter : .molesPerLiter
         let measuredAt = instant(base, clock: clock).map { $0.addingTimeInterval(Double(offsetMinutes) * 60) }
-        return ReadingInput(
+        var input = ReadingInput(
             device: device, kind: .glucose, unit: unit, values: [.glucose: concentration], measuredAt: measuredAt, sequence: sequence)
+        // The base time is mandatory: one the meter says it does not know is a stored record
+        // from an unknown time, not a reading taken now.
+        input.deviceTimeUnknown = measuredAt == nil
+        return input
     }
 
     /// A payload as raw bytes, or as hex text (`1E 8A 00 …`, `1e8a00…`) from bridges that publish text.

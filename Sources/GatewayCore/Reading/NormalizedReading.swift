@@ -191,6 +191,10 @@ public enum Normalizer {
         var notes: [String] = []
         var clockSuspect = false
         var correctedAt: Date?
+        if input.measuredAt == nil, input.deviceTimeUnknown {
+            clockSuspect = true
+            notes.append("the device sent its time as unknown or impossible; \(ClockRules.suspectTreatment)")
+        }
         if let measuredAt = input.measuredAt, let suspicion = ClockRules.suspicion(measuredAt: measuredAt, receivedAt: receivedAt) {
             clockSuspect = true
             if let clockOffset, let corrected = ClockRules.corrected(measuredAt, offset: clockOffset, receivedAt: receivedAt) {

@@ -20,6 +20,9 @@ public struct ReadingInput: Sendable, Hashable {
     public var sequence: Int?
     /// The publisher's message id.
     public var messageID: String?
+    /// The device sent a time field that says "unknown" (zeros) or cannot be a time: the
+    /// reading was taken at a time nobody knows, which is not the time it arrived.
+    public var deviceTimeUnknown = false
 
     public init(
         device: String, kind: ReadingKind, unit: MeasurementUnit, values: [Quantity: Double],
