@@ -57,6 +57,7 @@ struct AlertOutboxKillTests {
               level: warning
             """.write(toFile: config, atomically: true, encoding: .utf8)
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addHub("h1", by: "test")
 
         // A subscriber that stays for the whole test (a persistent session keeps what arrives
         // while it reconnects).
