@@ -1,5 +1,6 @@
 import Foundation
 import GatewayCore
+import GRDB
 import Testing
 
 @testable import GatewayStore
@@ -92,5 +93,28 @@ struct HubsTests {
         physician.role = .physician
         #expect(throws: StoreError.self) { try world.database.addTimeEntry(physician, source: "ccmctl", by: "nurse.kim") }
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 2)
+    }
+
+    @Test("Upgrading registers the hubs devices name and makes time entry ids unique per patient")
+    func migration() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.file("gateway.sqlite")
+        let queue = try DatabaseQueue(path: path)
+        try Schema.migrator.migrate(queue, upTo: "2026-11-30-alert-outbox")
+        try queue.write { db in
+            try db.execute(sql: """
+                    INSERT INTO patient (id, time_zone, created_at, updated_at) VALUES ('P1', 'UTC', '2026-03-01', '2026-03-01');
+                    INSERT INTO device (id, kind, patient_id, hub_id, created_at) VALUES ('hub7-scale-1', 'scale', 'P1', 'hub7', '2026-03-01');
+                    INSERT INTO device (id, kind, patient_id, created_at) VALUES ('cuff-1', 'bp_monitor', 'P1', '2026-03-01');
+                    INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, source, dedup_key, created_at)
+                    VALUES ('P1', '2026-03-04', 12, 'nurse.kim', 'clinical_staff', 'ccm', 'call', 1, 'mqtt:a', 'careapp|id:app-1', '2026-03-04'),
+                           ('P1', '2026-03-04', 12, 'nurse.kim', 'clinical_staff', 'ccm', 'call', 1, 'mqtt:b', 'other|id:app-1', '2026-03-04');
+                    """)
+        }
+        try queue.close()
+        let database = try GatewayDatabase(path: path)
+        #expect(try database.hubs().map(\.id) == ["hub7"])
+        let keys = try database.read { try String.fetchAll($0, sql: "SELECT dedup_key FROM time_entry ORDER BY id") }
+        #expect(keys == ["P1|id:app-1", "other|id:app-1"], "the copy that came through a second hub keeps its old key")
     }
 }
