@@ -104,6 +104,51 @@ struct HubIdentityTests {
         #expect(try gateway.database.timeEntries().map(\.minutes) == [12])
     }
 
+    @Test("With client certificates (use_identity_as_username), a hub whose certificate says CN=h1 publishes only as h1")
+    func certificateIdentity() async throws {
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: certificates, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: certificates) }
+        try TLSTests.makeCertificates(in: certificates)
+        let hubCertificate = try Broker.run(
+            "/bin/bash",
+            [
+                "-c",
+                """
+                set -e; cd '\(certificates)'
+                openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout h1.key -subj /CN=h1 -out h1.csr 2>/dev/null
+                openssl x509 -req -in h1.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out h1.pem 2>/dev/null
+                """,
+            ])
+        try #require(hubCertificate.status == 0, "openssl: \(hubCertificate.err)")
+        let tlsPort = try Broker.freePort()
+        let broker = try Broker(
+            extraConfig: """
+                listener \(tlsPort) 127.0.0.1
+                cafile \(certificates)/ca.pem
+                certfile \(certificates)/server.pem
+                keyfile \(certificates)/server.key
+                require_certificate true
+                use_identity_as_username true
+                """, accounts: Self.accounts, aclExtra: Self.aclExtra)
+        // The gateway's certificate says CN=ccm-gateway: the ACL's gateway account.
+        let gateway = try Harness(broker: broker) { options in
+            options.port = tlsPort
+            options.caFile = certificates + "/ca.pem"
+            options.certFile = certificates + "/client.pem"
+            options.keyFile = certificates + "/client.key"
+        }
+        try gateway.pipeline.addHub("h2", by: "test")
+        try gateway.pipeline.addDevice(Device(id: "C0:FF:EE:00:00:02", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h2"), by: "test")
+        try gateway.start(broker)
+        let asH1 = ["--cafile", certificates + "/ca.pem", "--cert", certificates + "/h1.pem", "--key", certificates + "/h1.key", "-p", "\(tlsPort)"]
+        // mosquitto_pub's -p given last wins over the plain port Broker.publish passes.
+        try broker.publish("ccm/v1/hub/h2/reading", MQTTIngestTests.bp(199, minute: 1, device: "C0:FF:EE:00:00:02"), extra: asH1)
+        try broker.publish("ccm/v1/hub/h1/reading", MQTTIngestTests.bp(142, minute: 2), extra: asH1)
+        #expect(try await gateway.next(1).map(\.status) == [.accepted])
+        #expect(try gateway.database.inbox().map(\.source) == ["mqtt:ccm/v1/hub/h1/reading"], "the certificate's CN is the hub, whatever the topic says")
+    }
+
     @Test("ccmctl hubs credentials rotates a hub's password: after the broker reloads, the old one no longer connects")
     func rotatedPasswordLocksOut() throws {
         let broker = try Broker(accounts: Self.accounts, aclExtra: Self.aclExtra)
