@@ -206,15 +206,18 @@ extension GatewayDatabase {
     /// Acknowledges an alert: it stays open for its rule, silent at its level and below, until it
     /// escalates or resolves. Minutes of monitoring time go to the CCM ledger in the same
     /// transaction, as an `alert` entry ending now: in `program` (by default RPM when the patient
-    /// is enrolled in it, else CCM, else PCM), by `role`, interactive when the acknowledgement
-    /// included a call.
+    /// is enrolled in it, else CCM, else PCM), by `actor`, who must be registered staff, in
+    /// `role` (default: theirs), interactive when the acknowledgement included a call.
     public func acknowledge(
         _ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date(), program: TimeEntryInput.Program? = nil,
-        role: TimeEntryInput.Role = .clinicalStaff, interactive: Bool = false
+        role: TimeEntryInput.Role? = nil, interactive: Bool = false
     ) throws -> [AlertEvent] {
         try write { db in
             var alert = try Self.openAlert(id, verb: "acknowledge", db)
             if let minutes {
+                // The minutes are the acting operator's: they must be registered staff (in
+                // their registered role unless `role` says otherwise, which must match).
+                let role = try role ?? Self.fetchStaff(actor, db)?.role ?? .clinicalStaff
                 let enrolled = try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [alert.patientID])?.programs ?? []
                 let chosen = program ?? [.rpm, .ccm, .pcm].first(where: enrolled.contains) ?? .ccm
                 let entry = TimeEntryInput(

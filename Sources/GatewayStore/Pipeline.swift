@@ -303,7 +303,8 @@ public struct Pipeline: Sendable {
     public func addDevice(_ device: Device, by actor: String) throws -> [ItemOutcome] {
         try commit { db in
             try GatewayDatabase.insertDevice(device, by: actor, db)
-            return try replayQuarantined(device: device.id, by: actor, db)
+            try GatewayDatabase.registerHubOfDevice(device.hubID, by: actor, db)
+            return try replayHub(device.hubID, by: actor, db) + replayQuarantined(device: device.id, by: actor, db)
         }
     }
 
@@ -312,8 +313,84 @@ public struct Pipeline: Sendable {
     public func assignDevice(_ id: String, to patientID: String, hub: String?? = .none, by actor: String) throws -> [ItemOutcome] {
         try commit { db in
             try GatewayDatabase.updateAssignment(id, to: patientID, hub: hub, by: actor, db)
-            return try replayQuarantined(device: id, by: actor, db)
+            let bound = hub ?? nil
+            try GatewayDatabase.registerHubOfDevice(bound, by: actor, db)
+            return try replayHub(bound, by: actor, db) + replayQuarantined(device: id, by: actor, db)
         }
+    }
+
+    /// Registers a hub (`ccmctl hubs add`), or adds patients to a registered one, and replays
+    /// the inputs quarantined because the hub was unknown, in one transaction.
+    @discardableResult
+    public func addHub(_ id: String, patients: [String] = [], model: String? = nil, by actor: String) throws -> [ItemOutcome] {
+        try commit { db in
+            try GatewayDatabase.upsertHub(id, patients: patients, model: model, by: actor, db)
+            return try replayHub(id, by: actor, db)
+        }
+    }
+
+    /// Decides again, in the caller's transaction, the inputs quarantined because `hub` was not
+    /// registered (after the caller registered it).
+    private func replayHub(_ hub: String?, by actor: String, _ db: Database) throws -> [ItemOutcome] {
+        guard let hub else { return [] }
+        let ids = try Int64.fetchAll(db.cachedStatement(sql: """
+                SELECT it.inbox_id FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
+                WHERE it.status = 'quarantined' AND it.code = 'unknown_hub' AND i.hub_id = ? GROUP BY it.inbox_id ORDER BY it.inbox_id
+                """), arguments: [hub])
+        var outcomes: [ItemOutcome] = []
+        for id in ids {
+            guard let inbox = try InboxRow.fetch(id, db) else { continue }
+            try db.cachedStatement(sql: "DELETE FROM inbox_item WHERE inbox_id = ?").execute(arguments: [id])
+            let decided = try decide(inbox, db).map { outcome in
+                var outcome = outcome
+                outcome.source = inbox.source
+                return outcome
+            }
+            try Audit.record(
+                db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(id)",
+                detail: ["hub": hub, "status": decided.map(\.status.rawValue).joined(separator: ",")])
+            outcomes += decided
+        }
+        return outcomes
+    }
+
+    /// What becomes of an input through `hub` before anything looks inside it: `nil` when the
+    /// hub is registered and enabled. An unknown hub's input is quarantined (not lost: a hub
+    /// that publishes before the operator registered it is replayed by `ccmctl hubs add`, and
+    /// nothing of it counts until then); a disabled hub's is rejected (the operator decided to
+    /// stop trusting it; re-enabling does not bring back what it sent meanwhile).
+    /// The outcomes name the devices the input's readings claim (for `ccmctl inbox list`).
+    private func hubGate(_ hub: String, _ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome]? {
+        let outcome = ItemOutcome(inboxID: inbox.id, item: 0, status: .quarantined)
+        guard let registered = try GatewayDatabase.fetchHub(hub, db) else {
+            var outcomes: [ItemOutcome] = []
+            if inbox.format != .timeEntryV1, case .success(let payload) = inbox.format.decode(inbox.payload, clock: wallClock) {
+                for index in payload.items.indices {
+                    var item = ItemOutcome(inboxID: inbox.id, item: index, status: .quarantined)
+                    if case .success(let input) = payload.items[index] {
+                        item.deviceID = DeviceID.canonical(input.device)
+                        item.kind = input.kind
+                    }
+                    outcomes.append(item)
+                }
+            }
+            if outcomes.isEmpty { outcomes = [outcome] }
+            return outcomes.map { item in
+                var item = item
+                item.code = "unknown_hub"
+                item.reason =
+                    "unknown hub \(hub); nothing from it is stored as a reading or time until it is registered: ccmctl hubs add \(hub), which replays its quarantined inputs"
+                return item
+            }
+        }
+        guard registered.enabled else {
+            return [outcome.rejected(
+                Rejection(
+                    .hubDisabled, field: nil,
+                    "hub \(hub) is disabled\(registered.disabledBy.map { " (by \($0))" } ?? ""); its inputs are not taken; if that was a mistake, run ccmctl hubs enable \(hub)"
+                ))]
+        }
+        return nil
     }
 
     /// The alert timer, once: stale-data alerts, auto-resolution after enough time back in range,
@@ -349,6 +426,11 @@ public struct Pipeline: Sendable {
         // is decided for it (an alert topic or a device's hub cannot hold `#`, `+`, `/`).
         let hubProblem = inbox.hubID.flatMap { EntityID.problem($0, .hub) }
         let fits = inbox.size <= maxPayloadBytes && hubProblem == nil
+        if fits, let hub = inbox.hubID, let outcomes = try hubGate(hub, inbox, db) {
+            for outcome in outcomes { try Self.save(outcome, db) }
+            try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inboxID])
+            return outcomes
+        }
         if inbox.format == .timeEntryV1, fits {
             return try recordTimeEntries(inbox, db)
         }
@@ -381,8 +463,9 @@ public struct Pipeline: Sendable {
         return outcomes
     }
 
-    /// Stores the time entries of an input in the ledger: the patient must exist; the same entry
-    /// from the same publisher (its id, or patient, start, staff and activity) counts once.
+    /// Stores the time entries of an input in the ledger: the patient must exist, the hub (over
+    /// MQTT) be registered for the patient, the staff be registered, enabled and in that role;
+    /// the same entry (its id for the patient, or patient, start, staff and activity) counts once.
     private func recordTimeEntries(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
         var outcomes: [ItemOutcome] = []
         switch TimeEntryV1.parse(inbox.payload) {
@@ -401,7 +484,24 @@ public struct Pipeline: Sendable {
                         outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
                         break
                     }
-                    let key = entry.messageID.map { "\(inbox.hubID ?? "-")|id:\($0)" }
+                    // Over MQTT, time comes only from a hub registered for the patient.
+                    if let hub = inbox.hubID,
+                        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, entry.patientID]) == nil
+                    {
+                        let rejection = Rejection(
+                            .wrongHub, field: "patient",
+                            "hub \(hub) is not registered for patient \(entry.patientID); time is taken only from a hub registered for the patient: ccmctl hubs add \(hub) --patient \(entry.patientID)")
+                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        break
+                    }
+                    if let problem = try GatewayDatabase.staffProblem(entry.staff, role: entry.role, db) {
+                        let known = try GatewayDatabase.fetchStaff(entry.staff, db)
+                        let rejection = Rejection(.unknownStaff, field: known?.enabled == true ? "role" : "staff", problem)
+                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        break
+                    }
+                    // An entry id is unique per patient, whatever hub sent it.
+                    let key = entry.messageID.map { "\(entry.patientID)|id:\($0)" }
                         ?? "\(entry.patientID)|\(RFC3339.format(entry.start))|\(entry.staff)|\(entry.activity.rawValue)"
                     if let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM time_entry WHERE dedup_key = ?"), arguments: [key]) {
                         outcome.status = .duplicate
@@ -484,7 +584,7 @@ public struct Pipeline: Sendable {
     /// Runs the quarantined readings of `device` through the pipeline again (after the caller
     /// registered or assigned it), in the caller's transaction.
     private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
-        let pending = try Row.fetchAll(db.cachedStatement(sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? ORDER BY inbox_id, item"), arguments: [device])
+        let pending = try Row.fetchAll(db.cachedStatement(sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? AND code IS NOT 'unknown_hub' ORDER BY inbox_id, item"), arguments: [device])
         var outcomes: [ItemOutcome] = []
         var decoded: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
         for row in pending {

@@ -16,6 +16,7 @@ enum Schema {
         migrator.registerMigration("2026-11-30-robust-pipeline", migrate: robustPipeline)
         migrator.registerMigration("2026-11-30-inbox-payload-size", migrate: inboxPayloadSize)
         migrator.registerMigration("2026-11-30-alert-outbox", migrate: alertOutbox)
+        migrator.registerMigration("2026-11-30-hubs", migrate: hubs)
         return migrator
     }
 
@@ -302,6 +303,44 @@ enum Schema {
                     target TEXT
                 ) WITHOUT ROWID;
                 INSERT INTO alert_sink (name, delivered_through) VALUES ('log', 0), ('journal', 0);
+                """)
+    }
+
+    /// Hubs (who the broker authenticated) and the patients each may post time for; the staff
+    /// whose time bills. A time entry's id is unique per patient, whatever hub sent it: keys of
+    /// earlier versions (`HUB|id:ID`) are rewritten as `PATIENT|id:ID` where that leaves them
+    /// unique (a second copy sent through another hub keeps its old key, and counted before).
+    private static func hubs(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE hub (
+                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 64),
+                    model TEXT,
+                    created_at DATETIME NOT NULL,
+                    disabled_at DATETIME,
+                    disabled_by TEXT,
+                    -- The broker password's PBKDF2-SHA512 hash as mosquitto_passwd writes it
+                    -- ($7$...); never the password itself.
+                    password_hash TEXT,
+                    credentials_at DATETIME
+                );
+                CREATE TABLE hub_patient (
+                    hub_id TEXT NOT NULL REFERENCES hub(id) ON DELETE CASCADE,
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    added_at DATETIME NOT NULL,
+                    PRIMARY KEY (hub_id, patient_id)
+                ) WITHOUT ROWID;
+                CREATE TABLE staff (
+                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) BETWEEN 1 AND 64),
+                    role TEXT NOT NULL CHECK (role IN ('clinical_staff', 'physician')),
+                    created_at DATETIME NOT NULL,
+                    disabled_at DATETIME,
+                    disabled_by TEXT
+                );
+                -- Hubs named by devices (--hub) are registered: they were trusted before hubs were.
+                INSERT INTO hub (id, created_at) SELECT DISTINCT hub_id, CURRENT_TIMESTAMP FROM device WHERE hub_id IS NOT NULL;
+                UPDATE OR IGNORE time_entry SET dedup_key = patient_id || substr(dedup_key, instr(dedup_key, '|id:'))
+                WHERE instr(dedup_key, '|id:') > 0;
                 """)
     }
 }

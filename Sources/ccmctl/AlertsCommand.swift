@@ -69,8 +69,8 @@ struct AlertsCommand: ParsableCommand {
         @Option(help: "The program the minutes count for (default: rpm when the patient is enrolled in it, else ccm, else pcm).")
         var program: TimeEntryInput.Program?
 
-        @Option(help: "Whose minutes: clinical_staff or physician.")
-        var role: TimeEntryInput.Role = .clinicalStaff
+        @Option(help: "Whose minutes: clinical_staff or physician (default: the role --by is registered with; see ccmctl staff). The minutes are --by's, who must be registered staff.")
+        var role: TimeEntryInput.Role?
 
         @Flag(help: "The minutes included a real-time call or video with the patient or caregiver.")
         var interactive = false

@@ -20,7 +20,7 @@ struct CCMCtl: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, StatusCommand.self, Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self,
-            Inbox.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self,
+            Inbox.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, Hubs.self, Staff.self,
         ])
 
     static func main() {

@@ -31,7 +31,7 @@ struct Devices: ParsableCommand {
         @Option(help: "Assign it to this patient now.")
         var patient: String?
 
-        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))).")
+        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))); registered as a hub (ccmctl hubs) if it is not yet.")
         var hub: String?
 
         func run() throws {
@@ -61,7 +61,7 @@ struct Devices: ParsableCommand {
         @Option(help: "The patient whose readings it takes.")
         var patient: String
 
-        @Option(help: "The only hub allowed to publish its readings (unchanged when omitted).")
+        @Option(help: "The only hub allowed to publish its readings (unchanged when omitted); registered as a hub if it is not yet.")
         var hub: String?
 
         func run() throws {

@@ -10,8 +10,14 @@ extension TimeEntryInput.Activity: ExpressibleByArgument {}
 
 /// The options every new piece of time carries.
 struct TimeOptions: ParsableArguments {
-    @Option(help: "Whose time: clinical_staff or physician (physician/QHP personal time).")
-    var role: TimeEntryInput.Role = .clinicalStaff
+    @Option(help: "Whose time: clinical_staff or physician (physician/QHP personal time); default: the role the staff member (--by) is registered with.")
+    var role: TimeEntryInput.Role?
+
+    /// The role given, else the staff member's registered role (an unknown staff member is
+    /// refused when the entry is stored).
+    func role(of staff: String, in database: GatewayDatabase) throws -> TimeEntryInput.Role {
+        try role ?? database.staffMember(staff)?.role ?? .clinicalStaff
+    }
 
     @Option(help: "The program the time is for: ccm, rpm or pcm. A minute counts for one program only.")
     var program: TimeEntryInput.Program
@@ -34,8 +40,9 @@ struct TimeCommand: ParsableCommand {
         abstract: "The time ledger: monitoring minutes per patient, program and role, which the CCM month counts.",
         discussion: """
             Entries are never deleted: a mistaken one is voided with a reason and stays visible. The staff \
-            member is --by (default: your login name). Alert acknowledgements with --minutes and the MQTT \
-            time topic add entries too.
+            member is --by (default: your login name), who must be registered (ccmctl staff add NAME --role \
+            ROLE), enabled, and record time in their registered role. Alert acknowledgements with --minutes \
+            and the MQTT time topic (only from a hub registered for the patient) add entries too.
             """,
         subcommands: [Add.self, Start.self, Stop.self, List.self, Void.self])
 
@@ -61,12 +68,13 @@ struct TimeCommand: ParsableCommand {
             }
             let config = try global.loadConfig()
             let start = try at.map { try parseLocalTime($0, zone: config.practice.timeZone, option: "--at") } ?? Date().addingTimeInterval(-Double(minutes) * 60)
+            let database = try global.open(.existing)
             let entry = TimeEntryInput(
-                patientID: patient, start: start, minutes: minutes, staff: global.actor, role: time.role, program: time.program,
-                activity: time.activity, interactive: time.interactive, note: time.note)
-            let id = try global.open(.existing).addTimeEntry(entry, source: "ccmctl", by: global.actor)
+                patientID: patient, start: start, minutes: minutes, staff: global.actor, role: try time.role(of: global.actor, in: database),
+                program: time.program, activity: time.activity, interactive: time.interactive, note: time.note)
+            let id = try database.addTimeEntry(entry, source: "ccmctl", by: global.actor)
             let local = LocalTimes(timeZone: config.practice.timeZone)
-            print("time entry \(id): \(patient) \(minutes) min \(time.program.rawValue) \(time.role.rawValue) \(time.activity.rawValue)\(entry.interactive ? " interactive" : "") at \(local.formatter.string(from: start))")
+            print("time entry \(id): \(patient) \(minutes) min \(time.program.rawValue) \(entry.role.rawValue) \(time.activity.rawValue)\(entry.interactive ? " interactive" : "") at \(local.formatter.string(from: start))")
         }
     }
 
@@ -81,10 +89,11 @@ struct TimeCommand: ParsableCommand {
         @OptionGroup var time: TimeOptions
 
         func run() throws {
+            let database = try global.open(.existing)
             let timer = RunningTimer(
-                patientID: patient, staff: global.actor, startedAt: Date(), role: time.role, program: time.program, activity: time.activity,
-                interactive: time.interactive ?? time.activity.interactiveByDefault, note: time.note)
-            try global.open(.existing).startTimer(timer, by: global.actor)
+                patientID: patient, staff: global.actor, startedAt: Date(), role: try time.role(of: global.actor, in: database), program: time.program,
+                activity: time.activity, interactive: time.interactive ?? time.activity.interactiveByDefault, note: time.note)
+            try database.startTimer(timer, by: global.actor)
             print("timer started for \(patient) by \(global.actor); stop it with ccmctl time stop \(patient)")
         }
     }

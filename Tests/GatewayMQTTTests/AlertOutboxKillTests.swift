@@ -41,6 +41,7 @@ struct AlertOutboxKillTests {
         try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addHub("h1", by: "test")
 
         // A subscriber that stays for the whole test (a persistent session keeps what arrives
         // while it reconnects).

@@ -16,16 +16,36 @@ final class Broker: @unchecked Sendable {
     private var process: Spawned?
     private let extraConfig: String
 
-    init(extraConfig: String = "", tls: Bool = false) throws {
+    /// The ACL shipped with ccm-gateway (config/mosquitto.acl).
+    static let shippedACL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("config/mosquitto.acl").path
+
+    /// The password file of a broker started with `accounts` (mosquitto_passwd's format).
+    var passwordFile: String { directory + "/passwd" }
+
+    /// `accounts` (username → password): the broker refuses anonymous clients, takes these
+    /// accounts from a password file written by `mosquitto_passwd -b`, and enforces the shipped
+    /// ACL (followed by `aclExtra`, e.g. a named alert reader). `nil`: anyone may do anything.
+    init(extraConfig: String = "", tls: Bool = false, accounts: [String: String]? = nil, aclExtra: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         log = directory + "/mosquitto.log"
         self.extraConfig = extraConfig
+        var access = "allow_anonymous true"
+        if let accounts {
+            for (index, (user, password)) in accounts.sorted(by: { $0.key < $1.key }).enumerated() {
+                let made = try Self.run("/usr/bin/mosquitto_passwd", ["-b"] + (index == 0 ? ["-c"] : []) + [directory + "/passwd", user, password])
+                try #require(made.status == 0, "mosquitto_passwd: \(made.err)")
+            }
+            let acl = try String(contentsOfFile: Self.shippedACL, encoding: .utf8) + "\n" + aclExtra + "\n"
+            try acl.write(toFile: directory + "/acl", atomically: true, encoding: .utf8)
+            access = "allow_anonymous false\npassword_file \(directory)/passwd\nacl_file \(directory)/acl"
+        }
         try """
             user root
             listener \(port) 127.0.0.1
-            allow_anonymous true
+            \(access)
             persistence true
             persistence_location \(directory)/
             autosave_interval 1
@@ -80,6 +100,37 @@ final class Broker: @unchecked Sendable {
     func stop() {
         process?.terminate()
         process = nil
+    }
+
+    /// Sends SIGHUP (mosquitto reads its password and ACL files again) and waits for the log
+    /// to say it reloaded.
+    func reload() throws {
+        let marker = "Reloading config"
+        let before = (try? String(contentsOfFile: log, encoding: .utf8))?.components(separatedBy: marker).count ?? 1
+        guard let process else { throw SupportError(description: "the broker is not running") }
+        kill(process.pid, SIGHUP)
+        try #require(waitUntil(log, timeout: 10) { $0.components(separatedBy: marker).count > before }, "mosquitto did not reload")
+    }
+
+    /// Runs a tool to its end; fails the test when it fails.
+    @discardableResult
+    static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        process.standardError = stderr
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
     func restart() throws {

@@ -161,6 +161,7 @@ struct MQTTIngestTests {
     func badMessages() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker, maxPayloadBytes: 1024)
+        try gateway.pipeline.addHub("h9", by: "test")
         try gateway.start(broker)
         try broker.publish("ccm/v1/hub/h1/reading", "{not json")
         try broker.publish("ccm/v1/hub/h1/reading", String(repeating: " ", count: 2000) + Self.bp(140, minute: 2))
@@ -299,6 +300,8 @@ struct MQTTIngestTests {
     func timeTopic() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
+        try gateway.pipeline.addHub("careapp", patients: ["P1"], by: "test")
+        try gateway.database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")
         try gateway.start(broker)
         let entry = #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-4411"}"#
         try broker.publish("ccm/v1/hub/careapp/time", entry)

@@ -99,6 +99,7 @@ struct PipelineTests {
     func wrongHub() throws {
         let world = try World()
         let json = #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"lb","values":{"weight":201.4}}"#
+        try world.pipeline.addHub("hub9", by: "test")
         let outcomes = try world.ingest(json, hub: "hub9")
         #expect(outcomes.map(\.status) == [.rejected])
         #expect(

@@ -51,6 +51,7 @@ struct World {
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: "hub7-scale-1", kind: .scale, patientID: "P2", hubID: "hub7"), by: "test")
+        try database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")
     }
 
     func ingest(_ json: String, hub: String? = nil, received: Date = World.received) throws -> [ItemOutcome] {

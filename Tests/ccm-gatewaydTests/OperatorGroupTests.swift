@@ -149,6 +149,7 @@ struct OperatorGroupTests {
             (["careplan", "set", "P1", "--template", "hypertension"], nil),
             (["ingest", readings], "alert 1 raised: urgent P1 bp-high"),
             (["readings", "list", "--format", "csv"], "A4:C1:38:12:34:56"),
+            (["staff", "add", accounts.member, "--role", "clinical_staff"], "added staff"),
             (["alerts", "ack", "1", "--minutes", "5"], "acknowledged alert 1; 5 minutes recorded in the time ledger"),
             (["inbox", "list"], nil),
             (["status"], "running since"),

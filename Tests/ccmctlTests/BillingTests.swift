@@ -26,6 +26,8 @@ struct BillingTests {
         }
         #expect(try cli.ok(["patients", "complexity", "P2", "--month", "2026-03", "complex"]) == "P2 2026-03: complex\n")
         #expect(try cli.ok(["ingest", Self.fixtures.appendingPathComponent("readings.jsonl").path]).hasPrefix("43 accepted"))
+        try cli.ok(["staff", "add", "nurse.kim", "--role", "clinical_staff"])
+        try cli.ok(["staff", "add", "dr.lee", "--role", "physician"])
         let rows = try String(contentsOf: Self.fixtures.appendingPathComponent("time.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         for row in rows {
             let f = row.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
@@ -81,7 +83,7 @@ struct BillingTests {
         let listed = try cli.json(["time", "list", "--month", "2026-03"])
         #expect(listed.count == 1 && listed[0]["interactive"] as? Bool == true && listed[0]["start"] as? String == "2026-03-04T16:05:00Z")
         #expect(try cli.json(["time", "list", "--month", "2026-04"]).isEmpty)
-        #expect(try cli.ok(["time", "add", "P1", "--minutes", "5", "--program", "rpm", "--activity", "review", "--interactive", "--at", "2026-03-05T09:00:00-06:00"]).contains(" interactive "))
+        #expect(try cli.ok(["time", "add", "P1", "--minutes", "5", "--program", "rpm", "--activity", "review", "--interactive", "--at", "2026-03-05T09:00:00-06:00", "--by", "nurse.kim"]).contains(" interactive "))
 
         #expect(try cli.ok(["time", "start", "P1", "--program", "rpm", "--activity", "review", "--by", "nurse.kim"]).hasPrefix("timer started for P1"))
         #expect(try cli.fails(["time", "start", "P1", "--program", "rpm", "--activity", "review", "--by", "nurse.kim"]).hasPrefix("a timer for P1 by nurse.kim is running since"))

@@ -156,5 +156,7 @@ final class CLI: Sendable {
         try ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])
         try ok(["devices", "add", "c0-26-da-01-02-03", "--kind", "glucometer", "--patient", "P1"])
         try ok(["devices", "add", "hub7-scale-1", "--kind", "scale", "--patient", "P2", "--hub", "hub7"])
+        try ok(["staff", "add", "nurse.kim", "--role", "clinical_staff"])
+        try ok(["staff", "add", "dr.lee", "--role", "physician"])
     }
 }

@@ -58,6 +58,7 @@ struct IngestTests {
         let cli = try CLI()
         try cli.seed()
         let line = #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
+        try cli.ok(["hubs", "add", "hub9"])
         #expect(try cli.ok(["ingest", "-", "--hub", "hub9"], input: line + "\n").hasPrefix("0 accepted, 1 rejected"))
         #expect(try cli.ok(["ingest", "-", "--hub", "hub7"], input: "\n" + line + "\n").hasPrefix("1 accepted, 0 rejected"))
         let sources = try cli.json(["inbox", "list"]).map { $0["source"] as? String }

@@ -23,6 +23,10 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
         case implausible = "implausible"
         case inconsistent = "inconsistent"
         case wrongHub = "wrong_hub"
+        /// The input came through a hub the operator disabled.
+        case hubDisabled = "hub_disabled"
+        /// A time entry names staff who are not registered, are disabled, or have another role.
+        case unknownStaff = "unknown_staff"
         case unsupportedFormat = "unsupported_format"
     }
 
