@@ -65,6 +65,8 @@ struct ChaosTests {
         let config = gateway.config
         let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
         let pipeline = Pipeline(database: database)
+        // The nurse who acknowledges alerts with minutes is known staff (time that bills comes only from them).
+        try database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")
         // P1 and P2 measure through hub h1; P3…P5 bring their readings to the clinic (ccmctl ingest).
         for (index, patient) in ["P1", "P2", "P3", "P4", "P5"].enumerated() {
             try database.addPatient(Patient(id: patient, name: "Chaos \(index)", timeZone: "UTC"), by: "test")
