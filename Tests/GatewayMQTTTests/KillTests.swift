@@ -83,20 +83,10 @@ struct KillTests {
 
     /// The number of readings once it reaches `count`, or what there is after `timeout` seconds.
     static func waitForReadings(_ database: GatewayDatabase, directory: String, count: Int, timeout: Double) -> Int {
-        let fd = inotify_init1(Int32(IN_CLOEXEC))
-        defer { close(fd) }
-        inotify_add_watch(fd, directory, UInt32(IN_MODIFY | IN_CREATE))
-        let deadline = Date().addingTimeInterval(timeout)
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let stored = (try? database.readingCount()) ?? 0
-            let pending = (try? database.inbox(status: "pending", limit: 1).count) ?? 1
-            if stored >= count && pending == 0 { return stored }
-            let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else { return stored }
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            if poll(&descriptor, 1, Int32(min(remaining, 5) * 1000)) == 1 { _ = read(fd, &buffer, buffer.count) }
+        _ = waitUntil(changesIn: directory, timeout: timeout) {
+            ((try? database.readingCount()) ?? 0) >= count && ((try? database.inbox(status: "pending", limit: 1).count) ?? 1) == 0
         }
+        return (try? database.readingCount()) ?? 0
     }
 }
 

@@ -30,19 +30,9 @@ public struct SupportError: Error, CustomStringConvertible {
 /// Waits, on inotify rather than by sleeping, until `predicate` holds for the content of the
 /// file at `path`. Returns false after `timeout` seconds.
 public func waitUntil(_ path: String, timeout: Double = 10, _ predicate: (String) -> Bool) -> Bool {
-    let directory = (path as NSString).deletingLastPathComponent
-    let fd = inotify_init1(Int32(IN_CLOEXEC))
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    inotify_add_watch(fd, directory, UInt32(IN_CREATE | IN_MODIFY | IN_MOVED_TO | IN_CLOSE_WRITE))
-    let deadline = Date().addingTimeInterval(timeout)
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while true {
-        if let content = try? String(contentsOfFile: path, encoding: .utf8), predicate(content) { return true }
-        let remaining = deadline.timeIntervalSinceNow
-        guard remaining > 0 else { return false }
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        if poll(&descriptor, 1, Int32(remaining * 1000)) == 1 { _ = read(fd, &buffer, buffer.count) }
+    waitUntil(changesIn: (path as NSString).deletingLastPathComponent, timeout: timeout) {
+        guard let content = try? String(contentsOfFile: path, encoding: .utf8) else { return false }
+        return predicate(content)
     }
 }
 
