@@ -177,15 +177,15 @@ extension GatewayDatabase {
     }
 
     /// Why a time entry by `staff` in `role` cannot bill, with the fix; `nil` when it can.
-    static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> String? {
+    static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)? {
         guard let member = try fetchStaff(staff, db) else {
-            return "unknown staff \(staff); only registered staff's time bills: register them with ccmctl staff add \(staff) --role \(role.rawValue)"
+            return ("staff", "unknown staff \(staff); only registered staff's time bills: register them with ccmctl staff add \(staff) --role \(role.rawValue)")
         }
         guard member.enabled else {
-            return "staff \(staff) is disabled; their time does not bill (ask the practice administrator if this is wrong)"
+            return ("staff", "staff \(staff) is disabled; their time does not bill (ask the practice administrator if this is wrong)")
         }
         guard member.role == role else {
-            return "staff \(staff) is registered as \(member.role.rawValue), not \(role.rawValue); record the time with role \(member.role.rawValue)"
+            return ("role", "staff \(staff) is registered as \(member.role.rawValue), not \(role.rawValue); record the time with role \(member.role.rawValue)")
         }
         return nil
     }

@@ -90,7 +90,7 @@ extension GatewayDatabase {
 
     static func insertTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String, _ db: Database) throws -> Int64 {
         try GatewayDatabase.requirePatient(entry.patientID, db)
-        if let problem = try staffProblem(entry.staff, role: entry.role, db) { throw StoreError(.invalid, problem) }
+        if let problem = try staffProblem(entry.staff, role: entry.role, db) { throw StoreError(.invalid, problem.message) }
         try db.cachedStatement(sql: """
                 INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note, source, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -135,7 +135,7 @@ extension GatewayDatabase {
     public func startTimer(_ timer: RunningTimer, by actor: String) throws {
         try write { db in
             try GatewayDatabase.requirePatient(timer.patientID, db)
-            if let problem = try Self.staffProblem(timer.staff, role: timer.role, db) { throw StoreError(.invalid, problem) }
+            if let problem = try Self.staffProblem(timer.staff, role: timer.role, db) { throw StoreError(.invalid, problem.message) }
             if let running = try Date.fetchOne(db.cachedStatement(sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [timer.patientID, timer.staff])
             {
                 throw StoreError(

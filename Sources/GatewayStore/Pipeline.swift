@@ -341,11 +341,7 @@ public struct Pipeline: Sendable {
         for id in ids {
             guard let inbox = try InboxRow.fetch(id, db) else { continue }
             try db.cachedStatement(sql: "DELETE FROM inbox_item WHERE inbox_id = ?").execute(arguments: [id])
-            let decided = try decide(inbox, db).map { outcome in
-                var outcome = outcome
-                outcome.source = inbox.source
-                return outcome
-            }
+            let decided = try decideStamped(inbox, db)
             try Audit.record(
                 db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(id)",
                 detail: ["hub": hub, "status": decided.map(\.status.rawValue).joined(separator: ",")])
@@ -413,7 +409,12 @@ public struct Pipeline: Sendable {
 
     private func process(inboxID: Int64, _ db: Database) throws -> [ItemOutcome] {
         guard let inbox = try InboxRow.fetch(inboxID, db), inbox.processedAt == nil else { return [] }
-        return try decide(inbox, db).map { outcome in
+        return try decideStamped(inbox, db)
+    }
+
+    /// ``decide(_:_:)`` with each outcome carrying the input's source (for counters by source).
+    private func decideStamped(_ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome] {
+        try decide(inbox, db).map { outcome in
             var outcome = outcome
             outcome.source = inbox.source
             return outcome
@@ -427,9 +428,7 @@ public struct Pipeline: Sendable {
         let hubProblem = inbox.hubID.flatMap { EntityID.problem($0, .hub) }
         let fits = inbox.size <= maxPayloadBytes && hubProblem == nil
         if fits, let hub = inbox.hubID, let outcomes = try hubGate(hub, inbox, db) {
-            for outcome in outcomes { try Self.save(outcome, db) }
-            try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inboxID])
-            return outcomes
+            return try finish(outcomes, inbox: inboxID, db)
         }
         if inbox.format == .timeEntryV1, fits {
             return try recordTimeEntries(inbox, db)
@@ -458,8 +457,13 @@ public struct Pipeline: Sendable {
                 outcomes.append(try decide(payload, item: index, inbox: inbox, db))
             }
         }
+        return try finish(outcomes, inbox: inboxID, db)
+    }
+
+    /// Stores an input's outcomes and marks it decided.
+    private func finish(_ outcomes: [ItemOutcome], inbox id: Int64, _ db: Database) throws -> [ItemOutcome] {
         for outcome in outcomes { try Self.save(outcome, db) }
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inboxID])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), id])
         return outcomes
     }
 
@@ -475,29 +479,28 @@ public struct Pipeline: Sendable {
             for (index, item) in items.enumerated() {
                 var outcome = ItemOutcome(inboxID: inbox.id, item: index, status: .rejected)
                 let prefix = items.count > 1 ? "[\(index)]" : nil
+                /// A rejection of this entry, located in a batch.
+                func reject(_ rejection: Rejection) -> ItemOutcome { outcome.rejected(prefix.map { rejection.within($0) } ?? rejection) }
                 switch item {
                 case .failure(let rejection):
                     outcome = outcome.rejected(rejection)
                 case .success(let entry):
                     guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [entry.patientID]) != nil else {
-                        let rejection = Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)")
-                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        outcome = reject(Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)"))
                         break
                     }
                     // Over MQTT, time comes only from a hub registered for the patient.
                     if let hub = inbox.hubID,
                         try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, entry.patientID]) == nil
                     {
-                        let rejection = Rejection(
-                            .wrongHub, field: "patient",
-                            "hub \(hub) is not registered for patient \(entry.patientID); time is taken only from a hub registered for the patient: ccmctl hubs add \(hub) --patient \(entry.patientID)")
-                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        outcome = reject(
+                            Rejection(
+                                .wrongHub, field: "patient",
+                                "hub \(hub) is not registered for patient \(entry.patientID); time is taken only from a hub registered for the patient: ccmctl hubs add \(hub) --patient \(entry.patientID)"))
                         break
                     }
                     if let problem = try GatewayDatabase.staffProblem(entry.staff, role: entry.role, db) {
-                        let known = try GatewayDatabase.fetchStaff(entry.staff, db)
-                        let rejection = Rejection(.unknownStaff, field: known?.enabled == true ? "role" : "staff", problem)
-                        outcome = outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                        outcome = reject(Rejection(.unknownStaff, field: problem.field, problem.message))
                         break
                     }
                     // An entry id is unique per patient, whatever hub sent it.
@@ -520,9 +523,7 @@ public struct Pipeline: Sendable {
                 outcomes.append(outcome)
             }
         }
-        for outcome in outcomes { try Self.save(outcome, db) }
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inbox.id])
-        return outcomes
+        return try finish(outcomes, inbox: inbox.id, db)
     }
 
     /// A Glucose Measurement Context over MQTT arrives as its own message: its meal goes to the
@@ -560,9 +561,7 @@ public struct Pipeline: Sendable {
                 outcome.reason = "no glucose measurement with sequence \(context.sequence) from \(device) yet; the meal is added when it arrives"
             }
         }
-        try Self.save(outcome, db)
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), inbox.id])
-        return [outcome]
+        return try finish([outcome], inbox: inbox.id, db)
     }
 
     /// The meal of a context that arrived before its measurement, consumed (marked accepted).
@@ -715,23 +714,11 @@ struct InboxRow {
     var payload: Data
     var processedAt: Date?
     var clockOffset: Double?
-    /// The input's whole size (larger than `payload` for an overlong line kept in part).
-    var size: Int
+    /// The input's whole size when `payload` holds only its first bytes.
+    var payloadSize: Int?
 
-    init(
-        id: Int64, receivedAt: Date, source: String, format: InputFormat, hubID: String?, payload: Data, processedAt: Date?,
-        clockOffset: Double? = nil, size: Int? = nil
-    ) {
-        self.id = id
-        self.receivedAt = receivedAt
-        self.source = source
-        self.format = format
-        self.hubID = hubID
-        self.payload = payload
-        self.processedAt = processedAt
-        self.clockOffset = clockOffset
-        self.size = size ?? payload.count
-    }
+    /// The input's whole size (larger than `payload` for an overlong line kept in part).
+    var size: Int { payloadSize ?? payload.count }
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
@@ -743,6 +730,6 @@ struct InboxRow {
             id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
             hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
             processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"),
-            size: try row.decode(forColumn: "payload_size"))
+            payloadSize: try row.decode(forColumn: "payload_size"))
     }
 }
