@@ -112,6 +112,8 @@ struct ChaosTests {
         /// Operators acknowledge whatever is open, as a busy clinic does, while everything runs.
         /// (An alert the daemon resolved in between is refused as resolved: that is not a failure.)
         func acknowledgeOpen() throws {
+            // Some alert is open by now (each patient's first reading is high); wait, bounded, for it to be decided.
+            _ = waitUntil(changesIn: directory, timeout: 30) { ((try? database.alerts(openOnly: true))?.contains { $0.state == .open }) == true }
             for alert in try database.alerts(openOnly: true) where alert.state == .open {
                 let errors = directory + "/ack-\(result.ackStatuses.count).err"
                 let ack = try Spawned(
