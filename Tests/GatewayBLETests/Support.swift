@@ -21,7 +21,7 @@ struct BLEWorld {
 
     init() throws {
         database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
-        pipeline = Pipeline(database: database, timeZone: Self.zone)
+        pipeline = Pipeline(database: database, templates: CarePlanTemplates(["glucose": Self.glucoseTemplate]), timeZone: Self.zone)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try pipeline.addDevice(Device(id: Self.cuff, kind: .bloodPressureMonitor, bleAddress: Self.cuff, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: Self.meter, kind: .glucometer, bleAddress: Self.meter, patientID: "P1"), by: "test")
@@ -29,6 +29,18 @@ struct BLEWorld {
         sync.idle = .milliseconds(500)
         sync.timeout = .seconds(5)
     }
+
+    /// Glucose thresholds as diabetes-t2 has them: high > 250 warning, > 300 urgent; low < 70, < 54.
+    static let glucoseTemplate = CarePlanTemplate(
+        name: "glucose", description: "", goals: [:],
+        rules: [
+            TemplateRule(
+                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil, unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high"),
+            TemplateRule(
+                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil, unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test", title: "Glucose low"),
+        ])
 
     /// One session of `device` against the simulated peripheral, waiting for it to end.
     func session(_ peripheral: SimulatedPeripheral, device: String) throws -> BLESync.Summary {
