@@ -194,4 +194,115 @@ struct DeviceMeaningTests {
         let reading = try #require(try world.readings(.glucose).first)
         #expect(reading.flags == [.resultAboveRange])
     }
+
+    @Test("Body movement, a loose cuff or an improper position: stored and shown, no threshold or average alert; irregular pulse in 2 of 3 alerts")
+    func unreliableAndIrregular() throws {
+        let world = try BLEWorld()
+        try world.database.setCarePlan(patient: "P1", templates: ["bp"], overrides: [], by: "test")
+        func at(_ minute: Int) -> [UInt8] { GATTBytes.dateTime(2026, 11, 27, 8, minute) }
+        let cuff = SimulatedPeripheral.cuff(measurements: [
+            GATTBytes.bloodPressure(195, 125, at: at(0), status: 0x0001),  // body movement
+            GATTBytes.bloodPressure(190, 122, at: at(5), status: 0x0002),  // cuff too loose
+            GATTBytes.bloodPressure(188, 121, at: at(10), status: 0x0020),  // improper position
+            GATTBytes.bloodPressure(128, 80, at: at(15), status: 0x0004),  // irregular pulse
+            GATTBytes.bloodPressure(126, 79, at: at(20), status: 0x0004),  // irregular pulse again: 2 of 3
+        ])
+        let summary = try world.session(cuff, device: BLEWorld.cuff)
+        #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 5))
+        #expect(summary.outcomes[0].reason == "body movement during the measurement: stored and shown, left out of threshold and average rules")
+        let alerts = summary.outcomes.flatMap(\.alerts)
+        #expect(alerts.map(\.rule) == ["irregular-pulse"], "no bp-high or average alert from the unreliable readings")
+        #expect(alerts.first?.value == "irregular pulse in 2 of last 2")
+        let readings = try world.readings(.bloodPressure)
+        #expect(readings.map(\.flags) == [[.bodyMovement], [.cuffTooLoose], [.improperPosition], [.irregularPulse], [.irregularPulse]])
+        #expect(readings.map(\.windowed) == [false, false, false, true, true])
+
+        // The same high value without a status: the urgent alert it would have been (and the
+        // 7-day average counts it, with the two reliable readings only).
+        let plain = SimulatedPeripheral.cuff(measurements: [GATTBytes.bloodPressure(195, 125, at: at(30))])
+        let urgent = try world.session(plain, device: BLEWorld.cuff).outcomes.flatMap(\.alerts)
+        #expect(urgent.filter { $0.rule == "bp-high" }.map(\.level) == [.urgent])
+        #expect(urgent.first { $0.rule == "systolic-7d-average" }?.value == "average 149.7 mmHg of 3")
+    }
+
+    @Test("A cuff without Current Time whose Blood Pressure service has a writable Date Time gets its clock set through it")
+    func dateTimeClock() throws {
+        let world = try BLEWorld()
+        let cuff = SimulatedPeripheral.cuffWithDateTime(measurements: [])
+        let summary = try world.session(cuff, device: BLEWorld.cuff)
+        #expect(summary.report.clockSet && summary.report.clockSetThrough == "Date Time (2a08)")
+        #expect(summary.lines.contains("device clock set: yes, through Date Time (2a08)"))
+        let value = try #require(cuff.dateTime)
+        #expect(value.count == 7)
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = BLEWorld.zone
+        let now = calendar.dateComponents([.year, .month, .day], from: Date())
+        #expect(Int(value[0]) | Int(value[1]) << 8 == now.year && Int(value[2]) == now.month && Int(value[3]) == now.day)
+
+        let readOnly = SimulatedPeripheral.cuffWithDateTime(measurements: [], writable: false)
+        let other = try world.session(readOnly, device: BLEWorld.cuff)
+        #expect(!other.report.clockSet && readOnly.dateTime == nil)
+        #expect(other.lines.contains("device clock set: no"))
+        // With Current Time (the usual cuff) the summary names it.
+        #expect(try world.session(SimulatedPeripheral.cuff(measurements: []), device: BLEWorld.cuff).lines.contains("device clock set: yes, through Current Time (2a2b)"))
+    }
+
+    @Test("A Report Stored Records procedure that runs past its time-out is named, not given as an ATT opcode")
+    func racpTimeoutNamed() throws {
+        var world = try BLEWorld()
+        world.sync.timeout = .milliseconds(300)
+        let meter = SimulatedPeripheral.meter(records: Self.october(3))
+        meter.racpSilentOnReport = true
+        let summary = try world.session(meter, device: BLEWorld.meter)
+        #expect(summary.report.failure == "the meter did not finish the RACP procedure \"Report Stored Records\" within 0.3 s (procedure time-out); records received before it are kept")
+    }
+
+    @Test("The same values over the MQTT gatt topic give the same readings, flags, users, control tests and rejections; a reset meter there too")
+    func sameOverMQTTGatt() throws {
+        let ble = try BLEWorld(), bridge = try BLEWorld()
+        for world in [ble, bridge] {
+            try world.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
+            _ = try world.pipeline.assignDeviceUser(BLEWorld.cuff, user: 2, to: "P2", by: "test")
+        }
+        let glucose = Self.october(3) + [
+            GATTBytes.glucose(4, mgdL: 125, at: GATTBytes.dateTime(2026, 11, 1, 8, 0), typeLocation: 0x4A),
+            GATTBytes.glucose(5, mgdL: 600, at: GATTBytes.dateTime(2026, 11, 1, 9, 0), status: 1 << 5),
+            GATTBytes.glucose(6, mgdL: 20, at: GATTBytes.dateTime(2026, 11, 1, 10, 0), status: 1 << 3),
+            GATTBytes.glucose(7, mgdL: 110, at: GATTBytes.dateTime(2026, 11, 1, 11, 0), typeLocation: 0x21, status: 1 << 0),
+        ]
+        let cuff = [
+            GATTBytes.bloodPressure(168, 101, at: GATTBytes.dateTime(2026, 11, 27, 8, 0), user: 2, status: 0x0004 | 0x0008),
+            GATTBytes.bloodPressure(150, 95, at: GATTBytes.dateTime(2026, 11, 27, 8, 5), status: 0x0001),
+        ]
+        let reset = Self.november(2)
+        let meter = SimulatedPeripheral.meter(records: glucose)
+        let bleOutcomes = try ble.session(meter, device: BLEWorld.meter).outcomes + ble.session(SimulatedPeripheral.cuff(measurements: cuff), device: BLEWorld.cuff).outcomes
+        meter.glucoseRecords = reset
+        let resetOutcomes = try ble.session(meter, device: BLEWorld.meter).outcomes
+
+        var published: [(String, String, [UInt8])] = glucose.map { (BLEWorld.meter, "2a18", $0.measurement) }
+        published += cuff.map { (BLEWorld.cuff, "2a35", $0) }
+        var bridgeOutcomes: [ItemOutcome] = []
+        for (device, characteristic, value) in published + reset.map({ (BLEWorld.meter, "2a18", $0.measurement) }) {
+            bridgeOutcomes += try bridge.pipeline.ingest(
+                RawInput(
+                    source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)", format: .gatt(characteristic: characteristic, device: device),
+                    payload: Data(hexString(value).utf8)))
+        }
+        #expect((bleOutcomes + resetOutcomes).map(\.status) == bridgeOutcomes.map(\.status))
+        #expect((bleOutcomes + resetOutcomes).map(\.code) == bridgeOutcomes.map(\.code))
+        for kind in [ReadingKind.glucose, .bloodPressure] {
+            let a = try ble.database.readings(kind: kind), b = try bridge.database.readings(kind: kind)
+            #expect(a.count == b.count && !a.isEmpty)
+            for (x, y) in zip(a, b) {
+                #expect(x.patientID == y.patientID && x.values == y.values && x.measuredAt == y.measuredAt && x.sequence == y.sequence)
+                #expect(x.flags == y.flags && x.userIndex == y.userIndex && x.sampleType == y.sampleType && x.sampleLocation == y.sampleLocation)
+                #expect(x.epoch == y.epoch && x.windowed == y.windowed)
+            }
+        }
+        #expect(try ble.readings(.glucose).count == 7, "3 + HI + 1 flagged battery_low + 2 after the reset; the control test and the strip error are not readings")
+        #expect(try ble.database.readings(kind: .glucose).filter { $0.epoch == 1 }.map { $0.values[.glucose] } == [201, 202])
+        #expect(try ble.database.controlTests().map(\.glucose) == bridge.database.controlTests().map(\.glucose))
+        #expect(try bridge.database.readings(patient: "P2", kind: .bloodPressure).first?.flags == [.irregularPulse, .pulseAboveRange])
+    }
 }
