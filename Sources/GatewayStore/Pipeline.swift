@@ -723,17 +723,14 @@ public struct Pipeline: Sendable {
         }
         var resetNote: String?
         if reading.kind == .glucose, let sequence = reading.sequence {
-            // A meter's record: the same record (sequence number, time and value) stored in any
-            // epoch is a duplicate (a meter whose numbering wrapped still holds records from
-            // before); the same sequence number in this epoch with another time or value is
-            // another record: the meter was reset or wrapped, and its records start a new epoch.
+            // A meter's record: the same record (sequence number and time) stored in any epoch
+            // is a duplicate (a meter whose numbering wrapped still holds records from before);
+            // the same sequence number in this epoch with another time is another record: the
+            // meter was reset or wrapped, and its records start a new epoch.
             let stored = try Row.fetchAll(
                 db.cachedStatement(sql: "SELECT id, measured_at, measured_at_text, glucose, dedup_key FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? ORDER BY id"),
                 arguments: [reading.device, sequence])
-            if let same = stored.first(where: { row in
-                (row["measured_at"] as Date?) == reading.storedMeasuredAt && (row["measured_at_text"] as String?) == reading.measuredAtText
-                    && (row["glucose"] as Double?) == reading.values[.glucose]
-            }) {
+            if let same = stored.first(where: { Self.sameRecord($0, reading) }) {
                 let id: Int64 = same["id"]
                 outcome.status = .duplicate
                 outcome.readingID = id
@@ -744,12 +741,12 @@ public struct Pipeline: Sendable {
                 let clashID: Int64 = clash["id"]
                 let epoch = try GatewayDatabase.startGlucoseEpoch(
                     device: reading.device, after: reading.epoch ?? 0, lastSequence: sequence,
-                    reason: "record \(sequence) arrived with time \(reading.measuredAt.map(RFC3339.format) ?? "unknown") and another value or time than the stored reading \(clashID) with that number; the meter was reset or its numbering wrapped",
+                    reason: "record \(sequence) arrived with time \(reading.measuredAt.map(RFC3339.format) ?? "unknown"), another than the stored reading \(clashID) with that number has; the meter was reset or its numbering wrapped",
                     by: "gateway", at: clock(), db)
                 reading.epoch = epoch
                 reading.dedupKey = DedupKey(
                     device: reading.device, kind: .glucose, measuredAt: reading.measuredAt, sequence: sequence, messageID: reading.messageID, epoch: epoch)
-                resetNote = "meter reset detected (sequence \(sequence) already stored with another time or value): its records are numbered anew as epoch \(epoch)"
+                resetNote = "meter reset detected (sequence \(sequence) already stored with another time): its records are numbered anew as epoch \(epoch)"
             }
         } else if let key = reading.dedupKey,
             let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])
@@ -779,6 +776,23 @@ public struct Pipeline: Sendable {
         }
         outcome.reason = notes.isEmpty ? nil : notes.joined(separator: "; ")
         return outcome
+    }
+
+    /// How far apart two times of one meter record may be and still be the same record: the
+    /// same record published by another path (a hub's app converting the meter's time and
+    /// unit) may be off by seconds; a reset meter's record with the same number is days or
+    /// months apart.
+    static let sameRecordTolerance: Double = 300
+
+    /// Whether a stored glucose reading (`id, measured_at, measured_at_text, glucose`) is the
+    /// same meter record as `reading`, which has its sequence number: the same time (within
+    /// ``sameRecordTolerance``); without times on either side, the same value.
+    static func sameRecord(_ row: Row, _ reading: NormalizedReading) -> Bool {
+        let at: Date? = row["measured_at"], text: String? = row["measured_at_text"]
+        if let at, let mine = reading.storedMeasuredAt { return abs(at.timeIntervalSince(mine)) <= sameRecordTolerance }
+        if text != nil || reading.measuredAtText != nil || at != nil || reading.storedMeasuredAt != nil { return text == reading.measuredAtText && at == reading.storedMeasuredAt }
+        guard let stored: Double = row["glucose"], let value = reading.values[.glucose] else { return false }
+        return abs(stored - value) < 0.5
     }
 
     /// A control-solution test: the meter checked against a solution of known concentration,

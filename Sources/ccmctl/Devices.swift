@@ -178,8 +178,8 @@ extension Devices {
                 epoch (audited as glucose.reset; shown here as epoch and last_reset) and every record is \
                 downloaded; the new records are stored as new readings, never folded into the old ones. \
                 --reset ID makes the next session download every stored record without starting a new \
-                epoch (records already stored are folded as duplicates; one whose time differs from the \
-                stored one starts a new epoch).
+                epoch (records already stored are folded as duplicates; one whose time is more than 5 \
+                minutes from the stored one with its number starts a new epoch).
                 """)
 
         @OptionGroup var global: GlobalOptions
