@@ -356,8 +356,8 @@ enum AlertBook {
         guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: reading.id,
-            patient: reading.patientID, plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            id: reading.id, patient: reading.patientID, plan: plan, now: now, db)
     }
 
     /// Evaluates a just-stored reading against the patient's plan.
@@ -366,20 +366,25 @@ enum AlertBook {
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: id,
-            patient: patient, plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            id: id, patient: patient, plan: plan, now: now, db)
     }
 
     /// Evaluates a reading against `plan`, with the patient's earlier readings that rules over a
     /// window or the last N readings need. A reading that is not `windowed` (its time is not
     /// known) meets only the rules that look at it alone; readings that are not windowed are
-    /// never part of another reading's history.
+    /// never part of another reading's history. A blood-pressure reading the cuff flagged as
+    /// unreliable (body movement, loose cuff, improper position) meets no threshold, n-of-m or
+    /// average rule; only its irregular-pulse flag and the stale rules look at it.
     static func evaluate(
-        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, at: Date, windowed: Bool, id: Int64, patient: String,
-        plan: CarePlan, now: Date, _ db: Database
+        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date, windowed: Bool, id: Int64,
+        patient: String, plan: CarePlan, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
         var plan = plan
-        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale } }
+        if kind == .bloodPressure, flags.contains(where: \.makesUnreliable) {
+            plan.rules = plan.rules.filter { $0.rule.type == .irregularPulse || $0.rule.type == .stale }
+        }
+        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse } }
         let rules = plan.rules(for: kind)
         guard !rules.isEmpty else { return [] }
         var rows: [Row] = []
@@ -401,7 +406,7 @@ enum AlertBook {
         let history = rows.map(ReadingRow.observation).filter { seen.insert($0.readingID ?? 0).inserted }
             .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
         let findings = Evaluator.evaluate(
-            plan, kind: kind, reading: Observation(readingID: id, at: at, values: values, meal: meal), history: history)
+            plan, kind: kind, reading: Observation(readingID: id, at: at, values: values, meal: meal, flags: Set(flags)), history: history)
         return try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
     }
 
