@@ -162,6 +162,8 @@ public enum ATT {
         case malformed(String)
         /// The bearer closed (the peer disconnected).
         case disconnected
+        /// The link could not be made secure enough for the device: pairing or encryption failed.
+        case security(String)
 
         public var description: String {
             switch self {
@@ -171,6 +173,7 @@ public enum ATT {
                 "no answer to request 0x\(hex(request)) within \(formatSeconds(seconds)) s (ATT transaction timeout)"
             case .malformed(let what): "malformed ATT PDU: \(what)"
             case .disconnected: "the device disconnected"
+            case .security(let what): "security failure: \(what)"
             }
         }
     }

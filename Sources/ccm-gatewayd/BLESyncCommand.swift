@@ -29,8 +29,14 @@ struct BLESyncCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The registered device (default: the device with the target's Bluetooth address).", valueName: "id"))
     var device: String?
 
-    @Flag(help: "The device uses a random (not public) address. Default: as it was last heard advertising, else public.")
+    @Flag(help: "The device uses a random (not public) address. Default: as bonded, else as last heard advertising, else heard now.")
     var random = false
+
+    @Flag(name: .customLong("public"), help: "The device uses a public address (see --random).")
+    var publicAddress = false
+
+    @Option(help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
+    var db: String?
 
     @Option(help: ArgumentHelp("ATT transaction and RACP procedure timeout.", valueName: "seconds"))
     var timeout: Double = 30
@@ -42,6 +48,7 @@ struct BLESyncCommand: ParsableCommand {
 
     func validate() throws {
         guard timeout > 0, idle > 0 else { throw ValidationError("--timeout and --idle must be positive") }
+        guard !(random && publicAddress) else { throw ValidationError("--random and --public: give at most one") }
         if target.hasPrefix("unix:") {
             guard device != nil else { throw ValidationError("--device: required with a unix: target; give the registered device id") }
         } else if !DeviceID.isBluetoothAddress(DeviceID.canonical(target)) {
@@ -54,7 +61,7 @@ struct BLESyncCommand: ParsableCommand {
         let settings = try GatewayConfig.resolve(explicitPath: options.config)
         CCMGatewayd.bootstrapLogging(level: settings.logging.level)
         let logger = Logger(label: "ccm-gatewayd.ble-sync")
-        let database = try GatewayDatabase(path: settings.database.path, mode: .existing)
+        let database = try GatewayDatabase(path: db ?? settings.database.path, mode: .existing)
         let alertLog = settings.alertLog()
         // After each commit: the alert log and the journal from the outbox (MQTT is the daemon's).
         let journal = JournalAlertSink(logger: logger)
@@ -79,9 +86,20 @@ struct BLESyncCommand: ParsableCommand {
             throw GatewaydError("device \(registered.id) is not assigned to a patient; run ccmctl devices assign \(registered.id) --patient PATIENT first")
         }
         let bearer: ATTBearer
+        var agent: AdapterAgent?
+        defer { agent?.stop() }
         if let address {
-            let randomAddress = try random || database.discoveredAddressType(address) == "random"
-            bearer = try L2CAP.connect(address: address, random: randomAddress, timeout: .seconds(settings.ble.connectTimeout))
+            // Without bluetoothd, this process owns the adapter for the session: powers it, answers pairing.
+            if !bluetoothdRunning() {
+                let owner = AdapterAgent(database: database, logger: logger)
+                if let socket = try? owner.open() {
+                    agent = owner
+                    Thread.detachNewThread { owner.serve(socket) }
+                }
+            }
+            let random = try addressType(address, database: database)
+            let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
+            bearer = try L2CAP.connect(address: address, random: random, timeout: .seconds(settings.ble.connectTimeout), secure: secure)
         } else {
             bearer = try UnixSeqpacket.connect(path: String(target.dropFirst("unix:".count)))
         }
@@ -92,5 +110,21 @@ struct BLESyncCommand: ParsableCommand {
         print("device \(registered.id) (patient \(patient)) via \(target)")
         for line in summary.lines { print(line) }
         if summary.report.failure != nil { throw ExitCode(1) }
+    }
+
+    /// Whether to connect with a random address: as given, as bonded, as last heard advertising,
+    /// else as heard now (a scan of up to 10 s); unknown is an error that says what to give.
+    private func addressType(_ address: String, database: GatewayDatabase) throws -> Bool {
+        if random || publicAddress { return random }
+        if let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address) { return known == "random" }
+        let scanner = try LEScanner()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let report = try scanner.next(wait: .seconds(1)).first(where: { $0.address == address }) {
+                print("\(address) heard advertising with a \(report.randomAddress ? "random" : "public") address")
+                return report.randomAddress
+            }
+        }
+        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond; give --random or --public")
     }
 }
