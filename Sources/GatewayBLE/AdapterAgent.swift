@@ -66,11 +66,19 @@ public final class AdapterAgent: Sendable {
     /// Sets up one controller: IO capability, LE, bondable, the stored keys, powered.
     func setUp(_ socket: ManagementSocket, index: UInt16) {
         let handle = handler(socket)
+        // Each step on its own: one the controller refuses does not keep it powered off.
+        let steps: [(String, () throws -> Void)] = [
+            ("IO capability", { _ = try socket.command(Mgmt.setIOCapability(index, .keyboardDisplay), other: handle) }),
+            ("LE", { _ = try socket.command(Mgmt.setLowEnergy(index, true), other: handle) }),
+            ("bondable", { _ = try socket.command(Mgmt.setBondable(index, true), other: handle) }),
+            ("bond keys", { try self.loadKeys(socket, index: index) }),
+        ]
+        for (name, step) in steps {
+            do { try step() } catch {
+                logger.warning("Bluetooth adapter setting not applied", metadata: ["adapter": "hci\(index)", "setting": "\(name)", "error": "\(error)"])
+            }
+        }
         do {
-            _ = try socket.command(Mgmt.setIOCapability(index, .keyboardDisplay), other: handle)
-            _ = try socket.command(Mgmt.setLowEnergy(index, true), other: handle)
-            _ = try socket.command(Mgmt.setBondable(index, true), other: handle)
-            try loadKeys(socket, index: index)
             _ = try socket.command(Mgmt.setPowered(index, true), timeout: .seconds(10), other: handle)
             let info = Mgmt.ControllerInfo.decode(try socket.command(Mgmt.readInfo(index), other: handle))
             record(info, index: index, detail: nil)

@@ -9,6 +9,14 @@ import Glibc
 public enum BluetoothAdapter {
     /// Why there is no usable adapter, or `nil` when there is one. A kernel without Bluetooth
     /// sockets (a container, a VM) and a machine without a controller are both reported here.
+    /// Whether the kernel offers Bluetooth sockets at all.
+    public static var kernelHasBluetooth: Bool {
+        let probe = socket(AF_BLUETOOTH, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), BTPROTO_HCI)
+        guard probe >= 0 else { return false }
+        close(probe)
+        return true
+    }
+
     public static func unavailableReason() -> String? {
         let probe = socket(AF_BLUETOOTH, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), BTPROTO_HCI)
         guard probe >= 0 else {

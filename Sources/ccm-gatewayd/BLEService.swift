@@ -65,6 +65,7 @@ struct BLEService: Service {
 
     func run() async throws {
         // BLE never holds up READY=1: the daemon serves MQTT without it.
+        if BluetoothAdapter.unavailableReason() != nil { status.set(.unavailable) }
         readiness.mark(Self.name)
         let shared = Shared()
         let agent = AdapterAgent(database: sync.pipeline.database, logger: logger)
@@ -85,6 +86,7 @@ struct BLEService: Service {
     private func supervise(_ shared: Shared, agent: AdapterAgent) {
         var lastReason: String?
         var lastOwner: String?
+        var managementWarned = false
         while shared.isRunning {
             let bluetoothd = bluetoothdRunning()
             let owner = bluetoothd ? "bluetoothd" : "ccm-gatewayd"
@@ -110,7 +112,16 @@ struct BLEService: Service {
                         logger.info("adapter agent stopped")
                     }
                 } catch {
-                    if lastReason == nil { logger.warning("Bluetooth management unavailable", metadata: ["error": "\(error)"]) }
+                    // Without Bluetooth in the kernel the warning below says it all; otherwise (no
+                    // CAP_NET_ADMIN) pairing and bonds cannot work, which deserves its own warning.
+                    let kernelHasBluetooth = BluetoothAdapter.kernelHasBluetooth
+                    if !managementWarned {
+                        logger.log(
+                            level: kernelHasBluetooth ? .warning : .info,
+                            "Bluetooth management unavailable: the adapter is not powered, pairing is not answered, bonds are not loaded",
+                            metadata: ["error": "\(error)"])
+                        managementWarned = true
+                    }
                 }
             }
             if let reason = BluetoothAdapter.unavailableReason() {

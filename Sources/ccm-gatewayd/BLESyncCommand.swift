@@ -20,7 +20,12 @@ struct BLESyncCommand: ParsableCommand {
             when the session ended with an error (what arrived before it is kept). Run it while the \
             daemon is stopped, or for a device the daemon is not connected to; unlike the daemon it \
             does not take the database's lock (like ccmctl it is a short-lived writer that SQLite \
-            serializes with the daemon). The database must exist (ccmctl init creates it).
+            serializes with the daemon). The database must exist (ccmctl init creates it). For a \
+            Bluetooth address without bluetoothd running, it owns the adapter for the session as the \
+            daemon does: powers it on, answers pairing (Just Works for registered devices, the passkey \
+            from ccmctl devices pair --passkey), stores new bond keys and loads the stored ones. The \
+            address type comes from --random/--public, else the bond, else the last advertising heard, \
+            else a scan of up to 10 s.
             """)
 
     @Argument(help: ArgumentHelp("A Bluetooth address, or unix:/path.", valueName: "target"))
@@ -90,7 +95,9 @@ struct BLESyncCommand: ParsableCommand {
         defer { agent?.stop() }
         if let address {
             // Without bluetoothd, this process owns the adapter for the session: powers it, answers pairing.
-            if !bluetoothdRunning() {
+            if bluetoothdRunning() {
+                logger.notice("bluetoothd runs: it owns the adapter, pairing and bond keys; this session only connects")
+            } else {
                 let owner = AdapterAgent(database: database, logger: logger)
                 if let socket = try? owner.open() {
                     agent = owner

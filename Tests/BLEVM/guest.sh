@@ -33,8 +33,8 @@ alerts:
 mqtt:
   enabled: false
 ble:
-  interval: 3600
-  connect_timeout: 20
+  interval: 1h
+  connect_timeout: 20s
 YAML
 ctl() { timeout 60 ./ccmctl "$@" --config $state/gateway.yaml; }
 pass() { echo "RESULT PASS $*"; }
@@ -120,7 +120,7 @@ else
   /usr/libexec/bluetooth/bluetoothd -n >/tmp/bluetoothd.log 2>&1 &
   bluetoothd=$!
   sleep 3
-  check "beside bluetoothd: open meter syncs; ccm-gatewayd leaves the adapter to bluetoothd" sync_device $OPEN
+  check "beside bluetoothd: open meter syncs; ccm-gatewayd leaves the adapter to bluetoothd" sh -c "pidof bluetoothd && timeout 90 ./ccm-gatewayd ble-sync $OPEN --config $state/gateway.yaml --idle 3 --timeout 20 >/tmp/bt.out 2>&1; rc=\$?; cat /tmp/bt.out; [ \$rc = 0 ] && grep -q 'bluetoothd runs' /tmp/bt.out"
   kill -TERM $bluetoothd 2>/dev/null
 fi
 echo "--- peripherals"; sed 's/^/  /' /tmp/peripherals.log | grep -v DEBUG | tail -60
