@@ -101,7 +101,7 @@ extension GatewayDatabase {
                     SELECT b.address, max(b.address_type) AS address_type,
                       sum(b.kind = 'ltk') AS ltks, sum(b.kind = 'irk') AS irks, max(b.authenticated) AS authenticated,
                       max(b.created_at) AS bonded_at,
-                      (SELECT id FROM device d WHERE d.ble_address = b.address OR d.id = b.address ORDER BY d.ble_address = b.address DESC, id LIMIT 1) AS device_id
+                      coalesce((SELECT min(d.id) FROM device d WHERE d.ble_address = b.address), (SELECT d.id FROM device d WHERE d.id = b.address)) AS device_id
                     FROM ble_bond b GROUP BY b.address ORDER BY b.address
                     """))
         }

@@ -99,9 +99,16 @@ struct BLESyncCommand: ParsableCommand {
                 logger.notice("bluetoothd runs: it owns the adapter, pairing and bond keys; this session only connects")
             } else {
                 let owner = AdapterAgent(database: database, logger: logger)
-                if let socket = try? owner.open() {
+                do {
+                    let socket = try owner.open()
                     agent = owner
                     Thread.detachNewThread { owner.serve(socket) }
+                    // A controller still initialising (just plugged in, just booted) is set up when
+                    // it announces itself: wait up to 10 s for it to be up.
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while BluetoothAdapter.unavailableReason() != nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.2) }
+                } catch {
+                    logger.warning("Bluetooth management unavailable; the adapter must already be powered and pairing is not answered", metadata: ["error": "\(error)"])
                 }
             }
             let random = try addressType(address, database: database)
@@ -129,6 +136,11 @@ struct BLESyncCommand: ParsableCommand {
         while ContinuousClock.now < deadline {
             if let report = try scanner.next(wait: .seconds(1)).first(where: { $0.address == address }) {
                 print("\(address) heard advertising with a \(report.randomAddress ? "random" : "public") address")
+                // Noted like the daemon's scanner does, so the next session knows it.
+                try? database.recordDiscovered(
+                    DiscoveredDevice(
+                        address: address, addressType: report.randomAddress ? "random" : "public", name: report.name,
+                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi, seenAt: Date()))
                 return report.randomAddress
             }
         }

@@ -120,6 +120,7 @@ else
   /usr/libexec/bluetooth/bluetoothd -n >/tmp/bluetoothd.log 2>&1 &
   bluetoothd=$!
   sleep 3
+  timeout 15 bluetoothctl power on
   check "beside bluetoothd: open meter syncs; ccm-gatewayd leaves the adapter to bluetoothd" sh -c "pidof bluetoothd && timeout 90 ./ccm-gatewayd ble-sync $OPEN --config $state/gateway.yaml --idle 3 --timeout 20 >/tmp/bt.out 2>&1; rc=\$?; cat /tmp/bt.out; [ \$rc = 0 ] && grep -q 'bluetoothd runs' /tmp/bt.out"
   kill -TERM $bluetoothd 2>/dev/null
 fi
