@@ -164,6 +164,8 @@ public enum ATT {
         case malformed(String)
         /// The bearer closed (the peer disconnected).
         case disconnected
+        /// The link could not be made secure enough for the device: pairing or encryption failed.
+        case security(String)
 
         public var description: String {
             switch self {
@@ -175,6 +177,7 @@ public enum ATT {
                 "the meter did not finish the RACP procedure \"\(procedure)\" within \(formatSeconds(seconds)) s (procedure time-out); records received before it are kept"
             case .malformed(let what): "malformed ATT PDU: \(what)"
             case .disconnected: "the device disconnected"
+            case .security(let what): "security failure: \(what)"
             }
         }
     }

@@ -36,8 +36,14 @@ public final class ATTClient {
         } catch .error(let request, let handle, let code) where code.isSecurity && !securityRaised {
             guard let raise = bearer.raiseSecurity else { throw .error(request: request, handle: handle, code: code) }
             securityRaised = true
-            do { try raise() } catch { throw .malformed("could not raise the link's security level: \(error)") }
-            return try transact(pdu)
+            do { try raise() } catch { throw .security("\(error)") }
+            do {
+                return try transact(pdu)
+            } catch .error(_, _, let again) where again.isSecurity {
+                throw .security(
+                    "the device still answers \(again) on an encrypted link; it wants authenticated pairing "
+                        + "(a passkey: ccmctl devices pair DEVICE --passkey PIN), or it lost its bond (ccmctl devices unpair DEVICE, then pair again)")
+            }
         }
     }
 

@@ -9,6 +9,14 @@ import Glibc
 public enum BluetoothAdapter {
     /// Why there is no usable adapter, or `nil` when there is one. A kernel without Bluetooth
     /// sockets (a container, a VM) and a machine without a controller are both reported here.
+    /// Whether the kernel offers Bluetooth sockets at all.
+    public static var kernelHasBluetooth: Bool {
+        let probe = socket(AF_BLUETOOTH, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), BTPROTO_HCI)
+        guard probe >= 0 else { return false }
+        close(probe)
+        return true
+    }
+
     public static func unavailableReason() -> String? {
         let probe = socket(AF_BLUETOOTH, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), BTPROTO_HCI)
         guard probe >= 0 else {
@@ -24,9 +32,14 @@ public enum BluetoothAdapter {
 public enum L2CAP {
     static let attChannel: UInt16 = 4
 
+    /// How long pairing or encryption may take after the security level is raised (a passkey
+    /// typed on a meter, or SMP over a slow link).
+    public static let securityTimeout: Duration = .seconds(30)
+
     /// Connects to `address` and returns the bearer. `random` must match the address type the
-    /// device advertises with. Gives up after `timeout`.
-    public static func connect(address: String, random: Bool, timeout: Duration) throws -> ATTBearer {
+    /// device advertises with. Gives up after `timeout`. With `secure`, the link is encrypted
+    /// (paired, or encrypted with the stored bond) before the bearer is returned.
+    public static func connect(address: String, random: Bool, timeout: Duration, secure: Bool = false) throws -> ATTBearer {
         var peer = bdaddr_t()
         guard str2ba(address, &peer) == 0 else { throw KernelError(message: "\(address) is not a Bluetooth address") }
         let fd = socket(AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), BTPROTO_L2CAP)
@@ -58,6 +71,7 @@ public enum L2CAP {
             guard failure == 0 else { throw KernelError("connect(\(address))", errno: failure) }
             // The ATT client works with blocking calls and poll(2).
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            if secure { try raiseSecurity(fd) }
         } catch {
             close(fd)
             throw error
@@ -66,11 +80,42 @@ public enum L2CAP {
     }
 
     /// Asks the kernel for an encrypted link (`BT_SECURITY_MEDIUM`): it pairs or encrypts with
-    /// the stored bond, and holds outgoing PDUs until the link is secure.
-    static func raiseSecurity(_ fd: Int32) throws {
+    /// the stored bond. Meanwhile the socket is not writable (a send fails with ENOTCONN), so
+    /// this waits until it is: the link is secure. A link that drops instead, or stays
+    /// unwritable for ``securityTimeout``, is a security failure, named as one.
+    static func raiseSecurity(_ fd: Int32, timeout: Duration = securityTimeout) throws {
         var security = bt_security(level: UInt8(BT_SECURITY_MEDIUM), key_size: 0)
         guard setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &security, socklen_t(MemoryLayout<bt_security>.size)) == 0 else {
             throw KernelError("setsockopt(BT_SECURITY)")
+        }
+        try waitUntilWritable(fd, timeout: timeout)
+    }
+
+    /// Waits until `fd` is writable again after the security level was raised: the kernel holds
+    /// an L2CAP socket unwritable while it pairs or encrypts.
+    static func waitUntilWritable(_ fd: Int32, timeout: Duration) throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else {
+                throw KernelError(
+                    message: "pairing or encryption did not finish within \(timeout.components.seconds) s "
+                        + "(nobody confirmed the pairing, or the device waits for a passkey: ccmctl devices pair DEVICE --passkey PIN)")
+            }
+            var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            let ready = poll(&descriptor, 1, Int32(clamping: remaining.components.seconds * 1000 + 1))
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw KernelError("poll(L2CAP, waiting for encryption)")
+            }
+            if ready == 0 { continue }
+            if descriptor.revents & Int16(POLLERR | POLLHUP) != 0 {
+                var failure: Int32 = 0
+                var size = socklen_t(MemoryLayout<Int32>.size)
+                getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size)
+                throw KernelError(message: "pairing or encryption failed: the link dropped (\(String(cString: strerror(failure == 0 ? ENOTCONN : failure))))")
+            }
+            if descriptor.revents & Int16(POLLOUT) != 0 { return }
         }
     }
 

@@ -18,6 +18,7 @@ enum Schema {
         migrator.registerMigration("2026-11-30-alert-outbox", migrate: alertOutbox)
         migrator.registerMigration("2026-11-30-hubs", migrate: hubs)
         migrator.registerMigration("2026-11-30-device-meaning", migrate: deviceMeaning)
+        migrator.registerMigration("2026-11-30-ble-bonds", migrate: bleBonds)
         return migrator
     }
 
@@ -392,6 +393,39 @@ enum Schema {
                     dedup_key TEXT UNIQUE
                 );
                 CREATE INDEX control_test_device ON control_test(device_id, measured_at);
+    /// BLE bonds the daemon keeps when bluetoothd does not (LTKs and IRKs, loaded into the kernel
+    /// at start), the operator's pairing requests (with the passkey a meter shows), and the
+    /// adapter as the daemon last saw it.
+    private static func bleBonds(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE ble_bond (
+                    address TEXT NOT NULL,
+                    address_type TEXT NOT NULL CHECK (address_type IN ('public', 'random')),
+                    kind TEXT NOT NULL CHECK (kind IN ('ltk', 'irk')),
+                    slot INTEGER NOT NULL,
+                    -- The kernel's key record (management API layout); a secret, never logged.
+                    key BLOB NOT NULL,
+                    authenticated INTEGER NOT NULL,
+                    created_at DATETIME NOT NULL,
+                    PRIMARY KEY (address, kind, slot)
+                ) WITHOUT ROWID;
+                CREATE TABLE ble_pairing (
+                    address TEXT PRIMARY KEY NOT NULL,
+                    passkey INTEGER CHECK (passkey BETWEEN 0 AND 999999),
+                    requested_at DATETIME NOT NULL,
+                    expires_at DATETIME NOT NULL
+                );
+                CREATE TABLE ble_adapter (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    adapter TEXT,
+                    address TEXT,
+                    powered INTEGER NOT NULL,
+                    settings TEXT NOT NULL,
+                    owner TEXT NOT NULL,
+                    detail TEXT,
+                    updated_at DATETIME NOT NULL
+                );
                 """)
     }
 }

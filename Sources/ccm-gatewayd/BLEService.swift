@@ -46,9 +46,14 @@ final class BLEStatus: Sendable {
 /// BLE in the daemon: a scanner thread noting health devices heard advertising, and a worker
 /// thread that keeps a schedule per assigned device (a session when it is due, the next one
 /// after `interval` when it went well, after a wait doubling from 5 s up to `max_backoff`
-/// when it did not, and at once when the device is heard advertising). Sessions run one at a
-/// time: one adapter, one connection attempt at a time. Blocking socket work stays off the
-/// cooperative pool. Without an adapter it logs one warning and stays out of the way.
+/// when it did not, and at once when the device is heard advertising or an operator asked to
+/// pair it). Sessions run one at a time: one adapter, one connection attempt at a time.
+/// Blocking socket work stays off the cooperative pool.
+///
+/// The adapter is watched, never given up: without one the service says so once and looks
+/// again every 2 s, and when it goes away the scanner and worker stop until it is back. When
+/// bluetoothd does not run, an ``AdapterAgent`` owns the adapter through the management API
+/// (powered, LE, bondable, bond keys loaded, pairing answered); when it runs, it owns them.
 struct BLEService: Service {
     let config: GatewayConfig.BLE
     let sync: BLESync
@@ -60,25 +65,86 @@ struct BLEService: Service {
 
     func run() async throws {
         // BLE never holds up READY=1: the daemon serves MQTT without it.
+        if BluetoothAdapter.unavailableReason() != nil { status.set(.unavailable) }
         readiness.mark(Self.name)
-        if let reason = BluetoothAdapter.unavailableReason() {
-            status.set(.unavailable)
-            logger.warning("no Bluetooth LE; running without BLE", metadata: ["reason": "\(reason)"])
-            try? await gracefulShutdown()
-            return
-        }
-        status.set(.on)
         let shared = Shared()
-        if config.scan { shared.start { [self] in scan(shared) } }
-        shared.start { [self] in work(shared) }
+        let agent = AdapterAgent(database: sync.pipeline.database, logger: logger)
+        shared.start { [self] in supervise(shared, agent: agent) }
         logger.info("BLE started", metadata: ["scan": "\(config.scan)"])
         try? await gracefulShutdown()
         shared.running.store(false, ordering: .sequentiallyConsistent)
+        agent.stop()
         // A session in progress ends at its next timeout at worst; do not hold the stop for it.
         for _ in 0..<50 where shared.threads.withLock({ $0 }) > 0 {
             try? await Task.sleep(for: .milliseconds(100))
         }
         logger.notice("BLE stopped")
+    }
+
+    /// Owns the adapter (when bluetoothd does not), waits for it to be up, runs the scanner and
+    /// the worker while it is, and starts again when it comes back.
+    private func supervise(_ shared: Shared, agent: AdapterAgent) {
+        var lastReason: String?
+        var lastOwner: String?
+        var managementWarned = false
+        while shared.isRunning {
+            let bluetoothd = bluetoothdRunning()
+            let owner = bluetoothd ? "bluetoothd" : "ccm-gatewayd"
+            if owner != lastOwner {
+                lastOwner = owner
+                logger.notice(
+                    bluetoothd
+                        ? "bluetoothd runs: it owns the adapter, pairing and bond keys; ccm-gatewayd only connects"
+                        : "no bluetoothd: ccm-gatewayd owns the adapter (powers it, pairs, keeps bond keys)")
+                if bluetoothd {
+                    try? sync.pipeline.database.recordAdapter(
+                        BLEAdapterState(adapter: nil, address: nil, powered: BluetoothAdapter.unavailableReason() == nil, settings: "as bluetoothd set it",
+                            owner: owner, detail: nil, updatedAt: Date()))
+                }
+            }
+            if !bluetoothd, !shared.agentRunning.load(ordering: .sequentiallyConsistent) {
+                do {
+                    let socket = try agent.open()
+                    shared.agentRunning.store(true, ordering: .sequentiallyConsistent)
+                    shared.start { [logger] in
+                        agent.serve(socket, while: { !bluetoothdRunning() })
+                        shared.agentRunning.store(false, ordering: .sequentiallyConsistent)
+                        logger.info("adapter agent stopped")
+                    }
+                } catch {
+                    // Without Bluetooth in the kernel the warning below says it all; otherwise (no
+                    // CAP_NET_ADMIN) pairing and bonds cannot work, which deserves its own warning.
+                    let kernelHasBluetooth = BluetoothAdapter.kernelHasBluetooth
+                    if !managementWarned {
+                        logger.log(
+                            level: kernelHasBluetooth ? .warning : .info,
+                            "Bluetooth management unavailable: the adapter is not powered, pairing is not answered, bonds are not loaded",
+                            metadata: ["error": "\(error)"])
+                        managementWarned = true
+                    }
+                }
+            }
+            if let reason = BluetoothAdapter.unavailableReason() {
+                if reason != lastReason {
+                    status.set(.unavailable)
+                    logger.warning("no Bluetooth LE adapter; BLE waits for one", metadata: ["reason": "\(reason)"])
+                    lastReason = reason
+                }
+                Thread.sleep(forTimeInterval: 2)
+                continue
+            }
+            lastReason = nil
+            status.set(.on)
+            logger.notice("Bluetooth adapter up; BLE scanning and sessions run")
+            let generation = shared.generation.add(1, ordering: .sequentiallyConsistent).newValue
+            if config.scan { shared.start { [self] in scan(shared, generation: generation) } }
+            work(shared)
+            if shared.isRunning {
+                logger.warning("Bluetooth adapter gone; BLE waits for it to come back")
+                lastReason = "gone"
+                status.set(.unavailable)
+            }
+        }
     }
 
     /// What the scanner and worker threads share.
@@ -87,6 +153,10 @@ struct BLEService: Service {
         /// Assigned devices heard advertising since the worker last looked.
         let heard = Mutex<Set<String>>([])
         let threads = Mutex(0)
+        /// Bumped each time the adapter comes up: a scanner of an earlier one stops.
+        let generation = Atomic<Int>(0)
+        /// Whether the adapter agent serves the management socket.
+        let agentRunning = Atomic<Bool>(false)
 
         var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
 
@@ -101,7 +171,7 @@ struct BLEService: Service {
 
     /// Notes health devices heard advertising (each at most once a minute in the store) and
     /// tells the worker which ones were heard.
-    private func scan(_ shared: Shared) {
+    private func scan(_ shared: Shared, generation: Int) {
         let scanner: LEScanner
         do {
             scanner = try LEScanner()
@@ -110,7 +180,7 @@ struct BLEService: Service {
             return
         }
         var written: [String: Date] = [:]
-        while shared.isRunning {
+        while shared.isRunning, shared.generation.load(ordering: .sequentiallyConsistent) == generation {
             let reports: [AdvertisingReport]
             do {
                 reports = try scanner.next(wait: .seconds(1))
@@ -132,12 +202,17 @@ struct BLEService: Service {
         }
     }
 
-    /// Runs each assigned device's session when it is due.
+    /// Runs each assigned device's session when it is due, until the adapter goes away.
     private func work(_ shared: Shared) {
         var schedule: [String: (due: ContinuousClock.Instant, backoff: Double)] = [:]
         var devices: [Device] = []
         var refreshed = ContinuousClock.now - .seconds(3600)
+        var checked = ContinuousClock.now
         while shared.isRunning {
+            if ContinuousClock.now - checked > .seconds(2) {
+                checked = .now
+                if BluetoothAdapter.unavailableReason() != nil { return }
+            }
             if ContinuousClock.now - refreshed > .seconds(30) {
                 do {
                     devices = try sync.pipeline.database.assignedBLEDevices()
@@ -147,10 +222,12 @@ struct BLEService: Service {
                 }
                 refreshed = .now
             }
-            let justHeard = shared.heard.withLock { heard in
+            var justHeard = shared.heard.withLock { heard in
                 defer { heard.removeAll() }
                 return heard
             }
+            // A device an operator asked to pair is tried at once.
+            justHeard.formUnion((try? sync.pipeline.database.pendingPairings()) ?? [])
             let now = ContinuousClock.now
             guard
                 let device = devices.first(where: { device in
@@ -171,8 +248,14 @@ struct BLEService: Service {
     /// One connection and session; true when it failed.
     private func session(_ device: Device, address: String) -> Bool {
         do {
-            let random = try sync.pipeline.database.discoveredAddressType(address) == "random"
-            let bearer = try L2CAP.connect(address: address, random: random, timeout: .seconds(config.connectTimeout))
+            let database = sync.pipeline.database
+            let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address)
+            if known == nil {
+                logger.info("address type unknown (never heard advertising, no bond); trying public", metadata: ["device": "\(device.id)"])
+            }
+            // Pair at once when an operator asked; encrypt with the bond when there is one.
+            let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
+            let bearer = try L2CAP.connect(address: address, random: known == "random", timeout: .seconds(config.connectTimeout), secure: secure)
             return try sync.run(device: device, address: address, bearer: bearer).report.failure != nil
         } catch {
             logger.info("BLE connection failed; will retry", metadata: ["device": "\(device.id)", "error": "\(error)"])

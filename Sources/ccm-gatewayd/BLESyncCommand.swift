@@ -23,7 +23,12 @@ struct BLESyncCommand: ParsableCommand {
             when the session ended with an error (what arrived before it is kept). Run it while the \
             daemon is stopped, or for a device the daemon is not connected to; unlike the daemon it \
             does not take the database's lock (like ccmctl it is a short-lived writer that SQLite \
-            serializes with the daemon). The database must exist (ccmctl init creates it).
+            serializes with the daemon). The database must exist (ccmctl init creates it). For a \
+            Bluetooth address without bluetoothd running, it owns the adapter for the session as the \
+            daemon does: powers it on, answers pairing (Just Works for registered devices, the passkey \
+            from ccmctl devices pair --passkey), stores new bond keys and loads the stored ones. The \
+            address type comes from --random/--public, else the bond, else the last advertising heard, \
+            else a scan of up to 10 s.
             """)
 
     @Argument(help: ArgumentHelp("A Bluetooth address, or unix:/path.", valueName: "target"))
@@ -32,8 +37,14 @@ struct BLESyncCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The registered device (default: the device with the target's Bluetooth address).", valueName: "id"))
     var device: String?
 
-    @Flag(help: "The device uses a random (not public) address. Default: as it was last heard advertising, else public.")
+    @Flag(help: "The device uses a random (not public) address. Default: as bonded, else as last heard advertising, else heard now.")
     var random = false
+
+    @Flag(name: .customLong("public"), help: "The device uses a public address (see --random).")
+    var publicAddress = false
+
+    @Option(help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
+    var db: String?
 
     @Option(help: ArgumentHelp("ATT transaction and RACP procedure timeout.", valueName: "seconds"))
     var timeout: Double = 30
@@ -45,6 +56,7 @@ struct BLESyncCommand: ParsableCommand {
 
     func validate() throws {
         guard timeout > 0, idle > 0 else { throw ValidationError("--timeout and --idle must be positive") }
+        guard !(random && publicAddress) else { throw ValidationError("--random and --public: give at most one") }
         if target.hasPrefix("unix:") {
             guard device != nil else { throw ValidationError("--device: required with a unix: target; give the registered device id") }
         } else if !DeviceID.isBluetoothAddress(DeviceID.canonical(target)) {
@@ -57,7 +69,7 @@ struct BLESyncCommand: ParsableCommand {
         let settings = try GatewayConfig.resolve(explicitPath: options.config)
         CCMGatewayd.bootstrapLogging(level: settings.logging.level)
         let logger = Logger(label: "ccm-gatewayd.ble-sync")
-        let database = try GatewayDatabase(path: settings.database.path, mode: .existing)
+        let database = try GatewayDatabase(path: db ?? settings.database.path, mode: .existing)
         let alertLog = settings.alertLog()
         // After each commit: the alert log and the journal from the outbox (MQTT is the daemon's).
         let journal = JournalAlertSink(logger: logger)
@@ -82,9 +94,29 @@ struct BLESyncCommand: ParsableCommand {
             throw GatewaydError("device \(registered.id) is not assigned to a patient; run ccmctl devices assign \(registered.id) --patient PATIENT first")
         }
         let bearer: ATTBearer
+        var agent: AdapterAgent?
+        defer { agent?.stop() }
         if let address {
-            let randomAddress = try random || database.discoveredAddressType(address) == "random"
-            bearer = try L2CAP.connect(address: address, random: randomAddress, timeout: .seconds(settings.ble.connectTimeout))
+            // Without bluetoothd, this process owns the adapter for the session: powers it, answers pairing.
+            if bluetoothdRunning() {
+                logger.notice("bluetoothd runs: it owns the adapter, pairing and bond keys; this session only connects")
+            } else {
+                let owner = AdapterAgent(database: database, logger: logger)
+                do {
+                    let socket = try owner.open()
+                    agent = owner
+                    Thread.detachNewThread { owner.serve(socket) }
+                    // A controller still initialising (just plugged in, just booted) is set up when
+                    // it announces itself: wait up to 10 s for it to be up.
+                    let deadline = ContinuousClock.now + .seconds(10)
+                    while BluetoothAdapter.unavailableReason() != nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.2) }
+                } catch {
+                    logger.warning("Bluetooth management unavailable; the adapter must already be powered and pairing is not answered", metadata: ["error": "\(error)"])
+                }
+            }
+            let random = try addressType(address, database: database)
+            let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
+            bearer = try L2CAP.connect(address: address, random: random, timeout: .seconds(settings.ble.connectTimeout), secure: secure)
         } else {
             bearer = try UnixSeqpacket.connect(path: String(target.dropFirst("unix:".count)))
         }
@@ -95,5 +127,26 @@ struct BLESyncCommand: ParsableCommand {
         print("device \(registered.id) (patient \(patient)) via \(target)")
         for line in summary.lines { print(line) }
         if summary.report.failure != nil { throw ExitCode(1) }
+    }
+
+    /// Whether to connect with a random address: as given, as bonded, as last heard advertising,
+    /// else as heard now (a scan of up to 10 s); unknown is an error that says what to give.
+    private func addressType(_ address: String, database: GatewayDatabase) throws -> Bool {
+        if random || publicAddress { return random }
+        if let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address) { return known == "random" }
+        let scanner = try LEScanner()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline {
+            if let report = try scanner.next(wait: .seconds(1)).first(where: { $0.address == address }) {
+                print("\(address) heard advertising with a \(report.randomAddress ? "random" : "public") address")
+                // Noted like the daemon's scanner does, so the next session knows it.
+                try? database.recordDiscovered(
+                    DiscoveredDevice(
+                        address: address, addressType: report.randomAddress ? "random" : "public", name: report.name,
+                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi, seenAt: Date()))
+                return report.randomAddress
+            }
+        }
+        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond; give --random or --public")
     }
 }

@@ -9,7 +9,7 @@ struct Devices: ParsableCommand {
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
             not dropped. Registering or assigning the device replays them through the pipeline.
             """,
-        subcommands: [Add.self, Assign.self, Unassign.self, List.self, Discovered.self, Sync.self])
+        subcommands: [Add.self, Assign.self, Unassign.self, List.self, Discovered.self, Sync.self, Pair.self, Unpair.self, Bonds.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a device.")

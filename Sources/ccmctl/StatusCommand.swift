@@ -64,10 +64,23 @@ struct StatusCommand: ParsableCommand {
             let sessions = Int(metrics["ccm_gateway_ble_sessions_total"] ?? 0), failed = Int(metrics["ccm_gateway_ble_session_failures_total"] ?? 0)
             ble = "on, \(sessions) sessions, \(failed) failed (ccmctl devices sync)"
         }
+        // The adapter as the daemon last recorded it (ccmctl does not talk to the kernel).
+        let adapter: Cell
+        if let state = try database.adapterState() {
+            adapter = .object([
+                ("name", .text(state.adapter ?? "none")), ("address", .text(state.address ?? "-")), ("powered", .bool(state.powered)),
+                ("settings", .text(state.settings)), ("owner", .text(state.owner)),
+                ("bluetoothd", .bool(state.owner == "bluetoothd")), ("bonds", .int(try database.bondSummaries().count)),
+                ("seen", times.cell(state.updatedAt, format)),
+            ] + (state.detail.map { [("detail", Cell.text($0))] } ?? []))
+        } else {
+            adapter = .text("not seen yet (the daemon records it when BLE starts)")
+        }
         let rows: [(String, Cell)] = [
             ("daemon", .text(daemon)),
             ("mqtt", .text(mqtt)),
             ("ble", .text(ble)),
+            ("bluetooth_adapter", adapter),
             ("readings_today", .int(today.readings)),
             ("inbox_pending", .int(health.pending)),
             ("inbox_oldest_pending", times.cell(health.oldestPending, format)),

@@ -196,6 +196,7 @@ struct SessionTests {
         let summary = try world.session(meter, device: BLEWorld.meter)
         #expect(meter.securityRaises == 1)
         #expect(summary.report.failure?.contains("Insufficient Authentication (0x05)") == true)
+        #expect(summary.report.failure?.hasPrefix("security failure: the device still answers") == true)
         let state = try world.database.bleSyncState(device: BLEWorld.meter)
         #expect(state.lastError == summary.report.failure && state.lastSyncAt == nil)
     }

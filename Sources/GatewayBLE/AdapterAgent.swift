@@ -1,0 +1,202 @@
+import Foundation
+import GatewayCore
+public import GatewayStore
+public import Logging
+import Synchronization
+
+/// Owns the Bluetooth adapter through the management API when bluetoothd does not: powers each
+/// controller on with LE, makes it bondable with KeyboardDisplay IO (so a meter that shows a PIN
+/// asks for it), loads the stored bonds (LTKs, IRKs) into the kernel, answers the kernel's
+/// pairing requests (Just Works confirmation for registered devices and those an operator asked
+/// to pair; a passkey the operator gave), and stores the keys of new bonds. Runs on a thread of
+/// its own until `stop()`; a controller that appears later (Index Added) is set up then.
+///
+/// With bluetoothd running it changes nothing: bluetoothd owns the adapter, pairing and keys
+/// (README, "BLE beside bluetoothd"), and a second owner would overwrite its keys in the kernel.
+public final class AdapterAgent: Sendable {
+    let database: GatewayDatabase
+    let logger: Logger
+    private let running = Atomic<Bool>(true)
+    /// The keys last loaded into the kernel (their identities), to reload when the store changes.
+    private let loaded = Mutex<Set<String>?>(nil)
+
+    public init(database: GatewayDatabase, logger: Logger) {
+        self.database = database
+        self.logger = logger
+    }
+
+    public func stop() { running.store(false, ordering: .sequentiallyConsistent) }
+    var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
+
+    /// Opens the management socket and sets up every controller; throws when the kernel has no
+    /// Bluetooth or the process may not use the management channel.
+    public func open() throws -> ManagementSocket {
+        let socket = try ManagementSocket()
+        let list = try socket.command(Mgmt.readIndexList(), other: handler(socket))
+        let count = list.count >= 2 ? Int(list[0]) | Int(list[1]) << 8 : 0
+        for i in 0..<count where list.count >= 2 + 2 * (i + 1) {
+            setUp(socket, index: UInt16(list[2 + 2 * i]) | UInt16(list[3 + 2 * i]) << 8)
+        }
+        if count == 0 { record(nil, index: nil, detail: "no Bluetooth controller") }
+        return socket
+    }
+
+    /// Answers events until `stop()` or until `condition` turns false (checked every few
+    /// seconds, with the bond store's changes: an unpair).
+    public func serve(_ socket: ManagementSocket, while condition: () -> Bool = { true }) {
+        let handle = handler(socket)
+        var checked = ContinuousClock.now
+        while isRunning {
+            do {
+                if let packet = try socket.receive(timeout: .seconds(1)), let event = Mgmt.Event.decode(packet) {
+                    handle(event, packet.index)
+                }
+            } catch {
+                logger.warning("BLE management socket failed; adapter agent stops", metadata: ["error": "\(error)"])
+                return
+            }
+            if ContinuousClock.now - checked > .seconds(3) {
+                checked = .now
+                guard condition() else { return }
+                reloadKeysIfChanged(socket)
+            }
+        }
+    }
+
+    /// Sets up one controller: IO capability, LE, bondable, the stored keys, powered.
+    func setUp(_ socket: ManagementSocket, index: UInt16) {
+        let handle = handler(socket)
+        // Each step on its own: one the controller refuses does not keep it powered off.
+        let steps: [(String, () throws -> Void)] = [
+            ("IO capability", { _ = try socket.command(Mgmt.setIOCapability(index, .keyboardDisplay), other: handle) }),
+            ("LE", { _ = try socket.command(Mgmt.setLowEnergy(index, true), other: handle) }),
+            ("bondable", { _ = try socket.command(Mgmt.setBondable(index, true), other: handle) }),
+            ("bond keys", { try self.loadKeys(socket, index: index) }),
+        ]
+        for (name, step) in steps {
+            do { try step() } catch {
+                logger.warning("Bluetooth adapter setting not applied", metadata: ["adapter": "hci\(index)", "setting": "\(name)", "error": "\(error)"])
+            }
+        }
+        do {
+            _ = try socket.command(Mgmt.setPowered(index, true), timeout: .seconds(10), other: handle)
+            let info = Mgmt.ControllerInfo.decode(try socket.command(Mgmt.readInfo(index), other: handle))
+            record(info, index: index, detail: nil)
+            logger.notice(
+                "Bluetooth adapter ready", metadata: ["adapter": "hci\(index)", "address": "\(info?.address.string ?? "?")", "settings": "\(info?.current.names ?? "?")"])
+        } catch {
+            logger.warning("Bluetooth adapter not set up; will retry when it reappears", metadata: ["adapter": "hci\(index)", "error": "\(error)"])
+            record(nil, index: index, detail: "\(error)")
+        }
+    }
+
+    private func keysFromStore() throws -> (ltks: [Mgmt.LongTermKey], irks: [Mgmt.IdentityResolvingKey], identities: Set<String>) {
+        let stored = try database.bondKeys()
+        let ltks = stored.filter { $0.kind == .ltk }.compactMap { Mgmt.LongTermKey(record: $0.key) }
+        let irks = stored.filter { $0.kind == .irk }.compactMap { Mgmt.IdentityResolvingKey(record: $0.key) }
+        return (ltks, irks, Set(stored.map { "\($0.address)/\($0.kind.rawValue)/\($0.slot)/\($0.key.hashValue)" }))
+    }
+
+    private func loadKeys(_ socket: ManagementSocket, index: UInt16) throws {
+        let keys = try keysFromStore()
+        _ = try socket.command(Mgmt.loadLongTermKeys(index, keys.ltks), other: handler(socket))
+        _ = try socket.command(Mgmt.loadIdentityResolvingKeys(index, keys.irks), other: handler(socket))
+        loaded.withLock { $0 = keys.identities }
+        logger.info("bond keys loaded into the kernel", metadata: ["adapter": "hci\(index)", "ltks": "\(keys.ltks.count)", "irks": "\(keys.irks.count)"])
+    }
+
+    /// An operator unpaired a device (or a bond came from elsewhere): load the store's keys again.
+    private func reloadKeysIfChanged(_ socket: ManagementSocket) {
+        guard let current = try? keysFromStore() else { return }
+        let previous = loaded.withLock { loaded in
+            defer { loaded = current.identities }
+            return loaded
+        }
+        // New bonds arrive through New Long Term Key and are already in the kernel; only a removal matters.
+        guard let previous, !previous.isSubset(of: current.identities) else { return }
+        guard let list = try? socket.command(Mgmt.readIndexList(), other: handler(socket)), list.count >= 2 else { return }
+        for i in 0..<(Int(list[0]) | Int(list[1]) << 8) where list.count >= 4 + 2 * i {
+            try? loadKeys(socket, index: UInt16(list[2 + 2 * i]) | UInt16(list[3 + 2 * i]) << 8)
+        }
+    }
+
+    private func record(_ info: Mgmt.ControllerInfo?, index: UInt16?, detail: String?) {
+        let state = BLEAdapterState(
+            adapter: index.map { "hci\($0)" }, address: info?.address.string, powered: info?.current.contains(.powered) ?? false,
+            settings: info?.current.names ?? "none", owner: "ccm-gatewayd", detail: detail, updatedAt: Date())
+        do { try database.recordAdapter(state) } catch {
+            logger.warning("adapter state not recorded", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// What to do with each event (also those that arrive while a command waits for its answer).
+    func handler(_ socket: ManagementSocket) -> (Mgmt.Event, UInt16) -> Void {
+        { [self] event, index in
+            switch event {
+            case .indexAdded:
+                logger.notice("Bluetooth adapter appeared", metadata: ["adapter": "hci\(index)"])
+                setUp(socket, index: index)
+            case .indexRemoved:
+                logger.warning("Bluetooth adapter removed", metadata: ["adapter": "hci\(index)"])
+                record(nil, index: nil, detail: "hci\(index) removed")
+            case .newSettings(let settings):
+                logger.info("Bluetooth adapter settings", metadata: ["adapter": "hci\(index)", "settings": "\(settings.names)"])
+            case .userConfirmationRequest(let address, let justWorks):
+                let known = isExpected(address)
+                // A number to compare needs an operator who sees both screens: refused, like an unknown device.
+                let accept = known && justWorks
+                try? socket.send(Mgmt.userConfirmationReply(index, address, accept: accept))
+                logger.notice(
+                    accept ? "pairing confirmed (Just Works)" : "pairing refused",
+                    metadata: ["address": "\(address)", "reason": "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")"])
+            case .userPasskeyRequest(let address):
+                let passkey = (try? database.pairingPasskey(address: address.string)) ?? nil
+                try? socket.send(Mgmt.userPasskeyReply(index, address, passkey: passkey))
+                if passkey == nil {
+                    logger.warning(
+                        "the device asks for a passkey and none was given; pairing refused",
+                        metadata: ["address": "\(address)", "fix": "ccmctl devices pair DEVICE --passkey PIN-ON-ITS-SCREEN"])
+                } else {
+                    logger.notice("passkey given for pairing", metadata: ["address": "\(address)"])
+                }
+            case .newLongTermKey(let key, let store):
+                guard store else { return }
+                let address = key.address
+                do {
+                    try database.storeBondKey(
+                        BLEBondKey(
+                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .ltk, slot: Int(key.central),
+                            key: key.record, authenticated: key.authenticated))
+                    loaded.withLock { $0 = nil }
+                    try? database.clearPairing(address: address.string)
+                    logger.notice("bonded: long term key stored", metadata: ["address": "\(address)", "authenticated": "\(key.authenticated)"])
+                } catch {
+                    logger.error("bond key not stored; the device must pair again after a restart", metadata: ["address": "\(address)", "error": "\(error)"])
+                }
+            case .newIdentityResolvingKey(let key, let privateAddress, let store):
+                guard store else { return }
+                let address = key.address
+                do {
+                    try database.storeBondKey(
+                        BLEBondKey(
+                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0, key: key.record,
+                            authenticated: false))
+                    loaded.withLock { $0 = nil }
+                    logger.notice("bonded: identity resolving key stored", metadata: ["address": "\(address)", "private_address": "\(privateAddress?.string ?? "none")"])
+                } catch {
+                    logger.error("identity key not stored", metadata: ["address": "\(address)", "error": "\(error)"])
+                }
+            case .authenticationFailed(let address, let status):
+                logger.warning("pairing failed", metadata: ["address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
+            default:
+                break
+            }
+        }
+    }
+
+    /// A device the gateway may pair with: registered with this address, or one an operator asked to pair.
+    func isExpected(_ address: Mgmt.Address) -> Bool {
+        if let pending = try? database.pendingPairings(), pending.contains(address.string) { return true }
+        return ((try? database.device(bleAddress: address.string)) ?? nil)?.bleAddress == address.string
+    }
+}
