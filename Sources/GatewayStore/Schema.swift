@@ -393,6 +393,9 @@ enum Schema {
                     dedup_key TEXT UNIQUE
                 );
                 CREATE INDEX control_test_device ON control_test(device_id, measured_at);
+                """)
+    }
+
     /// BLE bonds the daemon keeps when bluetoothd does not (LTKs and IRKs, loaded into the kernel
     /// at start), the operator's pairing requests (with the passkey a meter shows), and the
     /// adapter as the daemon last saw it.
