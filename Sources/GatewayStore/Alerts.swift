@@ -268,9 +268,16 @@ enum AlertBook {
     /// count as repeats.
     static func apply(_ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database) throws -> [AlertEvent] {
         var events: [AlertEvent] = []
+        guard !findings.isEmpty else { return events }
+        // The patient's alerts not resolved, read once for all findings (one per rule): most
+        // readings find none, and a look-up per rule was a tenth of deciding a reading.
+        var unresolved: [String: StoredAlert] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"), arguments: [patient]) {
+            let alert = StoredAlert(row)
+            unresolved[alert.ruleID] = alert
+        }
         for finding in findings {
-            let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"), arguments: [patient, finding.ruleID]
-            ).map(StoredAlert.init)
+            let existing = unresolved[finding.ruleID]
             guard let level = finding.level else {
                 // Back in range. An older reading arriving late says nothing about now.
                 guard var alert = existing, seenAt >= alert.lastSeenAt else { continue }
@@ -296,6 +303,7 @@ enum AlertBook {
                         finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
                     ])
                 let id = db.lastInsertedRowID
+                unresolved[finding.ruleID] = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(StoredAlert.init)
                 try Audit.record(
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
@@ -416,24 +424,25 @@ enum AlertBook {
     /// The patient's windowed readings of `kind` measured before `reading` (or at its time) that
     /// `needs` ask for, oldest first.
     static func history(_ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation, _ db: Database) throws -> [Observation] {
-        var rows: [Row] = []
+        var observations: [Observation] = []
         let id = reading.readingID ?? 0
         for need in needs {
             var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
-            var arguments: StatementArguments = [patient, kind.rawValue, id, reading.at]
+            var arguments: StatementArguments = [patient, kind.rawValue, id, StoredDate.text(reading.at)]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
                 for meal in meals.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [meal.rawValue] }
             }
             if need.window > 0 {
-                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments: arguments + [reading.at.addingTimeInterval(-need.window)])
+                observations += try ReadingRow.observations(
+                    db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments + [StoredDate.text(reading.at.addingTimeInterval(-need.window))])
             }
             if need.count > 0 {
-                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments: arguments + [need.count])
+                observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments + [need.count])
             }
         }
         var seen: Set<Int64> = []
-        return rows.map(ReadingRow.observation).filter { seen.insert($0.readingID ?? 0).inserted }
+        return observations.filter { seen.insert($0.readingID ?? 0).inserted }
             .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
     }
 
@@ -445,18 +454,18 @@ enum AlertBook {
         let window = needs.map(\.window).max() ?? 0
         let count = min(needs.map(\.count).max() ?? 0, overtakenLimit)
         let sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
-        let arguments: StatementArguments = [patient, kind.rawValue, reading.at]
-        var rows: [Row] = []
+        let arguments: StatementArguments = [patient, kind.rawValue, StoredDate.text(reading.at)]
+        var observations: [Observation] = []
         if window > 0 {
-            rows += try Row.fetchAll(
+            observations += try ReadingRow.observations(
                 db.cachedStatement(sql: sql + " AND effective_at <= ? ORDER BY effective_at, id LIMIT ?"),
-                arguments: arguments + [reading.at.addingTimeInterval(window), overtakenLimit])
+                arguments + [StoredDate.text(reading.at.addingTimeInterval(window)), overtakenLimit])
         }
         if count > 0 {
-            rows += try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY effective_at, id LIMIT ?"), arguments: arguments + [count])
+            observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at, id LIMIT ?"), arguments + [count])
         }
         var seen: Set<Int64> = []
-        return rows.map(ReadingRow.observation).filter { seen.insert($0.readingID ?? 0).inserted }
+        return observations.filter { seen.insert($0.readingID ?? 0).inserted }
             .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
             .prefix(overtakenLimit).map { $0 }
     }
