@@ -320,12 +320,15 @@ public struct Pipeline: Sendable {
     }
 
     /// Registers a hub (`ccmctl hubs add`), or adds patients to a registered one, and replays
-    /// the inputs quarantined because the hub was unknown, in one transaction.
+    /// the inputs quarantined because the hub was unknown or not registered for the patient of
+    /// a device bound to no hub, in one transaction.
     @discardableResult
     public func addHub(_ id: String, patients: [String] = [], model: String? = nil, by actor: String) throws -> [ItemOutcome] {
         try commit { db in
             try GatewayDatabase.upsertHub(id, patients: patients, model: model, by: actor, db)
-            return try replayHub(id, by: actor, db)
+            // Those held for a patient first: the replay of an unknown hub's may hold some anew.
+            return try replayQuarantined("it.code = 'hub_not_for_patient' AND i.hub_id = ?", [id], detail: ["hub": id], by: actor, db)
+                + replayHub(id, by: actor, db)
         }
     }
 
@@ -583,7 +586,18 @@ public struct Pipeline: Sendable {
     /// Runs the quarantined readings of `device` through the pipeline again (after the caller
     /// registered or assigned it), in the caller's transaction.
     private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
-        let pending = try Row.fetchAll(db.cachedStatement(sql: "SELECT inbox_id, item FROM inbox_item WHERE status = 'quarantined' AND device_id = ? AND code IS NOT 'unknown_hub' ORDER BY inbox_id, item"), arguments: [device])
+        try replayQuarantined("it.device_id = ? AND it.code IS NOT 'unknown_hub'", [device], detail: ["device": device], by: actor, db)
+    }
+
+    /// Runs the quarantined readings that match `condition` (on `inbox_item it` joined with
+    /// `inbox i`) through the pipeline again, item by item, in the caller's transaction.
+    private func replayQuarantined(
+        _ condition: String, _ arguments: StatementArguments, detail: [String: String], by actor: String, _ db: Database
+    ) throws -> [ItemOutcome] {
+        let pending = try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT it.inbox_id, it.item FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id WHERE it.status = 'quarantined' AND \(condition) ORDER BY it.inbox_id, it.item"
+            ), arguments: arguments)
         var outcomes: [ItemOutcome] = []
         var decoded: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
         for row in pending {
@@ -599,7 +613,7 @@ public struct Pipeline: Sendable {
             try Self.save(outcome, db)
             try Audit.record(
                 db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
-                detail: ["device": device, "status": outcome.status.rawValue])
+                detail: detail.merging(["status": outcome.status.rawValue]) { $1 })
             outcomes.append(outcome)
         }
         return outcomes
@@ -648,6 +662,17 @@ public struct Pipeline: Sendable {
                         .wrongHub, field: "device",
                         "device \(device.id) is assigned to hub \(assignedHub), not hub \(hub); a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub))"
                     ), item: item))
+        }
+        // A device bound to no hub takes readings from a hub registered for its patient only:
+        // any other hub's are held until the operator says which hub the device is at.
+        if let hub = inbox.hubID, device.hubID == nil,
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patientID]) == nil
+        {
+            outcome.status = .quarantined
+            outcome.code = "hub_not_for_patient"
+            outcome.reason =
+                "device \(device.id) is bound to no hub, and hub \(hub) is not registered for its patient \(patientID); if the device is at that hub, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub) or ccmctl hubs add \(hub) --patient \(patientID), which replay it"
+            return outcome
         }
         if let key = reading.dedupKey,
             let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])

@@ -31,7 +31,7 @@ struct Devices: ParsableCommand {
         @Option(help: "Assign it to this patient now.")
         var patient: String?
 
-        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))); registered as a hub (ccmctl hubs) if it is not yet.")
+        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))); registered as a hub (ccmctl hubs) if it is not yet. Without it, only hubs registered for the device's patient (ccmctl hubs add HUB --patient P) may.")
         var hub: String?
 
         func run() throws {

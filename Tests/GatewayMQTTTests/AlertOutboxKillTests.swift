@@ -41,13 +41,13 @@ struct AlertOutboxKillTests {
         try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
         try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
-        try Pipeline(database: database).addHub("h1", by: "test")
+        try Pipeline(database: database).addHub("h1", patients: ["P1"], by: "test")
 
         // A subscriber that stays for the whole test (a persistent session keeps what arrives
         // while it reconnects).
         let output = directory + "/alerts.out"
         let subscriber = try Spawned(
-            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t", "ccm/v1/alerts/#", "-W", "240"],
+            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t", "ccm/v1/alerts/#", "-W", "240"] + broker.login(Broker.alertReader),
             stdout: output)
         defer { _ = subscriber.terminate(SIGKILL) }
         guard waitUntil(broker.log, { $0.contains("sub-kill 1 ccm/v1/alerts/#") }) else { throw KillTests.Failure(description: "no subscriber") }

@@ -6,62 +6,91 @@ import Testing
 import Glibc
 #endif
 
-/// A real mosquitto (Debian's package) on a free loopback port, with its own configuration,
-/// persistence and log in a temporary directory. Stopped when released.
+/// A real mosquitto (Debian's package) on a free loopback port, running the shipped
+/// configuration (config/mosquitto.conf and config/mosquitto.acl, written by
+/// scripts/private-broker with only the port and paths changed): anonymous clients are refused,
+/// every client logs in with an account from a password file written by `mosquitto_passwd`, and
+/// the ACL binds hubs to their own topics. Stopped when released.
 final class Broker: @unchecked Sendable {
-    // Safety: `process` is replaced only by start/stop, called from the test's own task.
+    // Safety: `process` and `accounts` change only through start/stop/account, called from
+    // the test's own task.
     let directory: String
     let port: Int
     let log: String
     private var process: Spawned?
-    private let extraConfig: String
+    /// Username → password of every account in the password file.
+    private var accounts: [String: String] = [:]
 
-    /// The ACL shipped with ccm-gateway (config/mosquitto.acl).
-    static let shippedACL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("config/mosquitto.acl").path
+    /// The gateway's account (the shipped ACL's `user ccm-gateway`).
+    static let gateway = "ccm-gateway"
+    /// An account the practice names to read alerts (its ACL block is added to the shipped one).
+    static let alertReader = "nurse-station"
 
-    /// The password file of a broker started with `accounts` (mosquitto_passwd's format).
+    /// The password file (mosquitto_passwd's format), as `ccmctl hubs credentials --password-file` edits it.
     var passwordFile: String { directory + "/passwd" }
+    var gatewayPassword: String { accounts[Self.gateway]! }
 
-    /// `accounts` (username → password): the broker refuses anonymous clients, takes these
-    /// accounts from a password file written by `mosquitto_passwd -b`, and enforces the shipped
-    /// ACL (followed by `aclExtra`, e.g. a named alert reader). `nil`: anyone may do anything.
-    init(extraConfig: String = "", tls: Bool = false, accounts: [String: String]? = nil, aclExtra: String = "") throws {
+    /// `accounts` (username → password) are made up front; any other account is made when a
+    /// test first logs in with it (`login`). `extraConfig` adds to the shipped configuration
+    /// (a TLS listener, for example); `aclExtra` adds lines to the shipped ACL.
+    init(extraConfig: String = "", accounts: [String: String] = [:], aclExtra: [String] = []) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         log = directory + "/mosquitto.log"
-        self.extraConfig = extraConfig
-        var access = "allow_anonymous true"
-        if let accounts {
-            for (index, (user, password)) in accounts.sorted(by: { $0.key < $1.key }).enumerated() {
-                let made = try Self.run("/usr/bin/mosquitto_passwd", ["-b"] + (index == 0 ? ["-c"] : []) + [directory + "/passwd", user, password])
-                try #require(made.status == 0, "mosquitto_passwd: \(made.err)")
-            }
-            let acl = try String(contentsOfFile: Self.shippedACL, encoding: .utf8) + "\n" + aclExtra + "\n"
-            try acl.write(toFile: directory + "/acl", atomically: true, encoding: .utf8)
-            access = "allow_anonymous false\npassword_file \(directory)/passwd\nacl_file \(directory)/acl"
+        let written = try Self.run(
+            repository.appendingPathComponent("scripts/private-broker").path,
+            [directory, "\(port)", "user \(Self.alertReader)", "topic read ccm/v1/alerts/#"] + aclExtra)
+        try #require(written.status == 0, "scripts/private-broker: \(written.err)")
+        let defaults = [Self.gateway: Self.secret(), Self.alertReader: Self.secret()]
+        for (user, password) in defaults.merging(accounts, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+            try addAccount(user, password)
         }
-        try """
-            user root
-            listener \(port) 127.0.0.1
-            \(access)
-            persistence true
-            persistence_location \(directory)/
-            autosave_interval 1
-            max_queued_messages 100000
-            max_inflight_messages 100
-            set_tcp_nodelay true
-            log_dest file \(log)
+        // What the tests need on top: the broker's own log of connections and subscriptions.
+        try (String(contentsOfFile: directory + "/mosquitto.conf", encoding: .utf8) + """
             log_type error
             log_type warning
             log_type notice
             log_type information
             log_type subscribe
-            connection_messages true
             \(extraConfig)
-            """.write(toFile: directory + "/mosquitto.conf", atomically: true, encoding: .utf8)
+
+            """).write(toFile: directory + "/mosquitto.conf", atomically: true, encoding: .utf8)
         try start()
+    }
+
+    static func secret() -> String { UUID().uuidString.replacingOccurrences(of: "-", with: "") }
+
+    private func addAccount(_ user: String, _ password: String) throws {
+        let first = !FileManager.default.fileExists(atPath: passwordFile)
+        let made = try Self.run("/usr/bin/mosquitto_passwd", ["-b"] + (first ? ["-c"] : []) + [passwordFile, user, password])
+        try #require(made.status == 0, "mosquitto_passwd: \(made.err)")
+        accounts[user] = password
+    }
+
+    /// The `mqtt:` section of a gateway.yaml that connects to this broker as the gateway's
+    /// account (its password in a file beside the configuration).
+    func gatewaySection(clientID: String) throws -> String {
+        let file = directory + "/gateway.password"
+        try gatewayPassword.write(toFile: file, atomically: true, encoding: .utf8)
+        return """
+            mqtt:
+              host: 127.0.0.1
+              port: \(port)
+              client_id: \(clientID)
+              username: \(Self.gateway)
+              password_file: \(file)
+            """
+    }
+
+    /// The `mosquitto_pub`/`mosquitto_sub` options that log in as `user`, making the account
+    /// (and having a running broker read its password file again) the first time.
+    func login(_ user: String) throws -> [String] {
+        if accounts[user] == nil {
+            try addAccount(user, Self.secret())
+            if process != nil { try reload() }
+        }
+        return ["-u", user, "-P", accounts[user]!]
     }
 
     deinit {
@@ -138,11 +167,19 @@ final class Broker: @unchecked Sendable {
         try start()
     }
 
+    /// How a publisher on `topic` logs in, unless `extra` says otherwise (a certificate, another
+    /// account): as the hub the topic names, the account the ACL lets publish there.
+    private func defaultLogin(_ topic: String, _ extra: [String]) throws -> [String] {
+        let levels = topic.split(separator: "/", omittingEmptySubsequences: false)
+        guard !extra.contains("-u"), !extra.contains("--cert"), levels.count > 3, levels[2] == "hub" else { return [] }
+        return try login(String(levels[3]))
+    }
+
     /// Publishes with Debian's `mosquitto_pub` at QoS 1: one message, or (`lines`) one per line.
     func publish(_ topic: String, _ message: String, lines: Bool = false, extra: [String] = []) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"]) + extra
+        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"]) + (try defaultLogin(topic, extra)) + extra
         let input = Pipe()
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
@@ -160,7 +197,7 @@ final class Broker: @unchecked Sendable {
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-f", file]
+        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-f", file] + (try defaultLogin(topic, []))
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -203,10 +240,7 @@ struct DaemonUnderTest {
             alerts:
               log: \(alertLog)
               check_interval: 1h
-            mqtt:
-              host: 127.0.0.1
-              port: \(broker.port)
-              client_id: \(clientID)
+            \(try broker.gatewaySection(clientID: clientID))
             \(lanes.map { "  lanes: \($0)" } ?? "")
             logging:
               level: warning

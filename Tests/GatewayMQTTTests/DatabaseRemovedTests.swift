@@ -64,10 +64,7 @@ struct DatabaseRemovedTests {
               directory: \(repository.appendingPathComponent("config/careplans").path)
             alerts:
               log: \(directory)/alerts.log
-            mqtt:
-              host: 127.0.0.1
-              port: \(broker.port)
-              client_id: gw-rm
+            \(try broker.gatewaySection(clientID: "gw-rm"))
             """.write(toFile: config, atomically: true, encoding: .utf8)
         let ccmctl = try Spawned(Self.products.appendingPathComponent("ccmctl").path, ["init", "--config", config])
         guard ccmctl.wait(timeout: 10) == 0 else { throw SupportError(description: "ccmctl init failed") }

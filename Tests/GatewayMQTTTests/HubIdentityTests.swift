@@ -9,22 +9,15 @@ import Testing
 /// a hub is the account the broker authenticated, and the gateway knows only registered hubs.
 @Suite("Hub identity through the shipped broker ACL", .serialized)
 struct HubIdentityTests {
-    static let accounts = ["ccm-gateway": "gw-secret", "h1": "h1-secret", "h2": "h2-secret", "h3": "h3-secret", "nurse-station": "ns-secret"]
-    /// The practice names one alert reader, as the shipped ACL's comment says to.
-    static let aclExtra = "user nurse-station\ntopic read ccm/v1/alerts/#"
-
-    static func login(_ user: String) -> [String] { ["-u", user, "-P", accounts[user]!] }
+    static let accounts = ["h1": "h1-secret"]
 
     static func gateway(_ broker: Broker, templates: [CarePlanTemplate] = []) throws -> Harness {
-        try Harness(broker: broker, templates: templates) {
-            $0.username = "ccm-gateway"
-            $0.password = accounts["ccm-gateway"]
-        }
+        try Harness(broker: broker, templates: templates)
     }
 
-    @Test("A hub publishing on another hub's topic never reaches the gateway; an unregistered hub's reading is quarantined, not stored")
+    @Test("A hub publishing on another hub's topic never reaches the gateway; an unregistered hub's reading, or one for a device bound to no hub from a hub not registered for its patient, is quarantined, not stored")
     func ownTopicOnly() async throws {
-        let broker = try Broker(accounts: Self.accounts, aclExtra: Self.aclExtra)
+        let broker = try Broker(accounts: Self.accounts)
         let gateway = try Self.gateway(broker)
         try gateway.pipeline.addHub("h2", by: "test")
         try gateway.pipeline.addDevice(Device(id: "C0:FF:EE:00:00:02", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h2"), by: "test")
@@ -32,16 +25,16 @@ struct HubIdentityTests {
         try gateway.start(broker)
 
         // h1 poses as h2, for h2's device, as a native reading and as a GATT value.
-        try broker.publish("ccm/v1/hub/h2/reading", MQTTIngestTests.bp(199, minute: 1, device: "C0:FF:EE:00:00:02"), extra: Self.login("h1"))
-        try broker.publish("ccm/v1/hub/h2/gatt/C0FFEE000002/2a35", "02 C7 00 7D 00 FF 07 EA 07 03 04 09 00 00", extra: Self.login("h1"))
+        try broker.publish("ccm/v1/hub/h2/reading", MQTTIngestTests.bp(199, minute: 1, device: "C0:FF:EE:00:00:02"), extra: broker.login("h1"))
+        try broker.publish("ccm/v1/hub/h2/gatt/C0FFEE000002/2a35", "02 C7 00 7D 00 FF 07 EA 07 03 04 09 00 00", extra: broker.login("h1"))
         // Then on its own topic: once this arrives, whatever h1 sent before it has too.
-        try broker.publish("ccm/v1/hub/h1/reading", MQTTIngestTests.bp(142, minute: 2), extra: Self.login("h1"))
+        try broker.publish("ccm/v1/hub/h1/reading", MQTTIngestTests.bp(142, minute: 2), extra: broker.login("h1"))
         let first = try await gateway.next(1)
         #expect(first.map(\.status) == [.accepted])
         #expect(try gateway.database.inbox().map(\.source) == ["mqtt:ccm/v1/hub/h1/reading"], "nothing h1 published on h2's topics was delivered")
 
         // h3 has broker credentials but is not registered at the gateway.
-        try broker.publish("ccm/v1/hub/h3/reading", MQTTIngestTests.bp(150, minute: 3, device: "C0:FF:EE:00:00:03"), extra: Self.login("h3"))
+        try broker.publish("ccm/v1/hub/h3/reading", MQTTIngestTests.bp(150, minute: 3, device: "C0:FF:EE:00:00:03"), extra: broker.login("h3"))
         let unknown = try await gateway.next(1)
         #expect(unknown.map(\.status) == [.quarantined])
         #expect(unknown.first?.code == "unknown_hub")
@@ -50,25 +43,32 @@ struct HubIdentityTests {
                 == "unknown hub h3; nothing from it is stored as a reading or time until it is registered: ccmctl hubs add h3, which replays its quarantined inputs")
         #expect(try gateway.database.readings().count == 1)
 
-        // Registering it replays the quarantined input.
-        let replayed = try gateway.pipeline.addHub("h3", by: "test")
+        // Registering it replays the quarantined input; the device is bound to no hub, so the
+        // reading counts only once h3 is registered for the device's patient.
+        let registered = try gateway.pipeline.addHub("h3", by: "test")
+        #expect(registered.map(\.code) == ["hub_not_for_patient"])
+        #expect(
+            registered.first?.reason
+                == "device C0:FF:EE:00:00:03 is bound to no hub, and hub h3 is not registered for its patient P1; if the device is at that hub, run ccmctl devices assign C0:FF:EE:00:00:03 --patient P1 --hub h3 or ccmctl hubs add h3 --patient P1, which replay it")
+        #expect(try gateway.database.readings().count == 1)
+        let replayed = try gateway.pipeline.addHub("h3", patients: ["P1"], by: "test")
         #expect(replayed.map(\.status) == [.accepted])
         #expect(try gateway.database.readings().count == 2)
     }
 
     @Test("A hub cannot read alerts; an account the practice names can")
     func alertsStayPrivate() throws {
-        let broker = try Broker(accounts: Self.accounts, aclExtra: Self.aclExtra)
+        let broker = try Broker(accounts: Self.accounts)
         let hubOutput = broker.directory + "/h1.out"
         let readerOutput = broker.directory + "/reader.out"
         let base = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v"]
-        let hub = try Spawned("/usr/bin/mosquitto_sub", base + Self.login("h1") + ["-i", "sub-h1", "-W", "10"], stdout: hubOutput)
+        let hub = try Spawned("/usr/bin/mosquitto_sub", base + broker.login("h1") + ["-i", "sub-h1", "-W", "10"], stdout: hubOutput)
         defer { _ = hub.terminate() }
-        let reader = try Spawned("/usr/bin/mosquitto_sub", base + Self.login("nurse-station") + ["-i", "sub-reader", "-C", "1", "-W", "10"], stdout: readerOutput)
+        let reader = try Spawned("/usr/bin/mosquitto_sub", base + broker.login(Broker.alertReader) + ["-i", "sub-reader", "-C", "1", "-W", "10"], stdout: readerOutput)
         try #require(waitUntil(broker.log) { $0.contains("sub-h1 1 ccm/v1/alerts/#") && $0.contains("sub-reader 1 ccm/v1/alerts/#") })
         // A hub cannot publish an alert either.
-        try broker.publish("ccm/v1/alerts/P1", "forged", extra: Self.login("h1"))
-        try broker.publish("ccm/v1/alerts/P1", "urgent P1 bp-high 199/125", extra: Self.login("ccm-gateway"))
+        try broker.publish("ccm/v1/alerts/P1", "forged", extra: broker.login("h1"))
+        try broker.publish("ccm/v1/alerts/P1", "urgent P1 bp-high 199/125", extra: broker.login(Broker.gateway))
         #expect(reader.wait() == 0, "the named reader got the alert")
         #expect(try String(contentsOfFile: readerOutput, encoding: .utf8) == "ccm/v1/alerts/P1 urgent P1 bp-high 199/125\n")
         // The hub's subscriber was subscribed before the alert and is served in the same pass.
@@ -78,16 +78,16 @@ struct HubIdentityTests {
 
     @Test("Time over MQTT only from a hub registered for the patient and from known staff; an entry id counts once per patient whatever the hub")
     func timeFromAllowedHubs() async throws {
-        let broker = try Broker(accounts: Self.accounts, aclExtra: Self.aclExtra)
+        let broker = try Broker(accounts: Self.accounts)
         let gateway = try Self.gateway(broker)
         try gateway.pipeline.addHub("h2", patients: ["P1"], by: "test")
         try gateway.database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")
         try gateway.start(broker)
         let entry = #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-1"}"#
-        try broker.publish("ccm/v1/hub/h1/time", entry, extra: Self.login("h1"))
-        try broker.publish("ccm/v1/hub/h2/time", entry.replacingOccurrences(of: "nurse.kim", with: "mallory"), extra: Self.login("h2"))
-        try broker.publish("ccm/v1/hub/h2/time", entry.replacingOccurrences(of: "clinical_staff", with: "physician"), extra: Self.login("h2"))
-        try broker.publish("ccm/v1/hub/h2/time", entry, extra: Self.login("h2"))
+        try broker.publish("ccm/v1/hub/h1/time", entry, extra: broker.login("h1"))
+        try broker.publish("ccm/v1/hub/h2/time", entry.replacingOccurrences(of: "nurse.kim", with: "mallory"), extra: broker.login("h2"))
+        try broker.publish("ccm/v1/hub/h2/time", entry.replacingOccurrences(of: "clinical_staff", with: "physician"), extra: broker.login("h2"))
+        try broker.publish("ccm/v1/hub/h2/time", entry, extra: broker.login("h2"))
         let outcomes = try await gateway.next(4)
         #expect(outcomes.map(\.status) == [.rejected, .rejected, .rejected, .accepted])
         #expect(
@@ -99,7 +99,7 @@ struct HubIdentityTests {
         #expect(outcomes[2].reason == "role: staff nurse.kim is registered as clinical_staff, not physician; record the time with role clinical_staff")
         // The same entry id through another hub (now registered for P1) is the same entry.
         try gateway.pipeline.addHub("h1", patients: ["P1"], by: "test")
-        try broker.publish("ccm/v1/hub/h1/time", entry, extra: Self.login("h1"))
+        try broker.publish("ccm/v1/hub/h1/time", entry, extra: broker.login("h1"))
         #expect(try await gateway.next(1).map(\.status) == [.duplicate])
         #expect(try gateway.database.timeEntries().map(\.minutes) == [12])
     }
@@ -130,7 +130,7 @@ struct HubIdentityTests {
                 keyfile \(certificates)/server.key
                 require_certificate true
                 use_identity_as_username true
-                """, accounts: Self.accounts, aclExtra: Self.aclExtra)
+                """, accounts: Self.accounts)
         // The gateway's certificate says CN=ccm-gateway: the ACL's gateway account.
         let gateway = try Harness(broker: broker) { options in
             options.port = tlsPort
@@ -151,7 +151,7 @@ struct HubIdentityTests {
 
     @Test("ccmctl hubs credentials rotates a hub's password: after the broker reloads, the old one no longer connects")
     func rotatedPasswordLocksOut() throws {
-        let broker = try Broker(accounts: Self.accounts, aclExtra: Self.aclExtra)
+        let broker = try Broker(accounts: Self.accounts)
         let path = broker.directory + "/ctl.sqlite"
         let database = try GatewayDatabase(path: path, mode: .create)
         try Pipeline(database: database).addHub("h1", by: "test")

@@ -27,7 +27,8 @@ struct InputEdgesMQTTTests {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
         try gateway.start(broker)
-        let size = 1_000_000
+        // Over the gateway's 64 KiB, under the shipped broker's max_packet_size (256 KiB).
+        let size = 200_000
         try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", bytes: [UInt8](repeating: 0x41, count: size))
         let outcomes = try await gateway.next(1)
         #expect(outcomes.map(\.status) == [.rejected])

@@ -59,7 +59,7 @@ struct KillTests {
         let inputFD = open(input, O_RDONLY)
         defer { close(inputFD) }
         let publisher = try Spawned(
-            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"],
+            "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"] + (try broker.login("h1")),
             stdin: inputFD)
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<3 {

@@ -31,6 +31,8 @@ final class Harness: Sendable {
             timeZone: TimeZone(identifier: "UTC")!)
         (outcomes, continuation) = AsyncStream.makeStream(of: [ItemOutcome].self)
         var settings = MQTTOptions(host: "127.0.0.1", port: broker.port, clientID: clientID, reconnectDelay: (1, 2))
+        settings.username = Broker.gateway
+        settings.password = broker.gatewayPassword
         options(&settings)
         let pipeline = self.pipeline
         let continuation = self.continuation
@@ -245,7 +247,7 @@ struct MQTTIngestTests {
         try gateway.start(broker)
         let output = broker.directory + "/alerts.out"
         let subscriber = try Spawned(
-            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i", "sub-alerts"],
+            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i", "sub-alerts"] + broker.login(Broker.alertReader),
             stdout: output)
         #expect(waitUntil(broker.log) { $0.contains("sub-alerts 1 ccm/v1/alerts/#") })
         try broker.publish("ccm/v1/hub/h1/reading", Self.bp(185, minute: 120))
@@ -269,7 +271,7 @@ struct MQTTIngestTests {
         // across its own restart (persistence), so every publish is seen.
         func subscribe(count: Int) throws -> (Spawned, String) {
             let output = broker.directory + "/alerts-\(UUID().uuidString.prefix(6)).out"
-            let arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"]
+            let arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"] + (try broker.login(Broker.alertReader))
             return (try Spawned("/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]), stdout: output), output)
         }
         let (session, _) = try subscribe(count: 0)
@@ -323,7 +325,7 @@ struct MQTTIngestTests {
     func glucoseContextPairing() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
-        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
         try gateway.start(broker)
         // E6 (sequence 2, context follows) then E7 (sequence 2, postprandial).
         try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", "1F 02 00 E9 07 05 15 0C 28 0A FB FF 4A C0 12 01 00")

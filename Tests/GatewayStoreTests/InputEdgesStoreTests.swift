@@ -143,7 +143,7 @@ struct InputEdgesStoreTests {
         let timeOutcomes = try world.pipeline.ingest(RawInput(source: "mqtt:x", format: .timeEntryV1, hubID: "hub\u{1B}", payload: Data(time.utf8)))
         #expect(timeOutcomes.map(\.status) == [.rejected])
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 0)
-        try world.pipeline.addHub("hub-7", by: "test")
+        try world.pipeline.addHub("hub-7", patients: ["P1"], by: "test")
         #expect(try world.ingest(World.bp, hub: "hub-7").map(\.status) == [.accepted])
     }
 

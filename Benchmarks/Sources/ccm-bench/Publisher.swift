@@ -9,9 +9,10 @@ final class Publisher: @unchecked Sendable {
     private let handle: OpaquePointer
     private let acknowledged = Atomic<Int>(0)
 
-    init(port: Int, clientID: String) {
+    init(port: Int, clientID: String, username: String? = nil, password: String? = nil) {
         mosquitto_lib_init()
         handle = mosquitto_new(clientID, true, nil)!
+        if let username { _ = mosquitto_username_pw_set(handle, username, password) }
         mosquitto_publish_callback_set(handle) { _, object, _ in
             Unmanaged<Publisher>.fromOpaque(object!).takeUnretainedValue().acknowledged.add(1, ordering: .relaxed)
         }

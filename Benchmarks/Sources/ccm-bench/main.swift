@@ -7,7 +7,8 @@
 // Scenarios: MQTT backlog drain (gateway vs mosquitto_sub), ingest (ccmctl ingest vs the sqlite3
 // CLI in one transaction), the cost per reading against a patient's history with sane and
 // suspect device clocks, end-to-end latency at 1,000 readings/s (publish → alert line), the
-// month summary for 5,000 patients, memory and footprint.
+// month summary for 5,000 patients, memory and footprint, and one broker save with the backlog
+// queued (config/mosquitto.conf autosave_interval).
 import Foundation
 import Synchronization
 
@@ -33,7 +34,7 @@ let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 // BENCH_KEEP=1 keeps the work folder (databases, logs) for a look afterwards; BENCH_ONLY=drain,
-// ingest, history, latency or month runs one scenario.
+// ingest, history, latency, month or autosave runs one scenario.
 let environment = ProcessInfo.processInfo.environment
 defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeItem(atPath: work) } }
 @MainActor func scenario(_ name: String) -> Bool { environment["BENCH_ONLY"].map { $0 == name } ?? true }
@@ -244,15 +245,7 @@ let zone = "America/Chicago"
     if getuid() == 0 { text += "user root\n" }
     try text.write(toFile: conf, atomically: true, encoding: .utf8)
     let process = try start(mosquitto, ["-c", conf], log: "\(work)/mosquitto-\(port).out")
-    _ = waitFor("the broker", timeout: 10) {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
-    }
+    waitListening(port)
     return (process, port)
 }
 
@@ -622,6 +615,8 @@ if scenario("month") {
             value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 1 s", verdict: month.seconds < 1 ? "meets" : "over"))
     say("   month \(month.seconds) s")
 }
+
+if scenario("autosave") { try brokerAutosave(repository: repo) }
 
 for binary in ["ccm-gatewayd", "ccmctl"] {
     let size = (try? FileManager.default.attributesOfItem(atPath: "\(bin)/\(binary)")[.size] as? Int) ?? 0
