@@ -7,6 +7,16 @@ import Testing
 
 @Suite("Opening the database")
 struct DatabaseTests {
+    @Test("Every commit is fsync'd: the writer runs synchronous=FULL, not the NORMAL GRDB's WAL set-up leaves")
+    func writerIsFullySynchronous() throws {
+        let directory = TemporaryDirectory()
+        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
+        // 2 is FULL (1 NORMAL); asked on the connection that commits.
+        #expect(try database.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        let reopened = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .existing)
+        #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
     @Test("Dates written without a DateFormatter are GRDB's text to the millisecond")
     func storedDates() {
         var generator = SystemRandomNumberGenerator()

@@ -711,6 +711,8 @@ report += """
       and the kernel can drop them. The daemon's private memory is the `private` figure.
 
     """
+// The callgrind profile of the decide path is a separate measurement (Benchmarks/decide-profile.md).
+if let profile = try? String(contentsOfFile: repo + "/Benchmarks/decide-profile.md", encoding: .utf8) { report += "\n" + profile }
 if environment["BENCH_KEEP"] == "1" { say("work folder kept: \(work)") }
 if !notes.isEmpty { report += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
 try report.write(toFile: out, atomically: true, encoding: .utf8)
