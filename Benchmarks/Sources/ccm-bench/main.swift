@@ -207,8 +207,11 @@ let zone = "America/Chicago"
     try csv.write(toFile: roster, atomically: true, encoding: .utf8)
     guard try run(ccmctl, ["init", "--config", config]).status == 0 else { fatalError("ccmctl init failed") }
     guard try run(ccmctl, ["patients", "import", roster, "--config", config]).status == 0 else { fatalError("patients import failed") }
-    var statements = "BEGIN;\n"
+    // The hub the benchmark publishes through ("bench"), registered for every patient: readings
+    // through an unregistered hub are quarantined, not decided.
+    var statements = "BEGIN;\nINSERT INTO hub (id, created_at) VALUES ('bench', '2026-01-05 00:00:00.000');\n"
     for i in 1...patients {
+        statements += "INSERT INTO hub_patient (hub_id, patient_id, added_at) VALUES ('bench', 'P\(pad(i))', '2026-01-05 00:00:00.000');\n"
         statements += "INSERT INTO device (id, kind, patient_id, assigned_at, created_at) VALUES ('BENCH-\(pad(i))', 'bp_monitor', 'P\(pad(i))', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000');\n"
         statements += "INSERT INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by) VALUES ('P\(pad(i))', '[\"hypertension\"]', '[]', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000', 'bench');\n"
     }
@@ -310,7 +313,7 @@ let strace = which("strace")
 let python = "/usr/bin/python3"
 let lanesMeasured = [1, 2, 4, 8]
 /// mqtt.lanes when the configuration does not set it (GatewayConfig.MQTT.defaultLanes).
-let defaultLanes = 4
+let defaultLanes = 1
 
 say("== MQTT backlog drain: \(readings) QoS 1 readings, lanes \(lanesMeasured), against mosquitto_sub, a Python subscriber, the storage floor")
 if scenario("drain") {
