@@ -158,6 +158,8 @@ public enum ATT {
         case error(request: UInt8, handle: UInt16, code: ErrorCode)
         /// No response within the transaction timeout.
         case timeout(request: UInt8, seconds: Double)
+        /// A Record Access Control Point procedure (named) did not end within its time-out.
+        case procedureTimeout(procedure: String, seconds: Double)
         /// The peer sent something that breaks the protocol.
         case malformed(String)
         /// The bearer closed (the peer disconnected).
@@ -169,6 +171,8 @@ public enum ATT {
                 "the device answered request 0x\(hex(request)) on handle 0x\(hex16(handle)) with \(code)"
             case .timeout(let request, let seconds):
                 "no answer to request 0x\(hex(request)) within \(formatSeconds(seconds)) s (ATT transaction timeout)"
+            case .procedureTimeout(let procedure, let seconds):
+                "the meter did not finish the RACP procedure \"\(procedure)\" within \(formatSeconds(seconds)) s (procedure time-out); records received before it are kept"
             case .malformed(let what): "malformed ATT PDU: \(what)"
             case .disconnected: "the device disconnected"
             }

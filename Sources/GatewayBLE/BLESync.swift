@@ -32,18 +32,23 @@ public struct BLESync: Sendable {
         public var contextOutcomes: [ItemOutcome]
         /// How far the device's clock was ahead of the gateway's when the session read it.
         public var clockOffset: Double?
+        /// The meter's new record epoch, when the session found it reset.
+        public var epoch: Int?
 
         public func count(_ status: ItemStatus) -> Int { outcomes.filter { $0.status == status }.count }
-        public var readingsStored: Int { count(.accepted) }
+        public var readingsStored: Int { outcomes.filter { $0.status == .accepted && $0.code != "control_test" }.count }
+        /// Control-solution tests stored (not readings).
+        public var controlTests: Int { outcomes.filter { $0.status == .accepted && $0.code == "control_test" }.count }
     }
 
     /// One session with `device` over `bearer` (which it closes).
     public func run(device: Device, address: String, bearer: ATTBearer) throws -> Summary {
         defer { bearer.close() }
         let state = try pipeline.database.bleSyncState(device: device.id)
-        let options = HealthSession.Options(
+        var options = HealthSession.Options(
             lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
             idle: idle, procedureTimeout: timeout)
+        options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap { try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0) }
         var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
         var clockOffset: Double?
         let session = HealthSession(client: ATTClient(bearer: bearer, timeout: timeout), options: options) { record in
@@ -56,10 +61,16 @@ public struct BLESync: Sendable {
             if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
         session.onDeviceClock = { clockOffset = pipeline.deviceClockOffset(currentTime: $0, readAt: pipeline.clock()) }
+        var epoch: Int?
+        session.onReset = { reason in
+            epoch = try pipeline.database.startGlucoseEpoch(device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
+            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device": "\(device.id)", "epoch": "\(epoch ?? 0)"])
+        }
         logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()
         try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
-        let summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
+        var summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
+        summary.epoch = epoch
         var metadata: Logger.Metadata = [
             "device": "\(device.id)", "records": "\(report.measurements)", "stored": "\(summary.readingsStored)",
             "services": "\(report.services.joined(separator: ","))",
@@ -80,6 +91,10 @@ extension BLESync.Summary {
         var lines = ["services: \(report.services.isEmpty ? "none found" : report.services.joined(separator: ", "))"]
         if let feature = report.bloodPressureFeature { lines.append("blood pressure feature: 0x\(hex16(feature))") }
         if let feature = report.glucoseFeature { lines.append("glucose feature: 0x\(hex16(feature))") }
+        if let reset = report.reset {
+            lines.append("METER RESET DETECTED: \(reset)")
+            lines.append("  its records are numbered anew\(epoch.map { " (epoch \($0))" } ?? ""); every record on the meter is downloaded, none is folded into the old ones")
+        }
         if let count = report.recordsOnMeter {
             lines.append("records on the meter \(report.requestedFrom.map { "from sequence \($0)" } ?? "in all"): \(count)")
         }
@@ -88,6 +103,7 @@ extension BLESync.Summary {
         lines.append(downloaded)
         let others = [ItemStatus.duplicate, .rejected, .quarantined].map { "\(count($0)) \($0.rawValue)" }.joined(separator: ", ")
         lines.append("readings stored: \(readingsStored) (\(others))")
+        if controlTests > 0 { lines.append("control-solution tests stored: \(controlTests) (not readings; not evaluated)") }
         for outcome in outcomes where outcome.status == .rejected || outcome.status == .quarantined {
             lines.append("  inbox \(outcome.inboxID): \(outcome.status.rawValue): \(outcome.reason ?? outcome.code ?? "")")
         }
@@ -96,7 +112,7 @@ extension BLESync.Summary {
             let minutes = Int((abs(clockOffset) / 60).rounded())
             lines.append("device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it")
         }
-        lines.append("device clock set: \(report.clockSet ? "yes" : "no")")
+        lines.append("device clock set: \(report.clockSet ? "yes, through \(report.clockSetThrough ?? "Current Time (2a2b)")" : "no")")
         if report.securityRaised { lines.append("security level raised once") }
         if report.ignoredPDUs > 0 { lines.append("ignored PDUs: \(report.ignoredPDUs)") }
         lines += report.notes.map { "note: \($0)" }

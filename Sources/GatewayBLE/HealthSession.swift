@@ -42,6 +42,11 @@ public struct SessionReport: Sendable {
     public var requestedFrom: Int?
     public var racpResult: String?
     public var clockSet = false
+    /// Which characteristic set the clock: `Current Time (2a2b)` or `Date Time (2a08)`.
+    public var clockSetThrough: String?
+    /// Why the meter was found reset (or its numbering wrapped), when it was: the download then
+    /// asked for every record.
+    public var reset: String?
     /// The device's Current Time as read before it was set (its clock's own idea of now).
     public var deviceClock: [UInt8]?
     public var securityRaised = false
@@ -66,6 +71,9 @@ public final class HealthSession {
     public struct Options: Sendable {
         /// The highest glucose sequence number already stored; the download asks for the next.
         public var lastGlucoseSequence: Int?
+        /// The Glucose Measurement received with ``lastGlucoseSequence``, as received: the meter's
+        /// record with that number must still have its time, or the meter was reset.
+        public var lastGlucoseMeasurement: [UInt8]?
         /// The time to write into Current Time (0x2A2B) when the device exposes it writable.
         public var currentTime: [UInt8]?
         /// How long a cuff may stay silent after its CCCDs are armed before the session ends.
@@ -89,6 +97,12 @@ public final class HealthSession {
     let store: (HealthRecord) throws -> Void
     /// Told the device's Current Time when it was read, before any record is stored.
     public var onDeviceClock: (([UInt8]) -> Void)?
+    /// Told why the meter was found reset, before its records are downloaded again (the caller
+    /// starts a new record epoch, so that they are not folded into the old ones).
+    public var onReset: ((String) throws -> Void)?
+    /// While the session checks the meter's records against what is stored, the measurements it
+    /// is sent are collected here instead of stored.
+    private var probed: [[UInt8]]?
     public private(set) var report = SessionReport()
     private var routes: [UInt16: UInt16] = [:]
     private var racpResponses: [RACP.Response] = []
@@ -117,7 +131,8 @@ public final class HealthSession {
             for characteristic in characteristics.values.joined() {
                 if case .short(let uuid) = characteristic.uuid { routes[characteristic.valueHandle] = uuid }
             }
-            try setClock(characteristics[HealthUUID.currentTimeService] ?? [])
+            try setClock(
+                characteristics[HealthUUID.currentTimeService] ?? [], dateTime: characteristics[HealthUUID.bloodPressureService] ?? [])
             if let glucose = characteristics[HealthUUID.glucoseService] { try downloadGlucose(glucose) }
             if let pressure = characteristics[HealthUUID.bloodPressureService] { try receiveBloodPressure(pressure) }
             if characteristics[HealthUUID.glucoseService] == nil, characteristics[HealthUUID.bloodPressureService] == nil {
@@ -142,6 +157,10 @@ public final class HealthSession {
 
     private func received(handle: UInt16, value: [UInt8]) throws {
         switch routes[handle] {
+        case HealthUUID.glucoseMeasurement where probed != nil:
+            probed!.append(value)
+        case HealthUUID.glucoseMeasurementContext where probed != nil:
+            break
         case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement:
             let record = HealthRecord(characteristic: String(format4: routes[handle]!), value: value)
             try store(record)
@@ -206,8 +225,20 @@ public final class HealthSession {
 
     /// Reads the device's clock (so that record times from a clock that was wrong can be put
     /// right) and then sets it to the gateway's, when the device allows each.
-    private func setClock(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
-        guard let time = find(HealthUUID.currentTime, in: characteristics) else { return }
+    /// A cuff without Current Time whose Blood Pressure service has a writable Date Time
+    /// (0x2A08) gets its clock set through that: the first 7 bytes of the Current Time value.
+    private func setClock(_ characteristics: [GATTCharacteristic], dateTime: [GATTCharacteristic]) throws(ATT.Failure) {
+        guard let time = find(HealthUUID.currentTime, in: characteristics) else {
+            guard let value = options.currentTime, let date = find(HealthUUID.dateTime, in: dateTime), date.properties.contains(.write) else { return }
+            do {
+                try client.write(date.valueHandle, Array(value.prefix(7)))
+                report.clockSet = true
+                report.clockSetThrough = "Date Time (2a08)"
+            } catch .error(_, _, let code) where !code.isSecurity {
+                report.notes.append("the device refused the time: \(code)")
+            }
+            return
+        }
         if time.properties.contains(.read) {
             do {
                 let clock = try client.read(time.valueHandle)
@@ -221,6 +252,7 @@ public final class HealthSession {
         do {
             try client.write(time.valueHandle, value)
             report.clockSet = true
+            report.clockSetThrough = "Current Time (2a2b)"
         } catch .error(_, _, let code) where !code.isSecurity {
             report.notes.append("the device refused the time: \(code)")
         }
@@ -236,8 +268,14 @@ public final class HealthSession {
         try arm(find(HealthUUID.glucoseMeasurement, in: characteristics), indicate: false, required: true)
         try arm(find(HealthUUID.glucoseMeasurementContext, in: characteristics), indicate: false, required: false)
         try arm(racp, indicate: true, required: true)
+        var last = options.lastGlucoseSequence
+        if let stored = last, let reason = try resetReason(racp, last: stored) {
+            report.reset = reason
+            try? onReset?(reason)
+            last = nil
+        }
         // After 65535 the sequence number has nowhere to go: ask for everything; dedup keeps each once.
-        let from = options.lastGlucoseSequence.flatMap { $0 < 0xFFFF ? $0 + 1 : nil }
+        let from = last.flatMap { $0 < 0xFFFF ? $0 + 1 : nil }
         report.requestedFrom = from
 
         if case .numberOfRecords(let count) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) {
@@ -255,6 +293,48 @@ public final class HealthSession {
         }
     }
 
+    /// Whether the meter was reset (or its 16-bit sequence number wrapped) since `last` was
+    /// stored: its newest record is numbered below `last`, or its record `last` has another time
+    /// than the one received. `nil`: it was not (or the meter holds no records to tell by).
+    private func resetReason(_ racp: GATTCharacteristic, last: Int) throws(ATT.Failure) -> String? {
+        let newest = try probe(racp, RACP.reportLastRecord)
+        guard let newestSequence = newest.last.flatMap(Self.sequence) else { return nil }
+        if newestSequence < last {
+            return "the meter's newest record is sequence \(newestSequence), below the last one stored (\(last)): the meter was reset or its sequence numbers wrapped past 65535"
+        }
+        guard let stored = options.lastGlucoseMeasurement else { return nil }
+        let record = newestSequence == last ? newest.last : try probe(racp, RACP.reportRecord(sequence: last)).first { Self.sequence($0) == last }
+        guard let record, Self.time(record) != Self.time(stored) else { return nil }
+        return "the meter's record \(last) has another time (\(Self.describeTime(record))) than the one stored (\(Self.describeTime(stored))): the meter was reset"
+    }
+
+    /// Runs a report request whose records are collected, not stored.
+    private func probe(_ racp: GATTCharacteristic, _ request: [UInt8]) throws(ATT.Failure) -> [[UInt8]] {
+        probed = []
+        defer { probed = nil }
+        _ = try racpProcedure(racp, request)
+        return probed ?? []
+    }
+
+    static func sequence(_ measurement: [UInt8]) -> Int? {
+        measurement.count >= 3 ? Int(measurement[1]) | Int(measurement[2]) << 8 : nil
+    }
+
+    /// A Glucose Measurement's Base Time and, when present, Time Offset bytes.
+    static func time(_ measurement: [UInt8]) -> [UInt8] {
+        guard measurement.count >= 10 else { return measurement }
+        let withOffset = measurement[0] & 0x01 != 0 && measurement.count >= 12
+        return Array(measurement[3..<(withOffset ? 12 : 10)])
+    }
+
+    static func describeTime(_ measurement: [UInt8]) -> String {
+        let t = time(measurement)
+        guard t.count >= 7 else { return "none" }
+        let year = Int(t[0]) | Int(t[1]) << 8
+        func two(_ v: UInt8) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(year)-\(two(t[2]))-\(two(t[3])) \(two(t[4])):\(two(t[5])):\(two(t[6]))"
+    }
+
     /// Writes one RACP request and serves notifications until its indication arrives.
     private func racpProcedure(_ racp: GATTCharacteristic, _ request: [UInt8]) throws(ATT.Failure) -> RACP.Response {
         racpResponses.removeAll()
@@ -270,7 +350,7 @@ public final class HealthSession {
         let answered = try client.serve(idle: options.procedureTimeout) { !racpResponses.isEmpty }
         guard answered, let response = racpResponses.first else {
             _ = try? client.write(racp.valueHandle, RACP.abort)
-            throw .timeout(request: request[0], seconds: options.procedureTimeout.inSeconds)
+            throw .procedureTimeout(procedure: RACP.procedureName(request), seconds: options.procedureTimeout.inSeconds)
         }
         return response
     }

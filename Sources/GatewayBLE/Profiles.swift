@@ -13,6 +13,7 @@ public enum HealthUUID {
     public static let glucoseFeature: UInt16 = 0x2A51
     public static let recordAccessControlPoint: UInt16 = 0x2A52
     public static let currentTime: UInt16 = 0x2A2B
+    public static let dateTime: UInt16 = 0x2A08
 
     /// The services whose presence in an advertisement marks a health device worth listing.
     public static let healthServices: Set<UInt16> = [bloodPressureService, glucoseService]
@@ -34,6 +35,23 @@ public enum RACP {
     }
 
     static let abort: [UInt8] = [0x03, 0x00]
+
+    /// Report the last (newest) stored record.
+    static let reportLastRecord: [UInt8] = [0x01, 0x06]
+
+    /// Report the stored record with this sequence number (within range `n…n`).
+    static func reportRecord(sequence: Int) -> [UInt8] { [0x01, 0x04, 0x01] + le16(UInt16(sequence)) + le16(UInt16(sequence)) }
+
+    /// The procedure a request starts, by its op code, for messages.
+    static func procedureName(_ request: [UInt8]) -> String {
+        switch request.first {
+        case 0x01: "Report Stored Records"
+        case 0x02: "Delete Stored Records"
+        case 0x03: "Abort Operation"
+        case 0x04: "Report Number of Stored Records"
+        default: "RACP op code 0x\(hex(request.first ?? 0))"
+        }
+    }
 
     /// The response codes (§5.4).
     public enum ResponseCode: UInt8, Sendable, CustomStringConvertible {

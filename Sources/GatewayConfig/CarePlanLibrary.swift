@@ -126,7 +126,14 @@ public struct CarePlanLibrary: Sendable {
             }
             quantities.append(quantity)
         }
-        if type != .stale {
+        if type == .irregularPulse {
+            // The cuff's flag, not a quantity: blood-pressure readings only.
+            guard quantities.isEmpty else { throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag; remove quantity") }
+            guard kind == nil || kind == .bloodPressure else {
+                throw ConfigError("\(origin): \(at).kind: an irregular_pulse rule looks at blood_pressure readings")
+            }
+            kind = .bloodPressure
+        } else if type != .stale {
             guard !quantities.isEmpty else {
                 throw ConfigError("\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
             }

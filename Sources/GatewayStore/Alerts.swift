@@ -371,8 +371,8 @@ enum AlertBook {
         guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: reading.id,
-            patient: reading.patientID, plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            id: reading.id, patient: reading.patientID, plan: plan, now: now, db)
     }
 
     /// Evaluates a just-stored reading against the patient's plan.
@@ -381,14 +381,16 @@ enum AlertBook {
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, at: reading.effectiveAt, windowed: reading.windowed, id: id,
-            patient: patient, plan: plan, now: now, db)
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            id: id, patient: patient, plan: plan, now: now, db)
     }
 
     /// Evaluates a reading against `plan`, with the patient's earlier readings that rules over a
     /// window or the last N readings need. A reading that is not `windowed` (its time is not
     /// known) meets only the rules that look at it alone; readings that are not windowed are
-    /// never part of another reading's history.
+    /// never part of another reading's history. A blood-pressure reading the cuff flagged as
+    /// unreliable (body movement, loose cuff, improper position) meets no threshold, n-of-m or
+    /// average rule; only its irregular-pulse flag and the stale rules look at it.
     ///
     /// Readings are placed by their device time (`effective_at`), never by the order they
     /// arrived in: MQTT lanes, a hub's retry or a backlog can deliver a patient's readings in any
@@ -397,19 +399,24 @@ enum AlertBook {
     /// those (at most ``overtakenLimit``) are evaluated again with it, raising or escalating what
     /// they would have raised had it come first. Repeats of an open alert are not counted twice.
     static func evaluate(
-        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, at: Date, windowed: Bool, id: Int64, patient: String,
-        plan: CarePlan, now: Date, _ db: Database
+        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date, windowed: Bool, id: Int64,
+        patient: String, plan: CarePlan, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
         var plan = plan
-        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale } }
+        if kind == .bloodPressure, flags.contains(where: \.makesUnreliable) {
+            plan.rules = plan.rules.filter { $0.rule.type == .irregularPulse || $0.rule.type == .stale }
+        }
+        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse } }
         guard !plan.rules(for: kind).isEmpty else { return [] }
         let needs = Evaluator.historyNeeds(plan, kind: kind)
-        let reading = Observation(readingID: id, at: at, values: values, meal: meal)
+        let reading = Observation(readingID: id, at: at, values: values, meal: meal, flags: Set(flags))
         let history = try self.history(needs, kind: kind, patient: patient, before: reading, db)
         let findings = Evaluator.evaluate(plan, kind: kind, reading: reading, history: history)
         var events = try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
         guard windowed, !needs.isEmpty else { return events }
-        for later in try overtaken(needs, kind: kind, patient: patient, by: reading, db) {
+        // A later reading the cuff flagged as unreliable met no windowed rule; it does not now either.
+        for later in try overtaken(needs, kind: kind, patient: patient, by: reading, db)
+        where !(kind == .bloodPressure && later.flags.contains(where: \.makesUnreliable)) {
             let history = try self.history(needs, kind: kind, patient: patient, before: later, db)
             let findings = Evaluator.evaluate(plan, kind: kind, reading: later, history: history)
             events += try raiseOnly(findings, patient: patient, seenAt: later.at, now: now, db)

@@ -12,10 +12,17 @@ public struct BLESyncState: Sendable, Hashable, Codable, FetchableRecord {
     public var lastErrorAt: Date?
     public var sessions: Int
     public var records: Int
+    /// The meter's record epoch: which numbering of its records the sequence numbers belong to.
+    /// It goes up when the meter is found reset or its sequence number wraps.
+    public var glucoseEpoch: Int = 0
+    /// When and why the epoch last went up.
+    public var glucoseResetAt: Date?
+    public var glucoseResetReason: String?
 
     enum CodingKeys: String, CodingKey {
         case deviceID = "device_id", lastGlucoseSeq = "last_glucose_seq", lastAttemptAt = "last_attempt_at"
         case lastSyncAt = "last_sync_at", lastError = "last_error", lastErrorAt = "last_error_at", sessions, records
+        case glucoseEpoch = "glucose_epoch", glucoseResetAt = "glucose_reset_at", glucoseResetReason = "glucose_reset_reason"
     }
 }
 
@@ -88,6 +95,54 @@ extension GatewayDatabase {
         }
     }
 
+    /// The device's current glucose record epoch (0 before any reset).
+    static func glucoseEpoch(_ device: String, _ db: Database) throws -> Int {
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT glucose_epoch FROM ble_sync WHERE device_id = ?"), arguments: [device]) ?? 0
+    }
+
+    /// Starts a new record epoch for a meter that was reset or whose sequence number wrapped:
+    /// its records from now on are new readings, never folded into the old ones with the same
+    /// sequence numbers. Audited (`glucose.reset`). `lastSequence`: the newest sequence number
+    /// known in the new numbering (`nil`: none yet, the next download asks for everything).
+    /// Returns the new epoch.
+    static func startGlucoseEpoch(device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database) throws -> Int {
+        let previous = try glucoseEpoch(device, db)
+        let next = max(previous, epoch) + 1
+        let previousSequence = try Int.fetchOne(db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
+        try db.cachedStatement(sql: """
+                INSERT INTO ble_sync (device_id, last_glucose_seq, glucose_epoch, glucose_reset_at, glucose_reset_reason) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (device_id) DO UPDATE SET last_glucose_seq = ?2, glucose_epoch = ?3, glucose_reset_at = ?4, glucose_reset_reason = ?5
+                """).execute(arguments: [device, lastSequence, next, time, reason])
+        try Audit.record(
+            db, actor: actor, action: "glucose.reset", entity: "device", id: device,
+            detail: ["previous_epoch": "\(previous)", "epoch": "\(next)", "last_glucose_seq": previousSequence.map(String.init) ?? "", "reason": reason])
+        return next
+    }
+
+    /// A BLE session found the meter reset (or its numbering wrapped): a new epoch starts, and
+    /// the session downloads every record. Returns the new epoch.
+    public func startGlucoseEpoch(device: String, reason: String, by actor: String, at time: Date) throws -> Int {
+        try write { db in
+            try Self.startGlucoseEpoch(device: device, after: 0, lastSequence: nil, reason: reason, by: actor, at: time, db)
+        }
+    }
+
+    /// The Glucose Measurement value last received from `device` with this sequence number (in
+    /// its current epoch), as received: a session compares the meter's record with it.
+    public func receivedGlucoseMeasurement(device: String, sequence: Int) throws -> [UInt8]? {
+        try read { db in
+            let epoch = try Self.glucoseEpoch(device, db)
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT payload FROM inbox WHERE format = ? AND COALESCE(device_epoch, 0) = ? ORDER BY id DESC LIMIT 200
+                    """), arguments: [InputFormat.gatt(characteristic: "2a18", device: device).rawValue, epoch])
+            for row in rows {
+                let bytes = HealthCharacteristic.bytes(row["payload"])
+                if bytes.count >= 3, Int(bytes[1]) | Int(bytes[2]) << 8 == sequence { return bytes }
+            }
+            return nil
+        }
+    }
+
     /// Notes (or refreshes) a health device heard advertising.
     public func recordDiscovered(_ device: DiscoveredDevice) throws {
         try write { db in
@@ -144,6 +199,9 @@ extension Pipeline {
     public func receiveBLE(_ input: RawInput, device: String, glucoseSequence: Int?) throws -> [ItemOutcome] {
         let inboxID = try database.write { db in
             let id = try Self.insertInbox(input, db)
+            if case .gatt(let characteristic, _) = input.format, characteristic == "2a18" || characteristic == "2a34" {
+                try db.cachedStatement(sql: "UPDATE inbox SET device_epoch = ? WHERE id = ?").execute(arguments: [try GatewayDatabase.glucoseEpoch(device, db), id])
+            }
             if let glucoseSequence {
                 try db.cachedStatement(sql: """
                         INSERT INTO ble_sync (device_id, last_glucose_seq) VALUES (?1, ?2)

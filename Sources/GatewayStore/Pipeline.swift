@@ -319,6 +319,29 @@ public struct Pipeline: Sendable {
         }
     }
 
+    /// Maps user `user` of a multi-user device (its 0x2A35 User ID) to a patient, then replays
+    /// the device's quarantined readings (those of that user are accepted for the patient), in
+    /// one transaction. Audited (`device.assign_user`).
+    public func assignDeviceUser(_ id: String, user: Int, to patientID: String, by actor: String) throws -> [ItemOutcome] {
+        try commit { db in
+            _ = try GatewayDatabase.requireDevice(id, db)
+            guard (0...255).contains(user) else { throw StoreError(.invalid, "--user: \(user) is not a user index; a device's user ids are 0 to 255") }
+            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [patientID]) != nil else {
+                throw StoreError(.notFound, "no patient \(patientID); add it with ccmctl patients add \(patientID)")
+            }
+            let previous = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [id, user])
+            try db.cachedStatement(sql: """
+                    INSERT INTO device_user (device_id, user_index, patient_id, assigned_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (device_id, user_index) DO UPDATE SET patient_id = excluded.patient_id, assigned_at = excluded.assigned_at
+                    """).execute(arguments: [id, user, patientID, clock()])
+            try Audit.record(
+                db, actor: actor, action: "device.assign_user", entity: "device", id: id,
+                detail: ["user": "\(user)", "patient": patientID, "previous_patient": previous ?? ""])
+            return try replayQuarantined(device: id, by: actor, db)
+        }
+    }
+
     /// Registers a hub (`ccmctl hubs add`), or adds patients to a registered one, and replays
     /// the inputs quarantined because the hub was unknown or not registered for the patient of
     /// a device bound to no hub, in one transaction.
@@ -541,7 +564,8 @@ public struct Pipeline: Sendable {
         case .failure(let rejection):
             outcome = outcome.rejected(rejection)
         case .success(let context):
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ?"), arguments: [device, context.sequence])
+            let epoch = try inbox.deviceEpoch ?? GatewayDatabase.glucoseEpoch(device, db)
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? AND COALESCE(epoch, 0) = ? ORDER BY id DESC"), arguments: [device, context.sequence, epoch])
             {
                 var reading = try ReadingRow.decode(row)
                 outcome.status = .accepted
@@ -622,12 +646,17 @@ public struct Pipeline: Sendable {
     /// Decides one reading: the shared step of first processing and quarantine replay.
     private func decide(_ payload: DecodedPayload, item: Int, inbox: InboxRow, _ db: Database) throws -> ItemOutcome {
         var outcome = ItemOutcome(inboxID: inbox.id, item: item, status: .rejected)
-        let input: ReadingInput
+        var input: ReadingInput
         switch payload.items[item] {
         case .failure(let rejection):
             return outcome.rejected(rejection)
         case .success(let value):
             input = value
+        }
+        // A glucose sequence number belongs to the meter's current numbering of its records:
+        // the epoch it was received in (BLE), else the device's epoch now.
+        if input.kind == .glucose, input.sequence != nil, input.recordEpoch == nil {
+            input.recordEpoch = try inbox.deviceEpoch ?? GatewayDatabase.glucoseEpoch(DeviceID.canonical(input.device), db)
         }
         outcome.kind = input.kind
         outcome.deviceID = DeviceID.canonical(input.device)
@@ -645,7 +674,22 @@ public struct Pipeline: Sendable {
                 "unknown device \(reading.device); register it with ccmctl devices add \(reading.device) --kind KIND --patient PATIENT, which replays its quarantined readings"
             return outcome
         }
-        guard let patientID = device.patientID else {
+        var patient = device.patientID
+        if let user = reading.userIndex {
+            // A multi-user device: the user index names the patient, never the device's owner.
+            patient = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [device.id, user])
+            guard patient != nil else {
+                outcome.status = .quarantined
+                outcome.code = "unmapped_user"
+                outcome.reason =
+                    user == 255
+                    ? "device \(reading.device) sent user 255 (\"unknown user\"): the cuff did not know whose reading this is; if you know, map it with ccmctl devices assign \(reading.device) --user 255 --patient PATIENT, which replays its quarantined readings"
+                    : "device \(reading.device) sent user \(user), which is not mapped to a patient; map it with ccmctl devices assign \(reading.device) --user \(user) --patient PATIENT, which replays its quarantined readings"
+                return outcome
+            }
+        }
+        guard let patientID = patient else {
             outcome.status = .quarantined
             outcome.code = "unassigned_device"
             outcome.reason =
@@ -674,7 +718,37 @@ public struct Pipeline: Sendable {
                 "device \(device.id) is bound to no hub, and hub \(hub) is not registered for its patient \(patientID); if the device is at that hub, run ccmctl devices assign \(device.id) --patient \(patientID) --hub \(hub) or ccmctl hubs add \(hub) --patient \(patientID), which replay it"
             return outcome
         }
-        if let key = reading.dedupKey,
+        if reading.controlSolution {
+            return try storeControlTest(reading, device: device, inbox: inbox, outcome: outcome, db)
+        }
+        var resetNote: String?
+        if reading.kind == .glucose, let sequence = reading.sequence {
+            // A meter's record: the same record (sequence number and time) stored in any epoch
+            // is a duplicate (a meter whose numbering wrapped still holds records from before);
+            // the same sequence number in this epoch with another time is another record: the
+            // meter was reset or wrapped, and its records start a new epoch.
+            let stored = try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT id, measured_at, measured_at_text, glucose, dedup_key FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? ORDER BY id"),
+                arguments: [reading.device, sequence])
+            if let same = stored.first(where: { Self.sameRecord($0, reading) }) {
+                let id: Int64 = same["id"]
+                outcome.status = .duplicate
+                outcome.readingID = id
+                outcome.reason = "same reading as reading \(id) (\((same["dedup_key"] as String?) ?? reading.dedupKey?.description ?? ""))"
+                return outcome
+            }
+            if let key = reading.dedupKey, let clash = stored.first(where: { ($0["dedup_key"] as String?) == key.description }) {
+                let clashID: Int64 = clash["id"]
+                let epoch = try GatewayDatabase.startGlucoseEpoch(
+                    device: reading.device, after: reading.epoch ?? 0, lastSequence: sequence,
+                    reason: "record \(sequence) arrived with time \(reading.measuredAt.map(RFC3339.format) ?? "unknown"), another than the stored reading \(clashID) with that number has; the meter was reset or its numbering wrapped",
+                    by: "gateway", at: clock(), db)
+                reading.epoch = epoch
+                reading.dedupKey = DedupKey(
+                    device: reading.device, kind: .glucose, measuredAt: reading.measuredAt, sequence: sequence, messageID: reading.messageID, epoch: epoch)
+                resetNote = "meter reset detected (sequence \(sequence) already stored with another time): its records are numbered anew as epoch \(epoch)"
+            }
+        } else if let key = reading.dedupKey,
             let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])
         {
             outcome.status = .duplicate
@@ -693,6 +767,7 @@ public struct Pipeline: Sendable {
         outcome.readingID = readingID
         outcome.status = .accepted
         var notes = reading.notes
+        if let resetNote { notes.insert(resetNote, at: 0) }
         do {
             outcome.alerts = try AlertBook.evaluate(reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
         } catch let error as CarePlanError {
@@ -700,6 +775,49 @@ public struct Pipeline: Sendable {
             notes.append("care plan not evaluated: \(error.description)")
         }
         outcome.reason = notes.isEmpty ? nil : notes.joined(separator: "; ")
+        return outcome
+    }
+
+    /// How far apart two times of one meter record may be and still be the same record: the
+    /// same record published by another path (a hub's app converting the meter's time and
+    /// unit) may be off by seconds; a reset meter's record with the same number is days or
+    /// months apart.
+    static let sameRecordTolerance: Double = 300
+
+    /// Whether a stored glucose reading (`id, measured_at, measured_at_text, glucose`) is the
+    /// same meter record as `reading`, which has its sequence number: the same time (within
+    /// ``sameRecordTolerance``); without times on either side, the same value.
+    static func sameRecord(_ row: Row, _ reading: NormalizedReading) -> Bool {
+        let at: Date? = row["measured_at"], text: String? = row["measured_at_text"]
+        if let at, let mine = reading.storedMeasuredAt { return abs(at.timeIntervalSince(mine)) <= sameRecordTolerance }
+        if text != nil || reading.measuredAtText != nil || at != nil || reading.storedMeasuredAt != nil { return text == reading.measuredAtText && at == reading.storedMeasuredAt }
+        guard let stored: Double = row["glucose"], let value = reading.values[.glucose] else { return false }
+        return abs(stored - value) < 0.5
+    }
+
+    /// A control-solution test: the meter checked against a solution of known concentration,
+    /// not the patient's blood. Kept as a control test (`ccmctl readings controls`), never a
+    /// reading, never evaluated.
+    private func storeControlTest(_ reading: NormalizedReading, device: Device, inbox: InboxRow, outcome: ItemOutcome, _ db: Database) throws -> ItemOutcome {
+        var outcome = outcome
+        outcome.status = .accepted
+        outcome.code = "control_test"
+        let key = reading.dedupKey.map { "control|\($0)" }
+        if let key, let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM control_test WHERE dedup_key = ?"), arguments: [key]) {
+            outcome.status = .duplicate
+            outcome.reason = "same control-solution test as control test \(existing) (\(key))"
+            return outcome
+        }
+        try db.cachedStatement(sql: """
+                INSERT INTO control_test (device_id, patient_id, measured_at, received_at, glucose, original_unit, original_value,
+                  sample_type, sample_location, flags, seq, source, inbox_id, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [
+                device.id, device.patientID, reading.storedMeasuredAt, reading.receivedAt, reading.values[.glucose],
+                reading.originalUnit.rawValue, reading.originalValues[.glucose], reading.sampleType, reading.sampleLocation,
+                ReadingRow.flagText(reading.flags), reading.sequence, inbox.source, inbox.id, key,
+            ])
+        outcome.reason =
+            "control-solution test stored as control test \(db.lastInsertedRowID) (ccmctl readings controls); not the patient's reading, not evaluated"
         return outcome
     }
 
@@ -741,6 +859,8 @@ struct InboxRow {
     var clockOffset: Double?
     /// The input's whole size when `payload` holds only its first bytes.
     var payloadSize: Int?
+    /// The meter's record epoch when the value was received (BLE glucose).
+    var deviceEpoch: Int?
 
     /// The input's whole size (larger than `payload` for an overlong line kept in part).
     var size: Int { payloadSize ?? payload.count }
@@ -755,6 +875,6 @@ struct InboxRow {
             id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
             hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
             processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"),
-            payloadSize: try row.decode(forColumn: "payload_size"))
+            payloadSize: try row.decode(forColumn: "payload_size"), deviceEpoch: try row.decode(forColumn: "device_epoch"))
     }
 }

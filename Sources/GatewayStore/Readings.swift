@@ -25,9 +25,26 @@ public struct StoredReading: Sendable, Hashable {
     public var messageID: String?
     public var source: String
     public var inboxID: Int64
+    /// What the device said about the measurement.
+    public var flags: [ReadingFlag] = []
+    /// The user index of a multi-user device, when it sent one.
+    public var userIndex: Int?
+    public var sampleType: String?
+    public var sampleLocation: String?
+    /// The meter's record epoch of `sequence` (glucose).
+    public var epoch: Int?
+
+    /// Flags that keep the reading out of threshold, n-of-m and average rules.
+    public var unreliableBecause: [ReadingFlag] { kind == .bloodPressure ? flags.filter(\.makesUnreliable) : [] }
 }
 
 enum ReadingRow {
+    /// Flags as stored: space-separated names, `nil` for none.
+    static func flagText(_ flags: [ReadingFlag]) -> String? { flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ") }
+
+    /// Stored flags back; a name this version does not know is skipped.
+    static func flags(_ text: String?) -> [ReadingFlag] { (text ?? "").split(separator: " ").compactMap { ReadingFlag(rawValue: String($0)) } }
+
     static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
@@ -42,19 +59,21 @@ enum ReadingRow {
         for quantity in Quantity.allCases { arguments += [reading.values[quantity]] }
         arguments += [
             reading.originalUnit.rawValue, originalJSON, reading.meal?.rawValue, reading.sequence, reading.messageID, source,
-            inboxID, reading.dedupKey?.description,
+            inboxID, reading.dedupKey?.description, flagText(reading.flags), reading.userIndex, reading.sampleType, reading.sampleLocation,
+            reading.epoch,
         ]
         try db.cachedStatement(sql: """
                 INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
                   windowed, measured_at_text, \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
-                  original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key)
-                VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 8).joined(separator: ", ")))
+                  original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key,
+                  flags, user_index, sample_type, sample_location, epoch)
+                VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 13).joined(separator: ", ")))
                 """).execute(arguments: arguments)
         return db.lastInsertedRowID
     }
 
     /// The columns a care-plan rule reads of past readings.
-    static let observationColumns = "id, effective_at, meal, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
+    static let observationColumns = "id, effective_at, meal, flags, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// The rows of a query on ``observationColumns``, read from the statement as it steps: no
     /// row copied, each column read straight from SQLite (copying rows and reading them back
@@ -64,12 +83,15 @@ enum ReadingRow {
         let cursor = try Row.fetchCursor(statement, arguments: arguments)
         while let row = try cursor.next() {
             var values: [Quantity: Double] = [:]
-            for (offset, quantity) in Quantity.allCases.enumerated() where !row.hasNull(atIndex: 3 + offset) {
-                values[quantity] = row[3 + offset] as Double
+            for (offset, quantity) in Quantity.allCases.enumerated() where !row.hasNull(atIndex: 4 + offset) {
+                values[quantity] = row[4 + offset] as Double
             }
             let meal: String? = row.hasNull(atIndex: 2) ? nil : (row[2] as String)
+            let flags: String? = row.hasNull(atIndex: 3) ? nil : (row[3] as String)
             observations.append(
-                Observation(readingID: row[0] as Int64, at: row[1] as Date, values: values, meal: meal.flatMap(MealContext.init(rawValue:))))
+                Observation(
+                    readingID: row[0] as Int64, at: row[1] as Date, values: values, meal: meal.flatMap(MealContext.init(rawValue:)),
+                    flags: Set(Self.flags(flags))))
         }
         return observations
     }
@@ -93,7 +115,7 @@ enum ReadingRow {
             throw StoreError(.invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read; upgrade ccm-gateway")
         }
         let meal: String? = try row.decode(forColumn: "meal")
-        return StoredReading(
+        var reading = StoredReading(
             id: id, patientID: try row.decode(forColumn: "patient_id"), deviceID: try row.decode(forColumn: "device_id"), kind: kind,
             values: values, originalValues: original, originalUnit: unit, measuredAt: try row.decode(forColumn: "measured_at"),
             receivedAt: try row.decode(forColumn: "received_at"), effectiveAt: try row.decode(forColumn: "effective_at"),
@@ -101,6 +123,12 @@ enum ReadingRow {
             measuredAtText: try row.decode(forColumn: "measured_at_text"), meal: meal.flatMap(MealContext.init(rawValue:)),
             sequence: try row.decode(forColumn: "seq"), messageID: try row.decode(forColumn: "message_id"),
             source: try row.decode(forColumn: "source"), inboxID: try row.decode(forColumn: "inbox_id"))
+        reading.flags = flags(try row.decode(forColumn: "flags"))
+        reading.userIndex = try row.decode(forColumn: "user_index")
+        reading.sampleType = try row.decode(forColumn: "sample_type")
+        reading.sampleLocation = try row.decode(forColumn: "sample_location")
+        reading.epoch = try row.decode(forColumn: "epoch")
+        return reading
     }
 }
 
@@ -123,7 +151,45 @@ public struct InboxEntry: Sendable, Hashable {
     public var payload: Data
 }
 
+/// A glucose control-solution test: kept apart from readings, never evaluated.
+public struct ControlTest: Sendable, Hashable {
+    public var id: Int64
+    public var deviceID: String
+    public var patientID: String?
+    public var measuredAt: Date?
+    public var receivedAt: Date
+    /// mg/dL.
+    public var glucose: Double
+    public var sequence: Int?
+    public var sampleType: String?
+    public var sampleLocation: String?
+    public var flags: [ReadingFlag]
+    public var source: String
+    public var inboxID: Int64
+}
+
 extension GatewayDatabase {
+    /// Control-solution tests, oldest first.
+    public func controlTests(device: String? = nil) throws -> [ControlTest] {
+        try read { db in
+            var sql = "SELECT * FROM control_test"
+            var arguments: StatementArguments = []
+            if let device {
+                sql += " WHERE device_id = ?"
+                arguments += [device]
+            }
+            return try Row.fetchAll(db, sql: sql + " ORDER BY received_at, id", arguments: arguments).map { row in
+                ControlTest(
+                    id: try row.decode(forColumn: "id"), deviceID: try row.decode(forColumn: "device_id"),
+                    patientID: try row.decode(forColumn: "patient_id"), measuredAt: try row.decode(forColumn: "measured_at"),
+                    receivedAt: try row.decode(forColumn: "received_at"), glucose: try row.decode(forColumn: "glucose"),
+                    sequence: try row.decode(forColumn: "seq"), sampleType: try row.decode(forColumn: "sample_type"),
+                    sampleLocation: try row.decode(forColumn: "sample_location"), flags: ReadingRow.flags(try row.decode(forColumn: "flags")),
+                    source: try row.decode(forColumn: "source"), inboxID: try row.decode(forColumn: "inbox_id"))
+            }
+        }
+    }
+
     /// How many readings are stored.
     public func readingCount() throws -> Int {
         try read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM reading") ?? 0 }

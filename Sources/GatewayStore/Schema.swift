@@ -17,6 +17,7 @@ enum Schema {
         migrator.registerMigration("2026-11-30-inbox-payload-size", migrate: inboxPayloadSize)
         migrator.registerMigration("2026-11-30-alert-outbox", migrate: alertOutbox)
         migrator.registerMigration("2026-11-30-hubs", migrate: hubs)
+        migrator.registerMigration("2026-11-30-device-meaning", migrate: deviceMeaning)
         return migrator
     }
 
@@ -341,6 +342,56 @@ enum Schema {
                 INSERT INTO hub (id, created_at) SELECT DISTINCT hub_id, CURRENT_TIMESTAMP FROM device WHERE hub_id IS NOT NULL;
                 UPDATE OR IGNORE time_entry SET dedup_key = patient_id || substr(dedup_key, instr(dedup_key, '|id:'))
                 WHERE instr(dedup_key, '|id:') > 0;
+                """)
+    }
+
+    /// What a device says about a measurement: the flags of each reading (cuff Measurement
+    /// Status, meter Sensor Status Annunciation), a multi-user device's user index and the
+    /// patient each user index is, glucose sample type and location, control-solution tests
+    /// (kept apart from readings), and the meter's record epoch: which numbering of its records a
+    /// sequence number belongs to, so that a reset or wrapped meter's new records are never
+    /// folded into old ones (glucose identity is device, epoch, sequence; epoch 0 keeps the old
+    /// keys).
+    private static func deviceMeaning(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                -- Space-separated flag names (body_movement irregular_pulse ...); NULL: none.
+                ALTER TABLE reading ADD COLUMN flags TEXT;
+                ALTER TABLE reading ADD COLUMN user_index INTEGER;
+                ALTER TABLE reading ADD COLUMN sample_type TEXT;
+                ALTER TABLE reading ADD COLUMN sample_location TEXT;
+                ALTER TABLE reading ADD COLUMN epoch INTEGER;
+                CREATE INDEX reading_device_seq ON reading(device_id, seq) WHERE seq IS NOT NULL;
+                -- The meter's record epoch when the value was received (BLE); NULL: the current one.
+                ALTER TABLE inbox ADD COLUMN device_epoch INTEGER;
+                ALTER TABLE ble_sync ADD COLUMN glucose_epoch INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE ble_sync ADD COLUMN glucose_reset_at DATETIME;
+                ALTER TABLE ble_sync ADD COLUMN glucose_reset_reason TEXT;
+                CREATE TABLE device_user (
+                    device_id TEXT NOT NULL REFERENCES device(id),
+                    user_index INTEGER NOT NULL CHECK (user_index BETWEEN 0 AND 255),
+                    patient_id TEXT NOT NULL REFERENCES patient(id),
+                    assigned_at DATETIME NOT NULL,
+                    PRIMARY KEY (device_id, user_index)
+                ) WITHOUT ROWID;
+                CREATE TABLE control_test (
+                    id INTEGER PRIMARY KEY AUTOINCREMENT,
+                    device_id TEXT NOT NULL REFERENCES device(id),
+                    patient_id TEXT REFERENCES patient(id),
+                    measured_at DATETIME,
+                    received_at DATETIME NOT NULL,
+                    glucose REAL NOT NULL,
+                    original_unit TEXT NOT NULL,
+                    original_value REAL NOT NULL,
+                    sample_type TEXT,
+                    sample_location TEXT,
+                    flags TEXT,
+                    seq INTEGER,
+                    source TEXT NOT NULL,
+                    inbox_id INTEGER NOT NULL REFERENCES inbox(id),
+                    dedup_key TEXT UNIQUE
+                );
+                CREATE INDEX control_test_device ON control_test(device_id, measured_at);
                 """)
     }
 }

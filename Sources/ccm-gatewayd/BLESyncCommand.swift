@@ -16,7 +16,10 @@ struct BLESyncCommand: ParsableCommand {
             Bluetooth address (A4:C1:38:12:34:56), reached over an L2CAP LE socket, or unix:/path, a \
             peripheral listening on a Unix SOCK_SEQPACKET socket that carries one ATT PDU per datagram \
             in each direction. Readings go through the same pipeline as the daemon's, for the patient \
-            the device is assigned to; glucose downloads start after the last record stored. Exits 1 \
+            the device is assigned to (a multi-user cuff's readings: the patient mapped to its user \
+            index); glucose downloads start after the last record stored, after a check that the meter \
+            was not reset: a reset (or a sequence number that wrapped past 65535) is printed as METER \
+            RESET DETECTED, audited, starts a new record epoch and downloads every record. Exits 1 \
             when the session ended with an error (what arrived before it is kept). Run it while the \
             daemon is stopped, or for a device the daemon is not connected to; unlike the daemon it \
             does not take the database's lock (like ccmctl it is a short-lived writer that SQLite \

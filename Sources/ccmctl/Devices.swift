@@ -51,21 +51,42 @@ struct Devices: ParsableCommand {
     }
 
     struct Assign: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Assign a device to a patient and replay its quarantined readings.")
+        static let configuration = CommandConfiguration(
+            abstract: "Assign a device to a patient and replay its quarantined readings.",
+            discussion: """
+                A multi-user cuff sends a user index with each reading (0x2A35 User ID). Its readings \
+                go to the patient mapped to that index with --user N --patient P (audited), never to \
+                the device's own patient; a reading from an index that is not mapped is quarantined \
+                (unmapped_user) and replayed when it is mapped. User 255 is the cuff's "unknown user".
+                """)
 
         @OptionGroup var global: GlobalOptions
 
         @Argument(help: "The device id.")
         var id: String
 
-        @Option(help: "The patient whose readings it takes.")
+        @Option(help: "The patient whose readings it takes (with --user: whose readings that user's are).")
         var patient: String
 
         @Option(help: "The only hub allowed to publish its readings (unchanged when omitted); registered as a hub if it is not yet.")
         var hub: String?
 
+        @Option(help: "Map this user index of a multi-user device (0-255) to the patient, instead of assigning the device.")
+        var user: Int?
+
+        func validate() throws {
+            if let user, !(0...255).contains(user) { throw ValidationError("--user: \(user) is not a user index; use 0 to 255 as the device numbers its users") }
+            if user != nil, hub != nil { throw ValidationError("--user maps a user index only; set the hub with a separate ccmctl devices assign ID --patient P --hub H") }
+        }
+
         func run() throws {
             let id = DeviceID.canonical(id)
+            if let user {
+                let outcomes = try global.pipeline().assignDeviceUser(id, user: user, to: patient, by: global.actor)
+                print("mapped user \(user) of device \(id) to patient \(patient)")
+                printReplay(outcomes)
+                return
+            }
             if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             let outcomes = try global.pipeline().assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
             print("assigned device \(id) to patient \(patient)")
@@ -151,10 +172,14 @@ extension Devices {
         static let configuration = CommandConfiguration(
             abstract: "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.",
             discussion: """
-                A glucose meter is asked for the records after the last one stored. A meter that was reset \
-                or replaced numbers its records from 1 again and would never be asked for them: --reset ID \
-                makes its next session download every stored record (those already stored are folded as \
-                duplicates).
+                A glucose meter is asked for the records after the last one stored. Each session first \
+                checks that the meter was not reset: when its newest record is numbered below the last one \
+                stored, or its record with that number has another time, the meter's records start a new \
+                epoch (audited as glucose.reset; shown here as epoch and last_reset) and every record is \
+                downloaded; the new records are stored as new readings, never folded into the old ones. \
+                --reset ID makes the next session download every stored record without starting a new \
+                epoch (records already stored are folded as duplicates; one whose time is more than 5 \
+                minutes from the stored one with its number starts a new epoch).
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -174,12 +199,19 @@ extension Devices {
             }
             let devices = try database.devices().filter { $0.bleAddress != nil }
             let listing = Listing(
-                columns: ["device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq", "last_error", "last_error_at"],
+                columns: [
+                    "device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq", "epoch", "last_reset",
+                    "last_error", "last_error_at",
+                ],
                 rows: try devices.map { device in
                     let state = try database.bleSyncState(device: device.id)
+                    let reset = state.glucoseResetAt.map { at in
+                        "meter reset detected \(RFC3339.format(at)): \(state.glucoseResetReason ?? "")"
+                    }
                     return [
                         .text(device.id), .optional(device.patientID), .date(state.lastSyncAt), .date(state.lastAttemptAt), .int(state.sessions),
-                        .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .optional(state.lastError), .date(state.lastErrorAt),
+                        .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .int(state.glucoseEpoch), .optional(reset),
+                        .optional(state.lastError), .date(state.lastErrorAt),
                     ]
                 },
                 emptyMessage: "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")

@@ -7,7 +7,7 @@ import GatewayStore
 struct Readings: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List normalized readings.",
-        subcommands: [List.self])
+        subcommands: [List.self, Controls.self])
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -16,7 +16,14 @@ struct Readings: ParsableCommand {
                 Values are in canonical units (mmHg, mg/dL, kg, Cel, %, /min); JSON and CSV also \
                 carry the original value and unit. measured_at is the device clock, received_at \
                 the gateway's; a suspect device clock is flagged and the reading is evaluated at \
-                received_at.
+                received_at. flags are what the device said about the measurement (cuff Measurement \
+                Status: body_movement, cuff_too_loose, irregular_pulse, pulse_above_range, \
+                pulse_below_range, improper_position; meter Sensor Status: battery_low, \
+                result_above_range (HI), result_below_range (LO), temperature_too_high, ...). A blood \
+                pressure reading with body_movement, cuff_too_loose or improper_position is kept but \
+                left out of threshold and average rules (excluded_from_rules says why). A HI or LO \
+                glucose shows as HI/LO: its number is the meter's limit, not the value. user is a \
+                multi-user cuff's user index; epoch is the meter's record numbering.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -56,7 +63,7 @@ enum ReadingListing {
                 : [
                     "id", "patient", "device", "kind", "loinc", "unit", "values", "original_unit", "original_values",
                     "measured_at", "measured_at_text", "received_at", "effective_at", "clock_suspect", "windowed", "meal", "seq",
-                    "source",
+                    "source", "flags", "excluded_from_rules", "user", "sample_type", "sample_location", "epoch",
                 ],
             rows: readings.map { r in
                 if table {
@@ -64,6 +71,9 @@ enum ReadingListing {
                     if r.clockSuspect { flags.append("clock_suspect") }
                     if !r.windowed { flags.append("not_windowed") }
                     if let meal = r.meal { flags.append(meal.rawValue) }
+                    flags += r.flags.map(\.rawValue)
+                    if !r.unreliableBecause.isEmpty { flags.append("excluded_from_rules") }
+                    if let user = r.userIndex { flags.append("user=\(user)") }
                     return [
                         .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(display(r)),
                         r.measuredAtText.map { .text($0) } ?? times.cell(r.measuredAt, format), times.cell(r.receivedAt, format),
@@ -75,10 +85,18 @@ enum ReadingListing {
                     .text(r.kind.canonicalUnit.rawValue), values(r.values, rounded: false), .text(r.originalUnit.rawValue),
                     values(r.originalValues, rounded: false), .date(r.measuredAt), .optional(r.measuredAtText), .date(r.receivedAt),
                     .date(r.effectiveAt), .bool(r.clockSuspect), .bool(r.windowed), .optional(r.meal?.rawValue), .int(r.sequence),
-                    .text(r.source),
+                    .text(r.source), .array(r.flags.map { .text($0.rawValue) }), .optional(excluded(r)), .int(r.userIndex),
+                    .optional(r.sampleType), .optional(r.sampleLocation), .int(r.epoch),
                 ]
             },
             emptyMessage: "no readings match")
+    }
+
+    /// Why the reading is left out of threshold and average rules, when the device said so.
+    static func excluded(_ r: StoredReading) -> String? {
+        let flags = r.unreliableBecause
+        guard !flags.isEmpty else { return nil }
+        return flags.map(\.meaning).joined(separator: ", ") + ": left out of threshold and average rules"
     }
 
     static func values(_ values: [Quantity: Double], rounded: Bool) -> Cell {
@@ -96,9 +114,60 @@ enum ReadingListing {
         default:
             let main = r.kind.requiredQuantities[0]
             text = "\(show(main)) \(main.canonicalUnit.rawValue)"
+            // The meter's limit, not the value: HI is above it, LO below.
+            if r.flags.contains(.resultAboveRange) { text = "HI (above the meter's range; it sent \(text))" }
+            if r.flags.contains(.resultBelowRange) { text = "LO (below the meter's range; it sent \(text))" }
         }
         if r.kind != .pulse, r.values[.pulse] != nil { text += ", pulse \(show(.pulse))" }
         return text
+    }
+}
+
+extension Readings {
+    struct Controls: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List glucose control-solution tests, oldest first.",
+            discussion: """
+                A meter's control-solution test (Glucose Measurement type 10 or sample location 4) checks \
+                the meter and strips against a solution of known concentration. It is kept here, never as \
+                the patient's reading, and no care-plan rule sees it.
+                """)
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Only this device's tests.")
+        var device: String?
+
+        @Option(help: "table, json or csv.")
+        var format: OutputFormat = .table
+
+        func run() throws {
+            let config = try global.loadConfig()
+            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let tests = try global.open(.existing).controlTests(device: device.map(DeviceID.canonical))
+            let listing = Listing(
+                columns: ["id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type", "sample_location", "flags", "inbox"],
+                rows: tests.map { t in
+                    [
+                        .int(t.id), .text(t.deviceID), .optional(t.patientID),
+                        format == .table ? .text("\(formatNumber(t.glucose, fractionDigits: 0)) mg/dL") : .number(t.glucose, fractionDigits: nil),
+                        times.cell(t.measuredAt, format), times.cell(t.receivedAt, format), .int(t.sequence), .optional(t.sampleType),
+                        .optional(t.sampleLocation),
+                        format == .json ? .array(t.flags.map { .text($0.rawValue) }) : .text(t.flags.map(\.rawValue).joined(separator: " ")),
+                        .int(t.inboxID),
+                    ]
+                },
+                emptyMessage: "no control-solution tests")
+            print(listing.render(format))
+        }
+    }
+}
+
+/// A payload as `inbox list` prints it: UTF-8 text when it is, otherwise base64, labelled.
+enum PayloadText {
+    static func encode(_ payload: Data) -> (text: String, encoding: String) {
+        if let text = String(validating: Array(payload), as: UTF8.self) { return (text, "utf8") }
+        return (payload.base64EncodedString(), "base64")
     }
 }
 
@@ -108,7 +177,13 @@ struct Inbox: ParsableCommand {
         subcommands: [List.self, Retry.self])
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List inbox entries, newest last.")
+        static let configuration = CommandConfiguration(
+            abstract: "List inbox entries, newest last.",
+            discussion: """
+                With --payload (and always in JSON and CSV) each payload is given exactly as received: \
+                as text when it is valid UTF-8 (payload_encoding utf8), otherwise as base64 \
+                (payload_encoding base64), so binary GATT values can be recovered byte for byte.
+                """)
 
         @OptionGroup var global: GlobalOptions
 
@@ -136,7 +211,7 @@ struct Inbox: ParsableCommand {
             let times = LocalTimes(timeZone: config.practice.timeZone)
             let entries = try global.open(.existing).inbox(status: status, device: device.map(DeviceID.canonical), limit: limit)
             var columns = ["inbox", "item", "received_at", "source", "status", "device", "kind", "reading", "reason"]
-            if payload || format != .table { columns.append("payload") }
+            if payload || format != .table { columns += ["payload_encoding", "payload"] }
             let listing = Listing(
                 columns: columns,
                 rows: entries.map { e in
@@ -144,7 +219,10 @@ struct Inbox: ParsableCommand {
                         .int(e.inboxID), .int(e.item), times.cell(e.receivedAt, format), .text(e.source), .text(e.status),
                         .optional(e.deviceID), .optional(e.kind), .int(e.readingID), .optional(e.reason),
                     ]
-                    if columns.count > 9 { row.append(.text(String(decoding: e.payload, as: UTF8.self))) }
+                    if columns.count > 9 {
+                        let (text, encoding) = PayloadText.encode(e.payload)
+                        row += [.text(encoding), .text(text)]
+                    }
                     return row
                 },
                 emptyMessage: status.map { "no \($0) inputs" } ?? "the inbox is empty")

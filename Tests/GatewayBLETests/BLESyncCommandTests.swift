@@ -101,4 +101,37 @@ struct BLESyncCommandTests {
         #expect(output.contains("error: the device disconnected after 4 records; the next session resumes from sequence 5"))
         #expect(try world.database.bleSyncState(device: BLEWorld.meter).lastError?.contains("disconnected after 4 records") == true)
     }
+
+    @Test("ble-sync says plainly that a meter was reset and downloads all; devices sync shows the epoch and the last reset")
+    func resetSaid() throws {
+        let world = try BLEWorld()
+        let old = (1...20).map { GATTBytes.glucoseRecord($0, mgdL: 100 + $0) }
+        _ = try world.session(SimulatedPeripheral.meter(records: old), device: BLEWorld.meter)
+        let new = (1...5).map { n in GATTBytes.glucose(n, mgdL: 200 + n, at: GATTBytes.dateTime(2026, 11, n, 9, 30)) }
+        let meter = SimulatedPeripheral.meter(records: new)
+        let socket = world.directory.file("meter.sock")
+        try meter.listen(path: socket)
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5"])
+        #expect(meter.finish())
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("""
+            METER RESET DETECTED: the meter's newest record is sequence 5, below the last one stored (20): the meter was reset or its sequence numbers wrapped past 65535
+              its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones
+            records on the meter in all: 5
+            records downloaded: 5
+            readings stored: 5 (0 duplicate, 0 rejected, 0 quarantined)
+            """))
+        #expect(try world.readings(.glucose).count == 25)
+
+        let ccmctl = URL(fileURLWithPath: Self.daemon).deletingLastPathComponent().appendingPathComponent("ccmctl").path
+        let listing = world.directory.file("sync.json")
+        let child = try Spawned(ccmctl, ["devices", "sync", "--format", "json", "--config", world.directory.file("gateway.yaml")], stdout: listing, stderr: world.directory.file("ccmctl.err"))
+        #expect(child.wait() == 0)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: listing))) as? [[String: Any]])
+        let row = try #require(rows.first { $0["device"] as? String == BLEWorld.meter })
+        #expect(row["epoch"] as? Int == 1)
+        #expect((row["last_reset"] as? String)?.contains("meter reset detected") == true)
+        #expect((row["last_reset"] as? String)?.contains("below the last one stored (20)") == true)
+        #expect(row["next_glucose_seq"] as? Int == 6)
+    }
 }

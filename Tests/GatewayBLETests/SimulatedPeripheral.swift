@@ -62,6 +62,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
     var racpWriteErrors: [UInt8] = []
     /// A RACP response code to end every report request with, instead of the real outcome.
     var racpResponseOverride: UInt8?
+    /// Answer Report Stored Records with nothing at all (a meter that never finishes).
+    var racpSilentOnReport = false
     /// Junk PDUs sent before each response (unknown opcodes, values without a handle).
     var junk: [[UInt8]] = []
     /// Requests (by opcode) the device never answers.
@@ -79,6 +81,7 @@ final class SimulatedPeripheral: @unchecked Sendable {
     private(set) var writes: [(handle: UInt16, value: [UInt8])] = []
     private(set) var recordsSent = 0
     private(set) var currentTime: [UInt8]?
+    private(set) var dateTime: [UInt8]?
 
     private var fd: Int32 = -1
     private var cccd: [UInt16: UInt16] = [:]
@@ -102,6 +105,19 @@ final class SimulatedPeripheral: @unchecked Sendable {
                 Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
             ]),
             Service(uuid: 0x1805, characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: clock)]),
+        ])
+        device.cuffMeasurements = measurements
+        return device
+    }
+
+    /// A cuff without Current Time whose Blood Pressure service has Date Time (0x2A08), writable or not.
+    static func cuffWithDateTime(measurements: [[UInt8]], writable: Bool = true) -> SimulatedPeripheral {
+        let device = SimulatedPeripheral(services: [
+            Service(uuid: 0x1810, characteristics: [
+                Characteristic(uuid: 0x2A35, properties: 0x20),
+                Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
+                Characteristic(uuid: 0x2A08, properties: writable ? 0x0A : 0x02, value: [UInt8](repeating: 0, count: 7)),
+            ])
         ])
         device.cuffMeasurements = measurements
         return device
@@ -288,6 +304,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
         case 0x2A2B:
             currentTime = value
             send([0x13])
+        case 0x2A08:
+            dateTime = value
+            send([0x13])
         case 0x2A52:
             racpRequests.append(value)
             if !racpWriteErrors.isEmpty {
@@ -307,12 +326,23 @@ final class SimulatedPeripheral: @unchecked Sendable {
     }
 
     private func racp(_ request: [UInt8], handle: UInt16) -> Bool {
-        let from: Int? = request.count == 5 && request[1] == 0x03 && request[2] == 0x01 ? Int(u16(request, 3)) : nil
-        let selected = glucoseRecords.filter { from == nil || $0.sequence >= from! }
-        switch (request.first, request.count >= 2 ? request[1] : 0) {
+        // Operators: 0x01 all, 0x03 ≥ N, 0x04 within N…M (sequence filter 0x01), 0x05 first, 0x06 last.
+        let op: UInt8 = request.count >= 2 ? request[1] : 0
+        var selected = glucoseRecords
+        switch op {
+        case 0x03 where request.count == 5 && request[2] == 0x01:
+            selected = glucoseRecords.filter { $0.sequence >= Int(u16(request, 3)) }
+        case 0x04 where request.count == 7 && request[2] == 0x01:
+            selected = glucoseRecords.filter { (Int(u16(request, 3))...Int(u16(request, 5))).contains($0.sequence) }
+        case 0x05: selected = Array(glucoseRecords.prefix(1))
+        case 0x06: selected = Array(glucoseRecords.suffix(1))
+        default: break
+        }
+        if racpSilentOnReport, request.first == 0x01 { return true }
+        switch (request.first, op) {
         case (0x04, 0x01), (0x04, 0x03):
             return indicate(handle, [0x05, 0x00] + le(UInt16(selected.count)))
-        case (0x01, 0x01), (0x01, 0x03):
+        case (0x01, 0x01), (0x01, 0x03), (0x01, 0x04), (0x01, 0x05), (0x01, 0x06):
             let measurement = valueHandle(0x2A18), context = valueHandle(0x2A34)
             for record in selected {
                 if let limit = disconnectAfterRecords, sentInConnection >= limit { return false }

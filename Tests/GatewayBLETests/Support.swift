@@ -21,7 +21,8 @@ struct BLEWorld {
 
     init() throws {
         database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
-        pipeline = Pipeline(database: database, timeZone: Self.zone)
+        pipeline = Pipeline(
+            database: database, templates: CarePlanTemplates(["glucose": Self.glucoseTemplate, "bp": Self.bpTemplate]), timeZone: Self.zone)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try pipeline.addDevice(Device(id: Self.cuff, kind: .bloodPressureMonitor, bleAddress: Self.cuff, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: Self.meter, kind: .glucometer, bleAddress: Self.meter, patientID: "P1"), by: "test")
@@ -29,6 +30,39 @@ struct BLEWorld {
         sync.idle = .milliseconds(500)
         sync.timeout = .seconds(5)
     }
+
+    /// Glucose thresholds as diabetes-t2 has them: high > 250 warning, > 300 urgent; low < 70, < 54.
+    static let glucoseTemplate = CarePlanTemplate(
+        name: "glucose", description: "", goals: [:],
+        rules: [
+            TemplateRule(
+                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil, unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high"),
+            TemplateRule(
+                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil, unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test", title: "Glucose low"),
+        ])
+
+    /// Blood pressure as the hypertension template has it: bp-high > 160/100 warning, > 180/120
+    /// urgent; a 7-day systolic average over 130 (3 readings); irregular pulse in 2 of the last 3.
+    static let bpTemplate = CarePlanTemplate(
+        name: "bp", description: "", goals: [:],
+        rules: [
+            TemplateRule(
+                id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic, .diastolic], direction: .above, meals: nil,
+                unit: .mmHg,
+                parameters: [
+                    ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180, ParameterKey(.warning, .diastolic): 100,
+                    ParameterKey(.urgent, .diastolic): 120,
+                ], limitIsGoal: false, source: "test", title: "Blood pressure high"),
+            TemplateRule(
+                id: "systolic-7d-average", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
+                unit: .mmHg, parameters: [ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3],
+                limitIsGoal: false, source: "test", title: "Systolic 7-day average above goal"),
+            TemplateRule(
+                id: "irregular-pulse", type: .irregularPulse, kind: .bloodPressure, quantities: [], direction: .above, meals: nil, unit: nil,
+                parameters: [ParameterKey(.n): 2, ParameterKey(.m): 3], limitIsGoal: false, source: "test", title: "Irregular pulse"),
+        ])
 
     /// One session of `device` against the simulated peripheral, waiting for it to end.
     func session(_ peripheral: SimulatedPeripheral, device: String) throws -> BLESync.Summary {

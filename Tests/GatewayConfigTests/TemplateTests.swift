@@ -92,6 +92,18 @@ struct TemplateTests {
                 check(evaluate([quantity: limit], history: history), nil, "average on the limit")
                 check(evaluate([quantity: limit + eps], history: history), rule.level, "average just past the limit")
                 check(evaluate([quantity: limit + 50 * eps], history: []), rule.minReadings > 1 ? nil : rule.level, "too few readings")
+            case .irregularPulse:
+                // n - 1 of the earlier m - 1 readings flagged, then one more.
+                let values: [Quantity: Double] = [.systolic: 120, .diastolic: 80]
+                let history = (0..<(rule.m - 1)).map { i in
+                    Observation(at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: values, flags: i < rule.n - 1 ? [.irregularPulse] : [])
+                }
+                func flagged(_ flags: Set<ReadingFlag>) -> AlertLevel?? {
+                    Evaluator.evaluate(plan, kind: .bloodPressure, reading: Observation(at: Self.t0, values: values, flags: flags), history: history)
+                        .first { $0.ruleID == rule.id }.map(\.level)
+                }
+                check(flagged([]), nil, "\(rule.n - 1) of \(rule.m) with irregular pulse")
+                check(flagged([.irregularPulse]), rule.level, "\(rule.n) of \(rule.m) with irregular pulse")
             case .stale:
                 let since = Self.t0
                 let at = Evaluator.stale(plan, lastReadingAt: [:], planSince: since, now: since.addingTimeInterval(rule.after))
@@ -140,7 +152,7 @@ struct TemplateTests {
             ("warning: 160", "warning: 190", "t.yaml: rule r: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"),
             ("unit: mmHg", "unit: mg/dL", "t.yaml: rules.r.unit: \"mg/dL\" is not a unit for systolic; use mmHg, kPa"),
             ("direction: above", "direction: above\n    colour: red", "t.yaml: rules.r.colour: unknown key; rules.r allows type, title, kind, quantity, limits, direction, meals, unit, source, warning, urgent, resolve_after"),
-            ("type: threshold", "type: spike", "t.yaml: rules.r.type: required, one of threshold, n_of_m, average, change, stale"),
+            ("type: threshold", "type: spike", "t.yaml: rules.r.type: required, one of threshold, n_of_m, average, change, stale, irregular_pulse"),
             ("    source: somewhere", "", "t.yaml: rules.r.source: required; name the clinical source of its numbers, or say it is a product choice and why"),
             ("quantity: systolic", "quantity: pressure", "t.yaml: rules.r.quantity: unknown quantity \"pressure\"; use one of systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"),
             ("template: t", "template: other", "t.yaml: template: \"other\" differs from the file name; name the file other.yaml"),

@@ -16,6 +16,13 @@ struct GATTCaptureTests {
             var meal: String?
             var rejected: String?
             var field: String?
+            var flags: [String]?
+            var user: Int?
+            var sample_type: String?
+            var sample_location: String?
+            var control: Bool?
+            /// The rejection code normalizing the decoded value gives (a meaningless result).
+            var normalized: String?
         }
 
         var name: String
@@ -57,6 +64,20 @@ struct GATTCaptureTests {
         #expect(input.unit.rawValue == expect.unit)
         #expect(input.measuredAt.map(RFC3339.format) == expect.measured_at)
         #expect(input.sequence == expect.sequence)
+        #expect(input.flags.map(\.rawValue) == (expect.flags ?? []))
+        #expect(input.userIndex == expect.user)
+        #expect(input.sampleType == expect.sample_type)
+        #expect(input.sampleLocation == expect.sample_location)
+        #expect(input.controlSolution == (expect.control ?? false))
+        if expect.flags != nil {
+            // Annunciations that make the number meaningless reject it; the others keep it, flagged.
+            switch Normalizer.normalize(input, receivedAt: Date(timeIntervalSince1970: 1_800_000_000)) {
+            case .failure(let rejection): #expect(rejection.code.rawValue == expect.normalized, "\(rejection)")
+            case .success(let reading):
+                #expect(expect.normalized == nil)
+                #expect(reading.flags.map(\.rawValue) == expect.flags)
+            }
+        }
         let expected = Dictionary(uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
         #expect(Set(input.values.keys) == Set(expected.keys))
         for (quantity, value) in expected {
@@ -72,5 +93,12 @@ struct GATTCaptureTests {
             let flags = Set(captures.filter { $0.char == char }.map { HealthCharacteristic.bytes(Data($0.hex.utf8))[0] })
             #expect(flags.count == count, "\(char)")
         }
+        // Every Measurement Status and Sensor Status Annunciation bit, alone.
+        for bit in 0..<16 {
+            #expect(captures.contains { $0.name == "2a35 measurement status bit \(bit)" })
+            #expect(captures.contains { $0.name == "2a18 sensor status bit \(bit)" })
+        }
+        let named = Set(captures.flatMap { $0.expect.flags ?? [] })
+        #expect(named == Set(ReadingFlag.allCases.map(\.rawValue)), "every flag is named by some capture")
     }
 }

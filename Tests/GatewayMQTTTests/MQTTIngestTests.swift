@@ -344,4 +344,46 @@ struct MQTTIngestTests {
         #expect(readings.map(\.sequence) == [2, 3])
         #expect(try gateway.database.inbox(status: "quarantined").isEmpty)
     }
+
+    /// A Glucose Measurement (mg/dL as kg/L), 2026-11-DD HH:00, with its Type-Sample Location
+    /// and, when given, a Sensor Status Annunciation, as hex text (`ble-health-profiles.md` §5.1).
+    static func glucoseHex(_ sequence: UInt16, mgdL: UInt16, day: UInt8, hour: UInt8, typeLocation: UInt8 = 0x11, status: UInt16? = nil) -> String {
+        var bytes: [UInt8] = [status == nil ? 0x02 : 0x0A, UInt8(sequence & 0xFF), UInt8(sequence >> 8), 0xEA, 0x07, 11, day, hour, 0, 0]
+        let sfloat = UInt16(0xB000) | mgdL  // exponent -5
+        bytes += [UInt8(sfloat & 0xFF), UInt8(sfloat >> 8), typeLocation]
+        if let status { bytes += [UInt8(status & 0xFF), UInt8(status >> 8)] }
+        return bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
+    }
+
+    @Test("Over the gatt topic: a reset meter's new records are stored, a control test is not a reading, HI is flagged, a cuff's user goes to its patient")
+    func gattDeviceMeaning() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
+        try gateway.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "UTC"), by: "test")
+        _ = try gateway.pipeline.assignDeviceUser("A4:C1:38:12:34:56", user: 2, to: "P2", by: "test")
+        try gateway.start(broker)
+        let meter = "ccm/v1/hub/h1/gatt/C026DA010203/2a18"
+        for n in UInt16(1)...3 { try broker.publish(meter, Self.glucoseHex(n, mgdL: 100 + n, day: 1, hour: UInt8(n))) }
+        try broker.publish(meter, Self.glucoseHex(4, mgdL: 125, day: 1, hour: 5, typeLocation: 0x4A))
+        try broker.publish(meter, Self.glucoseHex(5, mgdL: 600, day: 1, hour: 6, status: 1 << 5))
+        // The meter is reset: 1 and 2 again, other days and values.
+        try broker.publish(meter, Self.glucoseHex(1, mgdL: 201, day: 20, hour: 8))
+        try broker.publish(meter, Self.glucoseHex(2, mgdL: 202, day: 20, hour: 9))
+        // User 2 of the cuff, irregular pulse: 168/101.
+        try broker.publish("ccm/v1/hub/h1/gatt/A4C138123456/2a35", "1E A8 00 65 00 FF 07 EA 07 0B 1B 08 00 00 48 00 02 04 00")
+        let outcomes = try await gateway.next(8)
+        #expect(outcomes.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted])
+        #expect(outcomes[3].code == "control_test")
+        #expect(outcomes[5].reason?.hasPrefix("meter reset detected") == true)
+        let glucose = try gateway.database.readings(kind: .glucose)
+        #expect(glucose.map { $0.values[.glucose] } == [101, 102, 103, 600, 201, 202])
+        #expect(glucose.map(\.epoch) == [0, 0, 0, 0, 1, 1])
+        #expect(glucose[3].flags == [.resultAboveRange])
+        #expect(try gateway.database.controlTests().map(\.glucose) == [125])
+        let bp = try gateway.database.readings(kind: .bloodPressure)
+        #expect(bp.map(\.patientID) == ["P2"])
+        #expect(bp.first?.flags == [.irregularPulse])
+        #expect(bp.first?.userIndex == 2)
+    }
 }

@@ -37,7 +37,7 @@ struct DatabaseTests {
         let tables = try database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
-        #expect(tables == ["alert", "alert_event", "alert_sink", "audit", "ble_discovered", "ble_sync", "careplan", "device", "grdb_migrations", "hub", "hub_patient", "inbox", "inbox_item", "patient", "patient_month", "reading", "staff", "time_entry", "time_timer"])
+        #expect(tables == ["alert", "alert_event", "alert_sink", "audit", "ble_discovered", "ble_sync", "careplan", "control_test", "device", "device_user", "grdb_migrations", "hub", "hub_patient", "inbox", "inbox_item", "patient", "patient_month", "reading", "staff", "time_entry", "time_timer"])
         #expect(try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try database.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)

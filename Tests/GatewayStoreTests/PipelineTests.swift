@@ -42,13 +42,22 @@ struct PipelineTests {
         #expect(try world.count("SELECT COUNT(*) FROM inbox") == 2)
     }
 
-    @Test("Stored glucose records downloaded again fold by sequence number")
+    @Test("Stored glucose records downloaded again fold by sequence number; the same number with another time is a reset meter's new record")
     func glucoseSequence() throws {
         let world = try World()
         let record = #"{"v":1,"device":"C0:26:DA:01:02:03","kind":"glucose","measured_at":"2026-03-04T06:55:00-06:00","unit":"mmol/L","values":{"glucose":7.4},"meal":"fasting","seq":2}"#
         #expect(try world.ingest(record).map(\.status) == [.accepted])
-        // The meter's clock was reset in between: same sequence number, another time.
-        #expect(try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55")).map(\.status) == [.duplicate])
+        // The same record again, its time in another offset: the same reading.
+        #expect(try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55:00-06:00", with: "2026-03-04T12:55:00Z")).map(\.status) == [.duplicate])
+        // Same sequence number, another time: the meter was reset and numbers its records anew.
+        // Folding it would lose a reading; it starts the meter's record epoch 1 (audited).
+        let reset = try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2"))
+        #expect(reset.map(\.status) == [.accepted])
+        #expect(reset[0].reason?.hasPrefix("meter reset detected (sequence 2 already stored with another time)") == true)
+        #expect(try world.database.readings(kind: .glucose).map(\.epoch) == [0, 1])
+        #expect(try world.count("SELECT COUNT(*) FROM audit WHERE action = 'glucose.reset'") == 1)
+        // The new record downloaded again folds under its epoch.
+        #expect(try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2")).map(\.status) == [.duplicate])
         let reading = try #require(try world.database.readings(kind: .glucose).first)
         #expect(reading.values[.glucose] == 133.3184)
         #expect(reading.originalValues[.glucose] == 7.4)

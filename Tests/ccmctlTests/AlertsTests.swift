@@ -21,7 +21,7 @@ struct AlertsTests {
     func crisis() throws {
         let cli = try CLI()
         try cli.seed()
-        #expect(try cli.ok(["careplan", "set", "P1", "--template", "hypertension"]) == "care plan of P1: hypertension, 5 rules, 0 overrides\n")
+        #expect(try cli.ok(["careplan", "set", "P1", "--template", "hypertension"]) == "care plan of P1: hypertension, 6 rules, 0 overrides\n")
         let out = try cli.ok(["ingest", "-"], input: Self.bp(182, 121, at: "2026-03-04T07:42:10-06:00"))
         #expect(out.contains("alert 1 raised: urgent P1 bp-high 182/121 mmHg (systolic > 180 mmHg, diastolic > 120 mmHg)"))
         let lines = logLines(cli)

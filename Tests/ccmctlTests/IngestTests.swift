@@ -79,7 +79,7 @@ struct IngestTests {
         #expect(table.contains("142/91 mmHg map 108, pulse 72  2026-03-04 07:42 CST"))
         let csv = try cli.ok(["readings", "list", "--kind", "glucose", "--format", "csv"]).split(separator: "\n")
         #expect(csv.count == 3)
-        #expect(csv[0] == "id,patient,device,kind,loinc,unit,values,original_unit,original_values,measured_at,measured_at_text,received_at,effective_at,clock_suspect,windowed,meal,seq,source")
+        #expect(csv[0] == "id,patient,device,kind,loinc,unit,values,original_unit,original_values,measured_at,measured_at_text,received_at,effective_at,clock_suspect,windowed,meal,seq,source,flags,excluded_from_rules,user,sample_type,sample_location,epoch")
         #expect(csv[1].contains(",glucose=133.3184,mmol/L,glucose=7.4,2026-03-04T12:55:00Z,"))
         #expect(try cli.fails(["readings", "list", "--since", "last week"]) == "--since: \"last week\" is not a date; write 2026-03-04 or 2026-03-04T07:00:00-06:00")
     }

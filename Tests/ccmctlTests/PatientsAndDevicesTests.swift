@@ -29,6 +29,22 @@ struct PatientsAndDevicesTests {
         #expect(csv == "id,name,time_zone,conditions,medicare_part_b,ccm_consent,complexity,programs\nP1,Ada Test,America/Chicago,I10;E11.9,yes,2026-01-15,complex,\n")
     }
 
+    @Test("The global options work before the command words too: ccmctl --config X --by Y patients add …")
+    func globalOptionsFirst() throws {
+        let cli = try CLI()
+        let first = try cli.run(["--config", cli.config, "--by=front.desk", "patients", "add", "P7", "--name", "Early Options"], config: false)
+        #expect(first.status == 0, "\(first.err)")
+        let listed = try cli.run(["--config", cli.config, "patients", "list", "--format", "csv"], config: false)
+        #expect(listed.status == 0 && listed.out.contains("P7"), "\(listed.err)")
+        let audit = try GatewayDatabase(path: cli.database, mode: .existing).auditLog(entity: "patient", id: "P7")
+        #expect(audit.map(\.actor) == ["front.desk"], "the audit names --by given before the command")
+        // --db before the command words, with an option's value that looks like a command.
+        let byPath = try cli.run(["--db", cli.database, "patients", "list", "--format", "csv"], config: false)
+        #expect(byPath.status == 0 && byPath.out.contains("P7"), "\(byPath.err)")
+        // An option that is not global stays an error before the command words.
+        #expect(try cli.run(["--format", "json", "patients", "list"]).status != 0)
+    }
+
     @Test("Bad patient input names the option and the fix, and changes nothing")
     func badPatientInput() throws {
         let cli = try CLI()

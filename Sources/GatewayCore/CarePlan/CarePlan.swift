@@ -77,6 +77,7 @@ public struct CarePlan: Sendable {
         case .threshold: [.warning, .urgent, .resolveAfter]
         case .change: [.warning, .urgent, .window, .resolveAfter]
         case .nOfM: [.limit, .n, .m, .level, .resolveAfter]
+        case .irregularPulse: [.n, .m, .level, .resolveAfter]
         case .average: [.limit, .window, .minReadings, .level, .resolveAfter]
         case .stale: [.after, .level]
         }
@@ -245,6 +246,10 @@ public struct CarePlan: Sendable {
             guard effective.limit != nil else { throw CarePlanError("rule \(id): needs limit (a value, or goal)") }
             guard effective.window > 0 else { throw CarePlanError("rule \(id): window must be longer than 0; write it like 7d") }
             guard effective.minReadings >= 1 else { throw CarePlanError("rule \(id): min_readings must be 1 or more") }
+        case .irregularPulse:
+            guard effective.n >= 1, effective.n <= effective.m else {
+                throw CarePlanError("rule \(id): n \(effective.n) must be between 1 and m \(effective.m)")
+            }
         case .stale:
             guard effective.after > 0 else { throw CarePlanError("rule \(id): after must be longer than 0; write it like 72h") }
         }

@@ -23,6 +23,8 @@ public enum RuleType: String, Sendable, Hashable, Codable, CaseIterable {
     case change
     /// No reading of a kind for a time.
     case stale
+    /// N of the last M blood-pressure readings flagged by the cuff with an irregular pulse.
+    case irregularPulse = "irregular_pulse"
 }
 
 /// Which side of a value is out of range.

@@ -10,12 +10,24 @@ public struct Observation: Sendable, Hashable {
     public var at: Date
     public var values: [Quantity: Double]
     public var meal: MealContext?
+    /// What the device said about the measurement (irregular pulse, HI, LO, …).
+    public var flags: Set<ReadingFlag>
 
-    public init(readingID: Int64? = nil, at: Date, values: [Quantity: Double], meal: MealContext? = nil) {
+    public init(readingID: Int64? = nil, at: Date, values: [Quantity: Double], meal: MealContext? = nil, flags: Set<ReadingFlag> = []) {
         self.readingID = readingID
         self.at = at
         self.values = values
         self.meal = meal
+        self.flags = flags
+    }
+
+    /// The side of the device's measuring range the true value lies beyond, when the device said
+    /// its result was higher (HI) or lower (LO) than it can measure; its number is then a bound,
+    /// not the value.
+    public var beyondDeviceRange: Direction? {
+        if flags.contains(.resultAboveRange) { return .above }
+        if flags.contains(.resultBelowRange) { return .below }
+        return nil
     }
 }
 
@@ -52,7 +64,7 @@ public enum Evaluator {
         for rule in plan.rules(for: kind) {
             switch rule.rule.type {
             case .average, .change: needs.insert(HistoryNeed(window: rule.window, count: 0, meals: rule.rule.meals))
-            case .nOfM: needs.insert(HistoryNeed(window: 0, count: rule.m, meals: rule.rule.meals))
+            case .nOfM, .irregularPulse: needs.insert(HistoryNeed(window: 0, count: rule.m, meals: rule.rule.meals))
             case .threshold, .stale: break
             }
         }
@@ -71,6 +83,7 @@ public enum Evaluator {
             case .nOfM: return nOfM(rule, reading, history)
             case .average: return average(rule, reading, history)
             case .change: return change(rule, reading, history)
+            case .irregularPulse: return irregularPulse(rule, reading, history)
             case .stale:
                 // Any reading of the kind ends "no data".
                 return Finding(
@@ -104,6 +117,9 @@ public enum Evaluator {
         let present = rule.rule.quantities.filter { reading.values[$0] != nil }
         guard !present.isEmpty else { return nil }
         let direction = rule.rule.direction
+        if let beyond = reading.beyondDeviceRange, rule.rule.quantities == [.glucose] {
+            return deviceRange(rule, reading, beyond: beyond)
+        }
         let several = rule.rule.quantities.count > 1
         // Per quantity: the level it reaches and the limit it passed (or the first limit).
         let decided: [(quantity: Quantity, level: AlertLevel?, limit: Double)] = present.map { q in
@@ -122,6 +138,36 @@ public enum Evaluator {
             + (rule.rule.unit ?? present[0].canonicalUnit).rawValue
         return Finding(
             ruleID: rule.id, title: rule.rule.title, level: level, value: value, threshold: threshold,
+            readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+    }
+
+    /// A HI or LO result: beyond every limit on its side, at the rule's highest level, worded as
+    /// the meter's HI or LO rather than the bound the meter sent as its number; in range for a
+    /// rule looking the other way.
+    static func deviceRange(_ rule: EffectiveRule, _ reading: Observation, beyond: Direction) -> Finding {
+        let direction = rule.rule.direction
+        let word = beyond == .above ? "HI" : "LO"
+        let value = "\(word) (\(beyond == .above ? "above" : "below") the meter's range)"
+        guard beyond == direction else {
+            let limit = rule.warning() ?? rule.urgent()!
+            return Finding(
+                ruleID: rule.id, title: rule.rule.title, level: nil, value: value, threshold: "\(sign(direction)) \(rule.show(limit))",
+                readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+        }
+        let level: AlertLevel = rule.urgent() != nil ? .urgent : .warning
+        let limit = rule.urgent() ?? rule.warning()!
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: level, value: value, threshold: "\(sign(direction)) \(rule.show(limit))",
+            readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+    }
+
+    /// N of the last M readings flagged with an irregular pulse by the cuff.
+    static func irregularPulse(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding {
+        let recent = (history + [reading]).suffix(rule.m)
+        let count = recent.filter { $0.flags.contains(.irregularPulse) }.count
+        return Finding(
+            ruleID: rule.id, title: rule.rule.title, level: count >= rule.n ? rule.level : nil,
+            value: "irregular pulse in \(count) of last \(recent.count)", threshold: "\(rule.n) of \(rule.m) with irregular pulse",
             readingID: reading.readingID, resolveAfter: rule.resolveAfter)
     }
 

@@ -121,6 +121,7 @@ public enum HealthCharacteristic {
                     case 1: .beforeMeal
                     case 2: .afterMeal
                     case 3: .fasting
+                    case 4: .casual
                     case 5: .bedtime
                     default: .unknown
                     }
@@ -145,10 +146,14 @@ public enum HealthCharacteristic {
             timeUnknown = measuredAt == nil
         }
         if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
-        if flags & 0x08 != 0 { _ = try r.u8("user id") }
-        if flags & 0x10 != 0 { _ = try r.u16("measurement status") }
+        var user: Int?
+        if flags & 0x08 != 0 { user = Int(try r.u8("user id")) }
+        var status: [ReadingFlag] = []
+        if flags & 0x10 != 0 { status = ReadingFlag.bloodPressureStatus(try r.u16("measurement status")) }
         var input = ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
         input.deviceTimeUnknown = timeUnknown
+        input.userIndex = user
+        input.flags = status
         return input
     }
 
@@ -164,8 +169,9 @@ public enum HealthCharacteristic {
             throw Rejection(.noValue, field: "values.glucose", "the meter sent no concentration (flags bit 1 clear); nothing to store")
         }
         let concentration = try value(try r.sfloat("concentration"), "values.glucose", required: true)!
-        _ = try r.u8("type and sample location")
-        if flags & 0x08 != 0 { _ = try r.u16("sensor status") }
+        let typeLocation = Int(try r.u8("type and sample location"))
+        var annunciation: [ReadingFlag] = []
+        if flags & 0x08 != 0 { annunciation = ReadingFlag.glucoseAnnunciation(try r.u16("sensor status")) }
         let unit: MeasurementUnit = flags & 0x04 == 0 ? .kilogramsPerLiter : .molesPerLiter
         let measuredAt = instant(base, clock: clock).map { $0.addingTimeInterval(Double(offsetMinutes) * 60) }
         var input = ReadingInput(
@@ -173,6 +179,12 @@ public enum HealthCharacteristic {
         // The base time is mandatory: one the meter says it does not know is a stored record
         // from an unknown time, not a reading taken now.
         input.deviceTimeUnknown = measuredAt == nil
+        input.flags = annunciation
+        let type = typeLocation & 0x0F, location = typeLocation >> 4
+        // Type and location 0 are not defined: the meter said nothing about the sample.
+        if type != 0 { input.sampleType = GlucoseSampleType.name(type) }
+        if location != 0 { input.sampleLocation = GlucoseSampleLocation.name(location) }
+        input.controlSolution = type == GlucoseSampleType.controlSolution.rawValue || location == 4
         return input
     }
 

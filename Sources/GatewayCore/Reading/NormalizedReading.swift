@@ -29,6 +29,21 @@ public struct NormalizedReading: Sendable, Hashable {
     public var dedupKey: DedupKey?
     /// Remarks worth keeping with the accepted input (why the clock is suspect, …).
     public var notes: [String]
+    /// What the device said about the measurement (``ReadingFlag``), in a stable order.
+    public var flags: [ReadingFlag] = []
+    /// The user index of a multi-user device, when it sent one.
+    public var userIndex: Int? = nil
+    public var sampleType: String? = nil
+    public var sampleLocation: String? = nil
+    /// A glucose control-solution test: stored as a control test, never as a reading.
+    public var controlSolution = false
+    /// The meter's record epoch the sequence number belongs to (part of the identity).
+    public var epoch: Int? = nil
+
+    /// The flags that make a blood-pressure value unreliable (body movement, loose cuff, improper
+    /// position): such a reading is stored and shown but left out of threshold, n-of-m and
+    /// average rules.
+    public var unreliableBecause: [ReadingFlag] { flags.filter(\.makesUnreliable) }
 
     /// The time the reading is evaluated and billed at: the device time when present and
     /// believable, otherwise the receive time.
@@ -43,7 +58,7 @@ public struct NormalizedReading: Sendable, Hashable {
     /// readings taken the moment they arrived. Such a reading is still checked on its own
     /// (single-reading thresholds), and kept, with the reason, for people to see. A suspect time
     /// the session could correct counts at its corrected time.
-    public var windowed: Bool { !clockSuspect || correctedAt != nil }
+    public var windowed: Bool { (!clockSuspect || correctedAt != nil) && unreliableBecause.isEmpty }
 
     /// The device time as it can be stored: `nil` when there is none or it lies outside
     /// ``ClockRules/storable`` (then ``measuredAtText`` keeps it).
@@ -65,9 +80,15 @@ public struct NormalizedReading: Sendable, Hashable {
 public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
-    public init?(device: String, kind: ReadingKind, measuredAt: Date?, sequence: Int?, messageID: String?) {
+    /// `epoch`: the meter's record epoch (``NormalizedReading/epoch``); 0 or `nil` is the
+    /// first numbering, keyed as before epochs existed.
+    public init?(device: String, kind: ReadingKind, measuredAt: Date?, sequence: Int?, messageID: String?, epoch: Int? = nil) {
         if kind == .glucose, let sequence {
-            description = "\(device)|glucose|seq:\(sequence)"
+            if let epoch, epoch > 0 {
+                description = "\(device)|glucose|epoch:\(epoch)|seq:\(sequence)"
+            } else {
+                description = "\(device)|glucose|seq:\(sequence)"
+            }
         } else if let measuredAt {
             description = "\(device)|\(kind.rawValue)|at:\(RFC3339.format(measuredAt))"
         } else if let messageID {
@@ -188,6 +209,13 @@ public enum Normalizer {
         if let sequence = input.sequence, sequence < 0 {
             return .failure(Rejection(.invalidValue, field: "seq", "must be 0 or more; send the device's record number"))
         }
+        if let failed = input.flags.first(where: \.rejectsReading) {
+            let all = input.flags.filter(\.rejectsReading).map(\.meaning).joined(separator: ", ")
+            return .failure(
+                Rejection(
+                    .deviceError, field: "sensor_status",
+                    "the meter reported \(all) (\(failed.rawValue)); its number is not a measurement; measure again with a new strip"))
+        }
         var notes: [String] = []
         var clockSuspect = false
         var correctedAt: Date?
@@ -204,15 +232,32 @@ public enum Normalizer {
                 notes.append(suspicion)
             }
         }
+        if input.flags.contains(.timeFault), !clockSuspect {
+            clockSuspect = true
+            notes.append("the meter reported a time fault; \(ClockRules.suspectTreatment)")
+        }
+        let unreliable = input.flags.filter(\.makesUnreliable)
+        if !unreliable.isEmpty {
+            notes.append(
+                "\(unreliable.map(\.meaning).joined(separator: ", ")): stored and shown, left out of threshold and average rules")
+        }
         let device = DeviceID.canonical(input.device)
-        return .success(
+        let epoch = kind == .glucose && input.sequence != nil ? input.recordEpoch : nil
+        var reading =
             NormalizedReading(
                 device: device, kind: kind, values: values, originalValues: input.values, originalUnit: input.unit,
                 measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, correctedAt: correctedAt, meal: input.meal,
                 sequence: input.sequence, messageID: input.messageID,
                 dedupKey: DedupKey(
                     device: device, kind: kind, measuredAt: input.measuredAt, sequence: input.sequence,
-                    messageID: input.messageID),
-                notes: notes))
+                    messageID: input.messageID, epoch: epoch),
+                notes: notes)
+        reading.flags = input.flags.sorted()
+        reading.userIndex = input.userIndex
+        reading.sampleType = input.sampleType
+        reading.sampleLocation = input.sampleLocation
+        reading.controlSolution = input.controlSolution
+        reading.epoch = epoch
+        return .success(reading)
     }
 }

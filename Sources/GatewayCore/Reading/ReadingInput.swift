@@ -23,6 +23,19 @@ public struct ReadingInput: Sendable, Hashable {
     /// The device sent a time field that says "unknown" (zeros) or cannot be a time: the
     /// reading was taken at a time nobody knows, which is not the time it arrived.
     public var deviceTimeUnknown = false
+    /// What the device said about the measurement (cuff Measurement Status, meter Sensor Status
+    /// Annunciation), by name.
+    public var flags: [ReadingFlag] = []
+    /// The user index of a multi-user device (0x2A35 User ID; 255 is "unknown user").
+    public var userIndex: Int?
+    /// Glucose: the sample type and location as the meter named them (`capillary_plasma`, `finger`).
+    public var sampleType: String?
+    public var sampleLocation: String?
+    /// Glucose: a control-solution test (type 10 or location 4), not the patient's blood.
+    public var controlSolution = false
+    /// The meter's record epoch: which numbering of its records `sequence` belongs to (it changes
+    /// when the meter is reset or its sequence number wraps). `nil`: the source does not know.
+    public var recordEpoch: Int?
 
     public init(
         device: String, kind: ReadingKind, unit: MeasurementUnit, values: [Quantity: Double],

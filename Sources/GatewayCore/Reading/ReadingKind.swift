@@ -70,5 +70,7 @@ public enum MealContext: String, Sendable, CaseIterable, Codable {
     case beforeMeal = "before_meal"
     case afterMeal = "after_meal"
     case bedtime
+    /// GATT meal 4 "casual": a snack or a test with no relation to a meal.
+    case casual
     case unknown
 }

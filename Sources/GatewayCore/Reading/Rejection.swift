@@ -28,6 +28,8 @@ public struct Rejection: Error, Sendable, Hashable, CustomStringConvertible {
         /// A time entry names staff who are not registered, are disabled, or have another role.
         case unknownStaff = "unknown_staff"
         case unsupportedFormat = "unsupported_format"
+        /// The device itself said the measurement failed (a strip, sample-size or sensor error).
+        case deviceError = "device_error"
     }
 
     public let code: Code
