@@ -268,13 +268,22 @@ enum AlertBook {
     /// count as repeats.
     static func apply(_ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database) throws -> [AlertEvent] {
         var events: [AlertEvent] = []
+        guard !findings.isEmpty else { return events }
+        // The patient's alerts not resolved, read once for all findings (one per rule): most
+        // readings find none, and a look-up per rule was a tenth of deciding a reading.
+        var unresolved: [String: StoredAlert] = [:]
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"), arguments: [patient]) {
+            let alert = StoredAlert(row)
+            unresolved[alert.ruleID] = alert
+        }
         for finding in findings {
-            let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"), arguments: [patient, finding.ruleID]
-            ).map(StoredAlert.init)
+            let existing = unresolved[finding.ruleID]
             guard let level = finding.level else {
                 // Back in range. An older reading arriving late says nothing about now.
                 guard var alert = existing, seenAt >= alert.lastSeenAt else { continue }
-                if alert.inRangeSince == nil {
+                // In range since the earliest in-range reading after the last one out of range,
+                // by device time, whatever order they arrived in.
+                if alert.inRangeSince.map({ seenAt < $0 }) ?? true {
                     alert.inRangeSince = seenAt
                     try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [seenAt, now, alert.id])
                 }
@@ -294,6 +303,7 @@ enum AlertBook {
                         finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
                     ])
                 let id = db.lastInsertedRowID
+                unresolved[finding.ruleID] = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(StoredAlert.init)
                 try Audit.record(
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
@@ -324,13 +334,18 @@ enum AlertBook {
                 kind = .repeated
             }
             try db.cachedStatement(sql: """
-                    UPDATE alert SET count = ?, last_value = ?, threshold = ?, last_reading_id = ?, last_seen_at = MAX(last_seen_at, ?),
-                      in_range_since = NULL, level = ?, state = ?, updated_at = ?,
+                    UPDATE alert SET count = ?,
+                      last_value = CASE WHEN ? >= last_seen_at THEN ? ELSE last_value END, threshold = ?,
+                      last_reading_id = CASE WHEN ? >= last_seen_at THEN ? ELSE last_reading_id END, last_seen_at = MAX(last_seen_at, ?),
+                      in_range_since = CASE WHEN in_range_since > ? THEN in_range_since END, level = ?, state = ?, updated_at = ?,
                       silenced_level = CASE WHEN ? = 'open' THEN NULL ELSE silenced_level END
                     WHERE id = ?
                     """).execute(arguments: [
-                    alert.count, alert.lastValue, alert.threshold, finding.readingID, seenAt, alert.level.rawValue,
-                    alert.state.rawValue, now, alert.state.rawValue, alert.id,
+                    // The latest value and reading are the latest measured (a late reading
+                    // measured earlier does not replace them), and a reading out of range ends
+                    // an in-range period only if it was measured after that period began.
+                    alert.count, seenAt, alert.lastValue, alert.threshold, seenAt, finding.readingID, seenAt, seenAt,
+                    alert.level.rawValue, alert.state.rawValue, now, alert.state.rawValue, alert.id,
                 ])
             if let kind {
                 try Audit.record(
@@ -376,6 +391,13 @@ enum AlertBook {
     /// never part of another reading's history. A blood-pressure reading the cuff flagged as
     /// unreliable (body movement, loose cuff, improper position) meets no threshold, n-of-m or
     /// average rule; only its irregular-pulse flag and the stale rules look at it.
+    ///
+    /// Readings are placed by their device time (`effective_at`), never by the order they
+    /// arrived in: MQTT lanes, a hub's retry or a backlog can deliver a patient's readings in any
+    /// order. A reading's history is what was measured before it; and a reading measured before
+    /// readings that are already stored (it arrived after them) is part of their history too, so
+    /// those (at most ``overtakenLimit``) are evaluated again with it, raising or escalating what
+    /// they would have raised had it come first. Repeats of an open alert are not counted twice.
     static func evaluate(
         _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date, windowed: Bool, id: Int64,
         patient: String, plan: CarePlan, now: Date, _ db: Database
@@ -385,29 +407,91 @@ enum AlertBook {
             plan.rules = plan.rules.filter { $0.rule.type == .irregularPulse || $0.rule.type == .stale }
         }
         if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse } }
-        let rules = plan.rules(for: kind)
-        guard !rules.isEmpty else { return [] }
-        var rows: [Row] = []
-        for need in Evaluator.historyNeeds(plan, kind: kind) {
+        guard !plan.rules(for: kind).isEmpty else { return [] }
+        let needs = Evaluator.historyNeeds(plan, kind: kind)
+        let reading = Observation(readingID: id, at: at, values: values, meal: meal, flags: Set(flags))
+        let history = try self.history(needs, kind: kind, patient: patient, before: reading, db)
+        let findings = Evaluator.evaluate(plan, kind: kind, reading: reading, history: history)
+        var events = try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
+        guard windowed, !needs.isEmpty else { return events }
+        // A later reading the cuff flagged as unreliable met no windowed rule; it does not now either.
+        for later in try overtaken(needs, kind: kind, patient: patient, by: reading, db)
+        where !(kind == .bloodPressure && later.flags.contains(where: \.makesUnreliable)) {
+            let history = try self.history(needs, kind: kind, patient: patient, before: later, db)
+            let findings = Evaluator.evaluate(plan, kind: kind, reading: later, history: history)
+            events += try raiseOnly(findings, patient: patient, seenAt: later.at, now: now, db)
+        }
+        return events
+    }
+
+    /// At most this many stored readings are evaluated again when an earlier-measured reading
+    /// arrives after them (a reordering bounded by the lanes and a hub's retries, not by history).
+    static let overtakenLimit = 64
+
+    /// The patient's windowed readings of `kind` measured before `reading` (or at its time) that
+    /// `needs` ask for, oldest first.
+    static func history(_ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation, _ db: Database) throws -> [Observation] {
+        var observations: [Observation] = []
+        let id = reading.readingID ?? 0
+        for need in needs {
             var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
-            var arguments: StatementArguments = [patient, kind.rawValue, id, at]
+            var arguments: StatementArguments = [patient, kind.rawValue, id, StoredDate.text(reading.at)]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
                 for meal in meals.sorted(by: { $0.rawValue < $1.rawValue }) { arguments += [meal.rawValue] }
             }
             if need.window > 0 {
-                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments: arguments + [at.addingTimeInterval(-need.window)])
+                observations += try ReadingRow.observations(
+                    db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments + [StoredDate.text(reading.at.addingTimeInterval(-need.window))])
             }
             if need.count > 0 {
-                rows += try Row.fetchAll(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments: arguments + [need.count])
+                observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments + [need.count])
             }
         }
         var seen: Set<Int64> = []
-        let history = rows.map(ReadingRow.observation).filter { seen.insert($0.readingID ?? 0).inserted }
+        return observations.filter { seen.insert($0.readingID ?? 0).inserted }
             .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
-        let findings = Evaluator.evaluate(
-            plan, kind: kind, reading: Observation(readingID: id, at: at, values: values, meal: meal, flags: Set(flags)), history: history)
-        return try apply(findings, patient: patient, seenAt: at, now: now, fromTimer: false, db)
+    }
+
+    /// Stored windowed readings measured after `reading` whose history `needs` would include it:
+    /// within the longest window after it, or among the next `count` readings. Oldest first.
+    /// Nothing when readings arrive in the order they were measured (the usual case: one
+    /// indexed look-up that finds no row).
+    static func overtaken(_ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, by reading: Observation, _ db: Database) throws -> [Observation] {
+        let window = needs.map(\.window).max() ?? 0
+        let count = min(needs.map(\.count).max() ?? 0, overtakenLimit)
+        let sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
+        let arguments: StatementArguments = [patient, kind.rawValue, StoredDate.text(reading.at)]
+        var observations: [Observation] = []
+        if window > 0 {
+            observations += try ReadingRow.observations(
+                db.cachedStatement(sql: sql + " AND effective_at <= ? ORDER BY effective_at, id LIMIT ?"),
+                arguments + [StoredDate.text(reading.at.addingTimeInterval(window)), overtakenLimit])
+        }
+        if count > 0 {
+            observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at, id LIMIT ?"), arguments + [count])
+        }
+        var seen: Set<Int64> = []
+        return observations.filter { seen.insert($0.readingID ?? 0).inserted }
+            .sorted { ($0.at, $0.readingID ?? 0) < ($1.at, $1.readingID ?? 0) }
+            .prefix(overtakenLimit).map { $0 }
+    }
+
+    /// Applies the findings of a reading evaluated again (an earlier reading arrived after it):
+    /// only what raises a new alert or escalates an open one. Its repeats and its in-range
+    /// findings were counted when it was first evaluated.
+    static func raiseOnly(_ findings: [Finding], patient: String, seenAt: Date, now: Date, _ db: Database) throws -> [AlertEvent] {
+        var raising: [Finding] = []
+        for finding in findings {
+            guard let level = finding.level else { continue }
+            let open = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT level FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"),
+                arguments: [patient, finding.ruleID]
+            ).flatMap(AlertLevel.init(rawValue:))
+            if let open, open >= level { continue }
+            raising.append(finding)
+        }
+        return raising.isEmpty ? [] : try apply(raising, patient: patient, seenAt: seenAt, now: now, fromTimer: false, db)
     }
 
     /// The timer's work at `now`: stale-data alerts, auto-resolution after enough time in range,

@@ -142,7 +142,7 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [input.receivedAt, input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset, input.payloadSize])
+        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [StoredDate.text(input.receivedAt), input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset, input.payloadSize])
         return db.lastInsertedRowID
     }
 
@@ -489,7 +489,7 @@ public struct Pipeline: Sendable {
     /// Stores an input's outcomes and marks it decided.
     private func finish(_ outcomes: [ItemOutcome], inbox id: Int64, _ db: Database) throws -> [ItemOutcome] {
         for outcome in outcomes { try Self.save(outcome, db) }
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [Date(), id])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [StoredDate.text(Date()), id])
         return outcomes
     }
 
@@ -827,7 +827,7 @@ public struct Pipeline: Sendable {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                 outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
-                outcome.kind?.rawValue, outcome.readingID, Date(),
+                outcome.kind?.rawValue, outcome.readingID, StoredDate.text(Date()),
             ])
     }
 }

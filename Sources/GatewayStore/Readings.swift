@@ -52,7 +52,8 @@ enum ReadingRow {
         encoder.outputFormatting = .sortedKeys
         let originalJSON = String(decoding: try encoder.encode(original), as: UTF8.self)
         var arguments: StatementArguments = [
-            patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt, reading.receivedAt, reading.effectiveAt,
+            patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text), StoredDate.text(reading.receivedAt),
+            StoredDate.text(reading.effectiveAt),
             reading.clockSuspect, reading.windowed, reading.measuredAtText,
         ]
         for quantity in Quantity.allCases { arguments += [reading.values[quantity]] }
@@ -74,16 +75,25 @@ enum ReadingRow {
     /// The columns a care-plan rule reads of past readings.
     static let observationColumns = "id, effective_at, meal, flags, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
 
-    /// A past reading as the rules read it (``observationColumns``, by position): no JSON to
-    /// decode, no column looked up by name.
-    static func observation(_ row: Row) -> Observation {
-        var values: [Quantity: Double] = [:]
-        for (offset, quantity) in Quantity.allCases.enumerated() {
-            if let value = row[4 + offset] as Double? { values[quantity] = value }
+    /// The rows of a query on ``observationColumns``, read from the statement as it steps: no
+    /// row copied, each column read straight from SQLite (copying rows and reading them back
+    /// through `Row.fetchAll` was a tenth of deciding a reading; callgrind, BENCHMARKS.md).
+    static func observations(_ statement: Statement, _ arguments: StatementArguments) throws -> [Observation] {
+        var observations: [Observation] = []
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() {
+            var values: [Quantity: Double] = [:]
+            for (offset, quantity) in Quantity.allCases.enumerated() where !row.hasNull(atIndex: 4 + offset) {
+                values[quantity] = row[4 + offset] as Double
+            }
+            let meal: String? = row.hasNull(atIndex: 2) ? nil : (row[2] as String)
+            let flags: String? = row.hasNull(atIndex: 3) ? nil : (row[3] as String)
+            observations.append(
+                Observation(
+                    readingID: row[0] as Int64, at: row[1] as Date, values: values, meal: meal.flatMap(MealContext.init(rawValue:)),
+                    flags: Set(Self.flags(flags))))
         }
-        return Observation(
-            readingID: row[0], at: row[1], values: values, meal: (row[2] as String?).flatMap(MealContext.init(rawValue:)),
-            flags: Set(flags(row[3])))
+        return observations
     }
 
     /// A stored row as a reading. Throws, never traps, on a value it cannot read (a row written

@@ -34,7 +34,7 @@ struct MQTTService: Service {
         let options = MQTTOptions(
             host: config.host, port: config.port, clientID: config.clientID, topics: Topics(prefix: config.prefix),
             keepalive: config.keepalive, username: config.username, password: password, caFile: config.caFile,
-            certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup)
+            certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup, lanes: config.lanes)
         do {
             return try MQTTClient(options: options, pipeline: pipeline, logger: logger, arriving: wakeups.arriving, wake: wakeups.wake)
         } catch let error as MQTTError {

@@ -39,6 +39,7 @@ struct ConfigTests {
             ("sources:\n  file: {}\n", "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"),
             ("database: [1, 2]\n", "x.yaml: database: expected a mapping of keys to values"),
             ("mqtt:\n  port: 99999\n", "x.yaml: mqtt.port: 99999 is not a TCP port (1-65535)"),
+            ("mqtt:\n  lanes: 0\n", "x.yaml: mqtt.lanes: 0 is out of range; use 1 to 64 (1: one session, as a single client)"),
             ("mqtt:\n  prefix: ccm/#\n", "x.yaml: mqtt.prefix: \"ccm/#\" is not a topic prefix; write it like ccm/v1"),
             ("mqtt:\n  tls:\n    cert_file: a.pem\n", "x.yaml: mqtt.tls: cert_file and key_file go together; give both or neither"),
             ("mqtt:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n", "x.yaml: mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate"),

@@ -103,6 +103,15 @@ struct ClockAndIdentityTests {
         #expect(DeviceID.canonical("A4-C1-38-12-34-56") == "A4:C1:38:12:34:56")
         #expect(DeviceID.canonical(" hub7-scale-1 ") == "hub7-scale-1")
         #expect(DeviceID.canonical("A4:C1:38:12:34") == "A4:C1:38:12:34")
+        // The ASCII fast path spells every id as the character-by-character one did.
+        #expect(DeviceID.canonical("a4c138123456") == "A4:C1:38:12:34:56")
+        #expect(DeviceID.canonical("123456789012") == "123456789012")
+        #expect(DeviceID.canonical("\tBENCH-00001\r\n") == "BENCH-00001")
+        #expect(DeviceID.canonical("aa-bb-cc-dd-ee-0f") == "AA:BB:CC:DD:EE:0F")
+        #expect(DeviceID.canonical("A4:C1:38:12:34:5G") == "A4:C1:38:12:34:5G")
+        #expect(DeviceID.canonical("a4:c1-38:12:34:56") == "a4:c1-38:12:34:56")
+        #expect(DeviceID.canonical("   ") == "")
+        #expect(DeviceID.canonical("\u{00A0}cuff-é\u{00A0}") == "cuff-é")
         #expect(DeviceID.isBluetoothAddress("A4:C1:38:12:34:56"))
         #expect(!DeviceID.isBluetoothAddress("hub7-scale-1"))
     }

@@ -216,15 +216,18 @@ struct DaemonUnderTest {
     let databasePath: String
     let alertLog: String
     let daemonLog: String
+    /// `mqtt.lanes` in the configuration; `nil`: the default.
+    let lanes: Int?
 
     static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
     static let daemon = products.appendingPathComponent("ccm-gatewayd").path
     static let ccmctl = products.appendingPathComponent("ccmctl").path
 
     /// Writes the configuration; the database is the caller's to create.
-    init(broker: Broker, clientID: String) throws {
+    init(broker: Broker, clientID: String, lanes: Int? = nil) throws {
         self.broker = broker
         self.clientID = clientID
+        self.lanes = lanes
         config = broker.directory + "/gateway.yaml"
         databasePath = broker.directory + "/gateway.sqlite"
         alertLog = broker.directory + "/alerts.log"
@@ -238,17 +241,23 @@ struct DaemonUnderTest {
               log: \(alertLog)
               check_interval: 1h
             \(try broker.gatewaySection(clientID: clientID))
+            \(lanes.map { "  lanes: \($0)" } ?? "")
             logging:
               level: warning
             """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
-    /// Starts the daemon and waits until the broker logs its connection.
+    /// Starts the daemon and waits until the broker logs the connection of each of its lanes.
     func start(environment: [String: String]? = nil, timeout: Double = 30) throws -> Spawned {
-        let marker = "as \(clientID)"
-        let connections = (try? String(contentsOfFile: broker.log, encoding: .utf8))?.components(separatedBy: marker).count ?? 1
+        // Lane 1 is the client id, lane n is CLIENT_ID-n; the broker logs "... as ID (p2, ...".
+        let markers = (0..<(lanes ?? 1)).map { "as \($0 == 0 ? clientID : "\(clientID)-\($0 + 1)") (" }
+        let log = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
+        let connections = markers.map { log.components(separatedBy: $0).count }
         let daemon = try Spawned(Self.daemon, ["--config", config], environment: environment, stderr: daemonLog)
-        guard waitUntil(broker.log, timeout: timeout, { $0.components(separatedBy: marker).count > connections }) else {
+        let connected = waitUntil(broker.log, timeout: timeout) { text in
+            zip(markers, connections).allSatisfy { text.components(separatedBy: $0).count > $1 }
+        }
+        guard connected else {
             let said = (try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? ""
             let heard = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
             throw SupportError(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(heard.suffix(1500))")

@@ -7,6 +7,28 @@ import Testing
 
 @Suite("Opening the database")
 struct DatabaseTests {
+    @Test("Every commit is fsync'd: the writer runs synchronous=FULL, not the NORMAL GRDB's WAL set-up leaves")
+    func writerIsFullySynchronous() throws {
+        let directory = TemporaryDirectory()
+        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
+        // 2 is FULL (1 NORMAL); asked on the connection that commits.
+        #expect(try database.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        let reopened = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .existing)
+        #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+    }
+
+    @Test("Dates written without a DateFormatter are GRDB's text to the millisecond")
+    func storedDates() {
+        var generator = SystemRandomNumberGenerator()
+        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1.0005), Date(timeIntervalSince1970: 1_772_631_730.9999),
+            Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 4_102_444_799.999), Date(timeIntervalSinceReferenceDate: 0.0004),
+            Date(timeIntervalSince1970: -2_208_988_800.25)]
+        for _ in 0..<20_000 { dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...7e9, using: &generator))) }
+        for date in dates {
+            #expect(StoredDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
+        }
+    }
+
     @Test("Migrations run on an empty file and create every table, in WAL mode, not world-readable")
     func migratesFromEmpty() throws {
         let directory = TemporaryDirectory()

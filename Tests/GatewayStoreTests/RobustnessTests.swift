@@ -145,6 +145,27 @@ struct RobustnessTests {
         #expect(third.flatMap(\.alerts).map(\.rule).sorted() == ["bp-3-of-5", "bp-7d-average"])
     }
 
+    @Test("Windowed rules follow device time, not arrival order: five readings in any order raise the same alerts")
+    func arrivalOrderDoesNotMatter() throws {
+        // Three of five above 130, and a 7-day average above 135 from the third reading on.
+        let readings = [("07:00", 150), ("07:05", 120), ("07:10", 150), ("07:15", 150), ("07:20", 118)]
+        var results: [[String]] = []
+        for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 3, 1], [3, 4, 0, 2, 1]] {
+            let world = try World(templates: [Self.windowedPlan])
+            try world.database.setCarePlan(patient: "P1", templates: ["windowed"], overrides: [], by: "dr", now: World.received)
+            for index in order {
+                let outcomes = try bp(world, at: "2026-03-04T\(readings[index].0):00-06:00", readings[index].1)
+                #expect(outcomes.map(\.status) == [.accepted])
+            }
+            let alerts = try world.database.alerts()
+            results.append(alerts.map { "\($0.ruleID) \($0.level.rawValue) \($0.state.rawValue)" }.sorted())
+        }
+        #expect(results[0] == ["bp-3-of-5 warning open", "bp-7d-average warning open"])
+        for (index, result) in results.enumerated().dropFirst() {
+            #expect(result == results[0], "arrival order \(index) decided differently")
+        }
+    }
+
     @Test("Deciding a backlog commits in bounded transactions, so other writers get in between")
     func boundedTransactions() throws {
         let world = try World()

@@ -29,6 +29,8 @@ guard let bin = option("--bin"), let repo = option("--repo") else {
 }
 let readings = Int(option("--readings", default: "100000")!)!
 let out = option("--out", default: repo + "/BENCHMARKS.md")!
+/// The load average when the run began (the machine may be shared with other work).
+let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(separator: " ")
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 // BENCH_KEEP=1 keeps the work folder (databases, logs) for a look afterwards; BENCH_ONLY=drain,
@@ -164,7 +166,7 @@ final class NotifySocket {
 
 let zone = "America/Chicago"
 
-@MainActor func gatewayConfig(_ name: String, database: String, port: Int?) throws -> String {
+@MainActor func gatewayConfig(_ name: String, database: String, port: Int?, lanes: Int? = nil) throws -> String {
     let path = "\(work)/\(name).yaml"
     try """
         database:
@@ -180,6 +182,7 @@ let zone = "America/Chicago"
           host: 127.0.0.1
           port: \(port ?? 1883)
           client_id: bench-\(name)
+        \(lanes.map { "  lanes: \($0)" } ?? "")
         ble:
           enabled: false
         billing:
@@ -204,8 +207,11 @@ let zone = "America/Chicago"
     try csv.write(toFile: roster, atomically: true, encoding: .utf8)
     guard try run(ccmctl, ["init", "--config", config]).status == 0 else { fatalError("ccmctl init failed") }
     guard try run(ccmctl, ["patients", "import", roster, "--config", config]).status == 0 else { fatalError("patients import failed") }
-    var statements = "BEGIN;\n"
+    // The hub the benchmark publishes through ("bench"), registered for every patient: readings
+    // through an unregistered hub are quarantined, not decided.
+    var statements = "BEGIN;\nINSERT INTO hub (id, created_at) VALUES ('bench', '2026-01-05 00:00:00.000');\n"
     for i in 1...patients {
+        statements += "INSERT INTO hub_patient (hub_id, patient_id, added_at) VALUES ('bench', 'P\(pad(i))', '2026-01-05 00:00:00.000');\n"
         statements += "INSERT INTO device (id, kind, patient_id, assigned_at, created_at) VALUES ('BENCH-\(pad(i))', 'bp_monitor', 'P\(pad(i))', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000');\n"
         statements += "INSERT INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by) VALUES ('P\(pad(i))', '[\"hypertension\"]', '[]', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000', 'bench');\n"
     }
@@ -230,14 +236,18 @@ let zone = "America/Chicago"
     return text
 }
 
+/// The log of the broker on `port` (connections and subscriptions only).
+@MainActor func brokerLog(_ port: Int) -> String { "\(work)/mosquitto-\(port).log" }
+
 @MainActor func broker() throws -> (process: Process, port: Int) {
     let port = freePort()
     let conf = "\(work)/mosquitto-\(port).conf"
     // As config/mosquitto.conf has it: no cap on a backlog, no Nagle delay.
-    var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\nlog_dest none\n"
+    var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
+    text += "log_dest file \(brokerLog(port))\nlog_type subscribe\n"
     if getuid() == 0 { text += "user root\n" }
     try text.write(toFile: conf, atomically: true, encoding: .utf8)
-    let process = try start(mosquitto, ["-c", conf], log: "\(work)/mosquitto-\(port).log")
+    let process = try start(mosquitto, ["-c", conf], log: "\(work)/mosquitto-\(port).out")
     waitListening(port)
     return (process, port)
 }
@@ -270,17 +280,47 @@ var notes: [String] = []
 @MainActor func rate(_ n: Int, _ seconds: Double) -> String { String(format: "%.0f readings/s", Double(n) / seconds) }
 @MainActor func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) }
 
-say("== MQTT backlog drain: \(readings) QoS 1 readings")
+/// The storage floor: the sqlite3 tool inserting the inbox, outcome and reading rows of `lines`
+/// into a copy of the schema, in one transaction. Measured once, for the drain and the ingest.
+var floorCache: (rate: Double, seconds: Double)?
+@MainActor func storageFloor(_ lines: String) throws -> (rate: Double, seconds: Double) {
+    if let floorCache { return floorCache }
+    let (baselineDatabase, _) = try population("floor", patients: 1000)
+    var statements = "BEGIN;\n"
+    statements.reserveCapacity(readings * 700)
+    let received = "2026-03-04 12:00:00.000"
+    for (i, line) in try String(contentsOfFile: lines, encoding: .utf8).split(separator: "\n").enumerated() {
+        let payload = line.replacingOccurrences(of: "'", with: "''")
+        statements += "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(received)', 'file:bench:\(i + 1)', 'native-v1', CAST('\(payload)' AS BLOB), '\(received)');\n"
+        statements += "INSERT INTO inbox_item (inbox_id, item, status, device_id, kind, reading_id, decided_at) VALUES (last_insert_rowid(), 0, 'accepted', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', NULL, '\(received)');\n"
+        statements += "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, pulse, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('P\(pad(i % 1000 + 1))', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', '\(received)', '\(received)', '\(received)', \(118 + i % 12), 76, 70, 'mmHg', '{}', 'file', \(i + 1), 'bench-\(i)');\n"
+    }
+    let file = "\(work)/floor.sql"
+    try (statements + "COMMIT;\n").write(toFile: file, atomically: true, encoding: .utf8)
+    let baseline = try run(sqlite3, [baselineDatabase], stdin: file)
+    guard baseline.status == 0 else { fatalError("the storage floor's sqlite3 failed") }
+    floorCache = (Double(readings) / baseline.seconds, baseline.seconds)
+    return floorCache!
+}
+
+/// The children of a process (strace's tracee: the daemon).
+@MainActor func child(of pid: Int32) -> Int32? {
+    let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+    return text.split(separator: " ").first.flatMap { Int32($0) }
+}
+
+let strace = which("strace")
+let python = "/usr/bin/python3"
+let lanesMeasured = [1, 2, 4, 8]
+/// mqtt.lanes when the configuration does not set it (GatewayConfig.MQTT.defaultLanes).
+let defaultLanes = 1
+
+say("== MQTT backlog drain: \(readings) QoS 1 readings, lanes \(lanesMeasured), against mosquitto_sub, a Python subscriber, the storage floor")
 if scenario("drain") {
-    let (database, _) = try population("drain", patients: 1000)
     let (brokerProcess, port) = try broker()
     defer { stop(brokerProcess) }
-    let config = try gatewayConfig("drain", database: database, port: port)
     let lines = "\(work)/drain.jsonl"
     try nativeLines(readings, patients: 1000).write(toFile: lines, atomically: true, encoding: .utf8)
-    // The gateway's persistent session exists (it subscribed once), then it is away.
-    let first = try daemon(config, name: "drain")
-    stop(first.process)
     let backlog = try String(contentsOfFile: lines, encoding: .utf8).split(separator: "\n")
     func queue() {
         let publisher = Publisher(port: port, clientID: "bench-hub")
@@ -288,29 +328,109 @@ if scenario("drain") {
         publisher.waitAcknowledged(backlog.count)
         publisher.close()
     }
-    queue()
-    let started = Date()
-    let second = try daemon(config, name: "drain2")
-    var peak = 0
-    let drained = waitFor("the backlog", timeout: 900, poll: 0.1) {
-        peak = max(peak, memory(second.process.processIdentifier).peak)
-        return count(database, "SELECT count(*) FROM inbox WHERE processed_at IS NOT NULL") >= readings
+    /// Waits until the broker has logged `ids` subscribing to the last of the gateway's filters.
+    func waitSubscribed(_ ids: [String], name: String, lanes: Int) {
+        _ = waitFor("the subscriptions of \(ids)", timeout: 30) {
+            let log = (try? String(contentsOfFile: brokerLog(port), encoding: .utf8)) ?? ""
+            let group = lanes > 1 ? "$share/bench-\(name)/" : ""
+            return ids.allSatisfy { log.contains("\($0) 1 \(group)ccm/v1/hub/+/time") }
+        }
     }
-    _ = drained
-    let gatewaySeconds = Date().timeIntervalSince(started)
-    peak = max(peak, memory(second.process.processIdentifier).peak)
-    stop(second.process)
-    let stored = count(database, "SELECT count(*) FROM reading")
+    let floor = try storageFloor(lines)
+
+    var results: [Int: (seconds: Double, fsyncs: Int, stored: Int, peak: Int)] = [:]
+    for lanes in lanesMeasured {
+        let name = "drain-k\(lanes)"
+        let (database, _) = try population(name, patients: 1000)
+        let config = try gatewayConfig(name, database: database, port: port, lanes: lanes)
+        let ids = (0..<lanes).map { $0 == 0 ? "bench-\(name)" : "bench-\(name)-\($0 + 1)" }
+        // The gateway's persistent sessions exist (every lane subscribed once), then it is away.
+        let first = try daemon(config, name: name)
+        waitSubscribed(ids, name: name, lanes: lanes)
+        stop(first.process)
+        queue()
+        // The drain, under strace counting fsync and fdatasync (seccomp-bpf: other system calls
+        // run untraced), from the start until every input is committed and decided.
+        let notify = NotifySocket("\(work)/\(name)-notify.sock")
+        let counts = "\(work)/\(name)-strace.txt"
+        let started = Date()
+        let traced = try start(
+            strace, ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", counts, gatewayd, "--config", config],
+            environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], log: "\(work)/\(name)-gatewayd.log")
+        _ = notify.waitReady(since: started)
+        close(notify.fd)
+        unlink(notify.path)
+        let pid = child(of: traced.processIdentifier) ?? traced.processIdentifier
+        var peak = 0
+        _ = waitFor("the backlog", timeout: 900, poll: 0.1) {
+            peak = max(peak, memory(pid).peak)
+            return count(database, "SELECT count(*) FROM inbox WHERE processed_at IS NOT NULL") >= readings
+        }
+        let seconds = Date().timeIntervalSince(started)
+        peak = max(peak, memory(pid).peak)
+        kill(pid, SIGTERM)
+        traced.waitUntilExit()
+        let summary = (try? String(contentsOfFile: counts, encoding: .utf8)) ?? ""
+        // strace -c: "% time  seconds  usecs/call  calls  errors syscall"; the calls column.
+        let fsyncs = summary.split(separator: "\n").filter { $0.hasSuffix(" fsync") || $0.hasSuffix(" fdatasync") }
+            .compactMap { line in line.split(separator: " ").dropLast().last(where: { Int($0) != nil }).flatMap { Int($0) } }.reduce(0, +)
+        results[lanes] = (seconds, fsyncs, count(database, "SELECT count(*) FROM reading"), peak)
+        say("   lanes \(lanes): \(seconds) s, \(fsyncs) fsyncs, peak \(peak) KiB")
+    }
 
     // The baseline: mosquitto_sub draining the same backlog from its own persistent session.
     let topic = "ccm/v1/hub/+/reading"
     try run(mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-E"])
     queue()
     let sub = try run(mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-C", "\(readings)"])
-    let ratio = sub.seconds / gatewaySeconds
 
-    // What bounds it: each message is committed (fsync) before its PUBACK. The ceiling of that
-    // rule on this disk: sqlite3 committing one inbox row per transaction, WAL, synchronous=FULL.
+    // A plain Python subscriber with the gateway's durability: paho-mqtt, sqlite3, one fsync'd
+    // commit of the raw payload per message before its PUBACK (Benchmarks/python-subscriber.py).
+    let script = "\(repo)/Benchmarks/python-subscriber.py"
+    let pythonDatabase = "\(work)/python.sqlite"
+    let pythonArguments = [script, "--port", "\(port)", "--client-id", "bench-python", "--topic", topic, "--database", pythonDatabase]
+    guard try run(python, pythonArguments).status == 0 else { fatalError("the Python subscriber failed: is python3-paho-mqtt installed?") }
+    queue()
+    let py = try run(python, pythonArguments + ["--count", "\(readings)"])
+    guard py.status == 0 else { fatalError("the Python subscriber did not drain the backlog") }
+    let pyRate = Double(readings) / py.seconds
+    let subRate = Double(readings) / sub.seconds
+
+    for lanes in lanesMeasured {
+        guard let result = results[lanes] else { continue }
+        let gatewayRate = Double(readings) / result.seconds
+        let isDefault = lanes == defaultLanes
+        let verdict =
+            isDefault
+            ? (gatewayRate >= 4 * pyRate && gatewayRate >= 0.5 * floor.rate
+                ? "meets (≥ 4 × Python, ≥ 0.5 of the floor)"
+                : "below target (≥ 4 × Python and ≥ 0.5 of the floor): see What bounds the figures") : "measured"
+        figures.append(
+            Figure(
+                name: "MQTT backlog drain, \(readings) readings, mqtt.lanes \(lanes)\(isDefault ? " (default)" : "") (stored \(result.stored))",
+                value: "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs per message",
+                against: String(
+                    format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f", gatewayRate / subRate, gatewayRate / pyRate,
+                    gatewayRate / floor.rate, gatewayRate / (Double(readings) / (results[1]?.seconds ?? result.seconds))),
+                verdict: verdict))
+    }
+    figures.append(
+        Figure(
+            name: "mosquitto_sub -q 1 -c, same backlog, to /dev/null", value: rate(readings, sub.seconds) + String(format: " (%.1f s)", sub.seconds),
+            against: "promises nothing", verdict: "baseline"))
+    figures.append(
+        Figure(
+            name: "Python subscriber (paho-mqtt + sqlite3, commit per message, synchronous=FULL), same backlog",
+            value: rate(readings, py.seconds) + String(format: " (%.1f s)", py.seconds), against: "the gateway's durability, deciding nothing",
+            verdict: "baseline"))
+    figures.append(
+        Figure(
+            name: "Storage floor: sqlite3 inserting the same inbox, outcome and reading rows in one transaction",
+            value: String(format: "%.0f readings/s (%.1f s)", floor.rate, floor.seconds), against: "no decoding, no deciding, one fsync",
+            verdict: "baseline"))
+
+    // What one fsync'd commit per message allows on this disk: sqlite3 committing one inbox row
+    // per transaction, WAL, synchronous=FULL.
     let ceilingRows = min(readings, 10_000)
     let (ceilingDatabase, _) = try population("ceiling", patients: 1)
     var ceilingSQL = "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\n"
@@ -323,47 +443,30 @@ if scenario("drain") {
     let ceilingRate = Double(ceilingRows) / ceiling.seconds
     figures.append(
         Figure(
-            name: "MQTT backlog drain, \(readings) readings (stored \(stored))", value: "\(rate(readings, gatewaySeconds)) (\(String(format: "%.1f", gatewaySeconds)) s)",
-            against: "mosquitto_sub \(rate(readings, sub.seconds)) (\(String(format: "%.1f", sub.seconds)) s); ratio gateway/mosquitto_sub \(String(format: "%.2f", ratio))",
-            verdict: ratio >= 0.5 ? "meets ≥ 0.5" : "below 0.5: bounded by one fsync per message, next line"))
-    figures.append(
-        Figure(
             name: "Per-message durability ceiling: sqlite3, one committed inbox row per transaction (WAL, synchronous=FULL), \(ceilingRows) rows",
             value: String(format: "%.0f rows/s", ceilingRate),
-            against: String(format: "gateway/ceiling %.2f", (Double(readings) / gatewaySeconds) / ceilingRate), verdict: "measured"))
-    figures.append(Figure(name: "Peak RSS during the drain", value: mib(peak), against: "target < 64 MiB", verdict: peak < 64 * 1024 ? "meets" : "over"))
-    say("   gateway \(gatewaySeconds) s, mosquitto_sub \(sub.seconds) s, peak \(peak) KiB")
+            against: String(format: "default lanes/ceiling %.2f", (Double(readings) / (results[defaultLanes]?.seconds ?? 1)) / ceilingRate), verdict: "measured"))
+    let peak = results[defaultLanes]?.peak ?? 0
+    figures.append(Figure(name: "Peak RSS during the drain (default lanes)", value: mib(peak), against: "target < 64 MiB", verdict: peak < 64 * 1024 ? "meets" : "over"))
+    say("   mosquitto_sub \(sub.seconds) s, Python \(py.seconds) s, floor \(floor.seconds) s")
 }
 
-say("== Ingest pipeline: ccmctl ingest of \(readings) lines vs sqlite3 in one transaction")
+say("== Ingest pipeline: ccmctl ingest of \(readings) lines vs the storage floor")
 if scenario("ingest") {
     let (database, config) = try population("ingest", patients: 1000)
     let lines = "\(work)/ingest.jsonl"
     try nativeLines(readings, patients: 1000).write(toFile: lines, atomically: true, encoding: .utf8)
     let ingest = try run(ccmctl, ["ingest", lines, "--config", config])
     guard ingest.status == 0 else { fatalError("ccmctl ingest failed") }
-    // The same rows (inbox and reading) into a copy of the schema, by the sqlite3 tool, one transaction.
-    let (baselineDatabase, _) = try population("ingest-baseline", patients: 1000)
-    var statements = "BEGIN;\n"
-    statements.reserveCapacity(readings * 700)
-    let received = "2026-03-04 12:00:00.000"
-    for (i, line) in try String(contentsOfFile: lines, encoding: .utf8).split(separator: "\n").enumerated() {
-        let payload = line.replacingOccurrences(of: "'", with: "''")
-        statements += "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(received)', 'file:bench:\(i + 1)', 'native-v1', CAST('\(payload)' AS BLOB), '\(received)');\n"
-        statements += "INSERT INTO inbox_item (inbox_id, item, status, device_id, kind, reading_id, decided_at) VALUES (last_insert_rowid(), 0, 'accepted', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', NULL, '\(received)');\n"
-        statements += "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, pulse, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('P\(pad(i % 1000 + 1))', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', '\(received)', '\(received)', '\(received)', \(118 + i % 12), 76, 70, 'mmHg', '{}', 'file', \(i + 1), 'bench-\(i)');\n"
-    }
-    let file = "\(work)/baseline.sql"
-    try (statements + "COMMIT;\n").write(toFile: file, atomically: true, encoding: .utf8)
-    let baseline = try run(sqlite3, [baselineDatabase], stdin: file)
+    let floor = try storageFloor(lines)
     let stored = count(database, "SELECT count(*) FROM reading")
-    let ratio = baseline.seconds / ingest.seconds
+    let ratio = floor.seconds / ingest.seconds
     figures.append(
         Figure(
             name: "Ingest, ccmctl ingest of \(readings) lines (stored \(stored))", value: "\(rate(readings, ingest.seconds)) (\(String(format: "%.1f", ingest.seconds)) s)",
-            against: "sqlite3, same rows in one transaction: \(rate(readings, baseline.seconds)) (\(String(format: "%.1f", baseline.seconds)) s); ratio \(String(format: "%.2f", ratio))",
-            verdict: "measured"))
-    say("   ingest \(ingest.seconds) s, sqlite3 \(baseline.seconds) s")
+            against: "storage floor (sqlite3, same rows in one transaction): \(rate(readings, floor.seconds)) (\(String(format: "%.1f", floor.seconds)) s); ratio \(String(format: "%.2f", ratio))",
+            verdict: ratio >= 0.5 ? "meets ≥ 0.5" : "below 0.5: see What bounds the figures"))
+    say("   ingest \(ingest.seconds) s, floor \(floor.seconds) s")
 }
 
 say("== Cost per reading against the patient's history: sane and suspect device clocks")
@@ -485,8 +588,8 @@ if scenario("latency") {
     figures.append(
         Figure(
             name: "End-to-end latency, \(patients) readings at \(String(format: "%.0f", Double(patients) / publishSeconds))/s, publish → alert line",
-            value: "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(p99)), max \(ms(latencies.last!))", against: "target p99 < 20 ms",
-            verdict: p99 < 0.020 ? "meets" : "over"))
+            value: "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(p99)), max \(ms(latencies.last!))", against: "target p99 < 5 ms",
+            verdict: p99 < 0.005 ? "meets" : "over"))
     say("   p50 \(percentile(latencies, 0.5)) p99 \(p99)")
 }
 
@@ -512,7 +615,7 @@ if scenario("month") {
     figures.append(
         Figure(
             name: "ccmctl month --format json, 5,000 patients, 150,000 entries, 150,000 readings",
-            value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 2 s", verdict: month.seconds < 2 ? "meets" : "over"))
+            value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 1 s", verdict: month.seconds < 1 ? "meets" : "over"))
     say("   month \(month.seconds) s")
 }
 
@@ -536,6 +639,7 @@ let machine = [
     "Swift: \(shell("swift --version 2>&1 | head -1"))",
     "mosquitto \(shell("mosquitto -h 2>&1 | head -1 | awk '{print $3}'")), SQLite \(shell("sqlite3 --version | cut -d' ' -f1"))",
     "Date: \(shell("date -u +%Y-%m-%dT%H:%MZ"))",
+    "Load average (1, 5, 15 min) at the start: \(loadAtStart); at the end: \(shell("cut -d' ' -f1-3 /proc/loadavg")) (on \(shell("nproc")) cores; above that, other work shared the machine and absolute figures are low, ratios within one run less so)",
 ]
 var report = """
     # Benchmarks
@@ -554,17 +658,22 @@ report += """
 
     ## How each figure is measured
 
-    - **MQTT backlog drain.** 1,000 patients with a cuff and the hypertension care plan. The gateway
-      subscribes once (its persistent session), stops, and \(readings) QoS 1 native readings are published
-      to the broker for it (libmosquitto, every PUBACK awaited: `mosquitto_pub -l` stalls on a burst
-      this size). Then the clock runs from starting ccm-gatewayd until every input is
+    - **MQTT backlog drain.** 1,000 patients with a cuff and the hypertension care plan. For each
+      `mqtt.lanes` K of 1, 2, 4 and 8, the gateway subscribes once (each lane's persistent session),
+      stops, and \(readings) QoS 1 native readings are published to the broker for it (libmosquitto,
+      every PUBACK awaited). Then the clock runs from starting ccm-gatewayd until every input is
       committed to the inbox and decided (stored as a reading and evaluated against the care plan),
-      read from the database every 100 ms. The baseline is `mosquitto_sub -q 1 -c -C N > /dev/null`
-      draining the same backlog from its own persistent session on the same broker. The ratio is
-      gateway readings/s over mosquitto_sub readings/s.
-    - **Ingest.** `ccmctl ingest FILE` of \(readings) lines against the sqlite3 command-line tool
-      inserting the same inbox, outcome and reading rows in one transaction into the same schema. The
-      ratio is sqlite3's seconds over ccmctl's (ccmctl's readings/s as a share of sqlite3's).
+      read from the database every 100 ms. The daemon runs under `strace -f --seccomp-bpf -c -e
+      trace=fsync,fdatasync`, which counts every fsync of the run (inbox commits, decide
+      commits, WAL checkpoints); only those calls are traced. Baselines on the same broker and backlog: `mosquitto_sub -q 1 -c -C N
+      > /dev/null` (promises nothing); a Python subscriber (`Benchmarks/python-subscriber.py`:
+      paho-mqtt 1.6 and sqlite3, the raw payload committed per message, WAL, synchronous=FULL,
+      PUBACK after the commit: the gateway's durability, deciding nothing); and the storage floor,
+      the sqlite3 tool inserting the same inbox, outcome and reading rows into the same schema in
+      one transaction (what storing the drain costs without receiving, decoding or deciding
+      anything). The ratios are the gateway's readings/s over each baseline's.
+    - **Ingest.** `ccmctl ingest FILE` of \(readings) lines against the same storage floor. The
+      ratio is the floor's seconds over ccmctl's (ccmctl's readings/s as a share of the floor's).
     - **End-to-end latency.** 5,000 patients. One reading per patient (systolic 186, over the urgent
       threshold) is published at 1,000/s at QoS 1 (libmosquitto, its own network thread), and each
       raises one alert line. Latency runs from the publish call until a second thread, polling
@@ -588,23 +697,25 @@ report += """
 
     ## What bounds the figures
 
-    - **The drain** is bounded by the durability rule, not by the broker. Each message is committed
-      (written and fsync'd) to the inbox inside libmosquitto's callback before its PUBACK goes out.
-      libmosquitto 2.0, as Debian 12 ships it, acknowledges when the callback returns and has no
-      manual acknowledgement, so commits cannot be grouped across messages. `mosquitto_sub` writes
-      to /dev/null and promises nothing. The ceiling line measures what one fsync'd commit per
-      message allows on this disk. The gateway reaches a third of it: the same single SQLite
-      writer also decides the readings (decoding, normalizing, dedup, care-plan evaluation, about
-      0.2 ms each, batched into one transaction per wake-up). A ratio of 0.5 to mosquitto_sub
-      would need acknowledgements after a group commit, or giving up power-cut durability
-      (synchronous=NORMAL). Neither is done here.
-    - **Ingest** is bounded by deciding each reading. The sqlite3 baseline only inserts rows it
-      was handed.
+    - **The drain.** Every message is committed (written and fsync'd) to the inbox before its
+      PUBACK goes out; libmosquitto 2.0 acknowledges when its callback returns and has no manual
+      acknowledgement, so one session commits one message per fsync (K = 1, and the Python
+      subscriber). Lanes share the fsync: each lane's callback hands its message to one inbox
+      writer, which commits all that wait in one transaction, so fsyncs per message fall with K.
+      What is left is CPU: one SQLite writer decides the readings (decoding, normalizing,
+      identity, dedup, care-plan evaluation) between the inbox commits, on a machine with
+      \(shell("nproc")) cores shared by the broker, the daemon's lanes and its pipeline. The
+      storage floor decides nothing and inserts in one transaction, so the gateway/floor ratio
+      is the cost of deciding; the section below says where that cost goes.
+    - **Ingest** is bounded by deciding each reading, the same path. The floor only inserts rows
+      it was handed.
     - **Idle RSS** is almost all file-backed: pages of the executable, the Swift runtime,
       Foundation and ICU that the process has touched. They are shared with other Swift processes
       and the kernel can drop them. The daemon's private memory is the `private` figure.
 
     """
+// The callgrind profile of the decide path is a separate measurement (Benchmarks/decide-profile.md).
+if let profile = try? String(contentsOfFile: repo + "/Benchmarks/decide-profile.md", encoding: .utf8) { report += "\n" + profile }
 if environment["BENCH_KEEP"] == "1" { say("work folder kept: \(work)") }
 if !notes.isEmpty { report += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
 try report.write(toFile: out, atomically: true, encoding: .utf8)

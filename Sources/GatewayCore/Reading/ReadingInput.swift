@@ -57,6 +57,7 @@ public struct ReadingInput: Sendable, Hashable {
 /// `A4:C1:38:12:34:56`; any other id is kept as sent (trimmed).
 public enum DeviceID {
     public static func canonical(_ raw: String) -> String {
+        if let ascii = canonicalASCII(raw) { return ascii }
         let trimmed = String(raw.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
         let parts = trimmed.split(separator: ":", omittingEmptySubsequences: false)
         let dashed = trimmed.split(separator: "-", omittingEmptySubsequences: false)
@@ -70,6 +71,39 @@ public enum DeviceID {
             return trimmed
         }
         return groups.map { $0.uppercased() }.joined(separator: ":")
+    }
+
+    /// ``canonical(_:)`` of an all-ASCII id, on its bytes (`nil` for any other): the same
+    /// result without Unicode character handling, which made this a tenth of deciding a reading
+    /// (it runs several times per reading; callgrind, BENCHMARKS.md).
+    static func canonicalASCII(_ raw: String) -> String? {
+        var utf8 = Array(raw.utf8)
+        guard utf8.allSatisfy({ $0 < 0x80 }) else { return nil }
+        // Character.isWhitespace, in ASCII: tab, line feed, vertical tab, form feed, carriage return, space.
+        func isSpace(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+        while let last = utf8.last, isSpace(last) { utf8.removeLast() }
+        let start = utf8.firstIndex { !isSpace($0) } ?? utf8.endIndex
+        let trimmed = utf8[start...]
+        func isHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte) }
+        func upper(_ byte: UInt8) -> UInt8 { (0x61...0x7A).contains(byte) ? byte - 0x20 : byte }
+        func address(_ pairs: [ArraySlice<UInt8>]) -> String {
+            var out: [UInt8] = []
+            out.reserveCapacity(17)
+            for (index, pair) in pairs.enumerated() {
+                if index > 0 { out.append(0x3A) }
+                out += pair.map(upper)
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        if trimmed.count == 12, trimmed.allSatisfy(isHex), !trimmed.allSatisfy({ (0x30...0x39).contains($0) }) {
+            return address(stride(from: trimmed.startIndex, to: trimmed.endIndex, by: 2).map { trimmed[$0..<$0 + 2] })
+        }
+        let colon = trimmed.split(separator: 0x3A, omittingEmptySubsequences: false)
+        let groups = colon.count == 6 ? colon : trimmed.split(separator: 0x2D, omittingEmptySubsequences: false)
+        guard groups.count == 6, groups.allSatisfy({ $0.count == 2 && $0.allSatisfy(isHex) }) else {
+            return String(decoding: trimmed, as: UTF8.self)
+        }
+        return address(groups)
     }
 
     /// Whether `id` is a Bluetooth device address (after ``canonical(_:)``).
