@@ -12,7 +12,7 @@ import Glibc
 /// every client logs in with an account from a password file written by `mosquitto_passwd`, and
 /// the ACL binds hubs to their own topics. Stopped when released.
 final class Broker: @unchecked Sendable {
-    // Safety: `process` and `accounts` change only through start/stop/account, called from
+    // Safety: `process` and `accounts` change only through start/stop/login, called from
     // the test's own task.
     let directory: String
     let port: Int
@@ -32,15 +32,15 @@ final class Broker: @unchecked Sendable {
 
     /// `accounts` (username → password) are made up front; any other account is made when a
     /// test first logs in with it (`login`). `extraConfig` adds to the shipped configuration
-    /// (a TLS listener, for example); `aclExtra` adds lines to the shipped ACL.
-    init(extraConfig: String = "", accounts: [String: String] = [:], aclExtra: [String] = []) throws {
+    /// (a TLS listener, for example).
+    init(extraConfig: String = "", accounts: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         log = directory + "/mosquitto.log"
         let written = try Self.run(
             repository.appendingPathComponent("scripts/private-broker").path,
-            [directory, "\(port)", "user \(Self.alertReader)", "topic read ccm/v1/alerts/#"] + aclExtra)
+            [directory, "\(port)", "user \(Self.alertReader)", "topic read ccm/v1/alerts/#"])
         try #require(written.status == 0, "scripts/private-broker: \(written.err)")
         let defaults = [Self.gateway: Self.secret(), Self.alertReader: Self.secret()]
         for (user, password) in defaults.merging(accounts, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
