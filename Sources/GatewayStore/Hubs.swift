@@ -59,6 +59,12 @@ extension GatewayDatabase {
         return existing == nil
     }
 
+    /// Whether `hub` is registered for `patient`: it may post the patient's time, and publish
+    /// readings of the patient's devices that are bound to no hub.
+    static func hub(_ hub: String, serves patient: String, _ db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patient]) != nil
+    }
+
     /// Registers the hub a device is bound to (`devices add/assign --hub`) when it is not yet:
     /// binding a device to a hub is the operator naming that hub.
     static func registerHubOfDevice(_ id: String?, by actor: String, _ db: Database) throws {

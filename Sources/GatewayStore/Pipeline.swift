@@ -517,7 +517,7 @@ public struct Pipeline: Sendable {
                     }
                     // Over MQTT, time comes only from a hub registered for the patient.
                     if let hub = inbox.hubID,
-                        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, entry.patientID]) == nil
+                        try !GatewayDatabase.hub(hub, serves: entry.patientID, db)
                     {
                         outcome = reject(
                             Rejection(
@@ -710,7 +710,7 @@ public struct Pipeline: Sendable {
         // A device bound to no hub takes readings from a hub registered for its patient only:
         // any other hub's are held until the operator says which hub the device is at.
         if let hub = inbox.hubID, device.hubID == nil,
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patientID]) == nil
+            try !GatewayDatabase.hub(hub, serves: patientID, db)
         {
             outcome.status = .quarantined
             outcome.code = "hub_not_for_patient"
