@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// A value a health device sent that the pipeline takes: the characteristic (`2a35`, `2a18`,
 /// `2a34`) and its bytes exactly as received, the same raw record a BLE-to-MQTT bridge publishes.

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// The SIG numbers of the health profiles this gateway speaks (`ble-health-profiles.md` §1).
 public enum HealthUUID {
@@ -98,9 +99,7 @@ public enum CurrentTime {
     /// Date Time, day of week (1 Monday … 7 Sunday), fractions of 1/256 s, and the adjust
     /// reason "external reference time update" (bit 1): the gateway keeps NTP time.
     public static func value(_ date: Date, in zone: TimeZone) -> [UInt8] {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
+        let c = LocalDay.calendar(zone).dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
         let weekday = ((c.weekday ?? 1) + 5) % 7 + 1  // Calendar: 1 Sunday … 7 Saturday.
         let fractions = UInt8(min(255, (c.nanosecond ?? 0) / 3_906_250))
         return le16(UInt16(c.year ?? 0)) + [c.month, c.day, c.hour, c.minute, c.second].map { UInt8($0 ?? 0) }

@@ -66,16 +66,16 @@ public struct BLESync: Sendable {
         var epoch: Int?
         session.onReset = { reason in
             epoch = try pipeline.database.startGlucoseEpoch(device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
-            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device": "\(device.id)", "epoch": "\(epoch ?? 0)"])
+            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device.id": "\(device.id)", "device.epoch": "\(epoch ?? 0)"])
         }
-        logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
+        logger.info("BLE session started", metadata: ["device.id": "\(device.id)", "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()
         try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
         var summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
         summary.epoch = epoch
         var metadata: Logger.Metadata = [
-            "device": "\(device.id)", "records": "\(report.measurements)", "stored": "\(summary.readingsStored)",
-            "services": "\(report.services.joined(separator: ","))",
+            "device.id": "\(device.id)", "ble.records": "\(report.measurements)", "ble.stored": "\(summary.readingsStored)",
+            "ble.services": "\(report.services.joined(separator: ","))",
         ]
         if let failure = report.failure {
             metadata["error"] = "\(failure)"

@@ -92,7 +92,7 @@ struct BLESyncCommand: ParsableCommand {
                 "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
         }
         guard let patient = registered.patientID else {
-            throw GatewaydError("device \(registered.id) is not assigned to a patient; run ccmctl devices assign \(registered.id) --patient PATIENT first")
+            throw GatewaydError("device \(registered.id) is not assigned to a patient", fix: "run ccmctl devices assign \(registered.id) --patient PATIENT first")
         }
         let bearer: ATTBearer
         var agent: AdapterAgent?
@@ -148,6 +148,6 @@ struct BLESyncCommand: ParsableCommand {
                 return report.randomAddress
             }
         }
-        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond; give --random or --public")
+        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond", fix: "give --random or --public")
     }
 }

@@ -3,8 +3,9 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 
-struct Devices: ParsableCommand {
+struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "devices",
         abstract: "Register devices, assign them to patients, and see what BLE discovered and how each device syncs.",
         discussion: """
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
@@ -40,7 +41,7 @@ struct Devices: ParsableCommand {
             if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             var bleAddress = address.map(DeviceID.canonical)
             if let bleAddress, !DeviceID.isBluetoothAddress(bleAddress) {
-                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address; write six hex pairs like A4:C1:38:12:34:56")
+                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address", fix: "write six hex pairs like A4:C1:38:12:34:56")
             }
             if bleAddress == nil, DeviceID.isBluetoothAddress(id) { bleAddress = id }
             let outcomes = try global.pipeline().addDevice(
@@ -134,7 +135,7 @@ struct Devices: ParsableCommand {
     }
 }
 
-extension Devices {
+extension DevicesCommand {
     struct Discovered: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List Bluetooth health devices heard advertising that are not assigned to a patient.",

@@ -1,9 +1,10 @@
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayBLE
 import ccm_gatewayd
 
-@Suite("LE advertising reports")
+@Suite("LE advertising reports", .ownThreads)
 struct AdvertisingTests {
     /// An HCI LE Meta event with one advertising report: flags, the 16-bit service list
     /// (1810, 180A) and the complete local name.
@@ -41,7 +42,7 @@ struct AdvertisingTests {
     }
 }
 
-@Suite("ATT PDUs")
+@Suite("ATT PDUs", .ownThreads)
 struct ATTPDUTests {
     @Test("UUIDs print as the gateway names them: 2a35, or the 128-bit text form")
     func uuids() {

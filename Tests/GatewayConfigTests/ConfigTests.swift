@@ -1,9 +1,10 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
-@Suite("Configuration")
+@Suite("Configuration", .ownThreads)
 struct ConfigTests {
     @Test("The example config/gateway.yaml is complete and parses")
     func example() throws {

@@ -2,12 +2,13 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
 
 /// Issue 12 item 9 over MQTT: a reading without identity delivered twice, a bad hub segment.
-@Suite("MQTT input edges against a real mosquitto", .serialized)
+@Suite("MQTT input edges against a real mosquitto", .serialized, .ownThreads)
 struct InputEdgesMQTTTests {
     @Test("A reading without measured_at, seq or id delivered twice is rejected both times and stored never")
     func redeliveredWithoutIdentity() async throws {

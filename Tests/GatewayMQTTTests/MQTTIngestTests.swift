@@ -4,6 +4,7 @@ import GatewayStore
 import GatewayPipeline
 import Logging
 import Synchronization
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
@@ -41,7 +42,7 @@ final class Harness: Sendable {
         let continuation = self.continuation
         inbox = InboxWriter(pipeline: pipeline)
         client = try MQTTClient(
-            options: settings, inbox: inbox, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            options: settings, inbox: inbox,
             wake: { id in
                 // The daemon wakes its pipeline service; here the test processes at once.
                 if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
@@ -143,7 +144,7 @@ final class LateSink: AlertSink, @unchecked Sendable {
     }
 }
 
-@Suite("MQTT ingestion against a real mosquitto", .serialized)
+@Suite("MQTT ingestion against a real mosquitto", .serialized, .ownThreads)
 struct MQTTIngestTests {
     static func bp(_ systolic: Int, minute: Int, device: String = "A4:C1:38:12:34:56") -> String {
         let at = RFC3339.format(RFC3339.parse("2026-03-04T07:00:00-06:00")!.addingTimeInterval(Double(minute) * 60))

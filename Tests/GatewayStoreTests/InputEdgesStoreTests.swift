@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GRDB
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
@@ -11,7 +12,7 @@ import Glibc
 #endif
 
 /// Issue 12 item 9 through the pipeline and the line reader; item 10's test command.
-@Suite("Input edges in the pipeline")
+@Suite("Input edges in the pipeline", .ownThreads)
 struct InputEdgesStoreTests {
     func file(_ directory: TemporaryDirectory, _ bytes: String) throws -> FileHandle {
         let path = directory.file("input.jsonl")

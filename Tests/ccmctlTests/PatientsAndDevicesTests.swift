@@ -2,9 +2,10 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
-@Suite("ccmctl patients and devices")
+@Suite("ccmctl patients and devices", .ownThreads)
 struct PatientsAndDevicesTests {
     @Test("patients add, list and show")
     func addListShow() throws {
@@ -126,7 +127,7 @@ struct PatientsAndDevicesTests {
     }
 }
 
-@Suite("ccmctl devices discovered and sync")
+@Suite("ccmctl devices discovered and sync", .ownThreads)
 struct DiscoveredDevicesTests {
     @Test("devices discovered lists health devices heard and not yet assigned; sync shows where each stands")
     func discovered() throws {
