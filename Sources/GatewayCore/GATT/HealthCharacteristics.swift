@@ -5,7 +5,7 @@ public import Foundation
 #endif
 
 /// The Bluetooth health-profile characteristic values a reading can come from, decoded to the
-/// byte (`ble-health-profiles.md` §4–5). The same decoders serve the BLE client and MQTT
+/// byte (`docs/ble-health-profiles.md`). The same decoders serve the BLE client and MQTT
 /// bridges that forward raw values on `…/gatt/{device}/{char}`.
 public enum HealthCharacteristic {
     /// A Date Time field's wall-clock parts; the device clock has no time zone.
@@ -17,12 +17,21 @@ public enum HealthCharacteristic {
     /// time zone); `nil` when it cannot.
     public typealias Clock = @Sendable (WallTime) -> Date?
 
-    /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose.
+    /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose, `2a9d` weight,
+    /// `2a9c` body composition (a weight reading when it carries the weight), `2a5e` PLX
+    /// spot-check, `2a5f` PLX continuous, `2a1c` temperature.
     public static func decode(characteristic: String, device: String, bytes: [UInt8], clock: Clock) -> Result<ReadingInput, Rejection> {
         Result { () throws(Rejection) in
             switch characteristic {
             case "2a35": return try bloodPressure(bytes, device: device, clock: clock)
             case "2a18": return try glucose(bytes, device: device, clock: clock)
+            case "2a9d": return try weight(bytes, device: device, clock: clock)
+            case "2a9c": return try bodyComposition(bytes, device: device, clock: clock)
+            case "2a5e": return try plxSpotCheck(bytes, device: device, clock: clock)
+            case "2a5f": return try plxContinuous(bytes, device: device)
+            case "2a1c": return try temperature(bytes, device: device, clock: clock)
+            case "2a1e":
+                throw Rejection(.unsupportedFormat, field: nil, "intermediate temperature (2a1e) is progress during a measurement, not a reading")
             case "2a34":
                 throw Rejection(
                     .unsupportedFormat, field: nil,
@@ -30,7 +39,7 @@ public enum HealthCharacteristic {
             case "2a36":
                 throw Rejection(.unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
             default:
-                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35 or 2a18")
+                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35, 2a18, 2a9d, 2a9c, 2a5e, 2a5f or 2a1c")
             }
         }
     }
@@ -61,7 +70,26 @@ public enum HealthCharacteristic {
             return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
         }
 
+        mutating func u24(_ field: String) throws(Rejection) -> UInt32 {
+            guard offset + 3 <= bytes.count else { throw short(field) }
+            defer { offset += 3 }
+            return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+        }
+
         mutating func sfloat(_ field: String) throws(Rejection) -> MedFloat { MedFloat(sfloat: try u16(field)) }
+
+        mutating func float(_ field: String) throws(Rejection) -> MedFloat {
+            guard offset + 4 <= bytes.count else { throw short(field) }
+            defer { offset += 4 }
+            return MedFloat(floatBytes: bytes[offset], bytes[offset + 1], bytes[offset + 2], bytes[offset + 3])
+        }
+
+        /// An optional Date Time placed by `clock`: the instant, and whether the device sent a
+        /// time that says "unknown" (zeros) or cannot be one.
+        mutating func timeStamp(_ field: String, clock: Clock) throws(Rejection) -> (at: Date?, unknown: Bool) {
+            let at = instant(try dateTime(field), clock: clock)
+            return (at, at == nil)
+        }
 
         mutating func dateTime(_ field: String) throws(Rejection) -> WallTime {
             let year = Int(try u16(field))
@@ -139,12 +167,7 @@ public enum HealthCharacteristic {
         values[.systolic] = try value(try r.sfloat("systolic"), "values.systolic", required: true)
         values[.diastolic] = try value(try r.sfloat("diastolic"), "values.diastolic", required: true)
         values[.meanArterialPressure] = try value(try r.sfloat("map"), "values.map", required: false)
-        var measuredAt: Date?
-        var timeUnknown = false
-        if flags & 0x02 != 0 {
-            measuredAt = instant(try r.dateTime("time stamp"), clock: clock)
-            timeUnknown = measuredAt == nil
-        }
+        let (measuredAt, timeUnknown) = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
         var user: Int?
         if flags & 0x08 != 0 { user = Int(try r.u8("user id")) }
