@@ -3,8 +3,8 @@
 Glucose Measurement Context (2a34), Weight Measurement (2a9d), Body Composition Measurement
 (2a9c), PLX Spot-check Measurement (2a5e), PLX Continuous Measurement (2a5f) and Temperature
 Measurement (2a1c) values for every combination of their flag bits, each with what a decoder
-must read from it, composed field by field from docs/ble-health-profiles.md (the GATT
-Specification Supplement's field tables; independently of the Swift decoders the captures test).
+must read from it, composed field by field from ble-health-profiles.md §4-5 and the README's "Scales, oximeters
+and thermometers" (the GATT Specification Supplement's field tables; independently of the Swift decoders the captures test).
 Also each value cut one byte short, which must be rejected naming the field that was cut (for
 body composition, whose 13 flag bits make 8192 values, every 64th).
 
@@ -318,7 +318,7 @@ def body_composition():
 
 
 # PLX Measurement Status (u16) bits that name something about the value, and Device and Sensor
-# Status (u24) bits, from the PLXS / GSS field tables (docs/ble-health-profiles.md).
+# Status (u24) bits, from the PLXS / GSS field tables (README, "Scales, oximeters and thermometers").
 PLX_MEASUREMENT_STATUS = {10: "demonstration_data", 11: "testing_data", 12: "calibration_ongoing", 13: "measurement_unavailable",
                           14: "questionable_measurement", 15: "invalid_measurement"}
 PLX_DEVICE_STATUS = {1: "equipment_malfunction", 2: "signal_processing_irregularity", 3: "inadequate_signal", 4: "poor_signal",

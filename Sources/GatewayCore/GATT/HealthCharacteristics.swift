@@ -5,8 +5,9 @@ public import Foundation
 #endif
 
 /// The Bluetooth health-profile characteristic values a reading can come from, decoded to the
-/// byte (`docs/ble-health-profiles.md`). The same decoders serve the BLE client and MQTT
-/// bridges that forward raw values on `…/gatt/{device}/{char}`.
+/// byte (`ble-health-profiles.md` §4–5; README, "Scales, oximeters and thermometers"). The same
+/// decoders serve the BLE client and MQTT bridges that forward raw values on
+/// `…/gatt/{device}/{char}`.
 public enum HealthCharacteristic {
     /// A Date Time field's wall-clock parts; the device clock has no time zone.
     public struct WallTime: Sendable, Hashable {
