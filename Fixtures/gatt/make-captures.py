@@ -237,6 +237,16 @@ def mass(raw, imperial):
     return raw / 100 if imperial else raw * 5 / 1000
 
 
+def time_and_user(flags, fields, expect, user):
+    """Flags bits 1 and 2 of the scale's values: the time stamp, then the user id."""
+    if flags & 0x02:
+        fields.append(("time stamp", TIME))
+        expect["measured_at"] = TIME_TEXT
+    if flags & 0x04:
+        fields.append(("user id", bytes([user])))
+        expect["user"] = user
+
+
 def weight():
     # Flags: bit 0 imperial, 1 time stamp, 2 user id, 3 BMI and height; bits 4-7 RFU.
     for rfu in (0x00, 0xF0):
@@ -245,12 +255,7 @@ def weight():
             raw = 17900 if imperial else 16240  # 179.00 lb, 81.200 kg
             fields = [("flags", bytes([flags | rfu])), ("weight", struct.pack("<H", raw))]
             expect = {"unit": "lb" if imperial else "kg", "values": {"weight": mass(raw, imperial)}, "measured_at": None}
-            if flags & 0x02:
-                fields.append(("time stamp", TIME))
-                expect["measured_at"] = TIME_TEXT
-            if flags & 0x04:
-                fields.append(("user id", bytes([3])))
-                expect["user"] = 3
+            time_and_user(flags, fields, expect, 3)
             if flags & 0x08:
                 height = 705 if imperial else 1790  # 70.5 in, 1.790 m
                 fields += [("bmi", struct.pack("<H", 254)), ("height", struct.pack("<H", height))]
@@ -281,12 +286,7 @@ def body_composition():
         supplementary = {"body_fat": 22.3}
         units = {"body_fat": "%"}
         expect = {"measured_at": None}
-        if flags & 0x0002:
-            fields.append(("time stamp", TIME))
-            expect["measured_at"] = TIME_TEXT
-        if flags & 0x0004:
-            fields.append(("user id", bytes([2])))
-            expect["user"] = 2
+        time_and_user(flags, fields, expect, 2)
         for bit, field, name, raw, kind in BODY_FIELDS:
             if flags & (1 << bit):
                 fields.append((field, struct.pack("<H", raw)))
@@ -358,37 +358,40 @@ def plx_tail(fields, expect, flags, status_bit, measurement=0x4000, device=0x000
         expect["supplementary_units"] = {"pulse_amplitude_index": "%"}
 
 
-def plx_spot_check():
-    # Flags: bit 0 time stamp, 1 measurement status, 2 device and sensor status, 3 pulse amplitude
-    # index, 4 device clock not set; 5-7 RFU. SpO2 and PR (SFLOAT) always.
+def plx_measurement(char, status_bit, middle, **status):
+    """Every flag combination of a PLX measurement (five defined bits, and the RFU bits 5-7 set):
+    SpO2 and PR (SFLOAT), the fields `middle` adds for the flags, then the shared tail."""
     for rfu in (0x00, 0xE0):
         for flags in range(32):
-            fields = [("flags", bytes([flags | rfu])), ("spo2", sfloat(97, 0)), ("pulse rate", sfloat(72, 0))]
-            expect = {"unit": "%", "values": {"spo2": 97, "pulse": 72}, "measured_at": None}
-            if flags & 0x01:
-                fields.append(("time stamp", TIME))
-                if flags & 0x10:
-                    # A time from a clock the oximeter says is not set is no time.
-                    expect["time_unknown"] = True
-                else:
-                    expect["measured_at"] = TIME_TEXT
-            plx_tail(fields, expect, flags, 0x02)
-            emit(f"2a5e flags 0x{flags | rfu:02X}", "2a5e", fields, expect)
+            fields = [("flags", bytes([flags | rfu])), ("spo2", sfloat(95, 0)), ("pulse rate", sfloat(70, 0))]
+            expect = {"unit": "%", "values": {"spo2": 95, "pulse": 70}, "measured_at": None}
+            middle(flags, fields, expect)
+            plx_tail(fields, expect, flags, status_bit, **status)
+            emit(f"{char} flags 0x{flags | rfu:02X}", char, fields, expect)
+
+
+def plx_spot_check():
+    # Flags: bit 0 time stamp, 1 measurement status, 2 device and sensor status, 3 pulse amplitude
+    # index, 4 device clock not set.
+    def time_stamp(flags, fields, expect):
+        if flags & 0x01:
+            fields.append(("time stamp", TIME))
+            if flags & 0x10:
+                # A time from a clock the oximeter says is not set is no time.
+                expect["time_unknown"] = True
+            else:
+                expect["measured_at"] = TIME_TEXT
+    plx_measurement("2a5e", 0x02, time_stamp)
 
 
 def plx_statuses():
-    for bit in range(16):
-        fields = [("flags", bytes([0x02])), ("spo2", sfloat(95, 0)), ("pulse rate", sfloat(70, 0))]
-        expect = {"unit": "%", "values": {"spo2": 95, "pulse": 70}, "measured_at": None}
-        plx_tail(fields, expect, 0x02, 0x02, measurement=1 << bit)
-        expect.setdefault("flags", [])
-        emit(f"2a5e measurement status bit {bit}", "2a5e", fields, expect)
-    for bit in range(24):
-        fields = [("flags", bytes([0x04])), ("spo2", sfloat(95, 0)), ("pulse rate", sfloat(70, 0))]
-        expect = {"unit": "%", "values": {"spo2": 95, "pulse": 70}, "measured_at": None}
-        plx_tail(fields, expect, 0x04, 0x02, device=1 << bit)
-        expect.setdefault("flags", [])
-        emit(f"2a5e device and sensor status bit {bit}", "2a5e", fields, expect)
+    # Each Measurement Status bit alone (flags bit 1), each Device and Sensor Status bit alone (bit 2).
+    for name, flags, bits, status in (("measurement status", 0x02, 16, "measurement"), ("device and sensor status", 0x04, 24, "device")):
+        for bit in range(bits):
+            fields = [("flags", bytes([flags])), ("spo2", sfloat(95, 0)), ("pulse rate", sfloat(70, 0))]
+            expect = {"unit": "%", "values": {"spo2": 95, "pulse": 70}, "measured_at": None, "flags": []}
+            plx_tail(fields, expect, flags, 0x02, **{status: 1 << bit})
+            emit(f"2a5e {name} bit {bit}", "2a5e", fields, expect)
     # SpO2 NaN: nothing to store; pulse rate NaN: no pulse.
     emit("2a5e spo2 NaN", "2a5e", [("flags", bytes([0x00])), ("spo2", struct.pack("<H", 0x07FF)), ("pulse rate", sfloat(70, 0))],
          {"rejected": "no_value", "field": "values.spo2"}, cut=False)
@@ -398,17 +401,13 @@ def plx_statuses():
 
 def plx_continuous():
     # Flags: bit 0 SpO2PR-Fast, 1 SpO2PR-Slow, 2 measurement status, 3 device and sensor status,
-    # 4 pulse amplitude index; 5-7 RFU. SpO2PR-Normal always; it carries no time.
-    for rfu in (0x00, 0xE0):
-        for flags in range(32):
-            fields = [("flags", bytes([flags | rfu])), ("spo2", sfloat(95, 0)), ("pulse rate", sfloat(70, 0))]
-            expect = {"unit": "%", "values": {"spo2": 95, "pulse": 70}, "measured_at": None}
-            if flags & 0x01:
-                fields += [("spo2 fast", sfloat(96, 0)), ("pulse rate fast", sfloat(71, 0))]
-            if flags & 0x02:
-                fields += [("spo2 slow", sfloat(94, 0)), ("pulse rate slow", sfloat(69, 0))]
-            plx_tail(fields, expect, flags, 0x04, measurement=0x0080, device=0x000100)
-            emit(f"2a5f flags 0x{flags | rfu:02X}", "2a5f", fields, expect)
+    # 4 pulse amplitude index. SpO2PR-Normal is the reading; it carries no time.
+    def fast_slow(flags, fields, expect):
+        if flags & 0x01:
+            fields += [("spo2 fast", sfloat(96, 0)), ("pulse rate fast", sfloat(71, 0))]
+        if flags & 0x02:
+            fields += [("spo2 slow", sfloat(94, 0)), ("pulse rate slow", sfloat(69, 0))]
+    plx_measurement("2a5f", 0x04, fast_slow, measurement=0x0080, device=0x000100)
 
 
 TEMPERATURE_TYPES = {1: "armpit", 2: "body", 3: "ear", 4: "finger", 5: "gastrointestinal_tract", 6: "mouth", 7: "rectum",
@@ -417,16 +416,12 @@ TEMPERATURE_TYPES = {1: "armpit", 2: "body", 3: "ear", 4: "finger", 5: "gastroin
 
 def temperature():
     # Flags: bit 0 Fahrenheit, 1 time stamp, 2 temperature type; 3-7 RFU. FLOAT always.
+    by_unit = {0: ("Cel", float32(3760, -2), 37.6), 1: ("[degF]", float32(996, -1), 99.6)}
     for rfu in (0x00, 0xF8):
         for flags in range(8):
-            fahrenheit = flags & 0x01
-            fields = [("flags", bytes([flags | rfu]))]
-            if fahrenheit:
-                fields.append(("temperature", float32(996, -1)))
-                expect = {"unit": "[degF]", "values": {"temperature": 99.6}, "measured_at": None}
-            else:
-                fields.append(("temperature", float32(3760, -2)))
-                expect = {"unit": "Cel", "values": {"temperature": 37.6}, "measured_at": None}
+            unit, raw, value = by_unit[flags & 0x01]
+            fields = [("flags", bytes([flags | rfu])), ("temperature", raw)]
+            expect = {"unit": unit, "values": {"temperature": value}, "measured_at": None}
             if flags & 0x02:
                 fields.append(("time stamp", TIME))
                 expect["measured_at"] = TIME_TEXT

@@ -22,6 +22,16 @@ extension HealthCharacteristic {
         Rejection(.noValue, field: field, "the scale sent 0xFFFF, \"measurement unsuccessful\"; nothing to store; weigh again")
     }
 
+    /// A scale's weight reading (from 0x2A9D or 0x2A9C) with what it sent beside it.
+    static func weightReading(
+        _ raw: UInt16, imperial: Bool, device: String, time: (at: Date?, unknown: Bool), user: Int?, supplementary: [SupplementaryValue]
+    ) throws(Rejection) -> ReadingInput {
+        guard raw != 0xFFFF else { throw unsuccessful("values.weight") }
+        var input = reading(device, .weight, imperial ? .pound : .kilogram, [.weight: mass(raw, imperial: imperial)], time: time, user: user)
+        input.supplementary = supplementary
+        return input
+    }
+
     /// Weight Measurement 0x2A9D: flags (bit 0 imperial, 1 time stamp, 2 user id, 3 BMI and
     /// height), weight u16, Date Time, User ID (255 unknown), BMI u16 (0.1 kg/m²), height u16.
     static func weight(_ bytes: [UInt8], device: String, clock: Clock) throws(Rejection) -> ReadingInput {
@@ -29,21 +39,14 @@ extension HealthCharacteristic {
         let flags = try r.u8("flags")
         let imperial = flags & 0x01 != 0
         let raw = try r.u16("weight")
-        let (measuredAt, timeUnknown) = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
+        let time = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         let user = flags & 0x04 != 0 ? Int(try r.u8("user id")) : nil
         var supplementary: [SupplementaryValue] = []
         if flags & 0x08 != 0 {
             supplementary.append(SupplementaryValue("bmi", Double(try r.u16("bmi")) / 10, "kg/m2"))
             supplementary.append(height(try r.u16("height"), imperial: imperial))
         }
-        guard raw != 0xFFFF else { throw unsuccessful("values.weight") }
-        var input = ReadingInput(
-            device: device, kind: .weight, unit: imperial ? .pound : .kilogram, values: [.weight: mass(raw, imperial: imperial)],
-            measuredAt: measuredAt)
-        input.deviceTimeUnknown = timeUnknown
-        input.userIndex = user
-        input.supplementary = supplementary
-        return input
+        return try weightReading(raw, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
     }
 
     /// Body Composition Measurement 0x2A9C: flags u16 (bit 0 imperial, 1 time stamp, 2 user id,
@@ -57,7 +60,7 @@ extension HealthCharacteristic {
         let imperial = flags & 0x0001 != 0
         let massUnit = imperial ? "lb" : "kg"
         let bodyFat = try r.u16("body fat percentage")
-        let (measuredAt, timeUnknown) = flags & 0x0002 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
+        let time = flags & 0x0002 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         let user = flags & 0x0004 != 0 ? Int(try r.u8("user id")) : nil
         var supplementary = [SupplementaryValue("body_fat", Double(bodyFat) / 10, "%")]
         if flags & 0x0008 != 0 { supplementary.append(SupplementaryValue("basal_metabolism", Double(try r.u16("basal metabolism")), "kJ")) }
@@ -75,14 +78,7 @@ extension HealthCharacteristic {
                 .noValue, field: "values.weight",
                 "a Body Composition Measurement without the weight (flags bit 10 clear) is not a weight reading; its bytes stay in the inbox")
         }
-        guard weight != 0xFFFF else { throw unsuccessful("values.weight") }
-        var input = ReadingInput(
-            device: device, kind: .weight, unit: imperial ? .pound : .kilogram, values: [.weight: mass(weight, imperial: imperial)],
-            measuredAt: measuredAt)
-        input.deviceTimeUnknown = timeUnknown
-        input.userIndex = user
-        input.supplementary = supplementary
-        return input
+        return try weightReading(weight, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
     }
 
     /// The SpO2 and pulse rate pair both PLX measurements start with (SFLOAT %, SFLOAT bpm), and
@@ -156,13 +152,10 @@ extension HealthCharacteristic {
         var r = Reader(bytes: bytes, name: "Temperature Measurement")
         let flags = try r.u8("flags")
         let float = try r.float("temperature")
-        let (measuredAt, timeUnknown) = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
+        let time = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         let site = flags & 0x04 != 0 ? temperatureSite(Int(try r.u8("temperature type"))) : nil
         let temperature = try value(float, "values.temperature", required: true)!
-        var input = ReadingInput(
-            device: device, kind: .temperature, unit: flags & 0x01 == 0 ? .celsius : .fahrenheit, values: [.temperature: temperature],
-            measuredAt: measuredAt)
-        input.deviceTimeUnknown = timeUnknown
+        var input = reading(device, .temperature, flags & 0x01 == 0 ? .celsius : .fahrenheit, [.temperature: temperature], time: time)
         input.sampleLocation = site
         return input
     }

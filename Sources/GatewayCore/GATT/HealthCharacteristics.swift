@@ -168,16 +168,23 @@ public enum HealthCharacteristic {
         values[.systolic] = try value(try r.sfloat("systolic"), "values.systolic", required: true)
         values[.diastolic] = try value(try r.sfloat("diastolic"), "values.diastolic", required: true)
         values[.meanArterialPressure] = try value(try r.sfloat("map"), "values.map", required: false)
-        let (measuredAt, timeUnknown) = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
+        let time = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
-        var user: Int?
-        if flags & 0x08 != 0 { user = Int(try r.u8("user id")) }
-        var status: [ReadingFlag] = []
-        if flags & 0x10 != 0 { status = ReadingFlag.bloodPressureStatus(try r.u16("measurement status")) }
-        var input = ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
-        input.deviceTimeUnknown = timeUnknown
+        let user = flags & 0x08 != 0 ? Int(try r.u8("user id")) : nil
+        var input = reading(device, .bloodPressure, unit, values, time: time, user: user)
+        if flags & 0x10 != 0 { input.flags = ReadingFlag.bloodPressureStatus(try r.u16("measurement status")) }
+        return input
+    }
+
+    /// A decoded reading with the device's time (`unknown`: it sent one that says "unknown" or
+    /// cannot be a time) and, for a multi-user device, its user index.
+    static func reading(
+        _ device: String, _ kind: ReadingKind, _ unit: MeasurementUnit, _ values: [Quantity: Double], time: (at: Date?, unknown: Bool),
+        user: Int? = nil
+    ) -> ReadingInput {
+        var input = ReadingInput(device: device, kind: kind, unit: unit, values: values, measuredAt: time.at)
+        input.deviceTimeUnknown = time.unknown
         input.userIndex = user
-        input.flags = status
         return input
     }
 
