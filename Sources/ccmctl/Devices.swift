@@ -54,10 +54,11 @@ struct Devices: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Assign a device to a patient and replay its quarantined readings.",
             discussion: """
-                A multi-user cuff sends a user index with each reading (0x2A35 User ID). Its readings \
-                go to the patient mapped to that index with --user N --patient P (audited), never to \
-                the device's own patient; a reading from an index that is not mapped is quarantined \
-                (unmapped_user) and replayed when it is mapped. User 255 is the cuff's "unknown user".
+                A multi-user cuff or scale sends a user index with each reading (User ID of 0x2A35, \
+                0x2A9D, 0x2A9C). Its readings go to the patient mapped to that index with --user N \
+                --patient P (audited), never to the device's own patient; a reading from an index \
+                that is not mapped is quarantined (unmapped_user) and replayed when it is mapped. User \
+                255 is the device's "unknown user".
                 """)
 
         @OptionGroup var global: GlobalOptions
