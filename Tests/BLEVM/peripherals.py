@@ -111,43 +111,40 @@ class Peripheral:
         value = struct.pack("<BH", 0x02, seq) + stamp(t) + sfloat(100 + seq, -5) + bytes([0x11])
         self.records.append((seq, value))
 
+    def characteristic(self, uuid, kind, value=b""):
+        """A pushed value (INDICATE or NOTIFY), a readable feature (READ), or the RACP (WRITE)."""
+        if kind == Characteristic.READ:
+            return Characteristic(uuid, kind, self.permission(), value)
+        if kind == Characteristic.WRITE:
+            return Characteristic(uuid, kind | Characteristic.INDICATE, self.permission(write=True), CharacteristicValue(write=self.on_racp))
+        return Characteristic(uuid, kind, Characteristic.READABLE, b"")
+
     def build(self):
+        c, read = self.characteristic, Characteristic.READ
         if self.profile == "wss":
-            self.measurement = Characteristic("2A9D", Characteristic.INDICATE, Characteristic.READABLE, b"")
-            feature = Characteristic("2A9E", Characteristic.READ, self.permission(), struct.pack("<I", 0x00000006))
-            self.device.add_service(Service("181D", [self.measurement, feature]))
+            self.measurement = c("2A9D", Characteristic.INDICATE)
+            characteristics = [self.measurement, c("2A9E", read, struct.pack("<I", 0x00000006))]
             self.measurement.on("subscription", self.on_push_subscription)
-            self.service_uuid = 0x181D
         elif self.profile == "plxs":
-            self.measurement = Characteristic("2A5E", Characteristic.INDICATE, Characteristic.READABLE, b"")
-            self.continuous = Characteristic("2A5F", Characteristic.NOTIFY, Characteristic.READABLE, b"")
-            feature = Characteristic("2A60", Characteristic.READ, self.permission(), struct.pack("<H", 0x000D))
-            self.racp = Characteristic(
-                "2A52", Characteristic.WRITE | Characteristic.INDICATE, self.permission(write=True),
-                CharacteristicValue(write=self.on_racp))
-            self.device.add_service(Service("1822", [self.measurement, self.continuous, feature, self.racp]))
+            self.measurement, self.continuous = c("2A5E", Characteristic.INDICATE), c("2A5F", Characteristic.NOTIFY)
+            self.racp = c("2A52", Characteristic.WRITE)
+            characteristics = [self.measurement, self.continuous, c("2A60", read, struct.pack("<H", 0x000D)), self.racp]
             self.continuous.on("subscription", self.on_push_subscription)
-            self.service_uuid = 0x1822
             for minutes in (90, 30):
                 t = datetime.datetime.now() - datetime.timedelta(minutes=minutes)
                 self.spot_checks.append(bytes([0x01]) + sfloat(95, 0) + sfloat(70, 0) + stamp(t))
         elif self.profile == "bps":
-            self.measurement = Characteristic("2A35", Characteristic.INDICATE, Characteristic.READABLE, b"")
-            feature = Characteristic("2A49", Characteristic.READ, self.permission(), struct.pack("<H", 0x0000))
-            self.device.add_service(Service("1810", [self.measurement, feature]))
+            self.measurement = c("2A35", Characteristic.INDICATE)
+            characteristics = [self.measurement, c("2A49", read, struct.pack("<H", 0x0000))]
             self.measurement.on("subscription", self.on_bps_subscription)
-            self.service_uuid = 0x1810
         else:
-            self.measurement = Characteristic("2A18", Characteristic.NOTIFY, Characteristic.READABLE, b"")
-            self.context = Characteristic("2A34", Characteristic.NOTIFY, Characteristic.READABLE, b"")
-            feature = Characteristic("2A51", Characteristic.READ, self.permission(), struct.pack("<H", 0x0000))
-            self.racp = Characteristic(
-                "2A52", Characteristic.WRITE | Characteristic.INDICATE, self.permission(write=True),
-                CharacteristicValue(write=self.on_racp))
-            self.device.add_service(Service("1808", [self.measurement, self.context, feature, self.racp]))
-            self.service_uuid = 0x1808
+            self.measurement, self.context = c("2A18", Characteristic.NOTIFY), c("2A34", Characteristic.NOTIFY)
+            self.racp = c("2A52", Characteristic.WRITE)
+            characteristics = [self.measurement, self.context, c("2A51", read, struct.pack("<H", 0x0000)), self.racp]
             for minutes in (50, 40, 30, 20, 10):
                 self.add_record(minutes)
+        self.service_uuid = {"wss": 0x181D, "plxs": 0x1822, "bps": 0x1810, "gls": 0x1808}[self.profile]
+        self.device.add_service(Service(f"{self.service_uuid:04X}", characteristics))
 
     def on_bps_subscription(self, connection, notify, indicate):
         if indicate:

@@ -2,6 +2,7 @@ import Testing
 import GatewayCore
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 @Suite("LE advertising reports")
 struct AdvertisingTests {

@@ -1,10 +1,12 @@
 import Foundation
 import GatewayCore
+import GatewayPipeline
 import GatewayStore
 import Logging
 import Testing
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 extension GATTBytes {
     /// Weight Measurement (0x2A9D) in pounds (0.01 lb steps) with its time stamp, and a user id

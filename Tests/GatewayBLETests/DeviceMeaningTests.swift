@@ -1,9 +1,11 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 /// Byte builders for the status, user and sample fields (`ble-health-profiles.md` §4.1, §5.1),
 /// written apart from the decoders they test.

@@ -4,6 +4,7 @@ import GatewayCore
 import Testing
 
 @testable import GatewayStore
+import GatewayPipeline
 
 /// PRODUCT §9, every alert is announced: alert events are stored with the transaction that
 /// caused them, and each sink delivers them from that outbox, in order, resuming where it was.
