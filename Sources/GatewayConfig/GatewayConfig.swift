@@ -127,6 +127,9 @@ public struct GatewayConfig: Sendable, Equatable {
         public var interval: Double = 60
         /// The longest wait after failed attempts (the wait doubles from 5 s).
         public var maxBackoff: Double = 600
+        /// A pulse oximeter's continuous measurements (about one a second) are stored one per
+        /// this many seconds: 15 minutes by default, 1 minute to 24 hours.
+        public var continuousSpO2Interval: Double = 900
         public init() {}
     }
 
@@ -305,12 +308,19 @@ public struct GatewayConfig: Sendable, Equatable {
             }
         }
         if let ble = try root.section("ble") {
-            try ble.allow(["enabled", "scan", "connect_timeout", "interval", "max_backoff"])
+            try ble.allow(["enabled", "scan", "connect_timeout", "interval", "max_backoff", "continuous_spo2_interval"])
             if let enabled = try ble.bool("enabled") { config.ble.enabled = enabled }
             if let scan = try ble.bool("scan") { config.ble.scan = scan }
             if let seconds = try ble.duration("connect_timeout") { config.ble.connectTimeout = seconds }
             if let seconds = try ble.duration("interval") { config.ble.interval = seconds }
             if let seconds = try ble.duration("max_backoff") { config.ble.maxBackoff = seconds }
+            if let seconds = try ble.duration("continuous_spo2_interval") {
+                guard (60...86_400).contains(seconds) else {
+                    throw ConfigError(
+                        "\(origin): ble.continuous_spo2_interval: \(DurationText.format(seconds)) is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m")
+                }
+                config.ble.continuousSpO2Interval = seconds
+            }
         }
         if let billing = try root.section("billing") {
             try billing.allow(["fees_directory", "fee_overrides", "conditions", "device_period"])

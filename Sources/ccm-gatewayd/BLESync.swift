@@ -14,6 +14,8 @@ public struct BLESync: Sendable {
     /// Session timings (tests shorten them).
     public var idle: Duration = .seconds(10)
     public var timeout: Duration = .seconds(30)
+    /// One PLX Continuous Measurement stored per this many seconds (`ble.continuous_spo2_interval`).
+    public var continuousInterval: Double = 900
     /// Told when a value is in hand, before it is stored (the daemon counts it in flight).
     public var arriving: (@Sendable () -> Void)?
     /// Told each value's outcomes once decided.
@@ -50,6 +52,8 @@ public struct BLESync: Sendable {
         var options = HealthSession.Options(
             lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
             idle: idle, procedureTimeout: timeout)
+        options.continuousInterval = continuousInterval
+        if device.kind == .pulseOximeter { options.lastContinuousAt = try pipeline.database.lastContinuousMeasurement(device: device.id) }
         options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap { try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0) }
         var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
         var clockOffset: Double?
@@ -62,6 +66,7 @@ public struct BLESync: Sendable {
             decided?(result)
             if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
+        session.now = pipeline.clock
         session.onDeviceClock = { clockOffset = pipeline.deviceClockOffset(currentTime: $0, readAt: pipeline.clock()) }
         var epoch: Int?
         session.onReset = { reason in
@@ -93,6 +98,7 @@ extension BLESync.Summary {
         var lines = ["services: \(report.services.isEmpty ? "none found" : report.services.joined(separator: ", "))"]
         if let feature = report.bloodPressureFeature { lines.append("blood pressure feature: 0x\(hex16(feature))") }
         if let feature = report.glucoseFeature { lines.append("glucose feature: 0x\(hex16(feature))") }
+        lines += report.profileLines
         if let reset = report.reset {
             lines.append("METER RESET DETECTED: \(reset)")
             lines.append("  its records are numbered anew\(epoch.map { " (epoch \($0))" } ?? ""); every record on the meter is downloaded, none is folded into the old ones")

@@ -114,6 +114,7 @@ struct Gateway {
         ble = BLEStatus()
         if config.ble.enabled {
             var sync = BLESync(pipeline: pipeline, logger: logger)
+            sync.continuousInterval = config.ble.continuousSpO2Interval
             let stats = self.stats
             sync.arriving = { stats.enqueued() }
             sync.decided = { outcomes in

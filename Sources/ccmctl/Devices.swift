@@ -56,10 +56,11 @@ struct DevicesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Assign a device to a patient and replay its quarantined readings.",
             discussion: """
-                A multi-user cuff sends a user index with each reading (0x2A35 User ID). Its readings \
-                go to the patient mapped to that index with --user N --patient P (audited), never to \
-                the device's own patient; a reading from an index that is not mapped is quarantined \
-                (unmapped_user) and replayed when it is mapped. User 255 is the cuff's "unknown user".
+                A multi-user cuff or scale sends a user index with each reading (User ID of 0x2A35, \
+                0x2A9D, 0x2A9C). Its readings go to the patient mapped to that index with --user N \
+                --patient P (audited), never to the device's own patient; a reading from an index \
+                that is not mapped is quarantined (unmapped_user) and replayed when it is mapped. User \
+                255 is the device's "unknown user".
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -140,7 +141,9 @@ extension DevicesCommand {
         static let configuration = CommandConfiguration(
             abstract: "List Bluetooth health devices heard advertising that are not assigned to a patient.",
             discussion: """
-                The daemon notes cuffs (service 1810) and glucometers (1808) it hears while scanning. \
+                The daemon notes the health devices it hears while scanning, with the kind their \
+                advertised services make them: bp_monitor (service 1810), glucometer (1808), scale \
+                (weight scale 181d, body composition 181b), pulse_oximeter (1822), thermometer (1809). \
                 Pair one to a patient with ccmctl devices add ADDRESS --kind KIND --patient PATIENT \
                 (or devices assign, for a device already registered).
                 """)
@@ -156,10 +159,10 @@ extension DevicesCommand {
         func run() throws {
             let seen = try global.open(.existing).discoveredDevices(unassignedOnly: !all)
             let listing = Listing(
-                columns: ["address", "type", "name", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
+                columns: ["address", "type", "name", "kind", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
                 rows: seen.map { d in
                     [
-                        .text(d.address), .text(d.addressType), .optional(d.name), .text(d.services), .int(d.rssi), .date(d.firstSeen),
+                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue), .text(d.services), .int(d.rssi), .date(d.firstSeen),
                         .date(d.lastSeen), .optional(d.deviceID), .optional(d.patientID),
                     ]
                 },

@@ -21,11 +21,13 @@ struct ReadingsCommand: ParsableCommand {
                 received_at. flags are what the device said about the measurement (cuff Measurement \
                 Status: body_movement, cuff_too_loose, irregular_pulse, pulse_above_range, \
                 pulse_below_range, improper_position; meter Sensor Status: battery_low, \
-                result_above_range (HI), result_below_range (LO), temperature_too_high, ...). A blood \
+                result_above_range (HI), result_below_range (LO), temperature_too_high, ...; oximeter \
+                status: questionable_measurement, low_perfusion, poor_signal, sensor_displaced, ...). A blood \
                 pressure reading with body_movement, cuff_too_loose or improper_position is kept but \
                 left out of threshold and average rules (excluded_from_rules says why). A HI or LO \
                 glucose shows as HI/LO: its number is the meter's limit, not the value. user is a \
-                multi-user cuff's user index; epoch is the meter's record numbering.
+                multi-user cuff's or scale's user index; epoch is the meter's record numbering. A \
+                thermometer's body site (ear, mouth, ...) is its sample_location.
                 """)
 
         @OptionGroup var global: GlobalOptions

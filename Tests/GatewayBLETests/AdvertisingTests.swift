@@ -1,5 +1,6 @@
 import GatewayTestSupport
 import Testing
+import GatewayCore
 
 @testable import GatewayBLE
 import ccm_gatewayd
@@ -28,6 +29,17 @@ struct AdvertisingTests {
         report.read(advertisingData: [0x03, 0x03, 0x0F, 0x18, 0x04, 0x08] + Array("Kbd".utf8))
         #expect(report.services == [0x180F] && !report.isHealthDevice)
         #expect(report.name == "Kbd", "a shortened name is used when there is no complete one")
+    }
+
+    @Test("Scales, oximeters and thermometers are health devices, of their kind", arguments: [
+        (UInt16(0x181D), DeviceKind.scale), (0x181B, .scale), (0x1822, .pulseOximeter), (0x1809, .thermometer), (0x1810, .bloodPressureMonitor),
+        (0x1808, .glucometer),
+    ])
+    func kinds(service: UInt16, kind: DeviceKind) {
+        var report = AdvertisingReport(address: "X", randomAddress: false, name: nil, services: [], rssi: 0)
+        report.read(advertisingData: [0x05, 0x03, 0x0F, 0x18, UInt8(service & 0xFF), UInt8(service >> 8)])
+        #expect(report.isHealthDevice)
+        #expect(DeviceKind(advertising: report.services) == kind)
     }
 
     @Test("Other events, cut reports and broken AD structures yield nothing or stop cleanly", arguments: [
