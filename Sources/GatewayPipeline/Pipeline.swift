@@ -650,7 +650,7 @@ public struct Pipeline: Sendable {
                 outcome.code = "unmapped_user"
                 outcome.reason =
                     user == 255
-                    ? "device \(reading.device) sent user 255 (\"unknown user\"): the cuff did not know whose reading this is; if you know, map it with ccmctl devices assign \(reading.device) --user 255 --patient PATIENT, which replays its quarantined readings"
+                    ? "device \(reading.device) sent user 255 (\"unknown user\"): the device did not know whose reading this is; if you know, map it with ccmctl devices assign \(reading.device) --user 255 --patient PATIENT, which replays its quarantined readings"
                     : "device \(reading.device) sent user \(user), which is not mapped to a patient; map it with ccmctl devices assign \(reading.device) --user \(user) --patient PATIENT, which replays its quarantined readings"
                 return outcome
             }

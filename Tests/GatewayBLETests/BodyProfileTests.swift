@@ -3,6 +3,7 @@ import GatewayCore
 import GatewayPipeline
 import GatewayStore
 import Logging
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayBLE
@@ -59,7 +60,7 @@ extension BLEWorld {
     }
 }
 
-@Suite("BLE scales, oximeters and thermometers")
+@Suite("BLE scales, oximeters and thermometers", .ownThreads)
 struct BodyProfileTests {
     static func day(_ day: Int, _ hour: Int, _ minute: Int = 0) -> [UInt8] { GATTBytes.dateTime(2026, 11, day, hour, minute) }
 
@@ -227,7 +228,7 @@ struct BodyProfileTests {
 
 /// The "done when", end to end: `ccm-gatewayd ble-sync` against a simulated scale and
 /// oximeter, with the shipped care plans (config/careplans) deciding the alerts.
-@Suite("Heart-failure scale and COPD oximeter alerts over BLE")
+@Suite("Heart-failure scale and COPD oximeter alerts over BLE", .ownThreads)
 struct BodyProfileAlertTests {
     func sync(_ world: BLEWorld, _ peripheral: SimulatedPeripheral, device: String) throws -> String {
         let socket = world.directory.file("device-\(UUID().uuidString.prefix(6)).sock")

@@ -7,7 +7,9 @@ import Testing
 /// Continuous Measurement and Temperature Measurement values, and each one cut a byte short,
 /// from the hex captures in `Fixtures/gatt/captures.jsonl` (composed field by field by
 /// `make-captures.py`).
-@Suite("GATT captures")
+// Serialized: its thousands of cases run one after another, rather than as thousands of tasks
+// flooding the cooperative pool that the rest of the parallel suite shares.
+@Suite("GATT captures", .serialized)
 struct GATTCaptureTests {
     struct Capture: Decodable, CustomTestStringConvertible, Sendable {
         struct Expect: Decodable, Sendable {
