@@ -59,7 +59,7 @@ public struct SessionReport: Sendable {
     public init() {}
 }
 
-/// One session with a health device over a connected bearer (`ble-health-profiles.md` §4–7):
+/// One session with a health device over a connected bearer (docs/ble.md § "A session"):
 /// MTU exchange, discovery, the device clock, every CCCD armed afresh, then the profile's
 /// transfer. Glucose: the Record Access Control Point downloads the records after the last one
 /// stored. Blood pressure: the cuff indicates its stored measurements until it disconnects.

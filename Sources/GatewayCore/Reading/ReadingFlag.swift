@@ -1,7 +1,7 @@
-/// What a device said about a measurement besides its values: each bit of a blood-pressure
-/// cuff's Measurement Status (0x2A35 flags bit 4) and of a glucose meter's Sensor Status
-/// Annunciation (0x2A18 flags bit 3), by name (`ble-health-profiles.md` §4.1, §5.1). Stored on
-/// the reading and shown by `ccmctl readings list`.
+/// What a device said about a measurement besides its values: each bit of a blood-pressure cuff's
+/// Measurement Status (0x2A35 flags bit 4) and of a glucose meter's Sensor Status Annunciation (0x2A18
+/// flags bit 3), by name (docs/ble.md § "Blood Pressure Measurement (0x2A35), BLS" and § "Glucose
+/// Measurement (0x2A18), GLS"). Stored on the reading and shown by `ccmctl readings list`.
 public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     // Blood Pressure Measurement Status.
     case bodyMovement = "body_movement"
