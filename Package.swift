@@ -2,13 +2,16 @@
 //
 // ccm-gateway: the device side of a Medicare CCM/RPM program.
 //
-// Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing):
+// Targets carry the architecture (all arrows point inward, GatewayCore depends on nothing;
+// docs/architecture.md draws the same graph):
 //
-//   ccm-gatewayd ─► GatewayConfig ─► GatewayStore ─► GatewayCore, GRDB (system libsqlite3)
-//        ├───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayStore
-//        └───────► GatewayBLE ──► CBlueZ (system libbluetooth), GatewayStore
+//   ccm-gatewayd ─► GatewayConfig ─► GatewayPipeline ─► GatewayStore ─► GatewayCore, GRDB
+//        ├───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayCore
+//        └───────► GatewayBLE ──► CBlueZ (system libbluetooth), GatewayCore
 //   ccmctl ──────► GatewayConfig ─► (the same)
 //
+// The sources (MQTT, BLE) never see the store: they hand inputs to an `InboxReceiver` and read
+// the protocols GatewayCore declares (Ports/); the store and the pipeline implement them.
 // ccmctl never links libbluetooth or libmosquitto.
 import PackageDescription
 
@@ -41,11 +44,22 @@ let package = Package(
             name: "GatewayCore",
             swiftSettings: strictSettings
         ),
-        // SQLite through GRDB: frozen migrations, records, the one ingestion pipeline.
+        // SQLite through GRDB: frozen migrations, records, the queries.
         .target(
             name: "GatewayStore",
             dependencies: [
                 "GatewayCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The one ingestion pipeline every source feeds: inbox (with group commit), decide,
+        // readings, rules, alerts; and the alert log file.
+        .target(
+            name: "GatewayPipeline",
+            dependencies: [
+                "GatewayCore",
+                "GatewayStore",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
@@ -63,7 +77,6 @@ let package = Package(
             dependencies: [
                 "CMosquitto",
                 "GatewayCore",
-                "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -81,7 +94,6 @@ let package = Package(
             dependencies: [
                 "CBlueZ",
                 "GatewayCore",
-                "GatewayStore",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -93,6 +105,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore",
                 "GatewayStore",
+                "GatewayPipeline",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
@@ -104,6 +117,7 @@ let package = Package(
                 "GatewayMQTT",
                 "GatewayBLE",
                 "GatewayStore",
+                "GatewayPipeline",
                 "GatewayConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -118,6 +132,7 @@ let package = Package(
             dependencies: [
                 "GatewayCore",
                 "GatewayStore",
+                "GatewayPipeline",
                 "GatewayConfig",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftCSV", package: "SwiftCSV"),
@@ -141,32 +156,33 @@ let package = Package(
                 "GatewayTestSupport",
                 "GatewayCore",
                 "GatewayStore",
+                "GatewayPipeline",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatewayConfigTests",
-            dependencies: ["GatewayConfig", "GatewayStore", "GatewayCore", "GatewayTestSupport"],
+            dependencies: ["GatewayConfig", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatewayMQTTTests",
             dependencies: [
-                "GatewayMQTT", "GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+                "GatewayMQTT", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatewayBLETests",
             dependencies: [
-                "GatewayBLE", "GatewayStore", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+                "GatewayBLE", "ccm-gatewayd", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "ccmctlTests",
-            dependencies: ["ccmctl", "GatewayStore", "GatewayCore"],
+            dependencies: ["ccmctl", "GatewayStore", "GatewayPipeline", "GatewayCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -177,6 +193,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 "ccm-gatewayd",
                 "GatewayStore",
+                "GatewayPipeline",
                 "GatewayCore",
                 "GatewayConfig",
                 .product(name: "Logging", package: "swift-log"),

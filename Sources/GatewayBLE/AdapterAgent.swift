@@ -1,6 +1,5 @@
 import Foundation
-import GatewayCore
-public import GatewayStore
+public import GatewayCore
 public import Logging
 import Synchronization
 
@@ -14,13 +13,13 @@ import Synchronization
 /// With bluetoothd running it changes nothing: bluetoothd owns the adapter, pairing and keys
 /// (README, "Beside bluetoothd"; docs/ble.md § "The kernel path"), and a second owner would overwrite its keys in the kernel.
 public final class AdapterAgent: Sendable {
-    let database: GatewayDatabase
+    let database: any BondKeeper
     let logger: Logger
     private let running = Atomic<Bool>(true)
     /// The keys last loaded into the kernel (their identities), to reload when the store changes.
     private let loaded = Mutex<Set<String>?>(nil)
 
-    public init(database: GatewayDatabase, logger: Logger) {
+    public init(database: any BondKeeper, logger: Logger) {
         self.database = database
         self.logger = logger
     }
@@ -150,7 +149,7 @@ public final class AdapterAgent: Sendable {
                     accept ? "pairing confirmed (Just Works)" : "pairing refused",
                     metadata: ["address": "\(address)", "reason": "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")"])
             case .userPasskeyRequest(let address):
-                let passkey = (try? database.pairingPasskey(address: address.string)) ?? nil
+                let passkey = (try? database.pairingPasskey(address: address.string, now: Date())) ?? nil
                 try? socket.send(Mgmt.userPasskeyReply(index, address, passkey: passkey))
                 if passkey == nil {
                     logger.warning(
@@ -166,7 +165,7 @@ public final class AdapterAgent: Sendable {
                     try database.storeBondKey(
                         BLEBondKey(
                             address: address.string, addressType: address.isRandom ? "random" : "public", kind: .ltk, slot: Int(key.central),
-                            key: key.record, authenticated: key.authenticated))
+                            key: key.record, authenticated: key.authenticated), at: Date())
                     loaded.withLock { $0 = nil }
                     try? database.clearPairing(address: address.string)
                     logger.notice("bonded: long term key stored", metadata: ["address": "\(address)", "authenticated": "\(key.authenticated)"])
@@ -180,7 +179,7 @@ public final class AdapterAgent: Sendable {
                     try database.storeBondKey(
                         BLEBondKey(
                             address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0, key: key.record,
-                            authenticated: false))
+                            authenticated: false), at: Date())
                     loaded.withLock { $0 = nil }
                     logger.notice("bonded: identity resolving key stored", metadata: ["address": "\(address)", "private_address": "\(privateAddress?.string ?? "none")"])
                 } catch {
@@ -196,7 +195,7 @@ public final class AdapterAgent: Sendable {
 
     /// A device the gateway may pair with: registered with this address, or one an operator asked to pair.
     func isExpected(_ address: Mgmt.Address) -> Bool {
-        if let pending = try? database.pendingPairings(), pending.contains(address.string) { return true }
-        return ((try? database.device(bleAddress: address.string)) ?? nil)?.bleAddress == address.string
+        if let pending = try? database.pendingPairings(now: Date()), pending.contains(address.string) { return true }
+        return (try? database.isRegisteredDevice(bleAddress: address.string)) ?? false
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import GatewayStore
+public import GatewayPipeline
 
 extension GatewayConfig {
     /// Loads the care-plan templates of `careplans.directory`.

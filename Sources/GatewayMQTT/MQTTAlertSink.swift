@@ -1,6 +1,5 @@
 import Foundation
-import GatewayCore
-public import GatewayStore
+public import GatewayCore
 import Synchronization
 
 /// The MQTT sink of the alert outbox: publishes each event to `{prefix}/alerts/{patient}` at
@@ -10,7 +9,7 @@ import Synchronization
 /// While the broker is away they wait in libmosquitto (sent on reconnect) and in the outbox.
 public final class MQTTAlertSink: Sendable {
     let client: MQTTClient
-    let database: GatewayDatabase
+    let database: any AlertOutboxReader
     /// At most this many events published and not yet acknowledged.
     let window: Int
     private let state: Mutex<State>
@@ -25,7 +24,7 @@ public final class MQTTAlertSink: Sendable {
         var publishedThrough: Int64?
     }
 
-    public init(client: MQTTClient, database: GatewayDatabase, window: Int = 100, wake: @escaping @Sendable () -> Void = {}) {
+    public init(client: MQTTClient, database: any AlertOutboxReader, window: Int = 100, wake: @escaping @Sendable () -> Void = {}) {
         self.client = client
         self.database = database
         self.window = window

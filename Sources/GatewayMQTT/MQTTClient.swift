@@ -1,7 +1,6 @@
 import CMosquitto
 import Foundation
-import GatewayCore
-public import GatewayStore
+public import GatewayCore
 public import Logging
 import Synchronization
 
@@ -81,7 +80,7 @@ public struct MQTTError: Error, Sendable, CustomStringConvertible {
 ///
 /// Acknowledgement follows the commit: libmosquitto queues a message's PUBACK before calling
 /// `on_message` and, in threaded mode, writes it only after the callback returns. Each lane's
-/// callback hands its raw message to the ``InboxWriter`` and waits; the writer commits what all
+/// callback hands its raw message to the inbox (``InboxReceiver``, a group-committing writer) and waits; the writer commits what all
 /// lanes handed over in one fsync'd transaction and then releases them, so K lanes share one
 /// fsync and every PUBACK still follows a durable commit. If the commit fails the process exits
 /// from inside the callback, so no acknowledgement goes out and the broker delivers the message
@@ -96,7 +95,7 @@ public final class MQTTClient: @unchecked Sendable {
     // the mutable state is in `state`, behind a Mutex.
     private let handles: [OpaquePointer]
     public let options: MQTTOptions
-    private let writer: InboxWriter
+    private let writer: any InboxReceiver
     private let wake: @Sendable (Int64) -> Void
     private let arriving: @Sendable () -> Void
     private let logger: Logger
@@ -133,12 +132,12 @@ public final class MQTTClient: @unchecked Sendable {
     /// `arriving` is told when a message is in hand, before it is stored (the daemon's watchdog
     /// counts it in flight); `wake`, once it is committed.
     public init(
-        options: MQTTOptions, pipeline: Pipeline, logger: Logger, arriving: @escaping @Sendable () -> Void = {},
+        options: MQTTOptions, inbox: any InboxReceiver, logger: Logger, arriving: @escaping @Sendable () -> Void = {},
         wake: @escaping @Sendable (Int64) -> Void
     ) throws {
         _ = Self.libraryInit
         self.options = options
-        self.writer = InboxWriter(pipeline: pipeline)
+        self.writer = inbox
         self.logger = logger
         self.arriving = arriving
         self.wake = wake
@@ -231,9 +230,6 @@ public final class MQTTClient: @unchecked Sendable {
 
     /// Messages each lane has received so far.
     public var receivedByLane: [Int] { state.withLock { $0.received } }
-
-    /// Inbox transactions the lanes committed, and the messages they held.
-    public var inboxCommits: (commits: Int, inputs: Int) { writer.counts }
 
     /// Waits until the broker has accepted more than `count` connections of every lane (and the
     /// subscriptions are on their way); false after `timeout` seconds.

@@ -2,20 +2,10 @@ import Foundation
 public import GatewayCore
 import GRDB
 
-/// The sinks of the alert outbox, by their row in `alert_sink`.
-public enum AlertSinkName: String, Sendable, CaseIterable {
-    /// The alert log file: exactly once by event id (``AlertLogFile/deliverPending(from:batch:)``).
-    case log
-    /// The daemon's journal (and `ccm-gatewayd ble-sync`'s): at least once.
-    case journal
-    /// `{prefix}/alerts/{patient}` on the broker: at least once, counted when the broker acknowledged.
-    case mqtt
-}
-
 extension AlertBook {
     /// Stores `event` in the outbox, in the caller's transaction, and returns it with its id:
     /// the event is announced if and only if its transaction commits.
-    static func record(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
+    package static func record(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
         var event = event
         event.eventID = nil
         try db.cachedStatement(sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)").execute(arguments: [event.at, event.alertID, event.kind.rawValue, event.patientID, AlertLogFormat.json.line(event)])
@@ -25,9 +15,9 @@ extension AlertBook {
 }
 
 /// The outbox's rows: the events in id order and each sink's cursor.
-enum AlertOutbox {
+package enum AlertOutbox {
     /// At most `limit` events with an id above `id`, in id order.
-    static func events(after id: Int64, limit: Int, _ db: Database) throws -> [AlertEvent] {
+    package static func events(after id: Int64, limit: Int, _ db: Database) throws -> [AlertEvent] {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"), arguments: [id, limit]).map { row in
             let eventID: Int64 = row["id"]
             guard var event = AlertLogFormat.parse(row["event"]) else {
@@ -40,7 +30,7 @@ enum AlertOutbox {
 
     /// Every event up to this id has reached `sink`. A sink without a row gets one at the newest
     /// event: it starts with what is committed after it first ran.
-    static func cursor(_ sink: AlertSinkName, _ db: Database) throws -> Int64 {
+    package static func cursor(_ sink: AlertSinkName, _ db: Database) throws -> Int64 {
         if let through = try Int64.fetchOne(db.cachedStatement(sql: "SELECT delivered_through FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue]) {
             return through
         }
@@ -50,23 +40,23 @@ enum AlertOutbox {
     }
 
     /// The file the log's cursor counts in, or `nil` before any writer claimed it.
-    static func target(_ sink: AlertSinkName, _ db: Database) throws -> String? {
+    package static func target(_ sink: AlertSinkName, _ db: Database) throws -> String? {
         try String.fetchOne(db.cachedStatement(sql: "SELECT target FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
     }
 
     /// Makes `path` the file the log's cursor counts in (the daemon does, at start).
-    static func claim(_ sink: AlertSinkName, target path: String, _ db: Database) throws {
+    package static func claim(_ sink: AlertSinkName, target path: String, _ db: Database) throws {
         _ = try cursor(sink, db)
         try db.cachedStatement(sql: "UPDATE alert_sink SET target = ? WHERE name = ?").execute(arguments: [path, sink.rawValue])
     }
 
     /// Moves `sink`'s cursor forward (never back) to `id`.
-    static func advance(_ sink: AlertSinkName, to id: Int64, _ db: Database) throws {
+    package static func advance(_ sink: AlertSinkName, to id: Int64, _ db: Database) throws {
         try db.cachedStatement(sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?").execute(arguments: [id, Date(), sink.rawValue])
     }
 }
 
-extension GatewayDatabase {
+extension GatewayDatabase: AlertOutboxReader {
     /// How far `sink` has delivered: every event with an id up to the one returned. A sink seen
     /// for the first time starts at the newest event.
     public func alertCursor(_ sink: AlertSinkName) throws -> Int64 {

@@ -262,7 +262,7 @@ extension GatewayDatabase {
 
 /// The alert lifecycle inside a write transaction: findings in, events out. Every event is
 /// stored in the outbox (``record(_:_:)``) in the same transaction.
-enum AlertBook {
+package enum AlertBook {
     /// Applies rule findings for a patient. `seenAt` is when the data that produced them was
     /// measured (a reading's effective time, or now for stale data); `fromTimer` findings do not
     /// count as repeats.
@@ -367,7 +367,7 @@ enum AlertBook {
 
     /// Evaluates only the meal-context rules for a stored reading whose meal just became known
     /// (the other rules saw it when it was stored).
-    static func evaluateMealRules(_ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database) throws -> [AlertEvent] {
+    package static func evaluateMealRules(_ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database) throws -> [AlertEvent] {
         guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
@@ -376,7 +376,7 @@ enum AlertBook {
     }
 
     /// Evaluates a just-stored reading against the patient's plan.
-    static func evaluate(
+    package static func evaluate(
         _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
@@ -398,7 +398,7 @@ enum AlertBook {
     /// readings that are already stored (it arrived after them) is part of their history too, so
     /// those (at most ``overtakenLimit``) are evaluated again with it, raising or escalating what
     /// they would have raised had it come first. Repeats of an open alert are not counted twice.
-    static func evaluate(
+    package static func evaluate(
         _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date, windowed: Bool, id: Int64,
         patient: String, plan: CarePlan, now: Date, _ db: Database
     ) throws -> [AlertEvent] {

@@ -14,10 +14,10 @@ public struct AuditEntry: Sendable, Codable, FetchableRecord {
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
-enum Audit {
+package enum Audit {
     /// Appends an audit entry inside the caller's transaction, so the change and its record
     /// commit together or not at all.
-    static func record(
+    package static func record(
         _ db: Database, actor: String, action: String, entity: String, id: String, detail: [String: String] = [:],
         at: Date = Date()
     ) throws {

@@ -1,29 +1,6 @@
 public import Foundation
+public import GatewayCore
 import GRDB
-
-/// A bond key the kernel gave for a BLE device (an LTK or an IRK), kept so that bonds survive
-/// restarts: the daemon loads them into the kernel at start. `key` is the kernel's whole key
-/// record (management API layout) and a secret: it is never logged or printed.
-public struct BLEBondKey: Sendable, Hashable {
-    public enum Kind: String, Sendable { case ltk, irk }
-    /// The device's identity address and its type (`public` or `random`).
-    public var address: String
-    public var addressType: String
-    public var kind: Kind
-    /// Distinguishes the keys of one kind for one device (legacy pairing makes two LTKs).
-    public var slot: Int
-    public var key: [UInt8]
-    public var authenticated: Bool
-
-    public init(address: String, addressType: String, kind: Kind, slot: Int, key: [UInt8], authenticated: Bool) {
-        self.address = address
-        self.addressType = addressType
-        self.kind = kind
-        self.slot = slot
-        self.key = key
-        self.authenticated = authenticated
-    }
-}
 
 /// What `ccmctl devices bonds` shows of a bond: never the keys.
 public struct BLEBondSummary: Sendable, Hashable, Codable, FetchableRecord {
@@ -41,35 +18,9 @@ public struct BLEBondSummary: Sendable, Hashable, Codable, FetchableRecord {
     }
 }
 
-/// The adapter as the daemon last saw it (`ccmctl status`).
-public struct BLEAdapterState: Sendable, Hashable, Codable, FetchableRecord {
-    /// `hci0`, or nil when there is none.
-    public var adapter: String?
-    public var address: String?
-    public var powered: Bool
-    /// `powered, bondable, le`.
-    public var settings: String
-    /// Who owns pairing and keys: `ccm-gatewayd` or `bluetoothd`.
-    public var owner: String
-    public var detail: String?
-    public var updatedAt: Date
+extension BLEAdapterState: FetchableRecord {}
 
-    public init(adapter: String?, address: String?, powered: Bool, settings: String, owner: String, detail: String?, updatedAt: Date) {
-        self.adapter = adapter
-        self.address = address
-        self.powered = powered
-        self.settings = settings
-        self.owner = owner
-        self.detail = detail
-        self.updatedAt = updatedAt
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case adapter, address, powered, settings, owner, detail, updatedAt = "updated_at"
-    }
-}
-
-extension GatewayDatabase {
+extension GatewayDatabase: BondKeeper {
     /// Stores (or replaces) a bond key.
     public func storeBondKey(_ key: BLEBondKey, at time: Date = Date()) throws {
         try write { db in
@@ -176,5 +127,9 @@ extension GatewayDatabase {
     /// The adapter as the daemon last recorded it (nil if it never did).
     public func adapterState() throws -> BLEAdapterState? {
         try read { db in try BLEAdapterState.fetchOne(db.cachedStatement(sql: "SELECT * FROM ble_adapter WHERE id = 1")) }
+    }
+
+    public func isRegisteredDevice(bleAddress address: String) throws -> Bool {
+        try device(bleAddress: address)?.bleAddress == address
     }
 }

@@ -96,7 +96,7 @@ extension GatewayDatabase {
     }
 
     /// The device's current glucose record epoch (0 before any reset).
-    static func glucoseEpoch(_ device: String, _ db: Database) throws -> Int {
+    package static func glucoseEpoch(_ device: String, _ db: Database) throws -> Int {
         try Int.fetchOne(db.cachedStatement(sql: "SELECT glucose_epoch FROM ble_sync WHERE device_id = ?"), arguments: [device]) ?? 0
     }
 
@@ -105,7 +105,7 @@ extension GatewayDatabase {
     /// sequence numbers. Audited (`glucose.reset`). `lastSequence`: the newest sequence number
     /// known in the new numbering (`nil`: none yet, the next download asks for everything).
     /// Returns the new epoch.
-    static func startGlucoseEpoch(device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database) throws -> Int {
+    package static func startGlucoseEpoch(device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database) throws -> Int {
         let previous = try glucoseEpoch(device, db)
         let next = max(previous, epoch) + 1
         let previousSequence = try Int.fetchOne(db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
@@ -188,28 +188,5 @@ extension GatewayDatabase {
         try read { db in
             try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"), arguments: [address, address, address])
         }
-    }
-}
-
-extension Pipeline {
-    /// Receives one value a BLE device sent and decides it. The inbox row and, for a Glucose
-    /// Measurement, the device's last sequence number are committed together before anything
-    /// judges the value: the next download starts after what is stored, so a disconnect or a
-    /// crash between two records loses none and repeats none.
-    public func receiveBLE(_ input: RawInput, device: String, glucoseSequence: Int?) throws -> [ItemOutcome] {
-        let inboxID = try database.write { db in
-            let id = try Self.insertInbox(input, db)
-            if case .gatt(let characteristic, _) = input.format, characteristic == "2a18" || characteristic == "2a34" {
-                try db.cachedStatement(sql: "UPDATE inbox SET device_epoch = ? WHERE id = ?").execute(arguments: [try GatewayDatabase.glucoseEpoch(device, db), id])
-            }
-            if let glucoseSequence {
-                try db.cachedStatement(sql: """
-                        INSERT INTO ble_sync (device_id, last_glucose_seq) VALUES (?1, ?2)
-                        ON CONFLICT (device_id) DO UPDATE SET last_glucose_seq = max(coalesce(last_glucose_seq, -1), ?2)
-                        """).execute(arguments: [device, glucoseSequence])
-            }
-            return id
-        }
-        return try process(inboxID: inboxID)
     }
 }

@@ -30,7 +30,7 @@ public struct StaffMember: Sendable, Hashable {
 
 /// Hubs and staff: who may publish and whose time counts. Every change is audited.
 extension GatewayDatabase {
-    static func fetchHub(_ id: String, _ db: Database) throws -> Hub? {
+    package static func fetchHub(_ id: String, _ db: Database) throws -> Hub? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub WHERE id = ?"), arguments: [id]) else { return nil }
         let patients = try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM hub_patient WHERE hub_id = ? ORDER BY patient_id"), arguments: [id])
         return Hub(
@@ -41,7 +41,7 @@ extension GatewayDatabase {
     /// Registers a hub inside the caller's transaction, or (when it is registered) adds the
     /// given patients and model to it. Returns whether the hub is new.
     @discardableResult
-    static func upsertHub(_ id: String, patients: [String], model: String?, by actor: String, _ db: Database) throws -> Bool {
+    package static func upsertHub(_ id: String, patients: [String], model: String?, by actor: String, _ db: Database) throws -> Bool {
         if let problem = EntityID.problem(id, .hub) { throw StoreError(.invalid, "hub: \(problem)") }
         for patient in patients { try requirePatient(patient, db) }
         let existing = try fetchHub(id, db)
@@ -61,13 +61,13 @@ extension GatewayDatabase {
 
     /// Whether `hub` is registered for `patient`: it may post the patient's time, and publish
     /// readings of the patient's devices that are bound to no hub.
-    static func hub(_ hub: String, serves patient: String, _ db: Database) throws -> Bool {
+    package static func hub(_ hub: String, serves patient: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patient]) != nil
     }
 
     /// Registers the hub a device is bound to (`devices add/assign --hub`) when it is not yet:
     /// binding a device to a hub is the operator naming that hub.
-    static func registerHubOfDevice(_ id: String?, by actor: String, _ db: Database) throws {
+    package static func registerHubOfDevice(_ id: String?, by actor: String, _ db: Database) throws {
         guard let id, try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub WHERE id = ?"), arguments: [id]) == nil else { return }
         try upsertHub(id, patients: [], model: nil, by: actor, db)
     }
@@ -183,7 +183,7 @@ extension GatewayDatabase {
     }
 
     /// Why a time entry by `staff` in `role` cannot bill, with the fix; `nil` when it can.
-    static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)? {
+    package static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)? {
         guard let member = try fetchStaff(staff, db) else {
             return ("staff", "unknown staff \(staff); only registered staff's time bills: register them with ccmctl staff add \(staff) --role \(role.rawValue)")
         }

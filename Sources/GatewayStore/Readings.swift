@@ -39,14 +39,14 @@ public struct StoredReading: Sendable, Hashable {
     public var unreliableBecause: [ReadingFlag] { kind == .bloodPressure ? flags.filter(\.makesUnreliable) : [] }
 }
 
-enum ReadingRow {
+package enum ReadingRow {
     /// Flags as stored: space-separated names, `nil` for none.
-    static func flagText(_ flags: [ReadingFlag]) -> String? { flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ") }
+    package static func flagText(_ flags: [ReadingFlag]) -> String? { flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ") }
 
     /// Stored flags back; a name this version does not know is skipped.
     static func flags(_ text: String?) -> [ReadingFlag] { (text ?? "").split(separator: " ").compactMap { ReadingFlag(rawValue: String($0)) } }
 
-    static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
+    package static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
         let encoder = JSONEncoder()
@@ -99,7 +99,7 @@ enum ReadingRow {
 
     /// A stored row as a reading. Throws, never traps, on a value it cannot read (a row written
     /// by a newer or a broken version): the caller reports it, and nothing stops.
-    static func decode(_ row: Row) throws -> StoredReading {
+    package static func decode(_ row: Row) throws -> StoredReading {
         var values: [Quantity: Double] = [:]
         for quantity in Quantity.allCases {
             if let value: Double = try row.decode(forColumn: quantity.rawValue) { values[quantity] = value }

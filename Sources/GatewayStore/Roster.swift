@@ -123,7 +123,7 @@ extension GatewayDatabase {
 
     /// Registers a device inside the caller's transaction (``Pipeline/addDevice(_:by:)`` replays
     /// its quarantined readings in the same one).
-    static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
+    package static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
         if try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [device.id]) != nil {
             throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
         }
@@ -148,7 +148,7 @@ extension GatewayDatabase {
     }
 
     /// Assigns a device to a patient (and a hub, when given) inside the caller's transaction.
-    static func updateAssignment(_ id: String, to patientID: String, hub: String??, by actor: String, _ db: Database) throws {
+    package static func updateAssignment(_ id: String, to patientID: String, hub: String??, by actor: String, _ db: Database) throws {
         let device = try requireDevice(id, db)
         try requirePatient(patientID, db)
         let newHub: String? = hub ?? device.hubID
@@ -164,7 +164,7 @@ extension GatewayDatabase {
         }
     }
 
-    static func requireDevice(_ id: String, _ db: Database) throws -> Device {
+    package static func requireDevice(_ id: String, _ db: Database) throws -> Device {
         guard let device = try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) else {
             throw StoreError(.notFound, "no device \(id); register it with ccmctl devices add \(id) --kind KIND")
         }

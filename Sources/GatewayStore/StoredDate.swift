@@ -7,8 +7,8 @@ import GRDB
 /// this is a few hundred. The same text, to the nearest millisecond as ICU rounds it, for
 /// 1970 to 9999; any other date goes through GRDB's formatter (ICU rounds earlier ones
 /// differently now and then).
-enum StoredDate {
-    static func text(_ date: Date) -> String {
+package enum StoredDate {
+    package static func text(_ date: Date) -> String {
         // ICU's UDate: milliseconds since 1970, as Foundation hands it over.
         let udate = (date.timeIntervalSinceReferenceDate + 978_307_200) * 1000
         guard udate.isFinite, udate >= 0, udate < 253_402_300_800_000 else {

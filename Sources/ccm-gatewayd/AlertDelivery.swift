@@ -3,6 +3,7 @@ import Foundation
 import GatewayCore
 import GatewayMQTT
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 

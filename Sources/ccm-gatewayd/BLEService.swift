@@ -3,6 +3,7 @@ import GatewayBLE
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 import Synchronization

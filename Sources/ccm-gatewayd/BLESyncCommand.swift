@@ -4,6 +4,7 @@ import GatewayBLE
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 
 /// `ccm-gatewayd ble-sync TARGET`: one BLE session, stored through the pipeline, with a summary.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 

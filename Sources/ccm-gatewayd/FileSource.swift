@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 

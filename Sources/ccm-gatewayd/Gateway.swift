@@ -1,8 +1,10 @@
 import Foundation
+import GatewayCore
 import GatewayBLE
 import GatewayConfig
 import GatewayMQTT
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 import UnixSignals

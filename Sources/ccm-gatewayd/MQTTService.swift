@@ -3,6 +3,7 @@ import GatewayConfig
 import GatewayCore
 import GatewayMQTT
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -36,7 +37,7 @@ struct MQTTService: Service {
             keepalive: config.keepalive, username: config.username, password: password, caFile: config.caFile,
             certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup, lanes: config.lanes)
         do {
-            return try MQTTClient(options: options, pipeline: pipeline, logger: logger, arriving: wakeups.arriving, wake: wakeups.wake)
+            return try MQTTClient(options: options, inbox: InboxWriter(pipeline: pipeline), logger: logger, arriving: wakeups.arriving, wake: wakeups.wake)
         } catch let error as MQTTError {
             throw GatewaydError(error.description)
         }

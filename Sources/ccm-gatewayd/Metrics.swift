@@ -1,5 +1,7 @@
 import Foundation
+import GatewayCore
 import GatewayStore
+import GatewayPipeline
 
 /// The daemon's metrics in the Prometheus text format, written to a file for node_exporter's
 /// textfile collector (and read by `ccmctl status`).

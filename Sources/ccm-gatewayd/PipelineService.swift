@@ -1,5 +1,6 @@
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 import ServiceLifecycle
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(

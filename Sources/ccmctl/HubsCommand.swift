@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 
 struct Hubs: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 
 struct Readings: ParsableCommand {
     static let configuration = CommandConfiguration(

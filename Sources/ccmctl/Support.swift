@@ -3,6 +3,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Synchronization
 
 /// Options every command takes.

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 @Suite("LE advertising reports")
 struct AdvertisingTests {

@@ -1,9 +1,11 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 /// Byte builders for the status, user and sample fields (docs/ble.md, the 0x2A35 and 0x2A18 sections),
 /// written apart from the decoders they test.

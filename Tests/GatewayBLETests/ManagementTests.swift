@@ -9,6 +9,7 @@ import Glibc
 #endif
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 /// The management API's packets (BlueZ doc/mgmt-api.txt), byte for byte, without a kernel.
 @Suite("Bluetooth management packets")

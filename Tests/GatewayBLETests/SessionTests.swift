@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 #if canImport(Glibc)
@@ -8,6 +9,7 @@ import Glibc
 #endif
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 /// Whole sessions against the simulated peripheral over a socketpair: the ATT client, the
 /// profiles, the store and the pipeline, all real.

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 #if canImport(Glibc)
 import Glibc

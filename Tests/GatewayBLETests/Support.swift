@@ -2,10 +2,12 @@ import Foundation
 @_exported import GatewayTestSupport
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 import Testing
 
 @testable import GatewayBLE
+import ccm_gatewayd
 
 /// A database with patient P1, a cuff and a meter assigned to P1, and the BLE sync that stores
 /// through its pipeline. Device times are read in America/Chicago, the practice's zone.

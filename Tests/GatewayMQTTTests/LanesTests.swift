@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 @testable import GatewayMQTT
@@ -67,7 +68,7 @@ struct LanesTests {
         #expect(byLane.count == 4)
         #expect(byLane.allSatisfy { $0 > 0 }, "some lane received nothing: \(byLane)")
         #expect(byLane.reduce(0, +) == count)
-        let commits = harness.client.inboxCommits
+        let commits = harness.inbox.counts
         #expect(commits.inputs == count)
         #expect(commits.commits < commits.inputs, "no two messages shared a commit: \(commits)")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Logging
 import Synchronization
 import Testing
@@ -14,6 +15,8 @@ final class Harness: Sendable {
     let database: GatewayDatabase
     let pipeline: Pipeline
     let client: MQTTClient
+    /// The inbox the client commits to (its group-commit counts).
+    let inbox: InboxWriter
     let alerts: LateSink
     let outcomes: AsyncStream<[ItemOutcome]>
     private let continuation: AsyncStream<[ItemOutcome]>.Continuation
@@ -36,8 +39,9 @@ final class Harness: Sendable {
         options(&settings)
         let pipeline = self.pipeline
         let continuation = self.continuation
+        inbox = InboxWriter(pipeline: pipeline)
         client = try MQTTClient(
-            options: settings, pipeline: pipeline, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            options: settings, inbox: inbox, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
             wake: { id in
                 // The daemon wakes its pipeline service; here the test processes at once.
                 if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }

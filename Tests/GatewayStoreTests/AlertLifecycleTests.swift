@@ -4,6 +4,7 @@ import GatewayCore
 import Testing
 
 @testable import GatewayStore
+import GatewayPipeline
 
 @Suite("Alert lifecycle")
 struct AlertLifecycleTests {

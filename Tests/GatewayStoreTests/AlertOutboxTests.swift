@@ -4,6 +4,7 @@ import GatewayCore
 import Testing
 
 @testable import GatewayStore
+import GatewayPipeline
 
 /// Every alert is announced (docs/alerts.md § "The outbox"): alert events are stored with the transaction that
 /// caused them, and each sink delivers them from that outbox, in order, resuming where it was.

@@ -4,6 +4,7 @@ import GRDB
 import Testing
 
 @testable import GatewayStore
+import GatewayPipeline
 
 @Suite("Registered hubs and staff")
 struct HubsTests {

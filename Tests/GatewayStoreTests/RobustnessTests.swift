@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import GatewayStore
+import GatewayPipeline
 
 /// Never stops (docs/data-flow.md § "Deciding"): no input stops the pipeline, a busy database makes
 /// writers wait, suspect clocks stay out of windowed rules, and write transactions are bounded.

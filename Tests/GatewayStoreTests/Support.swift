@@ -4,6 +4,7 @@ import GatewayCore
 import GRDB
 import Synchronization
 @testable import GatewayStore
+import GatewayPipeline
 
 /// Keeps every alert event a pipeline delivers.
 final class RecordingSink: AlertSink {

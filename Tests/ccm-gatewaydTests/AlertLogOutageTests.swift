@@ -2,6 +2,7 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 #if canImport(Glibc)

@@ -3,6 +3,7 @@ import GatewayBLE
 import GatewayConfig
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import InMemoryLogging
 import Logging
 import ServiceLifecycle

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayPipeline
 import Testing
 
 /// What an operator sees of device users, status flags, control tests and raw GATT payloads.

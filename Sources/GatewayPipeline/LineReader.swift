@@ -1,4 +1,5 @@
 public import Foundation
+public import GatewayCore
 
 #if canImport(Glibc)
 import Glibc

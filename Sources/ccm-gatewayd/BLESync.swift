@@ -1,6 +1,8 @@
 import Foundation
+public import GatewayBLE
 public import GatewayCore
-public import GatewayStore
+public import GatewayPipeline
+import GatewayStore
 public import Logging
 
 /// Runs a ``HealthSession`` for a registered device and stores what arrives through the

@@ -1,4 +1,5 @@
 import Foundation
+public import GatewayCore
 
 /// Group commit for sources that must not acknowledge an input before it is durable and that
 /// receive on several threads at once (the MQTT lanes). Each caller of ``receive(_:)`` hands
@@ -11,7 +12,7 @@ import Foundation
 ///
 /// With one thread the writer is that thread and every input is its own transaction, exactly as
 /// ``Pipeline/receive(_:)``.
-public final class InboxWriter: @unchecked Sendable {
+public final class InboxWriter: InboxReceiver, @unchecked Sendable {
     // Safety: every mutable field is read and written with `condition` locked.
     private let pipeline: Pipeline
     private let condition = NSCondition()

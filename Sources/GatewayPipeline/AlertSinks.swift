@@ -1,5 +1,6 @@
 import Foundation
 public import GatewayCore
+public import GatewayStore
 import GRDB
 import Synchronization
 
