@@ -545,7 +545,7 @@ public struct Pipeline: Sendable {
                     reading.meal = meal
                     outcome.reason = "meal \(meal.rawValue) added to reading \(reading.id) (sequence \(context.sequence))"
                     do {
-                        outcome.alerts = try AlertBook.evaluateMealRules(reading, templates: templates, now: clock(), db)
+                        outcome.alerts = try StoredAlerts.evaluateMealRules(reading, templates: templates, now: clock(), db)
                     } catch let error as CarePlanError {
                         outcome.reason! += "; care plan not evaluated: \(error.description)"
                     }
@@ -739,7 +739,7 @@ public struct Pipeline: Sendable {
         var notes = reading.notes
         if let resetNote { notes.insert(resetNote, at: 0) }
         do {
-            outcome.alerts = try AlertBook.evaluate(reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
+            outcome.alerts = try StoredAlerts.evaluate(reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
         } catch let error as CarePlanError {
             // The reading stays accepted; the reason says why no alert could be decided.
             notes.append("care plan not evaluated: \(error.description)")

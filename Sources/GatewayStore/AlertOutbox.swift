@@ -2,7 +2,7 @@ import Foundation
 public import GatewayCore
 import GRDB
 
-extension AlertBook {
+extension StoredAlerts {
     /// Stores `event` in the outbox, in the caller's transaction, and returns it with its id:
     /// the event is announced if and only if its transaction commits.
     package static func record(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {

@@ -1,173 +1,25 @@
 public import Foundation
 public import GatewayCore
 import GRDB
-import Synchronization
 
-/// A patient's care plan as stored: which templates, which overrides.
-public struct StoredCarePlan: Sendable, Hashable {
-    public var patientID: String
-    public var templates: [String]
-    public var overrides: [CarePlanOverride]
-    /// When monitoring under a plan began: the stale-data clock starts here.
-    public var since: Date
-    public var updatedAt: Date
-    public var updatedBy: String
-}
-
-public enum AlertState: String, Sendable, CaseIterable, Codable {
-    case open, acknowledged, snoozed, resolved
-}
-
-/// An alert as stored.
-public struct StoredAlert: Sendable, Hashable {
-    public var id: Int64
-    public var patientID: String
-    public var ruleID: String
-    public var title: String
-    public var level: AlertLevel
-    public var state: AlertState
-    public var openedAt: Date
-    public var updatedAt: Date
-    public var count: Int
-    public var firstValue: String
-    public var lastValue: String
-    public var threshold: String
-    public var lastReadingID: Int64?
-    public var lastSeenAt: Date
-    public var inRangeSince: Date?
-    public var resolveAfter: Double
-    public var silencedLevel: AlertLevel?
-    public var ackedBy: String?
-    public var ackedAt: Date?
-    public var ackNote: String?
-    public var ackMinutes: Int?
-    public var snoozedUntil: Date?
-    public var snoozedBy: String?
-    public var resolvedAt: Date?
-    public var resolvedBy: String?
-
+extension StoredAlert {
     init(_ row: Row) {
-        id = row["id"]
-        patientID = row["patient_id"]
-        ruleID = row["rule_id"]
-        title = row["title"]
-        level = AlertLevel(rawValue: row["level"]) ?? .urgent
-        state = AlertState(rawValue: row["state"]) ?? .open
-        openedAt = row["opened_at"]
-        updatedAt = row["updated_at"]
-        count = row["count"]
-        firstValue = row["first_value"]
-        lastValue = row["last_value"]
-        threshold = row["threshold"]
-        lastReadingID = row["last_reading_id"]
-        lastSeenAt = row["last_seen_at"]
-        inRangeSince = row["in_range_since"]
-        resolveAfter = row["resolve_after"]
-        silencedLevel = (row["silenced_level"] as String?).flatMap(AlertLevel.init(rawValue:))
-        ackedBy = row["acked_by"]
-        ackedAt = row["acked_at"]
-        ackNote = row["ack_note"]
-        ackMinutes = row["ack_minutes"]
-        snoozedUntil = row["snoozed_until"]
-        snoozedBy = row["snoozed_by"]
-        resolvedAt = row["resolved_at"]
-        resolvedBy = row["resolved_by"]
-    }
-
-    func event(_ kind: AlertEvent.Kind, at: Date, by: String? = nil, note: String? = nil) -> AlertEvent {
-        AlertEvent(
-            at: at, kind: kind, alertID: id, level: level, patientID: patientID, rule: ruleID, title: title, value: lastValue,
-            threshold: threshold, by: by, note: note)
-    }
-}
-
-/// The care-plan templates plans are composed from; replaced on reload (SIGHUP).
-public final class CarePlanTemplates: Sendable {
-    private struct State {
-        var templates: [String: CarePlanTemplate]
-        /// Composed plans by their stored form (the templates and overrides JSON as stored), so
-        /// that evaluating a reading neither decodes nor composes a plan already seen. Emptied
-        /// when the templates change; bounded.
-        var composed: [String: CarePlan] = [:]
-    }
-
-    private let state: Mutex<State>
-    static let cacheLimit = 10_000
-
-    public init(_ templates: [String: CarePlanTemplate] = [:]) {
-        state = Mutex(State(templates: templates))
-    }
-
-    public func replace(with new: [String: CarePlanTemplate]) { state.withLock { $0 = State(templates: new) } }
-
-    public var all: [String: CarePlanTemplate] { state.withLock { $0.templates } }
-
-    /// Composes a stored plan.
-    public func compose(_ plan: StoredCarePlan) throws(CarePlanError) -> CarePlan {
-        let known = all
-        var selected: [CarePlanTemplate] = []
-        for name in plan.templates {
-            guard let template = known[name] else {
-                throw CarePlanError("unknown template \"\(name)\" in the care plan of \(plan.patientID); restore it in the careplans directory or set the plan again")
-            }
-            selected.append(template)
-        }
-        return try CarePlan.compose(templates: selected, overrides: plan.overrides)
-    }
-
-    /// A patient's composed plan and when it began, or `nil` without one.
-    func plan(for patient: String, _ db: Database) throws -> (plan: CarePlan, since: Date)? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"), arguments: [patient])
-        else { return nil }
-        let key = (row["templates"] as String) + "\u{0}" + (row["overrides"] as String)
-        if let plan = state.withLock({ $0.composed[key] }) { return (plan, row["since"]) }
-        guard let stored = try GatewayDatabase.carePlan(patient, db) else { return nil }
-        let plan = try compose(stored)
-        state.withLock { state in
-            if state.composed.count >= Self.cacheLimit { state.composed.removeAll() }
-            state.composed[key] = plan
-        }
-        return (plan, stored.since)
+        self.init(
+            id: row["id"], patientID: row["patient_id"], ruleID: row["rule_id"], title: row["title"],
+            level: AlertLevel(rawValue: row["level"]) ?? .urgent, state: AlertState(rawValue: row["state"]) ?? .open,
+            openedAt: row["opened_at"], updatedAt: row["updated_at"], count: row["count"], firstValue: row["first_value"],
+            lastValue: row["last_value"], threshold: row["threshold"], lastReadingID: row["last_reading_id"],
+            lastSeenAt: row["last_seen_at"], inRangeSince: row["in_range_since"], resolveAfter: row["resolve_after"],
+            silencedLevel: (row["silenced_level"] as String?).flatMap(AlertLevel.init(rawValue:)), ackedBy: row["acked_by"],
+            ackedAt: row["acked_at"], ackNote: row["ack_note"], ackMinutes: row["ack_minutes"], snoozedUntil: row["snoozed_until"],
+            snoozedBy: row["snoozed_by"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"])
     }
 }
 
 extension GatewayDatabase {
-    /// Sets a patient's plan (templates and overrides), replacing the previous one. The caller
-    /// has composed it once to check it.
-    public func setCarePlan(patient: String, templates: [String], overrides: [CarePlanOverride], by actor: String, now: Date = Date()) throws {
-        try write { db in
-            try Self.requirePatient(patient, db)
-            let previous = try Self.carePlan(patient, db)
-            try db.cachedStatement(sql: """
-                    INSERT OR REPLACE INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [patient, Self.encode(templates), Self.encode(overrides), previous?.since ?? now, now, actor])
-            try Audit.record(
-                db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
-                detail: [
-                    "templates": templates.joined(separator: ","),
-                    "overrides": overrides.map { "\($0.key)=\($0.value)" }.joined(separator: ","),
-                ], at: now)
-        }
-    }
-
-    public func carePlan(_ patient: String) throws -> StoredCarePlan? {
-        try read { try Self.carePlan(patient, $0) }
-    }
-
-    static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient]) else { return nil }
-        let decoder = JSONDecoder()
-        return StoredCarePlan(
-            patientID: row["patient_id"], templates: try decoder.decode([String].self, from: Data((row["templates"] as String).utf8)),
-            overrides: try decoder.decode([CarePlanOverride].self, from: Data((row["overrides"] as String).utf8)),
-            since: row["since"], updatedAt: row["updated_at"], updatedBy: row["updated_by"])
-    }
-
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("[]".utf8), as: UTF8.self)
+    /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
+    public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
+        try write { db in try StoredAlerts.tick(templates: templates, now: now, db) }
     }
 
     /// Alerts, newest first.
@@ -213,7 +65,7 @@ extension GatewayDatabase {
         role: TimeEntryInput.Role? = nil, interactive: Bool = false
     ) throws -> [AlertEvent] {
         try write { db in
-            var alert = try Self.openAlert(id, verb: "acknowledge", db)
+            let alert = try Self.openAlert(id, verb: "acknowledge", db)
             if let minutes {
                 // The minutes are the acting operator's: they must be registered staff (in
                 // their registered role unless `role` says otherwise, which must match).
@@ -225,16 +77,18 @@ extension GatewayDatabase {
                     role: role, program: chosen, activity: .alert, interactive: interactive, note: note)
                 _ = try Self.insertTimeEntry(entry, source: "alert:\(id)", by: actor, db)
             }
+            let (acknowledged, event) = AlertBook.acknowledged(alert, by: actor, minutes: minutes, note: note, at: now)
             try db.cachedStatement(sql: """
-                    UPDATE alert SET state = 'acknowledged', silenced_level = level, acked_by = ?, acked_at = ?, ack_note = ?,
+                    UPDATE alert SET state = ?, silenced_level = ?, acked_by = ?, acked_at = ?, ack_note = ?,
                       ack_minutes = ?, snoozed_until = NULL, snoozed_by = NULL, updated_at = ? WHERE id = ?
-                    """).execute(arguments: [actor, now, note, minutes, now, id])
+                    """).execute(arguments: [
+                    acknowledged.state.rawValue, acknowledged.silencedLevel?.rawValue, actor, now, note, minutes, now, id,
+                ])
             var detail = ["level": alert.level.rawValue]
             detail["minutes"] = minutes.map(String.init)
             detail["note"] = note
             try Audit.record(db, actor: actor, action: "alert.acknowledge", entity: "alert", id: "\(id)", detail: detail, at: now)
-            alert.state = .acknowledged
-            return [try AlertBook.record(alert.event(.acknowledged, at: now, by: actor, note: note), db)]
+            return [try StoredAlerts.record(event, db)]
         }
     }
 
@@ -243,11 +97,14 @@ extension GatewayDatabase {
         try write { db in
             let alert = try Self.openAlert(id, verb: "snooze", db)
             let until = now.addingTimeInterval(duration)
-            try db.cachedStatement(sql: "UPDATE alert SET state = 'snoozed', silenced_level = level, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [until, actor, now, id])
+            let (snoozed, event) = AlertBook.snoozed(alert, until: until, by: actor, at: now)
+            try db.cachedStatement(sql: "UPDATE alert SET state = ?, silenced_level = ?, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [
+                snoozed.state.rawValue, snoozed.silencedLevel?.rawValue, until, actor, now, id,
+            ])
             try Audit.record(
                 db, actor: actor, action: "alert.snooze", entity: "alert", id: "\(id)",
                 detail: ["until": RFC3339.format(until), "level": alert.level.rawValue], at: now)
-            return [try AlertBook.record(alert.event(.snoozed, at: now, by: actor, note: "until \(RFC3339.format(until))"), db)]
+            return [try StoredAlerts.record(event, db)]
         }
     }
 
@@ -255,14 +112,15 @@ extension GatewayDatabase {
     public func resolve(_ id: Int64, by actor: String, note: String? = nil, now: Date = Date()) throws -> [AlertEvent] {
         try write { db in
             let alert = try Self.openAlert(id, verb: "resolve", db)
-            return [try AlertBook.resolve(alert, by: actor, note: note, now: now, db)]
+            return [try StoredAlerts.resolve(alert, by: actor, note: note, now: now, db)]
         }
     }
 }
 
-/// The alert lifecycle inside a write transaction: findings in, events out. Every event is
-/// stored in the outbox (``record(_:_:)``) in the same transaction.
-package enum AlertBook {
+/// The alert lifecycle inside a write transaction: findings in, events out. ``AlertBook`` (GatewayCore)
+/// decides each step; this reads the alerts and the readings it needs and writes what it decided.
+/// Every event is stored in the outbox (``record(_:_:)``) in the same transaction.
+package enum StoredAlerts {
     /// Applies rule findings for a patient. `seenAt` is when the data that produced them was
     /// measured (a reading's effective time, or now for stale data); `fromTimer` findings do not
     /// count as repeats.
@@ -277,23 +135,16 @@ package enum AlertBook {
             unresolved[alert.ruleID] = alert
         }
         for finding in findings {
-            let existing = unresolved[finding.ruleID]
-            guard let level = finding.level else {
-                // Back in range. An older reading arriving late says nothing about now.
-                guard var alert = existing, seenAt >= alert.lastSeenAt else { continue }
-                // In range since the earliest in-range reading after the last one out of range,
-                // by device time, whatever order they arrived in.
-                if alert.inRangeSince.map({ seenAt < $0 }) ?? true {
-                    alert.inRangeSince = seenAt
-                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [seenAt, now, alert.id])
-                }
-                if now.timeIntervalSince(alert.inRangeSince!) >= finding.resolveAfter {
-                    events.append(
-                        try resolve(alert, by: "auto", note: "in range since \(RFC3339.format(alert.inRangeSince!))", now: now, db))
-                }
+            switch AlertBook.step(finding, existing: unresolved[finding.ruleID], seenAt: seenAt, now: now, fromTimer: fromTimer) {
+            case .none:
                 continue
-            }
-            guard var alert = existing else {
+            case .inRange(let alert, let changed, let resolves):
+                if changed {
+                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [alert.inRangeSince, now, alert.id])
+                }
+                unresolved[finding.ruleID] = alert
+                if resolves { events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db)) }
+            case .raise(let level):
                 try db.cachedStatement(sql: """
                         INSERT INTO alert (patient_id, rule_id, title, level, state, opened_at, updated_at, count, first_value,
                           last_value, threshold, last_reading_id, last_seen_at, resolve_after)
@@ -307,62 +158,40 @@ package enum AlertBook {
                 try Audit.record(
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
-                events.append(
-                    try record(
-                        AlertEvent(
-                            at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID,
-                            title: finding.title, value: finding.value, threshold: finding.threshold), db))
-                continue
-            }
-            if fromTimer {
-                // Still out of range (stale data): keep the alert fresh, say nothing new.
-                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(arguments: [finding.value, now, alert.id])
-                continue
-            }
-            alert.count += 1
-            alert.lastValue = finding.value
-            alert.threshold = finding.threshold
-            // A repeat updates the alert quietly (people learn once); only an escalation, or a
-            // repeat after a snooze ran out, speaks again.
-            var kind: AlertEvent.Kind?
-            if level > alert.level {
-                alert.level = level
-                alert.state = .open
-                kind = .escalated
-            } else if alert.state == .snoozed, let until = alert.snoozedUntil, until <= now {
-                alert.state = .open
-                kind = .repeated
-            }
-            try db.cachedStatement(sql: """
-                    UPDATE alert SET count = ?,
-                      last_value = CASE WHEN ? >= last_seen_at THEN ? ELSE last_value END, threshold = ?,
-                      last_reading_id = CASE WHEN ? >= last_seen_at THEN ? ELSE last_reading_id END, last_seen_at = MAX(last_seen_at, ?),
-                      in_range_since = CASE WHEN in_range_since > ? THEN in_range_since END, level = ?, state = ?, updated_at = ?,
-                      silenced_level = CASE WHEN ? = 'open' THEN NULL ELSE silenced_level END
-                    WHERE id = ?
-                    """).execute(arguments: [
-                    // The latest value and reading are the latest measured (a late reading
-                    // measured earlier does not replace them), and a reading out of range ends
-                    // an in-range period only if it was measured after that period began.
-                    alert.count, seenAt, alert.lastValue, alert.threshold, seenAt, finding.readingID, seenAt, seenAt,
-                    alert.level.rawValue, alert.state.rawValue, now, alert.state.rawValue, alert.id,
-                ])
-            if let kind {
-                try Audit.record(
-                    db, actor: "gateway", action: kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
-                    id: "\(alert.id)", detail: ["level": alert.level.rawValue], at: now)
-                events.append(try record(alert.event(kind, at: now), db))
+                events.append(try record(AlertBook.raised(finding, level: level, id: id, patient: patient, at: now), db))
+            case .refresh(let value):
+                guard let alert = unresolved[finding.ruleID] else { continue }
+                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(arguments: [value, now, alert.id])
+            case .repeated(let alert, let announce):
+                try db.cachedStatement(sql: """
+                        UPDATE alert SET count = ?, last_value = ?, threshold = ?, last_reading_id = ?, last_seen_at = ?,
+                          in_range_since = ?, level = ?, state = ?, silenced_level = ?, updated_at = ?
+                        WHERE id = ?
+                        """).execute(arguments: [
+                        alert.count, alert.lastValue, alert.threshold, alert.lastReadingID, alert.lastSeenAt, alert.inRangeSince,
+                        alert.level.rawValue, alert.state.rawValue, alert.silencedLevel?.rawValue, now, alert.id,
+                    ])
+                unresolved[finding.ruleID] = alert
+                if let announce {
+                    try Audit.record(
+                        db, actor: "gateway", action: announce.kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
+                        id: "\(alert.id)", detail: ["level": alert.level.rawValue], at: now)
+                    events.append(try record(announce, db))
+                }
             }
         }
         return events
     }
 
     static func resolve(_ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database) throws -> AlertEvent {
-        try db.cachedStatement(sql: "UPDATE alert SET state = 'resolved', resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [now, actor, now, alert.id])
+        let (resolved, event) = AlertBook.resolved(alert, by: actor, note: note, at: now)
+        try db.cachedStatement(sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [
+            resolved.state.rawValue, now, actor, now, alert.id,
+        ])
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
         try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
-        return try record(alert.event(.resolved, at: now, by: actor, note: note), db)
+        return try record(event, db)
     }
 
     /// Evaluates only the meal-context rules for a stored reading whose meal just became known
@@ -482,14 +311,12 @@ package enum AlertBook {
     /// findings were counted when it was first evaluated.
     static func raiseOnly(_ findings: [Finding], patient: String, seenAt: Date, now: Date, _ db: Database) throws -> [AlertEvent] {
         var raising: [Finding] = []
-        for finding in findings {
-            guard let level = finding.level else { continue }
+        for finding in findings where finding.level != nil {
             let open = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT level FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"),
                 arguments: [patient, finding.ruleID]
             ).flatMap(AlertLevel.init(rawValue:))
-            if let open, open >= level { continue }
-            raising.append(finding)
+            if AlertBook.raisesOrEscalates(finding, open: open) { raising.append(finding) }
         }
         return raising.isEmpty ? [] : try apply(raising, patient: patient, seenAt: seenAt, now: now, fromTimer: false, db)
     }
@@ -519,72 +346,19 @@ package enum AlertBook {
         }
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL")) {
             let alert = StoredAlert(row)
-            if now.timeIntervalSince(alert.inRangeSince!) >= alert.resolveAfter {
-                events.append(
-                    try resolve(alert, by: "auto", note: "in range since \(RFC3339.format(alert.inRangeSince!))", now: now, db))
+            if AlertBook.resolvesItself(alert, now: now) {
+                events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db))
             }
         }
         for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"), arguments: [now]) {
-            var alert = StoredAlert(row)
-            let stillOut = alert.inRangeSince == nil
+            let (alert, announce) = AlertBook.snoozeEnded(StoredAlert(row), now: now)
             try db.cachedStatement(sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?").execute(arguments: [now, alert.id])
             try Audit.record(
                 db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",
                 detail: ["level": alert.level.rawValue], at: now)
-            alert.state = .open
-            if stillOut { events.append(try record(alert.event(.repeated, at: now, note: "snooze ended"), db)) }
+            if let announce { events.append(try record(announce, db)) }
         }
         return (events, problems)
     }
 }
 
-extension GatewayDatabase {
-    /// For the daemon's `STATUS=` line and `ccmctl status`: readings received since local
-    /// midnight in `timeZone` (the practice's), and alerts not resolved.
-    public func statusCounts(today timeZone: TimeZone, now: Date = Date()) throws -> (readings: Int, openAlerts: Int) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let since = calendar.startOfDay(for: now)
-        return try read { db in
-            (
-                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?"), arguments: [since]) ?? 0,
-                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'")) ?? 0
-            )
-        }
-    }
-
-    /// The state `ccmctl status` and the daemon's metrics show.
-    public struct Health: Sendable {
-        public var pending: Int
-        public var oldestPending: Date?
-        public var openAlerts: [String: Int]
-        public var lastInput: [String: Date]
-    }
-
-    /// What is waiting in the inbox, open alerts by level, and (when asked, a scan of the inbox)
-    /// when each kind of source last delivered.
-    public func health(lastInputs: Bool = false) throws -> Health {
-        try read { db in
-            var open: [String: Int] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level")) {
-                open[row["level"]] = row["n"]
-            }
-            var last: [String: Date] = [:]
-            if lastInputs {
-                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind"))
-                {
-                    last[row["kind"]] = row["at"]
-                }
-            }
-            return Health(
-                pending: try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0,
-                oldestPending: try Date.fetchOne(db.cachedStatement(sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL")),
-                openAlerts: open, lastInput: last)
-        }
-    }
-
-    /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
-    public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
-        try write { db in try AlertBook.tick(templates: templates, now: now, db) }
-    }
-}

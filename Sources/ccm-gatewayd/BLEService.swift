@@ -73,13 +73,15 @@ struct BLEService: Service {
         shared.start { [self] in supervise(shared, agent: agent) }
         logger.info("BLE started", metadata: ["scan": "\(config.scan)"])
         try? await gracefulShutdown()
-        shared.running.store(false, ordering: .sequentiallyConsistent)
+        shared.stop()
         agent.stop()
-        // A session in progress ends at its next timeout at worst; do not hold the stop for it.
-        for _ in 0..<50 where shared.threads.withLock({ $0 }) > 0 {
-            try? await Task.sleep(for: .milliseconds(100))
+        // The threads end at their next look (a second at most); a session in progress ends at
+        // its next timeout at worst: wait up to 5 s, do not hold the stop for it.
+        if await shared.stopped(within: .seconds(5)) {
+            logger.notice("BLE stopped")
+        } else {
+            logger.notice("BLE stopped; a session still in progress ends at its timeout")
         }
-        logger.notice("BLE stopped")
     }
 
     /// Owns the adapter (when bluetoothd does not), waits for it to be up, runs the scanner and
@@ -131,7 +133,7 @@ struct BLEService: Service {
                     logger.warning("no Bluetooth LE adapter; BLE waits for one", metadata: ["reason": "\(reason)"])
                     lastReason = reason
                 }
-                Thread.sleep(forTimeInterval: 2)
+                shared.pause(.seconds(2))
                 continue
             }
             lastReason = nil
@@ -148,12 +150,16 @@ struct BLEService: Service {
         }
     }
 
-    /// What the scanner and worker threads share.
-    final class Shared: Sendable {
-        let running = Atomic<Bool>(true)
-        /// Assigned devices heard advertising since the worker last looked.
-        let heard = Mutex<Set<String>>([])
-        let threads = Mutex(0)
+    /// What the scanner and worker threads share, and how they are woken and waited for: a
+    /// thread pauses on a condition that `stop()` and a device heard advertising signal, and
+    /// the service waits for the last thread to end on a continuation, not by polling.
+    final class Shared: @unchecked Sendable {
+        // Safety: `heardAddresses`, `threadCount` and `whenStopped` are used with `condition` locked.
+        private let running = Atomic<Bool>(true)
+        private let condition = NSCondition()
+        private var heardAddresses: Set<String> = []
+        private var threadCount = 0
+        private var whenStopped: [@Sendable () -> Void] = []
         /// Bumped each time the adapter comes up: a scanner of an earlier one stops.
         let generation = Atomic<Int>(0)
         /// Whether the adapter agent serves the management socket.
@@ -162,10 +168,66 @@ struct BLEService: Service {
         var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
 
         func start(_ body: @escaping @Sendable () -> Void) {
-            threads.withLock { $0 += 1 }
+            condition.withLock { threadCount += 1 }
             Thread.detachNewThread { [self] in
                 body()
-                threads.withLock { $0 -= 1 }
+                let waiting = condition.withLock {
+                    threadCount -= 1
+                    guard threadCount == 0 else { return [@Sendable () -> Void]() }
+                    defer { whenStopped = [] }
+                    return whenStopped
+                }
+                waiting.forEach { $0() }
+            }
+        }
+
+        /// Tells every thread to end and wakes those pausing.
+        func stop() {
+            running.store(false, ordering: .sequentiallyConsistent)
+            condition.withLock { condition.broadcast() }
+        }
+
+        /// Notes a device heard advertising and wakes the worker.
+        func heard(_ address: String) {
+            condition.withLock {
+                heardAddresses.insert(address)
+                condition.broadcast()
+            }
+        }
+
+        /// The devices heard since the last call.
+        func takeHeard() -> Set<String> {
+            condition.withLock {
+                defer { heardAddresses = [] }
+                return heardAddresses
+            }
+        }
+
+        /// Waits `duration`, or less when stopped or when a device is heard.
+        func pause(_ duration: Duration) {
+            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+            let deadline = Date(timeIntervalSinceNow: seconds)
+            condition.withLock {
+                while isRunning, heardAddresses.isEmpty, condition.wait(until: deadline) {}
+            }
+        }
+
+        /// Waits until every thread has ended, or `limit` has passed; true when they all ended.
+        func stopped(within limit: Duration) async -> Bool {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                // Whichever comes first, the last thread's end or the limit, resumes it once.
+                let pending = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
+                let resume: @Sendable (Bool) -> Void = { ended in pending.withLock { $0.take() }?.resume(returning: ended) }
+                let ended = condition.withLock {
+                    if threadCount == 0 { return true }
+                    whenStopped.append { resume(true) }
+                    return false
+                }
+                if ended { return resume(true) }
+                Task {
+                    try? await Task.sleep(for: limit)
+                    resume(false)
+                }
             }
         }
     }
@@ -190,7 +252,7 @@ struct BLEService: Service {
                 return
             }
             for report in reports where report.isHealthDevice {
-                _ = shared.heard.withLock { $0.insert(report.address) }
+                shared.heard(report.address)
                 guard written[report.address].map({ Date().timeIntervalSince($0) > 60 }) ?? true else { continue }
                 written[report.address] = Date()
                 let device = DiscoveredDevice(
@@ -223,10 +285,7 @@ struct BLEService: Service {
                 }
                 refreshed = .now
             }
-            var justHeard = shared.heard.withLock { heard in
-                defer { heard.removeAll() }
-                return heard
-            }
+            var justHeard = shared.takeHeard()
             // A device an operator asked to pair is tried at once.
             justHeard.formUnion((try? sync.pipeline.database.pendingPairings()) ?? [])
             let now = ContinuousClock.now
@@ -236,7 +295,7 @@ struct BLEService: Service {
                     return justHeard.contains(address) || (schedule[device.id]?.due ?? now) <= now
                 }), let address = device.bleAddress
             else {
-                Thread.sleep(forTimeInterval: 1)
+                shared.pause(.seconds(1))
                 continue
             }
             let failed = session(device, address: address)

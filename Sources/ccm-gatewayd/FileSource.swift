@@ -14,6 +14,8 @@ struct FileSource: Service {
     let wakeups: InboxWakeups
     let readiness: Readiness
     let logger: Logger
+    /// Where each line's fsync'd inbox commit runs, off the cooperative pool.
+    let queue = BlockingQueue("file-source")
 
     static let name = "file-source"
 
@@ -46,7 +48,9 @@ struct FileSource: Service {
             lineNumber += 1
             guard !line.isBlank else { continue }
             wakeups.arriving()
-            let id = try pipeline.receive(line.rawInput(source: "\(label):\(lineNumber)"))
+            let input = line.rawInput(source: "\(label):\(lineNumber)")
+            let pipeline = self.pipeline
+            let id = try await queue.run { try pipeline.receive(input) }
             wakeups.wake(id)
             received += 1
         }

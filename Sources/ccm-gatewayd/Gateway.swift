@@ -194,20 +194,24 @@ struct SystemdNotifier: Service {
 
     func run() async throws {
         await readiness.wait()
-        notify?.send(["READY=1", "STATUS=\(status())"])
+        // The status line and the metrics file read the database and write a file: off the
+        // cooperative pool, like every other blocking call of the daemon.
+        let queue = BlockingQueue("status")
+        let status = self.status, tick = self.tick
+        notify?.send(["READY=1", "STATUS=\((try? await queue.run(status)) ?? "")"])
         logger.notice("ccm-gatewayd ready")
-        tick(true)
+        try? await queue.run { tick(true) }
         await withGracefulShutdownHandler {
             let period = min(watchdog.map { $0 / 2 } ?? .seconds(15), .seconds(15))
             var stalled = false
             for await _ in AsyncTimerSequence(interval: period, clock: .continuous).cancelOnGracefulShutdown() {
-                tick(true)
+                let line = (try? await queue.run { tick(true); return status() }) ?? ""
                 guard let watchdog else {
-                    notify?.send(["STATUS=\(status())"])
+                    notify?.send(["STATUS=\(line)"])
                     continue
                 }
                 if stats.isAlive(within: watchdog) {
-                    notify?.send(["WATCHDOG=1", "STATUS=\(status())"])
+                    notify?.send(["WATCHDOG=1", "STATUS=\(line)"])
                     stalled = false
                 } else if !stalled {
                     stalled = true

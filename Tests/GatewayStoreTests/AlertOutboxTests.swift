@@ -48,7 +48,7 @@ struct AlertOutboxTests {
         struct Abort: Error {}
         #expect(throws: Abort.self) {
             try world.database.write { db in
-                _ = try AlertBook.record(stored[0], db)
+                _ = try StoredAlerts.record(stored[0], db)
                 throw Abort()
             }
         }

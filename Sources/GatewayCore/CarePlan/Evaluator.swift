@@ -45,6 +45,16 @@ public struct Finding: Sendable, Hashable {
     public var readingID: Int64?
     /// How long the patient must stay in range before an open alert resolves itself.
     public var resolveAfter: Double
+
+    public init(ruleID: String, title: String, level: AlertLevel?, value: String, threshold: String, readingID: Int64? = nil, resolveAfter: Double) {
+        self.ruleID = ruleID
+        self.title = title
+        self.level = level
+        self.value = value
+        self.threshold = threshold
+        self.readingID = readingID
+        self.resolveAfter = resolveAfter
+    }
 }
 
 /// Evaluates care-plan rules. Pure and deterministic: the caller passes the readings and, for
