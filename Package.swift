@@ -8,6 +8,9 @@
 //   ccm-gatewayd ─► GatewayConfig ─► GatewayPipeline ─► GatewayStore ─► GatewayCore, GRDB
 //        ├───────► GatewayMQTT ─► CMosquitto (system libmosquitto), GatewayCore
 //        └───────► GatewayBLE ──► CBlueZ (system libbluetooth), GatewayCore
+//
+// Libraries do not log: they throw, return or report events (MQTTEvent) and the executables
+// decide what is said and how loudly (docs/logging.md).
 //   ccmctl ──────► GatewayConfig ─► (the same)
 //
 // The sources (MQTT, BLE) never see the store: they hand inputs to an `InboxReceiver` and read
@@ -77,7 +80,6 @@ let package = Package(
             dependencies: [
                 "CMosquitto",
                 "GatewayCore",
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -94,7 +96,6 @@ let package = Package(
             dependencies: [
                 "CBlueZ",
                 "GatewayCore",
-                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
@@ -182,7 +183,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ccmctlTests",
-            dependencies: ["ccmctl", "GatewayStore", "GatewayPipeline", "GatewayCore"],
+            dependencies: ["ccmctl", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

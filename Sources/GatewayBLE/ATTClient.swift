@@ -1,3 +1,5 @@
+import GatewayCore
+
 /// A GATT client over one ``ATTBearer``: one request in flight, each with the ATT transaction
 /// timeout; notifications and indications demultiplexed by opcode whenever they arrive (between
 /// a request and its response too); every indication confirmed after its handler has returned,

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+public import GatewayCore
 
 /// One ATT bearer: a message-oriented file descriptor carrying one PDU per datagram. In
 /// production it is the kernel's L2CAP LE socket on the ATT channel; in tests and for external
@@ -43,9 +44,8 @@ public final class ATTBearer {
         while true {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return nil }
-            let milliseconds = remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(clamping: milliseconds))
+            let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw .disconnected
@@ -87,12 +87,17 @@ public enum UnixSeqpacket {
 }
 
 /// What failed in a socket call, with the call and errno's text.
-public struct KernelError: Error, CustomStringConvertible {
-    public let description: String
+public struct KernelError: ExplainedError {
+    public let what: String
+    public let fix: String?
 
     init(_ call: String, errno code: Int32 = errno) {
-        description = "\(call): \(String(cString: strerror(code)))"
+        what = "\(call): \(String(cString: strerror(code)))"
+        fix = nil
     }
 
-    init(message: String) { description = message }
+    init(message: String, fix: String? = nil) {
+        what = message
+        self.fix = fix
+    }
 }

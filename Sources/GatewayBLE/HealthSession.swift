@@ -1,7 +1,8 @@
 import Foundation
+import GatewayCore
 
 /// A value a health device sent that the pipeline takes: the characteristic (`2a35`, `2a18`,
-/// `2a34`) and its bytes exactly as received, the same raw record a BLE-to-MQTT bridge publishes.
+/// `2a34`, `2a9d`, `2a9c`, `2a5e`, `2a5f`, `2a1c`) and its bytes exactly as received, the same raw record a BLE-to-MQTT bridge publishes.
 public struct HealthRecord: Sendable, Hashable {
     public var characteristic: String
     public var value: [UInt8]
@@ -30,9 +31,22 @@ public struct SessionReport: Sendable {
     public var services: [String] = []
     public var bloodPressureFeature: UInt16?
     public var glucoseFeature: UInt16?
+    /// Weight Scale Feature (0x2A9E) and Body Composition Feature (0x2A9B), both u32.
+    public var weightScaleFeature: UInt32?
+    public var bodyCompositionFeature: UInt32?
+    /// PLX Features (0x2A60): the Supported Features u16.
+    public var plxFeatures: UInt16?
+    /// What the oximeter said it holds of stored spot-checks, and whether they were deleted from
+    /// it once all were stored here (so the next download holds only newer ones).
+    public var spotChecksOnDevice: Int?
+    public var spotChecksDeleted = false
+    /// PLX Continuous Measurements received, and of them stored (one per storage interval).
+    public var continuousReceived = 0
+    public var continuousStored = 0
     /// What the meter said it holds from the requested sequence number on.
     public var recordsOnMeter: Int?
-    /// Measurements received (2a35 and 2a18); contexts and cuff pressure are counted apart.
+    /// Measurements stored (2a35, 2a18, 2a9d, 2a9c, 2a5e, 2a1c, and the 2a5f kept at the storage
+    /// interval); contexts and cuff pressure are counted apart.
     public var measurements = 0
     public var contexts = 0
     public var intermediateCuffPressures = 0
@@ -57,12 +71,32 @@ public struct SessionReport: Sendable {
     public var failure: String?
 
     public init() {}
+
+    /// The lines `ble-sync` prints about the weight scale, body composition and pulse oximeter
+    /// profiles (blood pressure and glucose have their own).
+    public var profileLines: [String] {
+        var lines: [String] = []
+        if let feature = weightScaleFeature { lines.append("weight scale feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))") }
+        if let feature = bodyCompositionFeature {
+            lines.append("body composition feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
+        }
+        if let feature = plxFeatures { lines.append("pulse oximeter features: 0x\(hex16(feature))") }
+        if let count = spotChecksOnDevice {
+            lines.append("stored spot-checks on the oximeter: \(count)\(spotChecksDeleted ? " (deleted from it once stored here)" : "")")
+        }
+        if continuousReceived > 0 { lines.append("continuous measurements received: \(continuousReceived), stored: \(continuousStored)") }
+        return lines
+    }
 }
 
 /// One session with a health device over a connected bearer (docs/ble.md § "A session"):
 /// MTU exchange, discovery, the device clock, every CCCD armed afresh, then the profile's
 /// transfer. Glucose: the Record Access Control Point downloads the records after the last one
-/// stored. Blood pressure: the cuff indicates its stored measurements until it disconnects.
+/// stored. Pulse oximeter: the same RACP code path downloads the stored spot-checks (operator
+/// "all records"), which are then deleted from the device. Blood pressure, weight, body
+/// composition, spot-check and temperature measurements are indicated until the device
+/// disconnects or falls silent; PLX continuous measurements are notified, and one is stored per
+/// ``Options/continuousInterval``.
 ///
 /// Each record goes to `store` as it arrives; an indication is confirmed only after `store`
 /// returned, so a record is stored before the device is told it was received. A disconnect at
@@ -80,6 +114,13 @@ public final class HealthSession {
         public var idle: Duration
         /// How long the meter may stay silent during a RACP procedure (TI: 30 s).
         public var procedureTimeout: Duration
+        /// One PLX Continuous Measurement is stored per this many seconds (`ble.continuous_spo2_interval`).
+        public var continuousInterval: Double = 900
+        /// When the last continuous measurement from this device was stored (a previous session).
+        public var lastContinuousAt: Date?
+        /// The longest a session takes pushed values: a continuous oximeter streams until its
+        /// link drops, and the other devices are due too.
+        public var listenLimit: Duration = .seconds(600)
 
         public init(
             lastGlucoseSequence: Int? = nil, currentTime: [UInt8]? = nil, idle: Duration = .seconds(10),
@@ -93,13 +134,15 @@ public final class HealthSession {
     }
 
     let client: ATTClient
-    let options: Options
+    var options: Options
     let store: (HealthRecord) throws -> Void
     /// Told the device's Current Time when it was read, before any record is stored.
     public var onDeviceClock: (([UInt8]) -> Void)?
     /// Told why the meter was found reset, before its records are downloaded again (the caller
     /// starts a new record epoch, so that they are not folded into the old ones).
     public var onReset: ((String) throws -> Void)?
+    /// The gateway's clock, for the continuous-measurement storage interval.
+    public var now: () -> Date = Date.init
     /// While the session checks the meter's records against what is stored, the measurements it
     /// is sent are collected here instead of stored.
     private var probed: [[UInt8]]?
@@ -123,9 +166,7 @@ public final class HealthSession {
             report.services = services.map(\.uuid.description)
             var characteristics: [UInt16: [GATTCharacteristic]] = [:]
             for service in services {
-                guard case .short(let uuid) = service.uuid,
-                    [HealthUUID.bloodPressureService, HealthUUID.glucoseService, HealthUUID.currentTimeService].contains(uuid)
-                else { continue }
+                guard case .short(let uuid) = service.uuid, HealthUUID.sessionServices.contains(uuid) else { continue }
                 characteristics[uuid, default: []] += try client.discoverCharacteristics(of: service)
             }
             for characteristic in characteristics.values.joined() {
@@ -134,9 +175,12 @@ public final class HealthSession {
             try setClock(
                 characteristics[HealthUUID.currentTimeService] ?? [], dateTime: characteristics[HealthUUID.bloodPressureService] ?? [])
             if let glucose = characteristics[HealthUUID.glucoseService] { try downloadGlucose(glucose) }
-            if let pressure = characteristics[HealthUUID.bloodPressureService] { try receiveBloodPressure(pressure) }
-            if characteristics[HealthUUID.glucoseService] == nil, characteristics[HealthUUID.bloodPressureService] == nil {
-                report.failure = "the device has neither a Blood Pressure (1810) nor a Glucose (1808) service"
+            if let oximeter = characteristics[HealthUUID.pulseOximeterService] { try downloadSpotChecks(oximeter) }
+            if characteristics.keys.contains(where: { $0 != HealthUUID.glucoseService && $0 != HealthUUID.currentTimeService }) {
+                try receivePushed(characteristics)
+            }
+            if characteristics.keys.allSatisfy({ $0 == HealthUUID.currentTimeService }) {
+                report.failure = "the device has none of the health services this gateway reads: Blood Pressure (1810), Glucose (1808), Weight Scale (181d), Body Composition (181b), Pulse Oximeter (1822), Health Thermometer (1809)"
             }
         } catch {
             report.failure = describe(error)
@@ -161,7 +205,17 @@ public final class HealthSession {
             probed!.append(value)
         case HealthUUID.glucoseMeasurementContext where probed != nil:
             break
-        case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement:
+        case HealthUUID.plxContinuousMeasurement:
+            report.continuousReceived += 1
+            let time = now()
+            // One per storage interval, not every notification (about one a second).
+            guard options.lastContinuousAt.map({ time.timeIntervalSince($0) >= options.continuousInterval }) ?? true else { return }
+            options.lastContinuousAt = time
+            try store(HealthRecord(characteristic: "2a5f", value: value))
+            report.continuousStored += 1
+            report.measurements += 1
+        case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement, HealthUUID.weightMeasurement, HealthUUID.bodyCompositionMeasurement,
+            HealthUUID.plxSpotCheckMeasurement, HealthUUID.temperatureMeasurement:
             let record = HealthRecord(characteristic: String(format4: routes[handle]!), value: value)
             try store(record)
             report.measurements += 1
@@ -174,6 +228,8 @@ public final class HealthSession {
         case HealthUUID.intermediateCuffPressure:
             // Progress during a measurement: not a reading.
             report.intermediateCuffPressures += 1
+        case HealthUUID.intermediateTemperature:
+            break
         case HealthUUID.recordAccessControlPoint:
             if let response = RACP.Response(value) {
                 racpResponses.append(response)
@@ -208,15 +264,17 @@ public final class HealthSession {
         try client.write(cccd, indicate ? [0x02, 0x00] : [0x01, 0x00])
     }
 
-    private func readFeature(_ characteristic: GATTCharacteristic?) throws(ATT.Failure) -> UInt16? {
+    /// Reads a feature characteristic: `size` little-endian bytes, exactly or (`exact: false`,
+    /// PLX Features, whose optional fields follow) at least.
+    private func readFeature(_ characteristic: GATTCharacteristic?, size: Int = 2, exact: Bool = true) throws(ATT.Failure) -> UInt32? {
         guard let characteristic, characteristic.properties.contains(.read) else { return nil }
         do {
             let value = try client.read(characteristic.valueHandle)
-            guard value.count == 2 else {
-                report.notes.append("feature \(characteristic.uuid) is \(value.count) bytes, not 2; ignored")
+            guard exact ? value.count == size : value.count >= size else {
+                report.notes.append("feature \(characteristic.uuid) is \(value.count) bytes, not \(size); ignored")
                 return nil
             }
-            return UInt16(value[0]) | UInt16(value[1]) << 8
+            return value.prefix(size).enumerated().reduce(0) { $0 | UInt32($1.element) << (8 * $1.offset) }
         } catch .error(_, _, let code) where !code.isSecurity {
             report.notes.append("feature \(characteristic.uuid) could not be read: \(code)")
             return nil
@@ -261,7 +319,7 @@ public final class HealthSession {
     /// Glucose: arm the measurement, context and RACP CCCDs, ask how many records follow the last
     /// stored one, then download them (`01 03 01 <last + 1>`, or `01 01` the first time).
     private func downloadGlucose(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
-        report.glucoseFeature = try readFeature(find(HealthUUID.glucoseFeature, in: characteristics))
+        report.glucoseFeature = try readFeature(find(HealthUUID.glucoseFeature, in: characteristics)).map { UInt16($0) }
         guard let racp = find(HealthUUID.recordAccessControlPoint, in: characteristics) else {
             throw .malformed("the Glucose service has no Record Access Control Point (2a52)")
         }
@@ -278,18 +336,44 @@ public final class HealthSession {
         let from = last.flatMap { $0 < 0xFFFF ? $0 + 1 : nil }
         report.requestedFrom = from
 
-        if case .numberOfRecords(let count) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) {
-            report.recordsOnMeter = count
-        }
+        _ = try downloadRecords(racp, from: from, device: "meter", count: \.recordsOnMeter)
+    }
+
+    /// Asks how many stored records follow `from` (all when `nil`), noted in the report at
+    /// `count`, then for the records: they arrive as values, each stored as it comes, and the
+    /// response code ends the procedure. A code other than success or "no records found" fails
+    /// the session (what came is kept). Returns whether records were sent and all arrived.
+    private func downloadRecords(
+        _ racp: GATTCharacteristic, from: Int?, device: String, count: WritableKeyPath<SessionReport, Int?>
+    ) throws(ATT.Failure) -> Bool {
+        if case .numberOfRecords(let number) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) { report[keyPath: count] = number }
         switch try racpProcedure(racp, RACP.reportRecords(from: from)) {
         case .responseCode(_, let code):
             let described = RACP.ResponseCode(rawValue: code)?.description ?? "response code \(code)"
             report.racpResult = described
             if code != RACP.ResponseCode.success.rawValue, code != RACP.ResponseCode.noRecordsFound.rawValue {
-                report.failure = "the meter ended the download with \"\(described)\""
+                report.failure = "the \(device) ended the download with \"\(described)\""
             }
+            return code == RACP.ResponseCode.success.rawValue
         case .numberOfRecords:
-            throw .malformed("the meter answered a report request with a record count")
+            throw .malformed("the \(device) answered a report request with a record count")
+        }
+    }
+
+    /// Pulse oximeter: the PLX Features, then, when it stores spot-checks (it has a RACP), all of
+    /// them through the same RACP procedures as glucose (its RACP knows only "all records"), each
+    /// stored before it is confirmed. Once all are stored they are deleted from the oximeter, so
+    /// that the next download holds only the spot-checks taken since.
+    private func downloadSpotChecks(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
+        report.plxFeatures = try readFeature(find(HealthUUID.plxFeatures, in: characteristics), exact: false).map { UInt16($0) }
+        guard let racp = find(HealthUUID.recordAccessControlPoint, in: characteristics) else { return }
+        try arm(find(HealthUUID.plxSpotCheckMeasurement, in: characteristics), indicate: true, required: true)
+        try arm(racp, indicate: true, required: true)
+        guard try downloadRecords(racp, from: nil, device: "oximeter", count: \.spotChecksOnDevice) else { return }
+        if case .responseCode(_, let code) = try racpProcedure(racp, RACP.deleteAllRecords), code == RACP.ResponseCode.success.rawValue {
+            report.spotChecksDeleted = true
+        } else {
+            report.notes.append("the oximeter did not delete its stored spot-checks; the next download sends them again (stored once: same time)")
         }
     }
 
@@ -355,16 +439,28 @@ public final class HealthSession {
         return response
     }
 
-    /// Blood pressure: arm intermediate cuff pressure (notify) and the measurement (indicate),
-    /// then take indications until the cuff disconnects (the normal end) or falls silent.
-    private func receiveBloodPressure(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
-        report.bloodPressureFeature = try readFeature(find(HealthUUID.bloodPressureFeature, in: characteristics))
-        try arm(find(HealthUUID.intermediateCuffPressure, in: characteristics), indicate: false, required: false)
-        try arm(find(HealthUUID.bloodPressureMeasurement, in: characteristics), indicate: true, required: true)
+    /// Blood pressure, weight, body composition, pulse oximeter and thermometer: read the
+    /// features, arm each pushed value's CCCD (``HealthUUID/pushed``), then take the values until
+    /// the device disconnects (the normal end), falls silent, or the listen limit passes.
+    private func receivePushed(_ characteristics: [UInt16: [GATTCharacteristic]]) throws(ATT.Failure) {
+        if let pressure = characteristics[HealthUUID.bloodPressureService] {
+            report.bloodPressureFeature = try readFeature(find(HealthUUID.bloodPressureFeature, in: pressure)).map { UInt16($0) }
+        }
+        if let scale = characteristics[HealthUUID.weightScaleService] {
+            report.weightScaleFeature = try readFeature(find(HealthUUID.weightScaleFeature, in: scale), size: 4)
+        }
+        if let composition = characteristics[HealthUUID.bodyCompositionService] {
+            report.bodyCompositionFeature = try readFeature(find(HealthUUID.bodyCompositionFeature, in: composition), size: 4)
+        }
+        for pushed in HealthUUID.pushed {
+            guard let service = characteristics[pushed.service] else { continue }
+            try arm(find(pushed.uuid, in: service), indicate: pushed.indicate, required: pushed.required)
+        }
+        let deadline = ContinuousClock.now.advanced(by: options.listenLimit)
         do {
-            _ = try client.serve(idle: options.idle) { false }
+            _ = try client.serve(idle: options.idle) { ContinuousClock.now >= deadline }
         } catch .disconnected {
-            // A cuff disconnects after its last confirmed measurement: the end of a transfer.
+            // A cuff or scale disconnects after its last confirmed measurement: the end of a transfer.
         }
     }
 }

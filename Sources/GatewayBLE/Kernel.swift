@@ -1,5 +1,6 @@
 import CBlueZ
 import Foundation
+import GatewayCore
 
 #if canImport(Glibc)
 import Glibc
@@ -61,8 +62,7 @@ public enum L2CAP {
                 guard errno == EINPROGRESS else { throw KernelError("connect(\(address))") }
             }
             var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let milliseconds = Int32(clamping: timeout.components.seconds * 1000)
-            guard poll(&descriptor, 1, milliseconds) == 1 else {
+            guard poll(&descriptor, 1, timeout.pollMilliseconds) == 1 else {
                 throw KernelError(message: "no connection to \(address) within \(timeout.components.seconds) s (is it advertising?)")
             }
             var failure: Int32 = 0
@@ -103,7 +103,7 @@ public enum L2CAP {
                         + "(nobody confirmed the pairing, or the device waits for a passkey: ccmctl devices pair DEVICE --passkey PIN)")
             }
             var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(clamping: remaining.components.seconds * 1000 + 1))
+            let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw KernelError("poll(L2CAP, waiting for encryption)")
@@ -164,7 +164,7 @@ public final class LEScanner {
     /// The advertising reports that arrive within `wait` (none if nothing was heard).
     public func next(wait: Duration) throws -> [AdvertisingReport] {
         var descriptor = pollfd(fd: device, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, Int32(clamping: wait.components.seconds * 1000 + 1))
+        let ready = poll(&descriptor, 1, wait.pollMilliseconds)
         guard ready > 0 else {
             if ready < 0, errno != EINTR { throw KernelError("poll(HCI)") }
             return []

@@ -1,5 +1,6 @@
 import CBlueZ
 import Foundation
+import GatewayCore
 
 #if canImport(Glibc)
 import Glibc
@@ -330,7 +331,7 @@ public final class ManagementSocket: Sendable {
             let remaining = ContinuousClock.now.duration(to: deadline)
             guard remaining > .zero else { return nil }
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, Int32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1))
+            let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
             if ready < 0 {
                 if errno == EINTR { continue }
                 throw KernelError("poll(management socket)")

@@ -1,4 +1,5 @@
 import Foundation
+import GatewayCore
 
 /// The SIG numbers of the health profiles this gateway speaks (docs/ble.md § "UUIDs").
 public enum HealthUUID {
@@ -14,14 +15,39 @@ public enum HealthUUID {
     public static let recordAccessControlPoint: UInt16 = 0x2A52
     public static let currentTime: UInt16 = 0x2A2B
     public static let dateTime: UInt16 = 0x2A08
+    public static let weightScaleService: UInt16 = 0x181D
+    public static let weightMeasurement: UInt16 = 0x2A9D
+    public static let weightScaleFeature: UInt16 = 0x2A9E
+    public static let bodyCompositionService: UInt16 = 0x181B
+    public static let bodyCompositionMeasurement: UInt16 = 0x2A9C
+    public static let bodyCompositionFeature: UInt16 = 0x2A9B
+    public static let pulseOximeterService: UInt16 = 0x1822
+    public static let plxSpotCheckMeasurement: UInt16 = 0x2A5E
+    public static let plxContinuousMeasurement: UInt16 = 0x2A5F
+    public static let plxFeatures: UInt16 = 0x2A60
+    public static let healthThermometerService: UInt16 = 0x1809
+    public static let temperatureMeasurement: UInt16 = 0x2A1C
+    public static let intermediateTemperature: UInt16 = 0x2A1E
 
     /// The services whose presence in an advertisement marks a health device worth listing.
-    public static let healthServices: Set<UInt16> = [bloodPressureService, glucoseService]
+    public static let healthServices = Set(DeviceKind.gattServices.keys)
+
+    /// The services a session reads (the health services and Current Time).
+    static let sessionServices = healthServices.union([currentTimeService])
+
+    /// The values a device pushes, by service, in the order the session arms their CCCDs: by
+    /// indication or notification, and whether the service is useless without it.
+    static let pushed: [(service: UInt16, uuid: UInt16, indicate: Bool, required: Bool)] = [
+        (bloodPressureService, intermediateCuffPressure, false, false), (bloodPressureService, bloodPressureMeasurement, true, true),
+        (weightScaleService, weightMeasurement, true, true), (bodyCompositionService, bodyCompositionMeasurement, true, true),
+        (pulseOximeterService, plxContinuousMeasurement, false, false), (pulseOximeterService, plxSpotCheckMeasurement, true, false),
+        (healthThermometerService, intermediateTemperature, false, false), (healthThermometerService, temperatureMeasurement, true, true),
+    ]
 }
 
-/// The Record Access Control Point of the Glucose service (GLS; docs/ble.md § "Record Access
-/// Control Point (0x2A52), GLS"): the requests this client
-/// sends and the responses it reads.
+/// The Record Access Control Point of the Glucose and Pulse Oximeter services (docs/ble.md
+/// § "Record Access Control Point (0x2A52), GLS"): the requests this client sends and the
+/// responses it reads. A pulse oximeter's RACP knows only the operator "all records".
 public enum RACP {
     /// Report stored records: all of them, or those with sequence number ≥ `from`.
     static func reportRecords(from sequence: Int?) -> [UInt8] {
@@ -36,6 +62,9 @@ public enum RACP {
     }
 
     static let abort: [UInt8] = [0x03, 0x00]
+
+    /// Delete all stored records (a pulse oximeter's, once they are all stored here).
+    static let deleteAllRecords: [UInt8] = [0x02, 0x01]
 
     /// Report the last (newest) stored record.
     static let reportLastRecord: [UInt8] = [0x01, 0x06]
@@ -100,9 +129,7 @@ public enum CurrentTime {
     /// Date Time, day of week (1 Monday … 7 Sunday), fractions of 1/256 s, and the adjust
     /// reason "external reference time update" (bit 1): the gateway keeps NTP time.
     public static func value(_ date: Date, in zone: TimeZone) -> [UInt8] {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
+        let c = LocalDay.calendar(zone).dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
         let weekday = ((c.weekday ?? 1) + 5) % 7 + 1  // Calendar: 1 Sunday … 7 Saturday.
         let fractions = UInt8(min(255, (c.nanosecond ?? 0) / 3_906_250))
         return le16(UInt16(c.year ?? 0)) + [c.month, c.day, c.hour, c.minute, c.second].map { UInt8($0 ?? 0) }

@@ -27,7 +27,7 @@ extension GatewayConfig {
             guard let text = try fee.string("amount"), let cents = FeeSchedule.cents(text) else {
                 throw ConfigError("\(origin): fees.\(code).amount: required, in dollars like 66.13")
             }
-            guard let source = try fee.string("source") else { throw ConfigError("\(origin): fees.\(code).source: required; say where the amount comes from") }
+            guard let source = try fee.string("source") else { throw ConfigError("\(origin): fees.\(code).source: required", fix: "say where the amount comes from") }
             schedule.fees[code] = .init(cents: cents, source: source, verified: try fee.bool("verified") ?? false)
         }
         return schedule
@@ -37,7 +37,7 @@ extension GatewayConfig {
     public func chronicConditions() throws -> ChronicConditions {
         let path = billing.conditions
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError("no chronic-condition list at \(path); set billing.conditions to config/chronic-conditions.yaml or its installed copy")
+            throw ConfigError("no chronic-condition list at \(path)", fix: "set billing.conditions to config/chronic-conditions.yaml or its installed copy")
         }
         guard case let node? = try? Yams.compose(yaml: String(decoding: data, as: UTF8.self)) else { throw ConfigError("\(path): not valid YAML") }
         let root = try Section(node, path: "", origin: path)
@@ -62,7 +62,7 @@ extension GatewayConfig {
     /// The CCM month for every patient (or one) with something to bill or explain: enrolled in a
     /// program, or with minutes or device days in the month. Months are the practice's.
     public func monthSummaries(database: GatewayDatabase, month: CalendarMonth, patient: String? = nil) throws -> [MonthSummary] {
-        let zone = TimeZone(identifier: practice.timeZone) ?? .current
+        let zone = practice.zone
         let inputs = try database.billingInputs(month: month, zone: zone, patient: patient)
         let list = try chronicConditions()
         return inputs.patients.compactMap { p in

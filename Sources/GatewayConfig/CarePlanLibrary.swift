@@ -19,7 +19,7 @@ public struct CarePlanLibrary: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
         } catch {
-            throw ConfigError("cannot read the care-plan templates in \(directory); set careplans.directory in the configuration to the folder holding them")
+            throw ConfigError("cannot read the care-plan templates in \(directory)", fix: "set careplans.directory in the configuration to the folder holding them")
         }
         var templates: [CarePlanTemplate] = []
         for name in names {
@@ -34,7 +34,7 @@ public struct CarePlanLibrary: Sendable {
     public func templates(named names: [String]) throws -> [CarePlanTemplate] {
         try names.map { name in
             guard let template = templates[name] else {
-                throw CarePlanError("unknown template \"\(name)\"; the templates in \(directory) are \(templates.keys.sorted().joined(separator: ", "))")
+                throw CarePlanError("unknown template \"\(name)\"", fix: "the templates in \(directory) are \(templates.keys.sorted().joined(separator: ", "))")
             }
             return template
         }
@@ -49,18 +49,18 @@ public struct CarePlanLibrary: Sendable {
     public static func parse(_ text: String, origin: String, expectedName: String? = nil) throws -> CarePlanTemplate {
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch { throw ConfigError("\(origin): not valid YAML: \(error)") }
-        guard let node else { throw ConfigError("\(origin): empty; a template needs template, description and rules") }
+        guard let node else { throw ConfigError("\(origin): empty", fix: "a template needs template, description and rules") }
         let root = try Section(node, path: "", origin: origin)
         try root.allow(["template", "description", "goals", "rules"])
-        guard let name = try root.string("template") else { throw ConfigError("\(origin): template: required; give the template's name") }
+        guard let name = try root.string("template") else { throw ConfigError("\(origin): template: required", fix: "give the template's name") }
         if let expectedName, expectedName != name {
-            throw ConfigError("\(origin): template: \"\(name)\" differs from the file name; name the file \(name).yaml")
+            throw ConfigError("\(origin): template: \"\(name)\" differs from the file name", fix: "name the file \(name).yaml")
         }
         var goals: [Quantity: TemplateGoal] = [:]
         if let section = try root.section("goals") {
             for key in section.keys {
                 guard let quantity = Quantity(rawValue: key) else {
-                    throw ConfigError("\(origin): goals.\(key): unknown quantity; use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ConfigError("\(origin): goals.\(key): unknown quantity", fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let goal = try section.section(key)!
                 try goal.allow(["below", "above", "unit", "source"])
@@ -79,7 +79,7 @@ public struct CarePlanLibrary: Sendable {
             }
         }
         guard let rulesSection = try root.section("rules"), !rulesSection.keys.isEmpty else {
-            throw ConfigError("\(origin): rules: required; a template needs at least one rule")
+            throw ConfigError("\(origin): rules: required", fix: "a template needs at least one rule")
         }
         var rules: [TemplateRule] = []
         for id in rulesSection.keys {
@@ -105,7 +105,7 @@ public struct CarePlanLibrary: Sendable {
         var kind: ReadingKind?
         if let text = try section.string("kind") {
             guard let parsed = ReadingKind(rawValue: text) else {
-                throw ConfigError("\(origin): \(at).kind: unknown kind \"\(text)\"; use one of \(ReadingKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError("\(origin): \(at).kind: unknown kind \"\(text)\"", fix: "use one of \(ReadingKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             kind = parsed
         }
@@ -113,7 +113,7 @@ public struct CarePlanLibrary: Sendable {
         //   limits: {systolic: {warning: 160, urgent: 180}, diastolic: {warning: 100, urgent: 120}}
         let limits = try section.section("limits")
         if limits != nil, type != .threshold {
-            throw ConfigError("\(origin): \(at).limits: only threshold rules limit several quantities; use quantity")
+            throw ConfigError("\(origin): \(at).limits: only threshold rules limit several quantities", fix: "use quantity")
         }
         if limits != nil, try section.string("quantity") != nil {
             throw ConfigError("\(origin): \(at): give quantity or limits, not both")
@@ -122,13 +122,13 @@ public struct CarePlanLibrary: Sendable {
         let quantityNames = try limits?.keys ?? section.string("quantity").map({ [$0] }) ?? []
         for name in quantityNames {
             guard let quantity = Quantity(rawValue: name) else {
-                throw ConfigError("\(origin): \(at).quantity: unknown quantity \"\(name)\"; use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError("\(origin): \(at).quantity: unknown quantity \"\(name)\"", fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             quantities.append(quantity)
         }
         if type == .irregularPulse {
             // The cuff's flag, not a quantity: blood-pressure readings only.
-            guard quantities.isEmpty else { throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag; remove quantity") }
+            guard quantities.isEmpty else { throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag", fix: "remove quantity") }
             guard kind == nil || kind == .bloodPressure else {
                 throw ConfigError("\(origin): \(at).kind: an irregular_pulse rule looks at blood_pressure readings")
             }
@@ -157,14 +157,14 @@ public struct CarePlanLibrary: Sendable {
             }
             direction = parsed
         } else if type == .threshold || type == .nOfM || type == .average {
-            throw ConfigError("\(origin): \(at).direction: required; above or below")
+            throw ConfigError("\(origin): \(at).direction: required", fix: "above or below")
         }
         var meals: Set<MealContext>?
         if let list = try section.list("meals") {
             meals = Set(
                 try list.map { text in
                     guard let meal = MealContext(rawValue: text), kind == .glucose else {
-                        throw ConfigError("\(origin): \(at).meals: \"\(text)\" is not a meal context of glucose readings; use \(MealContext.allCases.map(\.rawValue).joined(separator: ", "))")
+                        throw ConfigError("\(origin): \(at).meals: \"\(text)\" is not a meal context of glucose readings", fix: "use \(MealContext.allCases.map(\.rawValue).joined(separator: ", "))")
                     }
                     return meal
                 })
@@ -173,7 +173,7 @@ public struct CarePlanLibrary: Sendable {
         if let quantity = quantities.first {
             unit = try self.unit(section, quantity: quantity)
             for other in quantities.dropFirst() where unit!.convert(1, toCanonicalOf: other) == nil {
-                throw ConfigError("\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue); a rule's quantities share one unit")
+                throw ConfigError("\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue)", fix: "a rule's quantities share one unit")
             }
         }
         var stub = TemplateRule(
@@ -210,14 +210,14 @@ public struct CarePlanLibrary: Sendable {
         guard let text = try section.string("unit") else { return quantity.canonicalUnit }
         guard let unit = MeasurementUnit(spelling: text), unit.convert(1, toCanonicalOf: quantity) != nil else {
             let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
-            throw ConfigError("\(section.origin): \(section.key("unit")): \"\(text)\" is not a unit for \(quantity.rawValue); use \(units.joined(separator: ", "))")
+            throw ConfigError("\(section.origin): \(section.key("unit")): \"\(text)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
         }
         return unit
     }
 
     private static func required(_ section: Section, _ name: String, _ fix: String) throws -> String {
         guard let text = try section.string(name), !text.isEmpty else {
-            throw ConfigError("\(section.origin): \(section.key(name)): required; \(fix)")
+            throw ConfigError("\(section.origin): \(section.key(name)): required", fix: "\(fix)")
         }
         return text
     }

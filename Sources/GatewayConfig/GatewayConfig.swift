@@ -15,6 +15,11 @@ public struct GatewayConfig: Sendable, Equatable {
         /// IANA time zone the practice's days and CCM months are counted in.
         public var timeZone: String
         public init(timeZone: String) { self.timeZone = timeZone }
+
+        /// The practice's zone: the one every program component counts days and months in.
+        /// `load` refuses an unknown identifier, so the UTC fallback is only for a value set
+        /// in code.
+        public var zone: TimeZone { TimeZone(identifier: timeZone) ?? .gmt }
     }
 
     public struct Ingest: Sendable, Equatable {
@@ -122,6 +127,9 @@ public struct GatewayConfig: Sendable, Equatable {
         public var interval: Double = 60
         /// The longest wait after failed attempts (the wait doubles from 5 s).
         public var maxBackoff: Double = 600
+        /// A pulse oximeter's continuous measurements (about one a second) are stored one per
+        /// this many seconds: 15 minutes by default, 1 minute to 24 hours.
+        public var continuousSpO2Interval: Double = 900
         public init() {}
     }
 
@@ -212,7 +220,7 @@ public struct GatewayConfig: Sendable, Equatable {
             try practice.allow(["time_zone"])
             if let zone = try practice.string("time_zone") {
                 guard TimeZone(identifier: zone) != nil else {
-                    throw ConfigError("\(origin): practice.time_zone: unknown time zone \"\(zone)\"; use an IANA name such as America/Chicago")
+                    throw ConfigError("\(origin): practice.time_zone: unknown time zone \"\(zone)\"", fix: "use an IANA name such as America/Chicago")
                 }
                 config.practice.timeZone = zone
             }
@@ -221,7 +229,7 @@ public struct GatewayConfig: Sendable, Equatable {
             try ingest.allow(["max_payload_bytes"])
             if let limit = try ingest.int("max_payload_bytes") {
                 guard limit >= 1024 else {
-                    throw ConfigError("\(origin): ingest.max_payload_bytes: \(limit) is too small; use 1024 or more (default 65536)")
+                    throw ConfigError("\(origin): ingest.max_payload_bytes: \(limit) is too small", fix: "use 1024 or more (default 65536)")
                 }
                 config.ingest.maxPayloadBytes = limit
             }
@@ -231,7 +239,7 @@ public struct GatewayConfig: Sendable, Equatable {
             if let file = try sources.section("file") {
                 try file.allow(["path"])
                 guard let path = try file.string("path") else {
-                    throw ConfigError("\(origin): sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input")
+                    throw ConfigError("\(origin): sources.file.path: required when sources.file is present", fix: "give a JSON-lines file or - for standard input")
                 }
                 config.sources.file = FileSource(path: path)
             }
@@ -245,7 +253,7 @@ public struct GatewayConfig: Sendable, Equatable {
             if let log = try alerts.string("log") { config.alerts.log = log }
             if let text = try alerts.string("format") {
                 guard let format = AlertLogFormat(rawValue: text) else {
-                    throw ConfigError("\(origin): alerts.format: unknown format \"\(text)\"; use text or json")
+                    throw ConfigError("\(origin): alerts.format: unknown format \"\(text)\"", fix: "use text or json")
                 }
                 config.alerts.format = format
             }
@@ -263,18 +271,18 @@ public struct GatewayConfig: Sendable, Equatable {
             }
             if let id = try mqtt.string("client_id") {
                 guard !id.isEmpty, id.utf8.count <= 65_535, !id.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" }) else {
-                    throw ConfigError("\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level; avoid /, + and #")
+                    throw ConfigError("\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level", fix: "avoid /, + and #")
                 }
                 config.mqtt.clientID = id
             }
             if let prefix = try mqtt.string("prefix") {
                 guard !prefix.isEmpty, !prefix.hasSuffix("/"), !prefix.contains(where: { $0 == "+" || $0 == "#" }) else {
-                    throw ConfigError("\(origin): mqtt.prefix: \"\(prefix)\" is not a topic prefix; write it like ccm/v1")
+                    throw ConfigError("\(origin): mqtt.prefix: \"\(prefix)\" is not a topic prefix", fix: "write it like ccm/v1")
                 }
                 config.mqtt.prefix = prefix
             }
             if let keepalive = try mqtt.int("keepalive") {
-                guard keepalive >= 5 else { throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short; use 5 seconds or more") }
+                guard keepalive >= 5 else { throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short", fix: "use 5 seconds or more") }
                 config.mqtt.keepalive = keepalive
             }
             config.mqtt.username = try mqtt.string("username")
@@ -282,7 +290,7 @@ public struct GatewayConfig: Sendable, Equatable {
             config.mqtt.sharedGroup = try mqtt.string("shared_group")
             if let lanes = try mqtt.int("lanes") {
                 guard (1...MQTT.maxLanes).contains(lanes) else {
-                    throw ConfigError("\(origin): mqtt.lanes: \(lanes) is out of range; use 1 to \(MQTT.maxLanes) (1: one session, as a single client)")
+                    throw ConfigError("\(origin): mqtt.lanes: \(lanes) is out of range", fix: "use 1 to \(MQTT.maxLanes) (1: one session, as a single client)")
                 }
                 config.mqtt.lanes = lanes
             }
@@ -292,20 +300,27 @@ public struct GatewayConfig: Sendable, Equatable {
                 config.mqtt.certFile = try tls.string("cert_file")
                 config.mqtt.keyFile = try tls.string("key_file")
                 if (config.mqtt.certFile == nil) != (config.mqtt.keyFile == nil) {
-                    throw ConfigError("\(origin): mqtt.tls: cert_file and key_file go together; give both or neither")
+                    throw ConfigError("\(origin): mqtt.tls: cert_file and key_file go together", fix: "give both or neither")
                 }
                 if config.mqtt.caFile == nil {
-                    throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate")
+                    throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS", fix: "give the CA that signed the broker's certificate")
                 }
             }
         }
         if let ble = try root.section("ble") {
-            try ble.allow(["enabled", "scan", "connect_timeout", "interval", "max_backoff"])
+            try ble.allow(["enabled", "scan", "connect_timeout", "interval", "max_backoff", "continuous_spo2_interval"])
             if let enabled = try ble.bool("enabled") { config.ble.enabled = enabled }
             if let scan = try ble.bool("scan") { config.ble.scan = scan }
             if let seconds = try ble.duration("connect_timeout") { config.ble.connectTimeout = seconds }
             if let seconds = try ble.duration("interval") { config.ble.interval = seconds }
             if let seconds = try ble.duration("max_backoff") { config.ble.maxBackoff = seconds }
+            if let seconds = try ble.duration("continuous_spo2_interval") {
+                guard (60...86_400).contains(seconds) else {
+                    throw ConfigError(
+                        "\(origin): ble.continuous_spo2_interval: \(DurationText.format(seconds)) is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m")
+                }
+                config.ble.continuousSpO2Interval = seconds
+            }
         }
         if let billing = try root.section("billing") {
             try billing.allow(["fees_directory", "fee_overrides", "conditions", "device_period"])
@@ -335,7 +350,7 @@ public struct GatewayConfig: Sendable, Equatable {
             if let level = try logging.string("level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard levels.contains(level) else {
-                    throw ConfigError("\(origin): logging.level: unknown level \"\(level)\"; use one of \(levels.joined(separator: ", "))")
+                    throw ConfigError("\(origin): logging.level: unknown level \"\(level)\"", fix: "use one of \(levels.joined(separator: ", "))")
                 }
                 config.logging.level = level
             }
@@ -345,7 +360,5 @@ public struct GatewayConfig: Sendable, Equatable {
 }
 
 /// A configuration problem, naming the file, the key and the fix.
-public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+public typealias ConfigError = Explanation<ConfigMistake>
+public enum ConfigMistake {}

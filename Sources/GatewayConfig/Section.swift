@@ -21,7 +21,7 @@ struct Section {
     /// Unknown keys are errors: a misspelt key would otherwise silently fall back to a default.
     func allow(_ keys: [String]) throws {
         for case let name? in mapping.keys.map(\.string) where !keys.contains(name) {
-            throw ConfigError("\(origin): \(key(name)): unknown key; \(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
+            throw ConfigError("\(origin): \(key(name)): unknown key", fix: "\(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
         }
     }
 
@@ -60,7 +60,7 @@ struct Section {
     func duration(_ name: String) throws -> Double? {
         guard let text = try string(name) else { return nil }
         guard let seconds = DurationText.parse(text), seconds >= 1 else {
-            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a duration; write it like 30s or 5m")
+            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a duration", fix: "write it like 30s or 5m")
         }
         return seconds
     }

@@ -16,7 +16,7 @@ extension GatewayConfig {
     ) -> Pipeline {
         Pipeline(
             database: database, maxPayloadBytes: ingest.maxPayloadBytes, templates: CarePlanTemplates(templates.templates),
-            sink: sink, clock: clock, timeZone: TimeZone(identifier: practice.timeZone) ?? .current)
+            sink: sink, clock: clock, timeZone: practice.zone)
     }
 
     /// The alert log file this configuration names.

@@ -1,7 +1,6 @@
 import CMosquitto
 import Foundation
 public import GatewayCore
-public import Logging
 import Synchronization
 
 /// How to reach the broker.
@@ -60,14 +59,36 @@ public struct MQTTOptions: Sendable {
     }
 }
 
-/// A problem with the MQTT set-up, naming the setting and the fix.
-public struct MQTTError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+/// What the MQTT client tells its owner, which decides how loudly to say it (a library logs
+/// nothing above debug; the daemon logs these at warning or above, docs/logging.md).
+public enum MQTTEvent: Sendable, Equatable {
+    /// The first connection attempt failed at once (a wrong host name, a refused port); the
+    /// client keeps trying.
+    case unreachable(reason: String)
+    /// The broker refused a lane's connection (CONNACK): wrong credentials, not authorised.
+    case refused(clientID: String, reason: String)
+    case connected(clientID: String)
+    /// A lane lost its connection; it reconnects with backoff.
+    case lost(clientID: String, reason: String)
+    case subscribeFailed(filter: String, reason: String)
+    case publishRefused(topic: String, reason: String)
+    /// A received message could not be stored: the process exits (status 75) right after this
+    /// event, before the message is acknowledged, so the broker delivers it again.
+    case storeFailed(topic: String, error: String)
+}
 
-    static func check(_ rc: Int32, _ what: String, fix: String) throws {
+/// A problem with the MQTT set-up, naming the setting and the fix.
+public struct MQTTError: ExplainedError, Sendable {
+    public let what: String
+    public let fix: String?
+    public init(_ what: String, fix: String? = nil) {
+        self.what = what
+        self.fix = fix
+    }
+
+    static func check(_ rc: Int32, _ what: String, fix: String? = nil) throws {
         guard rc == MOSQ_ERR_SUCCESS.rawValue else {
-            throw MQTTError("\(what) failed: \(String(cString: mosquitto_strerror(rc))); \(fix)")
+            throw MQTTError("\(what) failed: \(String(cString: mosquitto_strerror(rc)))", fix: fix)
         }
     }
 }
@@ -98,7 +119,7 @@ public final class MQTTClient: @unchecked Sendable {
     private let writer: any InboxReceiver
     private let wake: @Sendable (Int64) -> Void
     private let arriving: @Sendable () -> Void
-    private let logger: Logger
+    private let events: @Sendable (MQTTEvent) -> Void
     private let state: Mutex<State>
     /// Signalled on every accepted connection (for callers that must wait for one).
     private let connection = NSCondition()
@@ -132,13 +153,13 @@ public final class MQTTClient: @unchecked Sendable {
     /// `arriving` is told when a message is in hand, before it is stored (the daemon's watchdog
     /// counts it in flight); `wake`, once it is committed.
     public init(
-        options: MQTTOptions, inbox: any InboxReceiver, logger: Logger, arriving: @escaping @Sendable () -> Void = {},
+        options: MQTTOptions, inbox: any InboxReceiver, events: @escaping @Sendable (MQTTEvent) -> Void = { _ in }, arriving: @escaping @Sendable () -> Void = {},
         wake: @escaping @Sendable (Int64) -> Void
     ) throws {
         _ = Self.libraryInit
         self.options = options
         self.writer = inbox
-        self.logger = logger
+        self.events = events
         self.arriving = arriving
         self.wake = wake
         state = Mutex(State(connected: Array(repeating: false, count: options.lanes), connections: Array(repeating: 0, count: options.lanes),
@@ -163,10 +184,10 @@ public final class MQTTClient: @unchecked Sendable {
     private func configure(_ handle: OpaquePointer, lane: Int) throws {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         try MQTTError.check(
-            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "setting MQTT 3.1.1", fix: "")
+            mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "setting MQTT 3.1.1")
         // Nagle's algorithm holds a small PUBACK or alert back until the previous segment is
         // acknowledged: tens of milliseconds on a quiet link. Send each at once.
-        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "disabling Nagle's algorithm", fix: "")
+        try MQTTError.check(mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1), "disabling Nagle's algorithm")
         if options.username != nil || options.password != nil {
             try MQTTError.check(
                 mosquitto_username_pw_set(handle, options.username, options.password), "mqtt.username",
@@ -249,12 +270,10 @@ public final class MQTTClient: @unchecked Sendable {
         for handle in handles {
             let rc = mosquitto_connect_async(handle, options.host, Int32(options.port), Int32(options.keepalive))
             if rc != MOSQ_ERR_SUCCESS.rawValue, handle == main {
-                // Not fatal: the loop thread retries; a wrong host name is worth a warning now.
-                logger.warning(
-                    "MQTT broker not reachable yet; retrying",
-                    metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+                // Not fatal: the loop thread retries; a wrong host name is worth saying now.
+                events(.unreachable(reason: String(cString: mosquitto_strerror(rc))))
             }
-            try MQTTError.check(mosquitto_loop_start(handle), "starting the MQTT thread", fix: "")
+            try MQTTError.check(mosquitto_loop_start(handle), "starting the MQTT thread")
         }
         state.withLock { $0.started = true }
     }
@@ -282,7 +301,7 @@ public final class MQTTClient: @unchecked Sendable {
     public func publish(topic: String, payload: String, qos: Int32 = 1, retain: Bool = false) -> Bool {
         let result = publish(topic: topic, payload: payload, qos: qos, retain: retain) {}
         if result != .queued {
-            logger.warning("MQTT publish refused", metadata: ["mqtt.topic": "\(topic)", "error": "\(result)"])
+            events(.publishRefused(topic: topic, reason: "\(result)"))
             return false
         }
         return true
@@ -320,9 +339,7 @@ public final class MQTTClient: @unchecked Sendable {
     private func connected(_ rc: Int32, _ handle: OpaquePointer?) {
         let lane = lane(of: handle)
         guard rc == 0 else {
-            logger.error(
-                "MQTT broker refused the connection",
-                metadata: ["mqtt.host": "\(options.host)", "mqtt.client_id": "\(options.clientID(lane: lane))", "reason": "\(String(cString: mosquitto_connack_string(rc)))"])
+            events(.refused(clientID: options.clientID(lane: lane), reason: String(cString: mosquitto_connack_string(rc))))
             return
         }
         let group = options.group
@@ -334,7 +351,7 @@ public final class MQTTClient: @unchecked Sendable {
         for filter in options.topics.subscriptions(sharedGroup: group) {
             let rc = mosquitto_subscribe(handle, nil, filter, 1)
             if rc != MOSQ_ERR_SUCCESS.rawValue {
-                logger.error("MQTT subscribe failed", metadata: ["mqtt.topic": "\(filter)", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+                events(.subscribeFailed(filter: filter, reason: String(cString: mosquitto_strerror(rc))))
             }
         }
         connection.lock()
@@ -347,8 +364,7 @@ public final class MQTTClient: @unchecked Sendable {
         if lane == 0 {
             publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true), retain: true)
         }
-        logger.notice(
-            "MQTT connected", metadata: ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)", "mqtt.client_id": "\(options.clientID(lane: lane))"])
+        events(.connected(clientID: options.clientID(lane: lane)))
     }
 
     /// The broker acknowledged message `mid`.
@@ -365,9 +381,7 @@ public final class MQTTClient: @unchecked Sendable {
         let lane = lane(of: handle)
         state.withLock { $0.connected[lane] = false }
         if rc != 0 {
-            logger.warning(
-                "MQTT connection lost; reconnecting",
-                metadata: ["mqtt.client_id": "\(options.clientID(lane: lane))", "error": "\(String(cString: mosquitto_strerror(rc)))"])
+            events(.lost(clientID: options.clientID(lane: lane), reason: String(cString: mosquitto_strerror(rc))))
         }
     }
 
@@ -393,9 +407,7 @@ public final class MQTTClient: @unchecked Sendable {
             // Returning would let the PUBACK go out for a message that is not on disk. Exiting
             // here (75, EX_TEMPFAIL; systemd restarts the daemon) keeps it unacknowledged, so
             // the broker delivers it again.
-            logger.critical(
-                "cannot store an MQTT message; exiting before it is acknowledged so the broker delivers it again",
-                metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
+            events(.storeFailed(topic: topic, error: "\(error)"))
             _exit(75)
         }
     }

@@ -221,7 +221,7 @@ public final class AlertLogFile: Sendable {
         // append their acknowledgements to the daemon's log.
         let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o660)
         guard fd >= 0 else {
-            throw StoreError(.io, "cannot open the alert log \(path): \(String(cString: strerror(errno))); set alerts.log in the configuration to a writable file")
+            throw StoreError(.io, "cannot open the alert log \(path): \(String(cString: strerror(errno)))", fix: "set alerts.log in the configuration to a writable file")
         }
         return fd
     }

@@ -70,7 +70,7 @@ public struct Pipeline: Sendable {
 
     public init(
         database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024, templates: CarePlanTemplates = CarePlanTemplates(),
-        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }, timeZone: TimeZone = .current
+        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }, timeZone: TimeZone = .gmt
     ) {
         self.database = database
         self.maxPayloadBytes = maxPayloadBytes
@@ -84,10 +84,7 @@ public struct Pipeline: Sendable {
     var wallClock: HealthCharacteristic.Clock {
         let zone = timeZone
         return { time in
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = zone
-            return calendar.date(
-                from: DateComponents(year: time.year, month: time.month, day: time.day, hour: time.hour, minute: time.minute, second: time.second))
+            LocalDay.instant(LocalDate(year: time.year, month: time.month, day: time.day), hour: time.hour, minute: time.minute, second: time.second, in: zone)
         }
     }
 
@@ -295,9 +292,9 @@ public struct Pipeline: Sendable {
     public func assignDeviceUser(_ id: String, user: Int, to patientID: String, by actor: String) throws -> [ItemOutcome] {
         try commit { db in
             _ = try GatewayDatabase.requireDevice(id, db)
-            guard (0...255).contains(user) else { throw StoreError(.invalid, "--user: \(user) is not a user index; a device's user ids are 0 to 255") }
-            guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [patientID]) != nil else {
-                throw StoreError(.notFound, "no patient \(patientID); add it with ccmctl patients add \(patientID)")
+            guard (0...255).contains(user) else { throw StoreError(.invalid, "--user: \(user) is not a user index", fix: "a device's user ids are 0 to 255") }
+            guard try Patient.exists(db, key: patientID) else {
+                throw StoreError(.notFound, "no patient \(patientID)", fix: "add it with ccmctl patients add \(patientID)")
             }
             let previous = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [id, user])
@@ -458,8 +455,8 @@ public struct Pipeline: Sendable {
 
     /// Stores an input's outcomes and marks it decided.
     private func finish(_ outcomes: [ItemOutcome], inbox id: Int64, _ db: Database) throws -> [ItemOutcome] {
-        for outcome in outcomes { try Self.save(outcome, db) }
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [StoredDate.text(Date()), id])
+        for outcome in outcomes { try save(outcome, db) }
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [StoredDate.text(clock()), id])
         return outcomes
     }
 
@@ -481,7 +478,7 @@ public struct Pipeline: Sendable {
                 case .failure(let rejection):
                     outcome = outcome.rejected(rejection)
                 case .success(let entry):
-                    guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [entry.patientID]) != nil else {
+                    guard try Patient.exists(db, key: entry.patientID) else {
                         outcome = reject(Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)"))
                         break
                     }
@@ -512,7 +509,7 @@ public struct Pipeline: Sendable {
                               source, inbox_id, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """).execute(arguments: [
                             entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
-                            entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, Date(),
+                            entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, clock(),
                         ])
                     outcome.status = .accepted
                 }
@@ -571,7 +568,7 @@ public struct Pipeline: Sendable {
             guard case .success(let context) = HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(row["payload"])),
                 context.sequence == sequence
             else { continue }
-            try db.cachedStatement(sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0").execute(arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, Date(), row["id"] as Int64])
+            try db.cachedStatement(sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0").execute(arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, clock(), row["id"] as Int64])
             return context.meal
         }
         return nil
@@ -604,7 +601,7 @@ public struct Pipeline: Sendable {
             else { continue }
             var outcome = try decide(payload, item: item, inbox: inbox, db)
             outcome.source = inbox.source
-            try Self.save(outcome, db)
+            try save(outcome, db)
             try Audit.record(
                 db, actor: actor, action: "inbox.replay", entity: "inbox", id: "\(inboxID)/\(item)",
                 detail: detail.merging(["status": outcome.status.rawValue]) { $1 })
@@ -637,7 +634,7 @@ public struct Pipeline: Sendable {
         case .success(let value):
             reading = value
         }
-        guard let device = try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [reading.device]) else {
+        guard let device = try Device.fetchOne(db, key: reading.device) else {
             outcome.status = .quarantined
             outcome.code = "unknown_device"
             outcome.reason =
@@ -791,13 +788,13 @@ public struct Pipeline: Sendable {
         return outcome
     }
 
-    static func save(_ outcome: ItemOutcome, _ db: Database) throws {
+    func save(_ outcome: ItemOutcome, _ db: Database) throws {
         try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO inbox_item (inbox_id, item, status, code, reason, device_id, kind, reading_id, decided_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
                 outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
-                outcome.kind?.rawValue, outcome.readingID, StoredDate.text(Date()),
+                outcome.kind?.rawValue, outcome.readingID, StoredDate.text(clock()),
             ])
     }
 }
@@ -839,7 +836,7 @@ struct InboxRow {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
         let formatText: String = try row.decode(forColumn: "format")
         guard let format = InputFormat(rawValue: formatText) else {
-            throw StoreError(.invalid, "inbox \(id) has format \(formatText), which this version cannot read; upgrade ccm-gateway")
+            throw StoreError(.invalid, "inbox \(id) has format \(formatText), which this version cannot read", fix: "upgrade ccm-gateway")
         }
         return InboxRow(
             id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,

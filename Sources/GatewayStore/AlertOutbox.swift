@@ -21,7 +21,7 @@ package enum AlertOutbox {
         try Row.fetchAll(db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"), arguments: [id, limit]).map { row in
             let eventID: Int64 = row["id"]
             guard var event = AlertLogFormat.parse(row["event"]) else {
-                throw StoreError(.invalid, "alert event \(eventID) cannot be read back (\(row["event"] as String)); restore the database from a backup or report it")
+                throw StoreError(.invalid, "alert event \(eventID) cannot be read back (\(row["event"] as String))", fix: "restore the database from a backup or report it")
             }
             event.eventID = eventID
             return event

@@ -46,11 +46,11 @@ extension GatewayDatabase {
 
     private static func openAlert(_ id: Int64, verb: String, _ db: Database) throws -> StoredAlert {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]) else {
-            throw StoreError(.notFound, "no alert \(id); list alerts with ccmctl alerts list")
+            throw StoreError(.notFound, "no alert \(id)", fix: "list alerts with ccmctl alerts list")
         }
         let alert = StoredAlert(row)
         guard alert.state != .resolved else {
-            throw StoreError(.conflict, "alert \(id) is resolved (by \(alert.resolvedBy ?? "?")); there is nothing to \(verb)")
+            throw StoreError(.conflict, "alert \(id) is resolved (by \(alert.resolvedBy ?? "?"))", fix: "there is nothing to \(verb)")
         }
         return alert
     }
@@ -70,7 +70,7 @@ extension GatewayDatabase {
                 // The minutes are the acting operator's: they must be registered staff (in
                 // their registered role unless `role` says otherwise, which must match).
                 let role = try role ?? Self.fetchStaff(actor, db)?.role ?? .clinicalStaff
-                let enrolled = try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [alert.patientID])?.programs ?? []
+                let enrolled = try Patient.fetchOne(db, key: alert.patientID)?.programs ?? []
                 let chosen = program ?? [.rpm, .ccm, .pcm].first(where: enrolled.contains) ?? .ccm
                 let entry = TimeEntryInput(
                     patientID: alert.patientID, start: now.addingTimeInterval(-Double(minutes) * 60), minutes: minutes, staff: actor,

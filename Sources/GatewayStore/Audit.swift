@@ -23,9 +23,7 @@ package enum Audit {
     ) throws {
         var text: String?
         if !detail.isEmpty {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            text = String(decoding: try encoder.encode(detail), as: UTF8.self)
+            text = try JSONColumn.text(detail)
         }
         try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(arguments: [at, actor, action, entity, id, text])
     }

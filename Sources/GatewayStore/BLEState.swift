@@ -41,6 +41,11 @@ public struct DiscoveredDevice: Sendable, Hashable, Codable, FetchableRecord {
     public var deviceID: String?
     public var patientID: String?
 
+    /// What the advertised services make it (`bp_monitor`, `scale`, `pulse_oximeter`, …).
+    public var kind: DeviceKind? {
+        DeviceKind(advertising: services.split(separator: ",").compactMap { UInt16($0.trimmingCharacters(in: .whitespaces), radix: 16) })
+    }
+
     public init(address: String, addressType: String, name: String?, services: String, rssi: Int?, seenAt: Date) {
         self.address = address
         self.addressType = addressType
@@ -124,6 +129,16 @@ extension GatewayDatabase {
     public func startGlucoseEpoch(device: String, reason: String, by actor: String, at time: Date) throws -> Int {
         try write { db in
             try Self.startGlucoseEpoch(device: device, after: 0, lastSequence: nil, reason: reason, by: actor, at: time, db)
+        }
+    }
+
+    /// When the last PLX Continuous Measurement from `device` reached the inbox: a BLE session
+    /// stores the next one a storage interval after it, whichever session that falls in.
+    public func lastContinuousMeasurement(device: String) throws -> Date? {
+        try read { db in
+            try Date.fetchOne(
+                db.cachedStatement(sql: "SELECT received_at FROM inbox WHERE format = ? ORDER BY id DESC LIMIT 1"),
+                arguments: [InputFormat.gatt(characteristic: "2a5f", device: device).rawValue])
         }
     }
 

@@ -41,7 +41,7 @@ public final class CarePlanTemplates: Sendable {
         var selected: [CarePlanTemplate] = []
         for name in plan.templates {
             guard let template = known[name] else {
-                throw CarePlanError("unknown template \"\(name)\" in the care plan of \(plan.patientID); restore it in the careplans directory or set the plan again")
+                throw CarePlanError("unknown template \"\(name)\" in the care plan of \(plan.patientID)", fix: "restore it in the careplans directory or set the plan again")
             }
             selected.append(template)
         }
@@ -74,7 +74,7 @@ extension GatewayDatabase {
             try db.cachedStatement(sql: """
                     INSERT OR REPLACE INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [patient, Self.encode(templates), Self.encode(overrides), previous?.since ?? now, now, actor])
+                    """).execute(arguments: [patient, try JSONColumn.text(templates), try JSONColumn.text(overrides), previous?.since ?? now, now, actor])
             try Audit.record(
                 db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
                 detail: [
@@ -90,16 +90,9 @@ extension GatewayDatabase {
 
     static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient]) else { return nil }
-        let decoder = JSONDecoder()
         return StoredCarePlan(
-            patientID: row["patient_id"], templates: try decoder.decode([String].self, from: Data((row["templates"] as String).utf8)),
-            overrides: try decoder.decode([CarePlanOverride].self, from: Data((row["overrides"] as String).utf8)),
+            patientID: row["patient_id"], templates: try JSONColumn.value([String].self, from: row["templates"]),
+            overrides: try JSONColumn.value([CarePlanOverride].self, from: row["overrides"]),
             since: row["since"], updatedAt: row["updated_at"], updatedBy: row["updated_by"])
-    }
-
-    static func encode(_ value: some Encodable) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data("[]".utf8), as: UTF8.self)
     }
 }

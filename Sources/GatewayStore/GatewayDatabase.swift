@@ -1,4 +1,5 @@
 public import Foundation
+import GatewayCore
 public import GRDB
 
 #if canImport(Glibc)
@@ -152,9 +153,9 @@ public final class GatewayDatabase: Sendable {
     static func explain(_ error: DatabaseError, path: String) -> StoreError {
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            StoreError(.notADatabase, "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database")); check --db, or restore it from a backup")
+            StoreError(.notADatabase, "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database"))", fix: "check --db, or restore it from a backup")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            StoreError(.locked, "the database at \(path) is locked by another process; wait for it to finish (a long export or a stuck process holding a write lock) and try again")
+            StoreError(.locked, "the database at \(path) is locked by another process", fix: "wait for it to finish (a long export or a stuck process holding a write lock) and try again")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             StoreError(
                 .unreadable,
@@ -171,14 +172,14 @@ public final class GatewayDatabase: Sendable {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
             } catch {
-                throw StoreError(.unreadable, "cannot create the directory \(directory) for the database: \(error.localizedDescription); create it or pass --db")
+                throw StoreError(.unreadable, "cannot create the directory \(directory) for the database: \(error.localizedDescription)", fix: "create it or pass --db")
             }
         }
         // Patient data: not world-readable, but writable by the group (ccm-gateway: the daemon's
         // user and the operators), since every reader of a WAL database writes its -shm file.
         // SQLite gives -wal and -shm the same mode.
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o660]) else {
-            throw StoreError(.unreadable, "cannot create the database file \(path); check that its directory is writable or pass --db")
+            throw StoreError(.unreadable, "cannot create the database file \(path)", fix: "check that its directory is writable or pass --db")
         }
     }
 
@@ -203,7 +204,7 @@ public final class GatewayDatabase: Sendable {
         let start = ContinuousClock.now
         while true {
             do { return try operation() } catch let error as DatabaseError {
-                let waited = seconds(ContinuousClock.now - start)
+                let waited = (ContinuousClock.now - start).inSeconds
                 guard isBusy(error), limit.map({ waited < $0 }) ?? true else { throw explain(error, path: path) }
                 onWait(waited)
             }
@@ -213,10 +214,6 @@ public final class GatewayDatabase: Sendable {
     /// Another connection holds a lock this one needs: wait and try again.
     public static func isBusy(_ error: DatabaseError) -> Bool {
         error.resultCode == .SQLITE_BUSY || error.resultCode == .SQLITE_LOCKED
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Runs `body` on a read snapshot, turning SQLite errors into ``StoreError``s.
@@ -243,7 +240,7 @@ final class FileWatch: TransactionObserver, Sendable {
     init(path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw StoreError(.replaced, "the database at \(path) disappeared while it was being opened; run ccmctl init or restore it, then start again")
+            throw StoreError(.replaced, "the database at \(path) disappeared while it was being opened", fix: "run ccmctl init or restore it, then start again")
         }
         self.path = path
         device = UInt64(info.st_dev)

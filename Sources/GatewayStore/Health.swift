@@ -6,9 +6,7 @@ extension GatewayDatabase {
     /// For the daemon's `STATUS=` line and `ccmctl status`: readings received since local
     /// midnight in `timeZone` (the practice's), and alerts not resolved.
     public func statusCounts(today timeZone: TimeZone, now: Date = Date()) throws -> (readings: Int, openAlerts: Int) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = timeZone
-        let since = calendar.startOfDay(for: now)
+        let since = LocalDay.start(of: LocalDay.date(of: now, in: timeZone), in: timeZone)
         return try read { db in
             (
                 try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?"), arguments: [since]) ?? 0,

@@ -84,7 +84,7 @@ extension GatewayDatabase {
 
     static func requireHub(_ id: String, _ db: Database) throws -> Hub {
         guard let hub = try fetchHub(id, db) else {
-            throw StoreError(.notFound, "no hub \(id); register it with ccmctl hubs add \(id)")
+            throw StoreError(.notFound, "no hub \(id)", fix: "register it with ccmctl hubs add \(id)")
         }
         return hub
     }
@@ -154,7 +154,7 @@ extension GatewayDatabase {
                 throw StoreError(.invalid, "staff: a staff name is 1 to 64 characters without control characters")
             }
             if try Self.fetchStaff(id, db) != nil {
-                throw StoreError(.conflict, "staff \(id) already exists; list staff with ccmctl staff list")
+                throw StoreError(.conflict, "staff \(id) already exists", fix: "list staff with ccmctl staff list")
             }
             try db.cachedStatement(sql: "INSERT INTO staff (id, role, created_at) VALUES (?, ?, ?)").execute(arguments: [id, role.rawValue, Date()])
             try Audit.record(db, actor: actor, action: "staff.add", entity: "staff", id: id, detail: ["role": role.rawValue])
@@ -166,7 +166,7 @@ extension GatewayDatabase {
     public func disableStaff(_ id: String, by actor: String) throws {
         try write { db in
             guard let member = try Self.fetchStaff(id, db) else {
-                throw StoreError(.notFound, "no staff \(id); list staff with ccmctl staff list")
+                throw StoreError(.notFound, "no staff \(id)", fix: "list staff with ccmctl staff list")
             }
             guard member.enabled else { throw StoreError(.conflict, "staff \(id) is already disabled") }
             try db.cachedStatement(sql: "UPDATE staff SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [Date(), actor, id])

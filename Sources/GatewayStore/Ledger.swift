@@ -112,7 +112,7 @@ extension GatewayDatabase {
     public func voidTimeEntry(_ id: Int64, reason: String, by actor: String) throws {
         try write { db in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id]) else {
-                throw StoreError(.notFound, "no time entry \(id); list entries with ccmctl time list")
+                throw StoreError(.notFound, "no time entry \(id)", fix: "list entries with ccmctl time list")
             }
             if (row["voided_at"] as Date?) != nil { throw StoreError(.conflict, "time entry \(id) is already void") }
             try db.cachedStatement(sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?").execute(arguments: [Date(), actor, reason, id])
@@ -162,7 +162,7 @@ extension GatewayDatabase {
             guard
                 let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [patient, staff])
             else {
-                throw StoreError(.notFound, "no timer running for \(patient) by \(staff); start one with ccmctl time start \(patient)")
+                throw StoreError(.notFound, "no timer running for \(patient) by \(staff)", fix: "start one with ccmctl time start \(patient)")
             }
             try db.cachedStatement(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?").execute(arguments: [patient, staff])
             let started: Date = row["started_at"]

@@ -49,9 +49,7 @@ package enum ReadingRow {
     package static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let originalJSON = String(decoding: try encoder.encode(original), as: UTF8.self)
+        let originalJSON = try JSONColumn.text(original)
         var arguments: StatementArguments = [
             patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text), StoredDate.text(reading.receivedAt),
             StoredDate.text(reading.effectiveAt),
@@ -107,13 +105,13 @@ package enum ReadingRow {
         let id: Int64 = try row.decode(forColumn: "id")
         var original: [Quantity: Double] = [:]
         let originalJSON: String = try row.decode(forColumn: "original_values")
-        for (key, value) in try JSONDecoder().decode([String: Double].self, from: Data(originalJSON.utf8)) {
+        for (key, value) in try JSONColumn.value([String: Double].self, from: originalJSON) {
             if let quantity = Quantity(rawValue: key) { original[quantity] = value }
         }
         let kindText: String = try row.decode(forColumn: "kind")
         let unitText: String = try row.decode(forColumn: "original_unit")
         guard let kind = ReadingKind(rawValue: kindText), let unit = MeasurementUnit(rawValue: unitText) else {
-            throw StoreError(.invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read; upgrade ccm-gateway")
+            throw StoreError(.invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read", fix: "upgrade ccm-gateway")
         }
         let meal: String? = try row.decode(forColumn: "meal")
         var reading = StoredReading(

@@ -2,11 +2,15 @@ import Foundation
 public import GatewayCore
 public import GRDB
 
-extension Patient: FetchableRecord {
+// Patients and devices are GRDB records of their tables: `Patient.fetchOne(db, key: id)`,
+// `Device.exists(db, key: id)`.
+extension Patient: FetchableRecord, TableRecord {
+    public static let databaseTableName = "patient"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
 }
 
-extension Device: FetchableRecord {
+extension Device: FetchableRecord, TableRecord {
+    public static let databaseTableName = "device"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.custom { column in
         // `patient_id` → `patientID`, `hub_id` → `hubID`, `ble_address` → `bleAddress`.
         let key = switch column {
@@ -29,15 +33,11 @@ struct AnyCodingKey: CodingKey {
 
 /// Patients and devices: who a reading belongs to. Every change is audited.
 extension GatewayDatabase {
-    private static func json(_ strings: [String]) -> String {
-        String(decoding: try! JSONEncoder().encode(strings), as: UTF8.self)
-    }
-
     /// Adds a patient; fails if the id is taken.
     public func addPatient(_ patient: Patient, by actor: String) throws {
         try write { db in
-            if try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [patient.id]) != nil {
-                throw StoreError(.conflict, "patient \(patient.id) already exists; use ccmctl patients show \(patient.id) to see it")
+            if try Patient.exists(db, key: patient.id) {
+                throw StoreError(.conflict, "patient \(patient.id) already exists", fix: "use ccmctl patients show \(patient.id) to see it")
             }
             try Self.insert(patient, db)
             try Audit.record(db, actor: actor, action: "patient.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
@@ -50,7 +50,7 @@ extension GatewayDatabase {
             var added = 0
             var updated = 0
             for patient in patients {
-                if try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [patient.id]) != nil {
+                if try Patient.exists(db, key: patient.id) {
                     try Self.update(patient, db)
                     try Audit.record(db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
                     updated += 1
@@ -70,9 +70,9 @@ extension GatewayDatabase {
                 INSERT INTO patient (id, name, time_zone, conditions, medications, medicare_part_b, ccm_consent_date,
                   complexity, programs, rpm_start, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """).execute(arguments: [
-                patient.id, patient.name, patient.timeZone, json(patient.conditions), json(patient.medications),
+                patient.id, patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
                 patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
-                json(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
+                try JSONColumn.text(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
             ])
     }
 
@@ -81,8 +81,8 @@ extension GatewayDatabase {
                 UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
                   ccm_consent_date = ?, complexity = ?, programs = ?, rpm_start = ?, updated_at = ? WHERE id = ?
                 """).execute(arguments: [
-                patient.name, patient.timeZone, json(patient.conditions), json(patient.medications), patient.medicarePartB,
-                patient.ccmConsentDate?.description, patient.complexity.rawValue, json(patient.programs.map(\.rawValue)),
+                patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications), patient.medicarePartB,
+                patient.ccmConsentDate?.description, patient.complexity.rawValue, try JSONColumn.text(patient.programs.map(\.rawValue)),
                 patient.rpmStart?.description, Date(), patient.id,
             ])
     }
@@ -91,8 +91,8 @@ extension GatewayDatabase {
     @discardableResult
     public func updatePatient(_ id: String, by actor: String, _ change: (inout Patient) throws -> Void) throws -> Patient {
         try write { db in
-            guard var patient = try Patient.fetchOne(db.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [id]) else {
-                throw StoreError(.notFound, "no patient \(id); list patients with ccmctl patients list")
+            guard var patient = try Patient.fetchOne(db, key: id) else {
+                throw StoreError(.notFound, "no patient \(id)", fix: "list patients with ccmctl patients list")
             }
             try change(&patient)
             try Self.update(patient, db)
@@ -112,7 +112,7 @@ extension GatewayDatabase {
     }
 
     public func patient(_ id: String) throws -> Patient? {
-        try read { try Patient.fetchOne($0.cachedStatement(sql: "SELECT * FROM patient WHERE id = ?"), arguments: [id]) }
+        try read { try Patient.fetchOne($0, key: id) }
     }
 
     public func patients() throws -> [Patient] {
@@ -124,13 +124,13 @@ extension GatewayDatabase {
     /// Registers a device inside the caller's transaction (``Pipeline/addDevice(_:by:)`` replays
     /// its quarantined readings in the same one).
     package static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
-        if try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [device.id]) != nil {
-            throw StoreError(.conflict, "device \(device.id) already exists; use ccmctl devices assign to change its patient")
+        if try Device.exists(db, key: device.id) {
+            throw StoreError(.conflict, "device \(device.id) already exists", fix: "use ccmctl devices assign to change its patient")
         }
         if let address = device.bleAddress,
             let other = try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE ble_address = ?"), arguments: [address])
         {
-            throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other); one physical device is one entry")
+            throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other)", fix: "one physical device is one entry")
         }
         if let patientID = device.patientID { try requirePatient(patientID, db) }
         try db.cachedStatement(sql: """
@@ -159,20 +159,20 @@ extension GatewayDatabase {
     }
 
     static func requirePatient(_ id: String, _ db: Database) throws {
-        guard try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM patient WHERE id = ?"), arguments: [id]) != nil else {
-            throw StoreError(.notFound, "no patient \(id); add it with ccmctl patients add \(id) --name NAME")
+        guard try Patient.exists(db, key: id) else {
+            throw StoreError(.notFound, "no patient \(id)", fix: "add it with ccmctl patients add \(id) --name NAME")
         }
     }
 
     package static func requireDevice(_ id: String, _ db: Database) throws -> Device {
-        guard let device = try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) else {
-            throw StoreError(.notFound, "no device \(id); register it with ccmctl devices add \(id) --kind KIND")
+        guard let device = try Device.fetchOne(db, key: id) else {
+            throw StoreError(.notFound, "no device \(id)", fix: "register it with ccmctl devices add \(id) --kind KIND")
         }
         return device
     }
 
     public func device(_ id: String) throws -> Device? {
-        try read { try Device.fetchOne($0.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id]) }
+        try read { try Device.fetchOne($0, key: id) }
     }
 
     public func devices(patient: String? = nil) throws -> [Device] {

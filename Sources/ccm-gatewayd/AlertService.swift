@@ -73,7 +73,7 @@ struct AlertService: Service {
         do {
             let pipeline = self.pipeline
             let result = try await queue.run { try pipeline.checkAlerts() }
-            for problem in result.problems { logger.error("care plan cannot be composed", metadata: ["problem": "\(problem)"]) }
+            for problem in result.problems { logger.error("care plan cannot be composed", metadata: ["careplan.problem": "\(problem)"]) }
         } catch {
             logger.error("alert check failed", metadata: ["error": "\(error)"])
         }
@@ -112,7 +112,7 @@ struct AlertService: Service {
         do {
             let library = try CarePlanLibrary.load(directory: directory)
             pipeline.templates.replace(with: library.templates)
-            logger.notice("care-plan templates reloaded", metadata: ["templates": "\(library.templates.count)"])
+            logger.notice("care-plan templates reloaded", metadata: ["careplan.templates": "\(library.templates.count)"])
         } catch {
             logger.error("care-plan templates not reloaded; keeping the previous ones", metadata: ["error": "\(error)"])
         }

@@ -71,7 +71,7 @@ struct BLEService: Service {
         let shared = Shared()
         let agent = AdapterAgent(database: sync.pipeline.database, logger: logger)
         shared.start { [self] in supervise(shared, agent: agent) }
-        logger.info("BLE started", metadata: ["scan": "\(config.scan)"])
+        logger.info("BLE started", metadata: ["ble.scan": "\(config.scan)"])
         try? await gracefulShutdown()
         shared.stop()
         agent.stop()
@@ -205,8 +205,7 @@ struct BLEService: Service {
 
         /// Waits `duration`, or less when stopped or when a device is heard.
         func pause(_ duration: Duration) {
-            let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-            let deadline = Date(timeIntervalSinceNow: seconds)
+            let deadline = Date(timeIntervalSinceNow: duration.inSeconds)
             condition.withLock {
                 while isRunning, heardAddresses.isEmpty, condition.wait(until: deadline) {}
             }
@@ -259,7 +258,7 @@ struct BLEService: Service {
                     address: report.address, addressType: report.randomAddress ? "random" : "public", name: report.name,
                     services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi, seenAt: Date())
                 do { try sync.pipeline.database.recordDiscovered(device) } catch {
-                    logger.warning("discovered device not recorded", metadata: ["address": "\(report.address)", "error": "\(error)"])
+                    logger.warning("discovered device not recorded", metadata: ["ble.address": "\(report.address)", "error": "\(error)"])
                 }
             }
         }
@@ -311,14 +310,14 @@ struct BLEService: Service {
             let database = sync.pipeline.database
             let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address)
             if known == nil {
-                logger.info("address type unknown (never heard advertising, no bond); trying public", metadata: ["device": "\(device.id)"])
+                logger.info("address type unknown (never heard advertising, no bond); trying public", metadata: ["device.id": "\(device.id)"])
             }
             // Pair at once when an operator asked; encrypt with the bond when there is one.
             let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
             let bearer = try L2CAP.connect(address: address, random: known == "random", timeout: .seconds(config.connectTimeout), secure: secure)
             return try sync.run(device: device, address: address, bearer: bearer).report.failure != nil
         } catch {
-            logger.info("BLE connection failed; will retry", metadata: ["device": "\(device.id)", "error": "\(error)"])
+            logger.info("BLE connection failed; will retry", metadata: ["device.id": "\(device.id)", "error": "\(error)"])
             try? sync.pipeline.database.recordBLESession(device: device.id, at: Date(), records: 0, error: "\(error)")
             return true
         }

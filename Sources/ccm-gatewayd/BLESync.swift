@@ -14,6 +14,8 @@ public struct BLESync: Sendable {
     /// Session timings (tests shorten them).
     public var idle: Duration = .seconds(10)
     public var timeout: Duration = .seconds(30)
+    /// One PLX Continuous Measurement stored per this many seconds (`ble.continuous_spo2_interval`).
+    public var continuousInterval: Double = 900
     /// Told when a value is in hand, before it is stored (the daemon counts it in flight).
     public var arriving: (@Sendable () -> Void)?
     /// Told each value's outcomes once decided.
@@ -50,6 +52,8 @@ public struct BLESync: Sendable {
         var options = HealthSession.Options(
             lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
             idle: idle, procedureTimeout: timeout)
+        options.continuousInterval = continuousInterval
+        if device.kind == .pulseOximeter { options.lastContinuousAt = try pipeline.database.lastContinuousMeasurement(device: device.id) }
         options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap { try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0) }
         var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
         var clockOffset: Double?
@@ -62,20 +66,21 @@ public struct BLESync: Sendable {
             decided?(result)
             if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
+        session.now = pipeline.clock
         session.onDeviceClock = { clockOffset = pipeline.deviceClockOffset(currentTime: $0, readAt: pipeline.clock()) }
         var epoch: Int?
         session.onReset = { reason in
             epoch = try pipeline.database.startGlucoseEpoch(device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
-            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device": "\(device.id)", "epoch": "\(epoch ?? 0)"])
+            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device.id": "\(device.id)", "device.epoch": "\(epoch ?? 0)"])
         }
-        logger.info("BLE session started", metadata: ["device": "\(device.id)", "from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
+        logger.info("BLE session started", metadata: ["device.id": "\(device.id)", "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()
         try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
         var summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
         summary.epoch = epoch
         var metadata: Logger.Metadata = [
-            "device": "\(device.id)", "records": "\(report.measurements)", "stored": "\(summary.readingsStored)",
-            "services": "\(report.services.joined(separator: ","))",
+            "device.id": "\(device.id)", "ble.records": "\(report.measurements)", "ble.stored": "\(summary.readingsStored)",
+            "ble.services": "\(report.services.joined(separator: ","))",
         ]
         if let failure = report.failure {
             metadata["error"] = "\(failure)"
@@ -93,6 +98,7 @@ extension BLESync.Summary {
         var lines = ["services: \(report.services.isEmpty ? "none found" : report.services.joined(separator: ", "))"]
         if let feature = report.bloodPressureFeature { lines.append("blood pressure feature: 0x\(hex16(feature))") }
         if let feature = report.glucoseFeature { lines.append("glucose feature: 0x\(hex16(feature))") }
+        lines += report.profileLines
         if let reset = report.reset {
             lines.append("METER RESET DETECTED: \(reset)")
             lines.append("  its records are numbered anew\(epoch.map { " (epoch \($0))" } ?? ""); every record on the meter is downloaded, none is folded into the old ones")

@@ -11,7 +11,7 @@ import Logging
 struct BLESyncCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ble-sync",
-        abstract: "Run one BLE session with a cuff or meter, store what it sends, and print a summary.",
+        abstract: "Run one BLE session with a cuff, meter, scale, oximeter or thermometer, store what it sends, and print a summary.",
         discussion: """
             The operator's diagnostic, and the entry point for external test peripherals. TARGET is a \
             Bluetooth address (A4:C1:38:12:34:56), reached over an L2CAP LE socket, or unix:/path, a \
@@ -20,7 +20,11 @@ struct BLESyncCommand: ParsableCommand {
             the device is assigned to (a multi-user cuff's readings: the patient mapped to its user \
             index); glucose downloads start after the last record stored, after a check that the meter \
             was not reset: a reset (or a sequence number that wrapped past 65535) is printed as METER \
-            RESET DETECTED, audited, starts a new record epoch and downloads every record. Exits 1 \
+            RESET DETECTED, audited, starts a new record epoch and downloads every record. A pulse \
+            oximeter's stored spot-checks are downloaded through its Record Access Control Point and \
+            then deleted from it; one of its continuous measurements is stored per \
+            ble.continuous_spo2_interval. Scales, thermometers and live spot-checks are taken as the \
+            device indicates them until it disconnects or falls silent for --idle seconds. Exits 1 \
             when the session ended with an error (what arrived before it is kept). Run it while the \
             daemon is stopped, or for a device the daemon is not connected to; unlike the daemon it \
             does not take the database's lock (like ccmctl it is a short-lived writer that SQLite \
@@ -92,7 +96,7 @@ struct BLESyncCommand: ParsableCommand {
                 "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
         }
         guard let patient = registered.patientID else {
-            throw GatewaydError("device \(registered.id) is not assigned to a patient; run ccmctl devices assign \(registered.id) --patient PATIENT first")
+            throw GatewaydError("device \(registered.id) is not assigned to a patient", fix: "run ccmctl devices assign \(registered.id) --patient PATIENT first")
         }
         let bearer: ATTBearer
         var agent: AdapterAgent?
@@ -124,6 +128,7 @@ struct BLESyncCommand: ParsableCommand {
         var sync = BLESync(pipeline: pipeline, logger: logger)
         sync.timeout = .milliseconds(Int(timeout * 1000))
         sync.idle = .milliseconds(Int(idle * 1000))
+        sync.continuousInterval = settings.ble.continuousSpO2Interval
         let summary = try sync.run(device: registered, address: address ?? target, bearer: bearer)
         print("device \(registered.id) (patient \(patient)) via \(target)")
         for line in summary.lines { print(line) }
@@ -148,6 +153,6 @@ struct BLESyncCommand: ParsableCommand {
                 return report.randomAddress
             }
         }
-        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond; give --random or --public")
+        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond", fix: "give --random or --public")
     }
 }

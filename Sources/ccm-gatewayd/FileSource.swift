@@ -23,7 +23,7 @@ struct FileSource: Service {
     static func open(_ path: String) throws -> FileHandle {
         if path == "-" { return .standardInput }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw GatewaydError("sources.file.path: cannot read \(path); check the path or remove sources.file from the configuration")
+            throw GatewaydError("sources.file.path: cannot read \(path)", fix: "check the path or remove sources.file from the configuration")
         }
         return handle
     }
@@ -54,7 +54,7 @@ struct FileSource: Service {
             wakeups.wake(id)
             received += 1
         }
-        logger.info("file source finished", metadata: ["source": "\(label)", "inputs": "\(received)"])
+        logger.info("file source finished", metadata: ["input.source": "\(label)", "input.count": "\(received)"])
     }
 
     /// Reads lines on a thread of their own (reads from a pipe or terminal block), so the
@@ -72,7 +72,5 @@ struct FileSource: Service {
 }
 
 /// A start-up problem of the daemon, naming the setting and the fix.
-struct GatewaydError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias GatewaydError = Explanation<GatewaydMistake>
+enum GatewaydMistake {}

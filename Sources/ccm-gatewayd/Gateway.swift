@@ -114,6 +114,7 @@ struct Gateway {
         ble = BLEStatus()
         if config.ble.enabled {
             var sync = BLESync(pipeline: pipeline, logger: logger)
+            sync.continuousInterval = config.ble.continuousSpO2Interval
             let stats = self.stats
             sync.arriving = { stats.enqueued() }
             sync.decided = { outcomes in
@@ -130,7 +131,7 @@ struct Gateway {
         let mqtt = self.mqtt
         let stats = self.stats
         let ble = self.ble
-        let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
+        let zone = config.practice.zone
         let status: @Sendable () -> String = {
             let counts = try? database.statusCounts(today: zone)
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"

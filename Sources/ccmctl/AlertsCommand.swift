@@ -39,7 +39,7 @@ struct AlertsCommand: ParsableCommand {
 
         func run() throws {
             let config = try global.loadConfig()
-            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let times = LocalTimes(zone: config.practice.zone)
             let alerts = try global.open(.existing).alerts(openOnly: open, patient: patient, limit: limit)
             let listing = Listing(
                 columns: ["id", "patient", "rule", "level", "state", "opened", "count", "last_value", "threshold", "by"],
@@ -81,7 +81,7 @@ struct AlertsCommand: ParsableCommand {
 
         func run() throws {
             if let minutes, minutes < 1 || minutes > 600 {
-                throw CLIError("--minutes: \(minutes) is not between 1 and 600; give the whole minutes spent")
+                throw CLIError("--minutes: \(minutes) is not between 1 and 600", fix: "give the whole minutes spent")
             }
             let database = try global.open(.existing)
             _ = try database.acknowledge(
@@ -104,7 +104,7 @@ struct AlertsCommand: ParsableCommand {
 
         func run() throws {
             guard let seconds = DurationText.parse(duration), seconds > 0, seconds <= 30 * 86_400 else {
-                throw CLIError("--for: \"\(duration)\" is not a duration up to 30d; write it like 30m, 2h or 1d")
+                throw CLIError("--for: \"\(duration)\" is not a duration up to 30d", fix: "write it like 30m, 2h or 1d")
             }
             let database = try global.open(.existing)
             _ = try database.snooze(id, for: seconds, by: global.actor)

@@ -3,7 +3,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 
-extension Devices {
+extension DevicesCommand {
     struct Pair: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Pair a Bluetooth device: the daemon connects to it at once and bonds.",

@@ -20,8 +20,8 @@ struct CCMCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, StatusCommand.self, Patients.self, Devices.self, CarePlanCommand.self, Ingest.self, Readings.self, AlertsCommand.self,
-            Inbox.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, Hubs.self, Staff.self,
+            InitCommand.self, StatusCommand.self, PatientsCommand.self, DevicesCommand.self, CarePlanCommand.self, IngestCommand.self, ReadingsCommand.self, AlertsCommand.self,
+            InboxCommand.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, HubsCommand.self, StaffCommand.self,
         ])
 
     static func main() {

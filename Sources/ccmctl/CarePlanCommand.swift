@@ -13,7 +13,7 @@ struct CarePlanCommand: ParsableCommand {
             Where two templates set the same threshold the stricter one wins; careplan show says \
             where each effective value comes from.
             """,
-        subcommands: [Templates.self, Set.self, Show.self])
+        subcommands: [Templates.self, SetPlan.self, Show.self])
 
     struct Templates: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List the templates and their rules.")
@@ -36,8 +36,9 @@ struct CarePlanCommand: ParsableCommand {
         }
     }
 
-    struct Set: ParsableCommand {
+    struct SetPlan: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Set a patient's care plan: templates and overrides (replaces the previous plan).",
             discussion: """
                 Keys are RULE.PARAMETER (systolic-high.urgent=175, glucose-stale.after=48h, \
@@ -58,12 +59,12 @@ struct CarePlanCommand: ParsableCommand {
 
         func run() throws {
             guard !templates.isEmpty else {
-                throw CLIError("--template: give at least one; list them with ccmctl careplan templates")
+                throw CLIError("--template: give at least one", fix: "list them with ccmctl careplan templates")
             }
             let parsed = try overrides.map { text in
                 let parts = text.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
                 guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
-                    throw CLIError("--set: \"\(text)\" is not KEY=VALUE; write it like systolic-high.urgent=175")
+                    throw CLIError("--set: \"\(text)\" is not KEY=VALUE", fix: "write it like systolic-high.urgent=175")
                 }
                 return CarePlanOverride(key: parts[0], value: parts[1], by: global.actor)
             }
@@ -92,9 +93,9 @@ struct CarePlanCommand: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard try database.patient(patient) != nil else { throw CLIError("no patient \(patient); list patients with ccmctl patients list") }
+            guard try database.patient(patient) != nil else { throw CLIError("no patient \(patient)", fix: "list patients with ccmctl patients list") }
             guard let stored = try database.carePlan(patient) else {
-                throw CLIError("patient \(patient) has no care plan; set one with ccmctl careplan set \(patient) --template NAME")
+                throw CLIError("patient \(patient) has no care plan", fix: "set one with ccmctl careplan set \(patient) --template NAME")
             }
             let library = try global.loadConfig().loadTemplates()
             let plan: CarePlan

@@ -3,8 +3,9 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 
-struct Devices: ParsableCommand {
+struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "devices",
         abstract: "Register devices, assign them to patients, and see what BLE discovered and how each device syncs.",
         discussion: """
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
@@ -40,7 +41,7 @@ struct Devices: ParsableCommand {
             if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             var bleAddress = address.map(DeviceID.canonical)
             if let bleAddress, !DeviceID.isBluetoothAddress(bleAddress) {
-                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address; write six hex pairs like A4:C1:38:12:34:56")
+                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address", fix: "write six hex pairs like A4:C1:38:12:34:56")
             }
             if bleAddress == nil, DeviceID.isBluetoothAddress(id) { bleAddress = id }
             let outcomes = try global.pipeline().addDevice(
@@ -55,10 +56,11 @@ struct Devices: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Assign a device to a patient and replay its quarantined readings.",
             discussion: """
-                A multi-user cuff sends a user index with each reading (0x2A35 User ID). Its readings \
-                go to the patient mapped to that index with --user N --patient P (audited), never to \
-                the device's own patient; a reading from an index that is not mapped is quarantined \
-                (unmapped_user) and replayed when it is mapped. User 255 is the cuff's "unknown user".
+                A multi-user cuff or scale sends a user index with each reading (User ID of 0x2A35, \
+                0x2A9D, 0x2A9C). Its readings go to the patient mapped to that index with --user N \
+                --patient P (audited), never to the device's own patient; a reading from an index \
+                that is not mapped is quarantined (unmapped_user) and replayed when it is mapped. User \
+                255 is the device's "unknown user".
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -134,12 +136,14 @@ struct Devices: ParsableCommand {
     }
 }
 
-extension Devices {
+extension DevicesCommand {
     struct Discovered: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List Bluetooth health devices heard advertising that are not assigned to a patient.",
             discussion: """
-                The daemon notes cuffs (service 1810) and glucometers (1808) it hears while scanning. \
+                The daemon notes the health devices it hears while scanning, with the kind their \
+                advertised services make them: bp_monitor (service 1810), glucometer (1808), scale \
+                (weight scale 181d, body composition 181b), pulse_oximeter (1822), thermometer (1809). \
                 Pair one to a patient with ccmctl devices add ADDRESS --kind KIND --patient PATIENT \
                 (or devices assign, for a device already registered).
                 """)
@@ -155,10 +159,10 @@ extension Devices {
         func run() throws {
             let seen = try global.open(.existing).discoveredDevices(unassignedOnly: !all)
             let listing = Listing(
-                columns: ["address", "type", "name", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
+                columns: ["address", "type", "name", "kind", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
                 rows: seen.map { d in
                     [
-                        .text(d.address), .text(d.addressType), .optional(d.name), .text(d.services), .int(d.rssi), .date(d.firstSeen),
+                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue), .text(d.services), .int(d.rssi), .date(d.firstSeen),
                         .date(d.lastSeen), .optional(d.deviceID), .optional(d.patientID),
                     ]
                 },

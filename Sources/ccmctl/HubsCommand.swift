@@ -4,8 +4,9 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 
-struct Hubs: ParsableCommand {
+struct HubsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "hubs",
         abstract: "Register the hubs that publish to the gateway over MQTT, and make their broker passwords.",
         discussion: """
             A hub is the broker account it logs in with: the shipped broker ACL lets account H1 publish \
@@ -71,7 +72,7 @@ struct Hubs: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id); register it with ccmctl hubs add \(id)") }
+            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id)", fix: "register it with ccmctl hubs add \(id)") }
             let devices = try database.devices().filter { $0.hubID == id }.map(\.id)
             print("hub \(hub.id)")
             print("  state: " + (hub.enabled ? "enabled" : "disabled since \(RFC3339.format(hub.disabledAt!))" + (hub.disabledBy.map { " by \($0)" } ?? "")))
@@ -154,8 +155,8 @@ struct Hubs: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id); register it first with ccmctl hubs add \(id)") }
-            guard hub.enabled else { throw CLIError("hub \(id) is disabled; enable it with ccmctl hubs enable \(id) first") }
+            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id)", fix: "register it first with ccmctl hubs add \(id)") }
+            guard hub.enabled else { throw CLIError("hub \(id) is disabled", fix: "enable it with ccmctl hubs enable \(id) first") }
             let password = Self.newPassword()
             let line = try Self.passwordLine(user: id, password: password, tool: mosquittoPasswd)
             if let passwordFile { try Self.install(line, user: id, in: passwordFile) }
@@ -181,7 +182,7 @@ struct Hubs: ParsableCommand {
         /// to it on standard input, never on a command line.
         static func passwordLine(user: String, password: String, tool: String) throws -> String {
             guard FileManager.default.isExecutableFile(atPath: tool) else {
-                throw CLIError("--mosquitto-passwd: \(tool) is not there; install mosquitto (apt install mosquitto) or give its path")
+                throw CLIError("--mosquitto-passwd: \(tool) is not there", fix: "install mosquitto (apt install mosquitto) or give its path")
             }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ccmctl-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
@@ -219,14 +220,14 @@ struct Hubs: ParsableCommand {
                     let existing = try manager.attributesOfItem(atPath: path)
                     attributes = existing.filter { [.posixPermissions, .ownerAccountID, .groupOwnerAccountID].contains($0.key) }
                 } catch {
-                    throw CLIError("--password-file: cannot read \(path) (\(error.localizedDescription)); run as a user who can (sudo)")
+                    throw CLIError("--password-file: cannot read \(path) (\(error.localizedDescription))", fix: "run as a user who can (sudo)")
                 }
             }
             lines.removeAll { $0.hasPrefix(user + ":") }
             lines.append(line)
             let temporary = path + ".ccmctl-new"
             guard manager.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw CLIError("--password-file: cannot write next to \(path); run as a user who can (sudo)")
+                throw CLIError("--password-file: cannot write next to \(path)", fix: "run as a user who can (sudo)")
             }
             // The owner and group stay when we may set them (root); the mode always.
             try? manager.setAttributes(attributes.filter { $0.key != .posixPermissions }, ofItemAtPath: temporary)
@@ -235,14 +236,15 @@ struct Hubs: ParsableCommand {
                 guard rename(temporary, path) == 0 else { throw CLIError(String(cString: strerror(errno))) }
             } catch {
                 try? manager.removeItem(atPath: temporary)
-                throw CLIError("--password-file: cannot replace \(path) (\(error)); run as a user who can (sudo)")
+                throw CLIError("--password-file: cannot replace \(path) (\(error))", fix: "run as a user who can (sudo)")
             }
         }
     }
 }
 
-struct Staff: ParsableCommand {
+struct StaffCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "staff",
         abstract: "The staff whose time bills: time entries naming anyone else are rejected.",
         discussion: """
             A time entry (ccmctl time add, alerts ack --minutes, the MQTT time topic) must name registered, \

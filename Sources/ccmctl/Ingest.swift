@@ -5,8 +5,9 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 
-struct Ingest: ParsableCommand {
+struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "ingest",
         abstract: "Feed native JSON readings (one per line) through the pipeline.",
         discussion: """
             Each non-empty line is one input in the native reading format v1 (an object or an \
@@ -38,7 +39,7 @@ struct Ingest: ParsableCommand {
             handle = .standardInput
         } else {
             guard let opened = FileHandle(forReadingAtPath: file) else {
-                throw CLIError("cannot read \(file); check the path, or pass - to read standard input")
+                throw CLIError("cannot read \(file)", fix: "check the path, or pass - to read standard input")
             }
             handle = opened
         }

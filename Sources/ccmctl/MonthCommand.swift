@@ -14,7 +14,7 @@ struct PricedMonth {
 
     init(_ global: GlobalOptions, month text: String?, patient: String?) throws {
         let config = try global.loadConfig()
-        let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
+        let zone = config.practice.zone
         if let text {
             month = try validatedMonth(text)
         } else {
@@ -22,7 +22,7 @@ struct PricedMonth {
         }
         let database = try global.open(.existing)
         if let patient, try database.patient(patient) == nil {
-            throw CLIError("no patient \(patient); list patients with ccmctl patients list")
+            throw CLIError("no patient \(patient)", fix: "list patients with ccmctl patients list")
         }
         summaries = try config.monthSummaries(database: database, month: month, patient: patient)
         do {

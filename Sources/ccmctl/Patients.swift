@@ -5,8 +5,9 @@ import GatewayCore
 import GatewayStore
 import SwiftCSV
 
-struct Patients: ParsableCommand {
+struct PatientsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "patients",
         abstract: "Add, change, list, show and import patients, with the facts billing needs.",
         subcommands: [Add.self, Change.self, MonthComplexity.self, List.self, Show.self, Import.self])
 
@@ -106,7 +107,7 @@ struct Patients: ParsableCommand {
             let start = try rpmStart.map { $0 == "none" ? nil : try validatedDate($0, option: "--rpm-start") }
             let enrolled = try programs.map { $0 == "none" ? [] : try validatedPrograms($0, option: "--programs") }
             guard name != nil || zone != nil || codes != nil || partB != nil || consent != nil || complexity != nil || enrolled != nil || start != nil
-            else { throw CLIError("nothing to change; give at least one option (ccmctl patients set --help lists them)") }
+            else { throw CLIError("nothing to change", fix: "give at least one option (ccmctl patients set --help lists them)") }
             let patient = try global.open(.existing).updatePatient(id, by: global.actor) { patient in
                 if let name { patient.name = name }
                 if let zone { patient.timeZone = zone }
@@ -197,7 +198,7 @@ struct Patients: ParsableCommand {
         func run() throws {
             let database = try global.open(.existing)
             guard let patient = try database.patient(id) else {
-                throw CLIError("no patient \(id); list patients with ccmctl patients list")
+                throw CLIError("no patient \(id)", fix: "list patients with ccmctl patients list")
             }
             let devices = try database.devices(patient: id)
             let recent = try database.readings(patient: id, limit: 5)
@@ -205,7 +206,7 @@ struct Patients: ParsableCommand {
                 print(Listing.json(PatientJSON(patient, devices: devices.map(\.id))))
                 return
             }
-            let times = LocalTimes(timeZone: patient.timeZone)
+            let times = LocalTimes(zone: TimeZone(identifier: patient.timeZone) ?? .gmt)
             print("""
                 patient         \(DisplayText.escaped(patient.id))
                 name            \(DisplayText.escaped(patient.name))
@@ -314,7 +315,7 @@ struct Roster {
 
         /// The row's screening facts (checked: id, conditions, Part B, consent).
         func candidate() throws -> Eligibility.Candidate {
-            guard let id = field("id") else { throw CLIError("\(at), id: required; give the practice's patient id") }
+            guard let id = field("id") else { throw CLIError("\(at), id: required", fix: "give the practice's patient id") }
             let consent: Eligibility.Consent
             switch field("ccm_consent_date") {
             case nil: consent = .notAsked
@@ -335,17 +336,17 @@ struct Roster {
         do {
             csv = try CSV<Named>(url: URL(fileURLWithPath: file))
         } catch {
-            throw CLIError("cannot read \(file) as CSV: \(error); check the path and that the first line names the columns")
+            throw CLIError("cannot read \(file) as CSV: \(error)", fix: "check the path and that the first line names the columns")
         }
         for column in csv.header where !Self.columns.contains(column) {
-            throw CLIError("\(file): unknown column \"\(column)\"; the roster's columns are \(Self.columns.joined(separator: ", "))")
+            throw CLIError("\(file): unknown column \"\(column)\"", fix: "the roster's columns are \(Self.columns.joined(separator: ", "))")
         }
-        guard csv.header.contains("id") else { throw CLIError("\(file): missing column \"id\"; the first line must name at least id") }
+        guard csv.header.contains("id") else { throw CLIError("\(file): missing column \"id\"", fix: "the first line must name at least id") }
         var seen: Swift.Set<String> = []
         rows = try csv.rows.enumerated().map { index, values in
             let row = Row(values: values, at: "\(file) line \(index + 2)")
             if let id = row.field("id"), !seen.insert(id).inserted {
-                throw CLIError("\(row.at), id: \(id) appears twice; keep one line per patient")
+                throw CLIError("\(row.at), id: \(id) appears twice", fix: "keep one line per patient")
             }
             return row
         }
@@ -419,7 +420,7 @@ func validatedPrograms(_ text: String, option: String) throws -> [TimeEntryInput
     var programs: [TimeEntryInput.Program] = []
     for part in text.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) {
         guard let program = TimeEntryInput.Program(rawValue: part.lowercased()) else {
-            throw CLIError("\(option): \"\(part)\" is not a program; use ccm, rpm or pcm, comma-separated")
+            throw CLIError("\(option): \"\(part)\" is not a program", fix: "use ccm, rpm or pcm, comma-separated")
         }
         if !programs.contains(program) { programs.append(program) }
     }

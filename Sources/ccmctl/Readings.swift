@@ -5,8 +5,9 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 
-struct Readings: ParsableCommand {
+struct ReadingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "readings",
         abstract: "List normalized readings.",
         subcommands: [List.self, Controls.self])
 
@@ -20,11 +21,13 @@ struct Readings: ParsableCommand {
                 received_at. flags are what the device said about the measurement (cuff Measurement \
                 Status: body_movement, cuff_too_loose, irregular_pulse, pulse_above_range, \
                 pulse_below_range, improper_position; meter Sensor Status: battery_low, \
-                result_above_range (HI), result_below_range (LO), temperature_too_high, ...). A blood \
+                result_above_range (HI), result_below_range (LO), temperature_too_high, ...; oximeter \
+                status: questionable_measurement, low_perfusion, poor_signal, sensor_displaced, ...). A blood \
                 pressure reading with body_movement, cuff_too_loose or improper_position is kept but \
                 left out of threshold and average rules (excluded_from_rules says why). A HI or LO \
                 glucose shows as HI/LO: its number is the meter's limit, not the value. user is a \
-                multi-user cuff's user index; epoch is the meter's record numbering.
+                multi-user cuff's or scale's user index; epoch is the meter's record numbering. A \
+                thermometer's body site (ear, mouth, ...) is its sample_location.
                 """)
 
         @OptionGroup var global: GlobalOptions
@@ -46,7 +49,7 @@ struct Readings: ParsableCommand {
 
         func run() throws {
             let config = try global.loadConfig()
-            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let times = LocalTimes(zone: config.practice.zone)
             let database = try GatewayDatabase(path: try global.databasePath(), mode: .existing)
             let readings = try database.readings(
                 patient: patient, kind: kind, since: try since.map(times.parseSince), limit: limit)
@@ -124,7 +127,7 @@ enum ReadingListing {
     }
 }
 
-extension Readings {
+extension ReadingsCommand {
     struct Controls: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List glucose control-solution tests, oldest first.",
@@ -144,7 +147,7 @@ extension Readings {
 
         func run() throws {
             let config = try global.loadConfig()
-            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let times = LocalTimes(zone: config.practice.zone)
             let tests = try global.open(.existing).controlTests(device: device.map(DeviceID.canonical))
             let listing = Listing(
                 columns: ["id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type", "sample_location", "flags", "inbox"],
@@ -172,8 +175,9 @@ enum PayloadText {
     }
 }
 
-struct Inbox: ParsableCommand {
+struct InboxCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "inbox",
         abstract: "Look into the inbox: every input as received, with what became of it.",
         subcommands: [List.self, Retry.self])
 
@@ -206,10 +210,10 @@ struct Inbox: ParsableCommand {
         func run() throws {
             let statuses = ["pending"] + ItemStatus.allCases.map(\.rawValue)
             if let status, !statuses.contains(status) {
-                throw CLIError("--status: unknown status \"\(status)\"; use one of \(statuses.joined(separator: ", "))")
+                throw CLIError("--status: unknown status \"\(status)\"", fix: "use one of \(statuses.joined(separator: ", "))")
             }
             let config = try global.loadConfig()
-            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let times = LocalTimes(zone: config.practice.zone)
             let entries = try global.open(.existing).inbox(status: status, device: device.map(DeviceID.canonical), limit: limit)
             var columns = ["inbox", "item", "received_at", "source", "status", "device", "kind", "reading", "reason"]
             if payload || format != .table { columns += ["payload_encoding", "payload"] }
@@ -270,7 +274,7 @@ struct Inbox: ParsableCommand {
             }
             printAlerts(outcomes.flatMap(\.alerts))
             if !unknown.isEmpty {
-                throw CLIError("no inbox entry \(unknown.map(String.init).joined(separator: ", ")); list failed inputs with ccmctl inbox list --status failed")
+                throw CLIError("no inbox entry \(unknown.map(String.init).joined(separator: ", "))", fix: "list failed inputs with ccmctl inbox list --status failed")
             }
             if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
         }

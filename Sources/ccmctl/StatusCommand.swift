@@ -21,7 +21,7 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         let config = try global.loadConfig()
-        let times = LocalTimes(timeZone: config.practice.timeZone)
+        let times = LocalTimes(zone: config.practice.zone)
         let database = try global.open(.existing)
         let health = try database.health(lastInputs: true)
         let today = try database.statusCounts(today: times.timeZone)

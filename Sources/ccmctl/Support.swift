@@ -82,18 +82,16 @@ struct GlobalOptions: ParsableArguments {
 }
 
 /// A command-line mistake that names the problem and the fix; exits with status 1.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
+typealias CLIError = Explanation<UsageMistake>
+enum UsageMistake {}
 
 /// Times in tables are shown in the practice's time zone; JSON and CSV use UTC RFC 3339.
 struct LocalTimes {
     let formatter: DateFormatter
     let timeZone: TimeZone
 
-    init(timeZone identifier: String) {
-        timeZone = TimeZone(identifier: identifier) ?? .gmt
+    init(zone: TimeZone) {
+        timeZone = zone
         formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = timeZone
@@ -108,18 +106,14 @@ struct LocalTimes {
     /// Parses `--since`: a date (local midnight in the practice's zone) or an RFC 3339 time.
     func parseSince(_ text: String) throws -> Date {
         if let date = RFC3339.parse(text) { return date }
-        if let day = LocalDate(text) {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = timeZone
-            if let date = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day)) { return date }
-        }
-        throw CLIError("--since: \"\(text)\" is not a date; write 2026-03-04 or 2026-03-04T07:00:00-06:00")
+        if let day = LocalDate(text) { return LocalDay.start(of: day, in: timeZone) }
+        throw CLIError("--since: \"\(text)\" is not a date", fix: "write 2026-03-04 or 2026-03-04T07:00:00-06:00")
     }
 }
 
 func validatedTimeZone(_ identifier: String, option: String) throws -> String {
     guard TimeZone(identifier: identifier) != nil else {
-        throw CLIError("\(option): unknown time zone \"\(identifier)\"; use an IANA name such as America/Chicago")
+        throw CLIError("\(option): unknown time zone \"\(identifier)\"", fix: "use an IANA name such as America/Chicago")
     }
     return identifier
 }
@@ -127,7 +121,7 @@ func validatedTimeZone(_ identifier: String, option: String) throws -> String {
 func validatedConditions(_ codes: [String], option: String) throws -> [String] {
     try codes.flatMap { $0.split(whereSeparator: { $0 == "," || $0 == ";" || $0 == " " }) }.map { raw in
         guard let code = ICD10.canonical(String(raw)) else {
-            throw CLIError("\(option): \"\(raw)\" is not an ICD-10-CM code; write codes like I10 or E11.9")
+            throw CLIError("\(option): \"\(raw)\" is not an ICD-10-CM code", fix: "write codes like I10 or E11.9")
         }
         return code
     }
@@ -143,14 +137,14 @@ func validatedYesNo(_ text: String, option: String) throws -> Bool {
 }
 
 func validatedMonth(_ text: String) throws -> CalendarMonth {
-    guard let month = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month; write YYYY-MM, e.g. 2026-03") }
+    guard let month = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month", fix: "write YYYY-MM, e.g. 2026-03") }
     return month
 }
 
 func validatedDate(_ text: String?, option: String) throws -> LocalDate? {
     guard let text else { return nil }
     guard let date = LocalDate(text) else {
-        throw CLIError("\(option): \"\(text)\" is not a date; write YYYY-MM-DD, e.g. 2026-03-04")
+        throw CLIError("\(option): \"\(text)\" is not a date", fix: "write YYYY-MM-DD, e.g. 2026-03-04")
     }
     return date
 }

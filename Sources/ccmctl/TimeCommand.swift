@@ -44,7 +44,7 @@ struct TimeCommand: ParsableCommand {
             ROLE), enabled, and record time in their registered role. Alert acknowledgements with --minutes \
             and the MQTT time topic (only from a hub registered for the patient) add entries too.
             """,
-        subcommands: [Add.self, Start.self, Stop.self, List.self, Void.self])
+        subcommands: [Add.self, Start.self, Stop.self, List.self, VoidEntry.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Record minutes spent on a patient.")
@@ -64,16 +64,16 @@ struct TimeCommand: ParsableCommand {
 
         func run() throws {
             guard (1...TimeEntryV1.maxMinutes).contains(minutes) else {
-                throw CLIError("--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes); split longer work into entries")
+                throw CLIError("--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes)", fix: "split longer work into entries")
             }
             let config = try global.loadConfig()
-            let start = try at.map { try parseLocalTime($0, zone: config.practice.timeZone, option: "--at") } ?? Date().addingTimeInterval(-Double(minutes) * 60)
+            let start = try at.map { try parseLocalTime($0, zone: config.practice.zone, option: "--at") } ?? Date().addingTimeInterval(-Double(minutes) * 60)
             let database = try global.open(.existing)
             let entry = TimeEntryInput(
                 patientID: patient, start: start, minutes: minutes, staff: global.actor, role: try time.role(of: global.actor, in: database),
                 program: time.program, activity: time.activity, interactive: time.interactive, note: time.note)
             let id = try database.addTimeEntry(entry, source: "ccmctl", by: global.actor)
-            let local = LocalTimes(timeZone: config.practice.timeZone)
+            let local = LocalTimes(zone: config.practice.zone)
             print("time entry \(id): \(patient) \(minutes) min \(time.program.rawValue) \(entry.role.rawValue) \(time.activity.rawValue)\(entry.interactive ? " interactive" : "") at \(local.formatter.string(from: start))")
         }
     }
@@ -134,7 +134,7 @@ struct TimeCommand: ParsableCommand {
 
         func run() throws {
             let config = try global.loadConfig()
-            let zone = TimeZone(identifier: config.practice.timeZone) ?? .current
+            let zone = config.practice.zone
             var from: Date?, to: Date?
             if let month {
                 let parsed = try validatedMonth(month)
@@ -143,7 +143,7 @@ struct TimeCommand: ParsableCommand {
             }
             let database = try global.open(.existing)
             let entries = try database.timeEntries(patient: patient, from: from, to: to)
-            let times = LocalTimes(timeZone: config.practice.timeZone)
+            let times = LocalTimes(zone: config.practice.zone)
             let listing = Listing(
                 columns: ["id", "patient", "start", "minutes", "staff", "role", "program", "activity", "interactive", "source", "note", "void"],
                 rows: entries.map { e in
@@ -163,8 +163,9 @@ struct TimeCommand: ParsableCommand {
         }
     }
 
-    struct Void: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Void a time entry: it stays in the ledger, marked, and never counts.")
+    struct VoidEntry: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "void", abstract: "Void a time entry: it stays in the ledger, marked, and never counts.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -184,18 +185,14 @@ struct TimeCommand: ParsableCommand {
 
 /// A time given on the command line: RFC 3339 with an offset, or `YYYY-MM-DD HH:MM` (or with
 /// a `T`) in the practice's zone.
-func parseLocalTime(_ text: String, zone identifier: String, option: String) throws -> Date {
+func parseLocalTime(_ text: String, zone: TimeZone, option: String) throws -> Date {
     if let date = RFC3339.parse(text) { return date }
     let parts = text.split(whereSeparator: { $0 == " " || $0 == "T" })
     if parts.count == 2, let day = LocalDate(String(parts[0])) {
         let clock = parts[1].split(separator: ":")
         if clock.count == 2, let hour = Int(clock[0]), let minute = Int(clock[1]), (0..<24).contains(hour), (0..<60).contains(minute) {
-            var calendar = Calendar(identifier: .gregorian)
-            calendar.timeZone = TimeZone(identifier: identifier) ?? .current
-            if let date = calendar.date(from: DateComponents(year: day.year, month: day.month, day: day.day, hour: hour, minute: minute)) {
-                return date
-            }
+            if let date = LocalDay.instant(day, hour: hour, minute: minute, in: zone) { return date }
         }
     }
-    throw CLIError("\(option): \"\(text)\" is not a time; write 2026-03-04 10:05 (practice time) or 2026-03-04T10:05:00-06:00")
+    throw CLIError("\(option): \"\(text)\" is not a time", fix: "write 2026-03-04 10:05 (practice time) or 2026-03-04T10:05:00-06:00")
 }

@@ -56,6 +56,8 @@ METER=F0:00:00:00:00:02
 PINMETER=F0:00:00:00:00:03
 OPEN=F0:00:00:00:00:04
 RPA=F0:00:00:00:00:05
+SCALE=F0:00:00:00:00:06
+OXIMETER=F0:00:00:00:00:07
 # The RPA device bonds with its identity address in boot 1 and uses a resolvable private address in boot 2.
 privacy=0; [ "$boot" = 2 ] && privacy=1
 /opt/bumble/bin/python3 -u peripherals.py --keys /var/lib/bumble \
@@ -64,6 +66,8 @@ privacy=0; [ "$boot" = 2 ] && privacy=1
   name=pinmeter,profile=gls,security=passkey,address=$PINMETER \
   name=openmeter,profile=gls,security=open,address=$OPEN \
   name=rpameter,profile=gls,security=justworks,address=$RPA,privacy=$privacy \
+  name=scale,profile=wss,security=justworks,address=$SCALE \
+  name=oximeter,profile=plxs,security=justworks,address=$OXIMETER \
   >/tmp/peripherals.log 2>&1 &
 radio=$!
 for i in $(seq 1 120); do grep -q "radio ready" /tmp/peripherals.log && break; sleep 0.5; done
@@ -79,7 +83,7 @@ stored() { ctl readings list --format csv 2>/dev/null | grep -c "$1" || true; }
 if [ "$boot" = 1 ]; then
   ctl init >/dev/null
   ctl patients add P1 --name "VM Patient" >/dev/null || fail "register patient P1"
-  for d in "$CUFF bp_monitor" "$METER glucometer" "$PINMETER glucometer" "$OPEN glucometer" "$RPA glucometer"; do
+  for d in "$CUFF bp_monitor" "$METER glucometer" "$PINMETER glucometer" "$OPEN glucometer" "$RPA glucometer" "$SCALE scale" "$OXIMETER pulse_oximeter"; do
     set -- $d
     ctl devices add "$1" --kind "$2" --patient P1 >/dev/null || fail "register $1"
   done
@@ -91,19 +95,21 @@ if [ "$boot" = 1 ]; then
   check "passkey meter without a passkey: fails, named a security failure" sh -c "! ./ccm-gatewayd ble-sync $PINMETER --config $state/gateway.yaml --idle 3 --timeout 20 >/tmp/pin1.out 2>&1; cat /tmp/pin1.out; grep -q 'security failure' /tmp/pin1.out"
   check "passkey meter: pair --passkey 123456, then sync" sh -c "timeout 30 ./ccmctl devices pair $PINMETER --passkey 123456 --config $state/gateway.yaml && timeout 90 ./ccm-gatewayd ble-sync $PINMETER --config $state/gateway.yaml --idle 3 --timeout 20"
   check "rpa meter (identity address): paired, IRK stored" sync_device $RPA
-  check "bonds stored: 4 devices, no key material printed" sh -c "ctl() { timeout 60 ./ccmctl \"\$@\" --config $state/gateway.yaml; }; ctl devices bonds; test \$(ctl devices bonds --format csv | tail -n +2 | wc -l) -eq 4"
+  check "scale with Just Works pairing: weight indicated and stored" sh -c "timeout 90 ./ccm-gatewayd ble-sync $SCALE --config $state/gateway.yaml --idle 3 --timeout 20 | tee /tmp/scale.out; grep -q 'readings stored: 1 ' /tmp/scale.out"
+  check "oximeter with Just Works pairing: 2 stored spot-checks (RACP, deleted), 1 live, 1 of 3 continuous" sh -c "timeout 90 ./ccm-gatewayd ble-sync $OXIMETER --config $state/gateway.yaml --idle 3 --timeout 20 | tee /tmp/oximeter.out; grep -q 'stored spot-checks on the oximeter: 2 (deleted' /tmp/oximeter.out && grep -q 'continuous measurements received: 3, stored: 1' /tmp/oximeter.out && grep -q 'readings stored: 4 ' /tmp/oximeter.out"
+  check "bonds stored: 6 devices, no key material printed" sh -c "ctl() { timeout 60 ./ccmctl \"\$@\" --config $state/gateway.yaml; }; ctl devices bonds; test \$(ctl devices bonds --format csv | tail -n +2 | wc -l) -eq 6"
 
   # The daemon: restarts find the bonds (loaded from the database), no pairing again.
   before=$(grep -c "paired" /tmp/peripherals.log)
   timeout 200 ./ccm-gatewayd run --config $state/gateway.yaml >/tmp/daemon.log 2>&1 &
   daemon=$!
   for i in $(seq 1 180); do
-    [ "$(grep -c 'BLE session complete' /tmp/daemon.log)" -ge 5 ] && break
+    [ "$(grep -c 'BLE session complete' /tmp/daemon.log)" -ge 7 ] && break
     sleep 1
   done
   kill -TERM $daemon; wait $daemon
   sed 's/^/  [daemon] /' /tmp/daemon.log | tail -60
-  [ "$(grep -c 'BLE session complete' /tmp/daemon.log)" -ge 5 ] && pass "daemon: all 5 devices synced in one run ($i s)" || fail "daemon: $(grep -c 'BLE session complete' /tmp/daemon.log) of 5 devices synced in $i s"
+  [ "$(grep -c 'BLE session complete' /tmp/daemon.log)" -ge 7 ] && pass "daemon: all 7 devices synced in one run ($i s)" || fail "daemon: $(grep -c 'BLE session complete' /tmp/daemon.log) of 7 devices synced in $i s"
   after=$(grep -c "paired" /tmp/peripherals.log)
   if [ "$after" = "$before" ] && grep -q "bond keys loaded" /tmp/daemon.log; then pass "daemon restart: bonds loaded, devices synced without pairing again"; else fail "daemon restart: paired again ($before -> $after) or keys not loaded"; fi
   check "ccmctl status shows the adapter" sh -c "timeout 30 ./ccmctl status --config $state/gateway.yaml | grep -i -A3 bluetooth"

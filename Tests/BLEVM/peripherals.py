@@ -12,6 +12,12 @@ profile   bps: Blood Pressure (1810): feature (read), measurement (indicate); th
           gls: Glucose (1808): measurement and context (notify), feature (read), RACP (write,
                indicate): number of records, report all, report records >= N. Each connection
                adds one record, so every sync has something new.
+          wss: Weight Scale (181d): measurement (indicate), feature (read); the scale sends one
+               weight (lb, time stamp) once indications are on, then disconnects.
+          plxs: Pulse Oximeter (1822): spot-check (indicate), continuous (notify), features
+               (read), RACP (write, indicate; operator "all records"): number of records, report
+               all, delete all. Two stored spot-checks; once continuous notifications are on it
+               sends three of them and one live spot-check, then disconnects.
 security  open: nothing needs encryption. justworks: reads and RACP need an encrypted link (the
           device has no IO: Just Works). passkey: they need an authenticated link; the device
           shows passkey 123456 (DisplayOnly).
@@ -86,6 +92,7 @@ class Peripheral:
         self.device.pairing_config_factory = lambda connection: PairingConfig(
             sc=True, mitm=mitm, bonding=True, delegate=delegate, identity_address_type=PairingConfig.AddressType.RANDOM)
         self.records = []
+        self.spot_checks = []
         self.next_seq = 1
         self.cccd = {}
 
@@ -104,24 +111,40 @@ class Peripheral:
         value = struct.pack("<BH", 0x02, seq) + stamp(t) + sfloat(100 + seq, -5) + bytes([0x11])
         self.records.append((seq, value))
 
+    def characteristic(self, uuid, kind, value=b""):
+        """A pushed value (INDICATE or NOTIFY), a readable feature (READ), or the RACP (WRITE)."""
+        if kind == Characteristic.READ:
+            return Characteristic(uuid, kind, self.permission(), value)
+        if kind == Characteristic.WRITE:
+            return Characteristic(uuid, kind | Characteristic.INDICATE, self.permission(write=True), CharacteristicValue(write=self.on_racp))
+        return Characteristic(uuid, kind, Characteristic.READABLE, b"")
+
     def build(self):
-        if self.profile == "bps":
-            self.measurement = Characteristic("2A35", Characteristic.INDICATE, Characteristic.READABLE, b"")
-            feature = Characteristic("2A49", Characteristic.READ, self.permission(), struct.pack("<H", 0x0000))
-            self.device.add_service(Service("1810", [self.measurement, feature]))
+        c, read = self.characteristic, Characteristic.READ
+        if self.profile == "wss":
+            self.measurement = c("2A9D", Characteristic.INDICATE)
+            characteristics = [self.measurement, c("2A9E", read, struct.pack("<I", 0x00000006))]
+            self.measurement.on("subscription", self.on_push_subscription)
+        elif self.profile == "plxs":
+            self.measurement, self.continuous = c("2A5E", Characteristic.INDICATE), c("2A5F", Characteristic.NOTIFY)
+            self.racp = c("2A52", Characteristic.WRITE)
+            characteristics = [self.measurement, self.continuous, c("2A60", read, struct.pack("<H", 0x000D)), self.racp]
+            self.continuous.on("subscription", self.on_push_subscription)
+            for minutes in (90, 30):
+                t = datetime.datetime.now() - datetime.timedelta(minutes=minutes)
+                self.spot_checks.append(bytes([0x01]) + sfloat(95, 0) + sfloat(70, 0) + stamp(t))
+        elif self.profile == "bps":
+            self.measurement = c("2A35", Characteristic.INDICATE)
+            characteristics = [self.measurement, c("2A49", read, struct.pack("<H", 0x0000))]
             self.measurement.on("subscription", self.on_bps_subscription)
-            self.service_uuid = 0x1810
         else:
-            self.measurement = Characteristic("2A18", Characteristic.NOTIFY, Characteristic.READABLE, b"")
-            self.context = Characteristic("2A34", Characteristic.NOTIFY, Characteristic.READABLE, b"")
-            feature = Characteristic("2A51", Characteristic.READ, self.permission(), struct.pack("<H", 0x0000))
-            self.racp = Characteristic(
-                "2A52", Characteristic.WRITE | Characteristic.INDICATE, self.permission(write=True),
-                CharacteristicValue(write=self.on_racp))
-            self.device.add_service(Service("1808", [self.measurement, self.context, feature, self.racp]))
-            self.service_uuid = 0x1808
+            self.measurement, self.context = c("2A18", Characteristic.NOTIFY), c("2A34", Characteristic.NOTIFY)
+            self.racp = c("2A52", Characteristic.WRITE)
+            characteristics = [self.measurement, self.context, c("2A51", read, struct.pack("<H", 0x0000)), self.racp]
             for minutes in (50, 40, 30, 20, 10):
                 self.add_record(minutes)
+        self.service_uuid = {"wss": 0x181D, "plxs": 0x1822, "bps": 0x1810, "gls": 0x1808}[self.profile]
+        self.device.add_service(Service(f"{self.service_uuid:04X}", characteristics))
 
     def on_bps_subscription(self, connection, notify, indicate):
         if indicate:
@@ -138,10 +161,52 @@ class Peripheral:
         except Exception as error:
             say(self.name, "send-failed", repr(error))
 
+    def on_push_subscription(self, connection, notify, indicate):
+        if notify or indicate:
+            asyncio.get_running_loop().create_task(self.push(connection))
+
+    async def push(self, connection):
+        """A scale's weight, or an oximeter's continuous measurements and a live spot-check; then disconnect."""
+        t = datetime.datetime.now() - datetime.timedelta(minutes=1)
+        try:
+            await asyncio.sleep(0.5)  # the central arms its other CCCDs meanwhile
+            if self.profile == "wss":
+                await self.device.indicate_subscriber(connection, self.measurement, bytes([0x03]) + struct.pack("<H", 18000) + stamp(t))
+                say(self.name, "sent 1")
+            else:
+                for spo2 in (94, 95, 93):
+                    await self.device.notify_subscriber(connection, self.continuous, bytes([0x00]) + sfloat(spo2, 0) + sfloat(72, 0))
+                await self.device.indicate_subscriber(connection, self.measurement, bytes([0x01]) + sfloat(96, 0) + sfloat(68, 0) + stamp(t))
+                say(self.name, "sent continuous 3 spot-check 1")
+            await asyncio.sleep(0.5)
+            await connection.disconnect()
+        except Exception as error:
+            say(self.name, "send-failed", repr(error))
+
+    async def answer_plx_racp(self, connection, value):
+        op = value[0]
+        if len(value) != 2 or value[1] != 0x01:
+            await self.device.indicate_subscriber(connection, self.racp, bytes([0x06, 0x00, op, 0x04]))
+        elif op == 0x04:
+            await self.device.indicate_subscriber(connection, self.racp, struct.pack("<BBH", 0x05, 0x00, len(self.spot_checks)))
+        elif op == 0x01:
+            for record in self.spot_checks:
+                await self.device.indicate_subscriber(connection, self.measurement, record)
+            await self.device.indicate_subscriber(connection, self.racp, bytes([0x06, 0x00, 0x01, 0x01 if self.spot_checks else 0x06]))
+            say(self.name, "sent stored", len(self.spot_checks))
+        elif op == 0x02:
+            self.spot_checks = []
+            await self.device.indicate_subscriber(connection, self.racp, bytes([0x06, 0x00, 0x02, 0x01]))
+            say(self.name, "deleted stored")
+        else:
+            await self.device.indicate_subscriber(connection, self.racp, bytes([0x06, 0x00, op, 0x02]))
+
     def on_racp(self, connection, value):
         asyncio.get_running_loop().create_task(self.answer_racp(connection, bytes(value)))
 
     async def answer_racp(self, connection, value):
+        if self.profile == "plxs":
+            return await self.answer_plx_racp(connection, value)
         op = value[0]
         first = struct.unpack_from("<H", value, 3)[0] if len(value) == 5 and value[1] == 0x03 else 0
         chosen = [r for r in self.records if r[0] >= first]

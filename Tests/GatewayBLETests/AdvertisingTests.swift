@@ -1,9 +1,11 @@
+import GatewayTestSupport
 import Testing
+import GatewayCore
 
 @testable import GatewayBLE
 import ccm_gatewayd
 
-@Suite("LE advertising reports")
+@Suite("LE advertising reports", .ownThreads)
 struct AdvertisingTests {
     /// An HCI LE Meta event with one advertising report: flags, the 16-bit service list
     /// (1810, 180A) and the complete local name.
@@ -29,6 +31,17 @@ struct AdvertisingTests {
         #expect(report.name == "Kbd", "a shortened name is used when there is no complete one")
     }
 
+    @Test("Scales, oximeters and thermometers are health devices, of their kind", arguments: [
+        (UInt16(0x181D), DeviceKind.scale), (0x181B, .scale), (0x1822, .pulseOximeter), (0x1809, .thermometer), (0x1810, .bloodPressureMonitor),
+        (0x1808, .glucometer),
+    ])
+    func kinds(service: UInt16, kind: DeviceKind) {
+        var report = AdvertisingReport(address: "X", randomAddress: false, name: nil, services: [], rssi: 0)
+        report.read(advertisingData: [0x05, 0x03, 0x0F, 0x18, UInt8(service & 0xFF), UInt8(service >> 8)])
+        #expect(report.isHealthDevice)
+        #expect(DeviceKind(advertising: report.services) == kind)
+    }
+
     @Test("Other events, cut reports and broken AD structures yield nothing or stop cleanly", arguments: [
         [UInt8](), [0x04, 0x0E, 0x04, 0x01], [0x04, 0x3E, 0x0C, 0x01, 0x00], Array(cuffReport.prefix(20)),
         [0x04, 0x3E, 0x0C, 0x02, 0x05, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 0xFF],
@@ -41,7 +54,7 @@ struct AdvertisingTests {
     }
 }
 
-@Suite("ATT PDUs")
+@Suite("ATT PDUs", .ownThreads)
 struct ATTPDUTests {
     @Test("UUIDs print as the gateway names them: 2a35, or the 128-bit text form")
     func uuids() {

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -9,9 +10,9 @@ import Glibc
 
 /// `ccm-gatewayd ble-sync unix:PATH` as an operator runs it, against the simulated peripheral
 /// listening on a Unix SOCK_SEQPACKET socket.
-@Suite("ccm-gatewayd ble-sync")
+@Suite("ccm-gatewayd ble-sync", .ownThreads)
 struct BLESyncCommandTests {
-    static let daemon = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+    static let daemon = TestPaths.product("ccm-gatewayd")
 
     func run(_ world: BLEWorld, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let config = world.directory.file("gateway.yaml")
@@ -40,7 +41,7 @@ struct BLESyncCommandTests {
         let meter = SimulatedPeripheral.meter(records: records)
         let socket = world.directory.file("meter.sock")
         try meter.listen(path: socket)
-        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5", "--idle", "1"])
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30", "--idle", "1"])
         #expect(meter.finish())
         #expect(status == 0, "\(output)")
         #expect(
@@ -94,7 +95,9 @@ struct BLESyncCommandTests {
         meter.disconnectAfterRecords = 4
         let socket = world.directory.file("meter.sock")
         try meter.listen(path: socket)
-        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5"])
+        // The disconnect ends the session long before the procedure time-out; the time-out is
+        // generous only so that a machine busy with other tests does not end it first.
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30"])
         #expect(meter.finish())
         #expect(status == 1)
         #expect(output.contains("readings stored: 4 (0 duplicate, 0 rejected, 0 quarantined)"))
@@ -111,7 +114,7 @@ struct BLESyncCommandTests {
         let meter = SimulatedPeripheral.meter(records: new)
         let socket = world.directory.file("meter.sock")
         try meter.listen(path: socket)
-        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "5"])
+        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30"])
         #expect(meter.finish())
         #expect(status == 0, "\(output)")
         #expect(output.contains("""

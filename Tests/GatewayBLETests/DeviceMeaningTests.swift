@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayBLE
@@ -29,7 +30,7 @@ extension GATTBytes {
     }
 }
 
-@Suite("What a device says: resets, users, status flags, control solution, HI/LO")
+@Suite("What a device says: resets, users, status flags, control solution, HI/LO", .ownThreads)
 struct DeviceMeaningTests {
     /// Records 1…`count` of October 2026, 95 + n mg/dL.
     static func october(_ count: Int) -> [SimulatedPeripheral.GlucoseRecord] {

@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import Logging
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 import ccm_gatewayd
 
 /// The management API's packets (BlueZ doc/mgmt-api.txt), byte for byte, without a kernel.
-@Suite("Bluetooth management packets")
+@Suite("Bluetooth management packets", .ownThreads)
 struct ManagementPacketTests {
     static let meter = Mgmt.Address("C0:26:DA:01:02:03", random: true)!
 
@@ -102,7 +103,7 @@ struct ManagementPacketTests {
 private func * (_ value: [UInt8], _ count: Int) -> [UInt8] { Array([[UInt8]](repeating: value, count: count).joined()) }
 
 /// Raising the link's security level: the wait for the link to be secure, and how a failure is named.
-@Suite("BLE link security")
+@Suite("BLE link security", .ownThreads)
 struct LinkSecurityTests {
     @Test("After the security level is raised the client waits for the socket to become writable, and a link that drops is a security failure")
     func waitsForWritable() throws {

@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,7 +14,7 @@ import ccm_gatewayd
 
 /// Whole sessions against the simulated peripheral over a socketpair: the ATT client, the
 /// profiles, the store and the pipeline, all real.
-@Suite("BLE sessions")
+@Suite("BLE sessions", .ownThreads)
 struct SessionTests {
     @Test("A cuff indicates three stored measurements, each confirmed after it is stored, then disconnects")
     func cuffTransfer() throws {
@@ -367,7 +368,7 @@ struct SessionTests {
 
 /// Sessions against a scripted peer: PDUs queued on a socketpair, then end of stream. The fuzzer
 /// drives the same path (Fuzz/att.swift); its crash inputs become cases here.
-@Suite("BLE sessions against a scripted peer")
+@Suite("BLE sessions against a scripted peer", .ownThreads)
 struct ScriptedPeerTests {
     func run(_ pdus: [[UInt8]]) -> SessionReport {
         var fds: [Int32] = [0, 0]

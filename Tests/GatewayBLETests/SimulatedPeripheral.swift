@@ -9,9 +9,11 @@ import Glibc
 #endif
 
 /// A simulated health device that speaks raw ATT PDUs over one end of a
-/// `socketpair(AF_UNIX, SOCK_SEQPACKET)`: a GATT server with the Blood Pressure, Glucose and
-/// Current Time services, a cuff's stored measurements delivered by indication, and a meter's
-/// Record Access Control Point. Everything the client sends is kept for the test to inspect.
+/// `socketpair(AF_UNIX, SOCK_SEQPACKET)`: a GATT server with the Blood Pressure, Glucose, Weight
+/// Scale, Body Composition, Pulse Oximeter, Health Thermometer and Current Time services, a
+/// cuff's, scale's or thermometer's stored measurements delivered by indication, an oximeter's
+/// continuous measurements by notification, and a meter's or oximeter's Record Access Control
+/// Point. Everything the client sends is kept for the test to inspect.
 /// The only simulated thing is the radio.
 final class SimulatedPeripheral: @unchecked Sendable {
     // Safety: the peripheral's state is touched by its own thread while serving and by the test
@@ -71,6 +73,13 @@ final class SimulatedPeripheral: @unchecked Sendable {
     var silentOn: Set<UInt8> = []
     /// A response to send instead of the real one, by request opcode (once).
     var replaceResponse: [UInt8: [UInt8]] = [:]
+    /// Values pushed (indicated or notified, as the characteristic's properties say) once the
+    /// CCCD of `pushTrigger.uuid` has been written `pushTrigger.nth` times in a connection; then
+    /// the device disconnects, as scales and thermometers do.
+    var pushed: [(uuid: UInt16, value: [UInt8])] = []
+    var pushTrigger: (uuid: UInt16, nth: Int) = (0, 1)
+    /// An oximeter's stored spot-checks, indicated on 0x2A5E by its RACP.
+    var storedSpotChecks: [[UInt8]] = []
 
     // What happened
     let securityRaised = Atomic<Int>(0)
@@ -83,6 +92,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
     private(set) var recordsSent = 0
     private(set) var currentTime: [UInt8]?
     private(set) var dateTime: [UInt8]?
+    private(set) var spotChecksDeleted = 0
+    private var triggerWrites = 0
 
     private var fd: Int32 = -1
     private var cccd: [UInt16: UInt16] = [:]
@@ -138,6 +149,59 @@ final class SimulatedPeripheral: @unchecked Sendable {
         return device
     }
 
+    /// A scale (Weight Scale 0x181D; with Body Composition 0x181B when `bodyComposition` is
+    /// given) that indicates its stored measurements, then disconnects.
+    static func scale(weights: [[UInt8]], bodyComposition: [[UInt8]]? = nil) -> SimulatedPeripheral {
+        var services = [
+            Service(uuid: 0x181D, characteristics: [
+                Characteristic(uuid: 0x2A9D, properties: 0x20),
+                Characteristic(uuid: 0x2A9E, properties: 0x02, value: [0x0E, 0x00, 0x00, 0x00]),
+            ])
+        ]
+        if bodyComposition != nil {
+            services.append(
+                Service(uuid: 0x181B, characteristics: [
+                    Characteristic(uuid: 0x2A9C, properties: 0x20),
+                    Characteristic(uuid: 0x2A9B, properties: 0x02, value: [0x01, 0x02, 0x00, 0x00]),
+                ]))
+        }
+        let device = SimulatedPeripheral(services: services)
+        device.pushed = weights.map { (0x2A9D, $0) } + (bodyComposition ?? []).map { (0x2A9C, $0) }
+        device.pushTrigger = (bodyComposition == nil ? 0x2A9D : 0x2A9C, 1)
+        return device
+    }
+
+    /// A pulse oximeter: stored spot-checks behind its RACP, then live spot-checks (indicated)
+    /// and continuous measurements (notified), then it disconnects.
+    static func oximeter(stored: [[UInt8]] = [], spotChecks: [[UInt8]] = [], continuous: [[UInt8]] = []) -> SimulatedPeripheral {
+        let device = SimulatedPeripheral(services: [
+            Service(uuid: 0x1822, characteristics: [
+                Characteristic(uuid: 0x2A5E, properties: 0x20),
+                Characteristic(uuid: 0x2A5F, properties: 0x10),
+                Characteristic(uuid: 0x2A60, properties: 0x02, value: [0x0F, 0x00, 0x00, 0xE0, 0xFF, 0xFF, 0x00]),
+                Characteristic(uuid: 0x2A52, properties: 0x28),
+            ])
+        ])
+        device.storedSpotChecks = stored
+        device.pushed = spotChecks.map { (0x2A5E, $0) } + continuous.map { (0x2A5F, $0) }
+        // The spot-check CCCD is written before the RACP download and again with the others.
+        device.pushTrigger = (0x2A5E, 2)
+        return device
+    }
+
+    /// A thermometer that indicates its stored measurements, then disconnects.
+    static func thermometer(measurements: [[UInt8]]) -> SimulatedPeripheral {
+        let device = SimulatedPeripheral(services: [
+            Service(uuid: 0x1809, characteristics: [
+                Characteristic(uuid: 0x2A1C, properties: 0x20),
+                Characteristic(uuid: 0x2A1E, properties: 0x10),
+            ])
+        ])
+        device.pushed = measurements.map { (0x2A1C, $0) }
+        device.pushTrigger = (0x2A1C, 1)
+        return device
+    }
+
     // MARK: Connections
 
     /// Starts serving one connection; returns the client's end, as the bearer for an ``ATTClient``.
@@ -156,6 +220,7 @@ final class SimulatedPeripheral: @unchecked Sendable {
         self.fd = fd
         sentInConnection = 0
         cccd = [:]
+        triggerWrites = 0
         done.store(false, ordering: .sequentiallyConsistent)
         let thread = Thread { [self] in
             loop()
@@ -299,6 +364,10 @@ final class SimulatedPeripheral: @unchecked Sendable {
             cccd[handle] = u16(value, 0)
             send([0x13])
             if attribute.owner == 0x2A35, value == [0x02, 0x00] { return indicateCuffMeasurements() }
+            if attribute.owner == pushTrigger.uuid, value != [0x00, 0x00] {
+                triggerWrites += 1
+                if triggerWrites == pushTrigger.nth { return push() }
+            }
             return true
         }
         switch attribute.type {
@@ -314,12 +383,13 @@ final class SimulatedPeripheral: @unchecked Sendable {
                 send(error(0x12, handle, racpWriteErrors.removeFirst()))
                 return true
             }
-            guard cccdValue(0x2A18) == 1, cccdValue(0x2A52) == 2 else {
+            let oximeter = attributes.contains { $0.type == 0x2A5E }
+            guard oximeter ? cccdValue(0x2A5E) == 2 : cccdValue(0x2A18) == 1, cccdValue(0x2A52) == 2 else {
                 send(error(0x12, handle, 0x81))
                 return true
             }
             send([0x13])
-            return racp(value, handle: handle)
+            return oximeter ? plxRACP(value, handle: handle) : racp(value, handle: handle)
         default:
             send(error(0x12, handle, 0x03))
         }
@@ -360,6 +430,51 @@ final class SimulatedPeripheral: @unchecked Sendable {
         default:
             return indicate(handle, [0x06, 0x00, request.first ?? 0, 0x02])
         }
+    }
+
+    /// A pulse oximeter's RACP: the operator "all records" only; stored spot-checks are indicated
+    /// on 0x2A5E, each after the previous one was confirmed.
+    private func plxRACP(_ request: [UInt8], handle: UInt16) -> Bool {
+        guard request.count == 2, request[1] == 0x01 || request[0] == 0x03 else {
+            return indicate(handle, [0x06, 0x00, request.first ?? 0, 0x04])  // operator not supported
+        }
+        switch request[0] {
+        case 0x04:
+            return indicate(handle, [0x05, 0x00] + le(UInt16(storedSpotChecks.count)))
+        case 0x01:
+            for record in storedSpotChecks {
+                if let limit = disconnectAfterRecords, sentInConnection >= limit { return false }
+                guard indicate(valueHandle(0x2A5E), record) else { return false }
+                sentInConnection += 1
+                recordsSent += 1
+            }
+            return indicate(handle, [0x06, 0x00, 0x01, storedSpotChecks.isEmpty ? 0x06 : 0x01])
+        case 0x02:
+            storedSpotChecks = []
+            spotChecksDeleted += 1
+            return indicate(handle, [0x06, 0x00, 0x02, 0x01])
+        case 0x03:
+            return indicate(handle, [0x06, 0x00, 0x03, 0x01])
+        default:
+            return indicate(handle, [0x06, 0x00, request[0], 0x02])
+        }
+    }
+
+    /// Sends ``pushed``: indicated (each after the previous confirmation) or notified, as the
+    /// characteristic's properties say; then disconnects.
+    private func push() -> Bool {
+        let properties = Dictionary(services.flatMap(\.characteristics).map { ($0.uuid, $0.properties) }, uniquingKeysWith: { a, _ in a })
+        for (uuid, value) in pushed {
+            if let limit = disconnectAfterRecords, sentInConnection >= limit { return false }
+            if (properties[uuid] ?? 0) & 0x20 != 0 {
+                guard indicate(valueHandle(uuid), value) else { return false }
+            } else {
+                send([0x1B] + le(valueHandle(uuid)) + value)
+            }
+            sentInConnection += 1
+            recordsSent += 1
+        }
+        return false
     }
 
     /// Indicates each stored measurement, one at a time (the next after the confirmation), then

@@ -116,5 +116,4 @@ enum GATTBytes {
 }
 
 /// The repository's `Fixtures/` folder.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+let fixtures = TestPaths.fixtures

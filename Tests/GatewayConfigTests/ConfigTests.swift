@@ -1,9 +1,10 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
-@Suite("Configuration")
+@Suite("Configuration", .ownThreads)
 struct ConfigTests {
     @Test("The example config/gateway.yaml is complete and parses")
     func example() throws {
@@ -19,6 +20,14 @@ struct ConfigTests {
         #expect(config.mqtt == GatewayConfig.MQTT(enabled: true, host: "localhost", port: 1883, clientID: "ccm-gateway", prefix: "ccm/v1", keepalive: 30))
         #expect(config.metrics.textfile == "/var/lib/ccm-gateway/ccm-gateway.prom")
         #expect(config.logging.level == "info")
+        #expect(config.ble.continuousSpO2Interval == 900)
+    }
+
+    @Test("ble.continuous_spo2_interval: one stored continuous SpO2 reading per 15 minutes unless set; 1 minute to 24 hours")
+    func continuousSpO2Interval() throws {
+        #expect(GatewayConfig.defaults.ble.continuousSpO2Interval == 900)
+        #expect(try GatewayConfig.parse("ble:\n  continuous_spo2_interval: 5m\n", origin: "x.yaml").ble.continuousSpO2Interval == 300)
+        #expect(try GatewayConfig.parse("ble:\n  continuous_spo2_interval: 24h\n", origin: "x.yaml").ble.continuousSpO2Interval == 86_400)
     }
 
     @Test("An empty file means the defaults")
@@ -49,7 +58,10 @@ struct ConfigTests {
             ("ble:\n  max_backoff: 0s\n", "x.yaml: ble.max_backoff: \"0s\" is not a duration; write it like 30s or 5m"),
             ("billing:\n  device_period: weekly\n", "x.yaml: billing.device_period: \"weekly\" is not calendar_month or 30_days"),
             ("billing:\n  fee_overrides:\n    \"99490\": lots\n", "x.yaml: billing.fee_overrides.99490: write a code and a dollar amount, like \"99490\": 70.25"),
-            ("ble:\n  adapter: hci1\n", "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff"),
+            ("ble:\n  adapter: hci1\n", "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff, continuous_spo2_interval"),
+            ("ble:\n  continuous_spo2_interval: 10s\n", "x.yaml: ble.continuous_spo2_interval: 10s is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"),
+            ("ble:\n  continuous_spo2_interval: 2d\n", "x.yaml: ble.continuous_spo2_interval: 2d is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"),
+            ("ble:\n  continuous_spo2_interval: often\n", "x.yaml: ble.continuous_spo2_interval: \"often\" is not a duration; write it like 30s or 5m"),
         ])
     func mistakes(yaml: String, message: String) {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, origin: "x.yaml") }

@@ -4,13 +4,14 @@ import GatewayCore
 import GatewayStore
 import GatewayPipeline
 import Synchronization
+import GatewayTestSupport
 import Testing
 
 /// A month of fixture traffic for five patients (Fixtures/alerts/month.jsonl, made by
 /// make-month.py) through the real pipeline, templates and alert timer, hour by hour, must
 /// write exactly the alert log in Fixtures/alerts/month.golden.log. After an intended change,
 /// `UPDATE_GOLDEN=1 swift test --filter GoldenMonth` rewrites it; read the diff before committing.
-@Suite("A month of alerts")
+@Suite("A month of alerts", .ownThreads)
 struct GoldenMonthTests {
     static let fixtures = repository.appendingPathComponent("Fixtures/alerts")
 

@@ -1,8 +1,7 @@
 import Foundation
 @_exported import GatewayTestSupport
 
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+let repository = TestPaths.repository
 
 let templatesDirectory = repository.appendingPathComponent("config/careplans").path
 

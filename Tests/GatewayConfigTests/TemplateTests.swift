@@ -1,9 +1,10 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
-@Suite("Care-plan templates")
+@Suite("Care-plan templates", .ownThreads)
 struct TemplateTests {
     static let library = try! CarePlanLibrary.load(directory: templatesDirectory)
     static let names = library.templates.keys.sorted()

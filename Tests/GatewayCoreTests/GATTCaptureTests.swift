@@ -2,9 +2,11 @@ import Foundation
 import GatewayCore
 import Testing
 
-/// Every flag combination of the Blood Pressure Measurement, Glucose Measurement and Glucose
-/// Measurement Context values, and each one cut a byte short, from the hex captures in
-/// `Fixtures/gatt/captures.jsonl` (composed field by field by `make-captures.py`).
+/// Every flag combination of the Blood Pressure Measurement, Glucose Measurement, Glucose
+/// Measurement Context, Weight Measurement, Body Composition Measurement, PLX Spot-check and
+/// Continuous Measurement and Temperature Measurement values, and each one cut a byte short,
+/// from the hex captures in `Fixtures/gatt/captures.jsonl` (composed field by field by
+/// `make-captures.py`).
 @Suite("GATT captures")
 struct GATTCaptureTests {
     struct Capture: Decodable, CustomTestStringConvertible, Sendable {
@@ -23,6 +25,11 @@ struct GATTCaptureTests {
             var control: Bool?
             /// The rejection code normalizing the decoded value gives (a meaningless result).
             var normalized: String?
+            /// Values beside the reading's own (BMI, height, body composition, pulse amplitude index), and their units.
+            var supplementary: [String: Double]?
+            var supplementary_units: [String: String]?
+            /// The device sent a time it says is not to be trusted (a PLX clock that is not set).
+            var time_unknown: Bool?
         }
 
         var name: String
@@ -64,7 +71,16 @@ struct GATTCaptureTests {
         #expect(input.unit.rawValue == expect.unit)
         #expect(input.measuredAt.map(RFC3339.format) == expect.measured_at)
         #expect(input.sequence == expect.sequence)
-        #expect(input.flags.map(\.rawValue) == (expect.flags ?? []))
+        // Flags as a set: the decoder gives them in bit order, the normalizer in display order.
+        #expect(input.flags.map(\.rawValue).sorted() == (expect.flags ?? []).sorted())
+        #expect(input.deviceTimeUnknown == (expect.time_unknown ?? false))
+        let supplementary = Dictionary(uniqueKeysWithValues: input.supplementary.map { ($0.name, $0) })
+        #expect(Set(supplementary.keys) == Set((expect.supplementary ?? [:]).keys))
+        for (name, value) in expect.supplementary ?? [:] {
+            let decoded = try #require(supplementary[name])
+            #expect(abs(decoded.value - value) <= abs(value) * 1e-12, "\(name)")
+            #expect(decoded.unit == expect.supplementary_units?[name], "\(name)")
+        }
         #expect(input.userIndex == expect.user)
         #expect(input.sampleType == expect.sample_type)
         #expect(input.sampleLocation == expect.sample_location)
@@ -75,7 +91,7 @@ struct GATTCaptureTests {
             case .failure(let rejection): #expect(rejection.code.rawValue == expect.normalized, "\(rejection)")
             case .success(let reading):
                 #expect(expect.normalized == nil)
-                #expect(reading.flags.map(\.rawValue) == expect.flags)
+                #expect(reading.flags.map(\.rawValue).sorted() == expect.flags?.sorted())
             }
         }
         let expected = Dictionary(uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
@@ -89,15 +105,23 @@ struct GATTCaptureTests {
     @Test("The captures cover every flag combination of each characteristic")
     func coverage() throws {
         let captures = try Self.captures().filter { !$0.name.hasSuffix("short") }
-        for (char, count) in [("2a35", 64), ("2a18", 64), ("2a34", 256)] {
-            let flags = Set(captures.filter { $0.char == char }.map { HealthCharacteristic.bytes(Data($0.hex.utf8))[0] })
+        // Each defined flag bit set and clear in every combination, and the RFU bits set (2a9c's
+        // flags are 16 bits: its 13 defined ones in every combination).
+        for (char, count) in [("2a35", 64), ("2a18", 64), ("2a34", 256), ("2a9d", 32), ("2a9c", 8192), ("2a5e", 64), ("2a5f", 64), ("2a1c", 16)] {
+            let flags = Set(
+                captures.filter { $0.char == char }.map { capture in
+                    let bytes = HealthCharacteristic.bytes(Data(capture.hex.utf8))
+                    return char == "2a9c" ? Int(bytes[0]) | Int(bytes[1]) << 8 : Int(bytes[0])
+                })
             #expect(flags.count == count, "\(char)")
         }
-        // Every Measurement Status and Sensor Status Annunciation bit, alone.
+        // Every Measurement Status, Sensor Status Annunciation and Device and Sensor Status bit, alone.
         for bit in 0..<16 {
             #expect(captures.contains { $0.name == "2a35 measurement status bit \(bit)" })
             #expect(captures.contains { $0.name == "2a18 sensor status bit \(bit)" })
+            #expect(captures.contains { $0.name == "2a5e measurement status bit \(bit)" })
         }
+        for bit in 0..<24 { #expect(captures.contains { $0.name == "2a5e device and sensor status bit \(bit)" }) }
         let named = Set(captures.flatMap { $0.expect.flags ?? [] })
         #expect(named == Set(ReadingFlag.allCases.map(\.rawValue)), "every flag is named by some capture")
     }

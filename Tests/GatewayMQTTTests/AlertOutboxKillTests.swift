@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -13,11 +14,11 @@ import Glibc
 /// down (committed, not yet written: the state a kill between commit and write leaves).
 /// Afterwards every event is in the alert log exactly once, by id, and on the MQTT alert topic
 /// at least once.
-@Suite("Alert outbox kill test")
+@Suite("Alert outbox kill test", .ownThreads)
 struct AlertOutboxKillTests {
     @Test("Alert events across three kill -9s: each in the log exactly once, each on MQTT at least once")
     func killNine() async throws {
-        let result = try await offPool { try Self.run() }
+        let result = try Self.run()
         #expect(result.kills == 3)
         #expect(result.events == 1 + 3 * 30)
         #expect(result.logged == (1...Int64(result.events)).map { $0 }, "each event once, in order")

@@ -219,7 +219,7 @@ struct DaemonUnderTest {
     /// `mqtt.lanes` in the configuration; `nil`: the default.
     let lanes: Int?
 
-    static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let products = TestPaths.products
     static let daemon = products.appendingPathComponent("ccm-gatewayd").path
     static let ccmctl = products.appendingPathComponent("ccmctl").path
 

@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -14,7 +15,7 @@ import Glibc
 /// killed with SIGKILL three times and the broker restarted once. Afterwards every published and
 /// ingested reading is stored exactly once, every alert event is in the alert log exactly once,
 /// and the daemon is running.
-@Suite("Chaos test")
+@Suite("Chaos test", .ownThreads)
 struct ChaosTests {
     static let chunks = 12
     static let perChunk = 500
@@ -23,7 +24,7 @@ struct ChaosTests {
 
     @Test("MQTT, parallel ccmctl ingests and acks, three kill -9s and a broker restart: every reading once, every alert event once, the daemon up")
     func chaos() async throws {
-        let result = try await offPool { try Self.run() }
+        let result = try Self.run()
         #expect(result.published == Self.chunks * Self.perChunk)
         #expect(result.ingestStatuses == Array(repeating: 0, count: Self.ingests), "ccmctl ingest failed: \(result.ingestErrors)")
         #expect(!result.ackStatuses.isEmpty, "no alert was open to acknowledge")

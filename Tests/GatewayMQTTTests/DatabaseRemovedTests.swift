@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,9 +12,9 @@ import Glibc
 /// after `rm gateway.sqlite*` the daemon acknowledges nothing more into the deleted file. It stops; the
 /// message published after the removal stays with the broker, and reaches the database `ccmctl init`
 /// makes.
-@Suite("The database removed under the daemon")
+@Suite("The database removed under the daemon", .ownThreads)
 struct DatabaseRemovedTests {
-    static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let products = TestPaths.products
 
     static func reading(device: String) -> String {
         #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":128,"diastolic":82}}"#
@@ -23,9 +24,7 @@ struct DatabaseRemovedTests {
 
     @Test("rm gateway.sqlite* under a running daemon: it stops before acknowledging more; the next message lands in the new database")
     func removedUnderTraffic() async throws {
-        // The blocking work runs off the cooperative pool; the checks run here, in the test
-        // (an expectation recorded on another thread is not the test's).
-        let result = try await offPool { try Self.run() }
+        let result = try Self.run()
         print("database removed under the daemon: it exited with status \(result.status.map(String.init) ?? "none (killed after 15 s)")")
         #expect(result.tookFirst, "the daemon did not take the first message: \(result.firstLog)")
         // Stopped by whichever notices first: the commit of that message (75, before its

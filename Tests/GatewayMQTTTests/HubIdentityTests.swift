@@ -2,13 +2,14 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
 
 /// The shipped broker ACL (config/mosquitto.acl) on a real mosquitto with a password file:
 /// a hub is the account the broker authenticated, and the gateway knows only registered hubs.
-@Suite("Hub identity through the shipped broker ACL", .serialized)
+@Suite("Hub identity through the shipped broker ACL", .serialized, .ownThreads)
 struct HubIdentityTests {
     static let accounts = ["h1": "h1-secret"]
 
@@ -178,11 +179,5 @@ struct HubIdentityTests {
 
 /// The built executables, next to the test bundle.
 enum CLIBinary {
-    static let ccmctl: String = {
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidate = products.appendingPathComponent("ccmctl").path
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/ccmctl").path
-    }()
+    static let ccmctl = TestPaths.product("ccmctl")
 }

@@ -2,12 +2,14 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
 
-/// The input edges of docs/native-format.md over MQTT: a reading without identity delivered twice, a bad hub segment.
-@Suite("MQTT input edges against a real mosquitto", .serialized)
+/// The input edges of docs/native-format.md over MQTT: a reading without identity delivered twice,
+/// a bad hub segment.
+@Suite("MQTT input edges against a real mosquitto", .serialized, .ownThreads)
 struct InputEdgesMQTTTests {
     @Test("A reading without measured_at, seq or id delivered twice is rejected both times and stored never")
     func redeliveredWithoutIdentity() async throws {

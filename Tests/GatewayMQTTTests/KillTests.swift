@@ -2,6 +2,7 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,14 +13,13 @@ import Glibc
 /// broker while the real daemon is killed with SIGKILL three times at random moments and restarted;
 /// afterwards every reading is stored exactly once. With one lane, and with four lanes sharing each
 /// fsync (a kill then lands while several callbacks wait for one group commit).
-@Suite("Kill test")
+@Suite("Kill test", .ownThreads)
 struct KillTests {
     static let count = 20_000
 
     @Test("20,000 readings, three kill -9s: lost 0, duplicates 0", arguments: [1, 4])
     func killNineThreeTimes(lanes: Int) async throws {
-        // The blocking work runs off the cooperative pool; the checks run here, in the test.
-        let result = try await offPool { try Self.run(lanes: lanes) }
+        let result = try Self.run(lanes: lanes)
         print(
             "kill test, \(lanes) lane(s): published \(Self.count), stored \(result.stored), duplicates \(result.duplicates), lost \(result.lost) (kill -9 \(result.kills) times; \(result.redelivered) redeliveries folded)")
         #expect(result.lost == 0)
@@ -92,4 +92,4 @@ struct KillTests {
     }
 }
 
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repository = TestPaths.repository

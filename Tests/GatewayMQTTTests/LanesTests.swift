@@ -2,13 +2,14 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
 
 /// `mqtt.lanes`: several sessions in one `$share` group, whose callbacks share one fsync'd inbox
 /// commit, against a real mosquitto running the shipped ACL with accounts.
-@Suite("MQTT lanes")
+@Suite("MQTT lanes", .ownThreads)
 struct LanesTests {
     static let gateway = ("ccm-gateway", "gw-secret")
     static let hub = ("h1", "h1-secret")

@@ -4,6 +4,7 @@ import GatewayStore
 import GatewayPipeline
 import Logging
 import Synchronization
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
@@ -41,7 +42,7 @@ final class Harness: Sendable {
         let continuation = self.continuation
         inbox = InboxWriter(pipeline: pipeline)
         client = try MQTTClient(
-            options: settings, inbox: inbox, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+            options: settings, inbox: inbox,
             wake: { id in
                 // The daemon wakes its pipeline service; here the test processes at once.
                 if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
@@ -143,7 +144,7 @@ final class LateSink: AlertSink, @unchecked Sendable {
     }
 }
 
-@Suite("MQTT ingestion against a real mosquitto", .serialized)
+@Suite("MQTT ingestion against a real mosquitto", .serialized, .ownThreads)
 struct MQTTIngestTests {
     static func bp(_ systolic: Int, minute: Int, device: String = "A4:C1:38:12:34:56") -> String {
         let at = RFC3339.format(RFC3339.parse("2026-03-04T07:00:00-06:00")!.addingTimeInterval(Double(minute) * 60))
@@ -389,5 +390,34 @@ struct MQTTIngestTests {
         #expect(bp.map(\.patientID) == ["P2"])
         #expect(bp.first?.flags == [.irregularPulse])
         #expect(bp.first?.userIndex == 2)
+    }
+}
+
+extension MQTTIngestTests {
+    @Test("Over the gatt topic: a scale's weight with its user, BMI and height, an oximeter's spot-check and continuous value, a thermometer's temperature")
+    func gattBodyProfiles() async throws {
+        let broker = try Broker()
+        let gateway = try Harness(broker: broker)
+        for (id, kind) in [("D0:5C:A1:E0:00:01", DeviceKind.scale), ("E0:0C:51:00:00:02", .pulseOximeter), ("F0:7E:00:00:00:03", .thermometer)] {
+            try gateway.pipeline.addDevice(Device(id: id, kind: kind, patientID: "P1", hubID: "h1"), by: "test")
+        }
+        _ = try gateway.pipeline.assignDeviceUser("D0:5C:A1:E0:00:01", user: 1, to: "P1", by: "test")
+        try gateway.start(broker)
+        // 182.50 lb (18250 × 0.01), 2026-11-27 08:00, user 1, BMI 26.2, height 70.3 in.
+        try broker.publish("ccm/v1/hub/h1/gatt/D05CA1E00001/2a9d", "0F 4A 47 EA 07 0B 1B 08 00 00 01 06 01 BF 02")
+        // Spot-check 86 %, pulse 92, 2026-11-27 09:00.
+        try broker.publish("ccm/v1/hub/h1/gatt/E00C51000002/2a5e", "01 56 00 5C 00 EA 07 0B 1B 09 00 00")
+        // Continuous 93 %, pulse 75.
+        try broker.publish("ccm/v1/hub/h1/gatt/E00C51000002/2a5f", "00 5D 00 4B 00")
+        // 100.4 °F (FLOAT 1004e-1), 2026-11-27 10:00, ear.
+        try broker.publish("ccm/v1/hub/h1/gatt/F07E00000003/2a1c", "07 EC 03 00 FF EA 07 0B 1B 0A 00 00 03")
+        let outcomes = try await gateway.next(4)
+        #expect(outcomes.map(\.status) == [.accepted, .accepted, .accepted, .accepted])
+        #expect(outcomes[0].reason == "the device also reported bmi 26.2 kg/m2, height 70.3 in")
+        let weight = try #require(try gateway.database.readings(kind: .weight).first)
+        #expect(weight.originalValues[.weight] == 182.5 && weight.originalUnit == .pound && weight.userIndex == 1)
+        #expect(try gateway.database.readings(kind: .spo2).map { $0.values[.spo2] } == [86, 93])
+        let temperature = try #require(try gateway.database.readings(kind: .temperature).first)
+        #expect(temperature.values[.temperature] == 38 && temperature.sampleLocation == "ear")
     }
 }

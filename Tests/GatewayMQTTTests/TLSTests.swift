@@ -2,12 +2,13 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
 
 /// TLS to the broker with a CA and client certificates made by openssl at test time.
-@Suite("MQTT over TLS")
+@Suite("MQTT over TLS", .ownThreads)
 struct TLSTests {
     /// A CA, a server certificate for 127.0.0.1, a client certificate from the CA, and a client
     /// certificate from another CA that the broker must refuse.

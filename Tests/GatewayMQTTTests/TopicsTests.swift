@@ -1,7 +1,8 @@
 import GatewayMQTT
+import GatewayTestSupport
 import Testing
 
-@Suite("MQTT topics")
+@Suite("MQTT topics", .ownThreads)
 struct TopicsTests {
     let topics = Topics(prefix: "ccm/v1")
 

@@ -1,12 +1,13 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
 import GatewayPipeline
 
-@Suite("Alert lifecycle")
+@Suite("Alert lifecycle", .ownThreads)
 struct AlertLifecycleTests {
     /// bp-high over systolic/diastolic (resolve after 24 h) and a glucose stale rule (72 h).
     static let hypertension: CarePlanTemplate = {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
@@ -8,7 +9,7 @@ import GatewayPipeline
 
 /// Every alert is announced (docs/alerts.md § "The outbox"): alert events are stored with the transaction that
 /// caused them, and each sink delivers them from that outbox, in order, resuming where it was.
-@Suite("Alert outbox")
+@Suite("Alert outbox", .ownThreads)
 struct AlertOutboxTests {
     /// A world whose P1 has an urgent bp-high alert (event 1) and `count - 1` acknowledgements of
     /// it (events 2…count), all committed and none written anywhere: what a process that died

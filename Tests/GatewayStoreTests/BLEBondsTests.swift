@@ -1,11 +1,12 @@
 import Foundation
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
 
 /// The bond store: LTKs and IRKs kept for the kernel, pairing requests, the adapter's state.
-@Suite("BLE bonds")
+@Suite("BLE bonds", .ownThreads)
 struct BLEBondsTests {
     static let meter = "C0:26:DA:01:02:03"
 

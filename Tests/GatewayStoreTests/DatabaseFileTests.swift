@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
@@ -12,7 +13,7 @@ import Glibc
 
 /// The database file (docs/architecture.md § "The database"): only an explicit create makes a database,
 /// and a database whose file was deleted or replaced while open commits nothing more.
-@Suite("The database file's lifecycle")
+@Suite("The database file's lifecycle", .ownThreads)
 struct DatabaseFileTests {
     @Test("Opening without a mode never creates a database: a missing path is refused with ccmctl init as the fix")
     func defaultOpenRefusesMissing() throws {

@@ -1,11 +1,12 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
 
-@Suite("Opening the database")
+@Suite("Opening the database", .ownThreads)
 struct DatabaseTests {
     @Test("Every commit is fsync'd: the writer runs synchronous=FULL, not the NORMAL GRDB's WAL set-up leaves")
     func writerIsFullySynchronous() throws {

@@ -1,12 +1,13 @@
 import Foundation
 import GatewayCore
 import GRDB
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
 import GatewayPipeline
 
-@Suite("Registered hubs and staff")
+@Suite("Registered hubs and staff", .ownThreads)
 struct HubsTests {
     static func time(_ staff: String = "nurse.kim", role: String = "clinical_staff", id: String = "t1") -> String {
         #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"\#(staff)","role":"\#(role)","program":"ccm","activity":"call","id":"\#(id)"}"#

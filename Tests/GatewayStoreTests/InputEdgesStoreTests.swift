@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GRDB
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
@@ -12,7 +13,7 @@ import Glibc
 
 /// The input edges of docs/native-format.md through the pipeline and the line reader (overlong
 /// lines: docs/data-flow.md § "The durability rule").
-@Suite("Input edges in the pipeline")
+@Suite("Input edges in the pipeline", .ownThreads)
 struct InputEdgesStoreTests {
     func file(_ directory: TemporaryDirectory, _ bytes: String) throws -> FileHandle {
         let path = directory.file("input.jsonl")

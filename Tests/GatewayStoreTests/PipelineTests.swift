@@ -1,12 +1,13 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
 import GatewayPipeline
 
-@Suite("The pipeline")
+@Suite("The pipeline", .ownThreads)
 struct PipelineTests {
     static let bp = #"{"v":1,"device":"a4:c1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":142,"diastolic":91,"pulse":72},"seq":311}"#
 

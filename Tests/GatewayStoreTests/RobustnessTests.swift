@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GatewayCore
 import Synchronization
+import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
@@ -9,7 +10,7 @@ import GatewayPipeline
 
 /// Never stops (docs/data-flow.md § "Deciding"): no input stops the pipeline, a busy database makes
 /// writers wait, suspect clocks stay out of windowed rules, and write transactions are bounded.
-@Suite("Pipeline robustness")
+@Suite("Pipeline robustness", .ownThreads)
 struct RobustnessTests {
     static let glucose = "C0:26:DA:01:02:03"
 

@@ -26,8 +26,7 @@ final class ManualClock: Sendable {
 
 
 /// The repository's `Fixtures/` folder.
-let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("Fixtures")
+let fixtures = TestPaths.fixtures
 
 /// A database with patient P1 (BP cuff A4:C1:38:12:34:56, glucometer C0:26:DA:01:02:03) and
 /// patient P2 (scale hub7-scale-1 on hub hub7).

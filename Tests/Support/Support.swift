@@ -112,11 +112,16 @@ public func waitUntil(_ path: String, contains text: String, timeout: Double = 1
     waitUntil(path, timeout: timeout) { $0.contains(text) }
 }
 
-/// Runs blocking work (process waits, inotify waits) on a thread of its own, so that a long
-/// test does not hold one of the few cooperative threads that in-process daemons in other
-/// tests need (a 2-core machine has two).
-public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
+
+/// Where the tests find the repository and the package's built executables.
+public enum TestPaths {
+    /// The repository's root (this file is Tests/Support/Support.swift).
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    public static let fixtures = repository.appendingPathComponent("Fixtures")
+    /// The folder of the built products: the test bundle sits next to them.
+    public static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+
+    /// The path of a built executable (`ccmctl`, `ccm-gatewayd`).
+    public static func product(_ name: String) -> String { products.appendingPathComponent(name).path }
 }

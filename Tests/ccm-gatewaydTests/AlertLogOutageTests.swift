@@ -3,6 +3,7 @@ import GatewayConfig
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -12,7 +13,7 @@ import Glibc
 /// Every alert is announced (docs/alerts.md § "The outbox"): the alert log's folder turns read-only (a rotation
 /// whose new file cannot be created), alert events keep being committed, then the folder is
 /// writable again: every event is in the log exactly once, by id.
-@Suite("ccm-gatewayd alert log outage")
+@Suite("ccm-gatewayd alert log outage", .ownThreads)
 struct AlertLogOutageTests {
     /// The unprivileged user the daemon runs as when the tests run as root (root ignores a
     /// folder's missing write permission).
@@ -20,12 +21,12 @@ struct AlertLogOutageTests {
 
     @Test("Read-only log folder, then writable again: each alert event in the log exactly once")
     func readOnlyThenWritable() async throws {
-        try await offPool { try Self.run() }
+        try Self.run()
     }
 
     @Test("A log folder read-only at start: the daemon starts, says so, and writes the waiting events once it can")
     func readOnlyAtStart() async throws {
-        try await offPool { try Self.runReadOnlyAtStart() }
+        try Self.runReadOnlyAtStart()
     }
 
     static func ids(_ path: String) -> [Int64] {
@@ -41,7 +42,7 @@ struct AlertLogOutageTests {
         let pipeline = Pipeline(database: database, templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        let daemonPath = TestPaths.product("ccm-gatewayd")
         var command = [daemonPath, "--config", configPath]
         if geteuid() == 0 {
             for entry in try FileManager.default.subpathsOfDirectory(atPath: directory.path) + [""] {

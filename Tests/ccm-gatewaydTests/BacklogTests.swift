@@ -2,19 +2,20 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite("ccm-gatewayd with a backlog")
+@Suite("ccm-gatewayd with a backlog", .ownThreads)
 struct BacklogTests {
     static let inputs = 20_000
 
     @Test("With 20,000 undecided inputs the daemon is READY at once, says it is catching up, decides a new reading ahead of them, and all behind it")
     func readyBeforeTheBacklog() async throws {
-        try await offPool { try Self.run() }
+        try Self.run()
     }
 
     static func run() throws {
@@ -37,7 +38,7 @@ struct BacklogTests {
         #expect(try pipeline.pendingCount() == inputs)
 
         let notify = try NotifyListener(directory: directory.path)
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        let daemonPath = TestPaths.product("ccm-gatewayd")
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SupportError(description: "pipe failed") }
         defer { close(fds[1]) }

@@ -1,6 +1,7 @@
 import Foundation
 import GatewayCore
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -10,9 +11,9 @@ import Glibc
 /// The database file and one daemon per database (docs/architecture.md § "The database" and
 /// § "The daemon's services"), with the real daemon process: it never creates its database, stops
 /// when the file is deleted or replaced, and runs alone on a database.
-@Suite("ccm-gatewayd and its database file")
+@Suite("ccm-gatewayd and its database file", .ownThreads)
 struct DaemonDatabaseTests {
-    static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    static let products = TestPaths.products
     static let daemon = products.appendingPathComponent("ccm-gatewayd").path
     static let ccmctl = products.appendingPathComponent("ccmctl").path
 

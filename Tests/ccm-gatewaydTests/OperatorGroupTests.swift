@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -11,7 +12,7 @@ import Glibc
 /// same time; a user outside the group is refused with the fix; nothing is world-readable.
 /// Throwaway users and a group are made with useradd and groupadd, and the programs run as
 /// them through setpriv, so the test needs root (as in CI).
-@Suite("Operators in the gateway's group")
+@Suite("Operators in the gateway's group", .ownThreads)
 struct OperatorGroupTests {
     static let tools = ["/usr/sbin/useradd", "/usr/sbin/userdel", "/usr/sbin/groupadd", "/usr/sbin/groupdel", "/usr/bin/setpriv"]
     static let skipReason: String? =
@@ -19,7 +20,6 @@ struct OperatorGroupTests {
         ? "needs root to create throwaway users and a group (useradd, groupadd) and to run ccmctl as them (setpriv)"
         : tools.first(where: { !FileManager.default.isExecutableFile(atPath: $0) }).map { "\($0) is missing" }
 
-    static let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
     /// A group like ccm-gateway, the daemon's user in it, an operator in it, and a user outside.
     final class Accounts {
@@ -87,9 +87,12 @@ struct OperatorGroupTests {
         let directory = TemporaryDirectory()
         #expect(chmod(directory.path, 0o755) == 0)
         // The binaries and templates where every user can reach them (the checkout may not be).
+        // Hard links where they can be: a copy is written through a file descriptor that a child
+        // another test forks at that moment inherits, and exec then fails with ETXTBSY.
         let ccmctl = directory.file("ccmctl"), gatewayd = directory.file("ccm-gatewayd")
-        try FileManager.default.copyItem(atPath: Self.products.appendingPathComponent("ccmctl").path, toPath: ccmctl)
-        try FileManager.default.copyItem(atPath: Self.products.appendingPathComponent("ccm-gatewayd").path, toPath: gatewayd)
+        for (name, path) in [("ccmctl", ccmctl), ("ccm-gatewayd", gatewayd)] where link(TestPaths.product(name), path) != 0 {
+            try FileManager.default.copyItem(atPath: TestPaths.product(name), toPath: path)
+        }
         try FileManager.default.copyItem(atPath: repository.appendingPathComponent("config/careplans").path, toPath: directory.file("careplans"))
 
         // What the package makes (tmpfiles.d): the state folder 2770 and the log folder 0750,

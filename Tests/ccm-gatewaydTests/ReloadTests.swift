@@ -2,13 +2,14 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite("ccm-gatewayd alerts")
+@Suite("ccm-gatewayd alerts", .ownThreads)
 struct ReloadTests {
     static func bp(_ systolic: Int, _ diastolic: Int, minute: Int) -> String {
         let at = RFC3339.format(Date().addingTimeInterval(Double(minute - 60) * 60))
@@ -31,8 +32,7 @@ struct ReloadTests {
         let journal = directory.path + "/stderr.log"
         _ = FileManager.default.createFile(atPath: journal, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            .appendingPathComponent("ccm-gatewayd")
+        process.executableURL = URL(fileURLWithPath: TestPaths.product("ccm-gatewayd"))
         process.arguments = ["--config", configPath, "--replay", "-"]
         process.environment = ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"]
         process.standardInput = input

@@ -53,8 +53,7 @@ final class NotifyListener: Sendable {
     deinit { close(fd) }
 }
 
-let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
+let repository = TestPaths.repository
 
 /// Runs `body` and fails the test if it has not finished within `seconds`.
 func withTimeout<T: Sendable>(

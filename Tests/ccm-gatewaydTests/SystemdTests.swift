@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import GatewayTestSupport
 import Testing
 
 @testable import ccm_gatewayd
@@ -8,7 +9,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("systemd conventions")
+@Suite("systemd conventions", .ownThreads)
 struct SystemdTests {
     @Test("NOTIFY_SOCKET: a path or an abstract name; anything else means not under systemd")
     func notifySocket() {

@@ -5,6 +5,7 @@ import GatewayStore
 import GatewayPipeline
 import GRDB
 import Logging
+import GatewayTestSupport
 import Testing
 
 @testable import ccm_gatewayd
@@ -13,7 +14,7 @@ import Testing
 import Glibc
 #endif
 
-@Suite("ccm-gatewayd and systemd")
+@Suite("ccm-gatewayd and systemd", .ownThreads)
 struct WatchdogTests {
     /// Datagrams until one holds `assignment`, with the ones seen on the way.
     static func collect(_ notify: NotifyListener, until assignment: String, timeout: Double = 10) -> [String]? {
@@ -27,7 +28,7 @@ struct WatchdogTests {
 
     @Test("READY with STATUS, WATCHDOG while alive and not while wedged, RELOADING/READY on SIGHUP, STOPPING")
     func notifyProtocol() async throws {
-        try await offPool { try Self.run() }
+        try Self.run()
     }
 
     static func run() throws {
@@ -41,7 +42,7 @@ struct WatchdogTests {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SupportError(description: "pipe failed") }
         defer { close(fds[1]) }
-        let daemonPath = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("ccm-gatewayd").path
+        let daemonPath = TestPaths.product("ccm-gatewayd")
         let daemon = try Spawned(
             daemonPath, ["--config", configPath, "--replay", "-"],
             environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "PATH": "/usr/bin:/bin"], stdin: fds[0],

@@ -1,12 +1,13 @@
 import Foundation
 import GatewayCore
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-@Suite("ccmctl careplan and alerts")
+@Suite("ccmctl careplan and alerts", .ownThreads)
 struct AlertsTests {
     static func bp(_ systolic: Int, _ diastolic: Int, at: String) -> String {
         #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":\#(diastolic)}}"#

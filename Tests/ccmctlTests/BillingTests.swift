@@ -1,11 +1,12 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 /// The CCM month through ccmctl, as the billing staff run it: the fixture month in
 /// `Fixtures/billing/` (ten patients, one per rule worth seeing) must produce exactly the golden
 /// month summary and invoice. After an intended change, `UPDATE_GOLDEN=1 swift test --filter
 /// BillingTests` rewrites them; read the diff before committing.
-@Suite("ccmctl time, month, invoice and eligibility")
+@Suite("ccmctl time, month, invoice and eligibility", .ownThreads)
 struct BillingTests {
     static let fixtures = CLI.fixtures.appendingPathComponent("billing")
 

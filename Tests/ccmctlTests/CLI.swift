@@ -1,4 +1,5 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -49,17 +50,8 @@ final class CLI: Sendable {
     let config: String
     let alertLog: String
 
-    static let binary: URL = {
-        // The test bundle sits next to the products it was built with.
-        let products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        let candidate = products.appendingPathComponent("ccmctl")
-        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/ccmctl")
-    }()
-
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    static let binary = URL(fileURLWithPath: TestPaths.product("ccmctl"))
+    static let repository = TestPaths.repository
     static let fixtures = repository.appendingPathComponent("Fixtures")
 
     init() throws {

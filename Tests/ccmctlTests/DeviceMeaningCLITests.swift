@@ -2,10 +2,11 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
 /// What an operator sees of device users, status flags, control tests and raw GATT payloads.
-@Suite("ccmctl: device users, flags, control tests, payloads")
+@Suite("ccmctl: device users, flags, control tests, payloads", .ownThreads)
 struct DeviceMeaningCLITests {
     static let cuff = "A4:C1:38:12:34:56"
     static let meter = "C0:26:DA:01:02:03"

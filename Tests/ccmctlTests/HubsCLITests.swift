@@ -1,7 +1,8 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
-@Suite("ccmctl hubs and staff")
+@Suite("ccmctl hubs and staff", .ownThreads)
 struct HubsCLITests {
     @Test("hubs add, list, show, disable, enable and remove; an unknown hub's readings wait for hubs add")
     func hubs() throws {

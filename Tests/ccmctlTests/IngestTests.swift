@@ -1,7 +1,8 @@
 import Foundation
+import GatewayTestSupport
 import Testing
 
-@Suite("ccmctl ingest, readings and inbox")
+@Suite("ccmctl ingest, readings and inbox", .ownThreads)
 struct IngestTests {
     static let demo = CLI.fixtures.appendingPathComponent("native/demo.jsonl").path
 

@@ -1,10 +1,11 @@
 import Foundation
 import GatewayStore
+import GatewayTestSupport
 import Testing
 
 /// The database file (docs/architecture.md § "The database"): only `ccmctl init` creates a database;
 /// every other command on a missing database fails with that fix and creates nothing.
-@Suite("ccmctl init and a missing database")
+@Suite("ccmctl init and a missing database", .ownThreads)
 struct InitTests {
     static let reading =
         #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":128,"diastolic":82}}"#

@@ -2,9 +2,10 @@ import Foundation
 import GatewayCore
 import GatewayStore
 import GatewayPipeline
+import GatewayTestSupport
 import Testing
 
-@Suite("ccmctl patients and devices")
+@Suite("ccmctl patients and devices", .ownThreads)
 struct PatientsAndDevicesTests {
     @Test("patients add, list and show")
     func addListShow() throws {
@@ -126,7 +127,7 @@ struct PatientsAndDevicesTests {
     }
 }
 
-@Suite("ccmctl devices discovered and sync")
+@Suite("ccmctl devices discovered and sync", .ownThreads)
 struct DiscoveredDevicesTests {
     @Test("devices discovered lists health devices heard and not yet assigned; sync shows where each stands")
     func discovered() throws {
@@ -145,6 +146,7 @@ struct DiscoveredDevicesTests {
         #expect(unassigned.map { $0["address"] as? String } == ["C0:26:DA:01:02:03"])
         #expect(unassigned.first?["type"] as? String == "random")
         #expect(unassigned.first?["services"] as? String == "1808")
+        #expect(unassigned.first?["kind"] as? String == "glucometer")
         let all = try cli.json(["devices", "discovered", "--all"])
         #expect(all.count == 2)
         #expect(all.first { $0["address"] as? String == "A4:C1:38:12:34:56" }?["device"] as? String == "CUFF-1")
@@ -156,6 +158,16 @@ struct DiscoveredDevicesTests {
         #expect(sync[0]["sessions"] as? Int == 2 && sync[0]["records"] as? Int == 3)
         #expect(sync[0]["last_sync"] as? String == "2026-11-29T14:00:00Z")
         #expect(sync[0]["last_error"] as? String == "the device disconnected")
+
+        // Scales, oximeters and thermometers are listed with their kind.
+        for (address, services) in [("D0:00:00:00:00:01", "181d,181b"), ("D0:00:00:00:00:02", "180f,1822"), ("D0:00:00:00:00:03", "1809"), ("D0:00:00:00:00:04", "181b")] {
+            try database.recordDiscovered(DiscoveredDevice(address: address, addressType: "random", name: nil, services: services, rssi: -60, seenAt: seen))
+        }
+        let kinds = try cli.json(["devices", "discovered"]).map { "\($0["address"] as? String ?? ""): \($0["kind"] as? String ?? "-")" }
+        #expect(kinds.sorted() == [
+            "C0:26:DA:01:02:03: glucometer", "D0:00:00:00:00:01: scale", "D0:00:00:00:00:02: pulse_oximeter", "D0:00:00:00:00:03: thermometer",
+            "D0:00:00:00:00:04: scale",
+        ])
 
         // A replaced meter: its next download starts from the first record again.
         let record = RawInput(source: "ble:test", format: .gatt(characteristic: "2a18", device: "CUFF-1"), payload: Data([0x00, 41, 0]))

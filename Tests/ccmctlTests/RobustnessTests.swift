@@ -1,8 +1,9 @@
 import Foundation
 import Synchronization
+import GatewayTestSupport
 import Testing
 
-@Suite("ccmctl beside a busy database and failed inputs")
+@Suite("ccmctl beside a busy database and failed inputs", .ownThreads)
 struct CLIRobustnessTests {
     static func bpLines(_ count: Int, offset: Int) -> String {
         let start = Date(timeIntervalSince1970: 1_772_600_000)

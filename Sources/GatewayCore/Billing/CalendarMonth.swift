@@ -58,4 +58,11 @@ public enum LocalDay {
         let noon = calendar.date(from: DateComponents(year: date.year, month: date.month, day: date.day, hour: 12))!
         return calendar.startOfDay(for: noon)
     }
+
+    /// The instant `zone`'s clocks show `hour:minute:second` on `date` (a time a clock change
+    /// skips is read in the offset before the change), or `nil` for a date the calendar cannot
+    /// place.
+    public static func instant(_ date: LocalDate, hour: Int, minute: Int, second: Int = 0, in zone: TimeZone) -> Date? {
+        calendar(zone).date(from: DateComponents(year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second))
+    }
 }

@@ -198,28 +198,31 @@ public enum AlertBook {
     /// An operator acknowledged the alert: it stays open for its rule, silent at its level and
     /// below, until it escalates or resolves.
     public static func acknowledged(_ alert: StoredAlert, by actor: String, minutes: Int?, note: String?, at now: Date) -> (alert: StoredAlert, announce: AlertEvent) {
-        var alert = alert
-        alert.state = .acknowledged
-        alert.silencedLevel = alert.level
+        var alert = silenced(alert, as: .acknowledged, at: now)
         alert.ackedBy = actor
         alert.ackedAt = now
         alert.ackNote = note
         alert.ackMinutes = minutes
         alert.snoozedUntil = nil
         alert.snoozedBy = nil
-        alert.updatedAt = now
         return (alert, alert.event(.acknowledged, at: now, by: actor, note: note))
     }
 
     /// An operator snoozed the alert until `until`: silent at its level and below until then.
     public static func snoozed(_ alert: StoredAlert, until: Date, by actor: String, at now: Date) -> (alert: StoredAlert, announce: AlertEvent) {
-        var alert = alert
-        alert.state = .snoozed
-        alert.silencedLevel = alert.level
+        var alert = silenced(alert, as: .snoozed, at: now)
         alert.snoozedUntil = until
         alert.snoozedBy = actor
-        alert.updatedAt = now
         return (alert, alert.event(.snoozed, at: now, by: actor, note: "until \(RFC3339.format(until))"))
+    }
+
+    /// Acknowledged and snoozed alerts are silent at their level and below.
+    private static func silenced(_ alert: StoredAlert, as state: AlertState, at now: Date) -> StoredAlert {
+        var alert = alert
+        alert.state = state
+        alert.silencedLevel = alert.level
+        alert.updatedAt = now
+        return alert
     }
 
     /// The alert resolved, by an operator or (`auto`) by the gateway.

@@ -111,7 +111,7 @@ public struct CarePlan: Sendable {
                     continue
                 }
                 guard current.keep == goal.keep else {
-                    throw CarePlanError("goal.\(quantity.rawValue): \(template.name) keeps \(quantity.rawValue) on the other side of its goal; a goal has one side")
+                    throw CarePlanError("goal.\(quantity.rawValue): \(template.name) keeps \(quantity.rawValue) on the other side of its goal", fix: "a goal has one side")
                 }
                 // An upper goal is stricter lower, a lower goal stricter higher.
                 if current.keep.opposite.isStricter(goal.value, than: current.value) {
@@ -129,7 +129,7 @@ public struct CarePlan: Sendable {
                 guard a.type == rule.type, a.kind == rule.kind, a.quantities == rule.quantities, a.direction == rule.direction,
                     a.meals == rule.meals, a.parameters[ParameterKey(.window)] == rule.parameters[ParameterKey(.window)]
                 else {
-                    throw CarePlanError("rule \(rule.id) is defined differently by \(existing.template) and \(template.name); give one of them another id")
+                    throw CarePlanError("rule \(rule.id) is defined differently by \(existing.template) and \(template.name)", fix: "give one of them another id")
                 }
                 for (key, value) in rule.parameters {
                     let name = "\(rule.id).\(key)"
@@ -152,7 +152,7 @@ public struct CarePlan: Sendable {
             let parts = override.key.split(separator: ".").map(String.init)
             if parts.first == "goal" {
                 guard parts.count == 2, let quantity = Quantity(rawValue: parts[1]) else {
-                    throw CarePlanError("\(override.key): not a goal; goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw CarePlanError("\(override.key): not a goal", fix: "goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let unit = goals[quantity]?.unit ?? quantity.canonicalUnit
                 let value = try parseQuantity(override.value, quantity: quantity, unit: unit, key: override.key)
@@ -161,12 +161,12 @@ public struct CarePlan: Sendable {
                 continue
             }
             guard parts.count >= 2, var rule = rules[parts[0]] else {
-                throw CarePlanError("\(override.key): no rule \(parts.first ?? "") in this plan; its rules are \(rules.keys.sorted().joined(separator: ", "))")
+                throw CarePlanError("\(override.key): no rule \(parts.first ?? "") in this plan", fix: "its rules are \(rules.keys.sorted().joined(separator: ", "))")
             }
             let keys = parameterKeys(of: rule.rule)
             let text = parts.dropFirst().joined(separator: ".")
             guard let key = keys.first(where: { $0.description == text }) else {
-                throw CarePlanError("\(override.key): rule \(rule.id) has no parameter \(text); use \(keys.map(\.description).joined(separator: ", "))")
+                throw CarePlanError("\(override.key): rule \(rule.id) has no parameter \(text)", fix: "use \(keys.map(\.description).joined(separator: ", "))")
             }
             rule.rule.parameters[key] = try parseParameter(override.value, key: key, rule: rule.rule, name: override.key)
             if key.name == .limit { rule.rule.limitIsGoal = false }
@@ -229,14 +229,14 @@ public struct CarePlan: Sendable {
                 let warning = effective.warning(quantity)
                 let urgent = effective.urgent(quantity)
                 guard warning != nil || urgent != nil else {
-                    throw CarePlanError("rule \(name) sets neither warning nor urgent; set at least one")
+                    throw CarePlanError("rule \(name) sets neither warning nor urgent", fix: "set at least one")
                 }
                 if let warning, let urgent, !direction.isStricter(warning, than: urgent) {
                     throw CarePlanError(
                         "rule \(name): warning \(effective.show(warning, quantity, signed: rule.type == .change)) is beyond urgent \(effective.show(urgent, quantity, signed: rule.type == .change)); a warning must come before urgent (\(direction == .above ? "lower" : "higher") than it)")
                 }
             }
-            if rule.type == .change, effective.window <= 0 { throw CarePlanError("rule \(id): window must be longer than 0; write it like 24h or 7d") }
+            if rule.type == .change, effective.window <= 0 { throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 24h or 7d") }
         case .nOfM:
             guard effective.limit != nil else { throw CarePlanError("rule \(id): needs limit (a value, or goal)") }
             guard effective.n >= 1, effective.n <= effective.m else {
@@ -244,14 +244,14 @@ public struct CarePlan: Sendable {
             }
         case .average:
             guard effective.limit != nil else { throw CarePlanError("rule \(id): needs limit (a value, or goal)") }
-            guard effective.window > 0 else { throw CarePlanError("rule \(id): window must be longer than 0; write it like 7d") }
+            guard effective.window > 0 else { throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 7d") }
             guard effective.minReadings >= 1 else { throw CarePlanError("rule \(id): min_readings must be 1 or more") }
         case .irregularPulse:
             guard effective.n >= 1, effective.n <= effective.m else {
                 throw CarePlanError("rule \(id): n \(effective.n) must be between 1 and m \(effective.m)")
             }
         case .stale:
-            guard effective.after > 0 else { throw CarePlanError("rule \(id): after must be longer than 0; write it like 72h") }
+            guard effective.after > 0 else { throw CarePlanError("rule \(id): after must be longer than 0", fix: "write it like 72h") }
         }
     }
 
@@ -266,11 +266,11 @@ public struct CarePlan: Sendable {
             return Double(value)
         case .window, .after, .resolveAfter:
             guard let seconds = DurationText.parse(text) else {
-                throw CarePlanError("\(name): \"\(text)\" is not a duration; write it like 30m, 24h or 7d")
+                throw CarePlanError("\(name): \"\(text)\" is not a duration", fix: "write it like 30m, 24h or 7d")
             }
             return seconds
         case .level:
-            guard let level = AlertLevel(rawValue: text) else { throw CarePlanError("\(name): \"\(text)\" is not a level; use warning or urgent") }
+            guard let level = AlertLevel(rawValue: text) else { throw CarePlanError("\(name): \"\(text)\" is not a level", fix: "use warning or urgent") }
             return level == .urgent ? 1 : 0
         }
     }
@@ -285,12 +285,12 @@ public struct CarePlan: Sendable {
         let numberPart = trimmed.prefix { $0.isNumber || $0 == "." || $0 == "-" || $0 == "+" }
         let unitPart = String(trimmed.dropFirst(numberPart.count))
         guard let number = Double(numberPart), number.isFinite else {
-            throw CarePlanError("\(key): \"\(text)\" is not a number; write it like 180 or 180 \(unit.rawValue)")
+            throw CarePlanError("\(key): \"\(text)\" is not a number", fix: "write it like 180 or 180 \(unit.rawValue)")
         }
         let given = unitPart.isEmpty ? unit : MeasurementUnit(spelling: unitPart)
         guard let given, let one = given.convert(1, toCanonicalOf: quantity), let zero = given.convert(0, toCanonicalOf: quantity) else {
             let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
-            throw CarePlanError("\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue); use \(units.joined(separator: ", "))")
+            throw CarePlanError("\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
         }
         let canonical = difference ? number * (one - zero) : zero + number * (one - zero)
         return Normalizer.trimConversionNoise(canonical)

@@ -92,10 +92,8 @@ public enum DurationText {
 }
 
 /// A care-plan mistake, naming the template or key and the fix.
-public struct CarePlanError: Error, Sendable, Hashable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}
+public typealias CarePlanError = Explanation<CarePlanMistake>
+public enum CarePlanMistake {}
 
 /// One rule as a template declares it. Numeric parameters are canonical.
 public struct TemplateRule: Sendable, Hashable {

@@ -5,8 +5,8 @@ public import Foundation
 #endif
 
 /// The Bluetooth health-profile characteristic values a reading can come from, decoded to the
-/// byte (docs/ble.md, the sections per characteristic). The same decoders serve the BLE client and MQTT
-/// bridges that forward raw values on `…/gatt/{device}/{char}`.
+/// byte (docs/ble.md, the sections per characteristic). The same decoders serve the BLE client
+/// and MQTT bridges that forward raw values on `…/gatt/{device}/{char}`.
 public enum HealthCharacteristic {
     /// A Date Time field's wall-clock parts; the device clock has no time zone.
     public struct WallTime: Sendable, Hashable {
@@ -17,12 +17,21 @@ public enum HealthCharacteristic {
     /// time zone); `nil` when it cannot.
     public typealias Clock = @Sendable (WallTime) -> Date?
 
-    /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose.
+    /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose, `2a9d` weight,
+    /// `2a9c` body composition (a weight reading when it carries the weight), `2a5e` PLX
+    /// spot-check, `2a5f` PLX continuous, `2a1c` temperature.
     public static func decode(characteristic: String, device: String, bytes: [UInt8], clock: Clock) -> Result<ReadingInput, Rejection> {
         Result { () throws(Rejection) in
             switch characteristic {
             case "2a35": return try bloodPressure(bytes, device: device, clock: clock)
             case "2a18": return try glucose(bytes, device: device, clock: clock)
+            case "2a9d": return try weight(bytes, device: device, clock: clock)
+            case "2a9c": return try bodyComposition(bytes, device: device, clock: clock)
+            case "2a5e": return try plxSpotCheck(bytes, device: device, clock: clock)
+            case "2a5f": return try plxContinuous(bytes, device: device)
+            case "2a1c": return try temperature(bytes, device: device, clock: clock)
+            case "2a1e":
+                throw Rejection(.unsupportedFormat, field: nil, "intermediate temperature (2a1e) is progress during a measurement, not a reading")
             case "2a34":
                 throw Rejection(
                     .unsupportedFormat, field: nil,
@@ -30,7 +39,7 @@ public enum HealthCharacteristic {
             case "2a36":
                 throw Rejection(.unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
             default:
-                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35 or 2a18")
+                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35, 2a18, 2a9d, 2a9c, 2a5e, 2a5f or 2a1c")
             }
         }
     }
@@ -61,7 +70,26 @@ public enum HealthCharacteristic {
             return UInt16(bytes[offset]) | UInt16(bytes[offset + 1]) << 8
         }
 
+        mutating func u24(_ field: String) throws(Rejection) -> UInt32 {
+            guard offset + 3 <= bytes.count else { throw short(field) }
+            defer { offset += 3 }
+            return UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16
+        }
+
         mutating func sfloat(_ field: String) throws(Rejection) -> MedFloat { MedFloat(sfloat: try u16(field)) }
+
+        mutating func float(_ field: String) throws(Rejection) -> MedFloat {
+            guard offset + 4 <= bytes.count else { throw short(field) }
+            defer { offset += 4 }
+            return MedFloat(floatBytes: bytes[offset], bytes[offset + 1], bytes[offset + 2], bytes[offset + 3])
+        }
+
+        /// An optional Date Time placed by `clock`: the instant, and whether the device sent a
+        /// time that says "unknown" (zeros) or cannot be one.
+        mutating func timeStamp(_ field: String, clock: Clock) throws(Rejection) -> (at: Date?, unknown: Bool) {
+            let at = instant(try dateTime(field), clock: clock)
+            return (at, at == nil)
+        }
 
         mutating func dateTime(_ field: String) throws(Rejection) -> WallTime {
             let year = Int(try u16(field))
@@ -140,21 +168,23 @@ public enum HealthCharacteristic {
         values[.systolic] = try value(try r.sfloat("systolic"), "values.systolic", required: true)
         values[.diastolic] = try value(try r.sfloat("diastolic"), "values.diastolic", required: true)
         values[.meanArterialPressure] = try value(try r.sfloat("map"), "values.map", required: false)
-        var measuredAt: Date?
-        var timeUnknown = false
-        if flags & 0x02 != 0 {
-            measuredAt = instant(try r.dateTime("time stamp"), clock: clock)
-            timeUnknown = measuredAt == nil
-        }
+        let time = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         if flags & 0x04 != 0 { values[.pulse] = try value(try r.sfloat("pulse rate"), "values.pulse", required: false) }
-        var user: Int?
-        if flags & 0x08 != 0 { user = Int(try r.u8("user id")) }
-        var status: [ReadingFlag] = []
-        if flags & 0x10 != 0 { status = ReadingFlag.bloodPressureStatus(try r.u16("measurement status")) }
-        var input = ReadingInput(device: device, kind: .bloodPressure, unit: unit, values: values, measuredAt: measuredAt)
-        input.deviceTimeUnknown = timeUnknown
+        let user = flags & 0x08 != 0 ? Int(try r.u8("user id")) : nil
+        var input = reading(device, .bloodPressure, unit, values, time: time, user: user)
+        if flags & 0x10 != 0 { input.flags = ReadingFlag.bloodPressureStatus(try r.u16("measurement status")) }
+        return input
+    }
+
+    /// A decoded reading with the device's time (`unknown`: it sent one that says "unknown" or
+    /// cannot be a time) and, for a multi-user device, its user index.
+    static func reading(
+        _ device: String, _ kind: ReadingKind, _ unit: MeasurementUnit, _ values: [Quantity: Double], time: (at: Date?, unknown: Bool),
+        user: Int? = nil
+    ) -> ReadingInput {
+        var input = ReadingInput(device: device, kind: kind, unit: unit, values: values, measuredAt: time.at)
+        input.deviceTimeUnknown = time.unknown
         input.userIndex = user
-        input.flags = status
         return input
     }
 

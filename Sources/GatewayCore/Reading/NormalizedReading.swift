@@ -211,10 +211,9 @@ public enum Normalizer {
         }
         if let failed = input.flags.first(where: \.rejectsReading) {
             let all = input.flags.filter(\.rejectsReading).map(\.meaning).joined(separator: ", ")
-            return .failure(
-                Rejection(
-                    .deviceError, field: "sensor_status",
-                    "the meter reported \(all) (\(failed.rawValue)); its number is not a measurement; measure again with a new strip"))
+            let advice = kind == .glucose ? "the meter reported \(all) (\(failed.rawValue)); its number is not a measurement; measure again with a new strip"
+                : "the device reported \(all) (\(failed.rawValue)); its number is not a measurement; check the sensor and measure again"
+            return .failure(Rejection(.deviceError, field: "sensor_status", advice))
         }
         var notes: [String] = []
         var clockSuspect = false
@@ -235,6 +234,9 @@ public enum Normalizer {
         if input.flags.contains(.timeFault), !clockSuspect {
             clockSuspect = true
             notes.append("the meter reported a time fault; \(ClockRules.suspectTreatment)")
+        }
+        if !input.supplementary.isEmpty {
+            notes.append("the device also reported \(input.supplementary.map(\.description).joined(separator: ", "))")
         }
         let unreliable = input.flags.filter(\.makesUnreliable)
         if !unreliable.isEmpty {

@@ -1,7 +1,8 @@
-/// What a device said about a measurement besides its values: each bit of a blood-pressure cuff's
-/// Measurement Status (0x2A35 flags bit 4) and of a glucose meter's Sensor Status Annunciation (0x2A18
-/// flags bit 3), by name (docs/ble.md § "Blood Pressure Measurement (0x2A35), BLS" and § "Glucose
-/// Measurement (0x2A18), GLS"). Stored on the reading and shown by `ccmctl readings list`.
+/// What a device said about a measurement besides its values: each bit of a blood-pressure
+/// cuff's Measurement Status (0x2A35 flags bit 4), of a glucose meter's Sensor Status
+/// Annunciation (0x2A18 flags bit 3) and of a pulse oximeter's Measurement Status and Device and
+/// Sensor Status (0x2A5E, 0x2A5F), by name (docs/ble.md, the sections of those characteristics).
+/// Stored on the reading and shown by `ccmctl readings list`.
 public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     // Blood Pressure Measurement Status.
     case bodyMovement = "body_movement"
@@ -27,6 +28,27 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     case readInterrupted = "read_interrupted"
     case generalDeviceFault = "general_device_fault"
     case timeFault = "time_fault"
+    // Pulse oximeter Measurement Status (the states that say something about the value).
+    case demonstrationData = "demonstration_data"
+    case testingData = "testing_data"
+    case calibrationOngoing = "calibration_ongoing"
+    case measurementUnavailable = "measurement_unavailable"
+    case questionableMeasurement = "questionable_measurement"
+    case invalidMeasurement = "invalid_measurement"
+    // Pulse oximeter Device and Sensor Status (sensor malfunctioning is `sensor_malfunction`).
+    case equipmentMalfunction = "equipment_malfunction"
+    case signalProcessingIrregularity = "signal_processing_irregularity"
+    case inadequateSignal = "inadequate_signal"
+    case poorSignal = "poor_signal"
+    case lowPerfusion = "low_perfusion"
+    case erraticSignal = "erratic_signal"
+    case nonpulsatileSignal = "nonpulsatile_signal"
+    case questionablePulse = "questionable_pulse"
+    case sensorInterference = "sensor_interference"
+    case sensorUnconnected = "sensor_unconnected"
+    case unknownSensor = "unknown_sensor"
+    case sensorDisplaced = "sensor_displaced"
+    case sensorDisconnected = "sensor_disconnected"
 
     public static func < (a: ReadingFlag, b: ReadingFlag) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
@@ -57,6 +79,29 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
         return bits.enumerated().filter { status & (1 << $0.offset) != 0 }.map(\.element)
     }
 
+    /// PLX Measurement Status (u16): bits 12 calibration ongoing, 13 measurement unavailable,
+    /// 14 questionable, 15 invalid, 10 demonstration data, 11 testing data. Bits 5–9 (ongoing,
+    /// early estimate, validated, fully qualified, from storage) say nothing against the value;
+    /// bits 0–4 are RFU.
+    public static func plxMeasurementStatus(_ status: UInt16) -> [ReadingFlag] {
+        let bits: [Int: ReadingFlag] = [
+            10: .demonstrationData, 11: .testingData, 12: .calibrationOngoing, 13: .measurementUnavailable, 14: .questionableMeasurement,
+            15: .invalidMeasurement,
+        ]
+        return bits.keys.sorted().filter { status & (1 << $0) != 0 }.map { bits[$0]! }
+    }
+
+    /// PLX Device and Sensor Status (u24): bits 1–8 and 10–15 by name; bit 0 (extended display
+    /// update ongoing) and bit 9 (signal analysis ongoing) are states, bits 16–23 RFU.
+    public static func plxDeviceAndSensorStatus(_ status: UInt32) -> [ReadingFlag] {
+        let bits: [Int: ReadingFlag] = [
+            1: .equipmentMalfunction, 2: .signalProcessingIrregularity, 3: .inadequateSignal, 4: .poorSignal, 5: .lowPerfusion,
+            6: .erraticSignal, 7: .nonpulsatileSignal, 8: .questionablePulse, 10: .sensorInterference, 11: .sensorUnconnected,
+            12: .unknownSensor, 13: .sensorDisplaced, 14: .sensorMalfunction, 15: .sensorDisconnected,
+        ]
+        return bits.keys.sorted().filter { status & (1 << $0) != 0 }.map { bits[$0]! }
+    }
+
     /// A blood-pressure measurement taken while the patient moved, with a loose cuff or in an
     /// improper position is not a reliable value: stored and shown, left out of threshold and
     /// average rules (product choice: the cuff itself says the value may be wrong).
@@ -66,8 +111,12 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     /// rejected with the reason (a strip or sample error gives a number that means nothing; a
     /// 20 mg/dL from a half-filled strip must not raise a hypoglycaemia alert).
     public var rejectsReading: Bool {
-        [.sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect, .readInterrupted, .generalDeviceFault]
-            .contains(self)
+        [
+            .sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect, .readInterrupted, .generalDeviceFault,
+            // An oximeter that says its value is invalid, unavailable, not the patient's, or from a broken sensor.
+            .calibrationOngoing, .measurementUnavailable, .invalidMeasurement, .demonstrationData, .testingData, .equipmentMalfunction,
+            .sensorUnconnected, .unknownSensor, .sensorDisconnected,
+        ].contains(self)
     }
 
     /// What the flag means, for reasons and notes.
@@ -92,6 +141,25 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
         case .readInterrupted: "sensor read interrupted"
         case .generalDeviceFault: "general device fault"
         case .timeFault: "meter time fault"
+        case .calibrationOngoing: "calibration ongoing"
+        case .measurementUnavailable: "measurement unavailable"
+        case .questionableMeasurement: "questionable measurement detected"
+        case .invalidMeasurement: "invalid measurement detected"
+        case .demonstrationData: "data for demonstration"
+        case .testingData: "data for testing"
+        case .equipmentMalfunction: "equipment malfunction detected"
+        case .signalProcessingIrregularity: "signal processing irregularity detected"
+        case .inadequateSignal: "inadequate signal detected"
+        case .poorSignal: "poor signal detected"
+        case .lowPerfusion: "low perfusion detected"
+        case .erraticSignal: "erratic signal detected"
+        case .nonpulsatileSignal: "nonpulsatile signal detected"
+        case .questionablePulse: "questionable pulse detected"
+        case .sensorInterference: "sensor interference detected"
+        case .sensorUnconnected: "sensor unconnected to the user"
+        case .unknownSensor: "unknown sensor connected"
+        case .sensorDisplaced: "sensor displaced"
+        case .sensorDisconnected: "sensor disconnected"
         }
     }
 }

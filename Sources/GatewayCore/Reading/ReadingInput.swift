@@ -29,8 +29,12 @@ public struct ReadingInput: Sendable, Hashable {
     /// The user index of a multi-user device (0x2A35 User ID; 255 is "unknown user").
     public var userIndex: Int?
     /// Glucose: the sample type and location as the meter named them (`capillary_plasma`, `finger`).
+    /// Temperature: the body site the thermometer named (`ear`, `mouth`, …) as the location.
     public var sampleType: String?
     public var sampleLocation: String?
+    /// Values a device sends beside the reading's own (a scale's BMI and height, body
+    /// composition, an oximeter's pulse amplitude index): kept with the reading as a note.
+    public var supplementary: [SupplementaryValue] = []
     /// Glucose: a control-solution test (type 10 or location 4), not the patient's blood.
     public var controlSolution = false
     /// The meter's record epoch: which numbering of its records `sequence` belongs to (it changes
@@ -50,6 +54,23 @@ public struct ReadingInput: Sendable, Hashable {
         self.sequence = sequence
         self.messageID = messageID
     }
+}
+
+/// A value a device sends beside a reading's quantities, in the unit it was sent in.
+public struct SupplementaryValue: Sendable, Hashable {
+    /// `bmi`, `height`, `body_fat`, `pulse_amplitude_index`, …
+    public var name: String
+    public var value: Double
+    /// `kg/m2`, `m`, `in`, `%`, `kg`, `lb`, `kJ`, `ohm`.
+    public var unit: String
+
+    public init(_ name: String, _ value: Double, _ unit: String) {
+        self.name = name
+        self.value = value
+        self.unit = unit
+    }
+
+    public var description: String { "\(name) \(formatNumber(value)) \(unit)" }
 }
 
 /// Device identifiers: a Bluetooth address in any case, with dashes or without separators (but

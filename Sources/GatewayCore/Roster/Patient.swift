@@ -56,6 +56,22 @@ public enum DeviceKind: String, Sendable, Hashable, Codable, CaseIterable {
     case other
 }
 
+extension DeviceKind {
+    /// The Bluetooth SIG health services a device advertises, and the kind each makes it:
+    /// Blood Pressure 0x1810, Glucose 0x1808, Weight Scale 0x181D, Body Composition 0x181B,
+    /// Pulse Oximeter 0x1822, Health Thermometer 0x1809.
+    public static let gattServices: [UInt16: DeviceKind] = [
+        0x1810: .bloodPressureMonitor, 0x1808: .glucometer, 0x181D: .scale, 0x181B: .scale, 0x1822: .pulseOximeter, 0x1809: .thermometer,
+    ]
+
+    /// The kind of a device advertising `services` (the first health service it names), or
+    /// `nil` when it names none.
+    public init?(advertising services: [UInt16]) {
+        guard let kind = services.lazy.compactMap({ Self.gattServices[$0] }).first else { return nil }
+        self = kind
+    }
+}
+
 /// A device known to the gateway, and whom its readings belong to.
 public struct Device: Sendable, Hashable, Codable {
     /// The id readings carry in `device` (canonical, see ``DeviceID``).

@@ -1,6 +1,7 @@
 import Foundation
-public import GatewayCore
-public import Logging
+import GatewayBLE
+import GatewayCore
+import Logging
 import Synchronization
 
 /// Owns the Bluetooth adapter through the management API when bluetoothd does not: powers each
@@ -11,8 +12,9 @@ import Synchronization
 /// its own until `stop()`; a controller that appears later (Index Added) is set up then.
 ///
 /// With bluetoothd running it changes nothing: bluetoothd owns the adapter, pairing and keys
-/// (README, "Beside bluetoothd"; docs/ble.md § "The kernel path"), and a second owner would overwrite its keys in the kernel.
-public final class AdapterAgent: Sendable {
+/// (README, "Beside bluetoothd"; docs/ble.md § "The kernel path"), and a second owner would
+/// overwrite its keys in the kernel.
+final class AdapterAgent: Sendable {
     let database: any BondKeeper
     let logger: Logger
     private let running = Atomic<Bool>(true)
@@ -74,7 +76,7 @@ public final class AdapterAgent: Sendable {
         ]
         for (name, step) in steps {
             do { try step() } catch {
-                logger.warning("Bluetooth adapter setting not applied", metadata: ["adapter": "hci\(index)", "setting": "\(name)", "error": "\(error)"])
+                logger.warning("Bluetooth adapter setting not applied", metadata: ["ble.adapter": "hci\(index)", "ble.setting": "\(name)", "error": "\(error)"])
             }
         }
         do {
@@ -82,9 +84,9 @@ public final class AdapterAgent: Sendable {
             let info = Mgmt.ControllerInfo.decode(try socket.command(Mgmt.readInfo(index), other: handle))
             record(info, index: index, detail: nil)
             logger.notice(
-                "Bluetooth adapter ready", metadata: ["adapter": "hci\(index)", "address": "\(info?.address.string ?? "?")", "settings": "\(info?.current.names ?? "?")"])
+                "Bluetooth adapter ready", metadata: ["ble.adapter": "hci\(index)", "ble.address": "\(info?.address.string ?? "?")", "ble.settings": "\(info?.current.names ?? "?")"])
         } catch {
-            logger.warning("Bluetooth adapter not set up; will retry when it reappears", metadata: ["adapter": "hci\(index)", "error": "\(error)"])
+            logger.warning("Bluetooth adapter not set up; will retry when it reappears", metadata: ["ble.adapter": "hci\(index)", "error": "\(error)"])
             record(nil, index: index, detail: "\(error)")
         }
     }
@@ -101,7 +103,7 @@ public final class AdapterAgent: Sendable {
         _ = try socket.command(Mgmt.loadLongTermKeys(index, keys.ltks), other: handler(socket))
         _ = try socket.command(Mgmt.loadIdentityResolvingKeys(index, keys.irks), other: handler(socket))
         loaded.withLock { $0 = keys.identities }
-        logger.info("bond keys loaded into the kernel", metadata: ["adapter": "hci\(index)", "ltks": "\(keys.ltks.count)", "irks": "\(keys.irks.count)"])
+        logger.info("bond keys loaded into the kernel", metadata: ["ble.adapter": "hci\(index)", "ble.ltks": "\(keys.ltks.count)", "ble.irks": "\(keys.irks.count)"])
     }
 
     /// An operator unpaired a device (or a bond came from elsewhere): load the store's keys again.
@@ -133,13 +135,13 @@ public final class AdapterAgent: Sendable {
         { [self] event, index in
             switch event {
             case .indexAdded:
-                logger.notice("Bluetooth adapter appeared", metadata: ["adapter": "hci\(index)"])
+                logger.notice("Bluetooth adapter appeared", metadata: ["ble.adapter": "hci\(index)"])
                 setUp(socket, index: index)
             case .indexRemoved:
-                logger.warning("Bluetooth adapter removed", metadata: ["adapter": "hci\(index)"])
+                logger.warning("Bluetooth adapter removed", metadata: ["ble.adapter": "hci\(index)"])
                 record(nil, index: nil, detail: "hci\(index) removed")
             case .newSettings(let settings):
-                logger.info("Bluetooth adapter settings", metadata: ["adapter": "hci\(index)", "settings": "\(settings.names)"])
+                logger.info("Bluetooth adapter settings", metadata: ["ble.adapter": "hci\(index)", "ble.settings": "\(settings.names)"])
             case .userConfirmationRequest(let address, let justWorks):
                 let known = isExpected(address)
                 // A number to compare needs an operator who sees both screens: refused, like an unknown device.
@@ -147,16 +149,16 @@ public final class AdapterAgent: Sendable {
                 try? socket.send(Mgmt.userConfirmationReply(index, address, accept: accept))
                 logger.notice(
                     accept ? "pairing confirmed (Just Works)" : "pairing refused",
-                    metadata: ["address": "\(address)", "reason": "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")"])
+                    metadata: ["ble.address": "\(address)", "reason": "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")"])
             case .userPasskeyRequest(let address):
                 let passkey = (try? database.pairingPasskey(address: address.string, now: Date())) ?? nil
                 try? socket.send(Mgmt.userPasskeyReply(index, address, passkey: passkey))
                 if passkey == nil {
                     logger.warning(
                         "the device asks for a passkey and none was given; pairing refused",
-                        metadata: ["address": "\(address)", "fix": "ccmctl devices pair DEVICE --passkey PIN-ON-ITS-SCREEN"])
+                        metadata: ["ble.address": "\(address)", "fix": "ccmctl devices pair DEVICE --passkey PIN-ON-ITS-SCREEN"])
                 } else {
-                    logger.notice("passkey given for pairing", metadata: ["address": "\(address)"])
+                    logger.notice("passkey given for pairing", metadata: ["ble.address": "\(address)"])
                 }
             case .newLongTermKey(let key, let store):
                 guard store else { return }
@@ -168,9 +170,9 @@ public final class AdapterAgent: Sendable {
                             key: key.record, authenticated: key.authenticated), at: Date())
                     loaded.withLock { $0 = nil }
                     try? database.clearPairing(address: address.string)
-                    logger.notice("bonded: long term key stored", metadata: ["address": "\(address)", "authenticated": "\(key.authenticated)"])
+                    logger.notice("bonded: long term key stored", metadata: ["ble.address": "\(address)", "ble.authenticated": "\(key.authenticated)"])
                 } catch {
-                    logger.error("bond key not stored; the device must pair again after a restart", metadata: ["address": "\(address)", "error": "\(error)"])
+                    logger.error("bond key not stored; the device must pair again after a restart", metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }
             case .newIdentityResolvingKey(let key, let privateAddress, let store):
                 guard store else { return }
@@ -181,12 +183,12 @@ public final class AdapterAgent: Sendable {
                             address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0, key: key.record,
                             authenticated: false), at: Date())
                     loaded.withLock { $0 = nil }
-                    logger.notice("bonded: identity resolving key stored", metadata: ["address": "\(address)", "private_address": "\(privateAddress?.string ?? "none")"])
+                    logger.notice("bonded: identity resolving key stored", metadata: ["ble.address": "\(address)", "ble.private_address": "\(privateAddress?.string ?? "none")"])
                 } catch {
-                    logger.error("identity key not stored", metadata: ["address": "\(address)", "error": "\(error)"])
+                    logger.error("identity key not stored", metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }
             case .authenticationFailed(let address, let status):
-                logger.warning("pairing failed", metadata: ["address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
+                logger.warning("pairing failed", metadata: ["ble.address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
             default:
                 break
             }
