@@ -318,7 +318,8 @@ def body_composition():
 
 
 # PLX Measurement Status (u16) bits that name something about the value, and Device and Sensor
-# Status (u24) bits, from the PLXS / GSS field tables (README, "Scales, oximeters and thermometers").
+# Status (u24) bits, from the PLXS / GSS field tables (docs/ble.md, "Weight Scale, Pulse Oximeter,
+# Health Thermometer").
 PLX_MEASUREMENT_STATUS = {10: "demonstration_data", 11: "testing_data", 12: "calibration_ongoing", 13: "measurement_unavailable",
                           14: "questionable_measurement", 15: "invalid_measurement"}
 PLX_DEVICE_STATUS = {1: "equipment_malfunction", 2: "signal_processing_irregularity", 3: "inadequate_signal", 4: "poor_signal",
