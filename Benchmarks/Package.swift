@@ -1,7 +1,7 @@
 // swift-tools-version:6.1
 //
 // ccm-bench: the gateway measured against the physical limits on the same machine, in one run
-// (PRODUCT §9). A package of its own, so that the main package's builds and tests never build it.
+// (BENCHMARKS.md). A package of its own, so that the main package's builds and tests never build it.
 // Run it with scripts/bench, which builds the release binaries it measures.
 import PackageDescription
 

@@ -3,17 +3,17 @@
 Glucose Measurement Context (2a34), Weight Measurement (2a9d), Body Composition Measurement
 (2a9c), PLX Spot-check Measurement (2a5e), PLX Continuous Measurement (2a5f) and Temperature
 Measurement (2a1c) values for every combination of their flag bits, each with what a decoder
-must read from it, composed field by field from ble-health-profiles.md §4-5 and the README's "Scales, oximeters
-and thermometers" (the GATT Specification Supplement's field tables; independently of the Swift decoders the captures test).
-Also each value cut one byte short, which must be rejected naming the field that was cut (for
-body composition, whose 13 flag bits make 8192 values, every 64th).
+must read from it, composed field by field from docs/ble.md (the GATT Specification Supplement's
+field tables; independently of the Swift decoders the captures test). Also each value cut one
+byte short, which must be rejected naming the field that was cut (for body composition, whose 13
+flag bits make 8192 values, every 64th).
 
 Expectations: unit, values in the wire's unit (kPa / kg/L / mol/L as sent), the device time read
 as UTC (Base Time + Time Offset for glucose), the sequence number, the meal, the named flags of
 every Measurement Status and Sensor Status Annunciation bit, the user id, the glucose sample type
 and location and whether it is a control-solution test, and (for annunciations that make a result
 meaningless) that normalizing it rejects it as device_error. The bit names are written out here
-from the tables of ble-health-profiles.md §4.1 and §5.1, not taken from the Swift code.
+from the tables of docs/ble.md (the same sections), not taken from the Swift code.
 
 Run: python3 Fixtures/gatt/make-captures.py > Fixtures/gatt/captures.jsonl
 """
@@ -119,7 +119,7 @@ def context():
         if flags & 0x02:
             fields.append(("meal", bytes([meal_code])))
             expect["meal"] = meals[meal_code]
-        # Fields after the meal are not read (trailing bytes are accepted, §12 trap 4).
+        # Fields after the meal are not read, so trailing bytes are accepted (docs/ble.md, 0x2A34).
         if flags & 0x04:
             fields.append(("tester-health", bytes([0x21])))
         if flags & 0x08:
@@ -132,11 +132,11 @@ def context():
         print(json.dumps({"name": f"2a34 flags 0x{flags:02X}", "char": "2a34", "hex": value.hex(" ").upper(), "expect": expect}))
 
 
-# Measurement Status (0x2A35 flags bit 4), ble-health-profiles.md §4.1.
+# Measurement Status (0x2A35 flags bit 4), docs/ble.md § "Blood Pressure Measurement (0x2A35), BLS".
 BP_STATUS_BITS = {0: "body_movement", 1: "cuff_too_loose", 2: "irregular_pulse", 5: "improper_position"}
 PULSE_RANGE = {0: [], 1: ["pulse_above_range"], 2: ["pulse_below_range"], 3: ["pulse_range_reserved"]}
 
-# Sensor Status Annunciation (0x2A18 flags bit 3), §5.1.
+# Sensor Status Annunciation (0x2A18 flags bit 3), docs/ble.md § "Glucose Measurement (0x2A18), GLS".
 GLUCOSE_STATUS_BITS = ["battery_low", "sensor_malfunction", "sample_size_insufficient", "strip_insertion_error",
                        "strip_type_incorrect", "result_above_range", "result_below_range", "temperature_too_high",
                        "temperature_too_low", "read_interrupted", "general_device_fault", "time_fault"]
@@ -318,7 +318,8 @@ def body_composition():
 
 
 # PLX Measurement Status (u16) bits that name something about the value, and Device and Sensor
-# Status (u24) bits, from the PLXS / GSS field tables (README, "Scales, oximeters and thermometers").
+# Status (u24) bits, from the PLXS / GSS field tables (docs/ble.md, "Weight Scale, Pulse Oximeter,
+# Health Thermometer").
 PLX_MEASUREMENT_STATUS = {10: "demonstration_data", 11: "testing_data", 12: "calibration_ongoing", 13: "measurement_unavailable",
                           14: "questionable_measurement", 15: "invalid_measurement"}
 PLX_DEVICE_STATUS = {1: "equipment_malfunction", 2: "signal_processing_irregularity", 3: "inadequate_signal", 4: "poor_signal",

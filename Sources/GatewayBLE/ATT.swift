@@ -1,5 +1,5 @@
 /// The Attribute Protocol as a GATT central needs it (Core Vol 3 Part F; opcodes and error codes
-/// as in `ble-health-profiles.md` §9). Pure: bytes in, values out.
+/// as in Bumble's `att.py`; docs/ble.md § "Sources"). Pure: bytes in, values out.
 public enum ATT {
     /// The minimum ATT MTU on LE, and the default before an exchange.
     public static let defaultMTU = 23
@@ -44,7 +44,8 @@ public enum ATT {
         }
     }
 
-    /// ATT error codes (§9.3) and the GLS / CSS application codes a health profile sends.
+    /// ATT error codes (Core Vol 3 Part F) and the GLS / CSS application codes a health profile
+    /// sends (docs/ble.md, the RACP section).
     public struct ErrorCode: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
         public let rawValue: UInt8
         public init(rawValue: UInt8) { self.rawValue = rawValue }
@@ -65,7 +66,7 @@ public enum ATT {
         /// GLS 1.0 0x81 and CSS 0xFD: a CCCD the procedure needs is not set.
         public static let cccdImproperlyConfigured = ErrorCode(rawValue: 0x81)
 
-        /// Whether raising the link's security level can cure it (§6).
+        /// Whether raising the link's security level can cure it (docs/ble.md § "A session", step 6).
         public var isSecurity: Bool { self == .insufficientAuthentication || self == .insufficientEncryption }
 
         public var description: String {

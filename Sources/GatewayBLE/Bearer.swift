@@ -10,7 +10,7 @@ public import GatewayCore
 public final class ATTBearer {
     public let fd: Int32
     /// Raises the link's security level so that the kernel encrypts (and pairs) it; `nil` when the
-    /// transport has no such notion. Called at most once per session (§6).
+    /// transport has no such notion. Called at most once per session (docs/ble.md § "A session", step 6).
     let raiseSecurity: (() throws -> Void)?
     private var buffer: [UInt8]
     private var closed = false

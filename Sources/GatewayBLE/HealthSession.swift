@@ -89,7 +89,7 @@ public struct SessionReport: Sendable {
     }
 }
 
-/// One session with a health device over a connected bearer (`ble-health-profiles.md` §4–7):
+/// One session with a health device over a connected bearer (docs/ble.md § "A session"):
 /// MTU exchange, discovery, the device clock, every CCCD armed afresh, then the profile's
 /// transfer. Glucose: the Record Access Control Point downloads the records after the last one
 /// stored. Pulse oximeter: the same RACP code path downloads the stored spot-checks (operator

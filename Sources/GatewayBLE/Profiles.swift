@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
 
-/// The SIG numbers of the health profiles this gateway speaks (`ble-health-profiles.md` §1).
+/// The SIG numbers of the health profiles this gateway speaks (docs/ble.md § "UUIDs").
 public enum HealthUUID {
     public static let bloodPressureService: UInt16 = 0x1810
     public static let glucoseService: UInt16 = 0x1808
@@ -45,9 +45,9 @@ public enum HealthUUID {
     ]
 }
 
-/// The Record Access Control Point of the Glucose and Pulse Oximeter services (§5.4): the
-/// requests this client sends and the responses it reads. A pulse oximeter's RACP knows only
-/// the operator "all records".
+/// The Record Access Control Point of the Glucose and Pulse Oximeter services (docs/ble.md
+/// § "Record Access Control Point (0x2A52), GLS"): the requests this client sends and the
+/// responses it reads. A pulse oximeter's RACP knows only the operator "all records".
 public enum RACP {
     /// Report stored records: all of them, or those with sequence number ≥ `from`.
     static func reportRecords(from sequence: Int?) -> [UInt8] {
@@ -83,7 +83,7 @@ public enum RACP {
         }
     }
 
-    /// The response codes (§5.4).
+    /// The response codes (GLS; docs/ble.md, the RACP section).
     public enum ResponseCode: UInt8, Sendable, CustomStringConvertible {
         case success = 1, opCodeNotSupported, invalidOperator, operatorNotSupported, invalidOperand, noRecordsFound,
             abortUnsuccessful, procedureNotCompleted, operandNotSupported
@@ -123,7 +123,8 @@ public enum RACP {
     }
 }
 
-/// Current Time (0x2A2B, §3): the gateway's clock as the device's wall clock.
+/// Current Time (0x2A2B; docs/ble.md § "Date Time (0x2A08) and Current Time (0x2A2B)"): the gateway's
+/// clock as the device's wall clock.
 public enum CurrentTime {
     /// Date Time, day of week (1 Monday … 7 Sunday), fractions of 1/256 s, and the adjust
     /// reason "external reference time update" (bit 1): the gateway keeps NTP time.

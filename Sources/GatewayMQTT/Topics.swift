@@ -1,5 +1,5 @@
 
-/// The topics of PRODUCT §4 under a prefix (default `ccm/v1`).
+/// The MQTT topics under a prefix (default `ccm/v1`); docs/native-format.md § "MQTT topics".
 public struct Topics: Sendable, Hashable {
     public let prefix: String
 

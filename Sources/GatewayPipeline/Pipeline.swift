@@ -17,7 +17,8 @@ public struct ItemOutcome: Sendable, Hashable {
     /// Position in the payload (0 for a single object).
     public var item: Int
     public var status: ItemStatus
-    /// ``Rejection/Code`` for rejections; `unknown_device` / `unassigned_device` for quarantine.
+    /// ``Rejection/Code`` for rejections; `unknown_device`, `unassigned_device`, `unmapped_user`,
+    /// `unknown_hub` or `hub_not_for_patient` for quarantine; `failed` for a failed input.
     public var code: String?
     /// The stored reason (for accepted inputs: remarks such as a suspect device clock).
     public var reason: String?
@@ -52,9 +53,9 @@ public struct IngestSummary: Sendable {
     public subscript(status: ItemStatus) -> Int { counts[status] ?? 0 }
 }
 
-/// The one path every input takes: inbox (durable first) → decode → normalize → device-to-patient
-/// resolution → hub authorization → dedup → reading stored → care plan evaluated. Every source
-/// uses it; alert events are stored in the outbox in the same transaction, and the sink is told
+/// The one path every input takes: inbox (durable first) → hub gate → decode → normalize →
+/// device-to-patient resolution → hub authorization → dedup → reading stored → care plan
+/// evaluated (docs/data-flow.md). Every source uses it; alert events are stored in the outbox in the same transaction, and the sink is told
 /// once it has committed.
 public struct Pipeline: Sendable {
     public let database: GatewayDatabase

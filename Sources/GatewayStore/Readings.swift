@@ -2,7 +2,8 @@ public import Foundation
 public import GatewayCore
 import GRDB
 
-/// A stored reading, as listings and (later) care-plan evaluation read it.
+/// A stored reading, as listings read it and as the meal-context rules evaluate it when its meal
+/// arrives after it (a Glucose Measurement Context over MQTT).
 public struct StoredReading: Sendable, Hashable {
     public var id: Int64
     public var patientID: String

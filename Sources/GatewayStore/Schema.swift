@@ -3,8 +3,9 @@ import GRDB
 /// The schema, as a list of named migrations.
 ///
 /// A migration that has shipped is never edited: a schema change is a new migration appended at
-/// the end, named by its date. `GatewayDatabase.open` refuses a file that has migrations this
-/// build does not know (it was written by a newer ccm-gateway).
+/// the end, named by its date. Opening a database (`GatewayDatabase.init`) refuses a file that
+/// has migrations this build does not know (it was written by a newer ccm-gateway). See
+/// docs/architecture.md § "The database".
 enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

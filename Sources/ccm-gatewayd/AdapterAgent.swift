@@ -12,7 +12,8 @@ import Synchronization
 /// its own until `stop()`; a controller that appears later (Index Added) is set up then.
 ///
 /// With bluetoothd running it changes nothing: bluetoothd owns the adapter, pairing and keys
-/// (README, "BLE beside bluetoothd"), and a second owner would overwrite its keys in the kernel.
+/// (README, "Beside bluetoothd"; docs/ble.md § "The kernel path"), and a second owner would
+/// overwrite its keys in the kernel.
 final class AdapterAgent: Sendable {
     let database: any BondKeeper
     let logger: Logger

@@ -39,7 +39,9 @@ struct JournalAlertSink: Sendable {
 struct AlertService: Service {
     let pipeline: Pipeline
     let alertLog: AlertLogFile
-    /// The configuration in force: replaced on SIGHUP when the file reads well.
+    /// The configuration read at start; it stays in force. SIGHUP reads the file again only for
+    /// the care-plan folder (and logs that changed database, mqtt, alerts, ingest or metrics
+    /// settings take effect on restart).
     let config: GatewayConfig
     let configPath: String?
     let notify: SystemdNotify?

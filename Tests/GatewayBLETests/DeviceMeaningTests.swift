@@ -8,7 +8,7 @@ import Testing
 @testable import GatewayBLE
 import ccm_gatewayd
 
-/// Byte builders for the status, user and sample fields (`ble-health-profiles.md` §4.1, §5.1),
+/// Byte builders for the status, user and sample fields (docs/ble.md, the 0x2A35 and 0x2A18 sections),
 /// written apart from the decoders they test.
 extension GATTBytes {
     /// A Glucose Measurement in mg/dL (kg/L on the wire) at `time`, with its Type-Sample Location

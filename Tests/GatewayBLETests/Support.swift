@@ -78,7 +78,7 @@ struct BLEWorld {
     }
 }
 
-/// Byte builders for health-profile values (`ble-health-profiles.md` §2–5), written apart from
+/// Byte builders for health-profile values (docs/ble.md, the number and characteristic sections), written apart from
 /// the decoders they test.
 enum GATTBytes {
     /// SFLOAT: 4-bit exponent, 12-bit mantissa, little-endian.

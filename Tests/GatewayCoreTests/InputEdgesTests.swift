@@ -2,7 +2,8 @@ import Foundation
 import GatewayCore
 import Testing
 
-/// Issue 12 item 9: duplicate JSON keys, readings without identity, the id rule, RFC 3339 edges.
+/// The input edges of docs/native-format.md: duplicate JSON keys, readings without identity, the id
+/// rule, RFC 3339 edges.
 @Suite("Input edges")
 struct InputEdgesTests {
     static let received = RFC3339.parse("2026-03-04T14:00:00Z")!

@@ -2,7 +2,7 @@ import Foundation
 import GatewayCore
 import Testing
 
-/// The billing rules of `ccm-rpm-billing.md` §6, table by table: each threshold just below, at
+/// The billing rules of docs/billing.md, rule by rule: each threshold just below, at
 /// and past its boundary, each exclusion, each prerequisite, and the calendar.
 @Suite("CCM month rules")
 struct MonthRulesTests {

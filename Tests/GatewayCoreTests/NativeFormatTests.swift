@@ -10,7 +10,7 @@ struct NativeFormatTests {
         try NativeReadingV1.parse(Data(json.utf8)).get().items
     }
 
-    @Test("The example of PRODUCT §3 decodes field by field")
+    @Test("The example of docs/native-format.md decodes field by field")
     func example() throws {
         let json = """
             {"v": 1, "device": "A4:C1:38:12:34:56", "kind": "blood_pressure",

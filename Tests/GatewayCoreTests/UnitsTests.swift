@@ -20,7 +20,7 @@ struct UnitsTests {
             Conversion(value: 13.3322387415, unit: .kilopascal, quantity: .diastolic, expected: 100),
             Conversion(value: 7.4, unit: .millimolesPerLiter, quantity: .glucose, expected: 133.3184),
             Conversion(value: 1, unit: .millimolesPerLiter, quantity: .glucose, expected: 18.016),
-            // BLE Glucose Measurement units (ble-health-profiles.md E5, E6)
+            // BLE Glucose Measurement units (docs/ble.md § "Glucose Measurement (0x2A18), GLS", flags bit 2)
             Conversion(value: 0.00105, unit: .kilogramsPerLiter, quantity: .glucose, expected: 105),
             Conversion(value: 0.0074, unit: .molesPerLiter, quantity: .glucose, expected: 133.3184),
             Conversion(value: 201.4, unit: .pound, quantity: .weight, expected: 91.353503318),
@@ -55,7 +55,7 @@ struct UnitsTests {
         #expect(MeasurementUnit.mmHg.ucum == "mm[Hg]")
     }
 
-    @Test("LOINC codes of PRODUCT §3")
+    @Test("LOINC codes of docs/native-format.md")
     func loinc() {
         #expect(ReadingKind.bloodPressure.loinc == "85354-9")
         #expect(Quantity.systolic.loinc == "8480-6")

@@ -9,7 +9,7 @@ import Testing
 import Glibc
 #endif
 
-/// PRODUCT §9, every alert is announced: alert events are committed by another process (as
+/// Every alert is announced (docs/alerts.md § "The outbox"): alert events are committed by another process (as
 /// ccmctl does) while the real daemon is killed with SIGKILL and restarted, some while it is
 /// down (committed, not yet written: the state a kill between commit and write leaves).
 /// Afterwards every event is in the alert log exactly once, by id, and on the MQTT alert topic

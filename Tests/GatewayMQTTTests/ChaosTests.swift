@@ -9,7 +9,8 @@ import Testing
 import Glibc
 #endif
 
-/// PRODUCT §9, never stops, nothing lost, every alert announced, all at once: MQTT traffic from a
+/// Never stops, nothing lost, every alert announced, all at once (docs/architecture.md
+/// § "Guarantees and the tests that hold them"): MQTT traffic from a
 /// hub, three `ccmctl ingest` runs and operators' acknowledgements at the same time, the daemon
 /// killed with SIGKILL three times and the broker restarted once. Afterwards every published and
 /// ingested reading is stored exactly once, every alert event is in the alert log exactly once,

@@ -8,9 +8,10 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 12 item 6 with the real daemon and a real broker: after `rm gateway.sqlite*` the daemon
-/// acknowledges nothing more into the deleted file. It stops; the message published after the
-/// removal stays with the broker, and reaches the database `ccmctl init` makes.
+/// The database file (docs/architecture.md § "The database") with the real daemon and a real broker:
+/// after `rm gateway.sqlite*` the daemon acknowledges nothing more into the deleted file. It stops; the
+/// message published after the removal stays with the broker, and reaches the database `ccmctl init`
+/// makes.
 @Suite("The database removed under the daemon", .ownThreads)
 struct DatabaseRemovedTests {
     static let products = TestPaths.products

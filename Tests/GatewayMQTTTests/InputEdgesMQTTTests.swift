@@ -7,7 +7,8 @@ import Testing
 
 @testable import GatewayMQTT
 
-/// Issue 12 item 9 over MQTT: a reading without identity delivered twice, a bad hub segment.
+/// The input edges of docs/native-format.md over MQTT: a reading without identity delivered twice,
+/// a bad hub segment.
 @Suite("MQTT input edges against a real mosquitto", .serialized, .ownThreads)
 struct InputEdgesMQTTTests {
     @Test("A reading without measured_at, seq or id delivered twice is rejected both times and stored never")

@@ -9,10 +9,10 @@ import Testing
 import Glibc
 #endif
 
-/// PRODUCT §9, nothing lost: 20,000 QoS 1 readings published to a real broker while the real
-/// daemon is killed with SIGKILL three times at random moments and restarted; afterwards every
-/// reading is stored exactly once. With one lane, and with four lanes sharing each fsync (a
-/// kill then lands while several callbacks wait for one group commit).
+/// Nothing lost (docs/data-flow.md § "The durability rule"): 20,000 QoS 1 readings published to a real
+/// broker while the real daemon is killed with SIGKILL three times at random moments and restarted;
+/// afterwards every reading is stored exactly once. With one lane, and with four lanes sharing each
+/// fsync (a kill then lands while several callbacks wait for one group commit).
 @Suite("Kill test", .ownThreads)
 struct KillTests {
     static let count = 20_000

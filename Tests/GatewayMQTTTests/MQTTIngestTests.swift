@@ -351,7 +351,7 @@ struct MQTTIngestTests {
     }
 
     /// A Glucose Measurement (mg/dL as kg/L), 2026-11-DD HH:00, with its Type-Sample Location
-    /// and, when given, a Sensor Status Annunciation, as hex text (`ble-health-profiles.md` §5.1).
+    /// and, when given, a Sensor Status Annunciation, as hex text (docs/ble.md § "Glucose Measurement (0x2A18), GLS").
     static func glucoseHex(_ sequence: UInt16, mgdL: UInt16, day: UInt8, hour: UInt8, typeLocation: UInt8 = 0x11, status: UInt16? = nil) -> String {
         var bytes: [UInt8] = [status == nil ? 0x02 : 0x0A, UInt8(sequence & 0xFF), UInt8(sequence >> 8), 0xEA, 0x07, 11, day, hour, 0, 0]
         let sfloat = UInt16(0xB000) | mgdL  // exponent -5

@@ -7,7 +7,7 @@ import Testing
 @testable import GatewayStore
 import GatewayPipeline
 
-/// PRODUCT §9, every alert is announced: alert events are stored with the transaction that
+/// Every alert is announced (docs/alerts.md § "The outbox"): alert events are stored with the transaction that
 /// caused them, and each sink delivers them from that outbox, in order, resuming where it was.
 @Suite("Alert outbox", .ownThreads)
 struct AlertOutboxTests {

@@ -11,8 +11,8 @@ import GatewayPipeline
 import Glibc
 #endif
 
-/// Issue 12 item 6: only an explicit create makes a database, and a database whose file was
-/// deleted or replaced while open commits nothing more.
+/// The database file (docs/architecture.md § "The database"): only an explicit create makes a database,
+/// and a database whose file was deleted or replaced while open commits nothing more.
 @Suite("The database file's lifecycle", .ownThreads)
 struct DatabaseFileTests {
     @Test("Opening without a mode never creates a database: a missing path is refused with ccmctl init as the fix")

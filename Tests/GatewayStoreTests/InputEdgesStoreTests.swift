@@ -11,7 +11,8 @@ import GatewayPipeline
 import Glibc
 #endif
 
-/// Issue 12 item 9 through the pipeline and the line reader; item 10's test command.
+/// The input edges of docs/native-format.md through the pipeline and the line reader (overlong
+/// lines: docs/data-flow.md § "The durability rule").
 @Suite("Input edges in the pipeline", .ownThreads)
 struct InputEdgesStoreTests {
     func file(_ directory: TemporaryDirectory, _ bytes: String) throws -> FileHandle {

@@ -8,8 +8,8 @@ import Testing
 @testable import GatewayStore
 import GatewayPipeline
 
-/// Issue 12: no input stops the pipeline, a busy database makes writers wait, suspect clocks
-/// stay out of windowed rules, and write transactions are bounded.
+/// Never stops (docs/data-flow.md § "Deciding"): no input stops the pipeline, a busy database makes
+/// writers wait, suspect clocks stay out of windowed rules, and write transactions are bounded.
 @Suite("Pipeline robustness", .ownThreads)
 struct RobustnessTests {
     static let glucose = "C0:26:DA:01:02:03"

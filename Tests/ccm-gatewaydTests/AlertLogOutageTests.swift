@@ -10,7 +10,7 @@ import Testing
 import Glibc
 #endif
 
-/// PRODUCT §9, every alert is announced: the alert log's folder turns read-only (a rotation
+/// Every alert is announced (docs/alerts.md § "The outbox"): the alert log's folder turns read-only (a rotation
 /// whose new file cannot be created), alert events keep being committed, then the folder is
 /// writable again: every event is in the log exactly once, by id.
 @Suite("ccm-gatewayd alert log outage", .ownThreads)

@@ -8,7 +8,8 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 12 items 6 and 7, with the real daemon process: it never creates its database, stops
+/// The database file and one daemon per database (docs/architecture.md § "The database" and
+/// § "The daemon's services"), with the real daemon process: it never creates its database, stops
 /// when the file is deleted or replaced, and runs alone on a database.
 @Suite("ccm-gatewayd and its database file", .ownThreads)
 struct DaemonDatabaseTests {

@@ -6,7 +6,8 @@ import Testing
 import Glibc
 #endif
 
-/// Issue 12 item 8: the documented model, for real. The daemon runs as its own user; an
+/// The operators' group (README, "Operating it"; docs/architecture.md § "The database"): the
+/// documented model, for real. The daemon runs as its own user; an
 /// operator in the daemon's group runs ccmctl (list, ingest, ack) on the same database at the
 /// same time; a user outside the group is refused with the fix; nothing is world-readable.
 /// Throwaway users and a group are made with useradd and groupadd, and the programs run as

@@ -12,7 +12,7 @@ struct DeviceMeaningCLITests {
     static let meter = "C0:26:DA:01:02:03"
 
     /// A Blood Pressure Measurement in mmHg with a time stamp (2026-11-27 08:MM), optional user
-    /// id and Measurement Status, bytes per `ble-health-profiles.md` §4.1.
+    /// id and Measurement Status, bytes per docs/ble.md § "Blood Pressure Measurement (0x2A35), BLS".
     static func bloodPressure(_ systolic: UInt8, _ diastolic: UInt8, minute: UInt8, user: UInt8? = nil, status: UInt16? = nil) -> [UInt8] {
         var flags: UInt8 = 0x02
         if user != nil { flags |= 0x08 }

@@ -3,8 +3,8 @@ import GatewayStore
 import GatewayTestSupport
 import Testing
 
-/// Issue 12 item 6: only `ccmctl init` creates a database; every other command on a missing
-/// database fails with that fix and creates nothing.
+/// The database file (docs/architecture.md § "The database"): only `ccmctl init` creates a database;
+/// every other command on a missing database fails with that fix and creates nothing.
 @Suite("ccmctl init and a missing database", .ownThreads)
 struct InitTests {
     static let reading =

@@ -2,8 +2,8 @@ import Foundation
 import GatewayTestSupport
 import Testing
 
-/// Issue 12 item 9 at the command line: ids refused with the rule, stored text printed escaped,
-/// re-ingest of readings without identity.
+/// The input edges of docs/native-format.md at the command line: ids refused with the rule, stored text
+/// printed escaped, re-ingest of readings without identity.
 @Suite("ccmctl input edges", .ownThreads)
 struct InputEdgesCLITests {
     static let rule = "use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"

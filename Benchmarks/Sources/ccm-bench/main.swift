@@ -1,6 +1,6 @@
 // ccm-bench: measures the release binaries against the physical limits of this machine, in one
 // run, and writes BENCHMARKS.md. Every figure is a ratio against a baseline measured in the same
-// run on the same machine, or a target from PRODUCT §9.
+// run on the same machine, or a target stated beside it (the "against" column of BENCHMARKS.md).
 //
 //   ccm-bench --bin DIR --repo DIR [--readings N] [--out FILE]
 //

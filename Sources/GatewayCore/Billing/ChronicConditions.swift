@@ -57,7 +57,7 @@ public struct ChronicConditions: Sendable, Hashable {
     }
 }
 
-/// Screening a roster patient for CCM (PRODUCT §7): Medicare Part B, two or more chronic
+/// Screening a roster patient for CCM (docs/billing.md § "Eligibility"): Medicare Part B, two or more chronic
 /// conditions from the list, not enrolled with another practitioner, consent not declined.
 public enum Eligibility {
     public enum Consent: Sendable, Hashable {

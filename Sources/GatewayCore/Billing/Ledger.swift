@@ -28,7 +28,7 @@ public struct LedgerEntry: Sendable, Hashable {
         self.voided = voided
     }
 
-    /// The entry's minutes by practice-local date (rule A3 in `ccm-rpm-billing.md`): an entry
+    /// The entry's minutes by practice-local date (docs/billing.md § "Counting minutes"): an entry
     /// that crosses local midnight is split there, so each part counts in its own day and month,
     /// including across a month end and on days a clock change makes 23 or 25 hours long. Minutes
     /// are elapsed minutes; the start is taken to the whole minute (entries are recorded in whole

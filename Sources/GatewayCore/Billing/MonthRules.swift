@@ -4,7 +4,7 @@ public import FoundationEssentials
 public import Foundation
 #endif
 
-/// What the CCM month needs to know about a patient (PRODUCT §7).
+/// What the CCM month needs to know about a patient (docs/billing.md § "Prerequisites").
 public struct BillingPatient: Sendable, Hashable {
     public var id: String
     /// Distinct chronic conditions among the patient's codes (``ChronicConditions/count(_:)``).
@@ -35,7 +35,8 @@ public struct BillingPatient: Sendable, Hashable {
     }
 }
 
-/// How RPM device days are grouped (rule A8): by calendar month (the default), or in 30-day
+/// How RPM device days are grouped (docs/billing.md § "RPM: device codes 99445, 99454 and
+/// 99453"): by calendar month (the default), or in 30-day
 /// periods counted from the RPM start, each reported in the month it ends.
 public enum DevicePeriod: String, Sendable, Hashable, CaseIterable {
     case calendarMonth = "calendar_month"
@@ -73,7 +74,8 @@ public struct MonthSummary: Sendable, Hashable {
     public func reason(_ code: String) -> String? { notBilled.first { $0.code == code }?.reason }
 }
 
-/// The billing rules of `ccm-rpm-billing.md` §6 for one patient-month. Pure and deterministic.
+/// The billing rules of docs/billing.md (each with its source there) for one patient-month. Pure
+/// and deterministic.
 ///
 /// Full minutes only (no midpoint rounding). CCM: physician time of 30 minutes or more bills
 /// 99491 (+99437 per further full 30) and excludes 99490; under 30 it counts as clinical-staff

@@ -1,6 +1,6 @@
-/// Care plans (PRODUCT §6): disease templates whose rules raise alerts, composed per patient,
-/// with per-patient overrides. Every parameter is kept in the canonical unit of its quantity and
-/// shown in the unit its template declared.
+/// Care plans (docs/alerts.md § "Care plans and rules"): disease templates whose rules raise alerts,
+/// composed per patient, with per-patient overrides. Every parameter is kept in the canonical unit of
+/// its quantity and shown in the unit its template declared.
 
 /// How urgent an alert is. Urgent outranks warning.
 public enum AlertLevel: String, Sendable, Hashable, Codable, CaseIterable, Comparable {

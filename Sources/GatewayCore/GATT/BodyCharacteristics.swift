@@ -5,9 +5,9 @@ import Foundation
 #endif
 
 /// Weight Scale (0x181D), Body Composition (0x181B), Pulse Oximeter (0x1822) and Health
-/// Thermometer (0x1809) values, decoded to the byte (the README's "Scales, oximeters and
-/// thermometers" gives the field tables and their sources: the GATT Specification Supplement,
-/// WSS, BCS, PLXS, HTS).
+/// Thermometer (0x1809) values, decoded to the byte (docs/ble.md § "Weight Scale, Pulse
+/// Oximeter, Health Thermometer" gives the field tables and their sources: the GATT
+/// Specification Supplement, WSS, BCS, PLXS, HTS).
 extension HealthCharacteristic {
     /// A scale's mass field: 0.005 kg (SI) or 0.01 lb (imperial) per step. The two resolutions
     /// differ, which is a trap.

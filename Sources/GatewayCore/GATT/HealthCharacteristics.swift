@@ -5,9 +5,8 @@ public import Foundation
 #endif
 
 /// The Bluetooth health-profile characteristic values a reading can come from, decoded to the
-/// byte (`ble-health-profiles.md` §4–5; README, "Scales, oximeters and thermometers"). The same
-/// decoders serve the BLE client and MQTT bridges that forward raw values on
-/// `…/gatt/{device}/{char}`.
+/// byte (docs/ble.md, the sections per characteristic). The same decoders serve the BLE client
+/// and MQTT bridges that forward raw values on `…/gatt/{device}/{char}`.
 public enum HealthCharacteristic {
     /// A Date Time field's wall-clock parts; the device clock has no time zone.
     public struct WallTime: Sendable, Hashable {
@@ -130,7 +129,8 @@ public enum HealthCharacteristic {
         }
     }
 
-    /// Decodes a Glucose Measurement Context 0x2A34 (§5.2): flags, sequence number, optional
+    /// Decodes a Glucose Measurement Context 0x2A34 (docs/ble.md § "Glucose Measurement Context
+    /// (0x2A34), GLS"): flags, sequence number, optional
     /// extended flags and carbohydrate, then the meal. Meal codes: 1 preprandial, 2 postprandial,
     /// 3 fasting, 4 casual, 5 bedtime.
     public static func glucoseContext(_ bytes: [UInt8]) -> Result<GlucoseContext, Rejection> {

@@ -5,7 +5,7 @@
 /// The special values (NaN, NRes, ±INFINITY, reserved) are defined with exponent 0 only and mean
 /// "no value": they never become numbers. A 16-bit word such as `0x17FE` is therefore the number
 /// 2046 × 10¹, not +INFINITY (nRF Toolbox for iOS reads it wrongly by comparing the mantissa
-/// only; see `ble-health-profiles.md` §2.1).
+/// only; see docs/ble.md § "Numbers: SFLOAT and FLOAT (IEEE 11073-20601)").
 public enum MedFloat: Sendable, Hashable {
     /// A finite number, kept as the exact decimal pair the device sent.
     case number(mantissa: Int32, exponent: Int8)

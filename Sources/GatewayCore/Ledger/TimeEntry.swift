@@ -4,7 +4,7 @@ public import FoundationEssentials
 public import Foundation
 #endif
 
-/// Monitoring time spent on a patient (PRODUCT §7): what the CCM month counts.
+/// Monitoring time spent on a patient: what the CCM month counts (docs/billing.md § "The ledger").
 public struct TimeEntryInput: Sendable, Hashable {
     public enum Role: String, Sendable, CaseIterable, Codable { case clinicalStaff = "clinical_staff", physician }
     public enum Program: String, Sendable, CaseIterable, Codable { case ccm, rpm, pcm }

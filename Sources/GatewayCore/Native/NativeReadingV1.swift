@@ -4,7 +4,7 @@ public import FoundationEssentials
 public import Foundation
 #endif
 
-/// The native reading format, version 1 (PRODUCT §3; JSON Schema in
+/// The native reading format, version 1 (docs/native-format.md; JSON Schema in
 /// `schemas/native-reading-v1.schema.json`): one JSON object, or an array of them.
 ///
 /// Unknown top-level fields are rejected, not ignored. Each rejection names the field.

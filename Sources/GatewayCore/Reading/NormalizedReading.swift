@@ -74,9 +74,9 @@ public struct NormalizedReading: Sendable, Hashable {
     }
 }
 
-/// Identity of a reading (PRODUCT §3): (device, glucose sequence number) for glucometers that
-/// number their records, else (device, kind, measured_at), else (device, kind, publisher id),
-/// else (device, kind, the device's record number).
+/// Identity of a reading (docs/data-flow.md § "Dedup keys"): (device, record epoch, glucose
+/// sequence number) for glucometers that number their records, else (device, kind, measured_at),
+/// else (device, kind, publisher id), else (device, kind, the device's record number).
 public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
     public let description: String
 
@@ -101,7 +101,7 @@ public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// The clock rules of PRODUCT §3.
+/// The clock rules (docs/native-format.md § "Times").
 public enum ClockRules {
     /// Device times before this are a reset or unset clock: 2015-01-01T00:00:00Z.
     public static let earliestBelievable = Date(timeIntervalSince1970: 1_420_070_400)

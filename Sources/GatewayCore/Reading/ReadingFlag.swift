@@ -1,8 +1,8 @@
 /// What a device said about a measurement besides its values: each bit of a blood-pressure
 /// cuff's Measurement Status (0x2A35 flags bit 4), of a glucose meter's Sensor Status
 /// Annunciation (0x2A18 flags bit 3) and of a pulse oximeter's Measurement Status and Device and
-/// Sensor Status (0x2A5E, 0x2A5F), by name (`ble-health-profiles.md` §4.1, §5.1; README,
-/// "Scales, oximeters and thermometers"). Stored on the reading and shown by `ccmctl readings list`.
+/// Sensor Status (0x2A5E, 0x2A5F), by name (docs/ble.md, the sections of those characteristics).
+/// Stored on the reading and shown by `ccmctl readings list`.
 public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comparable {
     // Blood Pressure Measurement Status.
     case bodyMovement = "body_movement"

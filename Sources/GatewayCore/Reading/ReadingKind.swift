@@ -1,4 +1,4 @@
-/// The kinds of reading the gateway takes (PRODUCT §3).
+/// The kinds of reading the gateway takes (docs/native-format.md § "The native reading format v1").
 public enum ReadingKind: String, Sendable, CaseIterable, Codable {
     case bloodPressure = "blood_pressure"
     case glucose

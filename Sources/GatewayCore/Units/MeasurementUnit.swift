@@ -1,4 +1,4 @@
-/// A unit a reading may arrive in. The raw value is the native format's spelling (PRODUCT §3:
+/// A unit a reading may arrive in. The raw value is the native format's spelling (docs/native-format.md:
 /// `mmHg`, `lb`, otherwise the UCUM code); ``ucum`` gives the strict UCUM code for FHIR.
 ///
 /// Every quantity is stored in one canonical unit (mmHg, mg/dL, kg, Cel, %, /min); the others are
@@ -44,7 +44,7 @@ public enum MeasurementUnit: String, Sendable, CaseIterable, Codable {
 public enum ConversionFactor {
     /// 1 mmHg = 133.322387415 Pa (definition of the conventional millimetre of mercury).
     public static let pascalsPerMmHg = 133.322387415
-    /// 1 mmol/L of glucose = 18.016 mg/dL (PRODUCT §3; molar mass of glucose 180.16 g/mol).
+    /// 1 mmol/L of glucose = 18.016 mg/dL (molar mass of glucose 180.16 g/mol; docs/native-format.md).
     public static let glucoseMgPerDLPerMmolPerL = 18.016
     /// 1 kg/L = 10^6 mg / 10 dL = 100,000 mg/dL.
     public static let mgPerDLPerKgPerL = 100_000.0

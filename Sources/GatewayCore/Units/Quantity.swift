@@ -38,7 +38,7 @@ public enum Quantity: String, Sendable, CaseIterable, Codable, Comparable {
         }
     }
 
-    /// LOINC code of the observation (PRODUCT §3). Glucose is the capillary-blood code by
+    /// LOINC code of the observation (docs/native-format.md). Glucose is the capillary-blood code by
     /// default; see ``ReadingKind/loinc``.
     public var loinc: String {
         switch self {
