@@ -7,9 +7,7 @@ import Testing
 /// Continuous Measurement and Temperature Measurement values, and each one cut a byte short,
 /// from the hex captures in `Fixtures/gatt/captures.jsonl` (composed field by field by
 /// `make-captures.py`).
-// Serialized: its thousands of cases run one after another, rather than as thousands of tasks
-// flooding the cooperative pool that the rest of the parallel suite shares.
-@Suite("GATT captures", .serialized)
+@Suite("GATT captures")
 struct GATTCaptureTests {
     struct Capture: Decodable, CustomTestStringConvertible, Sendable {
         struct Expect: Decodable, Sendable {
@@ -49,58 +47,64 @@ struct GATTCaptureTests {
         }
     }
 
-    @Test("Each capture decodes to what its fields say", arguments: try captures())
-    func capture(_ capture: Capture) throws {
+    @Test("Each capture decodes to what its fields say")
+    func everyCapture() throws {
+        // One test over all the captures (each failure names its capture), not thousands of
+        // test cases: their events alone kept a parallel run's cooperative pool busy.
+        for capture in try Self.captures() { try check(capture) }
+    }
+
+    func check(_ capture: Capture) throws {
         let bytes = HealthCharacteristic.bytes(Data(capture.hex.utf8))
         let expect = capture.expect
         if capture.char == "2a34" {
             let context = try HealthCharacteristic.glucoseContext(bytes).get()
-            #expect(context.sequence == expect.sequence)
-            #expect(context.meal?.rawValue == expect.meal)
+            #expect(context.sequence == expect.sequence, "\(capture.name)")
+            #expect(context.meal?.rawValue == expect.meal, "\(capture.name)")
             return
         }
         let result = HealthCharacteristic.decode(characteristic: capture.char, device: "C0:26:DA:01:02:03", bytes: bytes, clock: GATTDecoderTests.utc)
         if let code = expect.rejected {
             guard case .failure(let rejection) = result else {
-                Issue.record("decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
+                Issue.record("\(capture.name): decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
                 return
             }
-            #expect(rejection.code.rawValue == code)
-            #expect(rejection.field == expect.field)
+            #expect(rejection.code.rawValue == code, "\(capture.name)")
+            #expect(rejection.field == expect.field, "\(capture.name)")
             return
         }
         let input = try result.get()
-        #expect(input.unit.rawValue == expect.unit)
-        #expect(input.measuredAt.map(RFC3339.format) == expect.measured_at)
-        #expect(input.sequence == expect.sequence)
+        #expect(input.unit.rawValue == expect.unit, "\(capture.name)")
+        #expect(input.measuredAt.map(RFC3339.format) == expect.measured_at, "\(capture.name)")
+        #expect(input.sequence == expect.sequence, "\(capture.name)")
         // Flags as a set: the decoder gives them in bit order, the normalizer in display order.
-        #expect(input.flags.map(\.rawValue).sorted() == (expect.flags ?? []).sorted())
-        #expect(input.deviceTimeUnknown == (expect.time_unknown ?? false))
+        #expect(input.flags.map(\.rawValue).sorted() == (expect.flags ?? []).sorted(), "\(capture.name)")
+        #expect(input.deviceTimeUnknown == (expect.time_unknown ?? false), "\(capture.name)")
         let supplementary = Dictionary(uniqueKeysWithValues: input.supplementary.map { ($0.name, $0) })
-        #expect(Set(supplementary.keys) == Set((expect.supplementary ?? [:]).keys))
+        #expect(Set(supplementary.keys) == Set((expect.supplementary ?? [:]).keys), "\(capture.name)")
         for (name, value) in expect.supplementary ?? [:] {
-            let decoded = try #require(supplementary[name])
-            #expect(abs(decoded.value - value) <= abs(value) * 1e-12, "\(name)")
-            #expect(decoded.unit == expect.supplementary_units?[name], "\(name)")
+            let decoded = try #require(supplementary[name], "\(capture.name): \(name)")
+            #expect(abs(decoded.value - value) <= abs(value) * 1e-12, "\(capture.name): \(name)")
+            #expect(decoded.unit == expect.supplementary_units?[name], "\(capture.name): \(name)")
         }
-        #expect(input.userIndex == expect.user)
-        #expect(input.sampleType == expect.sample_type)
-        #expect(input.sampleLocation == expect.sample_location)
-        #expect(input.controlSolution == (expect.control ?? false))
+        #expect(input.userIndex == expect.user, "\(capture.name)")
+        #expect(input.sampleType == expect.sample_type, "\(capture.name)")
+        #expect(input.sampleLocation == expect.sample_location, "\(capture.name)")
+        #expect(input.controlSolution == (expect.control ?? false), "\(capture.name)")
         if expect.flags != nil {
             // Annunciations that make the number meaningless reject it; the others keep it, flagged.
             switch Normalizer.normalize(input, receivedAt: Date(timeIntervalSince1970: 1_800_000_000)) {
-            case .failure(let rejection): #expect(rejection.code.rawValue == expect.normalized, "\(rejection)")
+            case .failure(let rejection): #expect(rejection.code.rawValue == expect.normalized, "\(capture.name): \(rejection)")
             case .success(let reading):
-                #expect(expect.normalized == nil)
-                #expect(reading.flags.map(\.rawValue).sorted() == expect.flags?.sorted())
+                #expect(expect.normalized == nil, "\(capture.name)")
+                #expect(reading.flags.map(\.rawValue).sorted() == expect.flags?.sorted(), "\(capture.name)")
             }
         }
         let expected = Dictionary(uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
-        #expect(Set(input.values.keys) == Set(expected.keys))
+        #expect(Set(input.values.keys) == Set(expected.keys), "\(capture.name)")
         for (quantity, value) in expected {
-            let decoded = try #require(input.values[quantity])
-            #expect(abs(decoded - value) <= abs(value) * 1e-12, "\(quantity.rawValue)")
+            let decoded = try #require(input.values[quantity], "\(capture.name): \(quantity.rawValue)")
+            #expect(abs(decoded - value) <= abs(value) * 1e-12, "\(capture.name): \(quantity.rawValue)")
         }
     }
 

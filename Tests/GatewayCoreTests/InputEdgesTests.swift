@@ -87,24 +87,17 @@ struct InputEdgesTests {
         #expect(timeRejection.field == "patient")
     }
 
-    @Test("The duplicate-key check is linear: eight times the keys or the nesting costs about eight times, not sixty-four")
-    func duplicateLinear() {
-        func wide(_ n: Int) -> Data { Data(("{" + (0..<n).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k0\":1}").utf8) }
-        func deep(_ n: Int) -> Data { Data((String(repeating: "[{\"a\":", count: n) + "1" + String(repeating: "}]", count: n)).utf8) }
-        // The fastest of three runs of each size, measured side by side: a ratio, not a time,
-        // so a machine busy with other tests does not fail it (linear: about 8, a little more
-        // where the larger input leaves the caches; quadratic: 64).
-        func fastest(_ data: Data) -> Duration {
-            (0..<3).map { _ in ContinuousClock().measure { _ = JSONDuplicateKeys.first(in: data) } }.min()!
-        }
-        let found = JSONDuplicateKeys.first(in: wide(200_000))
+    @Test("The duplicate-key check finds a repeat among 200,000 keys and walks a 20,000-deep nesting")
+    func duplicateWideAndDeep() {
+        // Sizes a hub could send within the payload limit and more. (How fast is a benchmark's
+        // question, not a unit test's: a parallel test run makes any timing here noise. A
+        // quadratic check would still be caught, by this test taking minutes.)
+        let wide = Data(("{" + (0..<200_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k0\":1}").utf8)
+        let deep = Data((String(repeating: "[{\"a\":", count: 20_000) + "1" + String(repeating: "}]", count: 20_000)).utf8)
+        let found = JSONDuplicateKeys.first(in: wide)
         #expect(found?.key == "k0")
         #expect(found?.path == "k0")
-        #expect(JSONDuplicateKeys.first(in: deep(20_000)) == nil)
-        for (small, large) in [(wide(25_000), wide(200_000)), (deep(2_500), deep(20_000))] {
-            let ratio = fastest(large) / fastest(small)
-            #expect(ratio < 24, "8 times the input took \(ratio) times as long")
-        }
+        #expect(JSONDuplicateKeys.first(in: deep) == nil)
     }
 
     // MARK: Identity

@@ -57,7 +57,7 @@ struct LanesTests {
         // Back: every lane's session delivers what the broker queued for it.
         let before = harness.client.connectionCount
         try harness.client.start()
-        #expect(harness.client.waitForConnection(after: before, timeout: 20), "not every lane reconnected")
+        #expect(harness.client.waitForConnection(after: before, timeout: 60), "not every lane reconnected")
         let outcomes = try await harness.next(count, seconds: 120)
         #expect(outcomes.count == count)
         #expect(outcomes.allSatisfy { $0.status == .accepted })

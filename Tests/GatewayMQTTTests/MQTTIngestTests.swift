@@ -60,7 +60,7 @@ final class Harness: Sendable {
     func start(_ broker: Broker) throws {
         let before = client.connectionCount
         try client.start()
-        try #require(client.waitForConnection(after: before, timeout: 10), "the gateway did not connect")
+        try #require(client.waitForConnection(after: before, timeout: 60), "the gateway did not connect")
         let id = client.options.clientID
         try #require(waitUntil(broker.log) { $0.contains("\(id) 1 ccm/v1/hub/+/time") }, "the subscriptions did not arrive")
     }
@@ -204,7 +204,7 @@ struct MQTTIngestTests {
         _ = try await gateway.next(50)
         let connections = gateway.client.connectionCount
         try broker.restart()
-        #expect(gateway.client.waitForConnection(after: connections, timeout: 15))
+        #expect(gateway.client.waitForConnection(after: connections, timeout: 60))
         try broker.publish("ccm/v1/hub/h1/reading", (50..<100).map { Self.bp(121, minute: $0) }.joined(separator: "\n"), lines: true)
         _ = try await gateway.next(50)
         // The gateway away: the broker keeps its persistent session's messages.
@@ -295,7 +295,7 @@ struct MQTTIngestTests {
 
         let connections = gateway.client.connectionCount
         try broker.start()
-        #expect(gateway.client.waitForConnection(after: connections, timeout: 20), "the gateway reconnects")
+        #expect(gateway.client.waitForConnection(after: connections, timeout: 60), "the gateway reconnects")
         #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 4 }, "acknowledged after the reconnect")
         let (subscriber, output) = try subscribe(count: 4)
         #expect(subscriber.wait() == 0, "the subscriber got 4 messages")
