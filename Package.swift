@@ -170,14 +170,16 @@ let package = Package(
         .testTarget(
             name: "GatewayMQTTTests",
             dependencies: [
-                "GatewayMQTT", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+                "GatewayMQTT", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "GatewayBLETests",
             dependencies: [
-                "GatewayBLE", "ccm-gatewayd", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport", .product(name: "Logging", package: "swift-log"),
+                "GatewayBLE", "ccm-gatewayd", "GatewayStore", "GatewayPipeline", "GatewayCore", "GatewayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

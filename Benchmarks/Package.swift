@@ -14,7 +14,7 @@ let package = Package(
             name: "ccm-bench",
             dependencies: ["CLibMosquitto"],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
-        )
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,7 +15,9 @@ public func fuzzGATT(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     switch selector % 4 {
     case 0, 1:
         let characteristic = selector % 4 == 0 ? "2a35" : "2a18"
-        if case .success(let input) = HealthCharacteristic.decode(characteristic: characteristic, device: "A4:C1:38:12:34:56", bytes: value, clock: clock) {
+        if case .success(let input) = HealthCharacteristic.decode(
+            characteristic: characteristic, device: "A4:C1:38:12:34:56", bytes: value, clock: clock)
+        {
             _ = Normalizer.normalize(input, receivedAt: Date(timeIntervalSince1970: 1_772_631_730))
         }
     case 2:

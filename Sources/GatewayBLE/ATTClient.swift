@@ -44,7 +44,8 @@ public final class ATTClient {
             } catch .error(_, _, let again) where again.isSecurity {
                 throw .security(
                     "the device still answers \(again) on an encrypted link; it wants authenticated pairing "
-                        + "(a passkey: ccmctl devices pair DEVICE --passkey PIN), or it lost its bond (ccmctl devices unpair DEVICE, then pair again)")
+                        + "(a passkey: ccmctl devices pair DEVICE --passkey PIN), or it lost its bond (ccmctl devices unpair DEVICE, then pair again)"
+                )
             }
         }
     }
@@ -182,7 +183,8 @@ public final class ATTClient {
                 else { throw .malformed("characteristic declaration at 0x\(hex16(entry.handle)) is not properties, a handle and a UUID") }
                 guard valueHandle > entry.handle, valueHandle <= service.end else {
                     throw .malformed(
-                        "characteristic declaration at 0x\(hex16(entry.handle)) puts its value at 0x\(hex16(valueHandle)), outside its service (to 0x\(hex16(service.end)))")
+                        "characteristic declaration at 0x\(hex16(entry.handle)) puts its value at 0x\(hex16(valueHandle)), outside its service (to 0x\(hex16(service.end)))"
+                    )
                 }
                 found.append(
                     GATTCharacteristic(

@@ -76,7 +76,9 @@ public struct SessionReport: Sendable {
     /// profiles (blood pressure and glucose have their own).
     public var profileLines: [String] {
         var lines: [String] = []
-        if let feature = weightScaleFeature { lines.append("weight scale feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))") }
+        if let feature = weightScaleFeature {
+            lines.append("weight scale feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
+        }
         if let feature = bodyCompositionFeature {
             lines.append("body composition feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
         }
@@ -180,7 +182,8 @@ public final class HealthSession {
                 try receivePushed(characteristics)
             }
             if characteristics.keys.allSatisfy({ $0 == HealthUUID.currentTimeService }) {
-                report.failure = "the device has none of the health services this gateway reads: Blood Pressure (1810), Glucose (1808), Weight Scale (181d), Body Composition (181b), Pulse Oximeter (1822), Health Thermometer (1809)"
+                report.failure =
+                    "the device has none of the health services this gateway reads: Blood Pressure (1810), Glucose (1808), Weight Scale (181d), Body Composition (181b), Pulse Oximeter (1822), Health Thermometer (1809)"
             }
         } catch {
             report.failure = describe(error)
@@ -214,7 +217,8 @@ public final class HealthSession {
             try store(HealthRecord(characteristic: "2a5f", value: value))
             report.continuousStored += 1
             report.measurements += 1
-        case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement, HealthUUID.weightMeasurement, HealthUUID.bodyCompositionMeasurement,
+        case HealthUUID.bloodPressureMeasurement, HealthUUID.glucoseMeasurement, HealthUUID.weightMeasurement,
+            HealthUUID.bodyCompositionMeasurement,
             HealthUUID.plxSpotCheckMeasurement, HealthUUID.temperatureMeasurement:
             let record = HealthRecord(characteristic: String(format4: routes[handle]!), value: value)
             try store(record)
@@ -242,7 +246,9 @@ public final class HealthSession {
     }
 
     private func completed(_ record: HealthRecord) {
-        if let sequence = record.completedGlucoseSequence { report.lastGlucoseSequence = max(report.lastGlucoseSequence ?? sequence, sequence) }
+        if let sequence = record.completedGlucoseSequence {
+            report.lastGlucoseSequence = max(report.lastGlucoseSequence ?? sequence, sequence)
+        }
     }
 
     // MARK: Procedures
@@ -287,7 +293,8 @@ public final class HealthSession {
     /// (0x2A08) gets its clock set through that: the first 7 bytes of the Current Time value.
     private func setClock(_ characteristics: [GATTCharacteristic], dateTime: [GATTCharacteristic]) throws(ATT.Failure) {
         guard let time = find(HealthUUID.currentTime, in: characteristics) else {
-            guard let value = options.currentTime, let date = find(HealthUUID.dateTime, in: dateTime), date.properties.contains(.write) else { return }
+            guard let value = options.currentTime, let date = find(HealthUUID.dateTime, in: dateTime), date.properties.contains(.write)
+            else { return }
             do {
                 try client.write(date.valueHandle, Array(value.prefix(7)))
                 report.clockSet = true
@@ -373,7 +380,8 @@ public final class HealthSession {
         if case .responseCode(_, let code) = try racpProcedure(racp, RACP.deleteAllRecords), code == RACP.ResponseCode.success.rawValue {
             report.spotChecksDeleted = true
         } else {
-            report.notes.append("the oximeter did not delete its stored spot-checks; the next download sends them again (stored once: same time)")
+            report.notes.append(
+                "the oximeter did not delete its stored spot-checks; the next download sends them again (stored once: same time)")
         }
     }
 
@@ -384,12 +392,15 @@ public final class HealthSession {
         let newest = try probe(racp, RACP.reportLastRecord)
         guard let newestSequence = newest.last.flatMap(Self.sequence) else { return nil }
         if newestSequence < last {
-            return "the meter's newest record is sequence \(newestSequence), below the last one stored (\(last)): the meter was reset or its sequence numbers wrapped past 65535"
+            return
+                "the meter's newest record is sequence \(newestSequence), below the last one stored (\(last)): the meter was reset or its sequence numbers wrapped past 65535"
         }
         guard let stored = options.lastGlucoseMeasurement else { return nil }
-        let record = newestSequence == last ? newest.last : try probe(racp, RACP.reportRecord(sequence: last)).first { Self.sequence($0) == last }
+        let record =
+            newestSequence == last ? newest.last : try probe(racp, RACP.reportRecord(sequence: last)).first { Self.sequence($0) == last }
         guard let record, Self.time(record) != Self.time(stored) else { return nil }
-        return "the meter's record \(last) has another time (\(Self.describeTime(record))) than the one stored (\(Self.describeTime(stored))): the meter was reset"
+        return
+            "the meter's record \(last) has another time (\(Self.describeTime(record))) than the one stored (\(Self.describeTime(stored))): the meter was reset"
     }
 
     /// Runs a report request whose records are collected, not stored.

@@ -43,7 +43,8 @@ public enum L2CAP {
     public static func connect(address: String, random: Bool, timeout: Duration, secure: Bool = false) throws -> ATTBearer {
         var peer = bdaddr_t()
         guard str2ba(address, &peer) == 0 else { throw KernelError(message: "\(address) is not a Bluetooth address") }
-        let fd = socket(AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), BTPROTO_L2CAP)
+        let fd = socket(
+            AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), BTPROTO_L2CAP)
         guard fd >= 0 else { throw KernelError("socket(AF_BLUETOOTH, SOCK_SEQPACKET, BTPROTO_L2CAP)") }
         do {
             var local = sockaddr_l2()
@@ -113,7 +114,9 @@ public enum L2CAP {
                 var failure: Int32 = 0
                 var size = socklen_t(MemoryLayout<Int32>.size)
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size)
-                throw KernelError(message: "pairing or encryption failed: the link dropped (\(String(cString: strerror(failure == 0 ? ENOTCONN : failure))))")
+                throw KernelError(
+                    message:
+                        "pairing or encryption failed: the link dropped (\(String(cString: strerror(failure == 0 ? ENOTCONN : failure))))")
             }
             if descriptor.revents & Int16(POLLOUT) != 0 { return }
         }

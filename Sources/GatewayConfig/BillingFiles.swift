@@ -1,6 +1,6 @@
 import Foundation
-public import GatewayStore
 public import GatewayCore
+public import GatewayStore
 import Yams
 
 extension GatewayConfig {
@@ -10,7 +10,8 @@ extension GatewayConfig {
         let path = (billing.feesDirectory as NSString).appendingPathComponent("\(year).yaml")
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(
-                "no fee schedule for \(year) at \(path); add \(year).yaml to billing.fees_directory (copy the nearest year and update its amounts from the CMS relative value file)")
+                "no fee schedule for \(year) at \(path); add \(year).yaml to billing.fees_directory (copy the nearest year and update its amounts from the CMS relative value file)"
+            )
         }
         return try Self.parseFees(String(decoding: data, as: UTF8.self), origin: path).overridden(billing.feeOverrides)
     }
@@ -27,7 +28,9 @@ extension GatewayConfig {
             guard let text = try fee.string("amount"), let cents = FeeSchedule.cents(text) else {
                 throw ConfigError("\(origin): fees.\(code).amount: required, in dollars like 66.13")
             }
-            guard let source = try fee.string("source") else { throw ConfigError("\(origin): fees.\(code).source: required", fix: "say where the amount comes from") }
+            guard let source = try fee.string("source") else {
+                throw ConfigError("\(origin): fees.\(code).source: required", fix: "say where the amount comes from")
+            }
             schedule.fees[code] = .init(cents: cents, source: source, verified: try fee.bool("verified") ?? false)
         }
         return schedule
@@ -37,12 +40,18 @@ extension GatewayConfig {
     public func chronicConditions() throws -> ChronicConditions {
         let path = billing.conditions
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConfigError("no chronic-condition list at \(path)", fix: "set billing.conditions to config/chronic-conditions.yaml or its installed copy")
+            throw ConfigError(
+                "no chronic-condition list at \(path)",
+                fix: "set billing.conditions to config/chronic-conditions.yaml or its installed copy")
         }
-        guard case let node? = try? Yams.compose(yaml: String(decoding: data, as: UTF8.self)) else { throw ConfigError("\(path): not valid YAML") }
+        guard case let node? = try? Yams.compose(yaml: String(decoding: data, as: UTF8.self)) else {
+            throw ConfigError("\(path): not valid YAML")
+        }
         let root = try Section(node, path: "", origin: path)
         try root.allow(["source", "conditions"])
-        guard let list = root.value("conditions")?.sequence else { throw ConfigError("\(path): conditions: required, a list of categories") }
+        guard let list = root.value("conditions")?.sequence else {
+            throw ConfigError("\(path): conditions: required, a list of categories")
+        }
         return ChronicConditions(
             categories: try list.enumerated().map { index, item in
                 let category = try Section(item, path: "conditions[\(index)]", origin: path)
@@ -73,7 +82,8 @@ extension GatewayConfig {
                 id: p.id, chronicConditions: list.count(p.conditions).count, medicarePartB: p.medicarePartB, consent: p.ccmConsentDate,
                 programs: Set(p.programs), complex: (inputs.complexity[p.id] ?? p.complexity) == .complex, rpmStart: p.rpmStart,
                 hasCarePlan: inputs.carePlans.contains(p.id))
-            return MonthRules.summarize(facts, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: billing.devicePeriod)
+            return MonthRules.summarize(
+                facts, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: billing.devicePeriod)
         }
     }
 }

@@ -1,5 +1,5 @@
-public import GatewayCore
 import Foundation
+public import GatewayCore
 import Yams
 
 /// The disease templates of a `careplans` directory (`config/careplans/*.yaml`), each checked
@@ -19,7 +19,9 @@ public struct CarePlanLibrary: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
         } catch {
-            throw ConfigError("cannot read the care-plan templates in \(directory)", fix: "set careplans.directory in the configuration to the folder holding them")
+            throw ConfigError(
+                "cannot read the care-plan templates in \(directory)",
+                fix: "set careplans.directory in the configuration to the folder holding them")
         }
         var templates: [CarePlanTemplate] = []
         for name in names {
@@ -34,7 +36,9 @@ public struct CarePlanLibrary: Sendable {
     public func templates(named names: [String]) throws -> [CarePlanTemplate] {
         try names.map { name in
             guard let template = templates[name] else {
-                throw CarePlanError("unknown template \"\(name)\"", fix: "the templates in \(directory) are \(templates.keys.sorted().joined(separator: ", "))")
+                throw CarePlanError(
+                    "unknown template \"\(name)\"",
+                    fix: "the templates in \(directory) are \(templates.keys.sorted().joined(separator: ", "))")
             }
             return template
         }
@@ -52,7 +56,9 @@ public struct CarePlanLibrary: Sendable {
         guard let node else { throw ConfigError("\(origin): empty", fix: "a template needs template, description and rules") }
         let root = try Section(node, path: "", origin: origin)
         try root.allow(["template", "description", "goals", "rules"])
-        guard let name = try root.string("template") else { throw ConfigError("\(origin): template: required", fix: "give the template's name") }
+        guard let name = try root.string("template") else {
+            throw ConfigError("\(origin): template: required", fix: "give the template's name")
+        }
         if let expectedName, expectedName != name {
             throw ConfigError("\(origin): template: \"\(name)\" differs from the file name", fix: "name the file \(name).yaml")
         }
@@ -60,7 +66,9 @@ public struct CarePlanLibrary: Sendable {
         if let section = try root.section("goals") {
             for key in section.keys {
                 guard let quantity = Quantity(rawValue: key) else {
-                    throw ConfigError("\(origin): goals.\(key): unknown quantity", fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw ConfigError(
+                        "\(origin): goals.\(key): unknown quantity",
+                        fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let goal = try section.section(key)!
                 try goal.allow(["below", "above", "unit", "source"])
@@ -105,7 +113,9 @@ public struct CarePlanLibrary: Sendable {
         var kind: ReadingKind?
         if let text = try section.string("kind") {
             guard let parsed = ReadingKind(rawValue: text) else {
-                throw ConfigError("\(origin): \(at).kind: unknown kind \"\(text)\"", fix: "use one of \(ReadingKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError(
+                    "\(origin): \(at).kind: unknown kind \"\(text)\"",
+                    fix: "use one of \(ReadingKind.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             kind = parsed
         }
@@ -122,20 +132,25 @@ public struct CarePlanLibrary: Sendable {
         let quantityNames = try limits?.keys ?? section.string("quantity").map({ [$0] }) ?? []
         for name in quantityNames {
             guard let quantity = Quantity(rawValue: name) else {
-                throw ConfigError("\(origin): \(at).quantity: unknown quantity \"\(name)\"", fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError(
+                    "\(origin): \(at).quantity: unknown quantity \"\(name)\"",
+                    fix: "use one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             quantities.append(quantity)
         }
         if type == .irregularPulse {
             // The cuff's flag, not a quantity: blood-pressure readings only.
-            guard quantities.isEmpty else { throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag", fix: "remove quantity") }
+            guard quantities.isEmpty else {
+                throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag", fix: "remove quantity")
+            }
             guard kind == nil || kind == .bloodPressure else {
                 throw ConfigError("\(origin): \(at).kind: an irregular_pulse rule looks at blood_pressure readings")
             }
             kind = .bloodPressure
         } else if type != .stale {
             guard !quantities.isEmpty else {
-                throw ConfigError("\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw ConfigError(
+                    "\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             for quantity in quantities {
                 let implied = ReadingKind.allCases.filter { $0.allowedQuantities.contains(quantity) }
@@ -153,7 +168,8 @@ public struct CarePlanLibrary: Sendable {
         var direction = Direction.above
         if let text = try section.string("direction") {
             guard let parsed = Direction(rawValue: text), type != .change || parsed == .above else {
-                throw ConfigError("\(origin): \(at).direction: use above or below\(type == .change ? " (a change rule looks for a rise: above)" : "")")
+                throw ConfigError(
+                    "\(origin): \(at).direction: use above or below\(type == .change ? " (a change rule looks for a rise: above)" : "")")
             }
             direction = parsed
         } else if type == .threshold || type == .nOfM || type == .average {
@@ -164,7 +180,9 @@ public struct CarePlanLibrary: Sendable {
             meals = Set(
                 try list.map { text in
                     guard let meal = MealContext(rawValue: text), kind == .glucose else {
-                        throw ConfigError("\(origin): \(at).meals: \"\(text)\" is not a meal context of glucose readings", fix: "use \(MealContext.allCases.map(\.rawValue).joined(separator: ", "))")
+                        throw ConfigError(
+                            "\(origin): \(at).meals: \"\(text)\" is not a meal context of glucose readings",
+                            fix: "use \(MealContext.allCases.map(\.rawValue).joined(separator: ", "))")
                     }
                     return meal
                 })
@@ -173,7 +191,9 @@ public struct CarePlanLibrary: Sendable {
         if let quantity = quantities.first {
             unit = try self.unit(section, quantity: quantity)
             for other in quantities.dropFirst() where unit!.convert(1, toCanonicalOf: other) == nil {
-                throw ConfigError("\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue)", fix: "a rule's quantities share one unit")
+                throw ConfigError(
+                    "\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue)", fix: "a rule's quantities share one unit"
+                )
             }
         }
         var stub = TemplateRule(
@@ -210,7 +230,9 @@ public struct CarePlanLibrary: Sendable {
         guard let text = try section.string("unit") else { return quantity.canonicalUnit }
         guard let unit = MeasurementUnit(spelling: text), unit.convert(1, toCanonicalOf: quantity) != nil else {
             let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
-            throw ConfigError("\(section.origin): \(section.key("unit")): \"\(text)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
+            throw ConfigError(
+                "\(section.origin): \(section.key("unit")): \"\(text)\" is not a unit for \(quantity.rawValue)",
+                fix: "use \(units.joined(separator: ", "))")
         }
         return unit
     }

@@ -1,5 +1,5 @@
-public import GatewayCore
 import Foundation
+public import GatewayCore
 import Yams
 
 /// The gateway's configuration (`--config FILE`, YAML). `config/gateway.yaml` is the complete,
@@ -220,7 +220,8 @@ public struct GatewayConfig: Sendable, Equatable {
             try practice.allow(["time_zone"])
             if let zone = try practice.string("time_zone") {
                 guard TimeZone(identifier: zone) != nil else {
-                    throw ConfigError("\(origin): practice.time_zone: unknown time zone \"\(zone)\"", fix: "use an IANA name such as America/Chicago")
+                    throw ConfigError(
+                        "\(origin): practice.time_zone: unknown time zone \"\(zone)\"", fix: "use an IANA name such as America/Chicago")
                 }
                 config.practice.timeZone = zone
             }
@@ -239,7 +240,9 @@ public struct GatewayConfig: Sendable, Equatable {
             if let file = try sources.section("file") {
                 try file.allow(["path"])
                 guard let path = try file.string("path") else {
-                    throw ConfigError("\(origin): sources.file.path: required when sources.file is present", fix: "give a JSON-lines file or - for standard input")
+                    throw ConfigError(
+                        "\(origin): sources.file.path: required when sources.file is present",
+                        fix: "give a JSON-lines file or - for standard input")
                 }
                 config.sources.file = FileSource(path: path)
             }
@@ -271,7 +274,8 @@ public struct GatewayConfig: Sendable, Equatable {
             }
             if let id = try mqtt.string("client_id") {
                 guard !id.isEmpty, id.utf8.count <= 65_535, !id.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" }) else {
-                    throw ConfigError("\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level", fix: "avoid /, + and #")
+                    throw ConfigError(
+                        "\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level", fix: "avoid /, + and #")
                 }
                 config.mqtt.clientID = id
             }
@@ -282,7 +286,9 @@ public struct GatewayConfig: Sendable, Equatable {
                 config.mqtt.prefix = prefix
             }
             if let keepalive = try mqtt.int("keepalive") {
-                guard keepalive >= 5 else { throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short", fix: "use 5 seconds or more") }
+                guard keepalive >= 5 else {
+                    throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short", fix: "use 5 seconds or more")
+                }
                 config.mqtt.keepalive = keepalive
             }
             config.mqtt.username = try mqtt.string("username")
@@ -290,7 +296,9 @@ public struct GatewayConfig: Sendable, Equatable {
             config.mqtt.sharedGroup = try mqtt.string("shared_group")
             if let lanes = try mqtt.int("lanes") {
                 guard (1...MQTT.maxLanes).contains(lanes) else {
-                    throw ConfigError("\(origin): mqtt.lanes: \(lanes) is out of range", fix: "use 1 to \(MQTT.maxLanes) (1: one session, as a single client)")
+                    throw ConfigError(
+                        "\(origin): mqtt.lanes: \(lanes) is out of range",
+                        fix: "use 1 to \(MQTT.maxLanes) (1: one session, as a single client)")
                 }
                 config.mqtt.lanes = lanes
             }
@@ -303,7 +311,8 @@ public struct GatewayConfig: Sendable, Equatable {
                     throw ConfigError("\(origin): mqtt.tls: cert_file and key_file go together", fix: "give both or neither")
                 }
                 if config.mqtt.caFile == nil {
-                    throw ConfigError("\(origin): mqtt.tls.ca_file: required for TLS", fix: "give the CA that signed the broker's certificate")
+                    throw ConfigError(
+                        "\(origin): mqtt.tls.ca_file: required for TLS", fix: "give the CA that signed the broker's certificate")
                 }
             }
         }
@@ -317,7 +326,8 @@ public struct GatewayConfig: Sendable, Equatable {
             if let seconds = try ble.duration("continuous_spo2_interval") {
                 guard (60...86_400).contains(seconds) else {
                     throw ConfigError(
-                        "\(origin): ble.continuous_spo2_interval: \(DurationText.format(seconds)) is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m")
+                        "\(origin): ble.continuous_spo2_interval: \(DurationText.format(seconds)) is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"
+                    )
                 }
                 config.ble.continuousSpO2Interval = seconds
             }
@@ -335,7 +345,8 @@ public struct GatewayConfig: Sendable, Equatable {
             if let overrides = try billing.section("fee_overrides") {
                 for (code, text) in try overrides.scalars() {
                     guard code.count == 5, code.allSatisfy({ $0.isNumber || $0.isUppercase }), let cents = FeeSchedule.cents(text) else {
-                        throw ConfigError("\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25")
+                        throw ConfigError(
+                            "\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25")
                     }
                     config.billing.feeOverrides[code] = cents
                 }
@@ -350,7 +361,8 @@ public struct GatewayConfig: Sendable, Equatable {
             if let level = try logging.string("level") {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard levels.contains(level) else {
-                    throw ConfigError("\(origin): logging.level: unknown level \"\(level)\"", fix: "use one of \(levels.joined(separator: ", "))")
+                    throw ConfigError(
+                        "\(origin): logging.level: unknown level \"\(level)\"", fix: "use one of \(levels.joined(separator: ", "))")
                 }
                 config.logging.level = level
             }

@@ -21,7 +21,9 @@ struct Section {
     /// Unknown keys are errors: a misspelt key would otherwise silently fall back to a default.
     func allow(_ keys: [String]) throws {
         for case let name? in mapping.keys.map(\.string) where !keys.contains(name) {
-            throw ConfigError("\(origin): \(key(name)): unknown key", fix: "\(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
+            throw ConfigError(
+                "\(origin): \(key(name)): unknown key",
+                fix: "\(path.isEmpty ? "the top level" : path) allows \(keys.joined(separator: ", "))")
         }
     }
 

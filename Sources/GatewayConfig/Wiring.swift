@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayStore
 public import GatewayPipeline
+public import GatewayStore
 
 extension GatewayConfig {
     /// Loads the care-plan templates of `careplans.directory`.

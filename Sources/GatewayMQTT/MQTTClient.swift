@@ -153,7 +153,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// `arriving` is told when a message is in hand, before it is stored (the daemon's watchdog
     /// counts it in flight); `wake`, once it is committed.
     public init(
-        options: MQTTOptions, inbox: any InboxReceiver, events: @escaping @Sendable (MQTTEvent) -> Void = { _ in }, arriving: @escaping @Sendable () -> Void = {},
+        options: MQTTOptions, inbox: any InboxReceiver, events: @escaping @Sendable (MQTTEvent) -> Void = { _ in },
+        arriving: @escaping @Sendable () -> Void = {},
         wake: @escaping @Sendable (Int64) -> Void
     ) throws {
         _ = Self.libraryInit
@@ -162,7 +163,9 @@ public final class MQTTClient: @unchecked Sendable {
         self.events = events
         self.arriving = arriving
         self.wake = wake
-        state = Mutex(State(connected: Array(repeating: false, count: options.lanes), connections: Array(repeating: 0, count: options.lanes),
+        state = Mutex(
+            State(
+                connected: Array(repeating: false, count: options.lanes), connections: Array(repeating: 0, count: options.lanes),
                 received: Array(repeating: 0, count: options.lanes)))
         var handles: [OpaquePointer] = []
         for lane in 0..<options.lanes {

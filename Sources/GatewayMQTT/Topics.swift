@@ -1,4 +1,3 @@
-
 /// The MQTT topics under a prefix (default `ccm/v1`); docs/native-format.md § "MQTT topics".
 public struct Topics: Sendable, Hashable {
     public let prefix: String

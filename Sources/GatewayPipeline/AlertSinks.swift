@@ -1,7 +1,7 @@
 import Foundation
+import GRDB
 public import GatewayCore
 public import GatewayStore
-import GRDB
 import Synchronization
 
 #if canImport(Glibc)
@@ -136,7 +136,8 @@ public final class AlertLogFile: Sendable {
         guard target == nil || target == absolutePath else {
             throw StoreError(
                 .conflict,
-                "the alert log is \(target!) (the daemon's), not \(absolutePath); the events wait for the daemon to write them there (pass --config with the daemon's configuration to write them now)")
+                "the alert log is \(target!) (the daemon's), not \(absolutePath); the events wait for the daemon to write them there (pass --config with the daemon's configuration to write them now)"
+            )
         }
         if target == nil { try AlertOutbox.claim(.log, target: absolutePath, db) }
         return try descriptor.withLock { fd in
@@ -208,20 +209,24 @@ public final class AlertLogFile: Sendable {
     static func ioError(_ verb: String, _ path: String) -> StoreError {
         StoreError(
             .io,
-            "cannot \(verb) the alert log \(path): \(String(cString: strerror(errno))); the alert events wait in the database and are written once it is writable")
+            "cannot \(verb) the alert log \(path): \(String(cString: strerror(errno))); the alert events wait in the database and are written once it is writable"
+        )
     }
 
     static func openFile(_ path: String) throws -> Int32 {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
+            try? FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
         }
         // Read as well as append: the writer looks at the file's last line (lastDelivered).
         // Group-writable (under the processes' umask 0007): operators in the ccm-gateway group
         // append their acknowledgements to the daemon's log.
         let fd = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0o660)
         guard fd >= 0 else {
-            throw StoreError(.io, "cannot open the alert log \(path): \(String(cString: strerror(errno)))", fix: "set alerts.log in the configuration to a writable file")
+            throw StoreError(
+                .io, "cannot open the alert log \(path): \(String(cString: strerror(errno)))",
+                fix: "set alerts.log in the configuration to a writable file")
         }
         return fd
     }

@@ -1,7 +1,7 @@
 public import Foundation
+import GRDB
 public import GatewayCore
 public import GatewayStore
-import GRDB
 
 /// What became of one reading in an input.
 public enum ItemStatus: String, Sendable, CaseIterable, Codable {
@@ -84,7 +84,9 @@ public struct Pipeline: Sendable {
     var wallClock: HealthCharacteristic.Clock {
         let zone = timeZone
         return { time in
-            LocalDay.instant(LocalDate(year: time.year, month: time.month, day: time.day), hour: time.hour, minute: time.minute, second: time.second, in: zone)
+            LocalDay.instant(
+                LocalDate(year: time.year, month: time.month, day: time.day), hour: time.hour, minute: time.minute, second: time.second,
+                in: zone)
         }
     }
 
@@ -109,7 +111,12 @@ public struct Pipeline: Sendable {
     }
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
-        try db.cachedStatement(sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)").execute(arguments: [StoredDate.text(input.receivedAt), input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset, input.payloadSize])
+        try db.cachedStatement(
+            sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)"
+        ).execute(arguments: [
+            StoredDate.text(input.receivedAt), input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset,
+            input.payloadSize,
+        ])
         return db.lastInsertedRowID
     }
 
@@ -168,7 +175,8 @@ public struct Pipeline: Sendable {
             }
             if ids.isEmpty {
                 ids = try Int64.fetchAll(
-                    db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?"), arguments: [Self.batchLimit])
+                    db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL ORDER BY id LIMIT ?"),
+                    arguments: [Self.batchLimit])
             }
             return ids
         }
@@ -239,7 +247,9 @@ public struct Pipeline: Sendable {
     private func markFailed(_ inboxID: Int64, error: any Error, _ db: Database) throws -> ItemOutcome {
         let reason =
             "deciding this input failed (\(error)); nothing of it was stored; after fixing the cause (often an upgrade) run ccmctl inbox retry \(inboxID)"
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ?, failure = ? WHERE id = ?").execute(arguments: [clock(), reason, inboxID])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ?, failure = ? WHERE id = ?").execute(arguments: [
+            clock(), reason, inboxID,
+        ])
         try Audit.record(db, actor: "gateway", action: "inbox.fail", entity: "inbox", id: "\(inboxID)", detail: ["reason": reason])
         var outcome = ItemOutcome(inboxID: inboxID, item: 0, status: .failed)
         outcome.code = "failed"
@@ -254,7 +264,8 @@ public struct Pipeline: Sendable {
         let reset = try database.write { db in
             var reset: [Int64] = []
             for id in inboxIDs {
-                try db.cachedStatement(sql: "UPDATE inbox SET processed_at = NULL, failure = NULL WHERE id = ? AND failure IS NOT NULL").execute(arguments: [id])
+                try db.cachedStatement(sql: "UPDATE inbox SET processed_at = NULL, failure = NULL WHERE id = ? AND failure IS NOT NULL")
+                    .execute(arguments: [id])
                 guard db.changesCount > 0 else { continue }
                 try Audit.record(db, actor: actor, action: "inbox.retry", entity: "inbox", id: "\(id)", detail: [:])
                 reset.append(id)
@@ -292,16 +303,20 @@ public struct Pipeline: Sendable {
     public func assignDeviceUser(_ id: String, user: Int, to patientID: String, by actor: String) throws -> [ItemOutcome] {
         try commit { db in
             _ = try GatewayDatabase.requireDevice(id, db)
-            guard (0...255).contains(user) else { throw StoreError(.invalid, "--user: \(user) is not a user index", fix: "a device's user ids are 0 to 255") }
+            guard (0...255).contains(user) else {
+                throw StoreError(.invalid, "--user: \(user) is not a user index", fix: "a device's user ids are 0 to 255")
+            }
             guard try Patient.exists(db, key: patientID) else {
                 throw StoreError(.notFound, "no patient \(patientID)", fix: "add it with ccmctl patients add \(patientID)")
             }
             let previous = try String.fetchOne(
                 db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [id, user])
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO device_user (device_id, user_index, patient_id, assigned_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (device_id, user_index) DO UPDATE SET patient_id = excluded.patient_id, assigned_at = excluded.assigned_at
-                    """).execute(arguments: [id, user, patientID, clock()])
+                    """
+            ).execute(arguments: [id, user, patientID, clock()])
             try Audit.record(
                 db, actor: actor, action: "device.assign_user", entity: "device", id: id,
                 detail: ["user": "\(user)", "patient": patientID, "previous_patient": previous ?? ""])
@@ -326,10 +341,12 @@ public struct Pipeline: Sendable {
     /// registered (after the caller registered it).
     private func replayHub(_ hub: String?, by actor: String, _ db: Database) throws -> [ItemOutcome] {
         guard let hub else { return [] }
-        let ids = try Int64.fetchAll(db.cachedStatement(sql: """
-                SELECT it.inbox_id FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
-                WHERE it.status = 'quarantined' AND it.code = 'unknown_hub' AND i.hub_id = ? GROUP BY it.inbox_id ORDER BY it.inbox_id
-                """), arguments: [hub])
+        let ids = try Int64.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT it.inbox_id FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
+                    WHERE it.status = 'quarantined' AND it.code = 'unknown_hub' AND i.hub_id = ? GROUP BY it.inbox_id ORDER BY it.inbox_id
+                    """), arguments: [hub])
         var outcomes: [ItemOutcome] = []
         for id in ids {
             guard let inbox = try InboxRow.fetch(id, db) else { continue }
@@ -373,11 +390,13 @@ public struct Pipeline: Sendable {
             }
         }
         guard registered.enabled else {
-            return [outcome.rejected(
-                Rejection(
-                    .hubDisabled, field: nil,
-                    "hub \(hub) is disabled\(registered.disabledBy.map { " (by \($0))" } ?? ""); its inputs are not taken; if that was a mistake, run ccmctl hubs enable \(hub)"
-                ))]
+            return [
+                outcome.rejected(
+                    Rejection(
+                        .hubDisabled, field: nil,
+                        "hub \(hub) is disabled\(registered.disabledBy.map { " (by \($0))" } ?? ""); its inputs are not taken; if that was a mistake, run ccmctl hubs enable \(hub)"
+                    ))
+            ]
         }
         return nil
     }
@@ -438,7 +457,9 @@ public struct Pipeline: Sendable {
                         "payload of \(inbox.size) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"
                             + (inbox.size > inbox.payload.count ? " (only its first \(inbox.payload.count) bytes are kept)" : "")))
             } else if let hubProblem {
-                .failure(Rejection(.invalidValue, field: nil, "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)"))
+                .failure(
+                    Rejection(.invalidValue, field: nil, "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)")
+                )
             } else {
                 inbox.format.decode(inbox.payload, clock: wallClock)
             }
@@ -479,7 +500,11 @@ public struct Pipeline: Sendable {
                     outcome = outcome.rejected(rejection)
                 case .success(let entry):
                     guard try Patient.exists(db, key: entry.patientID) else {
-                        outcome = reject(Rejection(.invalidValue, field: "patient", "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)"))
+                        outcome = reject(
+                            Rejection(
+                                .invalidValue, field: "patient",
+                                "no patient \(entry.patientID) at this gateway; check the app's patient id, or add the patient with ccmctl patients add \(entry.patientID)"
+                            ))
                         break
                     }
                     // Over MQTT, time comes only from a hub registered for the patient.
@@ -489,7 +514,8 @@ public struct Pipeline: Sendable {
                         outcome = reject(
                             Rejection(
                                 .wrongHub, field: "patient",
-                                "hub \(hub) is not registered for patient \(entry.patientID); time is taken only from a hub registered for the patient: ccmctl hubs add \(hub) --patient \(entry.patientID)"))
+                                "hub \(hub) is not registered for patient \(entry.patientID); time is taken only from a hub registered for the patient: ccmctl hubs add \(hub) --patient \(entry.patientID)"
+                            ))
                         break
                     }
                     if let problem = try GatewayDatabase.staffProblem(entry.staff, role: entry.role, db) {
@@ -497,20 +523,25 @@ public struct Pipeline: Sendable {
                         break
                     }
                     // An entry id is unique per patient, whatever hub sent it.
-                    let key = entry.messageID.map { "\(entry.patientID)|id:\($0)" }
+                    let key =
+                        entry.messageID.map { "\(entry.patientID)|id:\($0)" }
                         ?? "\(entry.patientID)|\(RFC3339.format(entry.start))|\(entry.staff)|\(entry.activity.rawValue)"
-                    if let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM time_entry WHERE dedup_key = ?"), arguments: [key]) {
+                    if let existing = try Int64.fetchOne(
+                        db.cachedStatement(sql: "SELECT id FROM time_entry WHERE dedup_key = ?"), arguments: [key])
+                    {
                         outcome.status = .duplicate
                         outcome.reason = "same time entry as entry \(existing) (\(key))"
                         break
                     }
-                    try db.cachedStatement(sql: """
+                    try db.cachedStatement(
+                        sql: """
                             INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note,
                               source, inbox_id, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """).execute(arguments: [
-                            entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
-                            entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, clock(),
-                        ])
+                            """
+                    ).execute(arguments: [
+                        entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
+                        entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, clock(),
+                    ])
                     outcome.status = .accepted
                 }
                 outcomes.append(outcome)
@@ -532,7 +563,11 @@ public struct Pipeline: Sendable {
             outcome = outcome.rejected(rejection)
         case .success(let context):
             let epoch = try inbox.deviceEpoch ?? GatewayDatabase.glucoseEpoch(device, db)
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? AND COALESCE(epoch, 0) = ? ORDER BY id DESC"), arguments: [device, context.sequence, epoch])
+            if let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql:
+                        "SELECT * FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? AND COALESCE(epoch, 0) = ? ORDER BY id DESC"
+                ), arguments: [device, context.sequence, epoch])
             {
                 var reading = try ReadingRow.decode(row)
                 outcome.status = .accepted
@@ -552,7 +587,8 @@ public struct Pipeline: Sendable {
             } else {
                 outcome.status = .quarantined
                 outcome.code = "context_waiting"
-                outcome.reason = "no glucose measurement with sequence \(context.sequence) from \(device) yet; the meal is added when it arrives"
+                outcome.reason =
+                    "no glucose measurement with sequence \(context.sequence) from \(device) yet; the meal is added when it arrives"
             }
         }
         return try finish([outcome], inbox: inbox.id, db)
@@ -560,15 +596,23 @@ public struct Pipeline: Sendable {
 
     /// The meal of a context that arrived before its measurement, consumed (marked accepted).
     private func pendingContext(device: String, sequence: Int, readingID: Int64, _ db: Database) throws -> MealContext? {
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT i.id, i.payload FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
-                WHERE it.status = 'quarantined' AND it.code = 'context_waiting' AND it.device_id = ? ORDER BY i.id
-                """), arguments: [device])
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT i.id, i.payload FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id
+                    WHERE it.status = 'quarantined' AND it.code = 'context_waiting' AND it.device_id = ? ORDER BY i.id
+                    """), arguments: [device])
         for row in rows {
             guard case .success(let context) = HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(row["payload"])),
                 context.sequence == sequence
             else { continue }
-            try db.cachedStatement(sql: "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0").execute(arguments: ["meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, clock(), row["id"] as Int64])
+            try db.cachedStatement(
+                sql:
+                    "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0"
+            ).execute(arguments: [
+                "meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, clock(),
+                row["id"] as Int64,
+            ])
             return context.meal
         }
         return nil
@@ -587,7 +631,8 @@ public struct Pipeline: Sendable {
     ) throws -> [ItemOutcome] {
         let pending = try Row.fetchAll(
             db.cachedStatement(
-                sql: "SELECT it.inbox_id, it.item FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id WHERE it.status = 'quarantined' AND \(condition) ORDER BY it.inbox_id, it.item"
+                sql:
+                    "SELECT it.inbox_id, it.item FROM inbox_item it JOIN inbox i ON i.id = it.inbox_id WHERE it.status = 'quarantined' AND \(condition) ORDER BY it.inbox_id, it.item"
             ), arguments: arguments)
         var outcomes: [ItemOutcome] = []
         var decoded: [Int64: (InboxRow, Result<DecodedPayload, Rejection>)] = [:]
@@ -645,7 +690,8 @@ public struct Pipeline: Sendable {
         if let user = reading.userIndex {
             // A multi-user device: the user index names the patient, never the device's owner.
             patient = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [device.id, user])
+                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"),
+                arguments: [device.id, user])
             guard patient != nil else {
                 outcome.status = .quarantined
                 outcome.code = "unmapped_user"
@@ -695,7 +741,10 @@ public struct Pipeline: Sendable {
             // the same sequence number in this epoch with another time is another record: the
             // meter was reset or wrapped, and its records start a new epoch.
             let stored = try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT id, measured_at, measured_at_text, glucose, dedup_key FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? ORDER BY id"),
+                db.cachedStatement(
+                    sql:
+                        "SELECT id, measured_at, measured_at_text, glucose, dedup_key FROM reading WHERE device_id = ? AND kind = 'glucose' AND seq = ? ORDER BY id"
+                ),
                 arguments: [reading.device, sequence])
             if let same = stored.first(where: { Self.sameRecord($0, reading) }) {
                 let id: Int64 = same["id"]
@@ -708,15 +757,19 @@ public struct Pipeline: Sendable {
                 let clashID: Int64 = clash["id"]
                 let epoch = try GatewayDatabase.startGlucoseEpoch(
                     device: reading.device, after: reading.epoch ?? 0, lastSequence: sequence,
-                    reason: "record \(sequence) arrived with time \(reading.measuredAt.map(RFC3339.format) ?? "unknown"), another than the stored reading \(clashID) with that number has; the meter was reset or its numbering wrapped",
+                    reason:
+                        "record \(sequence) arrived with time \(reading.measuredAt.map(RFC3339.format) ?? "unknown"), another than the stored reading \(clashID) with that number has; the meter was reset or its numbering wrapped",
                     by: "gateway", at: clock(), db)
                 reading.epoch = epoch
                 reading.dedupKey = DedupKey(
-                    device: reading.device, kind: .glucose, measuredAt: reading.measuredAt, sequence: sequence, messageID: reading.messageID, epoch: epoch)
-                resetNote = "meter reset detected (sequence \(sequence) already stored with another time): its records are numbered anew as epoch \(epoch)"
+                    device: reading.device, kind: .glucose, measuredAt: reading.measuredAt, sequence: sequence,
+                    messageID: reading.messageID, epoch: epoch)
+                resetNote =
+                    "meter reset detected (sequence \(sequence) already stored with another time): its records are numbered anew as epoch \(epoch)"
             }
         } else if let key = reading.dedupKey,
-            let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])
+            let existing = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM reading WHERE dedup_key = ?"), arguments: [key.description])
         {
             outcome.status = .duplicate
             outcome.readingID = existing
@@ -757,7 +810,9 @@ public struct Pipeline: Sendable {
     static func sameRecord(_ row: Row, _ reading: NormalizedReading) -> Bool {
         let at: Date? = row["measured_at"], text: String? = row["measured_at_text"]
         if let at, let mine = reading.storedMeasuredAt { return abs(at.timeIntervalSince(mine)) <= sameRecordTolerance }
-        if text != nil || reading.measuredAtText != nil || at != nil || reading.storedMeasuredAt != nil { return text == reading.measuredAtText && at == reading.storedMeasuredAt }
+        if text != nil || reading.measuredAtText != nil || at != nil || reading.storedMeasuredAt != nil {
+            return text == reading.measuredAtText && at == reading.storedMeasuredAt
+        }
         guard let stored: Double = row["glucose"], let value = reading.values[.glucose] else { return false }
         return abs(stored - value) < 0.5
     }
@@ -765,37 +820,45 @@ public struct Pipeline: Sendable {
     /// A control-solution test: the meter checked against a solution of known concentration,
     /// not the patient's blood. Kept as a control test (`ccmctl readings controls`), never a
     /// reading, never evaluated.
-    private func storeControlTest(_ reading: NormalizedReading, device: Device, inbox: InboxRow, outcome: ItemOutcome, _ db: Database) throws -> ItemOutcome {
+    private func storeControlTest(
+        _ reading: NormalizedReading, device: Device, inbox: InboxRow, outcome: ItemOutcome, _ db: Database
+    ) throws -> ItemOutcome {
         var outcome = outcome
         outcome.status = .accepted
         outcome.code = "control_test"
         let key = reading.dedupKey.map { "control|\($0)" }
-        if let key, let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM control_test WHERE dedup_key = ?"), arguments: [key]) {
+        if let key,
+            let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM control_test WHERE dedup_key = ?"), arguments: [key])
+        {
             outcome.status = .duplicate
             outcome.reason = "same control-solution test as control test \(existing) (\(key))"
             return outcome
         }
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO control_test (device_id, patient_id, measured_at, received_at, glucose, original_unit, original_value,
                   sample_type, sample_location, flags, seq, source, inbox_id, dedup_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                device.id, device.patientID, reading.storedMeasuredAt, reading.receivedAt, reading.values[.glucose],
-                reading.originalUnit.rawValue, reading.originalValues[.glucose], reading.sampleType, reading.sampleLocation,
-                ReadingRow.flagText(reading.flags), reading.sequence, inbox.source, inbox.id, key,
-            ])
+                """
+        ).execute(arguments: [
+            device.id, device.patientID, reading.storedMeasuredAt, reading.receivedAt, reading.values[.glucose],
+            reading.originalUnit.rawValue, reading.originalValues[.glucose], reading.sampleType, reading.sampleLocation,
+            ReadingRow.flagText(reading.flags), reading.sequence, inbox.source, inbox.id, key,
+        ])
         outcome.reason =
             "control-solution test stored as control test \(db.lastInsertedRowID) (ccmctl readings controls); not the patient's reading, not evaluated"
         return outcome
     }
 
     func save(_ outcome: ItemOutcome, _ db: Database) throws {
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT OR REPLACE INTO inbox_item (inbox_id, item, status, code, reason, device_id, kind, reading_id, decided_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
-                outcome.kind?.rawValue, outcome.readingID, StoredDate.text(clock()),
-            ])
+                """
+        ).execute(arguments: [
+            outcome.inboxID, outcome.item, outcome.status.rawValue, outcome.code, outcome.reason, outcome.deviceID,
+            outcome.kind?.rawValue, outcome.readingID, StoredDate.text(clock()),
+        ])
     }
 }
 

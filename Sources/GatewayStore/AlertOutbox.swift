@@ -1,6 +1,6 @@
 import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 extension StoredAlerts {
     /// Stores `event` in the outbox, in the caller's transaction, and returns it with its id:
@@ -8,7 +8,8 @@ extension StoredAlerts {
     package static func record(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
         var event = event
         event.eventID = nil
-        try db.cachedStatement(sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)").execute(arguments: [event.at, event.alertID, event.kind.rawValue, event.patientID, AlertLogFormat.json.line(event)])
+        try db.cachedStatement(sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)").execute(
+            arguments: [event.at, event.alertID, event.kind.rawValue, event.patientID, AlertLogFormat.json.line(event)])
         event.eventID = db.lastInsertedRowID
         return event
     }
@@ -18,10 +19,14 @@ extension StoredAlerts {
 package enum AlertOutbox {
     /// At most `limit` events with an id above `id`, in id order.
     package static func events(after id: Int64, limit: Int, _ db: Database) throws -> [AlertEvent] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"), arguments: [id, limit]).map { row in
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"), arguments: [id, limit]
+        ).map { row in
             let eventID: Int64 = row["id"]
             guard var event = AlertLogFormat.parse(row["event"]) else {
-                throw StoreError(.invalid, "alert event \(eventID) cannot be read back (\(row["event"] as String))", fix: "restore the database from a backup or report it")
+                throw StoreError(
+                    .invalid, "alert event \(eventID) cannot be read back (\(row["event"] as String))",
+                    fix: "restore the database from a backup or report it")
             }
             event.eventID = eventID
             return event
@@ -31,11 +36,15 @@ package enum AlertOutbox {
     /// Every event up to this id has reached `sink`. A sink without a row gets one at the newest
     /// event: it starts with what is committed after it first ran.
     package static func cursor(_ sink: AlertSinkName, _ db: Database) throws -> Int64 {
-        if let through = try Int64.fetchOne(db.cachedStatement(sql: "SELECT delivered_through FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue]) {
+        if let through = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT delivered_through FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
+        {
             return through
         }
         let head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM alert_event")) ?? 0
-        try db.cachedStatement(sql: "INSERT INTO alert_sink (name, delivered_through) VALUES (?, ?)").execute(arguments: [sink.rawValue, head])
+        try db.cachedStatement(sql: "INSERT INTO alert_sink (name, delivered_through) VALUES (?, ?)").execute(arguments: [
+            sink.rawValue, head,
+        ])
         return head
     }
 
@@ -52,7 +61,8 @@ package enum AlertOutbox {
 
     /// Moves `sink`'s cursor forward (never back) to `id`.
     package static func advance(_ sink: AlertSinkName, to id: Int64, _ db: Database) throws {
-        try db.cachedStatement(sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?").execute(arguments: [id, Date(), sink.rawValue])
+        try db.cachedStatement(sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?")
+            .execute(arguments: [id, Date(), sink.rawValue])
     }
 }
 
@@ -80,7 +90,10 @@ extension GatewayDatabase: AlertOutboxReader {
     public func alertEventsWaiting() throws -> [AlertSinkName: Int] {
         try read { db in
             var waiting: [AlertSinkName: Int] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT s.name, (SELECT COUNT(*) FROM alert_event e WHERE e.id > s.delivered_through) AS n FROM alert_sink s")) {
+            for row in try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT s.name, (SELECT COUNT(*) FROM alert_event e WHERE e.id > s.delivered_through) AS n FROM alert_sink s"))
+            {
                 if let sink = AlertSinkName(rawValue: row["name"]) { waiting[sink] = row["n"] }
             }
             return waiting
@@ -90,7 +103,10 @@ extension GatewayDatabase: AlertOutboxReader {
     /// Whether `sink` has events to deliver (a read: takes no lock). A sink without a row has none.
     public func alertEventsPending(for sink: AlertSinkName) throws -> Bool {
         try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM alert_event WHERE id > (SELECT delivered_through FROM alert_sink WHERE name = ?))"), arguments: [sink.rawValue]) ?? false
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: "SELECT EXISTS (SELECT 1 FROM alert_event WHERE id > (SELECT delivered_through FROM alert_sink WHERE name = ?))"),
+                arguments: [sink.rawValue]) ?? false
         }
     }
 

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 extension StoredAlert {
     init(_ row: Row) {
@@ -78,12 +78,14 @@ extension GatewayDatabase {
                 _ = try Self.insertTimeEntry(entry, source: "alert:\(id)", by: actor, db)
             }
             let (acknowledged, event) = AlertBook.acknowledged(alert, by: actor, minutes: minutes, note: note, at: now)
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     UPDATE alert SET state = ?, silenced_level = ?, acked_by = ?, acked_at = ?, ack_note = ?,
                       ack_minutes = ?, snoozed_until = NULL, snoozed_by = NULL, updated_at = ? WHERE id = ?
-                    """).execute(arguments: [
-                    acknowledged.state.rawValue, acknowledged.silencedLevel?.rawValue, actor, now, note, minutes, now, id,
-                ])
+                    """
+            ).execute(arguments: [
+                acknowledged.state.rawValue, acknowledged.silencedLevel?.rawValue, actor, now, note, minutes, now, id,
+            ])
             var detail = ["level": alert.level.rawValue]
             detail["minutes"] = minutes.map(String.init)
             detail["note"] = note
@@ -98,7 +100,9 @@ extension GatewayDatabase {
             let alert = try Self.openAlert(id, verb: "snooze", db)
             let until = now.addingTimeInterval(duration)
             let (snoozed, event) = AlertBook.snoozed(alert, until: until, by: actor, at: now)
-            try db.cachedStatement(sql: "UPDATE alert SET state = ?, silenced_level = ?, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [
+            try db.cachedStatement(
+                sql: "UPDATE alert SET state = ?, silenced_level = ?, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?"
+            ).execute(arguments: [
                 snoozed.state.rawValue, snoozed.silencedLevel?.rawValue, until, actor, now, id,
             ])
             try Audit.record(
@@ -124,13 +128,17 @@ package enum StoredAlerts {
     /// Applies rule findings for a patient. `seenAt` is when the data that produced them was
     /// measured (a reading's effective time, or now for stale data); `fromTimer` findings do not
     /// count as repeats.
-    static func apply(_ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database) throws -> [AlertEvent] {
+    static func apply(
+        _ findings: [Finding], patient: String, seenAt: Date, now: Date, fromTimer: Bool, _ db: Database
+    ) throws -> [AlertEvent] {
         var events: [AlertEvent] = []
         guard !findings.isEmpty else { return events }
         // The patient's alerts not resolved, read once for all findings (one per rule): most
         // readings find none, and a look-up per rule was a tenth of deciding a reading.
         var unresolved: [String: StoredAlert] = [:]
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"), arguments: [patient]) {
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"), arguments: [patient])
+        {
             let alert = StoredAlert(row)
             unresolved[alert.ruleID] = alert
         }
@@ -140,37 +148,45 @@ package enum StoredAlerts {
                 continue
             case .inRange(let alert, let changed, let resolves):
                 if changed {
-                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [alert.inRangeSince, now, alert.id])
+                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [
+                        alert.inRangeSince, now, alert.id,
+                    ])
                 }
                 unresolved[finding.ruleID] = alert
                 if resolves { events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db)) }
             case .raise(let level):
-                try db.cachedStatement(sql: """
+                try db.cachedStatement(
+                    sql: """
                         INSERT INTO alert (patient_id, rule_id, title, level, state, opened_at, updated_at, count, first_value,
                           last_value, threshold, last_reading_id, last_seen_at, resolve_after)
                         VALUES (?, ?, ?, ?, 'open', ?, ?, 1, ?, ?, ?, ?, ?, ?)
-                        """).execute(arguments: [
-                        patient, finding.ruleID, finding.title, level.rawValue, now, now, finding.value, finding.value,
-                        finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
-                    ])
+                        """
+                ).execute(arguments: [
+                    patient, finding.ruleID, finding.title, level.rawValue, now, now, finding.value, finding.value,
+                    finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
+                ])
                 let id = db.lastInsertedRowID
-                unresolved[finding.ruleID] = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(StoredAlert.init)
+                unresolved[finding.ruleID] = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id])
+                    .map(StoredAlert.init)
                 try Audit.record(
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
                 events.append(try record(AlertBook.raised(finding, level: level, id: id, patient: patient, at: now), db))
             case .refresh(let value):
                 guard let alert = unresolved[finding.ruleID] else { continue }
-                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(arguments: [value, now, alert.id])
+                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(
+                    arguments: [value, now, alert.id])
             case .repeated(let alert, let announce):
-                try db.cachedStatement(sql: """
+                try db.cachedStatement(
+                    sql: """
                         UPDATE alert SET count = ?, last_value = ?, threshold = ?, last_reading_id = ?, last_seen_at = ?,
                           in_range_since = ?, level = ?, state = ?, silenced_level = ?, updated_at = ?
                         WHERE id = ?
-                        """).execute(arguments: [
-                        alert.count, alert.lastValue, alert.threshold, alert.lastReadingID, alert.lastSeenAt, alert.inRangeSince,
-                        alert.level.rawValue, alert.state.rawValue, alert.silencedLevel?.rawValue, now, alert.id,
-                    ])
+                        """
+                ).execute(arguments: [
+                    alert.count, alert.lastValue, alert.threshold, alert.lastReadingID, alert.lastSeenAt, alert.inRangeSince,
+                    alert.level.rawValue, alert.state.rawValue, alert.silencedLevel?.rawValue, now, alert.id,
+                ])
                 unresolved[finding.ruleID] = alert
                 if let announce {
                     try Audit.record(
@@ -185,9 +201,10 @@ package enum StoredAlerts {
 
     static func resolve(_ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database) throws -> AlertEvent {
         let (resolved, event) = AlertBook.resolved(alert, by: actor, note: note, at: now)
-        try db.cachedStatement(sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(arguments: [
-            resolved.state.rawValue, now, actor, now, alert.id,
-        ])
+        try db.cachedStatement(sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(
+            arguments: [
+                resolved.state.rawValue, now, actor, now, alert.id,
+            ])
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
         try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
@@ -196,11 +213,14 @@ package enum StoredAlerts {
 
     /// Evaluates only the meal-context rules for a stored reading whose meal just became known
     /// (the other rules saw it when it was stored).
-    package static func evaluateMealRules(_ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database) throws -> [AlertEvent] {
+    package static func evaluateMealRules(
+        _ reading: StoredReading, templates: CarePlanTemplates, now: Date, _ db: Database
+    ) throws -> [AlertEvent] {
         guard var plan = try templates.plan(for: reading.patientID, db)?.plan else { return [] }
         plan.rules = plan.rules.filter { $0.rule.meals != nil }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt,
+            windowed: reading.windowed,
             id: reading.id, patient: reading.patientID, plan: plan, now: now, db)
     }
 
@@ -210,7 +230,8 @@ package enum StoredAlerts {
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
-            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt, windowed: reading.windowed,
+            reading.kind, values: reading.values, meal: reading.meal, flags: reading.flags, at: reading.effectiveAt,
+            windowed: reading.windowed,
             id: id, patient: patient, plan: plan, now: now, db)
     }
 
@@ -235,7 +256,9 @@ package enum StoredAlerts {
         if kind == .bloodPressure, flags.contains(where: \.makesUnreliable) {
             plan.rules = plan.rules.filter { $0.rule.type == .irregularPulse || $0.rule.type == .stale }
         }
-        if !windowed { plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse } }
+        if !windowed {
+            plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse }
+        }
         guard !plan.rules(for: kind).isEmpty else { return [] }
         let needs = Evaluator.historyNeeds(plan, kind: kind)
         let reading = Observation(readingID: id, at: at, values: values, meal: meal, flags: Set(flags))
@@ -259,11 +282,14 @@ package enum StoredAlerts {
 
     /// The patient's windowed readings of `kind` measured before `reading` (or at its time) that
     /// `needs` ask for, oldest first.
-    static func history(_ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation, _ db: Database) throws -> [Observation] {
+    static func history(
+        _ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation, _ db: Database
+    ) throws -> [Observation] {
         var observations: [Observation] = []
         let id = reading.readingID ?? 0
         for need in needs {
-            var sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
+            var sql =
+                "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
             var arguments: StatementArguments = [patient, kind.rawValue, id, StoredDate.text(reading.at)]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
@@ -271,10 +297,12 @@ package enum StoredAlerts {
             }
             if need.window > 0 {
                 observations += try ReadingRow.observations(
-                    db.cachedStatement(sql: sql + " AND effective_at >= ?"), arguments + [StoredDate.text(reading.at.addingTimeInterval(-need.window))])
+                    db.cachedStatement(sql: sql + " AND effective_at >= ?"),
+                    arguments + [StoredDate.text(reading.at.addingTimeInterval(-need.window))])
             }
             if need.count > 0 {
-                observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments + [need.count])
+                observations += try ReadingRow.observations(
+                    db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments + [need.count])
             }
         }
         var seen: Set<Int64> = []
@@ -286,7 +314,9 @@ package enum StoredAlerts {
     /// within the longest window after it, or among the next `count` readings. Oldest first.
     /// Nothing when readings arrive in the order they were measured (the usual case: one
     /// indexed look-up that finds no row).
-    static func overtaken(_ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, by reading: Observation, _ db: Database) throws -> [Observation] {
+    static func overtaken(
+        _ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, by reading: Observation, _ db: Database
+    ) throws -> [Observation] {
         let window = needs.map(\.window).max() ?? 0
         let count = min(needs.map(\.count).max() ?? 0, overtakenLimit)
         let sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
@@ -298,7 +328,8 @@ package enum StoredAlerts {
                 arguments + [StoredDate.text(reading.at.addingTimeInterval(window)), overtakenLimit])
         }
         if count > 0 {
-            observations += try ReadingRow.observations(db.cachedStatement(sql: sql + " ORDER BY effective_at, id LIMIT ?"), arguments + [count])
+            observations += try ReadingRow.observations(
+                db.cachedStatement(sql: sql + " ORDER BY effective_at, id LIMIT ?"), arguments + [count])
         }
         var seen: Set<Int64> = []
         return observations.filter { seen.insert($0.readingID ?? 0).inserted }
@@ -337,22 +368,28 @@ package enum StoredAlerts {
             }
             guard plan.rules.contains(where: { $0.rule.type == .stale }) else { continue }
             var last: [ReadingKind: Date] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind"), arguments: [patient])
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind"),
+                arguments: [patient])
             {
                 if let kind = ReadingKind(rawValue: row["kind"]) { last[kind] = row["at"] }
             }
             let findings = Evaluator.stale(plan, lastReadingAt: last, planSince: since, now: now)
             events += try apply(findings, patient: patient, seenAt: now, now: now, fromTimer: true, db)
         }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL")) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL"))
+        {
             let alert = StoredAlert(row)
             if AlertBook.resolvesItself(alert, now: now) {
                 events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db))
             }
         }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"), arguments: [now]) {
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"), arguments: [now])
+        {
             let (alert, announce) = AlertBook.snoozeEnded(StoredAlert(row), now: now)
-            try db.cachedStatement(sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?").execute(arguments: [now, alert.id])
+            try db.cachedStatement(sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?").execute(
+                arguments: [now, alert.id])
             try Audit.record(
                 db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",
                 detail: ["level": alert.level.rawValue], at: now)
@@ -361,4 +398,3 @@ package enum StoredAlerts {
         return (events, problems)
     }
 }
-

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 /// What `ccmctl devices bonds` shows of a bond: never the keys.
 public struct BLEBondSummary: Sendable, Hashable, Codable, FetchableRecord {
@@ -24,11 +24,13 @@ extension GatewayDatabase: BondKeeper {
     /// Stores (or replaces) a bond key.
     public func storeBondKey(_ key: BLEBondKey, at time: Date = Date()) throws {
         try write { db in
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO ble_bond (address, address_type, kind, slot, key, authenticated, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (address, kind, slot) DO UPDATE SET address_type = excluded.address_type, key = excluded.key,
                       authenticated = excluded.authenticated, created_at = excluded.created_at
-                    """).execute(arguments: [key.address, key.addressType, key.kind.rawValue, key.slot, Data(key.key), key.authenticated, time])
+                    """
+            ).execute(arguments: [key.address, key.addressType, key.kind.rawValue, key.slot, Data(key.key), key.authenticated, time])
         }
     }
 
@@ -48,24 +50,32 @@ extension GatewayDatabase: BondKeeper {
     /// One line per bonded device, with the registered device it belongs to.
     public func bondSummaries() throws -> [BLEBondSummary] {
         try read { db in
-            try BLEBondSummary.fetchAll(db.cachedStatement(sql: """
-                    SELECT b.address, max(b.address_type) AS address_type,
-                      sum(b.kind = 'ltk') AS ltks, sum(b.kind = 'irk') AS irks, max(b.authenticated) AS authenticated,
-                      max(b.created_at) AS bonded_at,
-                      coalesce((SELECT min(d.id) FROM device d WHERE d.ble_address = b.address), (SELECT d.id FROM device d WHERE d.id = b.address)) AS device_id
-                    FROM ble_bond b GROUP BY b.address ORDER BY b.address
-                    """))
+            try BLEBondSummary.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT b.address, max(b.address_type) AS address_type,
+                          sum(b.kind = 'ltk') AS ltks, sum(b.kind = 'irk') AS irks, max(b.authenticated) AS authenticated,
+                          max(b.created_at) AS bonded_at,
+                          coalesce((SELECT min(d.id) FROM device d WHERE d.ble_address = b.address), (SELECT d.id FROM device d WHERE d.id = b.address)) AS device_id
+                        FROM ble_bond b GROUP BY b.address ORDER BY b.address
+                        """))
         }
     }
 
     /// Whether a bond is stored for `address`.
     public func hasBond(address: String) throws -> Bool {
-        try read { db in try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ble_bond WHERE address = ?)"), arguments: [address]) ?? false }
+        try read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ble_bond WHERE address = ?)"), arguments: [address])
+                ?? false
+        }
     }
 
     /// The address type of the bond with `address` (nil without one).
     public func bondAddressType(_ address: String) throws -> String? {
-        try read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT address_type FROM ble_bond WHERE address = ? LIMIT 1"), arguments: [address]) }
+        try read { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT address_type FROM ble_bond WHERE address = ? LIMIT 1"), arguments: [address])
+        }
     }
 
     /// Forgets the bond with `address` (and any pairing request for it); returns the keys deleted.
@@ -84,19 +94,23 @@ extension GatewayDatabase: BondKeeper {
     /// request with `passkey` (the PIN the device shows) until `until`.
     public func requestPairing(address: String, passkey: UInt32?, until: Date, by actor: String) throws {
         try write { db in
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO ble_pairing (address, passkey, requested_at, expires_at) VALUES (?, ?, ?, ?)
                     ON CONFLICT (address) DO UPDATE SET passkey = excluded.passkey, requested_at = excluded.requested_at, expires_at = excluded.expires_at
-                    """).execute(arguments: [address, passkey.map { Int($0) }, Date(), until])
+                    """
+            ).execute(arguments: [address, passkey.map { Int($0) }, Date(), until])
             try Audit.record(
-                db, actor: actor, action: "ble.pair_requested", entity: "ble_address", id: address, detail: ["passkey_given": passkey == nil ? "no" : "yes"])
+                db, actor: actor, action: "ble.pair_requested", entity: "ble_address", id: address,
+                detail: ["passkey_given": passkey == nil ? "no" : "yes"])
         }
     }
 
     /// The addresses with a pairing request that has not expired.
     public func pendingPairings(now: Date = Date()) throws -> Set<String> {
         try read { db in
-            let addresses: [String] = try String.fetchAll(db.cachedStatement(sql: "SELECT address FROM ble_pairing WHERE expires_at > ?"), arguments: [now])
+            let addresses: [String] = try String.fetchAll(
+                db.cachedStatement(sql: "SELECT address FROM ble_pairing WHERE expires_at > ?"), arguments: [now])
             return Set(addresses)
         }
     }
@@ -104,7 +118,8 @@ extension GatewayDatabase: BondKeeper {
     /// The passkey the operator gave for `address`, if a request for it is pending.
     public func pairingPasskey(address: String, now: Date = Date()) throws -> UInt32? {
         try read { db in
-            try Int.fetchOne(db.cachedStatement(sql: "SELECT passkey FROM ble_pairing WHERE address = ? AND expires_at > ?"), arguments: [address, now])
+            try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT passkey FROM ble_pairing WHERE address = ? AND expires_at > ?"), arguments: [address, now])
         }.flatMap { UInt32(exactly: $0) }
     }
 
@@ -116,11 +131,13 @@ extension GatewayDatabase: BondKeeper {
     /// Records the adapter as the daemon sees it now.
     public func recordAdapter(_ state: BLEAdapterState) throws {
         try write { db in
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO ble_adapter (id, adapter, address, powered, settings, owner, detail, updated_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (id) DO UPDATE SET adapter = excluded.adapter, address = excluded.address, powered = excluded.powered,
                       settings = excluded.settings, owner = excluded.owner, detail = excluded.detail, updated_at = excluded.updated_at
-                    """).execute(arguments: [state.adapter, state.address, state.powered, state.settings, state.owner, state.detail, state.updatedAt])
+                    """
+            ).execute(arguments: [state.adapter, state.address, state.powered, state.settings, state.owner, state.detail, state.updatedAt])
         }
     }
 

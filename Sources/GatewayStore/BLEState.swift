@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 /// A BLE device's sync state: where the next glucose download starts and how the last session went.
 public struct BLESyncState: Sendable, Hashable, Codable, FetchableRecord {
@@ -73,7 +73,8 @@ extension GatewayDatabase {
     /// Records the end of a session: its time, and its error or its success.
     public func recordBLESession(device: String, at time: Date, records: Int, error: String?) throws {
         try write { db in
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO ble_sync (device_id, last_attempt_at, last_sync_at, last_error, last_error_at, sessions, records)
                     VALUES (?1, ?2, CASE WHEN ?3 IS NULL THEN ?2 END, ?3, CASE WHEN ?3 IS NOT NULL THEN ?2 END, 1, ?4)
                     ON CONFLICT (device_id) DO UPDATE SET
@@ -83,7 +84,8 @@ extension GatewayDatabase {
                       last_error_at = CASE WHEN ?3 IS NULL THEN last_error_at ELSE ?2 END,
                       sessions = sessions + 1,
                       records = records + ?4
-                    """).execute(arguments: [device, time, error, records])
+                    """
+            ).execute(arguments: [device, time, error, records])
         }
     }
 
@@ -93,10 +95,12 @@ extension GatewayDatabase {
     public func resetBLESync(device: String, by actor: String) throws {
         try write { db in
             _ = try GatewayDatabase.requireDevice(device, db)
-            let previous = try Int.fetchOne(db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
+            let previous = try Int.fetchOne(
+                db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
             try db.cachedStatement(sql: "UPDATE ble_sync SET last_glucose_seq = NULL WHERE device_id = ?").execute(arguments: [device])
             try Audit.record(
-                db, actor: actor, action: "ble.sync_reset", entity: "device", id: device, detail: ["last_glucose_seq": previous.map(String.init) ?? ""])
+                db, actor: actor, action: "ble.sync_reset", entity: "device", id: device,
+                detail: ["last_glucose_seq": previous.map(String.init) ?? ""])
         }
     }
 
@@ -110,17 +114,25 @@ extension GatewayDatabase {
     /// sequence numbers. Audited (`glucose.reset`). `lastSequence`: the newest sequence number
     /// known in the new numbering (`nil`: none yet, the next download asks for everything).
     /// Returns the new epoch.
-    package static func startGlucoseEpoch(device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database) throws -> Int {
+    package static func startGlucoseEpoch(
+        device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database
+    ) throws -> Int {
         let previous = try glucoseEpoch(device, db)
         let next = max(previous, epoch) + 1
-        let previousSequence = try Int.fetchOne(db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
-        try db.cachedStatement(sql: """
+        let previousSequence = try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO ble_sync (device_id, last_glucose_seq, glucose_epoch, glucose_reset_at, glucose_reset_reason) VALUES (?1, ?2, ?3, ?4, ?5)
                 ON CONFLICT (device_id) DO UPDATE SET last_glucose_seq = ?2, glucose_epoch = ?3, glucose_reset_at = ?4, glucose_reset_reason = ?5
-                """).execute(arguments: [device, lastSequence, next, time, reason])
+                """
+        ).execute(arguments: [device, lastSequence, next, time, reason])
         try Audit.record(
             db, actor: actor, action: "glucose.reset", entity: "device", id: device,
-            detail: ["previous_epoch": "\(previous)", "epoch": "\(next)", "last_glucose_seq": previousSequence.map(String.init) ?? "", "reason": reason])
+            detail: [
+                "previous_epoch": "\(previous)", "epoch": "\(next)", "last_glucose_seq": previousSequence.map(String.init) ?? "",
+                "reason": reason,
+            ])
         return next
     }
 
@@ -147,9 +159,11 @@ extension GatewayDatabase {
     public func receivedGlucoseMeasurement(device: String, sequence: Int) throws -> [UInt8]? {
         try read { db in
             let epoch = try Self.glucoseEpoch(device, db)
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT payload FROM inbox WHERE format = ? AND COALESCE(device_epoch, 0) = ? ORDER BY id DESC LIMIT 200
-                    """), arguments: [InputFormat.gatt(characteristic: "2a18", device: device).rawValue, epoch])
+            let rows = try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT payload FROM inbox WHERE format = ? AND COALESCE(device_epoch, 0) = ? ORDER BY id DESC LIMIT 200
+                        """), arguments: [InputFormat.gatt(characteristic: "2a18", device: device).rawValue, epoch])
             for row in rows {
                 let bytes = HealthCharacteristic.bytes(row["payload"])
                 if bytes.count >= 3, Int(bytes[1]) | Int(bytes[2]) << 8 == sequence { return bytes }
@@ -161,15 +175,17 @@ extension GatewayDatabase {
     /// Notes (or refreshes) a health device heard advertising.
     public func recordDiscovered(_ device: DiscoveredDevice) throws {
         try write { db in
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO ble_discovered (address, address_type, name, services, rssi, first_seen, last_seen)
                     VALUES (?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (address) DO UPDATE SET address_type = excluded.address_type,
                       name = coalesce(excluded.name, name), services = excluded.services, rssi = excluded.rssi,
                       last_seen = excluded.last_seen
-                    """).execute(arguments: [
-                    device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen, device.lastSeen,
-                ])
+                    """
+            ).execute(arguments: [
+                device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen, device.lastSeen,
+            ])
         }
     }
 
@@ -177,31 +193,38 @@ extension GatewayDatabase {
     /// assigned to a patient.
     public func discoveredDevices(unassignedOnly: Bool = true) throws -> [DiscoveredDevice] {
         try read { db in
-            try DiscoveredDevice.fetchAll(db.cachedStatement(sql: """
-                    SELECT b.*, d.id AS device_id, d.patient_id FROM ble_discovered b
-                    LEFT JOIN device d ON d.ble_address = b.address OR d.id = b.address
-                    \(unassignedOnly ? "WHERE d.patient_id IS NULL" : "")
-                    ORDER BY b.last_seen DESC, b.address
-                    """))
+            try DiscoveredDevice.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT b.*, d.id AS device_id, d.patient_id FROM ble_discovered b
+                        LEFT JOIN device d ON d.ble_address = b.address OR d.id = b.address
+                        \(unassignedOnly ? "WHERE d.patient_id IS NULL" : "")
+                        ORDER BY b.last_seen DESC, b.address
+                        """))
         }
     }
 
     /// The LE address type last heard for `address` (`nil` if never heard).
     public func discoveredAddressType(_ address: String) throws -> String? {
-        try read { db in try String.fetchOne(db.cachedStatement(sql: "SELECT address_type FROM ble_discovered WHERE address = ?"), arguments: [address]) }
+        try read { db in
+            try String.fetchOne(db.cachedStatement(sql: "SELECT address_type FROM ble_discovered WHERE address = ?"), arguments: [address])
+        }
     }
 
     /// Devices the BLE transport should connect to: assigned to a patient, with a Bluetooth address.
     public func assignedBLEDevices() throws -> [Device] {
         try read { db in
-            try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id"))
+            try Device.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id"))
         }
     }
 
     /// The device with this Bluetooth address (or this id).
     public func device(bleAddress address: String) throws -> Device? {
         try read { db in
-            try Device.fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"), arguments: [address, address, address])
+            try Device.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"),
+                arguments: [address, address, address])
         }
     }
 }

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 import Synchronization
 
 /// A patient's care plan as stored: which templates, which overrides.
@@ -41,7 +41,9 @@ public final class CarePlanTemplates: Sendable {
         var selected: [CarePlanTemplate] = []
         for name in plan.templates {
             guard let template = known[name] else {
-                throw CarePlanError("unknown template \"\(name)\" in the care plan of \(plan.patientID)", fix: "restore it in the careplans directory or set the plan again")
+                throw CarePlanError(
+                    "unknown template \"\(name)\" in the care plan of \(plan.patientID)",
+                    fix: "restore it in the careplans directory or set the plan again")
             }
             selected.append(template)
         }
@@ -50,7 +52,9 @@ public final class CarePlanTemplates: Sendable {
 
     /// A patient's composed plan and when it began, or `nil` without one.
     func plan(for patient: String, _ db: Database) throws -> (plan: CarePlan, since: Date)? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"), arguments: [patient])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"), arguments: [patient])
         else { return nil }
         let key = (row["templates"] as String) + "\u{0}" + (row["overrides"] as String)
         if let plan = state.withLock({ $0.composed[key] }) { return (plan, row["since"]) }
@@ -67,14 +71,20 @@ public final class CarePlanTemplates: Sendable {
 extension GatewayDatabase {
     /// Sets a patient's plan (templates and overrides), replacing the previous one. The caller
     /// has composed it once to check it.
-    public func setCarePlan(patient: String, templates: [String], overrides: [CarePlanOverride], by actor: String, now: Date = Date()) throws {
+    public func setCarePlan(
+        patient: String, templates: [String], overrides: [CarePlanOverride], by actor: String, now: Date = Date()
+    ) throws {
         try write { db in
             try Self.requirePatient(patient, db)
             let previous = try Self.carePlan(patient, db)
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT OR REPLACE INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by)
                     VALUES (?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [patient, try JSONColumn.text(templates), try JSONColumn.text(overrides), previous?.since ?? now, now, actor])
+                    """
+            ).execute(arguments: [
+                patient, try JSONColumn.text(templates), try JSONColumn.text(overrides), previous?.since ?? now, now, actor,
+            ])
             try Audit.record(
                 db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
                 detail: [
@@ -89,7 +99,8 @@ extension GatewayDatabase {
     }
 
     static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient])
+        else { return nil }
         return StoredCarePlan(
             patientID: row["patient_id"], templates: try JSONColumn.value([String].self, from: row["templates"]),
             overrides: try JSONColumn.value([CarePlanOverride].self, from: row["overrides"]),

@@ -1,6 +1,6 @@
 public import Foundation
-import GatewayCore
 public import GRDB
+import GatewayCore
 
 #if canImport(Glibc)
 import Glibc
@@ -63,7 +63,8 @@ public final class GatewayDatabase: Sendable {
         case .denied(let reason):
             throw StoreError(
                 .unreadable,
-                "cannot read the database at \(path): \(reason); run ccmctl as a member of the ccm-gateway group (sudo usermod -aG ccm-gateway $USER, then log in again) or pass --db with a file you can read")
+                "cannot read the database at \(path): \(reason); run ccmctl as a member of the ccm-gateway group (sudo usermod -aG ccm-gateway $USER, then log in again) or pass --db with a file you can read"
+            )
         case .present:
             break
         }
@@ -90,7 +91,8 @@ public final class GatewayDatabase: Sendable {
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                 throw StoreError(
                     .newerSchema,
-                    "the database at \(path) was written by a newer ccm-gateway (its schema has migrations this version does not know); upgrade ccm-gateway before using it")
+                    "the database at \(path) was written by a newer ccm-gateway (its schema has migrations this version does not know); upgrade ccm-gateway before using it"
+                )
             }
             // Only a database that needs a migration takes the write lock here: an up-to-date
             // one opens without waiting for a busy daemon.
@@ -153,13 +155,18 @@ public final class GatewayDatabase: Sendable {
     static func explain(_ error: DatabaseError, path: String) -> StoreError {
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
-            StoreError(.notADatabase, "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database"))", fix: "check --db, or restore it from a backup")
+            StoreError(
+                .notADatabase, "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database"))",
+                fix: "check --db, or restore it from a backup")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            StoreError(.locked, "the database at \(path) is locked by another process", fix: "wait for it to finish (a long export or a stuck process holding a write lock) and try again")
+            StoreError(
+                .locked, "the database at \(path) is locked by another process",
+                fix: "wait for it to finish (a long export or a stuck process holding a write lock) and try again")
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_READONLY, .SQLITE_AUTH:
             StoreError(
                 .unreadable,
-                "cannot open the database at \(path) for writing (SQLite says: \(error.message ?? "unable to open")); check the file's and its directory's permissions (operators in the ccm-gateway group need the database and its -wal and -shm files 0660 in a 2770 folder; the package sets them: sudo dpkg-reconfigure ccm-gateway) or pass --db")
+                "cannot open the database at \(path) for writing (SQLite says: \(error.message ?? "unable to open")); check the file's and its directory's permissions (operators in the ccm-gateway group need the database and its -wal and -shm files 0660 in a 2770 folder; the package sets them: sudo dpkg-reconfigure ccm-gateway) or pass --db"
+            )
         default:
             StoreError(.io, "database error at \(path): \(error.message ?? "\(error.resultCode)")")
         }
@@ -172,14 +179,17 @@ public final class GatewayDatabase: Sendable {
                 try FileManager.default.createDirectory(
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
             } catch {
-                throw StoreError(.unreadable, "cannot create the directory \(directory) for the database: \(error.localizedDescription)", fix: "create it or pass --db")
+                throw StoreError(
+                    .unreadable, "cannot create the directory \(directory) for the database: \(error.localizedDescription)",
+                    fix: "create it or pass --db")
             }
         }
         // Patient data: not world-readable, but writable by the group (ccm-gateway: the daemon's
         // user and the operators), since every reader of a WAL database writes its -shm file.
         // SQLite gives -wal and -shm the same mode.
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o660]) else {
-            throw StoreError(.unreadable, "cannot create the database file \(path)", fix: "check that its directory is writable or pass --db")
+            throw StoreError(
+                .unreadable, "cannot create the database file \(path)", fix: "check that its directory is writable or pass --db")
         }
     }
 
@@ -240,7 +250,9 @@ final class FileWatch: TransactionObserver, Sendable {
     init(path: String) throws {
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw StoreError(.replaced, "the database at \(path) disappeared while it was being opened", fix: "run ccmctl init or restore it, then start again")
+            throw StoreError(
+                .replaced, "the database at \(path) disappeared while it was being opened",
+                fix: "run ccmctl init or restore it, then start again")
         }
         self.path = path
         device = UInt64(info.st_dev)
@@ -252,12 +264,14 @@ final class FileWatch: TransactionObserver, Sendable {
         guard stat(path, &info) == 0 else {
             throw StoreError(
                 .replaced,
-                "the database at \(path) is gone while open (\(String(cString: strerror(errno)))): deleted or moved away; nothing more is written to the old file. Restore it from a backup or create a new one with ccmctl init, then start again")
+                "the database at \(path) is gone while open (\(String(cString: strerror(errno)))): deleted or moved away; nothing more is written to the old file. Restore it from a backup or create a new one with ccmctl init, then start again"
+            )
         }
         guard UInt64(info.st_dev) == device, UInt64(info.st_ino) == inode else {
             throw StoreError(
                 .replaced,
-                "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path")
+                "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path"
+            )
         }
     }
 

@@ -1,6 +1,6 @@
 public import Foundation
-import GatewayCore
 import GRDB
+import GatewayCore
 
 extension GatewayDatabase {
     /// For the daemon's `STATUS=` line and `ccmctl status`: readings received since local
@@ -28,12 +28,18 @@ extension GatewayDatabase {
     public func health(lastInputs: Bool = false) throws -> Health {
         try read { db in
             var open: [String: Int] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level")) {
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level"))
+            {
                 open[row["level"]] = row["n"]
             }
             var last: [String: Date] = [:]
             if lastInputs {
-                for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind"))
+                for row in try Row.fetchAll(
+                    db.cachedStatement(
+                        sql:
+                            "SELECT substr(source, 1, instr(source || ':', ':') - 1) AS kind, MAX(received_at) AS at FROM inbox GROUP BY kind"
+                    ))
                 {
                     last[row["kind"]] = row["at"]
                 }

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 /// A hub as the gateway knows it: the broker account that publishes under `PREFIX/hub/ID/`.
 public struct Hub: Sendable, Hashable {
@@ -32,9 +32,11 @@ public struct StaffMember: Sendable, Hashable {
 extension GatewayDatabase {
     package static func fetchHub(_ id: String, _ db: Database) throws -> Hub? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub WHERE id = ?"), arguments: [id]) else { return nil }
-        let patients = try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM hub_patient WHERE hub_id = ? ORDER BY patient_id"), arguments: [id])
+        let patients = try String.fetchAll(
+            db.cachedStatement(sql: "SELECT patient_id FROM hub_patient WHERE hub_id = ? ORDER BY patient_id"), arguments: [id])
         return Hub(
-            id: row["id"], model: row["model"], createdAt: row["created_at"], disabledAt: row["disabled_at"], disabledBy: row["disabled_by"],
+            id: row["id"], model: row["model"], createdAt: row["created_at"], disabledAt: row["disabled_at"],
+            disabledBy: row["disabled_by"],
             credentialsAt: row["credentials_at"], patients: patients)
     }
 
@@ -51,7 +53,8 @@ extension GatewayDatabase {
             try db.cachedStatement(sql: "UPDATE hub SET model = ? WHERE id = ?").execute(arguments: [model, id])
         }
         for patient in patients {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO hub_patient (hub_id, patient_id, added_at) VALUES (?, ?, ?)").execute(arguments: [id, patient, Date()])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO hub_patient (hub_id, patient_id, added_at) VALUES (?, ?, ?)").execute(
+                arguments: [id, patient, Date()])
         }
         var detail = ["patients": patients.joined(separator: ",")]
         detail["model"] = model
@@ -62,7 +65,8 @@ extension GatewayDatabase {
     /// Whether `hub` is registered for `patient`: it may post the patient's time, and publish
     /// readings of the patient's devices that are bound to no hub.
     package static func hub(_ hub: String, serves patient: String, _ db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patient]) != nil
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patient]) != nil
     }
 
     /// Registers the hub a device is bound to (`devices add/assign --hub`) when it is not yet:
@@ -96,7 +100,9 @@ extension GatewayDatabase {
             guard hub.enabled != enabled else {
                 throw StoreError(.conflict, "hub \(id) is already \(enabled ? "enabled" : "disabled")")
             }
-            try db.cachedStatement(sql: "UPDATE hub SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [enabled ? nil : Date(), enabled ? nil : actor, id])
+            try db.cachedStatement(sql: "UPDATE hub SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [
+                enabled ? nil : Date(), enabled ? nil : actor, id,
+            ])
             try Audit.record(db, actor: actor, action: enabled ? "hub.enable" : "hub.disable", entity: "hub", id: id, detail: [:])
         }
     }
@@ -107,16 +113,20 @@ extension GatewayDatabase {
         try write { db in
             let hub = try Self.requireHub(id, db)
             if let patient {
-                guard hub.patients.contains(patient) else { throw StoreError(.notFound, "hub \(id) is not registered for patient \(patient)") }
+                guard hub.patients.contains(patient) else {
+                    throw StoreError(.notFound, "hub \(id) is not registered for patient \(patient)")
+                }
                 try db.cachedStatement(sql: "DELETE FROM hub_patient WHERE hub_id = ? AND patient_id = ?").execute(arguments: [id, patient])
                 try Audit.record(db, actor: actor, action: "hub.remove_patient", entity: "hub", id: id, detail: ["patient": patient])
                 return
             }
-            let devices = try String.fetchAll(db.cachedStatement(sql: "SELECT id FROM device WHERE hub_id = ? ORDER BY id"), arguments: [id])
+            let devices = try String.fetchAll(
+                db.cachedStatement(sql: "SELECT id FROM device WHERE hub_id = ? ORDER BY id"), arguments: [id])
             if !devices.isEmpty {
                 throw StoreError(
                     .conflict,
-                    "hub \(id) is bound to device\(devices.count == 1 ? "" : "s") \(devices.joined(separator: ", ")); disable it with ccmctl hubs disable \(id), or move the devices with ccmctl devices assign DEVICE --patient P --hub OTHER")
+                    "hub \(id) is bound to device\(devices.count == 1 ? "" : "s") \(devices.joined(separator: ", ")); disable it with ccmctl hubs disable \(id), or move the devices with ccmctl devices assign DEVICE --patient P --hub OTHER"
+                )
             }
             try db.cachedStatement(sql: "DELETE FROM hub_patient WHERE hub_id = ?").execute(arguments: [id])
             try db.cachedStatement(sql: "DELETE FROM hub WHERE id = ?").execute(arguments: [id])
@@ -129,8 +139,11 @@ extension GatewayDatabase {
         try write { db in
             _ = try Self.requireHub(id, db)
             let rotated = try String.fetchOne(db.cachedStatement(sql: "SELECT password_hash FROM hub WHERE id = ?"), arguments: [id]) != nil
-            try db.cachedStatement(sql: "UPDATE hub SET password_hash = ?, credentials_at = ? WHERE id = ?").execute(arguments: [passwordHash, Date(), id])
-            try Audit.record(db, actor: actor, action: rotated ? "hub.credentials.rotate" : "hub.credentials.create", entity: "hub", id: id, detail: [:])
+            try db.cachedStatement(sql: "UPDATE hub SET password_hash = ?, credentials_at = ? WHERE id = ?").execute(arguments: [
+                passwordHash, Date(), id,
+            ])
+            try Audit.record(
+                db, actor: actor, action: rotated ? "hub.credentials.rotate" : "hub.credentials.create", entity: "hub", id: id, detail: [:])
         }
     }
 
@@ -144,7 +157,8 @@ extension GatewayDatabase {
     static func fetchStaff(_ id: String, _ db: Database) throws -> StaffMember? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM staff WHERE id = ?"), arguments: [id]) else { return nil }
         return StaffMember(
-            id: row["id"], role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, createdAt: row["created_at"], disabledAt: row["disabled_at"])
+            id: row["id"], role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, createdAt: row["created_at"],
+            disabledAt: row["disabled_at"])
     }
 
     /// Registers a staff member whose time bills.
@@ -156,7 +170,9 @@ extension GatewayDatabase {
             if try Self.fetchStaff(id, db) != nil {
                 throw StoreError(.conflict, "staff \(id) already exists", fix: "list staff with ccmctl staff list")
             }
-            try db.cachedStatement(sql: "INSERT INTO staff (id, role, created_at) VALUES (?, ?, ?)").execute(arguments: [id, role.rawValue, Date()])
+            try db.cachedStatement(sql: "INSERT INTO staff (id, role, created_at) VALUES (?, ?, ?)").execute(arguments: [
+                id, role.rawValue, Date(),
+            ])
             try Audit.record(db, actor: actor, action: "staff.add", entity: "staff", id: id, detail: ["role": role.rawValue])
         }
     }
@@ -169,7 +185,9 @@ extension GatewayDatabase {
                 throw StoreError(.notFound, "no staff \(id)", fix: "list staff with ccmctl staff list")
             }
             guard member.enabled else { throw StoreError(.conflict, "staff \(id) is already disabled") }
-            try db.cachedStatement(sql: "UPDATE staff SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [Date(), actor, id])
+            try db.cachedStatement(sql: "UPDATE staff SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [
+                Date(), actor, id,
+            ])
             try Audit.record(db, actor: actor, action: "staff.disable", entity: "staff", id: id, detail: [:])
         }
     }
@@ -183,15 +201,22 @@ extension GatewayDatabase {
     }
 
     /// Why a time entry by `staff` in `role` cannot bill, with the fix; `nil` when it can.
-    package static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)? {
+    package static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)?
+    {
         guard let member = try fetchStaff(staff, db) else {
-            return ("staff", "unknown staff \(staff); only registered staff's time bills: register them with ccmctl staff add \(staff) --role \(role.rawValue)")
+            return (
+                "staff",
+                "unknown staff \(staff); only registered staff's time bills: register them with ccmctl staff add \(staff) --role \(role.rawValue)"
+            )
         }
         guard member.enabled else {
             return ("staff", "staff \(staff) is disabled; their time does not bill (ask the practice administrator if this is wrong)")
         }
         guard member.role == role else {
-            return ("role", "staff \(staff) is registered as \(member.role.rawValue), not \(role.rawValue); record the time with role \(member.role.rawValue)")
+            return (
+                "role",
+                "staff \(staff) is registered as \(member.role.rawValue), not \(role.rawValue); record the time with role \(member.role.rawValue)"
+            )
         }
         return nil
     }

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 /// A time entry of the ledger as stored.
 public struct StoredTimeEntry: Sendable, Hashable {
@@ -91,18 +91,21 @@ extension GatewayDatabase {
     static func insertTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String, _ db: Database) throws -> Int64 {
         try GatewayDatabase.requirePatient(entry.patientID, db)
         if let problem = try staffProblem(entry.staff, role: entry.role, db) { throw StoreError(.invalid, problem.message) }
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note, source, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
-                entry.activity.rawValue, entry.interactive, entry.note, source, Date(),
-            ])
+                """
+        ).execute(arguments: [
+            entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
+            entry.activity.rawValue, entry.interactive, entry.note, source, Date(),
+        ])
         let id = db.lastInsertedRowID
         try Audit.record(
             db, actor: actor, action: "time.add", entity: "time_entry", id: "\(id)",
             detail: [
-                "patient": entry.patientID, "minutes": String(entry.minutes), "program": entry.program.rawValue, "role": entry.role.rawValue,
+                "patient": entry.patientID, "minutes": String(entry.minutes), "program": entry.program.rawValue,
+                "role": entry.role.rawValue,
                 "source": source,
             ])
         return id
@@ -111,11 +114,13 @@ extension GatewayDatabase {
     /// Voids an entry: it stays in the ledger, marked, and never counts again.
     public func voidTimeEntry(_ id: Int64, reason: String, by actor: String) throws {
         try write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id])
+            else {
                 throw StoreError(.notFound, "no time entry \(id)", fix: "list entries with ccmctl time list")
             }
             if (row["voided_at"] as Date?) != nil { throw StoreError(.conflict, "time entry \(id) is already void") }
-            try db.cachedStatement(sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?").execute(arguments: [Date(), actor, reason, id])
+            try db.cachedStatement(sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?").execute(
+                arguments: [Date(), actor, reason, id])
             try Audit.record(db, actor: actor, action: "time.void", entity: "time_entry", id: "\(id)", detail: ["reason": reason])
         }
     }
@@ -123,10 +128,12 @@ extension GatewayDatabase {
     /// Time entries (voided ones included), oldest first; `from`/`to` bound their start.
     public func timeEntries(patient: String? = nil, from: Date? = nil, to: Date? = nil) throws -> [StoredTimeEntry] {
         try read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND (?2 IS NULL OR start >= ?2) AND (?3 IS NULL OR start < ?3)
-                    ORDER BY start, id
-                    """), arguments: [patient, from, to]
+            try Row.fetchAll(
+                db.cachedStatement(
+                    sql: """
+                        SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND (?2 IS NULL OR start >= ?2) AND (?3 IS NULL OR start < ?3)
+                        ORDER BY start, id
+                        """), arguments: [patient, from, to]
             ).map(StoredTimeEntry.init)
         }
     }
@@ -136,33 +143,42 @@ extension GatewayDatabase {
         try write { db in
             try GatewayDatabase.requirePatient(timer.patientID, db)
             if let problem = try Self.staffProblem(timer.staff, role: timer.role, db) { throw StoreError(.invalid, problem.message) }
-            if let running = try Date.fetchOne(db.cachedStatement(sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [timer.patientID, timer.staff])
+            if let running = try Date.fetchOne(
+                db.cachedStatement(sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?"),
+                arguments: [timer.patientID, timer.staff])
             {
                 throw StoreError(
                     .conflict,
-                    "a timer for \(timer.patientID) by \(timer.staff) is running since \(RFC3339.format(running)); stop it with ccmctl time stop \(timer.patientID)")
+                    "a timer for \(timer.patientID) by \(timer.staff) is running since \(RFC3339.format(running)); stop it with ccmctl time stop \(timer.patientID)"
+                )
             }
-            try db.cachedStatement(sql: """
+            try db.cachedStatement(
+                sql: """
                     INSERT INTO time_timer (patient_id, staff, started_at, role, program, activity, interactive, note)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                    """).execute(arguments: [
-                    timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue, timer.activity.rawValue,
-                    timer.interactive, timer.note,
-                ])
+                    """
+            ).execute(arguments: [
+                timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue, timer.activity.rawValue,
+                timer.interactive, timer.note,
+            ])
             try Audit.record(db, actor: actor, action: "time.start", entity: "patient", id: timer.patientID, detail: ["staff": timer.staff])
         }
     }
 
     /// Stops the timer and records its whole minutes as an entry. Returns the entry (nil when it
     /// ran under a minute: nothing is recorded).
-    public func stopTimer(patient: String, staff: String, at now: Date = Date(), note: String? = nil, by actor: String) throws -> (
+    public func stopTimer(
+        patient: String, staff: String, at now: Date = Date(), note: String? = nil, by actor: String
+    ) throws -> (
         id: Int64, entry: TimeEntryInput
     )? {
         try write { db in
             guard
-                let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [patient, staff])
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [patient, staff])
             else {
-                throw StoreError(.notFound, "no timer running for \(patient) by \(staff)", fix: "start one with ccmctl time start \(patient)")
+                throw StoreError(
+                    .notFound, "no timer running for \(patient) by \(staff)", fix: "start one with ccmctl time start \(patient)")
             }
             try db.cachedStatement(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?").execute(arguments: [patient, staff])
             let started: Date = row["started_at"]
@@ -173,7 +189,8 @@ extension GatewayDatabase {
             }
             let entry = TimeEntryInput(
                 patientID: patient, start: started, minutes: min(minutes, TimeEntryV1.maxMinutes), staff: staff,
-                role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
+                role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff,
+                program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
                 activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"],
                 note: note ?? row["note"])
             return (try Self.insertTimeEntry(entry, source: "timer", by: actor, db), entry)
@@ -186,8 +203,10 @@ extension GatewayDatabase {
             try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM time_timer ORDER BY started_at")).map { row in
                 RunningTimer(
                     patientID: row["patient_id"], staff: row["staff"], startedAt: row["started_at"],
-                    role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
-                    activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"], note: row["note"])
+                    role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff,
+                    program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
+                    activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"],
+                    note: row["note"])
             }
         }
     }
@@ -198,9 +217,13 @@ extension GatewayDatabase {
         try write { db in
             try GatewayDatabase.requirePatient(patient, db)
             if let complexity {
-                try db.cachedStatement(sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)").execute(arguments: [patient, month.description, complexity.rawValue, actor, Date()])
+                try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)"
+                ).execute(arguments: [patient, month.description, complexity.rawValue, actor, Date()])
             } else {
-                try db.cachedStatement(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?").execute(arguments: [patient, month.description])
+                try db.cachedStatement(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?").execute(arguments: [
+                    patient, month.description,
+                ])
             }
             try Audit.record(
                 db, actor: actor, action: "patient.month_complexity", entity: "patient", id: patient,
@@ -216,9 +239,13 @@ extension GatewayDatabase {
         let entriesFrom = monthStart.addingTimeInterval(-86_400)
         let readingsFrom = LocalDay.start(of: month.first.adding(days: -31), in: zone)
         return try read { db in
-            let patients = try Patient.fetchAll(db.cachedStatement(sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id"), arguments: [patient])
+            let patients = try Patient.fetchAll(
+                db.cachedStatement(sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id"), arguments: [patient])
             var entries: [String: [LedgerEntry]] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id"), arguments: [patient, entriesFrom, monthEnd])
+            for row in try Row.fetchAll(
+                db.cachedStatement(
+                    sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id"),
+                arguments: [patient, entriesFrom, monthEnd])
             {
                 let entry = StoredTimeEntry(row)
                 entries[entry.patientID, default: []].append(entry.ledgerEntry)
@@ -226,7 +253,8 @@ extension GatewayDatabase {
             var days: [String: Set<LocalDate>] = [:]
             let cursor = try Row.fetchCursor(
                 db,
-                sql: "SELECT patient_id, effective_at FROM reading WHERE (?1 IS NULL OR patient_id = ?1) AND effective_at >= ?2 AND effective_at < ?3",
+                sql:
+                    "SELECT patient_id, effective_at FROM reading WHERE (?1 IS NULL OR patient_id = ?1) AND effective_at >= ?2 AND effective_at < ?3",
                 arguments: [patient, readingsFrom, monthEnd])
             let calendar = LocalDay.calendar(zone)
             while let row = try cursor.next() {
@@ -234,7 +262,9 @@ extension GatewayDatabase {
                 days[row["patient_id"], default: []].insert(LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))
             }
             var complexity: [String: Complexity] = [:]
-            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?"), arguments: [month.description]) {
+            for row in try Row.fetchAll(
+                db.cachedStatement(sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?"), arguments: [month.description])
+            {
                 complexity[row["patient_id"]] = Complexity(rawValue: row["complexity"])
             }
             let plans = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM careplan")))

@@ -1,6 +1,6 @@
 public import Foundation
-public import GatewayCore
 import GRDB
+public import GatewayCore
 
 /// A stored reading, as listings read it and as the meal-context rules evaluate it when its meal
 /// arrives after it (a Glucose Measurement Context over MQTT).
@@ -44,14 +44,19 @@ package enum ReadingRow {
     package static func flagText(_ flags: [ReadingFlag]) -> String? { flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ") }
 
     /// Stored flags back; a name this version does not know is skipped.
-    static func flags(_ text: String?) -> [ReadingFlag] { (text ?? "").split(separator: " ").compactMap { ReadingFlag(rawValue: String($0)) } }
+    static func flags(_ text: String?) -> [ReadingFlag] {
+        (text ?? "").split(separator: " ").compactMap { ReadingFlag(rawValue: String($0)) }
+    }
 
-    package static func insert(_ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database) throws -> Int64 {
+    package static func insert(
+        _ reading: NormalizedReading, patientID: String, source: String, inboxID: Int64, _ db: Database
+    ) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
         let originalJSON = try JSONColumn.text(original)
         var arguments: StatementArguments = [
-            patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text), StoredDate.text(reading.receivedAt),
+            patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text),
+            StoredDate.text(reading.receivedAt),
             StoredDate.text(reading.effectiveAt),
             reading.clockSuspect, reading.windowed, reading.measuredAtText,
         ]
@@ -61,13 +66,15 @@ package enum ReadingRow {
             inboxID, reading.dedupKey?.description, flagText(reading.flags), reading.userIndex, reading.sampleType, reading.sampleLocation,
             reading.epoch,
         ]
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
                   windowed, measured_at_text, \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
                   original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key,
                   flags, user_index, sample_type, sample_location, epoch)
                 VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 13).joined(separator: ", ")))
-                """).execute(arguments: arguments)
+                """
+        ).execute(arguments: arguments)
         return db.lastInsertedRowID
     }
 
@@ -111,7 +118,8 @@ package enum ReadingRow {
         let kindText: String = try row.decode(forColumn: "kind")
         let unitText: String = try row.decode(forColumn: "original_unit")
         guard let kind = ReadingKind(rawValue: kindText), let unit = MeasurementUnit(rawValue: unitText) else {
-            throw StoreError(.invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read", fix: "upgrade ccm-gateway")
+            throw StoreError(
+                .invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read", fix: "upgrade ccm-gateway")
         }
         let meal: String? = try row.decode(forColumn: "meal")
         var reading = StoredReading(
@@ -183,7 +191,8 @@ extension GatewayDatabase {
                     patientID: try row.decode(forColumn: "patient_id"), measuredAt: try row.decode(forColumn: "measured_at"),
                     receivedAt: try row.decode(forColumn: "received_at"), glucose: try row.decode(forColumn: "glucose"),
                     sequence: try row.decode(forColumn: "seq"), sampleType: try row.decode(forColumn: "sample_type"),
-                    sampleLocation: try row.decode(forColumn: "sample_location"), flags: ReadingRow.flags(try row.decode(forColumn: "flags")),
+                    sampleLocation: try row.decode(forColumn: "sample_location"),
+                    flags: ReadingRow.flags(try row.decode(forColumn: "flags")),
                     source: try row.decode(forColumn: "source"), inboxID: try row.decode(forColumn: "inbox_id"))
             }
         }
@@ -195,7 +204,8 @@ extension GatewayDatabase {
     }
 
     /// Readings, oldest first by effective time, filtered.
-    public func readings(patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil) throws -> [StoredReading] {
+    public func readings(patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil) throws -> [StoredReading]
+    {
         try read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []

@@ -1,6 +1,6 @@
 import Foundation
-public import GatewayCore
 public import GRDB
+public import GatewayCore
 
 // Patients and devices are GRDB records of their tables: `Patient.fetchOne(db, key: id)`,
 // `Device.exists(db, key: id)`.
@@ -13,12 +13,13 @@ extension Device: FetchableRecord, TableRecord {
     public static let databaseTableName = "device"
     public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.custom { column in
         // `patient_id` → `patientID`, `hub_id` → `hubID`, `ble_address` → `bleAddress`.
-        let key = switch column {
-        case "patient_id": "patientID"
-        case "hub_id": "hubID"
-        case "ble_address": "bleAddress"
-        default: column
-        }
+        let key =
+            switch column {
+            case "patient_id": "patientID"
+            case "hub_id": "hubID"
+            case "ble_address": "bleAddress"
+            default: column
+            }
         return AnyCodingKey(key)
     }
 }
@@ -52,11 +53,15 @@ extension GatewayDatabase {
             for patient in patients {
                 if try Patient.exists(db, key: patient.id) {
                     try Self.update(patient, db)
-                    try Audit.record(db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+                    try Audit.record(
+                        db, actor: actor, action: "patient.import.update", entity: "patient", id: patient.id,
+                        detail: Self.auditDetail(patient))
                     updated += 1
                 } else {
                     try Self.insert(patient, db)
-                    try Audit.record(db, actor: actor, action: "patient.import.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+                    try Audit.record(
+                        db, actor: actor, action: "patient.import.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient)
+                    )
                     added += 1
                 }
             }
@@ -66,25 +71,30 @@ extension GatewayDatabase {
 
     private static func insert(_ patient: Patient, _ db: Database) throws {
         let now = Date()
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO patient (id, name, time_zone, conditions, medications, medicare_part_b, ccm_consent_date,
                   complexity, programs, rpm_start, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                patient.id, patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
-                patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
-                try JSONColumn.text(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
-            ])
+                """
+        ).execute(arguments: [
+            patient.id, patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
+            patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
+            try JSONColumn.text(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
+        ])
     }
 
     private static func update(_ patient: Patient, _ db: Database) throws {
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 UPDATE patient SET name = ?, time_zone = ?, conditions = ?, medications = ?, medicare_part_b = ?,
                   ccm_consent_date = ?, complexity = ?, programs = ?, rpm_start = ?, updated_at = ? WHERE id = ?
-                """).execute(arguments: [
-                patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications), patient.medicarePartB,
-                patient.ccmConsentDate?.description, patient.complexity.rawValue, try JSONColumn.text(patient.programs.map(\.rawValue)),
-                patient.rpmStart?.description, Date(), patient.id,
-            ])
+                """
+        ).execute(arguments: [
+            patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
+            patient.medicarePartB,
+            patient.ccmConsentDate?.description, patient.complexity.rawValue, try JSONColumn.text(patient.programs.map(\.rawValue)),
+            patient.rpmStart?.description, Date(), patient.id,
+        ])
     }
 
     /// Changes a patient's facts (`ccmctl patients set`): `change` edits the stored patient.
@@ -130,16 +140,19 @@ extension GatewayDatabase {
         if let address = device.bleAddress,
             let other = try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE ble_address = ?"), arguments: [address])
         {
-            throw StoreError(.conflict, "Bluetooth address \(address) already belongs to device \(other)", fix: "one physical device is one entry")
+            throw StoreError(
+                .conflict, "Bluetooth address \(address) already belongs to device \(other)", fix: "one physical device is one entry")
         }
         if let patientID = device.patientID { try requirePatient(patientID, db) }
-        try db.cachedStatement(sql: """
+        try db.cachedStatement(
+            sql: """
                 INSERT INTO device (id, kind, ble_address, model, patient_id, hub_id, assigned_at, created_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [
-                device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
-                device.patientID == nil ? nil : Date(), Date(),
-            ])
+                """
+        ).execute(arguments: [
+            device.id, device.kind.rawValue, device.bleAddress, device.model, device.patientID, device.hubID,
+            device.patientID == nil ? nil : Date(), Date(),
+        ])
         var detail = ["kind": device.kind.rawValue]
         detail["patient"] = device.patientID
         detail["hub"] = device.hubID
@@ -152,7 +165,9 @@ extension GatewayDatabase {
         let device = try requireDevice(id, db)
         try requirePatient(patientID, db)
         let newHub: String? = hub ?? device.hubID
-        try db.cachedStatement(sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [patientID, newHub, Date(), id])
+        try db.cachedStatement(sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [
+            patientID, newHub, Date(), id,
+        ])
         var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
         detail["hub"] = newHub
         try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
@@ -178,7 +193,8 @@ extension GatewayDatabase {
     public func devices(patient: String? = nil) throws -> [Device] {
         try read { db in
             if let patient {
-                return try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id"), arguments: [patient])
+                return try Device.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id"), arguments: [patient])
             }
             return try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device ORDER BY id"))
         }

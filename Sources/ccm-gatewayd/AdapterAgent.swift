@@ -76,7 +76,9 @@ final class AdapterAgent: Sendable {
         ]
         for (name, step) in steps {
             do { try step() } catch {
-                logger.warning("Bluetooth adapter setting not applied", metadata: ["ble.adapter": "hci\(index)", "ble.setting": "\(name)", "error": "\(error)"])
+                logger.warning(
+                    "Bluetooth adapter setting not applied",
+                    metadata: ["ble.adapter": "hci\(index)", "ble.setting": "\(name)", "error": "\(error)"])
             }
         }
         do {
@@ -84,9 +86,14 @@ final class AdapterAgent: Sendable {
             let info = Mgmt.ControllerInfo.decode(try socket.command(Mgmt.readInfo(index), other: handle))
             record(info, index: index, detail: nil)
             logger.notice(
-                "Bluetooth adapter ready", metadata: ["ble.adapter": "hci\(index)", "ble.address": "\(info?.address.string ?? "?")", "ble.settings": "\(info?.current.names ?? "?")"])
+                "Bluetooth adapter ready",
+                metadata: [
+                    "ble.adapter": "hci\(index)", "ble.address": "\(info?.address.string ?? "?")",
+                    "ble.settings": "\(info?.current.names ?? "?")",
+                ])
         } catch {
-            logger.warning("Bluetooth adapter not set up; will retry when it reappears", metadata: ["ble.adapter": "hci\(index)", "error": "\(error)"])
+            logger.warning(
+                "Bluetooth adapter not set up; will retry when it reappears", metadata: ["ble.adapter": "hci\(index)", "error": "\(error)"])
             record(nil, index: index, detail: "\(error)")
         }
     }
@@ -103,7 +110,9 @@ final class AdapterAgent: Sendable {
         _ = try socket.command(Mgmt.loadLongTermKeys(index, keys.ltks), other: handler(socket))
         _ = try socket.command(Mgmt.loadIdentityResolvingKeys(index, keys.irks), other: handler(socket))
         loaded.withLock { $0 = keys.identities }
-        logger.info("bond keys loaded into the kernel", metadata: ["ble.adapter": "hci\(index)", "ble.ltks": "\(keys.ltks.count)", "ble.irks": "\(keys.irks.count)"])
+        logger.info(
+            "bond keys loaded into the kernel",
+            metadata: ["ble.adapter": "hci\(index)", "ble.ltks": "\(keys.ltks.count)", "ble.irks": "\(keys.irks.count)"])
     }
 
     /// An operator unpaired a device (or a bond came from elsewhere): load the store's keys again.
@@ -149,7 +158,11 @@ final class AdapterAgent: Sendable {
                 try? socket.send(Mgmt.userConfirmationReply(index, address, accept: accept))
                 logger.notice(
                     accept ? "pairing confirmed (Just Works)" : "pairing refused",
-                    metadata: ["ble.address": "\(address)", "reason": "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")"])
+                    metadata: [
+                        "ble.address": "\(address)",
+                        "reason":
+                            "\(accept ? "registered device" : known ? "numeric comparison needs an operator" : "not a registered device and no pairing requested")",
+                    ])
             case .userPasskeyRequest(let address):
                 let passkey = (try? database.pairingPasskey(address: address.string, now: Date())) ?? nil
                 try? socket.send(Mgmt.userPasskeyReply(index, address, passkey: passkey))
@@ -166,13 +179,18 @@ final class AdapterAgent: Sendable {
                 do {
                     try database.storeBondKey(
                         BLEBondKey(
-                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .ltk, slot: Int(key.central),
+                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .ltk,
+                            slot: Int(key.central),
                             key: key.record, authenticated: key.authenticated), at: Date())
                     loaded.withLock { $0 = nil }
                     try? database.clearPairing(address: address.string)
-                    logger.notice("bonded: long term key stored", metadata: ["ble.address": "\(address)", "ble.authenticated": "\(key.authenticated)"])
+                    logger.notice(
+                        "bonded: long term key stored",
+                        metadata: ["ble.address": "\(address)", "ble.authenticated": "\(key.authenticated)"])
                 } catch {
-                    logger.error("bond key not stored; the device must pair again after a restart", metadata: ["ble.address": "\(address)", "error": "\(error)"])
+                    logger.error(
+                        "bond key not stored; the device must pair again after a restart",
+                        metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }
             case .newIdentityResolvingKey(let key, let privateAddress, let store):
                 guard store else { return }
@@ -180,10 +198,13 @@ final class AdapterAgent: Sendable {
                 do {
                     try database.storeBondKey(
                         BLEBondKey(
-                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0, key: key.record,
+                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0,
+                            key: key.record,
                             authenticated: false), at: Date())
                     loaded.withLock { $0 = nil }
-                    logger.notice("bonded: identity resolving key stored", metadata: ["ble.address": "\(address)", "ble.private_address": "\(privateAddress?.string ?? "none")"])
+                    logger.notice(
+                        "bonded: identity resolving key stored",
+                        metadata: ["ble.address": "\(address)", "ble.private_address": "\(privateAddress?.string ?? "none")"])
                 } catch {
                     logger.error("identity key not stored", metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }

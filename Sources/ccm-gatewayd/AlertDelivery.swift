@@ -2,8 +2,8 @@ import AsyncAlgorithms
 import Foundation
 import GatewayCore
 import GatewayMQTT
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 
@@ -74,7 +74,9 @@ struct AlertDeliveryService: Service {
     }
 
     /// Runs `body` now and at each wake-up until shutdown; logs an outage once, and its end.
-    private func deliver(_ sink: String, _ wakeup: AlertWakeup, on queue: BlockingQueue, _ body: @escaping @Sendable () throws -> Void) async {
+    private func deliver(
+        _ sink: String, _ wakeup: AlertWakeup, on queue: BlockingQueue, _ body: @escaping @Sendable () throws -> Void
+    ) async {
         var failing = false
         wakeup.wake()
         for await _ in wakeup.stream.cancelOnGracefulShutdown() {
@@ -108,7 +110,9 @@ struct AlertDeliveryService: Service {
     private func publish(_ mqtt: MQTTAlertSink) throws {
         let pass = try mqtt.pass()
         for (id, reason) in pass.refused {
-            logger.error("alert event cannot be published; skipped on MQTT (it is in the alert log and the journal)", metadata: ["alert.event_id": "\(id)", "error": "\(reason)"])
+            logger.error(
+                "alert event cannot be published; skipped on MQTT (it is in the alert log and the journal)",
+                metadata: ["alert.event_id": "\(id)", "error": "\(reason)"])
         }
         if let failure = pass.failure { throw GatewaydError("MQTT publish failed: \(failure)") }
     }

@@ -2,8 +2,8 @@ import AsyncAlgorithms
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -29,7 +29,9 @@ struct JournalAlertSink: Sendable {
             if let id = event.eventID { metadata["alert.event_id"] = "\(id)" }
             if let by = event.by { metadata["alert.by"] = "\(by)" }
             logger.log(level: level, "alert \(event.kind.rawValue)", metadata: metadata)
-            logger.debug("alert detail", metadata: ["alert.id": "\(event.alertID)", "alert.value": "\(event.value)", "alert.threshold": "\(event.threshold)"])
+            logger.debug(
+                "alert detail",
+                metadata: ["alert.id": "\(event.alertID)", "alert.value": "\(event.value)", "alert.threshold": "\(event.threshold)"])
         }
     }
 }

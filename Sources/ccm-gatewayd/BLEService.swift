@@ -2,8 +2,8 @@ import Foundation
 import GatewayBLE
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -101,7 +101,9 @@ struct BLEService: Service {
                         : "no bluetoothd: ccm-gatewayd owns the adapter (powers it, pairs, keeps bond keys)")
                 if bluetoothd {
                     try? sync.pipeline.database.recordAdapter(
-                        BLEAdapterState(adapter: nil, address: nil, powered: BluetoothAdapter.unavailableReason() == nil, settings: "as bluetoothd set it",
+                        BLEAdapterState(
+                            adapter: nil, address: nil, powered: BluetoothAdapter.unavailableReason() == nil,
+                            settings: "as bluetoothd set it",
                             owner: owner, detail: nil, updatedAt: Date()))
                 }
             }
@@ -310,11 +312,13 @@ struct BLEService: Service {
             let database = sync.pipeline.database
             let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address)
             if known == nil {
-                logger.info("address type unknown (never heard advertising, no bond); trying public", metadata: ["device.id": "\(device.id)"])
+                logger.info(
+                    "address type unknown (never heard advertising, no bond); trying public", metadata: ["device.id": "\(device.id)"])
             }
             // Pair at once when an operator asked; encrypt with the bond when there is one.
             let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
-            let bearer = try L2CAP.connect(address: address, random: known == "random", timeout: .seconds(config.connectTimeout), secure: secure)
+            let bearer = try L2CAP.connect(
+                address: address, random: known == "random", timeout: .seconds(config.connectTimeout), secure: secure)
             return try sync.run(device: device, address: address, bearer: bearer).report.failure != nil
         } catch {
             logger.info("BLE connection failed; will retry", metadata: ["device.id": "\(device.id)", "error": "\(error)"])

@@ -54,12 +54,15 @@ public struct BLESync: Sendable {
             idle: idle, procedureTimeout: timeout)
         options.continuousInterval = continuousInterval
         if device.kind == .pulseOximeter { options.lastContinuousAt = try pipeline.database.lastContinuousMeasurement(device: device.id) }
-        options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap { try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0) }
+        options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap {
+            try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0)
+        }
         var outcomes: [ItemOutcome] = [], contextOutcomes: [ItemOutcome] = []
         var clockOffset: Double?
         let session = HealthSession(client: ATTClient(bearer: bearer, timeout: timeout), options: options) { record in
             let input = RawInput(
-                source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id), payload: Data(record.value),
+                source: "ble:\(address)", format: .gatt(characteristic: record.characteristic, device: device.id),
+                payload: Data(record.value),
                 receivedAt: pipeline.clock(), deviceClockOffset: clockOffset)
             arriving?()
             let result = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
@@ -71,12 +74,17 @@ public struct BLESync: Sendable {
         var epoch: Int?
         session.onReset = { reason in
             epoch = try pipeline.database.startGlucoseEpoch(device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
-            logger.warning("glucose meter reset detected; downloading every record", metadata: ["device.id": "\(device.id)", "device.epoch": "\(epoch ?? 0)"])
+            logger.warning(
+                "glucose meter reset detected; downloading every record",
+                metadata: ["device.id": "\(device.id)", "device.epoch": "\(epoch ?? 0)"])
         }
-        logger.info("BLE session started", metadata: ["device.id": "\(device.id)", "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
+        logger.info(
+            "BLE session started",
+            metadata: ["device.id": "\(device.id)", "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
         let report = session.run()
         try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
-        var summary = Summary(device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
+        var summary = Summary(
+            device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
         summary.epoch = epoch
         var metadata: Logger.Metadata = [
             "device.id": "\(device.id)", "ble.records": "\(report.measurements)", "ble.stored": "\(summary.readingsStored)",
@@ -101,7 +109,9 @@ extension BLESync.Summary {
         lines += report.profileLines
         if let reset = report.reset {
             lines.append("METER RESET DETECTED: \(reset)")
-            lines.append("  its records are numbered anew\(epoch.map { " (epoch \($0))" } ?? ""); every record on the meter is downloaded, none is folded into the old ones")
+            lines.append(
+                "  its records are numbered anew\(epoch.map { " (epoch \($0))" } ?? ""); every record on the meter is downloaded, none is folded into the old ones"
+            )
         }
         if let count = report.recordsOnMeter {
             lines.append("records on the meter \(report.requestedFrom.map { "from sequence \($0)" } ?? "in all"): \(count)")
@@ -118,7 +128,8 @@ extension BLESync.Summary {
         if let sequence = report.lastGlucoseSequence { lines.append("last glucose sequence: \(sequence)") }
         if let clockOffset, abs(clockOffset) >= 60 {
             let minutes = Int((abs(clockOffset) / 60).rounded())
-            lines.append("device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it")
+            lines.append(
+                "device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it")
         }
         lines.append("device clock set: \(report.clockSet ? "yes, through \(report.clockSetThrough ?? "Current Time (2a2b)")" : "no")")
         if report.securityRaised { lines.append("security level raised once") }

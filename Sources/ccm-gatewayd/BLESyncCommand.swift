@@ -3,8 +3,8 @@ import Foundation
 import GatewayBLE
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 
 /// `ccm-gatewayd ble-sync TARGET`: one BLE session, stored through the pipeline, with a summary.
@@ -79,7 +79,8 @@ struct BLESyncCommand: ParsableCommand {
         // After each commit: the alert log and the journal from the outbox (MQTT is the daemon's).
         let journal = JournalAlertSink(logger: logger)
         let sink = AlertLogOutbox(
-            database: database, log: alertLog, onError: { message in
+            database: database, log: alertLog,
+            onError: { message in
                 logger.error("alert log not written; its events wait for the daemon", metadata: ["error": "\(message)"])
             },
             also: {
@@ -93,10 +94,13 @@ struct BLESyncCommand: ParsableCommand {
         let registered = try device.map { try database.device($0) } ?? address.flatMap { try database.device(bleAddress: $0) }
         guard let registered else {
             throw GatewaydError(
-                "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
+                "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT"
+            )
         }
         guard let patient = registered.patientID else {
-            throw GatewaydError("device \(registered.id) is not assigned to a patient", fix: "run ccmctl devices assign \(registered.id) --patient PATIENT first")
+            throw GatewaydError(
+                "device \(registered.id) is not assigned to a patient",
+                fix: "run ccmctl devices assign \(registered.id) --patient PATIENT first")
         }
         let bearer: ATTBearer
         var agent: AdapterAgent?
@@ -116,7 +120,9 @@ struct BLESyncCommand: ParsableCommand {
                     let deadline = ContinuousClock.now + .seconds(10)
                     while BluetoothAdapter.unavailableReason() != nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.2) }
                 } catch {
-                    logger.warning("Bluetooth management unavailable; the adapter must already be powered and pairing is not answered", metadata: ["error": "\(error)"])
+                    logger.warning(
+                        "Bluetooth management unavailable; the adapter must already be powered and pairing is not answered",
+                        metadata: ["error": "\(error)"])
                 }
             }
             let random = try addressType(address, database: database)
@@ -149,10 +155,13 @@ struct BLESyncCommand: ParsableCommand {
                 try? database.recordDiscovered(
                     DiscoveredDevice(
                         address: address, addressType: report.randomAddress ? "random" : "public", name: report.name,
-                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi, seenAt: Date()))
+                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi,
+                        seenAt: Date()))
                 return report.randomAddress
             }
         }
-        throw GatewaydError("the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond", fix: "give --random or --public")
+        throw GatewaydError(
+            "the address type of \(address) is unknown: it was not heard advertising within 10 s and has no bond",
+            fix: "give --random or --public")
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import GatewayConfig
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 
@@ -14,7 +14,8 @@ import Glibc
 struct CCMGatewayd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccm-gatewayd",
-        abstract: "The ccm-gateway daemon: takes readings from BLE cuffs and meters, MQTT home hubs and replay files through the pipeline, raises alerts.",
+        abstract:
+            "The ccm-gateway daemon: takes readings from BLE cuffs and meters, MQTT home hubs and replay files through the pipeline, raises alerts.",
         version: "0.1.0",
         subcommands: [Run.self, BLESyncCommand.self],
         defaultSubcommand: Run.self)
@@ -65,7 +66,10 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOption
 
-    @Option(name: .long, help: ArgumentHelp("Feed these JSON lines (or - for standard input) to the pipeline; overrides sources.file.path.", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Feed these JSON lines (or - for standard input) to the pipeline; overrides sources.file.path.", valueName: "path"))
     var replay: String?
 
     func run() async throws {

@@ -26,7 +26,8 @@ final class DatabaseLock: Sendable {
         }
         guard fd >= 0 else {
             throw GatewaydError(
-                "cannot open the lock file \(path): \(String(cString: strerror(errno))); the database's folder must be writable by the daemon's user (ccm-gateway)")
+                "cannot open the lock file \(path): \(String(cString: strerror(errno))); the database's folder must be writable by the daemon's user (ccm-gateway)"
+            )
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let error = errno
@@ -36,7 +37,8 @@ final class DatabaseLock: Sendable {
                 throw GatewaydError("cannot lock \(path): \(String(cString: strerror(error)))")
             }
             throw GatewaydError(
-                "another ccm-gatewayd\(holder.map { " (pid \($0))" } ?? "") is already running on the database \(database) (it holds \(path)); stop it first (systemctl stop ccm-gatewayd), or give this one its own database.path")
+                "another ccm-gatewayd\(holder.map { " (pid \($0))" } ?? "") is already running on the database \(database) (it holds \(path)); stop it first (systemctl stop ccm-gatewayd), or give this one its own database.path"
+            )
         }
         if writable {
             let text = Array("\(getpid())\n".utf8)
@@ -50,7 +52,8 @@ final class DatabaseLock: Sendable {
     private static func holder(_ fd: Int32) -> Int32? {
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = pread(fd, &buffer, buffer.count, 0)
-        guard count > 0, let pid = Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+        guard count > 0,
+            let pid = Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
             pid > 0, kill(pid, 0) == 0 || errno == EPERM
         else { return nil }
         return pid

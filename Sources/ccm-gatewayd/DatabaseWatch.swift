@@ -24,7 +24,8 @@ struct DatabaseWatch: Service {
             do {
                 try database.checkFile()
             } catch {
-                logger.critical("the database file is gone or replaced; stopping", metadata: ["database.path": "\(database.path)", "error": "\(error)"])
+                logger.critical(
+                    "the database file is gone or replaced; stopping", metadata: ["database.path": "\(database.path)", "error": "\(error)"])
                 throw error
             }
         }

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 
@@ -23,7 +23,8 @@ struct FileSource: Service {
     static func open(_ path: String) throws -> FileHandle {
         if path == "-" { return .standardInput }
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw GatewaydError("sources.file.path: cannot read \(path)", fix: "check the path or remove sources.file from the configuration")
+            throw GatewaydError(
+                "sources.file.path: cannot read \(path)", fix: "check the path or remove sources.file from the configuration")
         }
         return handle
     }

@@ -1,14 +1,14 @@
+import AsyncAlgorithms
 import Foundation
-import GatewayCore
 import GatewayBLE
 import GatewayConfig
+import GatewayCore
 import GatewayMQTT
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 import UnixSignals
-import AsyncAlgorithms
 
 /// The daemon, wired: the database opened, the services built in start order. `run()` in
 /// `CCMGatewayd` and the tests both go through here.
@@ -39,7 +39,9 @@ struct Gateway {
         // wait for the lock as long as it takes: an operator's long command delays readings, it
         // never stops the daemon (the wait is logged).
         // One daemon per database, decided before this one opens (and perhaps migrates) the file.
-        do { lock = try DatabaseLock(database: config.database.path) } catch where !FileManager.default.fileExists(atPath: config.database.path) {
+        do { lock = try DatabaseLock(database: config.database.path) } catch
+            where !FileManager.default.fileExists(atPath: config.database.path)
+        {
             _ = try GatewayDatabase(path: config.database.path, mode: .existing)  // says there is none, and how to make one
             throw error
         }
@@ -138,13 +140,15 @@ struct Gateway {
             let backlog = stats.backlog
             let catchingUp = backlog > 0 ? ", catching up: \(backlog) inputs from before the start" : ""
             let undelivered = (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt }.values.max() ?? 0
-            return "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
+            return
+                "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
                 + catchingUp + (undelivered > 0 ? ", \(undelivered) alert events undelivered" : "")
         }
         let metricsFile = MetricsFile(path: config.metrics.textfile, started: Date())
         let metricsDirectory = (config.metrics.textfile as NSString).deletingLastPathComponent
         if !metricsDirectory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: metricsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+            try? FileManager.default.createDirectory(
+                atPath: metricsDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
         }
         let tick: @Sendable (Bool) -> Void = { up in
             let (counts, last) = stats.bySource
@@ -206,7 +210,10 @@ struct SystemdNotifier: Service {
             let period = min(watchdog.map { $0 / 2 } ?? .seconds(15), .seconds(15))
             var stalled = false
             for await _ in AsyncTimerSequence(interval: period, clock: .continuous).cancelOnGracefulShutdown() {
-                let line = (try? await queue.run { tick(true); return status() }) ?? ""
+                let line =
+                    (try? await queue.run {
+                        tick(true); return status()
+                    }) ?? ""
                 guard let watchdog else {
                     notify?.send(["STATUS=\(line)"])
                     continue

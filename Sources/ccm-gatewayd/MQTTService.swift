@@ -2,8 +2,8 @@ import Foundation
 import GatewayConfig
 import GatewayCore
 import GatewayMQTT
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -52,7 +52,9 @@ struct MQTTService: Service {
         case .unreachable(let reason):
             logger.warning("MQTT broker not reachable yet; retrying", metadata: broker.merging(["error": "\(reason)"]) { $1 })
         case .refused(let clientID, let reason):
-            logger.error("MQTT broker refused the connection", metadata: broker.merging(["mqtt.client_id": "\(clientID)", "reason": "\(reason)"]) { $1 })
+            logger.error(
+                "MQTT broker refused the connection",
+                metadata: broker.merging(["mqtt.client_id": "\(clientID)", "reason": "\(reason)"]) { $1 })
         case .connected(let clientID):
             logger.notice("MQTT connected", metadata: broker.merging(["mqtt.client_id": "\(clientID)"]) { $1 })
         case .lost(let clientID, let reason):

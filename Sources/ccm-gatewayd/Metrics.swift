@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 /// The daemon's metrics in the Prometheus text format, written to a file for node_exporter's
 /// textfile collector (and read by `ccmctl status`).
@@ -66,7 +66,8 @@ struct MetricsFile: Sendable {
         metric("mqtt_enabled", "gauge", "1 when the MQTT source is configured.", [("", s.mqttConnected == nil ? 0 : 1)])
         metric("mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected == true ? 1 : 0)])
         metric("ble_available", "gauge", "1 when BLE is enabled and an adapter is usable.", [("", s.bleAvailable == true ? 1 : 0)])
-        metric("ble_sessions_total", "counter", "BLE sessions (connection attempts) since the daemon started.", [("", Double(s.bleSessions))])
+        metric(
+            "ble_sessions_total", "counter", "BLE sessions (connection attempts) since the daemon started.", [("", Double(s.bleSessions))])
         metric(
             "ble_session_failures_total", "counter", "BLE sessions that failed to connect or ended with an error.",
             [("", Double(s.bleSessionFailures))])

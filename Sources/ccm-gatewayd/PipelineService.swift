@@ -1,6 +1,6 @@
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Logging
 import ServiceLifecycle
 

@@ -18,7 +18,8 @@ struct AlertLogTail {
         var fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             guard follow, errno == ENOENT else {
-                throw CLIError("cannot read the alert log \(path): \(String(cString: strerror(errno)))", fix: "check alerts.log in the configuration")
+                throw CLIError(
+                    "cannot read the alert log \(path): \(String(cString: strerror(errno)))", fix: "check alerts.log in the configuration")
             }
         }
         var pending = Data()

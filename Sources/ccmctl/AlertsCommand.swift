@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 #if canImport(Glibc)
 import Glibc
@@ -70,7 +70,10 @@ struct AlertsCommand: ParsableCommand {
         @Option(help: "The program the minutes count for (default: rpm when the patient is enrolled in it, else ccm, else pcm).")
         var program: TimeEntryInput.Program?
 
-        @Option(help: "Whose minutes: clinical_staff or physician (default: the role --by is registered with; see ccmctl staff). The minutes are --by's, who must be registered staff.")
+        @Option(
+            help:
+                "Whose minutes: clinical_staff or physician (default: the role --by is registered with; see ccmctl staff). The minutes are --by's, who must be registered staff."
+        )
         var role: TimeEntryInput.Role?
 
         @Flag(help: "The minutes included a real-time call or video with the patient or caregiver.")

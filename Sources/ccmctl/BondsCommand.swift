@@ -41,8 +41,11 @@ extension DevicesCommand {
             let database = try global.open(.existing)
             let address = try bluetoothAddress(of: id, database)
             try database.requestPairing(
-                address: address, passkey: passkey.flatMap(UInt32.init), until: Date().addingTimeInterval(Double(minutes) * 60), by: global.actor)
-            print("pairing requested for \(address) for \(minutes) min\(passkey == nil ? " (Just Works)" : " with the passkey given"); the daemon connects at once")
+                address: address, passkey: passkey.flatMap(UInt32.init), until: Date().addingTimeInterval(Double(minutes) * 60),
+                by: global.actor)
+            print(
+                "pairing requested for \(address) for \(minutes) min\(passkey == nil ? " (Just Works)" : " with the passkey given"); the daemon connects at once"
+            )
         }
     }
 
@@ -59,7 +62,10 @@ extension DevicesCommand {
             let database = try global.open(.existing)
             let address = try bluetoothAddress(of: id, database)
             let deleted = try database.deleteBond(address: address, by: global.actor)
-            print(deleted == 0 ? "no bond with \(address)" : "bond with \(address) forgotten (\(deleted) keys); pair again with ccmctl devices pair \(id)")
+            print(
+                deleted == 0
+                    ? "no bond with \(address)"
+                    : "bond with \(address) forgotten (\(deleted) keys); pair again with ccmctl devices pair \(id)")
         }
     }
 
@@ -78,7 +84,8 @@ extension DevicesCommand {
                 columns: ["address", "address_type", "device", "ltks", "irks", "authenticated", "bonded_at"],
                 rows: bonds.map { bond in
                     [
-                        .text(bond.address), .text(bond.addressType), .optional(bond.deviceID), .int(bond.longTermKeys), .int(bond.identityKeys),
+                        .text(bond.address), .text(bond.addressType), .optional(bond.deviceID), .int(bond.longTermKeys),
+                        .int(bond.identityKeys),
                         .bool(bond.authenticated), .date(bond.bondedAt),
                     ]
                 },
@@ -93,7 +100,8 @@ private func bluetoothAddress(of id: String, _ database: GatewayDatabase) throws
     let canonical = DeviceID.canonical(id)
     if let device = try database.device(bleAddress: canonical), let address = device.bleAddress { return address }
     guard DeviceID.isBluetoothAddress(canonical) else {
-        throw ValidationError("\(id): no registered device with a Bluetooth address; register it with ccmctl devices add ID --kind KIND --address ADDRESS")
+        throw ValidationError(
+            "\(id): no registered device with a Bluetooth address; register it with ccmctl devices add ID --kind KIND --address ADDRESS")
     }
     return canonical
 }

@@ -20,8 +20,10 @@ struct CCMCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, StatusCommand.self, PatientsCommand.self, DevicesCommand.self, CarePlanCommand.self, IngestCommand.self, ReadingsCommand.self, AlertsCommand.self,
-            InboxCommand.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, HubsCommand.self, StaffCommand.self,
+            InitCommand.self, StatusCommand.self, PatientsCommand.self, DevicesCommand.self, CarePlanCommand.self, IngestCommand.self,
+            ReadingsCommand.self, AlertsCommand.self,
+            InboxCommand.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, HubsCommand.self,
+            StaffCommand.self,
         ])
 
     static func main() {

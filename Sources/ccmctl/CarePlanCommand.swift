@@ -76,7 +76,8 @@ struct CarePlanCommand: ParsableCommand {
             }
             let database = try global.open(.existing)
             try database.setCarePlan(patient: patient, templates: templates, overrides: parsed, by: global.actor)
-            print("care plan of \(patient): \(plan.templates.joined(separator: " + ")), \(plan.rules.count) rules, \(parsed.count) overrides")
+            print(
+                "care plan of \(patient): \(plan.templates.joined(separator: " + ")), \(plan.rules.count) rules, \(parsed.count) overrides")
         }
     }
 
@@ -93,7 +94,9 @@ struct CarePlanCommand: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard try database.patient(patient) != nil else { throw CLIError("no patient \(patient)", fix: "list patients with ccmctl patients list") }
+            guard try database.patient(patient) != nil else {
+                throw CLIError("no patient \(patient)", fix: "list patients with ccmctl patients list")
+            }
             guard let stored = try database.carePlan(patient) else {
                 throw CLIError("patient \(patient) has no care plan", fix: "set one with ccmctl careplan set \(patient) --template NAME")
             }

@@ -1,7 +1,7 @@
 import ArgumentParser
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 struct DevicesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +18,10 @@ struct DevicesCommand: ParsableCommand {
 
         @OptionGroup var global: GlobalOptions
 
-        @Argument(help: "The id readings carry in \"device\": a Bluetooth address (A4:C1:38:12:34:56) or a hub's device id (\(EntityID.rule(.device))).")
+        @Argument(
+            help:
+                "The id readings carry in \"device\": a Bluetooth address (A4:C1:38:12:34:56) or a hub's device id (\(EntityID.rule(.device)))."
+        )
         var id: String
 
         @Option(help: "What it is: \(DeviceKind.allCases.map(\.rawValue).joined(separator: ", ")).")
@@ -33,7 +36,10 @@ struct DevicesCommand: ParsableCommand {
         @Option(help: "Assign it to this patient now.")
         var patient: String?
 
-        @Option(help: "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))); registered as a hub (ccmctl hubs) if it is not yet. Without it, only hubs registered for the device's patient (ccmctl hubs add HUB --patient P) may.")
+        @Option(
+            help:
+                "The only hub allowed to publish its readings (its id: \(EntityID.rule(.hub))); registered as a hub (ccmctl hubs) if it is not yet. Without it, only hubs registered for the device's patient (ccmctl hubs add HUB --patient P) may."
+        )
         var hub: String?
 
         func run() throws {
@@ -78,8 +84,13 @@ struct DevicesCommand: ParsableCommand {
         var user: Int?
 
         func validate() throws {
-            if let user, !(0...255).contains(user) { throw ValidationError("--user: \(user) is not a user index; use 0 to 255 as the device numbers its users") }
-            if user != nil, hub != nil { throw ValidationError("--user maps a user index only; set the hub with a separate ccmctl devices assign ID --patient P --hub H") }
+            if let user, !(0...255).contains(user) {
+                throw ValidationError("--user: \(user) is not a user index; use 0 to 255 as the device numbers its users")
+            }
+            if user != nil, hub != nil {
+                throw ValidationError(
+                    "--user maps a user index only; set the hub with a separate ccmctl devices assign ID --patient P --hub H")
+            }
         }
 
         func run() throws {
@@ -98,7 +109,8 @@ struct DevicesCommand: ParsableCommand {
     }
 
     struct Unassign: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Take a device away from its patient; its readings are quarantined until it is assigned again.")
+        static let configuration = CommandConfiguration(
+            abstract: "Take a device away from its patient; its readings are quarantined until it is assigned again.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -128,7 +140,10 @@ struct DevicesCommand: ParsableCommand {
             let listing = Listing(
                 columns: ["id", "kind", "ble_address", "model", "patient", "hub"],
                 rows: devices.map { d in
-                    [.text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model), .optional(d.patientID), .optional(d.hubID)]
+                    [
+                        .text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model), .optional(d.patientID),
+                        .optional(d.hubID),
+                    ]
                 },
                 emptyMessage: "no devices; register one with ccmctl devices add ID --kind KIND --patient PATIENT")
             print(listing.render(format))
@@ -162,7 +177,8 @@ extension DevicesCommand {
                 columns: ["address", "type", "name", "kind", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
                 rows: seen.map { d in
                     [
-                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue), .text(d.services), .int(d.rssi), .date(d.firstSeen),
+                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue), .text(d.services),
+                        .int(d.rssi), .date(d.firstSeen),
                         .date(d.lastSeen), .optional(d.deviceID), .optional(d.patientID),
                     ]
                 },
@@ -214,12 +230,14 @@ extension DevicesCommand {
                         "meter reset detected \(RFC3339.format(at)): \(state.glucoseResetReason ?? "")"
                     }
                     return [
-                        .text(device.id), .optional(device.patientID), .date(state.lastSyncAt), .date(state.lastAttemptAt), .int(state.sessions),
+                        .text(device.id), .optional(device.patientID), .date(state.lastSyncAt), .date(state.lastAttemptAt),
+                        .int(state.sessions),
                         .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .int(state.glucoseEpoch), .optional(reset),
                         .optional(state.lastError), .date(state.lastErrorAt),
                     ]
                 },
-                emptyMessage: "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
+                emptyMessage:
+                    "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
             print(listing.render(format))
         }
     }
@@ -245,6 +263,8 @@ func summaryLine(_ summary: IngestSummary) -> String {
 /// One line per alert event an operator action caused.
 func printAlerts(_ events: [AlertEvent]) {
     for event in events {
-        print("alert \(event.alertID) \(event.kind.rawValue): \(event.level.rawValue) \(event.patientID) \(event.rule) \(event.value) (\(event.threshold))")
+        print(
+            "alert \(event.alertID) \(event.kind.rawValue): \(event.level.rawValue) \(event.patientID) \(event.rule) \(event.value) (\(event.threshold))"
+        )
     }
 }

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 struct HubsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,7 +37,9 @@ struct HubsCommand: ParsableCommand {
             let id = try validatedID(id, .hub, at: "hub id")
             let existed = try global.open(.existing).hub(id) != nil
             let outcomes = try global.pipeline().addHub(id, patients: patients, model: model, by: global.actor)
-            print((existed ? "updated hub \(id)" : "added hub \(id)") + (patients.isEmpty ? "" : " for patient\(patients.count == 1 ? "" : "s") \(patients.joined(separator: ", "))"))
+            print(
+                (existed ? "updated hub \(id)" : "added hub \(id)")
+                    + (patients.isEmpty ? "" : " for patient\(patients.count == 1 ? "" : "s") \(patients.joined(separator: ", "))"))
             printReplay(outcomes)
         }
     }
@@ -55,7 +57,10 @@ struct HubsCommand: ParsableCommand {
             let listing = Listing(
                 columns: ["id", "state", "model", "patients", "credentials_at"],
                 rows: hubs.map { h in
-                    [.text(h.id), .text(h.enabled ? "enabled" : "disabled"), .optional(h.model), .text(h.patients.joined(separator: " ")), .date(h.credentialsAt)]
+                    [
+                        .text(h.id), .text(h.enabled ? "enabled" : "disabled"), .optional(h.model),
+                        .text(h.patients.joined(separator: " ")), .date(h.credentialsAt),
+                    ]
                 },
                 emptyMessage: "no hubs; register one with ccmctl hubs add HUB --patient PATIENT")
             print(listing.render(format))
@@ -75,18 +80,24 @@ struct HubsCommand: ParsableCommand {
             guard let hub = try database.hub(id) else { throw CLIError("no hub \(id)", fix: "register it with ccmctl hubs add \(id)") }
             let devices = try database.devices().filter { $0.hubID == id }.map(\.id)
             print("hub \(hub.id)")
-            print("  state: " + (hub.enabled ? "enabled" : "disabled since \(RFC3339.format(hub.disabledAt!))" + (hub.disabledBy.map { " by \($0)" } ?? "")))
+            print(
+                "  state: "
+                    + (hub.enabled
+                        ? "enabled" : "disabled since \(RFC3339.format(hub.disabledAt!))" + (hub.disabledBy.map { " by \($0)" } ?? "")))
             print("  model: \(hub.model ?? "-")")
             print("  registered: \(RFC3339.format(hub.createdAt))")
             print("  time entries for: " + (hub.patients.isEmpty ? "no patients" : hub.patients.joined(separator: ", ")))
             print("  devices bound: " + (devices.isEmpty ? "none" : devices.joined(separator: ", ")))
-            print("  broker password: " + (hub.credentialsAt.map { "made \(RFC3339.format($0))" } ?? "none yet (ccmctl hubs credentials \(id))"))
+            print(
+                "  broker password: "
+                    + (hub.credentialsAt.map { "made \(RFC3339.format($0))" } ?? "none yet (ccmctl hubs credentials \(id))"))
         }
     }
 
     struct Disable: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stop taking a hub's inputs: they are rejected until it is enabled. Remove its line from the broker's password file too.")
+            abstract:
+                "Stop taking a hub's inputs: they are rejected until it is enabled. Remove its line from the broker's password file too.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -127,7 +138,9 @@ struct HubsCommand: ParsableCommand {
 
         func run() throws {
             try global.open(.existing).removeHub(id, patient: patient, by: global.actor)
-            print(patient.map { "hub \(id) no longer posts time for patient \($0)" } ?? "removed hub \(id); its later inputs are quarantined as from an unknown hub")
+            print(
+                patient.map { "hub \(id) no longer posts time for patient \($0)" }
+                    ?? "removed hub \(id); its later inputs are quarantined as from an unknown hub")
         }
     }
 
@@ -155,7 +168,9 @@ struct HubsCommand: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id)", fix: "register it first with ccmctl hubs add \(id)") }
+            guard let hub = try database.hub(id) else {
+                throw CLIError("no hub \(id)", fix: "register it first with ccmctl hubs add \(id)")
+            }
             guard hub.enabled else { throw CLIError("hub \(id) is disabled", fix: "enable it with ccmctl hubs enable \(id) first") }
             let password = Self.newPassword()
             let line = try Self.passwordLine(user: id, password: password, tool: mosquittoPasswd)
@@ -164,7 +179,9 @@ struct HubsCommand: ParsableCommand {
             print("username: \(id)")
             print("password: \(password)")
             if let passwordFile {
-                print("wrote \(id)'s line to \(passwordFile); reload mosquitto (sudo systemctl reload mosquitto) to lock the old password out")
+                print(
+                    "wrote \(id)'s line to \(passwordFile); reload mosquitto (sudo systemctl reload mosquitto) to lock the old password out"
+                )
             } else {
                 print("password file line: \(line)")
             }
@@ -182,10 +199,12 @@ struct HubsCommand: ParsableCommand {
         /// to it on standard input, never on a command line.
         static func passwordLine(user: String, password: String, tool: String) throws -> String {
             guard FileManager.default.isExecutableFile(atPath: tool) else {
-                throw CLIError("--mosquitto-passwd: \(tool) is not there", fix: "install mosquitto (apt install mosquitto) or give its path")
+                throw CLIError(
+                    "--mosquitto-passwd: \(tool) is not there", fix: "install mosquitto (apt install mosquitto) or give its path")
             }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ccmctl-\(UUID().uuidString)").path
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let file = directory + "/passwd"
             let process = Process()
@@ -203,7 +222,9 @@ struct HubsCommand: ParsableCommand {
             process.waitUntilExit()
             let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
             guard process.terminationStatus == 0, let line = text.split(separator: "\n").first, line.hasPrefix("\(user):$") else {
-                throw CLIError("\(tool) could not hash the password (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+                throw CLIError(
+                    "\(tool) could not hash the password (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
+                )
             }
             return String(line)
         }
@@ -220,13 +241,17 @@ struct HubsCommand: ParsableCommand {
                     let existing = try manager.attributesOfItem(atPath: path)
                     attributes = existing.filter { [.posixPermissions, .ownerAccountID, .groupOwnerAccountID].contains($0.key) }
                 } catch {
-                    throw CLIError("--password-file: cannot read \(path) (\(error.localizedDescription))", fix: "run as a user who can (sudo)")
+                    throw CLIError(
+                        "--password-file: cannot read \(path) (\(error.localizedDescription))", fix: "run as a user who can (sudo)")
                 }
             }
             lines.removeAll { $0.hasPrefix(user + ":") }
             lines.append(line)
             let temporary = path + ".ccmctl-new"
-            guard manager.createFile(atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            guard
+                manager.createFile(
+                    atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
+            else {
                 throw CLIError("--password-file: cannot write next to \(path)", fix: "run as a user who can (sudo)")
             }
             // The owner and group stay when we may set them (root); the mode always.
@@ -282,7 +307,8 @@ struct StaffCommand: ParsableCommand {
             let staff = try global.open(.existing).staff()
             let listing = Listing(
                 columns: ["name", "role", "state", "added"],
-                rows: staff.map { s in [.text(s.id), .text(s.role.rawValue), .text(s.enabled ? "enabled" : "disabled"), .date(s.createdAt)] },
+                rows: staff.map { s in [.text(s.id), .text(s.role.rawValue), .text(s.enabled ? "enabled" : "disabled"), .date(s.createdAt)]
+                },
                 emptyMessage: "no staff; register them with ccmctl staff add NAME --role clinical_staff|physician")
             print(listing.render(format))
         }

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 struct IngestCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,7 +26,10 @@ struct IngestCommand: ParsableCommand {
     @Argument(help: "A file of JSON lines, or - for standard input.")
     var file: String
 
-    @Option(help: "Treat the inputs as published by this hub: it must be registered (ccmctl hubs add; else they are quarantined) and enabled, and is checked against each device's hub.")
+    @Option(
+        help:
+            "Treat the inputs as published by this hub: it must be registered (ccmctl hubs add; else they are quarantined) and enabled, and is checked against each device's hub."
+    )
     var hub: String?
 
     /// Lines committed to the inbox per transaction before they are processed.

@@ -91,7 +91,8 @@ struct MonthCommand: ParsableCommand {
         case .csv, .table:
             let listing = Listing(
                 columns: [
-                    "patient", "ccm_staff", "ccm_physician", "rpm_staff", "rpm_physician", "pcm_staff", "pcm_physician", "reading_days", "codes",
+                    "patient", "ccm_staff", "ccm_physician", "rpm_staff", "rpm_physician", "pcm_staff", "pcm_physician", "reading_days",
+                    "codes",
                     "amount", "not_billed",
                 ],
                 rows: priced.summaries.map { s in
@@ -105,7 +106,9 @@ struct MonthCommand: ParsableCommand {
                         .int(s.readingDays),
                         .text(s.codes.map { $0.units > 1 ? "\($0.code)x\($0.units)" : $0.code }.joined(separator: " ")),
                         format == .table ? .text(total.map(FeeSchedule.dollars) ?? "-") : PricedMonth.dollars(total),
-                        .text(format == .table ? "\(s.notBilled.count)" : s.notBilled.map { "\($0.code): \($0.reason)" }.joined(separator: " | ")),
+                        .text(
+                            format == .table
+                                ? "\(s.notBilled.count)" : s.notBilled.map { "\($0.code): \($0.reason)" }.joined(separator: " | ")),
                     ]
                 },
                 emptyMessage: "no patient has a program, minutes or device days in \(priced.month)")
@@ -131,7 +134,8 @@ struct MonthCommand: ParsableCommand {
 struct InvoiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "invoice",
-        abstract: "One line per patient, month and billed code, with units and amount, and the totals; for the billing staff's spreadsheet.",
+        abstract:
+            "One line per patient, month and billed code, with units and amount, and the totals; for the billing staff's spreadsheet.",
         discussion: """
             Amounts are the year's national non-facility fees (billing.fees_directory) or the practice's \
             own (billing.fee_overrides). fee_note marks an amount that is an unverified estimate, or a \
@@ -169,7 +173,10 @@ struct InvoiceCommand: ParsableCommand {
                 Listing.json(
                     Cell.object([
                         ("month", .text(priced.month.description)), ("lines", .array(lines)),
-                        ("total", .object([("units", .int(units)), ("amount", PricedMonth.dollars(cents)), ("unpriced_codes", .int(unpriced))])),
+                        (
+                            "total",
+                            .object([("units", .int(units)), ("amount", PricedMonth.dollars(cents)), ("unpriced_codes", .int(unpriced))])
+                        ),
                     ])))
             return
         }
@@ -213,7 +220,10 @@ struct EligibilityCommand: ParsableCommand {
         let listing = Listing(
             columns: ["id", "eligible", "conditions", "reasons", "notes"],
             rows: decisions.map { id, d in
-                [.text(id), .bool(d.eligible), .text(d.conditions.joined(separator: "; ")), .text(d.reasons.joined(separator: "; ")), .text(d.notes.joined(separator: "; "))]
+                [
+                    .text(id), .bool(d.eligible), .text(d.conditions.joined(separator: "; ")), .text(d.reasons.joined(separator: "; ")),
+                    .text(d.notes.joined(separator: "; ")),
+                ]
             },
             emptyMessage: "the roster has no patients")
         print(listing.render(format))

@@ -43,7 +43,9 @@ struct PatientsCommand: ParsableCommand {
         @Option(help: "Programs the patient is enrolled in, comma-separated: ccm, rpm, pcm (none by default: nothing is billed).")
         var programs: String?
 
-        @Option(name: .customLong("rpm-start"), help: "Date of RPM device set-up and education (YYYY-MM-DD): 99453 and the start of 30-day device periods.")
+        @Option(
+            name: .customLong("rpm-start"),
+            help: "Date of RPM device set-up and education (YYYY-MM-DD): 99453 and the start of 30-day device periods.")
         var rpmStart: String?
 
         func run() throws {
@@ -106,7 +108,9 @@ struct PatientsCommand: ParsableCommand {
             let consent = try ccmConsent.map { $0 == "none" ? nil : try validatedDate($0, option: "--ccm-consent") }
             let start = try rpmStart.map { $0 == "none" ? nil : try validatedDate($0, option: "--rpm-start") }
             let enrolled = try programs.map { $0 == "none" ? [] : try validatedPrograms($0, option: "--programs") }
-            guard name != nil || zone != nil || codes != nil || partB != nil || consent != nil || complexity != nil || enrolled != nil || start != nil
+            guard
+                name != nil || zone != nil || codes != nil || partB != nil || consent != nil || complexity != nil || enrolled != nil
+                    || start != nil
             else { throw CLIError("nothing to change", fix: "give at least one option (ccmctl patients set --help lists them)") }
             let patient = try global.open(.existing).updatePatient(id, by: global.actor) { patient in
                 if let name { patient.name = name }
@@ -207,7 +211,8 @@ struct PatientsCommand: ParsableCommand {
                 return
             }
             let times = LocalTimes(zone: TimeZone(identifier: patient.timeZone) ?? .gmt)
-            print("""
+            print(
+                """
                 patient         \(DisplayText.escaped(patient.id))
                 name            \(DisplayText.escaped(patient.name))
                 time zone       \(patient.timeZone)
@@ -276,7 +281,8 @@ struct PatientsCommand: ParsableCommand {
                         name: row.field("name") ?? "",
                         timeZone: try validatedTimeZone(row.field("time_zone") ?? config.practice.timeZone, option: "\(row.at), time_zone"),
                         conditions: candidate.conditions,
-                        medications: (row.field("medications") ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty },
+                        medications: (row.field("medications") ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+                            .filter { !$0.isEmpty },
                         medicarePartB: candidate.medicarePartB,
                         ccmConsentDate: consent,
                         complexity: complexity,
@@ -295,7 +301,8 @@ struct PatientsCommand: ParsableCommand {
 /// A patient roster in CSV, as `patients import` and `eligibility` read it.
 struct Roster {
     static let columns = [
-        "id", "name", "time_zone", "conditions", "medications", "medicare_part_b", "ccm_consent_date", "complexity", "programs", "rpm_start",
+        "id", "name", "time_zone", "conditions", "medications", "medicare_part_b", "ccm_consent_date", "complexity", "programs",
+        "rpm_start",
         "other_practitioner",
     ]
 
@@ -341,7 +348,9 @@ struct Roster {
         for column in csv.header where !Self.columns.contains(column) {
             throw CLIError("\(file): unknown column \"\(column)\"", fix: "the roster's columns are \(Self.columns.joined(separator: ", "))")
         }
-        guard csv.header.contains("id") else { throw CLIError("\(file): missing column \"id\"", fix: "the first line must name at least id") }
+        guard csv.header.contains("id") else {
+            throw CLIError("\(file): missing column \"id\"", fix: "the first line must name at least id")
+        }
         var seen: Swift.Set<String> = []
         rows = try csv.rows.enumerated().map { index, values in
             let row = Row(values: values, at: "\(file) line \(index + 2)")

@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 struct ReadingsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -104,7 +104,8 @@ enum ReadingListing {
     }
 
     static func values(_ values: [Quantity: Double], rounded: Bool) -> Cell {
-        .object(values.keys.sorted().map { q in (q.rawValue, .number(values[q]!, fractionDigits: rounded ? q.displayFractionDigits : nil)) })
+        .object(
+            values.keys.sorted().map { q in (q.rawValue, .number(values[q]!, fractionDigits: rounded ? q.displayFractionDigits : nil)) })
     }
 
     /// `142/91 mmHg, pulse 72` — rounded to what is worth showing.
@@ -150,14 +151,18 @@ extension ReadingsCommand {
             let times = LocalTimes(zone: config.practice.zone)
             let tests = try global.open(.existing).controlTests(device: device.map(DeviceID.canonical))
             let listing = Listing(
-                columns: ["id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type", "sample_location", "flags", "inbox"],
+                columns: [
+                    "id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type", "sample_location", "flags", "inbox",
+                ],
                 rows: tests.map { t in
                     [
                         .int(t.id), .text(t.deviceID), .optional(t.patientID),
-                        format == .table ? .text("\(formatNumber(t.glucose, fractionDigits: 0)) mg/dL") : .number(t.glucose, fractionDigits: nil),
+                        format == .table
+                            ? .text("\(formatNumber(t.glucose, fractionDigits: 0)) mg/dL") : .number(t.glucose, fractionDigits: nil),
                         times.cell(t.measuredAt, format), times.cell(t.receivedAt, format), .int(t.sequence), .optional(t.sampleType),
                         .optional(t.sampleLocation),
-                        format == .json ? .array(t.flags.map { .text($0.rawValue) }) : .text(t.flags.map(\.rawValue).joined(separator: " ")),
+                        format == .json
+                            ? .array(t.flags.map { .text($0.rawValue) }) : .text(t.flags.map(\.rawValue).joined(separator: " ")),
                         .int(t.inboxID),
                     ]
                 },
@@ -267,14 +272,22 @@ struct InboxCommand: ParsableCommand {
             let retried = Set(outcomes.map(\.inboxID))
             var unknown: [Int64] = []
             for id in ids where !retried.contains(id) {
-                if try pipeline.database.inboxEntryExists(id) { print("inbox \(id): not failed; nothing to retry") } else { unknown.append(id) }
+                if try pipeline.database.inboxEntryExists(id) {
+                    print("inbox \(id): not failed; nothing to retry")
+                } else {
+                    unknown.append(id)
+                }
             }
             for outcome in outcomes {
-                print("inbox \(outcome.inboxID)\(outcome.item > 0 ? " [\(outcome.item)]" : ""): \(outcome.status.rawValue)\(outcome.reason.map { ": \($0)" } ?? "")")
+                print(
+                    "inbox \(outcome.inboxID)\(outcome.item > 0 ? " [\(outcome.item)]" : ""): \(outcome.status.rawValue)\(outcome.reason.map { ": \($0)" } ?? "")"
+                )
             }
             printAlerts(outcomes.flatMap(\.alerts))
             if !unknown.isEmpty {
-                throw CLIError("no inbox entry \(unknown.map(String.init).joined(separator: ", "))", fix: "list failed inputs with ccmctl inbox list --status failed")
+                throw CLIError(
+                    "no inbox entry \(unknown.map(String.init).joined(separator: ", "))",
+                    fix: "list failed inputs with ccmctl inbox list --status failed")
             }
             if outcomes.contains(where: { $0.status == .failed }) { throw ExitCode(1) }
         }

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "The gateway at a glance: the daemon, the broker, BLE, the inbox, open and undelivered alerts, the last input from each source.",
+        abstract:
+            "The gateway at a glance: the daemon, the broker, BLE, the inbox, open and undelivered alerts, the last input from each source.",
         discussion: """
             The daemon's side comes from its metrics file (metrics.textfile, rewritten every 15 s); \
             the rest from the database.
@@ -45,14 +46,17 @@ struct StatusCommand: ParsableCommand {
         if let age, let started = metrics["ccm_gateway_start_time_seconds"] {
             let since = times.cell(Date(timeIntervalSince1970: started), .table).plain
             daemon =
-                running ? "running since \(since)"
-                : metrics["ccm_gateway_up"] == 0 ? "stopped (it ran from \(since))"
-                : "not reporting (last report \(Int(age)) s ago; started \(since))"
+                running
+                ? "running since \(since)"
+                : metrics["ccm_gateway_up"] == 0
+                    ? "stopped (it ran from \(since))"
+                    : "not reporting (last report \(Int(age)) s ago; started \(since))"
         } else {
             daemon = "not reporting (no metrics file at \(config.metrics.textfile))"
         }
         let mqtt =
-            metrics["ccm_gateway_mqtt_enabled"] == 0 ? "off"
+            metrics["ccm_gateway_mqtt_enabled"] == 0
+            ? "off"
             : !running ? "unknown" : metrics["ccm_gateway_mqtt_connected"] == 1 ? "connected" : "disconnected"
         let ble: String
         if !config.ble.enabled {
@@ -62,18 +66,20 @@ struct StatusCommand: ParsableCommand {
         } else if metrics["ccm_gateway_ble_available"] != 1 {
             ble = "unavailable (no Bluetooth adapter; see the daemon's log)"
         } else {
-            let sessions = Int(metrics["ccm_gateway_ble_sessions_total"] ?? 0), failed = Int(metrics["ccm_gateway_ble_session_failures_total"] ?? 0)
+            let sessions = Int(metrics["ccm_gateway_ble_sessions_total"] ?? 0),
+                failed = Int(metrics["ccm_gateway_ble_session_failures_total"] ?? 0)
             ble = "on, \(sessions) sessions, \(failed) failed (ccmctl devices sync)"
         }
         // The adapter as the daemon last recorded it (ccmctl does not talk to the kernel).
         let adapter: Cell
         if let state = try database.adapterState() {
-            adapter = .object([
-                ("name", .text(state.adapter ?? "none")), ("address", .text(state.address ?? "-")), ("powered", .bool(state.powered)),
-                ("settings", .text(state.settings)), ("owner", .text(state.owner)),
-                ("bluetoothd", .bool(state.owner == "bluetoothd")), ("bonds", .int(try database.bondSummaries().count)),
-                ("seen", times.cell(state.updatedAt, format)),
-            ] + (state.detail.map { [("detail", Cell.text($0))] } ?? []))
+            adapter = .object(
+                [
+                    ("name", .text(state.adapter ?? "none")), ("address", .text(state.address ?? "-")), ("powered", .bool(state.powered)),
+                    ("settings", .text(state.settings)), ("owner", .text(state.owner)),
+                    ("bluetoothd", .bool(state.owner == "bluetoothd")), ("bonds", .int(try database.bondSummaries().count)),
+                    ("seen", times.cell(state.updatedAt, format)),
+                ] + (state.detail.map { [("detail", Cell.text($0))] } ?? []))
         } else {
             adapter = .text("not seen yet (the daemon records it when BLE starts)")
         }

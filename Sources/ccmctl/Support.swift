@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import Synchronization
 
 /// Options every command takes.
@@ -37,7 +37,11 @@ struct GlobalOptions: ParsableArguments {
     func open(_ mode: GatewayDatabase.OpenMode = .existing) throws -> GatewayDatabase {
         let said = Mutex(false)
         return try GatewayDatabase(path: try databasePath(), mode: mode) { _ in
-            guard !said.withLock({ (said: inout Bool) in defer { said = true }; return said }) else { return }
+            guard
+                !said.withLock({ (said: inout Bool) in
+                    defer { said = true }; return said
+                })
+            else { return }
             FileHandle.standardError.write(Data("waiting for the database: another process is writing to it\n".utf8))
         }
     }

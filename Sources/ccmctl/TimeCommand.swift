@@ -10,7 +10,10 @@ extension TimeEntryInput.Activity: ExpressibleByArgument {}
 
 /// The options every new piece of time carries.
 struct TimeOptions: ParsableArguments {
-    @Option(help: "Whose time: clinical_staff or physician (physician/QHP personal time); default: the role the staff member (--by) is registered with.")
+    @Option(
+        help:
+            "Whose time: clinical_staff or physician (physician/QHP personal time); default: the role the staff member (--by) is registered with."
+    )
     var role: TimeEntryInput.Role?
 
     /// The role given, else the staff member's registered role (an unknown staff member is
@@ -57,24 +60,33 @@ struct TimeCommand: ParsableCommand {
         @Option(help: "Whole minutes (1 to 600).")
         var minutes: Int
 
-        @Option(help: "When the work started: 2026-03-04T10:05:00-06:00, or 2026-03-04 10:05 in the practice's time zone (default: minutes ago, so the entry ends now).")
+        @Option(
+            help:
+                "When the work started: 2026-03-04T10:05:00-06:00, or 2026-03-04 10:05 in the practice's time zone (default: minutes ago, so the entry ends now)."
+        )
         var at: String?
 
         @OptionGroup var time: TimeOptions
 
         func run() throws {
             guard (1...TimeEntryV1.maxMinutes).contains(minutes) else {
-                throw CLIError("--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes)", fix: "split longer work into entries")
+                throw CLIError(
+                    "--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes)", fix: "split longer work into entries")
             }
             let config = try global.loadConfig()
-            let start = try at.map { try parseLocalTime($0, zone: config.practice.zone, option: "--at") } ?? Date().addingTimeInterval(-Double(minutes) * 60)
+            let start =
+                try at.map { try parseLocalTime($0, zone: config.practice.zone, option: "--at") }
+                ?? Date().addingTimeInterval(-Double(minutes) * 60)
             let database = try global.open(.existing)
             let entry = TimeEntryInput(
-                patientID: patient, start: start, minutes: minutes, staff: global.actor, role: try time.role(of: global.actor, in: database),
+                patientID: patient, start: start, minutes: minutes, staff: global.actor,
+                role: try time.role(of: global.actor, in: database),
                 program: time.program, activity: time.activity, interactive: time.interactive, note: time.note)
             let id = try database.addTimeEntry(entry, source: "ccmctl", by: global.actor)
             let local = LocalTimes(zone: config.practice.zone)
-            print("time entry \(id): \(patient) \(minutes) min \(time.program.rawValue) \(entry.role.rawValue) \(time.activity.rawValue)\(entry.interactive ? " interactive" : "") at \(local.formatter.string(from: start))")
+            print(
+                "time entry \(id): \(patient) \(minutes) min \(time.program.rawValue) \(entry.role.rawValue) \(time.activity.rawValue)\(entry.interactive ? " interactive" : "") at \(local.formatter.string(from: start))"
+            )
         }
     }
 
@@ -91,7 +103,8 @@ struct TimeCommand: ParsableCommand {
         func run() throws {
             let database = try global.open(.existing)
             let timer = RunningTimer(
-                patientID: patient, staff: global.actor, startedAt: Date(), role: try time.role(of: global.actor, in: database), program: time.program,
+                patientID: patient, staff: global.actor, startedAt: Date(), role: try time.role(of: global.actor, in: database),
+                program: time.program,
                 activity: time.activity, interactive: time.interactive ?? time.activity.interactiveByDefault, note: time.note)
             try database.startTimer(timer, by: global.actor)
             print("timer started for \(patient) by \(global.actor); stop it with ccmctl time stop \(patient)")
@@ -110,11 +123,15 @@ struct TimeCommand: ParsableCommand {
         var note: String?
 
         func run() throws {
-            guard let (id, entry) = try global.open(.existing).stopTimer(patient: patient, staff: global.actor, note: note, by: global.actor) else {
+            guard
+                let (id, entry) = try global.open(.existing).stopTimer(patient: patient, staff: global.actor, note: note, by: global.actor)
+            else {
                 print("timer stopped under a minute; nothing recorded")
                 return
             }
-            print("time entry \(id): \(patient) \(entry.minutes) min \(entry.program.rawValue) \(entry.role.rawValue) \(entry.activity.rawValue)")
+            print(
+                "time entry \(id): \(patient) \(entry.minutes) min \(entry.program.rawValue) \(entry.role.rawValue) \(entry.activity.rawValue)"
+            )
         }
     }
 
@@ -145,10 +162,13 @@ struct TimeCommand: ParsableCommand {
             let entries = try database.timeEntries(patient: patient, from: from, to: to)
             let times = LocalTimes(zone: config.practice.zone)
             let listing = Listing(
-                columns: ["id", "patient", "start", "minutes", "staff", "role", "program", "activity", "interactive", "source", "note", "void"],
+                columns: [
+                    "id", "patient", "start", "minutes", "staff", "role", "program", "activity", "interactive", "source", "note", "void",
+                ],
                 rows: entries.map { e in
                     [
-                        .int(e.id), .text(e.patientID), times.cell(e.start, format), .int(e.minutes), .text(e.staff), .text(e.role.rawValue),
+                        .int(e.id), .text(e.patientID), times.cell(e.start, format), .int(e.minutes), .text(e.staff),
+                        .text(e.role.rawValue),
                         .text(e.program.rawValue), .text(e.activity), .bool(e.interactive), .text(e.source), .optional(e.note),
                         e.voidedAt == nil ? .null : .text("voided by \(e.voidedBy ?? "?"): \(e.voidReason ?? "")"),
                     ]
@@ -157,7 +177,9 @@ struct TimeCommand: ParsableCommand {
             print(listing.render(format))
             if format == .table {
                 for timer in try database.runningTimers() where patient == nil || timer.patientID == patient {
-                    print("timer running: \(timer.patientID) by \(timer.staff) since \(times.formatter.string(from: timer.startedAt)) (\(timer.program.rawValue) \(timer.activity.rawValue))")
+                    print(
+                        "timer running: \(timer.patientID) by \(timer.staff) since \(times.formatter.string(from: timer.startedAt)) (\(timer.program.rawValue) \(timer.activity.rawValue))"
+                    )
                 }
             }
         }

@@ -1,9 +1,9 @@
+import GatewayCore
 import GatewayTestSupport
 import Testing
-import GatewayCore
+import ccm_gatewayd
 
 @testable import GatewayBLE
-import ccm_gatewayd
 
 @Suite("LE advertising reports", .ownThreads)
 struct AdvertisingTests {
@@ -16,7 +16,11 @@ struct AdvertisingTests {
     @Test("A report yields the address (most significant byte first), its type, services, name and RSSI")
     func parse() {
         let reports = AdvertisingReport.parse(hciEvent: Self.cuffReport)
-        #expect(reports == [AdvertisingReport(address: "A4:C1:38:12:34:56", randomAddress: true, name: "BP Cuff 7", services: [0x1810, 0x180A], rssi: -60)])
+        #expect(
+            reports == [
+                AdvertisingReport(
+                    address: "A4:C1:38:12:34:56", randomAddress: true, name: "BP Cuff 7", services: [0x1810, 0x180A], rssi: -60)
+            ])
         #expect(reports.first?.isHealthDevice == true)
     }
 
@@ -31,10 +35,13 @@ struct AdvertisingTests {
         #expect(report.name == "Kbd", "a shortened name is used when there is no complete one")
     }
 
-    @Test("Scales, oximeters and thermometers are health devices, of their kind", arguments: [
-        (UInt16(0x181D), DeviceKind.scale), (0x181B, .scale), (0x1822, .pulseOximeter), (0x1809, .thermometer), (0x1810, .bloodPressureMonitor),
-        (0x1808, .glucometer),
-    ])
+    @Test(
+        "Scales, oximeters and thermometers are health devices, of their kind",
+        arguments: [
+            (UInt16(0x181D), DeviceKind.scale), (0x181B, .scale), (0x1822, .pulseOximeter), (0x1809, .thermometer),
+            (0x1810, .bloodPressureMonitor),
+            (0x1808, .glucometer),
+        ])
     func kinds(service: UInt16, kind: DeviceKind) {
         var report = AdvertisingReport(address: "X", randomAddress: false, name: nil, services: [], rssi: 0)
         report.read(advertisingData: [0x05, 0x03, 0x0F, 0x18, UInt8(service & 0xFF), UInt8(service >> 8)])
@@ -42,10 +49,12 @@ struct AdvertisingTests {
         #expect(DeviceKind(advertising: report.services) == kind)
     }
 
-    @Test("Other events, cut reports and broken AD structures yield nothing or stop cleanly", arguments: [
-        [UInt8](), [0x04, 0x0E, 0x04, 0x01], [0x04, 0x3E, 0x0C, 0x01, 0x00], Array(cuffReport.prefix(20)),
-        [0x04, 0x3E, 0x0C, 0x02, 0x05, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 0xFF],
-    ])
+    @Test(
+        "Other events, cut reports and broken AD structures yield nothing or stop cleanly",
+        arguments: [
+            [UInt8](), [0x04, 0x0E, 0x04, 0x01], [0x04, 0x3E, 0x0C, 0x01, 0x00], Array(cuffReport.prefix(20)),
+            [0x04, 0x3E, 0x0C, 0x02, 0x05, 0x00, 0x00, 1, 2, 3, 4, 5, 6, 0xFF],
+        ])
     func broken(bytes: [UInt8]) {
         #expect(AdvertisingReport.parse(hciEvent: bytes).isEmpty)
         var report = AdvertisingReport(address: "X", randomAddress: false, name: nil, services: [], rssi: 0)

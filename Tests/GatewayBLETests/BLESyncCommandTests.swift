@@ -17,19 +17,20 @@ struct BLESyncCommandTests {
     func run(_ world: BLEWorld, _ arguments: [String]) throws -> (status: Int32, output: String) {
         let config = world.directory.file("gateway.yaml")
         try """
-            database:
-              path: \(world.directory.file("gateway.sqlite"))
-            practice:
-              time_zone: America/Chicago
-            careplans:
-              directory: \(fixtures.deletingLastPathComponent().appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(world.directory.file("alerts.log"))
-            mqtt:
-              enabled: false
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        database:
+          path: \(world.directory.file("gateway.sqlite"))
+        practice:
+          time_zone: America/Chicago
+        careplans:
+          directory: \(fixtures.deletingLastPathComponent().appendingPathComponent("config/careplans").path)
+        alerts:
+          log: \(world.directory.file("alerts.log"))
+        mqtt:
+          enabled: false
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let output = world.directory.file("stdout-\(UUID().uuidString.prefix(6))")
-        let child = try Spawned(Self.daemon, ["ble-sync"] + arguments + ["--config", config], stdout: output, stderr: world.directory.file("stderr.log"))
+        let child = try Spawned(
+            Self.daemon, ["ble-sync"] + arguments + ["--config", config], stdout: output, stderr: world.directory.file("stderr.log"))
         let status = child.wait()
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
@@ -74,7 +75,9 @@ struct BLESyncCommandTests {
         let world = try BLEWorld()
         var result = try run(world, ["unix:/nonexistent"])
         #expect(result.status != 0)
-        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("--device: required with a unix: target"))
+        #expect(
+            try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains(
+                "--device: required with a unix: target"))
 
         result = try run(world, ["unix:/nonexistent", "--device", "NOPE"])
         #expect(result.status != 0)
@@ -117,18 +120,22 @@ struct BLESyncCommandTests {
         let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30"])
         #expect(meter.finish())
         #expect(status == 0, "\(output)")
-        #expect(output.contains("""
-            METER RESET DETECTED: the meter's newest record is sequence 5, below the last one stored (20): the meter was reset or its sequence numbers wrapped past 65535
-              its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones
-            records on the meter in all: 5
-            records downloaded: 5
-            readings stored: 5 (0 duplicate, 0 rejected, 0 quarantined)
-            """))
+        #expect(
+            output.contains(
+                """
+                METER RESET DETECTED: the meter's newest record is sequence 5, below the last one stored (20): the meter was reset or its sequence numbers wrapped past 65535
+                  its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones
+                records on the meter in all: 5
+                records downloaded: 5
+                readings stored: 5 (0 duplicate, 0 rejected, 0 quarantined)
+                """))
         #expect(try world.readings(.glucose).count == 25)
 
         let ccmctl = URL(fileURLWithPath: Self.daemon).deletingLastPathComponent().appendingPathComponent("ccmctl").path
         let listing = world.directory.file("sync.json")
-        let child = try Spawned(ccmctl, ["devices", "sync", "--format", "json", "--config", world.directory.file("gateway.yaml")], stdout: listing, stderr: world.directory.file("ccmctl.err"))
+        let child = try Spawned(
+            ccmctl, ["devices", "sync", "--format", "json", "--config", world.directory.file("gateway.yaml")], stdout: listing,
+            stderr: world.directory.file("ccmctl.err"))
         #expect(child.wait() == 0)
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: listing))) as? [[String: Any]])
         let row = try #require(rows.first { $0["device"] as? String == BLEWorld.meter })

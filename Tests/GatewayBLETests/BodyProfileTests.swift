@@ -2,12 +2,12 @@ import Foundation
 import GatewayCore
 import GatewayPipeline
 import GatewayStore
-import Logging
 import GatewayTestSupport
+import Logging
 import Testing
+import ccm_gatewayd
 
 @testable import GatewayBLE
-import ccm_gatewayd
 
 extension GATTBytes {
     /// Weight Measurement (0x2A9D) in pounds (0.01 lb steps) with its time stamp, and a user id
@@ -116,7 +116,8 @@ struct BodyProfileTests {
         #expect(summary.outcomes[2].code == "device_error")
         #expect(
             summary.outcomes[2].reason
-                == "sensor_status: the device reported invalid measurement detected (invalid_measurement); its number is not a measurement; check the sensor and measure again")
+                == "sensor_status: the device reported invalid measurement detected (invalid_measurement); its number is not a measurement; check the sensor and measure again"
+        )
         let readings = try world.readings(.spo2)
         #expect(readings.map { $0.values[.spo2] } == [95, 93])
         #expect(readings.map { $0.values[.pulse] } == [70, 74])
@@ -137,7 +138,9 @@ struct BodyProfileTests {
         var stored: [HealthRecord] = []
         var options = HealthSession.Options(idle: .milliseconds(500), procedureTimeout: .seconds(5))
         options.continuousInterval = 900
-        let session = HealthSession(client: ATTClient(bearer: oximeter.connect(), timeout: .seconds(5)), options: options) { stored.append($0) }
+        let session = HealthSession(client: ATTClient(bearer: oximeter.connect(), timeout: .seconds(5)), options: options) {
+            stored.append($0)
+        }
         var now = Date(timeIntervalSince1970: 1_800_000_000)
         session.now = {
             defer { now += 60 }
@@ -190,12 +193,14 @@ struct BodyProfileTests {
         let weights = [GATTBytes.weight(pounds: 182.5, at: Self.day(29, 7), user: 1, bmi: 262, heightTenthsInch: 703)]
         let composition = [GATTBytes.bodyComposition(kilograms: 82.5, bodyFatTenths: 281, at: Self.day(29, 8))]
         let spotChecks = [
-            GATTBytes.spotCheck(spo2: 86, pulse: 92, at: Self.day(29, 10)), GATTBytes.spotCheck(spo2: 91, pulse: 80, at: Self.day(29, 11), status: 1 << 15),
+            GATTBytes.spotCheck(spo2: 86, pulse: 92, at: Self.day(29, 10)),
+            GATTBytes.spotCheck(spo2: 91, pulse: 80, at: Self.day(29, 11), status: 1 << 15),
         ]
         let stored = [GATTBytes.spotCheck(spo2: 95, pulse: 70, at: Self.day(28, 8), status: 1 << 14)]
         let continuous = [GATTBytes.continuous(spo2: 93, pulse: 75)]
         let temperatures = [GATTBytes.temperature(fahrenheitTenths: 1004, at: Self.day(29, 9), type: 3)]
-        var outcomes = try ble.session(SimulatedPeripheral.scale(weights: weights, bodyComposition: composition), device: BLEWorld.scale).outcomes
+        var outcomes = try ble.session(SimulatedPeripheral.scale(weights: weights, bodyComposition: composition), device: BLEWorld.scale)
+            .outcomes
         outcomes += try ble.session(
             SimulatedPeripheral.oximeter(stored: stored, spotChecks: spotChecks, continuous: continuous), device: BLEWorld.oximeter
         ).outcomes
@@ -208,7 +213,8 @@ struct BodyProfileTests {
         for (device, characteristic, value) in published {
             bridged += try bridge.pipeline.ingest(
                 RawInput(
-                    source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)", format: .gatt(characteristic: characteristic, device: device),
+                    source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)",
+                    format: .gatt(characteristic: characteristic, device: device),
                     payload: Data(hexString(value).utf8)))
         }
         #expect(outcomes.map(\.status) == bridged.map(\.status))
@@ -219,8 +225,10 @@ struct BodyProfileTests {
             let a = try ble.database.readings(kind: kind), b = try bridge.database.readings(kind: kind)
             #expect(a.count == b.count && !a.isEmpty, "\(kind)")
             for (x, y) in zip(a, b) {
-                #expect(x.patientID == y.patientID && x.values == y.values && x.originalUnit == y.originalUnit && x.measuredAt == y.measuredAt)
-                #expect(x.flags == y.flags && x.userIndex == y.userIndex && x.sampleLocation == y.sampleLocation && x.windowed == y.windowed)
+                #expect(
+                    x.patientID == y.patientID && x.values == y.values && x.originalUnit == y.originalUnit && x.measuredAt == y.measuredAt)
+                #expect(
+                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleLocation == y.sampleLocation && x.windowed == y.windowed)
             }
         }
     }
@@ -233,7 +241,8 @@ struct BodyProfileAlertTests {
     func sync(_ world: BLEWorld, _ peripheral: SimulatedPeripheral, device: String) throws -> String {
         let socket = world.directory.file("device-\(UUID().uuidString.prefix(6)).sock")
         try peripheral.listen(path: socket)
-        let (status, output) = try BLESyncCommandTests().run(world, ["unix:\(socket)", "--device", device, "--timeout", "5", "--idle", "1"])
+        let (status, output) = try BLESyncCommandTests().run(
+            world, ["unix:\(socket)", "--device", device, "--timeout", "5", "--idle", "1"])
         #expect(peripheral.finish())
         #expect(status == 0, "\(output)")
         return output
@@ -243,10 +252,14 @@ struct BodyProfileAlertTests {
     func weightGain() throws {
         let world = try BLEWorld.withBodyDevices()
         try world.database.setCarePlan(patient: "P1", templates: ["heart-failure"], overrides: [], by: "test")
-        let first = try sync(world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 180.0, at: BodyProfileTests.day(28, 8))]), device: BLEWorld.scale)
+        let first = try sync(
+            world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 180.0, at: BodyProfileTests.day(28, 8))]),
+            device: BLEWorld.scale)
         #expect(first.contains("readings stored: 1 (0 duplicate, 0 rejected, 0 quarantined)"))
         #expect(try world.database.alerts(patient: "P1").isEmpty)
-        let second = try sync(world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 182.5, at: BodyProfileTests.day(29, 7, 30))]), device: BLEWorld.scale)
+        let second = try sync(
+            world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 182.5, at: BodyProfileTests.day(29, 7, 30))]),
+            device: BLEWorld.scale)
         #expect(second.contains("weight scale feature: 0x0000000E"))
         let alerts = try world.database.alerts(patient: "P1")
         #expect(alerts.map(\.ruleID) == ["weight-gain-day"])

@@ -1,19 +1,21 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
+import ccm_gatewayd
 
 @testable import GatewayBLE
-import ccm_gatewayd
 
 /// Byte builders for the status, user and sample fields (docs/ble.md, the 0x2A35 and 0x2A18 sections),
 /// written apart from the decoders they test.
 extension GATTBytes {
     /// A Glucose Measurement in mg/dL (kg/L on the wire) at `time`, with its Type-Sample Location
     /// byte and, when given, a Sensor Status Annunciation.
-    static func glucose(_ sequence: Int, mgdL: Int, at time: [UInt8], typeLocation: UInt8 = 0x11, status: UInt16? = nil) -> SimulatedPeripheral.GlucoseRecord {
+    static func glucose(
+        _ sequence: Int, mgdL: Int, at time: [UInt8], typeLocation: UInt8 = 0x11, status: UInt16? = nil
+    ) -> SimulatedPeripheral.GlucoseRecord {
         let flags: UInt8 = 0x02 | (status == nil ? 0 : 0x08)
         var value = [flags] + le(UInt16(sequence)) + time + sfloat(mgdL, -5) + [typeLocation]
         if let status { value += le(status) }
@@ -56,9 +58,14 @@ struct DeviceMeaningTests {
         meter.glucoseRecords = Self.november(5)
         let summary = try world.session(meter, device: BLEWorld.meter)
         let reset = try #require(summary.report.reset)
-        #expect(reset == "the meter's newest record is sequence 5, below the last one stored (20): the meter was reset or its sequence numbers wrapped past 65535")
+        #expect(
+            reset
+                == "the meter's newest record is sequence 5, below the last one stored (20): the meter was reset or its sequence numbers wrapped past 65535"
+        )
         #expect(summary.lines.contains("METER RESET DETECTED: \(reset)"))
-        #expect(summary.lines.contains("  its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones"))
+        #expect(
+            summary.lines.contains(
+                "  its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones"))
         #expect(summary.report.requestedFrom == nil)
         #expect(meter.racpRequests.suffix(3) == [[0x01, 0x06], [0x04, 0x01], [0x01, 0x01]])
         #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 5))
@@ -88,7 +95,10 @@ struct DeviceMeaningTests {
         _ = try world.session(meter, device: BLEWorld.meter)
         meter.glucoseRecords = Self.november(25)
         let summary = try world.session(meter, device: BLEWorld.meter)
-        #expect(summary.report.reset == "the meter's record 20 has another time (2026-11-20 09:30:00) than the one stored (2026-10-21 08:00:00): the meter was reset")
+        #expect(
+            summary.report.reset
+                == "the meter's record 20 has another time (2026-11-20 09:30:00) than the one stored (2026-10-21 08:00:00): the meter was reset"
+        )
         #expect(meter.racpRequests.suffix(4) == [[0x01, 0x06], [0x01, 0x04, 0x01, 20, 0, 20, 0], [0x04, 0x01], [0x01, 0x01]])
         #expect(summary.readingsStored == 25)
         #expect(try world.readings(.glucose).count == 45)
@@ -103,7 +113,10 @@ struct DeviceMeaningTests {
         meter.glucoseRecords = Self.october(14)
         let summary = try world.session(meter, device: BLEWorld.meter)
         #expect(summary.report.reset == nil)
-        #expect(meter.racpRequests.suffix(4) == [[0x01, 0x06], [0x01, 0x04, 0x01, 10, 0, 10, 0], [0x04, 0x03, 0x01, 11, 0], [0x01, 0x03, 0x01, 11, 0]])
+        #expect(
+            meter.racpRequests.suffix(4) == [
+                [0x01, 0x06], [0x01, 0x04, 0x01, 10, 0, 10, 0], [0x04, 0x03, 0x01, 11, 0], [0x01, 0x03, 0x01, 11, 0],
+            ])
         #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 4))
         #expect(try world.readings(.glucose).count == 14)
         #expect(try world.database.inbox(status: "duplicate").isEmpty)
@@ -143,7 +156,8 @@ struct DeviceMeaningTests {
         #expect(summary.outcomes[1].code == "unmapped_user")
         #expect(
             summary.outcomes[1].reason
-                == "device \(BLEWorld.cuff) sent user 2, which is not mapped to a patient; map it with ccmctl devices assign \(BLEWorld.cuff) --user 2 --patient PATIENT, which replays its quarantined readings")
+                == "device \(BLEWorld.cuff) sent user 2, which is not mapped to a patient; map it with ccmctl devices assign \(BLEWorld.cuff) --user 2 --patient PATIENT, which replays its quarantined readings"
+        )
         #expect(try world.database.readings(kind: .bloodPressure).map(\.patientID) == ["P1"])
 
         let replayed = try world.pipeline.assignDeviceUser(BLEWorld.cuff, user: 2, to: "P2", by: "test")
@@ -189,7 +203,8 @@ struct DeviceMeaningTests {
         #expect(summary.outcomes[1].code == "device_error")
         #expect(
             summary.outcomes[1].reason
-                == "sensor_status: the meter reported sample size insufficient, strip insertion error (sample_size_insufficient); its number is not a measurement; measure again with a new strip")
+                == "sensor_status: the meter reported sample size insufficient, strip insertion error (sample_size_insufficient); its number is not a measurement; measure again with a new strip"
+        )
         let alerts = summary.outcomes.flatMap(\.alerts)
         #expect(alerts.count == 1)
         #expect(alerts.first?.level == .urgent)
@@ -198,7 +213,9 @@ struct DeviceMeaningTests {
         #expect(reading.flags == [.resultAboveRange])
     }
 
-    @Test("Body movement, a loose cuff or an improper position: stored and shown, no threshold or average alert; irregular pulse in 2 of 3 alerts")
+    @Test(
+        "Body movement, a loose cuff or an improper position: stored and shown, no threshold or average alert; irregular pulse in 2 of 3 alerts"
+    )
     func unreliableAndIrregular() throws {
         let world = try BLEWorld()
         try world.database.setCarePlan(patient: "P1", templates: ["bp"], overrides: [], by: "test")
@@ -212,7 +229,8 @@ struct DeviceMeaningTests {
         ])
         let summary = try world.session(cuff, device: BLEWorld.cuff)
         #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 5))
-        #expect(summary.outcomes[0].reason == "body movement during the measurement: stored and shown, left out of threshold and average rules")
+        #expect(
+            summary.outcomes[0].reason == "body movement during the measurement: stored and shown, left out of threshold and average rules")
         let alerts = summary.outcomes.flatMap(\.alerts)
         #expect(alerts.map(\.rule) == ["irregular-pulse"], "no bp-high or average alert from the unreliable readings")
         #expect(alerts.first?.value == "irregular pulse in 2 of last 2")
@@ -247,7 +265,9 @@ struct DeviceMeaningTests {
         #expect(!other.report.clockSet && readOnly.dateTime == nil)
         #expect(other.lines.contains("device clock set: no"))
         // With Current Time (the usual cuff) the summary names it.
-        #expect(try world.session(SimulatedPeripheral.cuff(measurements: []), device: BLEWorld.cuff).lines.contains("device clock set: yes, through Current Time (2a2b)"))
+        #expect(
+            try world.session(SimulatedPeripheral.cuff(measurements: []), device: BLEWorld.cuff).lines.contains(
+                "device clock set: yes, through Current Time (2a2b)"))
     }
 
     @Test("A Report Stored Records procedure that runs past its time-out is named, not given as an ATT opcode")
@@ -257,29 +277,37 @@ struct DeviceMeaningTests {
         let meter = SimulatedPeripheral.meter(records: Self.october(3))
         meter.racpSilentOnReport = true
         let summary = try world.session(meter, device: BLEWorld.meter)
-        #expect(summary.report.failure == "the meter did not finish the RACP procedure \"Report Stored Records\" within 0.3 s (procedure time-out); records received before it are kept")
+        #expect(
+            summary.report.failure
+                == "the meter did not finish the RACP procedure \"Report Stored Records\" within 0.3 s (procedure time-out); records received before it are kept"
+        )
     }
 
-    @Test("The same values over the MQTT gatt topic give the same readings, flags, users, control tests and rejections; a reset meter there too")
+    @Test(
+        "The same values over the MQTT gatt topic give the same readings, flags, users, control tests and rejections; a reset meter there too"
+    )
     func sameOverMQTTGatt() throws {
         let ble = try BLEWorld(), bridge = try BLEWorld()
         for world in [ble, bridge] {
             try world.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
             _ = try world.pipeline.assignDeviceUser(BLEWorld.cuff, user: 2, to: "P2", by: "test")
         }
-        let glucose = Self.october(3) + [
-            GATTBytes.glucose(4, mgdL: 125, at: GATTBytes.dateTime(2026, 11, 1, 8, 0), typeLocation: 0x4A),
-            GATTBytes.glucose(5, mgdL: 600, at: GATTBytes.dateTime(2026, 11, 1, 9, 0), status: 1 << 5),
-            GATTBytes.glucose(6, mgdL: 20, at: GATTBytes.dateTime(2026, 11, 1, 10, 0), status: 1 << 3),
-            GATTBytes.glucose(7, mgdL: 110, at: GATTBytes.dateTime(2026, 11, 1, 11, 0), typeLocation: 0x21, status: 1 << 0),
-        ]
+        let glucose =
+            Self.october(3) + [
+                GATTBytes.glucose(4, mgdL: 125, at: GATTBytes.dateTime(2026, 11, 1, 8, 0), typeLocation: 0x4A),
+                GATTBytes.glucose(5, mgdL: 600, at: GATTBytes.dateTime(2026, 11, 1, 9, 0), status: 1 << 5),
+                GATTBytes.glucose(6, mgdL: 20, at: GATTBytes.dateTime(2026, 11, 1, 10, 0), status: 1 << 3),
+                GATTBytes.glucose(7, mgdL: 110, at: GATTBytes.dateTime(2026, 11, 1, 11, 0), typeLocation: 0x21, status: 1 << 0),
+            ]
         let cuff = [
             GATTBytes.bloodPressure(168, 101, at: GATTBytes.dateTime(2026, 11, 27, 8, 0), user: 2, status: 0x0004 | 0x0008),
             GATTBytes.bloodPressure(150, 95, at: GATTBytes.dateTime(2026, 11, 27, 8, 5), status: 0x0001),
         ]
         let reset = Self.november(2)
         let meter = SimulatedPeripheral.meter(records: glucose)
-        let bleOutcomes = try ble.session(meter, device: BLEWorld.meter).outcomes + ble.session(SimulatedPeripheral.cuff(measurements: cuff), device: BLEWorld.cuff).outcomes
+        let bleOutcomes =
+            try ble.session(meter, device: BLEWorld.meter).outcomes
+            + ble.session(SimulatedPeripheral.cuff(measurements: cuff), device: BLEWorld.cuff).outcomes
         meter.glucoseRecords = reset
         let resetOutcomes = try ble.session(meter, device: BLEWorld.meter).outcomes
 
@@ -289,7 +317,8 @@ struct DeviceMeaningTests {
         for (device, characteristic, value) in published + reset.map({ (BLEWorld.meter, "2a18", $0.measurement) }) {
             bridgeOutcomes += try bridge.pipeline.ingest(
                 RawInput(
-                    source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)", format: .gatt(characteristic: characteristic, device: device),
+                    source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)",
+                    format: .gatt(characteristic: characteristic, device: device),
                     payload: Data(hexString(value).utf8)))
         }
         #expect((bleOutcomes + resetOutcomes).map(\.status) == bridgeOutcomes.map(\.status))
@@ -299,11 +328,15 @@ struct DeviceMeaningTests {
             #expect(a.count == b.count && !a.isEmpty)
             for (x, y) in zip(a, b) {
                 #expect(x.patientID == y.patientID && x.values == y.values && x.measuredAt == y.measuredAt && x.sequence == y.sequence)
-                #expect(x.flags == y.flags && x.userIndex == y.userIndex && x.sampleType == y.sampleType && x.sampleLocation == y.sampleLocation)
+                #expect(
+                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleType == y.sampleType && x.sampleLocation == y.sampleLocation
+                )
                 #expect(x.epoch == y.epoch && x.windowed == y.windowed)
             }
         }
-        #expect(try ble.readings(.glucose).count == 7, "3 + HI + 1 flagged battery_low + 2 after the reset; the control test and the strip error are not readings")
+        #expect(
+            try ble.readings(.glucose).count == 7,
+            "3 + HI + 1 flagged battery_low + 2 after the reset; the control test and the strip error are not readings")
         #expect(try ble.database.readings(kind: .glucose).filter { $0.epoch == 1 }.map { $0.values[.glucose] } == [201, 202])
         #expect(try ble.database.controlTests().map(\.glucose) == bridge.database.controlTests().map(\.glucose))
         #expect(try bridge.database.readings(patient: "P2", kind: .bloodPressure).first?.flags == [.irregularPulse, .pulseAboveRange])

@@ -1,16 +1,16 @@
 import Foundation
 import GatewayCore
 import GatewayStore
-import Logging
 import GatewayTestSupport
+import Logging
 import Testing
+import ccm_gatewayd
+
+@testable import GatewayBLE
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import GatewayBLE
-import ccm_gatewayd
 
 /// The management API's packets (BlueZ doc/mgmt-api.txt), byte for byte, without a kernel.
 @Suite("Bluetooth management packets", .ownThreads)
@@ -26,13 +26,18 @@ struct ManagementPacketTests {
         #expect(Mgmt.readIndexList().bytes == [0x03, 0x00, 0xFF, 0xFF, 0x00, 0x00])
         // The address goes least significant byte first, then its type (2: LE random).
         #expect(
-            Mgmt.userConfirmationReply(0, Self.meter, accept: true).bytes == [0x1C, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02])
+            Mgmt.userConfirmationReply(0, Self.meter, accept: true).bytes == [
+                0x1C, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02,
+            ])
         #expect(Mgmt.userConfirmationReply(0, Self.meter, accept: false).code == 0x001D)
         // 123456 = 0x0001E240, little-endian.
         #expect(
             Mgmt.userPasskeyReply(0, Self.meter, passkey: 123456).bytes
                 == [0x1E, 0x00, 0x00, 0x00, 0x0B, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x40, 0xE2, 0x01, 0x00])
-        #expect(Mgmt.userPasskeyReply(0, Self.meter, passkey: nil).bytes == [0x1F, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02])
+        #expect(
+            Mgmt.userPasskeyReply(0, Self.meter, passkey: nil).bytes == [
+                0x1F, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02,
+            ])
         #expect(Mgmt.unpairDevice(0, Self.meter, disconnect: true).parameters == [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x01])
     }
 
@@ -56,7 +61,8 @@ struct ManagementPacketTests {
     @Test("Events: pairing requests, new keys, settings, command answers; short ones are refused")
     func events() throws {
         func event(_ code: UInt16, _ index: UInt16 = 0, _ parameters: [UInt8]) -> Mgmt.Event? {
-            let bytes = [UInt8(code & 0xFF), UInt8(code >> 8), UInt8(index & 0xFF), UInt8(index >> 8), UInt8(parameters.count), 0] + parameters
+            let bytes =
+                [UInt8(code & 0xFF), UInt8(code >> 8), UInt8(index & 0xFF), UInt8(index >> 8), UInt8(parameters.count), 0] + parameters
             return Mgmt.Packet(bytes: bytes).flatMap(Mgmt.Event.decode)
         }
         let address: [UInt8] = [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02]
@@ -67,10 +73,17 @@ struct ManagementPacketTests {
         #expect(event(0x000A, 0, [0x01] + Self.ltk) == .newLongTermKey(Mgmt.LongTermKey(record: Self.ltk)!, store: true))
         let rpa: [UInt8] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
         let newIRK = try #require(event(0x0018, 0, [0x01] + rpa + Self.irk))
-        #expect(newIRK == .newIdentityResolvingKey(Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: Mgmt.Address(bytes: rpa, kind: .leRandom), store: true))
-        #expect(event(0x0018, 0, [0x00] + [0] * 6 + Self.irk) == .newIdentityResolvingKey(Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: nil, store: false))
+        #expect(
+            newIRK
+                == .newIdentityResolvingKey(
+                    Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: Mgmt.Address(bytes: rpa, kind: .leRandom), store: true))
+        #expect(
+            event(0x0018, 0, [0x00] + [0] * 6 + Self.irk)
+                == .newIdentityResolvingKey(Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: nil, store: false))
         #expect(event(0x0006, 0, [0x11, 0x02, 0x00, 0x00]) == .newSettings([.powered, .bondable, .lowEnergy]))
-        #expect(event(0x0001, 0, [0x05, 0x00, 0x00, 0x11, 0x02, 0x00, 0x00]) == .commandComplete(command: 0x0005, status: 0, parameters: [0x11, 0x02, 0x00, 0x00]))
+        #expect(
+            event(0x0001, 0, [0x05, 0x00, 0x00, 0x11, 0x02, 0x00, 0x00])
+                == .commandComplete(command: 0x0005, status: 0, parameters: [0x11, 0x02, 0x00, 0x00]))
         #expect(event(0x0002, 0, [0x13, 0x00, 0x0D]) == .commandStatus(command: 0x0013, status: 0x0D))
         #expect(event(0x0004, 1, []) == .indexAdded)
         #expect(event(0x0005, 1, []) == .indexRemoved)
@@ -105,7 +118,9 @@ private func * (_ value: [UInt8], _ count: Int) -> [UInt8] { Array([[UInt8]](rep
 /// Raising the link's security level: the wait for the link to be secure, and how a failure is named.
 @Suite("BLE link security", .ownThreads)
 struct LinkSecurityTests {
-    @Test("After the security level is raised the client waits for the socket to become writable, and a link that drops is a security failure")
+    @Test(
+        "After the security level is raised the client waits for the socket to become writable, and a link that drops is a security failure"
+    )
     func waitsForWritable() throws {
         var fds: [Int32] = [0, 0]
         try #require(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
@@ -142,7 +157,9 @@ struct LinkSecurityTests {
         var fds: [Int32] = [0, 0]
         try #require(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0)
         meter.serve(fd: fds[1])
-        let bearer = ATTBearer(fd: fds[0]) { throw KernelError(message: "pairing or encryption failed: the link dropped (Connection refused)") }
+        let bearer = ATTBearer(fd: fds[0]) {
+            throw KernelError(message: "pairing or encryption failed: the link dropped (Connection refused)")
+        }
         let summary = try world.sync.run(device: try world.database.device(BLEWorld.meter)!, address: BLEWorld.meter, bearer: bearer)
         _ = meter.finish()
         let failure = try #require(summary.report.failure)

@@ -1,16 +1,16 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
+import ccm_gatewayd
+
+@testable import GatewayBLE
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import GatewayBLE
-import ccm_gatewayd
 
 /// Whole sessions against the simulated peripheral over a socketpair: the ATT client, the
 /// profiles, the store and the pipeline, all real.
@@ -68,7 +68,8 @@ struct SessionTests {
         #expect(readOnly.currentTime == nil)
     }
 
-    @Test("A cuff whose clock runs two years ahead: its Current Time is read before it is set, and its readings count at the corrected time")
+    @Test(
+        "A cuff whose clock runs two years ahead: its Current Time is read before it is set, and its readings count at the corrected time")
     func clockAheadCorrected() throws {
         let world = try BLEWorld()
         var calendar = Calendar(identifier: .gregorian)
@@ -174,7 +175,9 @@ struct SessionTests {
             // The simulated meter forgets its CCCDs between connections, as an unbonded server does.
             #expect(meter.cccdValue(0x2A18) == 1 && meter.cccdValue(0x2A34) == 1 && meter.cccdValue(0x2A52) == 2)
         }
-        let cccdWrites = meter.writes.filter { [meter.cccdHandle(0x2A18), meter.cccdHandle(0x2A34), meter.cccdHandle(0x2A52)].contains($0.handle) }
+        let cccdWrites = meter.writes.filter {
+            [meter.cccdHandle(0x2A18), meter.cccdHandle(0x2A34), meter.cccdHandle(0x2A52)].contains($0.handle)
+        }
         #expect(cccdWrites.count == 6)
     }
 
@@ -204,7 +207,9 @@ struct SessionTests {
         #expect(state.lastError == summary.report.failure && state.lastSyncAt == nil)
     }
 
-    @Test("A RACP procedure already in progress (GLS 0x80 or CSS 0xFE) is aborted, then the request is sent again", arguments: [UInt8(0x80), 0xFE])
+    @Test(
+        "A RACP procedure already in progress (GLS 0x80 or CSS 0xFE) is aborted, then the request is sent again",
+        arguments: [UInt8(0x80), 0xFE])
     func procedureInProgress(code: UInt8) throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
@@ -215,10 +220,12 @@ struct SessionTests {
         #expect(summary.readingsStored == 1)
     }
 
-    @Test("Each RACP response code other than success and no records ends the download with its name", arguments: [
-        (UInt8(2), "op code not supported"), (3, "invalid operator"), (4, "operator not supported"), (5, "invalid operand"),
-        (7, "abort unsuccessful"), (8, "procedure not completed"), (9, "operand not supported"), (0x42, "response code 66"),
-    ])
+    @Test(
+        "Each RACP response code other than success and no records ends the download with its name",
+        arguments: [
+            (UInt8(2), "op code not supported"), (3, "invalid operator"), (4, "operator not supported"), (5, "invalid operand"),
+            (7, "abort unsuccessful"), (8, "procedure not completed"), (9, "operand not supported"), (0x42, "response code 66"),
+        ])
     func racpResponseCodes(code: UInt8, name: String) throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
@@ -252,12 +259,14 @@ struct SessionTests {
         #expect(meter.confirmations >= 2)
     }
 
-    @Test("A malformed response ends the session with a clear error and no crash", arguments: [
-        [UInt8(0x11), 0x06, 0x01, 0x00, 0x05],  // service list cut short
-        [0x11, 0x03, 0x01, 0x00, 0x05],  // entry length below 6
-        [0x01, 0x10, 0x01],  // error response cut short
-        [0x03],  // MTU response without an MTU
-    ])
+    @Test(
+        "A malformed response ends the session with a clear error and no crash",
+        arguments: [
+            [UInt8(0x11), 0x06, 0x01, 0x00, 0x05],  // service list cut short
+            [0x11, 0x03, 0x01, 0x00, 0x05],  // entry length below 6
+            [0x01, 0x10, 0x01],  // error response cut short
+            [0x03],  // MTU response without an MTU
+        ])
     func malformedResponse(response: [UInt8]) throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
@@ -388,7 +397,9 @@ struct ScriptedPeerTests {
             [0x01, 0x10, 0x0D, 0x00, 0x0A],
             [0x09, 0x07, 0x02, 0x00, 0x10, 0xFF, 0xFF, 0x18, 0x2A],
         ])
-        #expect(report.failure == "malformed ATT PDU: characteristic declaration at 0x0002 puts its value at 0xFFFF, outside its service (to 0x000C)")
+        #expect(
+            report.failure
+                == "malformed ATT PDU: characteristic declaration at 0x0002 puts its value at 0xFFFF, outside its service (to 0x000C)")
     }
 
     @Test("A peer that ends the stream in the middle of discovery is a disconnect")

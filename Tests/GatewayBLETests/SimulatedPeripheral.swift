@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
+import ccm_gatewayd
 
 @testable import GatewayBLE
-import ccm_gatewayd
 
 #if canImport(Glibc)
 import Glibc
@@ -108,14 +108,18 @@ final class SimulatedPeripheral: @unchecked Sendable {
     // MARK: Devices
 
     /// A cuff; `clock` is what its Current Time reads (zeros, "unknown", by default).
-    static func cuff(measurements: [[UInt8]], clockWritable: Bool = true, clock: [UInt8] = [UInt8](repeating: 0, count: 10)) -> SimulatedPeripheral {
+    static func cuff(
+        measurements: [[UInt8]], clockWritable: Bool = true, clock: [UInt8] = [UInt8](repeating: 0, count: 10)
+    ) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
             Service(uuid: 0x1800, characteristics: [Characteristic(uuid: 0x2A00, properties: 0x02, value: Array("Cuff".utf8))]),
-            Service(uuid: 0x1810, characteristics: [
-                Characteristic(uuid: 0x2A35, properties: 0x20),
-                Characteristic(uuid: 0x2A36, properties: 0x10),
-                Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
-            ]),
+            Service(
+                uuid: 0x1810,
+                characteristics: [
+                    Characteristic(uuid: 0x2A35, properties: 0x20),
+                    Characteristic(uuid: 0x2A36, properties: 0x10),
+                    Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
+                ]),
             Service(uuid: 0x1805, characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: clock)]),
         ])
         device.cuffMeasurements = measurements
@@ -125,11 +129,13 @@ final class SimulatedPeripheral: @unchecked Sendable {
     /// A cuff without Current Time whose Blood Pressure service has Date Time (0x2A08), writable or not.
     static func cuffWithDateTime(measurements: [[UInt8]], writable: Bool = true) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
-            Service(uuid: 0x1810, characteristics: [
-                Characteristic(uuid: 0x2A35, properties: 0x20),
-                Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
-                Characteristic(uuid: 0x2A08, properties: writable ? 0x0A : 0x02, value: [UInt8](repeating: 0, count: 7)),
-            ])
+            Service(
+                uuid: 0x1810,
+                characteristics: [
+                    Characteristic(uuid: 0x2A35, properties: 0x20),
+                    Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
+                    Characteristic(uuid: 0x2A08, properties: writable ? 0x0A : 0x02, value: [UInt8](repeating: 0, count: 7)),
+                ])
         ])
         device.cuffMeasurements = measurements
         return device
@@ -137,12 +143,14 @@ final class SimulatedPeripheral: @unchecked Sendable {
 
     static func meter(records: [GlucoseRecord]) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
-            Service(uuid: 0x1808, characteristics: [
-                Characteristic(uuid: 0x2A18, properties: 0x10),
-                Characteristic(uuid: 0x2A34, properties: 0x10),
-                Characteristic(uuid: 0x2A51, properties: 0x02, value: [0x03, 0x04]),
-                Characteristic(uuid: 0x2A52, properties: 0x28),
-            ]),
+            Service(
+                uuid: 0x1808,
+                characteristics: [
+                    Characteristic(uuid: 0x2A18, properties: 0x10),
+                    Characteristic(uuid: 0x2A34, properties: 0x10),
+                    Characteristic(uuid: 0x2A51, properties: 0x02, value: [0x03, 0x04]),
+                    Characteristic(uuid: 0x2A52, properties: 0x28),
+                ]),
             Service(uuid: 0x180A, characteristics: [Characteristic(uuid: 0x2A29, properties: 0x02, value: Array("Meter".utf8))]),
         ])
         device.glucoseRecords = records
@@ -153,17 +161,21 @@ final class SimulatedPeripheral: @unchecked Sendable {
     /// given) that indicates its stored measurements, then disconnects.
     static func scale(weights: [[UInt8]], bodyComposition: [[UInt8]]? = nil) -> SimulatedPeripheral {
         var services = [
-            Service(uuid: 0x181D, characteristics: [
-                Characteristic(uuid: 0x2A9D, properties: 0x20),
-                Characteristic(uuid: 0x2A9E, properties: 0x02, value: [0x0E, 0x00, 0x00, 0x00]),
-            ])
+            Service(
+                uuid: 0x181D,
+                characteristics: [
+                    Characteristic(uuid: 0x2A9D, properties: 0x20),
+                    Characteristic(uuid: 0x2A9E, properties: 0x02, value: [0x0E, 0x00, 0x00, 0x00]),
+                ])
         ]
         if bodyComposition != nil {
             services.append(
-                Service(uuid: 0x181B, characteristics: [
-                    Characteristic(uuid: 0x2A9C, properties: 0x20),
-                    Characteristic(uuid: 0x2A9B, properties: 0x02, value: [0x01, 0x02, 0x00, 0x00]),
-                ]))
+                Service(
+                    uuid: 0x181B,
+                    characteristics: [
+                        Characteristic(uuid: 0x2A9C, properties: 0x20),
+                        Characteristic(uuid: 0x2A9B, properties: 0x02, value: [0x01, 0x02, 0x00, 0x00]),
+                    ]))
         }
         let device = SimulatedPeripheral(services: services)
         device.pushed = weights.map { (0x2A9D, $0) } + (bodyComposition ?? []).map { (0x2A9C, $0) }
@@ -175,12 +187,14 @@ final class SimulatedPeripheral: @unchecked Sendable {
     /// and continuous measurements (notified), then it disconnects.
     static func oximeter(stored: [[UInt8]] = [], spotChecks: [[UInt8]] = [], continuous: [[UInt8]] = []) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
-            Service(uuid: 0x1822, characteristics: [
-                Characteristic(uuid: 0x2A5E, properties: 0x20),
-                Characteristic(uuid: 0x2A5F, properties: 0x10),
-                Characteristic(uuid: 0x2A60, properties: 0x02, value: [0x0F, 0x00, 0x00, 0xE0, 0xFF, 0xFF, 0x00]),
-                Characteristic(uuid: 0x2A52, properties: 0x28),
-            ])
+            Service(
+                uuid: 0x1822,
+                characteristics: [
+                    Characteristic(uuid: 0x2A5E, properties: 0x20),
+                    Characteristic(uuid: 0x2A5F, properties: 0x10),
+                    Characteristic(uuid: 0x2A60, properties: 0x02, value: [0x0F, 0x00, 0x00, 0xE0, 0xFF, 0xFF, 0x00]),
+                    Characteristic(uuid: 0x2A52, properties: 0x28),
+                ])
         ])
         device.storedSpotChecks = stored
         device.pushed = spotChecks.map { (0x2A5E, $0) } + continuous.map { (0x2A5F, $0) }
@@ -192,10 +206,12 @@ final class SimulatedPeripheral: @unchecked Sendable {
     /// A thermometer that indicates its stored measurements, then disconnects.
     static func thermometer(measurements: [[UInt8]]) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
-            Service(uuid: 0x1809, characteristics: [
-                Characteristic(uuid: 0x2A1C, properties: 0x20),
-                Characteristic(uuid: 0x2A1E, properties: 0x10),
-            ])
+            Service(
+                uuid: 0x1809,
+                characteristics: [
+                    Characteristic(uuid: 0x2A1C, properties: 0x20),
+                    Characteristic(uuid: 0x2A1E, properties: 0x10),
+                ])
         ])
         device.pushed = measurements.map { (0x2A1C, $0) }
         device.pushTrigger = (0x2A1C, 1)
@@ -270,8 +286,10 @@ final class SimulatedPeripheral: @unchecked Sendable {
             handle += 1
             for characteristic in service.characteristics {
                 let valueHandle = handle + 1
-                attributes.append(Attribute(handle: handle, type: 0x2803, value: [characteristic.properties] + le(valueHandle) + le(characteristic.uuid)))
-                attributes.append(Attribute(handle: valueHandle, type: characteristic.uuid, value: characteristic.value, owner: characteristic.uuid))
+                attributes.append(
+                    Attribute(handle: handle, type: 0x2803, value: [characteristic.properties] + le(valueHandle) + le(characteristic.uuid)))
+                attributes.append(
+                    Attribute(handle: valueHandle, type: characteristic.uuid, value: characteristic.value, owner: characteristic.uuid))
                 handle += 2
                 if characteristic.hasCCCD {
                     attributes.append(Attribute(handle: handle, type: 0x2902, value: [0, 0], owner: characteristic.uuid))
@@ -317,7 +335,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
         case 0x10:
             let start = u16(p, 0), end = u16(p, 2)
             var entries: [UInt8] = []
-            for (index, attribute) in attributes.enumerated() where attribute.type == 0x2800 && attribute.handle >= start && attribute.handle <= end {
+            for (index, attribute) in attributes.enumerated()
+            where attribute.type == 0x2800 && attribute.handle >= start && attribute.handle <= end {
                 entries += le(attribute.handle) + le(serviceEnd(index)) + attribute.value
                 if entries.count + 6 > 22 { break }  // as a server keeps a response within the default MTU
             }

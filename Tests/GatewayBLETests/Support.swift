@@ -1,13 +1,13 @@
 import Foundation
-@_exported import GatewayTestSupport
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
+@_exported import GatewayTestSupport
 import Logging
 import Testing
+import ccm_gatewayd
 
 @testable import GatewayBLE
-import ccm_gatewayd
 
 /// A database with patient P1, a cuff and a meter assigned to P1, and the BLE sync that stores
 /// through its pipeline. Device times are read in America/Chicago, the practice's zone.
@@ -38,11 +38,15 @@ struct BLEWorld {
         name: "glucose", description: "", goals: [:],
         rules: [
             TemplateRule(
-                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil, unit: .milligramsPerDeciliter,
-                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high"),
+                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil,
+                unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test",
+                title: "Glucose high"),
             TemplateRule(
-                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil, unit: .milligramsPerDeciliter,
-                parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test", title: "Glucose low"),
+                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil,
+                unit: .milligramsPerDeciliter,
+                parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test",
+                title: "Glucose low"),
         ])
 
     /// Blood pressure as the hypertension template has it: bp-high > 160/100 warning, > 180/120
@@ -62,7 +66,8 @@ struct BLEWorld {
                 unit: .mmHg, parameters: [ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3],
                 limitIsGoal: false, source: "test", title: "Systolic 7-day average above goal"),
             TemplateRule(
-                id: "irregular-pulse", type: .irregularPulse, kind: .bloodPressure, quantities: [], direction: .above, meals: nil, unit: nil,
+                id: "irregular-pulse", type: .irregularPulse, kind: .bloodPressure, quantities: [], direction: .above, meals: nil,
+                unit: nil,
                 parameters: [ParameterKey(.n): 2, ParameterKey(.m): 3], limitIsGoal: false, source: "test", title: "Irregular pulse"),
         ])
 

@@ -17,7 +17,10 @@ struct ConfigTests {
         #expect(config.alerts.log == "/var/log/ccm-gateway/alerts.log")
         #expect(config.alerts.format == .text)
         #expect(config.alerts.checkInterval == 300)
-        #expect(config.mqtt == GatewayConfig.MQTT(enabled: true, host: "localhost", port: 1883, clientID: "ccm-gateway", prefix: "ccm/v1", keepalive: 30))
+        #expect(
+            config.mqtt
+                == GatewayConfig.MQTT(
+                    enabled: true, host: "localhost", port: 1883, clientID: "ccm-gateway", prefix: "ccm/v1", keepalive: 30))
         #expect(config.metrics.textfile == "/var/lib/ccm-gateway/ccm-gateway.prom")
         #expect(config.logging.level == "info")
         #expect(config.ble.continuousSpO2Interval == 900)
@@ -39,29 +42,59 @@ struct ConfigTests {
     @Test(
         "Mistakes name the file, the key and the fix",
         arguments: [
-            ("databse:\n  path: x\n", "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, ble, billing, metrics, logging"),
+            (
+                "databse:\n  path: x\n",
+                "x.yaml: databse: unknown key; the top level allows database, practice, ingest, sources, careplans, alerts, mqtt, ble, billing, metrics, logging"
+            ),
             ("database:\n  file: x\n", "x.yaml: database.file: unknown key; database allows path"),
-            ("practice:\n  time_zone: Mars/Base\n", "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"),
-            ("logging:\n  level: loud\n", "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"),
+            (
+                "practice:\n  time_zone: Mars/Base\n",
+                "x.yaml: practice.time_zone: unknown time zone \"Mars/Base\"; use an IANA name such as America/Chicago"
+            ),
+            (
+                "logging:\n  level: loud\n",
+                "x.yaml: logging.level: unknown level \"loud\"; use one of trace, debug, info, notice, warning, error, critical"
+            ),
             ("ingest:\n  max_payload_bytes: lots\n", "x.yaml: ingest.max_payload_bytes: \"lots\" is not a whole number"),
             ("ingest:\n  max_payload_bytes: 10\n", "x.yaml: ingest.max_payload_bytes: 10 is too small; use 1024 or more (default 65536)"),
-            ("sources:\n  file: {}\n", "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"),
+            (
+                "sources:\n  file: {}\n",
+                "x.yaml: sources.file.path: required when sources.file is present; give a JSON-lines file or - for standard input"
+            ),
             ("database: [1, 2]\n", "x.yaml: database: expected a mapping of keys to values"),
             ("mqtt:\n  port: 99999\n", "x.yaml: mqtt.port: 99999 is not a TCP port (1-65535)"),
             ("mqtt:\n  lanes: 0\n", "x.yaml: mqtt.lanes: 0 is out of range; use 1 to 64 (1: one session, as a single client)"),
             ("mqtt:\n  prefix: ccm/#\n", "x.yaml: mqtt.prefix: \"ccm/#\" is not a topic prefix; write it like ccm/v1"),
             ("mqtt:\n  tls:\n    cert_file: a.pem\n", "x.yaml: mqtt.tls: cert_file and key_file go together; give both or neither"),
-            ("mqtt:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n", "x.yaml: mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate"),
+            (
+                "mqtt:\n  tls:\n    cert_file: a.pem\n    key_file: a.key\n",
+                "x.yaml: mqtt.tls.ca_file: required for TLS; give the CA that signed the broker's certificate"
+            ),
             ("alerts:\n  format: xml\n", "x.yaml: alerts.format: unknown format \"xml\"; use text or json"),
             ("alerts:\n  check_interval: often\n", "x.yaml: alerts.check_interval: \"often\" is not a duration; write it like 30s or 5m"),
             ("ble:\n  enabled: maybe\n", "x.yaml: ble.enabled: \"maybe\" is not true or false"),
             ("ble:\n  max_backoff: 0s\n", "x.yaml: ble.max_backoff: \"0s\" is not a duration; write it like 30s or 5m"),
             ("billing:\n  device_period: weekly\n", "x.yaml: billing.device_period: \"weekly\" is not calendar_month or 30_days"),
-            ("billing:\n  fee_overrides:\n    \"99490\": lots\n", "x.yaml: billing.fee_overrides.99490: write a code and a dollar amount, like \"99490\": 70.25"),
-            ("ble:\n  adapter: hci1\n", "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff, continuous_spo2_interval"),
-            ("ble:\n  continuous_spo2_interval: 10s\n", "x.yaml: ble.continuous_spo2_interval: 10s is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"),
-            ("ble:\n  continuous_spo2_interval: 2d\n", "x.yaml: ble.continuous_spo2_interval: 2d is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"),
-            ("ble:\n  continuous_spo2_interval: often\n", "x.yaml: ble.continuous_spo2_interval: \"often\" is not a duration; write it like 30s or 5m"),
+            (
+                "billing:\n  fee_overrides:\n    \"99490\": lots\n",
+                "x.yaml: billing.fee_overrides.99490: write a code and a dollar amount, like \"99490\": 70.25"
+            ),
+            (
+                "ble:\n  adapter: hci1\n",
+                "x.yaml: ble.adapter: unknown key; ble allows enabled, scan, connect_timeout, interval, max_backoff, continuous_spo2_interval"
+            ),
+            (
+                "ble:\n  continuous_spo2_interval: 10s\n",
+                "x.yaml: ble.continuous_spo2_interval: 10s is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"
+            ),
+            (
+                "ble:\n  continuous_spo2_interval: 2d\n",
+                "x.yaml: ble.continuous_spo2_interval: 2d is outside 1m to 24h; one stored continuous SpO2 reading per 15m is the default, write it like 15m"
+            ),
+            (
+                "ble:\n  continuous_spo2_interval: often\n",
+                "x.yaml: ble.continuous_spo2_interval: \"often\" is not a duration; write it like 30s or 5m"
+            ),
         ])
     func mistakes(yaml: String, message: String) {
         #expect(throws: ConfigError.self) { try GatewayConfig.parse(yaml, origin: "x.yaml") }

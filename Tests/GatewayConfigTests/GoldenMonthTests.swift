@@ -1,10 +1,10 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
-import Synchronization
+import GatewayStore
 import GatewayTestSupport
+import Synchronization
 import Testing
 
 /// A month of fixture traffic for five patients (Fixtures/alerts/month.jsonl, made by
@@ -34,7 +34,10 @@ struct GoldenMonthTests {
         let setup: [(patient: String, templates: [String], devices: [(String, DeviceKind, String?)])] = [
             ("H1", ["hypertension"], [("A4:C1:38:00:00:01", .bloodPressureMonitor, nil)]),
             ("D1", ["diabetes-t2"], [("C0:26:DA:00:00:02", .glucometer, nil)]),
-            ("I1", ["diabetes-insulin", "hypertension"], [("C0:26:DA:00:00:03", .glucometer, nil), ("A4:C1:38:00:00:03", .bloodPressureMonitor, nil)]),
+            (
+                "I1", ["diabetes-insulin", "hypertension"],
+                [("C0:26:DA:00:00:03", .glucometer, nil), ("A4:C1:38:00:00:03", .bloodPressureMonitor, nil)]
+            ),
             ("F1", ["heart-failure"], [("hub2-scale", .scale, "hub2")]),
             ("C1", ["copd"], [("hub2-oximeter", .pulseOximeter, "hub2")]),
         ]
@@ -60,7 +63,9 @@ struct GoldenMonthTests {
                 let received = readings[next].0.addingTimeInterval(60)
                 clock.date.withLock { $0 = received }
                 let outcomes = try pipeline.ingest(
-                    RawInput(source: "golden", hubID: readings[next].1.contains("hub2-") ? "hub2" : nil, payload: Data(readings[next].1.utf8), receivedAt: received))
+                    RawInput(
+                        source: "golden", hubID: readings[next].1.contains("hub2-") ? "hub2" : nil, payload: Data(readings[next].1.utf8),
+                        receivedAt: received))
                 accepted += outcomes.filter { $0.status == .accepted }.count
                 next += 1
             }

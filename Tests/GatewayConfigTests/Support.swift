@@ -4,5 +4,3 @@ import Foundation
 let repository = TestPaths.repository
 
 let templatesDirectory = repository.appendingPathComponent("config/careplans").path
-
-

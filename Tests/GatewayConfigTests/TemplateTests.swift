@@ -38,7 +38,8 @@ struct TemplateTests {
             }
             func check(_ actual: AlertLevel??, _ expected: AlertLevel?, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
                 #expect(
-                    actual == .some(expected), "\(name) \(rule.id) \(what): \(actual.map(Self.levelName) ?? "no finding"), expected \(Self.levelName(expected))",
+                    actual == .some(expected),
+                    "\(name) \(rule.id) \(what): \(actual.map(Self.levelName) ?? "no finding"), expected \(Self.levelName(expected))",
                     sourceLocation: sourceLocation)
             }
             let sign: Double = rule.rule.direction == .above ? 1 : -1
@@ -65,7 +66,10 @@ struct TemplateTests {
                 let base = 80.0
                 let earlier = [Observation(at: Self.t0.addingTimeInterval(-rule.window / 2), values: [quantity: base])]
                 let eps = Self.step(rule, quantity)
-                for (limit, level, below) in [(rule.warning(), AlertLevel.warning, nil as AlertLevel?), (rule.urgent(), .urgent, rule.warning() == nil ? nil : .warning)] {
+                for (limit, level, below) in [
+                    (rule.warning(), AlertLevel.warning, nil as AlertLevel?),
+                    (rule.urgent(), .urgent, rule.warning() == nil ? nil : .warning),
+                ] {
                     guard let limit else { continue }
                     check(evaluate([quantity: base + limit - eps], history: earlier), below, "rise just under \(level.rawValue)")
                     check(evaluate([quantity: base + limit], history: earlier), level, "rise of exactly \(level.rawValue)")
@@ -79,7 +83,9 @@ struct TemplateTests {
                 let eps = Self.step(rule, quantity) * sign
                 // n - 1 of the earlier m - 1 readings beyond the limit, the rest on it.
                 let history = (0..<(rule.m - 1)).map { i in
-                    Observation(at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: [quantity: i < rule.n - 1 ? limit + eps : limit], meal: meal)
+                    Observation(
+                        at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: [quantity: i < rule.n - 1 ? limit + eps : limit],
+                        meal: meal)
                 }
                 check(evaluate([quantity: limit], history: history), nil, "\(rule.n - 1) of \(rule.m) beyond, the last on the limit")
                 check(evaluate([quantity: limit + eps], history: history), rule.level, "\(rule.n) of \(rule.m) beyond")
@@ -97,11 +103,15 @@ struct TemplateTests {
                 // n - 1 of the earlier m - 1 readings flagged, then one more.
                 let values: [Quantity: Double] = [.systolic: 120, .diastolic: 80]
                 let history = (0..<(rule.m - 1)).map { i in
-                    Observation(at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: values, flags: i < rule.n - 1 ? [.irregularPulse] : [])
+                    Observation(
+                        at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: values,
+                        flags: i < rule.n - 1 ? [.irregularPulse] : [])
                 }
                 func flagged(_ flags: Set<ReadingFlag>) -> AlertLevel?? {
-                    Evaluator.evaluate(plan, kind: .bloodPressure, reading: Observation(at: Self.t0, values: values, flags: flags), history: history)
-                        .first { $0.ruleID == rule.id }.map(\.level)
+                    Evaluator.evaluate(
+                        plan, kind: .bloodPressure, reading: Observation(at: Self.t0, values: values, flags: flags), history: history
+                    )
+                    .first { $0.ruleID == rule.id }.map(\.level)
                 }
                 check(flagged([]), nil, "\(rule.n - 1) of \(rule.m) with irregular pulse")
                 check(flagged([.irregularPulse]), rule.level, "\(rule.n) of \(rule.m) with irregular pulse")
@@ -127,7 +137,11 @@ struct TemplateTests {
 
     @Test("An unknown template is named with the ones there are")
     func unknownTemplate() {
-        #expect(throws: CarePlanError("unknown template \"asthma\"; the templates in \(templatesDirectory) are copd, diabetes-insulin, diabetes-t2, heart-failure, hypertension")) {
+        #expect(
+            throws: CarePlanError(
+                "unknown template \"asthma\"; the templates in \(templatesDirectory) are copd, diabetes-insulin, diabetes-t2, heart-failure, hypertension"
+            )
+        ) {
             try Self.library.plan(templates: ["hypertension", "asthma"], overrides: [])
         }
     }
@@ -150,12 +164,27 @@ struct TemplateTests {
     @Test(
         "Template mistakes name the file, the key and the fix",
         arguments: [
-            ("warning: 160", "warning: 190", "t.yaml: rule r: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"),
+            (
+                "warning: 160", "warning: 190",
+                "t.yaml: rule r: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"
+            ),
             ("unit: mmHg", "unit: mg/dL", "t.yaml: rules.r.unit: \"mg/dL\" is not a unit for systolic; use mmHg, kPa"),
-            ("direction: above", "direction: above\n    colour: red", "t.yaml: rules.r.colour: unknown key; rules.r allows type, title, kind, quantity, limits, direction, meals, unit, source, warning, urgent, resolve_after"),
-            ("type: threshold", "type: spike", "t.yaml: rules.r.type: required, one of threshold, n_of_m, average, change, stale, irregular_pulse"),
-            ("    source: somewhere", "", "t.yaml: rules.r.source: required; name the clinical source of its numbers, or say it is a product choice and why"),
-            ("quantity: systolic", "quantity: pressure", "t.yaml: rules.r.quantity: unknown quantity \"pressure\"; use one of systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"),
+            (
+                "direction: above", "direction: above\n    colour: red",
+                "t.yaml: rules.r.colour: unknown key; rules.r allows type, title, kind, quantity, limits, direction, meals, unit, source, warning, urgent, resolve_after"
+            ),
+            (
+                "type: threshold", "type: spike",
+                "t.yaml: rules.r.type: required, one of threshold, n_of_m, average, change, stale, irregular_pulse"
+            ),
+            (
+                "    source: somewhere", "",
+                "t.yaml: rules.r.source: required; name the clinical source of its numbers, or say it is a product choice and why"
+            ),
+            (
+                "quantity: systolic", "quantity: pressure",
+                "t.yaml: rules.r.quantity: unknown quantity \"pressure\"; use one of systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"
+            ),
             ("template: t", "template: other", "t.yaml: template: \"other\" differs from the file name; name the file other.yaml"),
         ])
     func mistakes(find: String, replace: String, message: String) {
@@ -170,7 +199,11 @@ struct TemplateTests {
 
     @Test("A missing templates folder says which setting to fix")
     func missingFolder() {
-        #expect(throws: ConfigError("cannot read the care-plan templates in /nonexistent; set careplans.directory in the configuration to the folder holding them")) {
+        #expect(
+            throws: ConfigError(
+                "cannot read the care-plan templates in /nonexistent; set careplans.directory in the configuration to the folder holding them"
+            )
+        ) {
             try CarePlanLibrary.load(directory: "/nonexistent")
         }
     }

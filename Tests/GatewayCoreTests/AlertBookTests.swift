@@ -8,14 +8,19 @@ struct AlertBookTests {
     let t0 = Date(timeIntervalSince1970: 1_790_000_000)
 
     func out(_ level: AlertLevel, _ value: String = "182 mmHg", reading: Int64 = 1, resolveAfter: Double = 3600) -> Finding {
-        Finding(ruleID: "sbp", title: "Systolic high", level: level, value: value, threshold: "> 180 mmHg", readingID: reading, resolveAfter: resolveAfter)
+        Finding(
+            ruleID: "sbp", title: "Systolic high", level: level, value: value, threshold: "> 180 mmHg", readingID: reading,
+            resolveAfter: resolveAfter)
     }
 
     func inRange(resolveAfter: Double = 3600) -> Finding {
-        Finding(ruleID: "sbp", title: "Systolic high", level: nil, value: "120 mmHg", threshold: "> 180 mmHg", readingID: 9, resolveAfter: resolveAfter)
+        Finding(
+            ruleID: "sbp", title: "Systolic high", level: nil, value: "120 mmHg", threshold: "> 180 mmHg", readingID: 9,
+            resolveAfter: resolveAfter)
     }
 
-    func alert(_ level: AlertLevel = .warning, state: AlertState = .open, lastSeenAt: Date? = nil, inRangeSince: Date? = nil) -> StoredAlert {
+    func alert(_ level: AlertLevel = .warning, state: AlertState = .open, lastSeenAt: Date? = nil, inRangeSince: Date? = nil) -> StoredAlert
+    {
         StoredAlert(
             id: 7, patientID: "P1", ruleID: "sbp", title: "Systolic high", level: level, state: state, openedAt: t0, updatedAt: t0,
             firstValue: "182 mmHg", lastValue: "182 mmHg", threshold: "> 180 mmHg", lastReadingID: 1, lastSeenAt: lastSeenAt ?? t0,
@@ -32,13 +37,17 @@ struct AlertBookTests {
 
     @Test("A repeat at the same level is counted quietly; a higher level escalates and is announced")
     func repeatAndEscalate() throws {
-        guard case .repeated(let quiet, let none) = AlertBook.step(out(.warning, "185 mmHg", reading: 2), existing: alert(), seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
+        guard
+            case .repeated(let quiet, let none) = AlertBook.step(
+                out(.warning, "185 mmHg", reading: 2), existing: alert(), seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(none == nil)
         #expect(quiet.count == 2 && quiet.lastValue == "185 mmHg" && quiet.lastReadingID == 2 && quiet.lastSeenAt == t0 + 60)
 
         let acknowledged = AlertBook.acknowledged(alert(), by: "nurse", minutes: 5, note: nil, at: t0).alert
-        guard case .repeated(let loud, let event) = AlertBook.step(out(.urgent, "210 mmHg"), existing: acknowledged, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
+        guard
+            case .repeated(let loud, let event) = AlertBook.step(
+                out(.urgent, "210 mmHg"), existing: acknowledged, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(loud.level == .urgent && loud.state == .open && loud.silencedLevel == nil)
         #expect(event?.kind == .escalated && event?.value == "210 mmHg")
@@ -46,7 +55,9 @@ struct AlertBookTests {
 
     @Test("A late reading measured earlier does not replace the latest value, and counts")
     func lateReading() {
-        guard case .repeated(let alert, _) = AlertBook.step(out(.warning, "190 mmHg", reading: 5), existing: alert(lastSeenAt: t0 + 600), seenAt: t0, now: t0 + 700, fromTimer: false)
+        guard
+            case .repeated(let alert, _) = AlertBook.step(
+                out(.warning, "190 mmHg", reading: 5), existing: alert(lastSeenAt: t0 + 600), seenAt: t0, now: t0 + 700, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(alert.count == 2 && alert.lastValue == "182 mmHg" && alert.lastReadingID == 1 && alert.lastSeenAt == t0 + 600)
     }
@@ -55,45 +66,61 @@ struct AlertBookTests {
     func snoozeRunsOut() {
         var snoozed = AlertBook.snoozed(alert(), until: t0 + 3600, by: "nurse", at: t0).alert
         #expect(snoozed.state == .snoozed && snoozed.silencedLevel == .warning)
-        guard case .repeated(_, let early) = AlertBook.step(out(.warning), existing: snoozed, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
+        guard
+            case .repeated(_, let early) = AlertBook.step(out(.warning), existing: snoozed, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(early == nil)
         snoozed.count = 1
-        guard case .repeated(let reopened, let late) = AlertBook.step(out(.warning), existing: snoozed, seenAt: t0 + 4000, now: t0 + 4000, fromTimer: false)
+        guard
+            case .repeated(let reopened, let late) = AlertBook.step(
+                out(.warning), existing: snoozed, seenAt: t0 + 4000, now: t0 + 4000, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(late?.kind == .repeated && reopened.state == .open && reopened.silencedLevel == nil)
     }
 
     @Test("Back in range: the period starts at the earliest such reading by device time and resolves after resolve_after")
     func inRangePeriod() {
-        guard case .inRange(let first, true, false) = AlertBook.step(inRange(), existing: alert(), seenAt: t0 + 1000, now: t0 + 1000, fromTimer: false)
+        guard
+            case .inRange(let first, true, false) = AlertBook.step(
+                inRange(), existing: alert(), seenAt: t0 + 1000, now: t0 + 1000, fromTimer: false)
         else { Issue.record("no in-range period"); return }
         #expect(first.inRangeSince == t0 + 1000)
         // An earlier in-range reading arriving later moves the start back; a later one keeps it.
-        guard case .inRange(let earlier, true, _) = AlertBook.step(inRange(), existing: first, seenAt: t0 + 500, now: t0 + 1100, fromTimer: false)
+        guard
+            case .inRange(let earlier, true, _) = AlertBook.step(
+                inRange(), existing: first, seenAt: t0 + 500, now: t0 + 1100, fromTimer: false)
         else { Issue.record("start not moved"); return }
         #expect(earlier.inRangeSince == t0 + 500)
-        guard case .inRange(_, false, let resolves) = AlertBook.step(inRange(), existing: earlier, seenAt: t0 + 5000, now: t0 + 4100, fromTimer: false)
+        guard
+            case .inRange(_, false, let resolves) = AlertBook.step(
+                inRange(), existing: earlier, seenAt: t0 + 5000, now: t0 + 4100, fromTimer: false)
         else { Issue.record("start moved"); return }
         #expect(resolves, "3600 s in range since t0+500 have passed at t0+4100")
         // A reading measured before the last one out of range says nothing about now.
-        #expect(AlertBook.step(inRange(), existing: alert(lastSeenAt: t0 + 600), seenAt: t0 + 100, now: t0 + 700, fromTimer: false) == .none)
+        #expect(
+            AlertBook.step(inRange(), existing: alert(lastSeenAt: t0 + 600), seenAt: t0 + 100, now: t0 + 700, fromTimer: false) == .none)
         #expect(AlertBook.autoResolveNote(earlier).hasPrefix("in range since "))
     }
 
     @Test("Out of range after an in-range period ends it only when measured after the period began")
     func outEndsPeriod() {
-        guard case .repeated(let ended, _) = AlertBook.step(out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 200, now: t0 + 200, fromTimer: false)
+        guard
+            case .repeated(let ended, _) = AlertBook.step(
+                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 200, now: t0 + 200, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(ended.inRangeSince == nil)
-        guard case .repeated(let kept, _) = AlertBook.step(out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 50, now: t0 + 200, fromTimer: false)
+        guard
+            case .repeated(let kept, _) = AlertBook.step(
+                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 50, now: t0 + 200, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(kept.inRangeSince == t0 + 100)
     }
 
     @Test("The timer keeps a stale alert fresh without counting a repeat; a snooze ending is announced only while out of range")
     func timer() {
-        #expect(AlertBook.step(out(.warning, "no reading for 73h"), existing: alert(), seenAt: t0, now: t0, fromTimer: true) == .refresh(value: "no reading for 73h"))
+        #expect(
+            AlertBook.step(out(.warning, "no reading for 73h"), existing: alert(), seenAt: t0, now: t0, fromTimer: true)
+                == .refresh(value: "no reading for 73h"))
         #expect(AlertBook.snoozeEnded(alert(state: .snoozed), now: t0).announce?.kind == .repeated)
         #expect(AlertBook.snoozeEnded(alert(state: .snoozed, inRangeSince: t0), now: t0).announce == nil)
     }

@@ -37,8 +37,18 @@ enum Sample {
 struct CarePlanTests {
     @Test("Where two templates set the same parameter the stricter wins, and says so")
     func stricterWins() throws {
-        let t2 = Sample.template("diabetes-t2", [Sample.stale("glucose-stale", .glucose, hours: 72), Sample.threshold("glucose-high", .glucose, .above, warning: 250, urgent: 300, unit: .milligramsPerDeciliter)])
-        let insulin = Sample.template("diabetes-insulin", [Sample.stale("glucose-stale", .glucose, hours: 24), Sample.threshold("glucose-high", .glucose, .above, warning: 240, urgent: 320, unit: .milligramsPerDeciliter)])
+        let t2 = Sample.template(
+            "diabetes-t2",
+            [
+                Sample.stale("glucose-stale", .glucose, hours: 72),
+                Sample.threshold("glucose-high", .glucose, .above, warning: 250, urgent: 300, unit: .milligramsPerDeciliter),
+            ])
+        let insulin = Sample.template(
+            "diabetes-insulin",
+            [
+                Sample.stale("glucose-stale", .glucose, hours: 24),
+                Sample.threshold("glucose-high", .glucose, .above, warning: 240, urgent: 320, unit: .milligramsPerDeciliter),
+            ])
         let plan = try CarePlan.compose(templates: [t2, insulin])
         let stale = try #require(plan.rules.first { $0.id == "glucose-stale" })
         #expect(stale.after == 24 * 3600)
@@ -66,7 +76,10 @@ struct CarePlanTests {
         let hf = Sample.template("hf", [Sample.threshold("weight-high", .weight, .above, warning: 220, urgent: 240, unit: .pound)])
         let plan = try CarePlan.compose(
             templates: [hf],
-            overrides: [CarePlanOverride(key: "weight-high.warning", value: "210", by: "dr"), CarePlanOverride(key: "weight-high.urgent", value: "105 kg", by: "dr")])
+            overrides: [
+                CarePlanOverride(key: "weight-high.warning", value: "210", by: "dr"),
+                CarePlanOverride(key: "weight-high.urgent", value: "105 kg", by: "dr"),
+            ])
         let rule = try #require(plan.rules.first)
         #expect(rule.warning() == 95.25439770)
         #expect(rule.urgent() == 105)
@@ -78,12 +91,24 @@ struct CarePlanTests {
         "Mistakes name the key and the fix",
         arguments: [
             ("bp.warning", "150", "bp.warning: no rule bp in this plan; its rules are systolic-high"),
-            ("systolic-high.limit", "150", "systolic-high.limit: rule systolic-high has no parameter limit; use warning, urgent, resolve_after"),
-            ("systolic-high.warning", "190", "rule systolic-high: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"),
+            (
+                "systolic-high.limit", "150",
+                "systolic-high.limit: rule systolic-high has no parameter limit; use warning, urgent, resolve_after"
+            ),
+            (
+                "systolic-high.warning", "190",
+                "rule systolic-high: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"
+            ),
             ("systolic-high.warning", "150 mg/dL", "systolic-high.warning: \"mg/dL\" is not a unit for systolic; use mmHg, kPa"),
             ("systolic-high.warning", "high", "systolic-high.warning: \"high\" is not a number; write it like 180 or 180 mmHg"),
-            ("systolic-high.resolve_after", "soon", "systolic-high.resolve_after: \"soon\" is not a duration; write it like 30m, 24h or 7d"),
-            ("goal.pressure", "130", "goal.pressure: not a goal; goals are goal.QUANTITY with systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"),
+            (
+                "systolic-high.resolve_after", "soon",
+                "systolic-high.resolve_after: \"soon\" is not a duration; write it like 30m, 24h or 7d"
+            ),
+            (
+                "goal.pressure", "130",
+                "goal.pressure: not a goal; goals are goal.QUANTITY with systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"
+            ),
         ])
     func mistakes(key: String, value: String, message: String) {
         let template = Sample.template("htn", [Sample.threshold("systolic-high", .systolic, .above, warning: 160, urgent: 180)])
@@ -106,11 +131,14 @@ struct CarePlanTests {
         let rule = TemplateRule(
             id: "sys-goal", type: .nOfM, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
             parameters: [ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0], limitIsGoal: true, source: "s", title: "t")
-        #expect(throws: CarePlanError("rule sys-goal alerts against the goal for systolic, but no template or override sets goal.systolic")) {
+        #expect(throws: CarePlanError("rule sys-goal alerts against the goal for systolic, but no template or override sets goal.systolic"))
+        {
             try CarePlan.compose(templates: [Sample.template("a", [rule])])
         }
         let goal = TemplateGoal(quantity: .systolic, keep: .below, value: 130, unit: .mmHg, source: "ACC/AHA")
-        let plan = try CarePlan.compose(templates: [Sample.template("a", [rule], goals: [.systolic: goal])], overrides: [CarePlanOverride(key: "goal.systolic", value: "125", by: "dr")])
+        let plan = try CarePlan.compose(
+            templates: [Sample.template("a", [rule], goals: [.systolic: goal])],
+            overrides: [CarePlanOverride(key: "goal.systolic", value: "125", by: "dr")])
         #expect(plan.rules[0].limit == 125)
         #expect(plan.parameters.first { $0.key == "sys-goal.limit" }?.from == "goal.systolic")
         #expect(plan.parameters.first { $0.key == "goal.systolic" }?.value == "< 125 mmHg")
@@ -151,7 +179,8 @@ struct EvaluatorTests {
     func nOfM() throws {
         let rule = TemplateRule(
             id: "fasting", type: .nOfM, kind: .glucose, quantities: [.glucose], direction: .above, meals: [.fasting],
-            unit: .milligramsPerDeciliter, parameters: [ParameterKey(.limit): 130, ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0],
+            unit: .milligramsPerDeciliter,
+            parameters: [ParameterKey(.limit): 130, ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0],
             limitIsGoal: false, source: "ADA", title: "t")
         let p = try plan([rule])
         func g(_ h: Double, _ v: Double, _ meal: MealContext = .fasting) -> Observation {
@@ -177,7 +206,9 @@ struct EvaluatorTests {
     func average() throws {
         let rule = TemplateRule(
             id: "avg", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
-            parameters: [ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3, ParameterKey(.level): 0],
+            parameters: [
+                ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3, ParameterKey(.level): 0,
+            ],
             limitIsGoal: false, source: "s", title: "t")
         let p = try plan([rule])
         // 8 days ago a very high reading, outside the window.
@@ -224,7 +255,9 @@ struct EvaluatorTests {
         let out = Evaluator.stale(p, lastReadingAt: [:], planSince: since, now: Sample.at(hours: 72.001))[0]
         #expect(out.level == .warning)
         #expect(out.value == "no glucose reading for 72h")
-        #expect(Evaluator.stale(p, lastReadingAt: [.glucose: Sample.at(hours: 10)], planSince: since, now: Sample.at(hours: 82))[0].level == nil)
+        #expect(
+            Evaluator.stale(p, lastReadingAt: [.glucose: Sample.at(hours: 10)], planSince: since, now: Sample.at(hours: 82))[0].level == nil
+        )
         // Any new reading of the kind ends it.
         let reading = Observation(at: Sample.at(hours: 90), values: [.glucose: 100])
         #expect(Evaluator.evaluate(p, kind: .glucose, reading: reading, history: []).map(\.level) == [nil])
@@ -243,7 +276,8 @@ struct AlertLogLineTests {
         let line = AlertLogFormat.text.line(Self.event)
         #expect(
             line
-                == #"2026-03-04T13:42:10Z URGENT acknowledged alert=7 patient=P1 rule=bp-high value="182/121 mmHg" threshold="systolic > 180 mmHg, diastolic > 120 mmHg" title="Blood pressure high" by=nurse.kim note="called \"back\" = ok""#)
+                == #"2026-03-04T13:42:10Z URGENT acknowledged alert=7 patient=P1 rule=bp-high value="182/121 mmHg" threshold="systolic > 180 mmHg, diastolic > 120 mmHg" title="Blood pressure high" by=nurse.kim note="called \"back\" = ok""#
+        )
         #expect(AlertLogFormat.parse(line) == Self.event)
     }
 

@@ -39,7 +39,9 @@ struct RFC3339Tests {
 struct ClockAndIdentityTests {
     let received = RFC3339.parse("2026-03-04T14:00:00Z")!
 
-    func normalize(measuredAt: String?, kind: ReadingKind = .bloodPressure, seq: Int? = nil, id: String? = nil) throws
+    func normalize(
+        measuredAt: String?, kind: ReadingKind = .bloodPressure, seq: Int? = nil, id: String? = nil
+    ) throws
         -> NormalizedReading
     {
         let values: [Quantity: Double] = kind == .glucose ? [.glucose: 100] : [.systolic: 120, .diastolic: 80]
@@ -74,7 +76,10 @@ struct ClockAndIdentityTests {
         let reading = try normalize(measuredAt: "2014-12-31T23:59:59Z")
         #expect(reading.clockSuspect)
         #expect(reading.effectiveAt == received)
-        #expect(reading.notes == ["measured_at 2014-12-31T23:59:59Z is before 2015; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"])
+        #expect(
+            reading.notes == [
+                "measured_at 2014-12-31T23:59:59Z is before 2015; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
+            ])
         #expect(try !normalize(measuredAt: "2015-01-01T00:00:00Z").clockSuspect)
     }
 
@@ -87,7 +92,9 @@ struct ClockAndIdentityTests {
 
     @Test("Dedup key: glucose sequence first, then device time, then message id, else none")
     func dedupKeys() throws {
-        #expect(try normalize(measuredAt: "2026-03-04T13:00:00Z", kind: .glucose, seq: 7).dedupKey?.description == "A4:C1:38:12:34:56|glucose|seq:7")
+        #expect(
+            try normalize(measuredAt: "2026-03-04T13:00:00Z", kind: .glucose, seq: 7).dedupKey?.description
+                == "A4:C1:38:12:34:56|glucose|seq:7")
         #expect(
             try normalize(measuredAt: "2026-03-04T07:00:00-06:00", seq: 7).dedupKey?.description
                 == "A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:00:00Z")
@@ -175,7 +182,8 @@ struct UnknownDeviceTimeTests {
 
     func glucose(baseTime: [UInt8]) throws -> NormalizedReading {
         let bytes: [UInt8] = [0x02, 0x01, 0x00] + baseTime + [0x6E, 0xB0, 0x11]
-        let input = try HealthCharacteristic.decode(characteristic: "2a18", device: "C0:26:DA:01:02:03", bytes: bytes) { _ in Self.received }.get()
+        let input = try HealthCharacteristic.decode(characteristic: "2a18", device: "C0:26:DA:01:02:03", bytes: bytes) { _ in Self.received
+        }.get()
         return try Normalizer.normalize(input, receivedAt: Self.received).get()
     }
 

@@ -38,8 +38,12 @@ struct GATTDecoderTests {
         let timed = try decode("2a35", "02 8A 00 58 00 FF 07 EA 07 03 04 07 2A 0A").get()
         #expect(timed.measuredAt == RFC3339.parse("2026-03-04T07:42:10Z"))
         #expect(timed.values[.meanArterialPressure] == nil)
-        #expect(decode("2a35", "00 FF 07 58 00 78 00").failure?.description == "values.systolic: the device sent NaN, not a number; nothing to store")
-        #expect(decode("2a35", "04 8A 00 58 00 78 00").failure?.description == "pulse rate: Blood Pressure Measurement value of 7 bytes ends before this field; the flags announce more")
+        #expect(
+            decode("2a35", "00 FF 07 58 00 78 00").failure?.description
+                == "values.systolic: the device sent NaN, not a number; nothing to store")
+        #expect(
+            decode("2a35", "04 8A 00 58 00 78 00").failure?.description
+                == "pulse rate: Blood Pressure Measurement value of 7 bytes ends before this field; the flags announce more")
     }
 
     @Test("E5 and E6: glucose in kg/L and mol/L, time offset applied, sequence kept")
@@ -121,11 +125,17 @@ struct FHIRTests {
     @Test("Mistakes name the field")
     func mistakes() {
         let noDevice = Self.bp.replacingOccurrences(of: #""device": {"identifier": {"value": "A4:C1:38:12:34:56"}},"#, with: "")
-        #expect(FHIRObservation.parse(Data(noDevice.utf8)).map { $0.items[0].failure?.description } == .success("device: required; name the device with device.identifier.value or a Device/ID reference"))
+        #expect(
+            FHIRObservation.parse(Data(noDevice.utf8)).map { $0.items[0].failure?.description }
+                == .success("device: required; name the device with device.identifier.value or a Device/ID reference"))
         let unknownCode = Self.bp.replacingOccurrences(of: "85354-9", with: "1234-5")
         #expect((try? FHIRObservation.parse(Data(unknownCode.utf8)).get().items[0].failure?.field) == "code")
         let error = Self.bp.replacingOccurrences(of: #""status": "final""#, with: #""status": "entered-in-error""#)
-        #expect((try? FHIRObservation.parse(Data(error.utf8)).get().items[0].failure?.description) == "status: \"entered-in-error\" is not a measurement to store")
-        #expect(FHIRObservation.parse(Data(#"{"resourceType": "Patient"}"#.utf8)).failure?.description == "resourceType: expected Observation or Bundle")
+        #expect(
+            (try? FHIRObservation.parse(Data(error.utf8)).get().items[0].failure?.description)
+                == "status: \"entered-in-error\" is not a measurement to store")
+        #expect(
+            FHIRObservation.parse(Data(#"{"resourceType": "Patient"}"#.utf8)).failure?.description
+                == "resourceType: expected Observation or Bundle")
     }
 }

@@ -7,17 +7,21 @@ import Testing
 struct DeviceRangeTests {
     static let plan: CarePlan = {
         let high = TemplateRule(
-            id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil, unit: .milligramsPerDeciliter,
-            parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high")
+            id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil,
+            unit: .milligramsPerDeciliter,
+            parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high"
+        )
         let low = TemplateRule(
-            id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil, unit: .milligramsPerDeciliter,
+            id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil,
+            unit: .milligramsPerDeciliter,
             parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test", title: "Glucose low")
         return try! CarePlan.compose(templates: [CarePlanTemplate(name: "g", description: "", goals: [:], rules: [high, low])])
     }()
 
     func findings(_ value: Double, _ flags: Set<ReadingFlag>) -> [String: Finding] {
         let reading = Observation(at: Date(timeIntervalSince1970: 1_800_000_000), values: [.glucose: value], flags: flags)
-        return Dictionary(uniqueKeysWithValues: Evaluator.evaluate(Self.plan, kind: .glucose, reading: reading, history: []).map { ($0.ruleID, $0) })
+        return Dictionary(
+            uniqueKeysWithValues: Evaluator.evaluate(Self.plan, kind: .glucose, reading: reading, history: []).map { ($0.ruleID, $0) })
     }
 
     @Test("HI raises the urgent level of the high rule, worded HI, whatever number the meter sent; the low rule is in range")

@@ -63,7 +63,8 @@ struct GATTCaptureTests {
             #expect(context.meal?.rawValue == expect.meal, "\(capture.name)")
             return
         }
-        let result = HealthCharacteristic.decode(characteristic: capture.char, device: "C0:26:DA:01:02:03", bytes: bytes, clock: GATTDecoderTests.utc)
+        let result = HealthCharacteristic.decode(
+            characteristic: capture.char, device: "C0:26:DA:01:02:03", bytes: bytes, clock: GATTDecoderTests.utc)
         if let code = expect.rejected {
             guard case .failure(let rejection) = result else {
                 Issue.record("\(capture.name): decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
@@ -113,7 +114,9 @@ struct GATTCaptureTests {
         let captures = try Self.captures().filter { !$0.name.hasSuffix("short") }
         // Each defined flag bit set and clear in every combination, and the RFU bits set (2a9c's
         // flags are 16 bits: its 13 defined ones in every combination).
-        for (char, count) in [("2a35", 64), ("2a18", 64), ("2a34", 256), ("2a9d", 32), ("2a9c", 8192), ("2a5e", 64), ("2a5f", 64), ("2a1c", 16)] {
+        for (char, count) in [
+            ("2a35", 64), ("2a18", 64), ("2a34", 256), ("2a9d", 32), ("2a9c", 8192), ("2a5e", 64), ("2a5f", 64), ("2a1c", 16),
+        ] {
             let flags = Set(
                 captures.filter { $0.char == char }.map { capture in
                     let bytes = HealthCharacteristic.bytes(Data(capture.hex.utf8))

@@ -81,7 +81,8 @@ struct InputEdgesTests {
         #expect(rejection.field == "device.identifier.value")
         let bundle = #"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"a","id":"b"}}]}"#
         #expect(FHIRObservation.parse(Data(bundle.utf8)).failure?.field == "entry[0].resource.id")
-        let time = #"{"v":1,"patient":"P1","patient":"P2","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}"#
+        let time =
+            #"{"v":1,"patient":"P1","patient":"P2","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}"#
         let timeRejection = try #require(TimeEntryV1.parse(Data(time.utf8)).failure)
         #expect(timeRejection.code == .duplicateKey)
         #expect(timeRejection.field == "patient")
@@ -105,10 +106,12 @@ struct InputEdgesTests {
     @Test("A native reading with none of measured_at, seq and id is rejected with the reason")
     func noIdentity() throws {
         #expect(
-            nativeFailure(#"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#)
+            nativeFailure(
+                #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#)
                 == "measured_at: " + NativeReadingV1.identityMissing)
         #expect(
-            nativeFailure(#"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":null,"id":null,"seq":null}]"#)
+            nativeFailure(
+                #"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":null,"id":null,"seq":null}]"#)
                 == "[0].measured_at: " + NativeReadingV1.identityMissing)
         // Any one of them is an identity.
         for extra in [#""seq":7"#, #""id":"m-1""#, #""measured_at":"2026-03-04T07:42:10-06:00""#] {
@@ -121,7 +124,9 @@ struct InputEdgesTests {
 
     @Test("A record number identifies readings of every kind, not only glucose")
     func sequenceKey() {
-        #expect(DedupKey(device: "d", kind: .bloodPressure, measuredAt: nil, sequence: 311, messageID: nil)?.description == "d|blood_pressure|seq:311")
+        #expect(
+            DedupKey(device: "d", kind: .bloodPressure, measuredAt: nil, sequence: 311, messageID: nil)?.description
+                == "d|blood_pressure|seq:311")
         #expect(DedupKey(device: "d", kind: .glucose, measuredAt: nil, sequence: 3, messageID: nil)?.description == "d|glucose|seq:3")
         // measured_at and id still come first for kinds other than glucose.
         #expect(DedupKey(device: "d", kind: .pulse, measuredAt: nil, sequence: 3, messageID: "m")?.description == "d|pulse|id:m")
@@ -129,7 +134,8 @@ struct InputEdgesTests {
 
     @Test("A FHIR Observation with neither effectiveDateTime nor id is rejected")
     func fhirNoIdentity() throws {
-        let json = #"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},"device":{"reference":"Device/hub7-scale-1"},"valueQuantity":{"value":90,"code":"kg"}}"#
+        let json =
+            #"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},"device":{"reference":"Device/hub7-scale-1"},"valueQuantity":{"value":90,"code":"kg"}}"#
         let item = try FHIRObservation.parse(Data(json.utf8)).get().items[0]
         #expect(item.failure?.field == "effectiveDateTime")
         #expect(item.failure?.code == .missingField)
@@ -142,13 +148,34 @@ struct InputEdgesTests {
     @Test(
         "Ids outside the rule are refused with the rule",
         arguments: [
-            ("P#", EntityID.Kind.patient, ##""P#" is not a valid patient id: "#" (an MQTT wildcard) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"##),
-            ("a+b", .hub, #""a+b" is not a valid hub id: "+" (an MQTT wildcard) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#),
-            ("hub/7", .hub, #""hub/7" is not a valid hub id: "/" (the MQTT topic separator) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#),
-            ("\u{1B}[31mX", .device, #""\u{1B}[31mX" is not a valid device id: the control character \u{1B} is not allowed; use 1 to 128 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#),
-            ("P 1", .patient, #""P 1" is not a valid patient id: a space is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#),
-            ("", .patient, "a patient id cannot be empty; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"),
-            (String(repeating: "p", count: 65), .patient, "patient id of 65 characters is too long; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"),
+            (
+                "P#", EntityID.Kind.patient,
+                ##""P#" is not a valid patient id: "#" (an MQTT wildcard) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"##
+            ),
+            (
+                "a+b", .hub,
+                #""a+b" is not a valid hub id: "+" (an MQTT wildcard) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#
+            ),
+            (
+                "hub/7", .hub,
+                #""hub/7" is not a valid hub id: "/" (the MQTT topic separator) is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#
+            ),
+            (
+                "\u{1B}[31mX", .device,
+                #""\u{1B}[31mX" is not a valid device id: the control character \u{1B} is not allowed; use 1 to 128 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#
+            ),
+            (
+                "P 1", .patient,
+                #""P 1" is not a valid patient id: a space is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"#
+            ),
+            (
+                "", .patient,
+                "a patient id cannot be empty; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"
+            ),
+            (
+                String(repeating: "p", count: 65), .patient,
+                "patient id of 65 characters is too long; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /)"
+            ),
         ])
     func badIDs(id: String, kind: EntityID.Kind, message: String) {
         #expect(EntityID.problem(id, kind) == message)
@@ -170,10 +197,12 @@ struct InputEdgesTests {
         #expect(rejection.field == "device")
         #expect(rejection.code == .invalidValue)
         #expect(!rejection.description.contains("\u{1B}"))
-        let fhir = #"{"resourceType":"Observation","id":"o","code":{"coding":[{"code":"29463-7"}]},"device":{"reference":"Device/sc#1"},"valueQuantity":{"value":90,"code":"kg"}}"#
+        let fhir =
+            #"{"resourceType":"Observation","id":"o","code":{"coding":[{"code":"29463-7"}]},"device":{"reference":"Device/sc#1"},"valueQuantity":{"value":90,"code":"kg"}}"#
         let input = try FHIRObservation.parse(Data(fhir.utf8)).get().items[0].get()
         #expect(Normalizer.normalize(input, receivedAt: Self.received).failure?.field == "device")
-        let time = #"{"v":1,"patient":"P#","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}"#
+        let time =
+            #"{"v":1,"patient":"P#","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}"#
         let entry = try #require(try TimeEntryV1.parse(Data(time.utf8)).get().first)
         #expect(entry.failure?.field == "patient")
         // A Bluetooth address written with dashes is still an address, and fine.

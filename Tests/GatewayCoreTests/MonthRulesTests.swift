@@ -22,10 +22,13 @@ struct MonthRulesTests {
         _ minutes: Int, _ role: TimeEntryInput.Role = .clinicalStaff, _ program: TimeEntryInput.Program = .ccm,
         at: String = "2026-03-10T15:00:00Z", interactive: Bool = false, voided: Bool = false
     ) -> LedgerEntry {
-        LedgerEntry(id: 1, start: RFC3339.parse(at)!, minutes: minutes, role: role, program: program, interactive: interactive, voided: voided)
+        LedgerEntry(
+            id: 1, start: RFC3339.parse(at)!, minutes: minutes, role: role, program: program, interactive: interactive, voided: voided)
     }
 
-    static func days(_ count: Int) -> Set<LocalDate> { Set((1...max(1, count)).prefix(count).map { LocalDate(year: 2026, month: 3, day: $0) }) }
+    static func days(_ count: Int) -> Set<LocalDate> {
+        Set((1...max(1, count)).prefix(count).map { LocalDate(year: 2026, month: 3, day: $0) })
+    }
 
     func summary(
         _ patient: BillingPatient = patient(), _ entries: [LedgerEntry], days: Set<LocalDate> = [], zone: TimeZone = chicago,
@@ -36,16 +39,18 @@ struct MonthRulesTests {
 
     func codes(_ s: MonthSummary) -> [String: Int] { Dictionary(uniqueKeysWithValues: s.codes.map { ($0.code, $0.units) }) }
 
-    @Test("Clinical-staff minutes: 99490 at 20, then 99439 per full 20, at most 2", arguments: [
-        (19, [:], "99490", "19 of the 20 minutes 99490 needs"),
-        (20, ["99490": 1], "99439", "20 minutes; a unit needs 40 (full 20-minute increments)"),
-        (39, ["99490": 1], "99439", "39 minutes; a unit needs 40 (full 20-minute increments)"),
-        (40, ["99490": 1, "99439": 1], "99439", "40 minutes; another unit needs 60 (full 20-minute increments)"),
-        (59, ["99490": 1, "99439": 1], "99439", "59 minutes; another unit needs 60 (full 20-minute increments)"),
-        (60, ["99490": 1, "99439": 2], nil, nil),
-        (61, ["99490": 1, "99439": 2], "99439", "at most 2 units a month; 1 minutes beyond 60 are not billable"),
-        (95, ["99490": 1, "99439": 2], "99439", "at most 2 units a month; 35 minutes beyond 60 are not billable"),
-    ] as [(Int, [String: Int], String?, String?)])
+    @Test(
+        "Clinical-staff minutes: 99490 at 20, then 99439 per full 20, at most 2",
+        arguments: [
+            (19, [:], "99490", "19 of the 20 minutes 99490 needs"),
+            (20, ["99490": 1], "99439", "20 minutes; a unit needs 40 (full 20-minute increments)"),
+            (39, ["99490": 1], "99439", "39 minutes; a unit needs 40 (full 20-minute increments)"),
+            (40, ["99490": 1, "99439": 1], "99439", "40 minutes; another unit needs 60 (full 20-minute increments)"),
+            (59, ["99490": 1, "99439": 1], "99439", "59 minutes; another unit needs 60 (full 20-minute increments)"),
+            (60, ["99490": 1, "99439": 2], nil, nil),
+            (61, ["99490": 1, "99439": 2], "99439", "at most 2 units a month; 1 minutes beyond 60 are not billable"),
+            (95, ["99490": 1, "99439": 2], "99439", "at most 2 units a month; 35 minutes beyond 60 are not billable"),
+        ] as [(Int, [String: Int], String?, String?)])
     func staffMinutes(minutes: Int, expected: [String: Int], code: String?, reason: String?) {
         let s = summary(Self.patient(programs: [.ccm]), [Self.entry(minutes)])
         #expect(codes(s) == expected)
@@ -53,29 +58,45 @@ struct MonthRulesTests {
         if let code { #expect(s.reason(code) == reason) } else { #expect(s.notBilled.isEmpty) }
     }
 
-    @Test("Complex months: 99487 at 60, then 99489 per full 30; under 60 the month falls back to non-complex", arguments: [
-        (59, ["99490": 1, "99439": 1], "99487", "complex month with 59 CCM minutes; 99487 needs 60, so the month is billed as non-complex"),
-        (60, ["99487": 1], "99489", "60 minutes; a unit needs 90 (full 30-minute increments)"),
-        (89, ["99487": 1], "99489", "89 minutes; a unit needs 90 (full 30-minute increments)"),
-        (90, ["99487": 1, "99489": 1], "99489", "90 minutes; another unit needs 120 (full 30-minute increments)"),
-        (119, ["99487": 1, "99489": 1], "99489", "119 minutes; another unit needs 120 (full 30-minute increments)"),
-        (120, ["99487": 1, "99489": 2], "99489", "120 minutes; another unit needs 150 (full 30-minute increments)"),
-    ] as [(Int, [String: Int], String, String)])
+    @Test(
+        "Complex months: 99487 at 60, then 99489 per full 30; under 60 the month falls back to non-complex",
+        arguments: [
+            (
+                59, ["99490": 1, "99439": 1], "99487",
+                "complex month with 59 CCM minutes; 99487 needs 60, so the month is billed as non-complex"
+            ),
+            (60, ["99487": 1], "99489", "60 minutes; a unit needs 90 (full 30-minute increments)"),
+            (89, ["99487": 1], "99489", "89 minutes; a unit needs 90 (full 30-minute increments)"),
+            (90, ["99487": 1, "99489": 1], "99489", "90 minutes; another unit needs 120 (full 30-minute increments)"),
+            (119, ["99487": 1, "99489": 1], "99489", "119 minutes; another unit needs 120 (full 30-minute increments)"),
+            (120, ["99487": 1, "99489": 2], "99489", "120 minutes; another unit needs 150 (full 30-minute increments)"),
+        ] as [(Int, [String: Int], String, String)])
     func complexMinutes(minutes: Int, expected: [String: Int], code: String, reason: String) {
         let s = summary(Self.patient(programs: [.ccm], complex: true), [Self.entry(minutes)])
         #expect(codes(s) == expected)
         #expect(s.reason(code) == reason)
     }
 
-    @Test("Physician minutes: 99491 at 30, then 99437 per full 30; under 30 they count as clinical-staff time", arguments: [
-        (29, 0, ["99490": 1, "99439": 0], "99491", "29 physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"),
-        (30, 0, ["99491": 1], "99437", "30 minutes; a unit needs 60 (full 30-minute increments)"),
-        (59, 0, ["99491": 1], "99437", "59 minutes; a unit needs 60 (full 30-minute increments)"),
-        (60, 0, ["99491": 1, "99437": 1], "99437", "60 minutes; another unit needs 90 (full 30-minute increments)"),
-        (30, 25, ["99491": 1], "99490", "99491 is billed for physician time; 99490 is not reported in the same month (25 clinical-staff minutes not billed)"),
-        (10, 15, ["99490": 1], "99491", "10 physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"),
-        (15, 30, ["99490": 1, "99439": 1], "99439", "45 minutes; another unit needs 60 (full 20-minute increments)"),
-    ] as [(Int, Int, [String: Int], String, String)])
+    @Test(
+        "Physician minutes: 99491 at 30, then 99437 per full 30; under 30 they count as clinical-staff time",
+        arguments: [
+            (
+                29, 0, ["99490": 1, "99439": 0], "99491",
+                "29 physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"
+            ),
+            (30, 0, ["99491": 1], "99437", "30 minutes; a unit needs 60 (full 30-minute increments)"),
+            (59, 0, ["99491": 1], "99437", "59 minutes; a unit needs 60 (full 30-minute increments)"),
+            (60, 0, ["99491": 1, "99437": 1], "99437", "60 minutes; another unit needs 90 (full 30-minute increments)"),
+            (
+                30, 25, ["99491": 1], "99490",
+                "99491 is billed for physician time; 99490 is not reported in the same month (25 clinical-staff minutes not billed)"
+            ),
+            (
+                10, 15, ["99490": 1], "99491",
+                "10 physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"
+            ),
+            (15, 30, ["99490": 1, "99439": 1], "99439", "45 minutes; another unit needs 60 (full 20-minute increments)"),
+        ] as [(Int, Int, [String: Int], String, String)])
     func physicianMinutes(physician: Int, staff: Int, expected: [String: Int], code: String, reason: String) {
         var entries = [Self.entry(physician, .physician)]
         if staff > 0 { entries.append(Self.entry(staff, at: "2026-03-12T15:00:00Z")) }
@@ -86,14 +107,18 @@ struct MonthRulesTests {
 
     @Test("A complex month counts physician minutes toward 99487 and reports no 99491")
     func complexWithPhysician() {
-        let s = summary(Self.patient(programs: [.ccm], complex: true), [Self.entry(35, .physician), Self.entry(30, at: "2026-03-11T15:00:00Z")])
+        let s = summary(
+            Self.patient(programs: [.ccm], complex: true), [Self.entry(35, .physician), Self.entry(30, at: "2026-03-11T15:00:00Z")])
         #expect(codes(s) == ["99487": 1])
         #expect(s.reason("99491") == "physician minutes count toward complex CCM (99487); 99491 is not reported with it")
     }
 
-    @Test("RPM device days: 99445 for 2 to 15, 99454 for 16 or more, nothing for fewer than 2", arguments: [
-        (0, [:], "99445"), (1, [:], "99445"), (2, ["99445": 1], "99454"), (15, ["99445": 1], "99454"), (16, ["99454": 1], nil), (31, ["99454": 1], nil),
-    ] as [(Int, [String: Int], String?)])
+    @Test(
+        "RPM device days: 99445 for 2 to 15, 99454 for 16 or more, nothing for fewer than 2",
+        arguments: [
+            (0, [:], "99445"), (1, [:], "99445"), (2, ["99445": 1], "99454"), (15, ["99445": 1], "99454"), (16, ["99454": 1], nil),
+            (31, ["99454": 1], nil),
+        ] as [(Int, [String: Int], String?)])
     func deviceDays(count: Int, expected: [String: Int], skipped: String?) {
         let s = summary(Self.patient(programs: [.rpm]), [], days: Self.days(count))
         #expect(codes(s) == expected)
@@ -102,10 +127,12 @@ struct MonthRulesTests {
         #expect(s.units("99445") + s.units("99454") <= 1, "99445 and 99454 are never billed together")
     }
 
-    @Test("RPM management minutes with an interactive contact: 99470 for 10–19, 99457 at 20, 99458 per full 20 (at most 2)", arguments: [
-        (9, [:]), (10, ["99470": 1]), (19, ["99470": 1]), (20, ["99457": 1]), (39, ["99457": 1]), (40, ["99457": 1, "99458": 1]),
-        (59, ["99457": 1, "99458": 1]), (60, ["99457": 1, "99458": 2]), (85, ["99457": 1, "99458": 2]),
-    ] as [(Int, [String: Int])])
+    @Test(
+        "RPM management minutes with an interactive contact: 99470 for 10–19, 99457 at 20, 99458 per full 20 (at most 2)",
+        arguments: [
+            (9, [:]), (10, ["99470": 1]), (19, ["99470": 1]), (20, ["99457": 1]), (39, ["99457": 1]), (40, ["99457": 1, "99458": 1]),
+            (59, ["99457": 1, "99458": 1]), (60, ["99457": 1, "99458": 2]), (85, ["99457": 1, "99458": 2]),
+        ] as [(Int, [String: Int])])
     func rpmMinutes(minutes: Int, expected: [String: Int]) {
         let call = Self.entry(5, .clinicalStaff, .rpm, at: "2026-03-02T15:00:00Z", interactive: true)
         let review = Self.entry(minutes - 5, .physician, .rpm)
@@ -153,11 +180,13 @@ struct MonthRulesTests {
         #expect(none.reason("99490") == "no consent on file; record it with ccmctl patients set P1 --ccm-consent DATE")
     }
 
-    @Test("Prerequisites withhold every code of the program with the reason", arguments: [
-        (1, true, "CCM needs two or more chronic conditions; 1 on file"),
-        (2, false, "no Medicare Part B on file"),
-        (1, false, "no Medicare Part B on file; CCM needs two or more chronic conditions; 1 on file"),
-    ] as [(Int, Bool, String)])
+    @Test(
+        "Prerequisites withhold every code of the program with the reason",
+        arguments: [
+            (1, true, "CCM needs two or more chronic conditions; 1 on file"),
+            (2, false, "no Medicare Part B on file"),
+            (1, false, "no Medicare Part B on file; CCM needs two or more chronic conditions; 1 on file"),
+        ] as [(Int, Bool, String)])
     func prerequisites(conditions: Int, partB: Bool, reason: String) {
         let s = summary(Self.patient(programs: [.ccm], conditions: conditions, partB: partB), [Self.entry(45)])
         #expect(codes(s).isEmpty)
@@ -207,7 +236,9 @@ struct MonthRulesTests {
         #expect(s.readingDays == 15)
         #expect(codes(s) == ["99453": 1, "99445": 1], "the set-up goes with the first period's device code")
         #expect(s.reason("99454") == "15 reading days (2026-02-10 to 2026-03-11); 99454 needs 16, so 99445 is billed")
-        let april = summary(Self.patient(programs: [.rpm], rpmStart: "2026-02-10"), [], days: days, month: CalendarMonth(year: 2026, month: 4), period: .thirtyDays)
+        let april = summary(
+            Self.patient(programs: [.rpm], rpmStart: "2026-02-10"), [], days: days, month: CalendarMonth(year: 2026, month: 4),
+            period: .thirtyDays)
         #expect(april.readingDays == 5)  // 12 Mar–10 Apr holds the even days 12 to 20 March
     }
 }
@@ -222,11 +253,13 @@ struct LedgerCalendarTests {
             .split(in: zone).map { "\($0.date) \($0.minutes)" }
     }
 
-    @Test("West of UTC, the last and first day of a month are the practice's days, not UTC's", arguments: [
-        ("2026-04-01T03:00:00Z", 20, ["2026-03-31 20"]),  // 20:00 PDT on 31 March
-        ("2026-03-01T07:30:00Z", 20, ["2026-02-28 20"]),  // 23:30 PST on 28 February
-        ("2026-03-01T08:30:00Z", 20, ["2026-03-01 20"]),  // 00:30 PST on 1 March
-    ] as [(String, Int, [String])])
+    @Test(
+        "West of UTC, the last and first day of a month are the practice's days, not UTC's",
+        arguments: [
+            ("2026-04-01T03:00:00Z", 20, ["2026-03-31 20"]),  // 20:00 PDT on 31 March
+            ("2026-03-01T07:30:00Z", 20, ["2026-02-28 20"]),  // 23:30 PST on 28 February
+            ("2026-03-01T08:30:00Z", 20, ["2026-03-01 20"]),  // 00:30 PST on 1 March
+        ] as [(String, Int, [String])])
     func monthEdges(start: String, minutes: Int, expected: [String]) {
         #expect(parts(start, minutes, Self.losAngeles) == expected)
     }
@@ -237,23 +270,29 @@ struct LedgerCalendarTests {
         #expect(parts("2026-04-01T06:50:00Z", 25, Self.losAngeles) == ["2026-03-31 10", "2026-04-01 15"])
         let patient = MonthRulesTests.patient(programs: [.ccm])
         let entries = [
-            LedgerEntry(id: 1, start: RFC3339.parse("2026-04-01T06:50:00Z")!, minutes: 25, role: .clinicalStaff, program: .ccm, interactive: false),
-            LedgerEntry(id: 2, start: RFC3339.parse("2026-03-20T16:00:00Z")!, minutes: 12, role: .clinicalStaff, program: .ccm, interactive: false),
+            LedgerEntry(
+                id: 1, start: RFC3339.parse("2026-04-01T06:50:00Z")!, minutes: 25, role: .clinicalStaff, program: .ccm, interactive: false),
+            LedgerEntry(
+                id: 2, start: RFC3339.parse("2026-03-20T16:00:00Z")!, minutes: 12, role: .clinicalStaff, program: .ccm, interactive: false),
         ]
-        let march = MonthRules.summarize(patient, month: CalendarMonth(year: 2026, month: 3), entries: entries, readingDays: [], zone: Self.losAngeles)
+        let march = MonthRules.summarize(
+            patient, month: CalendarMonth(year: 2026, month: 3), entries: entries, readingDays: [], zone: Self.losAngeles)
         #expect(march.minutes[.ccm]?[.clinicalStaff] == 22)
         #expect(march.units("99490") == 1)
-        let april = MonthRules.summarize(patient, month: CalendarMonth(year: 2026, month: 4), entries: entries, readingDays: [], zone: Self.losAngeles)
+        let april = MonthRules.summarize(
+            patient, month: CalendarMonth(year: 2026, month: 4), entries: entries, readingDays: [], zone: Self.losAngeles)
         #expect(april.minutes[.ccm]?[.clinicalStaff] == 15)
     }
 
-    @Test("Daylight-saving days: midnight is found on the 23-hour and the 25-hour day", arguments: [
-        ("2026-03-09T04:30:00Z", 60, ["2026-03-08 30", "2026-03-09 30"]),  // 23:30 CDT, the spring-forward day
-        ("2026-03-08T07:30:00Z", 60, ["2026-03-08 60"]),  // 01:30 CST across the skipped hour: 03:30 CDT, same day
-        ("2026-11-02T05:00:00Z", 90, ["2026-11-01 60", "2026-11-02 30"]),  // 23:00 CST, the fall-back day
-        ("2026-11-01T05:30:00Z", 180, ["2026-11-01 180"]),  // 00:30 CDT for three elapsed hours: 02:30 CST
-        ("2026-03-10T15:00:30Z", 20, ["2026-03-10 20"]),  // seconds are dropped: whole minutes
-    ] as [(String, Int, [String])])
+    @Test(
+        "Daylight-saving days: midnight is found on the 23-hour and the 25-hour day",
+        arguments: [
+            ("2026-03-09T04:30:00Z", 60, ["2026-03-08 30", "2026-03-09 30"]),  // 23:30 CDT, the spring-forward day
+            ("2026-03-08T07:30:00Z", 60, ["2026-03-08 60"]),  // 01:30 CST across the skipped hour: 03:30 CDT, same day
+            ("2026-11-02T05:00:00Z", 90, ["2026-11-01 60", "2026-11-02 30"]),  // 23:00 CST, the fall-back day
+            ("2026-11-01T05:30:00Z", 180, ["2026-11-01 180"]),  // 00:30 CDT for three elapsed hours: 02:30 CST
+            ("2026-03-10T15:00:30Z", 20, ["2026-03-10 20"]),  // seconds are dropped: whole minutes
+        ] as [(String, Int, [String])])
     func daylightSaving(start: String, minutes: Int, expected: [String]) {
         #expect(parts(start, minutes, Self.chicago) == expected)
     }
@@ -268,16 +307,22 @@ struct EligibilityTests {
         .init(name: "Heart Failure", codes: ["I50"]),
     ])
 
-    @Test("Conditions count by category over distinct codes", arguments: [
-        (["I10", "E11.9"], 2), (["I10", "I11.9"], 1), (["E11.22"], 1), (["E11.22", "E11.9"], 2), (["E11.22", "I10"], 2),
-        (["I16.0", "Z00.00"], 0), (["I12.9", "I13.0"], 2), (["i10", "I10"], 1),
-    ] as [([String], Int)])
+    @Test(
+        "Conditions count by category over distinct codes",
+        arguments: [
+            (["I10", "E11.9"], 2), (["I10", "I11.9"], 1), (["E11.22"], 1), (["E11.22", "E11.9"], 2), (["E11.22", "I10"], 2),
+            (["I16.0", "Z00.00"], 0), (["I12.9", "I13.0"], 2), (["i10", "I10"], 1),
+        ] as [([String], Int)])
     func counting(codes: [String], count: Int) {
         #expect(Self.list.count(codes).count == count)
     }
 
-    func screen(partB: Bool = true, conditions: [String] = ["I10", "I50.22"], other: Bool = false, consent: Eligibility.Consent = .given(LocalDate("2026-01-05")!)) -> Eligibility.Decision {
-        Eligibility.screen(.init(id: "R1", medicarePartB: partB, conditions: conditions, otherPractitioner: other, consent: consent), list: Self.list)
+    func screen(
+        partB: Bool = true, conditions: [String] = ["I10", "I50.22"], other: Bool = false,
+        consent: Eligibility.Consent = .given(LocalDate("2026-01-05")!)
+    ) -> Eligibility.Decision {
+        Eligibility.screen(
+            .init(id: "R1", medicarePartB: partB, conditions: conditions, otherPractitioner: other, consent: consent), list: Self.list)
     }
 
     @Test("Each reason a roster patient is not eligible, and all of them together")

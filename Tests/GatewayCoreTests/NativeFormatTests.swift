@@ -33,7 +33,8 @@ struct NativeFormatTests {
 
     @Test("kPa readings keep the original and store mmHg; pulse is never converted")
     func kilopascal() throws {
-        let json = #"{"v":1,"device":"x","kind":"blood_pressure","unit":"kPa","values":{"systolic":18.9,"diastolic":11,"pulse":60},"seq":1}"#
+        let json =
+            #"{"v":1,"device":"x","kind":"blood_pressure","unit":"kPa","values":{"systolic":18.9,"diastolic":11,"pulse":60},"seq":1}"#
         let reading = try Normalizer.normalize(try inputs(json)[0].get(), receivedAt: Self.received).get()
         #expect(reading.originalUnit == .kilopascal)
         #expect(reading.originalValues[.systolic] == 18.9)
@@ -44,14 +45,17 @@ struct NativeFormatTests {
 
     @Test("An array gives one result per element, field paths prefixed with the position")
     func batch() throws {
-        let json = #"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"a"}, 5, {"v":1,"device":"x","kind":"pulse","unit":"/min","values":{},"id":"b"}]"#
+        let json =
+            #"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"a"}, 5, {"v":1,"device":"x","kind":"pulse","unit":"/min","values":{},"id":"b"}]"#
         let results = try inputs(json)
         #expect(results.count == 3)
         #expect((try? results[0].get()) != nil)
         #expect(results[1].failure?.description == "[1]: expected a reading object, got a number")
         // Missing values are found by the normalizer, which every source shares.
         let third = try results[2].get()
-        #expect(Normalizer.normalize(third, receivedAt: Self.received).failure?.description == "values.pulse: required for pulse readings; add it (a number in the reading's unit)")
+        #expect(
+            Normalizer.normalize(third, receivedAt: Self.received).failure?.description
+                == "values.pulse: required for pulse readings; add it (a number in the reading's unit)")
     }
 
     @Test("SI glucose units are for BLE only, not the native format")

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -43,24 +43,32 @@ extension StressTests {
             let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
             try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
             try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
-            try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+            try Pipeline(database: database).addDevice(
+                Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
             try Pipeline(database: database).addHub("h1", patients: ["P1"], by: "test")
 
             // A subscriber that stays for the whole test (a persistent session keeps what arrives
             // while it reconnects).
             let output = directory + "/alerts.out"
             let subscriber = try Spawned(
-                "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t", "ccm/v1/alerts/#", "-W", "240"] + broker.login(Broker.alertReader),
+                "/usr/bin/mosquitto_sub",
+                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t", "ccm/v1/alerts/#", "-W", "240"]
+                    + broker.login(Broker.alertReader),
                 stdout: output)
             defer { _ = subscriber.terminate(SIGKILL) }
-            guard waitUntil(broker.log, { $0.contains("sub-kill 1 ccm/v1/alerts/#") }) else { throw KillTests.Failure(description: "no subscriber") }
+            guard waitUntil(broker.log, { $0.contains("sub-kill 1 ccm/v1/alerts/#") }) else {
+                throw KillTests.Failure(description: "no subscriber")
+            }
 
             func startDaemon() throws -> Spawned { try gateway.start() }
             var daemon = try startDaemon()
             // Event 1: the daemon's own pipeline raises the alert from a hub's reading.
-            let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
+            let reading =
+                #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
             try broker.publish("ccm/v1/hub/h1/reading", reading)
-            guard waitUntil(log, { _ in (try? database.alertEvents().count) == 1 }) else { throw KillTests.Failure(description: "no alert raised") }
+            guard waitUntil(log, { _ in (try? database.alertEvents().count) == 1 }) else {
+                throw KillTests.Failure(description: "no alert raised")
+            }
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<3 {
                 // Committed while the daemon runs, as ccmctl alerts ack does.
@@ -76,12 +84,17 @@ extension StressTests {
 
             let all = Set(1...Int64(result.events))
             func published() -> Set<Int64> {
-                Set(((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID })
+                Set(
+                    ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                        AlertLogFormat.parse(String($0))?.eventID
+                    })
             }
             _ = waitUntil(log, timeout: 60) { content in content.components(separatedBy: "\n").count > result.events }
             _ = waitUntil(output, timeout: 60) { _ in published().isSuperset(of: all) }
             result.finalStatus = daemon.terminate(SIGTERM)
-            result.logged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+            result.logged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                AlertLogFormat.parse(String($0))?.eventID
+            }
             result.published = published()
             return result
         }

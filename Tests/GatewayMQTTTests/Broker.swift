@@ -47,15 +47,16 @@ final class Broker: @unchecked Sendable {
             try addAccount(user, password)
         }
         // What the tests need on top: the broker's own log of connections and subscriptions.
-        try (String(contentsOfFile: directory + "/mosquitto.conf", encoding: .utf8) + """
-            log_type error
-            log_type warning
-            log_type notice
-            log_type information
-            log_type subscribe
-            \(extraConfig)
+        try
+            (String(contentsOfFile: directory + "/mosquitto.conf", encoding: .utf8) + """
+                log_type error
+                log_type warning
+                log_type notice
+                log_type information
+                log_type subscribe
+                \(extraConfig)
 
-            """).write(toFile: directory + "/mosquitto.conf", atomically: true, encoding: .utf8)
+                """).write(toFile: directory + "/mosquitto.conf", atomically: true, encoding: .utf8)
         try start()
     }
 
@@ -179,7 +180,9 @@ final class Broker: @unchecked Sendable {
     func publish(_ topic: String, _ message: String, lines: Bool = false, extra: [String] = []) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"]) + (try defaultLogin(topic, extra)) + extra
+        process.arguments =
+            ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"]) + (try defaultLogin(topic, extra))
+            + extra
         let input = Pipe()
         process.standardInput = input
         process.standardOutput = FileHandle.nullDevice
@@ -233,18 +236,18 @@ struct DaemonUnderTest {
         alertLog = broker.directory + "/alerts.log"
         daemonLog = broker.directory + "/gatewayd.log"
         try """
-            database:
-              path: \(databasePath)
-            careplans:
-              directory: \(repository.appendingPathComponent("config/careplans").path)
-            alerts:
-              log: \(alertLog)
-              check_interval: 1h
-            \(try broker.gatewaySection(clientID: clientID))
-            \(lanes.map { "  lanes: \($0)" } ?? "")
-            logging:
-              level: warning
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        database:
+          path: \(databasePath)
+        careplans:
+          directory: \(repository.appendingPathComponent("config/careplans").path)
+        alerts:
+          log: \(alertLog)
+          check_interval: 1h
+        \(try broker.gatewaySection(clientID: clientID))
+        \(lanes.map { "  lanes: \($0)" } ?? "")
+        logging:
+          level: warning
+        """.write(toFile: config, atomically: true, encoding: .utf8)
     }
 
     /// Starts the daemon and waits until the broker logs the connection of each of its lanes.

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -23,7 +23,9 @@ extension StressTests {
         static let ingests = 3
         static let perIngest = 1000
 
-        @Test("MQTT, parallel ccmctl ingests and acks, three kill -9s and a broker restart: every reading once, every alert event once, the daemon up")
+        @Test(
+            "MQTT, parallel ccmctl ingests and acks, three kill -9s and a broker restart: every reading once, every alert event once, the daemon up"
+        )
         func chaos() async throws {
             let result = try Self.run()
             #expect(result.published == Self.chunks * Self.perChunk)
@@ -57,7 +59,8 @@ extension StressTests {
         static func line(_ device: String, _ n: Int) -> String {
             let at = RFC3339.format(RFC3339.parse("2026-03-01T00:00:00Z")!.addingTimeInterval(Double(n) * 21_600))
             let systolic = n % 40 == 0 ? 186 : 110 + n % 30
-            return #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":80}}"#
+            return
+                #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":80}}"#
         }
 
         static func run() throws -> Result {
@@ -76,7 +79,8 @@ extension StressTests {
                 try database.addPatient(Patient(id: patient, name: "Chaos \(index)", timeZone: "UTC"), by: "test")
                 try database.setCarePlan(patient: patient, templates: ["hypertension"], overrides: [], by: "test")
                 try pipeline.addDevice(
-                    Device(id: "CUFF-\(patient)", kind: .bloodPressureMonitor, patientID: patient, hubID: index < 2 ? "h1" : nil), by: "test")
+                    Device(id: "CUFF-\(patient)", kind: .bloodPressureMonitor, patientID: patient, hubID: index < 2 ? "h1" : nil),
+                    by: "test")
             }
             let ccmctl = DaemonUnderTest.ccmctl
             let environment = ["PATH": "/usr/bin:/bin", "USER": "nurse.kim"]
@@ -117,7 +121,9 @@ extension StressTests {
             /// (An alert the daemon resolved in between is refused as resolved: that is not a failure.)
             func acknowledgeOpen() throws {
                 // Some alert is open by now (each patient's first reading is high); wait, bounded, for it to be decided.
-                _ = waitUntil(changesIn: directory, timeout: 30) { ((try? database.alerts(openOnly: true))?.contains { $0.state == .open }) == true }
+                _ = waitUntil(changesIn: directory, timeout: 30) {
+                    ((try? database.alerts(openOnly: true))?.contains { $0.state == .open }) == true
+                }
                 for alert in try database.alerts(openOnly: true) where alert.state == .open {
                     let errors = directory + "/ack-\(result.ackStatuses.count).err"
                     let ack = try Spawned(
@@ -152,8 +158,10 @@ extension StressTests {
                 try publish(chunk)
             }
             result.ingestStatuses = ingests.map { $0.wait() }
-            result.ingestErrors += (0..<ingests.count).map { (try? String(contentsOfFile: directory + "/ingest-\($0).err", encoding: .utf8)) ?? "" }
-                .joined(separator: " | ")
+            result.ingestErrors += (0..<ingests.count).map {
+                (try? String(contentsOfFile: directory + "/ingest-\($0).err", encoding: .utf8)) ?? ""
+            }
+            .joined(separator: " | ")
             try acknowledgeOpen()
 
             // Everything decided, then every alert event written.

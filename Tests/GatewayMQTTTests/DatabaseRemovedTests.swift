@@ -26,7 +26,8 @@ extension StressTests {
         @Test("rm gateway.sqlite* under a running daemon: it stops before acknowledging more; the next message lands in the new database")
         func removedUnderTraffic() async throws {
             let result = try Self.run()
-            print("database removed under the daemon: it exited with status \(result.status.map(String.init) ?? "none (killed after 15 s)")")
+            print(
+                "database removed under the daemon: it exited with status \(result.status.map(String.init) ?? "none (killed after 15 s)")")
             #expect(result.tookFirst, "the daemon did not take the first message: \(result.firstLog)")
             // Stopped by whichever notices first: the commit of that message (75, before its
             // PUBACK) or the once-a-second check (1).
@@ -59,14 +60,14 @@ extension StressTests {
             let database = directory + "/gateway.sqlite"
             let config = directory + "/gateway.yaml"
             try """
-                database:
-                  path: \(database)
-                careplans:
-                  directory: \(repository.appendingPathComponent("config/careplans").path)
-                alerts:
-                  log: \(directory)/alerts.log
-                \(try broker.gatewaySection(clientID: "gw-rm"))
-                """.write(toFile: config, atomically: true, encoding: .utf8)
+            database:
+              path: \(database)
+            careplans:
+              directory: \(repository.appendingPathComponent("config/careplans").path)
+            alerts:
+              log: \(directory)/alerts.log
+            \(try broker.gatewaySection(clientID: "gw-rm"))
+            """.write(toFile: config, atomically: true, encoding: .utf8)
             let ccmctl = try Spawned(Self.products.appendingPathComponent("ccmctl").path, ["init", "--config", config])
             guard ccmctl.wait(timeout: 10) == 0 else { throw SupportError(description: "ccmctl init failed") }
 

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -16,7 +16,8 @@ struct InputEdgesMQTTTests {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
         try gateway.start(broker)
-        let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":150,"diastolic":80}}"#
+        let reading =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":150,"diastolic":80}}"#
         try broker.publish("ccm/v1/hub/h1/reading", reading)
         try broker.publish("ccm/v1/hub/h1/reading", reading)
         let outcomes = try await gateway.next(2)

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -28,7 +28,8 @@ extension StressTests {
         func killNineThreeTimes(lanes: Int) async throws {
             let result = try Self.run(lanes: lanes)
             print(
-                "kill test, \(lanes) lane(s): published \(Self.count), stored \(result.stored), duplicates \(result.duplicates), lost \(result.lost) (kill -9 \(result.kills) times; \(result.redelivered) redeliveries folded)")
+                "kill test, \(lanes) lane(s): published \(Self.count), stored \(result.stored), duplicates \(result.duplicates), lost \(result.lost) (kill -9 \(result.kills) times; \(result.redelivered) redeliveries folded)"
+            )
             #expect(result.lost == 0)
             #expect(result.duplicates == 0)
             #expect(result.kills == 3)
@@ -52,7 +53,8 @@ extension StressTests {
             let gateway = try DaemonUnderTest(broker: broker, clientID: "gw-kill", lanes: lanes)
             let database = try GatewayDatabase(path: gateway.databasePath, mode: .create)
             try database.addPatient(Patient(id: "P1", name: "Kill Test", timeZone: "UTC"), by: "test")
-            try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
+            try Pipeline(database: database).addDevice(
+                Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
             func startDaemon() throws -> Spawned { try gateway.start() }
 
             // The readings, one per line: the same device, a distinct time each.
@@ -67,7 +69,9 @@ extension StressTests {
             let inputFD = open(input, O_RDONLY)
             defer { close(inputFD) }
             let publisher = try Spawned(
-                "/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"] + (try broker.login("h1")),
+                "/usr/bin/mosquitto_pub",
+                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"]
+                    + (try broker.login("h1")),
                 stdin: inputFD)
             var generator = SystemRandomNumberGenerator()
             for _ in 0..<3 {

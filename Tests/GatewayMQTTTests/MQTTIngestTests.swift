@@ -1,10 +1,10 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
+import GatewayTestSupport
 import Logging
 import Synchronization
-import GatewayTestSupport
 import Testing
 
 @testable import GatewayMQTT
@@ -148,7 +148,8 @@ final class LateSink: AlertSink, @unchecked Sendable {
 struct MQTTIngestTests {
     static func bp(_ systolic: Int, minute: Int, device: String = "A4:C1:38:12:34:56") -> String {
         let at = RFC3339.format(RFC3339.parse("2026-03-04T07:00:00-06:00")!.addingTimeInterval(Double(minute) * 60))
-        return #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":80}}"#
+        return
+            #"{"v":1,"device":"\#(device)","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":80}}"#
     }
 
     @Test("A native reading is stored with its topic as source and the hub checked")
@@ -221,16 +222,22 @@ struct MQTTIngestTests {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
         try gateway.start(broker)
-        let fhir = #"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"device":{"identifier":{"value":"A4:C1:38:12:34:56"}},"effectiveDateTime":"2026-03-04T08:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":131,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":85,"code":"mm[Hg]"}}]}"#
+        let fhir =
+            #"{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"85354-9"}]},"device":{"identifier":{"value":"A4:C1:38:12:34:56"}},"effectiveDateTime":"2026-03-04T08:00:00Z","component":[{"code":{"coding":[{"system":"http://loinc.org","code":"8480-6"}]},"valueQuantity":{"value":131,"code":"mm[Hg]"}},{"code":{"coding":[{"system":"http://loinc.org","code":"8462-4"}]},"valueQuantity":{"value":85,"code":"mm[Hg]"}}]}"#
         try broker.publish("ccm/v1/hub/h1/fhir", fhir)
         try broker.publish("ccm/v1/hub/h1/reading", Self.bp(132, minute: 90))
         // 2a35, mmHg with a time stamp: 133/86, 2026-03-04 09:00:00 (device clock, read as UTC here).
-        try broker.publish("ccm/v1/hub/h1/gatt/A4C138123456/2a35", bytes: [0x02, 0x85, 0x00, 0x56, 0x00, 0xFF, 0x07, 0xEA, 0x07, 0x03, 0x04, 0x09, 0x00, 0x00])
+        try broker.publish(
+            "ccm/v1/hub/h1/gatt/A4C138123456/2a35",
+            bytes: [0x02, 0x85, 0x00, 0x56, 0x00, 0xFF, 0x07, 0xEA, 0x07, 0x03, 0x04, 0x09, 0x00, 0x00])
         let accepted = try await gateway.next(3)
         #expect(accepted.map(\.status) == [.accepted, .accepted, .accepted])
         let readings = try gateway.database.readings().sorted { $0.id < $1.id }
         #expect(readings.map { $0.values[.systolic] } == [131, 132, 133])
-        #expect(readings.map(\.source) == ["mqtt:ccm/v1/hub/h1/fhir", "mqtt:ccm/v1/hub/h1/reading", "mqtt:ccm/v1/hub/h1/gatt/A4C138123456/2a35"])
+        #expect(
+            readings.map(\.source) == [
+                "mqtt:ccm/v1/hub/h1/fhir", "mqtt:ccm/v1/hub/h1/reading", "mqtt:ccm/v1/hub/h1/gatt/A4C138123456/2a35",
+            ])
         #expect(readings[2].measuredAt == RFC3339.parse("2026-03-04T09:00:00Z"))
 
         try broker.publish("ccm/v1/hub/h1/fhir", fhir.replacingOccurrences(of: "A4:C1:38:12:34:56", with: "C0:FF:EE:00:00:09"))
@@ -246,13 +253,18 @@ struct MQTTIngestTests {
         let broker = try Broker()
         let bp = TemplateRule(
             id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
-            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 0], limitIsGoal: false, source: "s", title: "Blood pressure high")
+            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 0], limitIsGoal: false, source: "s",
+            title: "Blood pressure high")
         let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
         try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
         try gateway.start(broker)
         let output = broker.directory + "/alerts.out"
         let subscriber = try Spawned(
-            "/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i", "sub-alerts"] + broker.login(Broker.alertReader),
+            "/usr/bin/mosquitto_sub",
+            [
+                "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i",
+                "sub-alerts",
+            ] + broker.login(Broker.alertReader),
             stdout: output)
         #expect(waitUntil(broker.log) { $0.contains("sub-alerts 1 ccm/v1/alerts/#") })
         try broker.publish("ccm/v1/hub/h1/reading", Self.bp(185, minute: 120))
@@ -269,15 +281,21 @@ struct MQTTIngestTests {
         let broker = try Broker()
         let bp = TemplateRule(
             id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
-            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 86_400], limitIsGoal: false, source: "s", title: "Blood pressure high")
+            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 86_400], limitIsGoal: false, source: "s",
+            title: "Blood pressure high")
         let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
         try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
         // A subscriber with a persistent session: the broker keeps its messages while it is away,
         // across its own restart (persistence), so every publish is seen.
         func subscribe(count: Int) throws -> (Spawned, String) {
             let output = broker.directory + "/alerts-\(UUID().uuidString.prefix(6)).out"
-            let arguments = ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"] + (try broker.login(Broker.alertReader))
-            return (try Spawned("/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]), stdout: output), output)
+            let arguments =
+                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"]
+                + (try broker.login(Broker.alertReader))
+            return (
+                try Spawned("/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]), stdout: output),
+                output
+            )
         }
         let (session, _) = try subscribe(count: 0)
         #expect(session.wait() == 0)
@@ -299,7 +317,9 @@ struct MQTTIngestTests {
         #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 4 }, "acknowledged after the reconnect")
         let (subscriber, output) = try subscribe(count: 4)
         #expect(subscriber.wait() == 0, "the subscriber got 4 messages")
-        let ids = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        let ids = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").compactMap {
+            AlertLogFormat.parse(String($0))?.eventID
+        }
         #expect(ids == [1, 2, 3, 4])
     }
 
@@ -310,14 +330,19 @@ struct MQTTIngestTests {
         try gateway.pipeline.addHub("careapp", patients: ["P1"], by: "test")
         try gateway.database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")
         try gateway.start(broker)
-        let entry = #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-4411"}"#
+        let entry =
+            #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"app-4411"}"#
         try broker.publish("ccm/v1/hub/careapp/time", entry)
         try broker.publish("ccm/v1/hub/careapp/time", entry)
-        try broker.publish("ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "P1", with: "P9").replacingOccurrences(of: "app-4411", with: "app-4412"))
+        try broker.publish(
+            "ccm/v1/hub/careapp/time",
+            entry.replacingOccurrences(of: "P1", with: "P9").replacingOccurrences(of: "app-4411", with: "app-4412"))
         try broker.publish("ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "\"minutes\":12", with: "\"minutes\":900"))
         let outcomes = try await gateway.next(4)
         #expect(outcomes.map(\.status) == [.accepted, .duplicate, .rejected, .rejected])
-        #expect(outcomes[2].reason == "patient: no patient P9 at this gateway; check the app's patient id, or add the patient with ccmctl patients add P9")
+        #expect(
+            outcomes[2].reason
+                == "patient: no patient P9 at this gateway; check the app's patient id, or add the patient with ccmctl patients add P9")
         #expect(outcomes[3].reason == "minutes: 900 is not between 1 and 600; split longer work into entries")
         let entries = try gateway.database.timeEntries()
         #expect(entries.count == 1)
@@ -352,7 +377,9 @@ struct MQTTIngestTests {
 
     /// A Glucose Measurement (mg/dL as kg/L), 2026-11-DD HH:00, with its Type-Sample Location
     /// and, when given, a Sensor Status Annunciation, as hex text (docs/ble.md § "Glucose Measurement (0x2A18), GLS").
-    static func glucoseHex(_ sequence: UInt16, mgdL: UInt16, day: UInt8, hour: UInt8, typeLocation: UInt8 = 0x11, status: UInt16? = nil) -> String {
+    static func glucoseHex(
+        _ sequence: UInt16, mgdL: UInt16, day: UInt8, hour: UInt8, typeLocation: UInt8 = 0x11, status: UInt16? = nil
+    ) -> String {
         var bytes: [UInt8] = [status == nil ? 0x02 : 0x0A, UInt8(sequence & 0xFF), UInt8(sequence >> 8), 0xEA, 0x07, 11, day, hour, 0, 0]
         let sfloat = UInt16(0xB000) | mgdL  // exponent -5
         bytes += [UInt8(sfloat & 0xFF), UInt8(sfloat >> 8), typeLocation]
@@ -360,7 +387,9 @@ struct MQTTIngestTests {
         return bytes.map { String(format: "%02X", $0) }.joined(separator: " ")
     }
 
-    @Test("Over the gatt topic: a reset meter's new records are stored, a control test is not a reading, HI is flagged, a cuff's user goes to its patient")
+    @Test(
+        "Over the gatt topic: a reset meter's new records are stored, a control test is not a reading, HI is flagged, a cuff's user goes to its patient"
+    )
     func gattDeviceMeaning() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
@@ -394,11 +423,15 @@ struct MQTTIngestTests {
 }
 
 extension MQTTIngestTests {
-    @Test("Over the gatt topic: a scale's weight with its user, BMI and height, an oximeter's spot-check and continuous value, a thermometer's temperature")
+    @Test(
+        "Over the gatt topic: a scale's weight with its user, BMI and height, an oximeter's spot-check and continuous value, a thermometer's temperature"
+    )
     func gattBodyProfiles() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
-        for (id, kind) in [("D0:5C:A1:E0:00:01", DeviceKind.scale), ("E0:0C:51:00:00:02", .pulseOximeter), ("F0:7E:00:00:00:03", .thermometer)] {
+        for (id, kind) in [
+            ("D0:5C:A1:E0:00:01", DeviceKind.scale), ("E0:0C:51:00:00:02", .pulseOximeter), ("F0:7E:00:00:00:03", .thermometer),
+        ] {
             try gateway.pipeline.addDevice(Device(id: id, kind: kind, patientID: "P1", hubID: "h1"), by: "test")
         }
         _ = try gateway.pipeline.assignDeviceUser("D0:5C:A1:E0:00:01", user: 1, to: "P1", by: "test")

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 

@@ -11,7 +11,9 @@ struct TopicsTests {
         #expect(topics.classify("ccm/v1/hub/h7/reading") == .reading(hub: "h7"))
         #expect(topics.classify("ccm/v1/hub/h7/fhir") == .fhir(hub: "h7"))
         #expect(topics.classify("ccm/v1/hub/h7/time") == .time(hub: "h7"))
-        #expect(topics.classify("ccm/v1/hub/h7/gatt/A4:C1:38:12:34:56/2A35") == .gatt(hub: "h7", device: "A4:C1:38:12:34:56", characteristic: "2a35"))
+        #expect(
+            topics.classify("ccm/v1/hub/h7/gatt/A4:C1:38:12:34:56/2A35")
+                == .gatt(hub: "h7", device: "A4:C1:38:12:34:56", characteristic: "2a35"))
         #expect(topics.classify("ccm/v1/hub/h7/other") == nil)
         #expect(topics.classify("ccm/v1/hub//reading") == nil)
         #expect(topics.classify("ccm/v2/hub/h7/reading") == nil)

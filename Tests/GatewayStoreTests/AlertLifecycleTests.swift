@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 @Suite("Alert lifecycle", .ownThreads)
 struct AlertLifecycleTests {
@@ -31,7 +31,8 @@ struct AlertLifecycleTests {
 
     func world() throws -> World {
         let world = try World(templates: [Self.hypertension, Self.diabetes])
-        try world.database.setCarePlan(patient: "P1", templates: ["hypertension", "diabetes-t2"], overrides: [], by: "dr", now: World.received)
+        try world.database.setCarePlan(
+            patient: "P1", templates: ["hypertension", "diabetes-t2"], overrides: [], by: "dr", now: World.received)
         return world
     }
 
@@ -40,7 +41,8 @@ struct AlertLifecycleTests {
     func bp(_ world: World, minutes: Double, _ systolic: Int, _ diastolic: Int) throws -> [AlertEvent] {
         let at = World.received.addingTimeInterval(minutes * 60)
         world.clock.set(at)
-        let json = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(at))","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":\#(diastolic)}}"#
+        let json =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(at))","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":\#(diastolic)}}"#
         let outcomes = try world.ingest(json, received: at)
         #expect(outcomes.map(\.status) == [.accepted])
         return outcomes.flatMap(\.alerts)
@@ -83,7 +85,8 @@ struct AlertLifecycleTests {
         let world = try world()
         let raised = try bp(world, minutes: 0, 165, 90)
         let id = raised[0].alertID
-        let ack = try world.database.acknowledge(id, by: "nurse.kim", minutes: 4, note: "called", now: World.received.addingTimeInterval(60))
+        let ack = try world.database.acknowledge(
+            id, by: "nurse.kim", minutes: 4, note: "called", now: World.received.addingTimeInterval(60))
         #expect(ack.map(\.kind) == [.acknowledged])
         #expect(try bp(world, minutes: 10, 170, 95).isEmpty)
         let escalated = try bp(world, minutes: 20, 190, 95)
@@ -112,7 +115,8 @@ struct AlertLifecycleTests {
         #expect(ended.events.map(\.kind) == [.repeated])
         #expect(ended.events.first?.note == "snooze ended")
         #expect(try world.database.alert(id)?.state == .open)
-        #expect(try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.snooze", "alert.snooze_end"])
+        #expect(
+            try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.snooze", "alert.snooze_end"])
     }
 
     @Test("Back in range for the rule's time resolves by itself; an out-of-range reading in between restarts the clock")
@@ -176,7 +180,10 @@ struct AlertLifecycleTests {
         try world.database.setCarePlan(patient: "P1", templates: ["hypertension", "copd"], overrides: [], by: "dr")
         let outcome = try #require(try world.ingest(PipelineTests.bp).first)
         #expect(outcome.status == .accepted)
-        #expect(outcome.reason == "care plan not evaluated: unknown template \"copd\" in the care plan of P1; restore it in the careplans directory or set the plan again")
+        #expect(
+            outcome.reason
+                == "care plan not evaluated: unknown template \"copd\" in the care plan of P1; restore it in the careplans directory or set the plan again"
+        )
     }
 
     @Test("The alert log appends one line per event and starts a new file after reopen")
@@ -193,8 +200,12 @@ struct AlertLifecycleTests {
         try log.reopen()
         _ = try world.database.snooze(1, for: 3600, by: "nurse", now: World.received)
         try log.deliverPending(from: world.database)
-        let rotated = try String(contentsOfFile: path + ".1", encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
-        let current = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        let rotated = try String(contentsOfFile: path + ".1", encoding: .utf8).split(separator: "\n").compactMap {
+            AlertLogFormat.parse(String($0))?.eventID
+        }
+        let current = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").compactMap {
+            AlertLogFormat.parse(String($0))?.eventID
+        }
         #expect(rotated == [1, 2])
         #expect(current == [3])
         let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)

@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 /// Every alert is announced (docs/alerts.md § "The outbox"): alert events are stored with the transaction that
 /// caused them, and each sink delivers them from that outbox, in order, resuming where it was.
@@ -18,7 +18,8 @@ struct AlertOutboxTests {
         let world = try World(templates: [AlertLifecycleTests.hypertension])
         try world.database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
         let outcomes = try world.ingest(
-            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T14:00:00Z","unit":"mmHg","values":{"systolic":182,"diastolic":121}}"#)
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T14:00:00Z","unit":"mmHg","values":{"systolic":182,"diastolic":121}}"#
+        )
         #expect(outcomes.flatMap(\.alerts).map(\.eventID) == [1])
         for _ in 1..<count { try acknowledge(world) }
         return world
@@ -30,7 +31,9 @@ struct AlertOutboxTests {
 
     /// The event ids of the lines of the log at `path`, in file order.
     func loggedIDs(_ path: String) -> [Int64] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            AlertLogFormat.parse(String($0))?.eventID
+        }
     }
 
     @Test("Every alert event is stored with its transaction, with its id, in order; a rolled-back one is not")
@@ -85,7 +88,8 @@ struct AlertOutboxTests {
         let path = world.directory.file("alerts.log")
         let events = try world.database.alertEvents()
         // Events 1 and 2 written in full, event 3 cut short (a full disk); the cursor still at 0.
-        let written = AlertLogFormat.text.line(events[0]) + "\n" + AlertLogFormat.text.line(events[1]) + "\n"
+        let written =
+            AlertLogFormat.text.line(events[0]) + "\n" + AlertLogFormat.text.line(events[1]) + "\n"
             + AlertLogFormat.text.line(events[2]).prefix(50)
         try written.write(toFile: path, atomically: false, encoding: .utf8)
         #expect(try world.database.alertCursor(.log) == 0)

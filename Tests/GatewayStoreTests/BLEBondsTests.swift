@@ -13,9 +13,12 @@ struct BLEBondsTests {
     @Test("Keys are stored whole, replaced per slot, listed without key material, and survive reopening the file")
     func storeAndReload() throws {
         let world = try World()
-        let ltk0 = BLEBondKey(address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false)
-        let ltk1 = BLEBondKey(address: Self.meter, addressType: "random", kind: .ltk, slot: 1, key: [UInt8](repeating: 2, count: 36), authenticated: false)
-        let irk = BLEBondKey(address: Self.meter, addressType: "random", kind: .irk, slot: 0, key: [UInt8](repeating: 3, count: 23), authenticated: false)
+        let ltk0 = BLEBondKey(
+            address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false)
+        let ltk1 = BLEBondKey(
+            address: Self.meter, addressType: "random", kind: .ltk, slot: 1, key: [UInt8](repeating: 2, count: 36), authenticated: false)
+        let irk = BLEBondKey(
+            address: Self.meter, addressType: "random", kind: .irk, slot: 0, key: [UInt8](repeating: 3, count: 23), authenticated: false)
         for key in [ltk0, ltk1, irk] { try world.database.storeBondKey(key) }
         var replaced = ltk1
         replaced.key = [UInt8](repeating: 9, count: 36)
@@ -40,7 +43,10 @@ struct BLEBondsTests {
     @Test("Unpair deletes the keys and any pairing request, and is audited")
     func unpair() throws {
         let world = try World()
-        try world.database.storeBondKey(BLEBondKey(address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false))
+        try world.database.storeBondKey(
+            BLEBondKey(
+                address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false
+            ))
         try world.database.requestPairing(address: Self.meter, passkey: nil, until: Date().addingTimeInterval(600), by: "nurse.kim")
         #expect(try world.database.deleteBond(address: Self.meter, by: "nurse.kim") == 1)
         #expect(try world.database.bondKeys().isEmpty && world.database.pendingPairings().isEmpty)
@@ -68,8 +74,14 @@ struct BLEBondsTests {
         let world = try World()
         #expect(try world.database.adapterState() == nil)
         let when = Date(timeIntervalSince1970: 1_800_000_000)
-        try world.database.recordAdapter(BLEAdapterState(adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: false, settings: "le", owner: "ccm-gatewayd", detail: nil, updatedAt: when))
-        try world.database.recordAdapter(BLEAdapterState(adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: true, settings: "powered, bondable, le", owner: "ccm-gatewayd", detail: nil, updatedAt: when))
+        try world.database.recordAdapter(
+            BLEAdapterState(
+                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: false, settings: "le", owner: "ccm-gatewayd", detail: nil,
+                updatedAt: when))
+        try world.database.recordAdapter(
+            BLEAdapterState(
+                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: true, settings: "powered, bondable, le", owner: "ccm-gatewayd",
+                detail: nil, updatedAt: when))
         let state = try #require(try world.database.adapterState())
         #expect(state.powered && state.settings == "powered, bondable, le" && state.adapter == "hci0")
     }

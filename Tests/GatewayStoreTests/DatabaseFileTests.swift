@@ -1,11 +1,11 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 #if canImport(Glibc)
 import Glibc
@@ -21,7 +21,9 @@ struct DatabaseFileTests {
         let path = directory.file("gateway.sqlite")
         let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
         #expect(error.code == .missing)
-        #expect(error.message == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
+        #expect(
+            error.message
+                == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -95,7 +97,10 @@ struct DatabaseFileTests {
                 try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
             }
             #expect(error.code == .replaced)
-            #expect(error.message == "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path")
+            #expect(
+                error.message
+                    == "the database at \(path) was replaced by another file while open; nothing more is written to the old one. Remove \(path)-wal and \(path)-shm (they belong to the old file; SQLite would apply them to the new one), then start again to use the file now at that path"
+            )
         }
         // A new open uses the file now at the path, untouched by the old connection.
         #expect(try GatewayDatabase(path: path).patients().map(\.id) == ["B1"])

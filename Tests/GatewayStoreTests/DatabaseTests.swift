@@ -21,9 +21,12 @@ struct DatabaseTests {
     @Test("Dates written without a DateFormatter are GRDB's text to the millisecond")
     func storedDates() {
         var generator = SystemRandomNumberGenerator()
-        var dates = [Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1.0005), Date(timeIntervalSince1970: 1_772_631_730.9999),
-            Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 4_102_444_799.999), Date(timeIntervalSinceReferenceDate: 0.0004),
-            Date(timeIntervalSince1970: -2_208_988_800.25)]
+        var dates = [
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1.0005), Date(timeIntervalSince1970: 1_772_631_730.9999),
+            Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 4_102_444_799.999),
+            Date(timeIntervalSinceReferenceDate: 0.0004),
+            Date(timeIntervalSince1970: -2_208_988_800.25),
+        ]
         for _ in 0..<20_000 { dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...7e9, using: &generator))) }
         for date in dates {
             #expect(StoredDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
@@ -38,7 +41,12 @@ struct DatabaseTests {
         let tables = try database.read { db in
             try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
-        #expect(tables == ["alert", "alert_event", "alert_sink", "audit", "ble_adapter", "ble_bond", "ble_discovered", "ble_pairing", "ble_sync", "careplan", "control_test", "device", "device_user", "grdb_migrations", "hub", "hub_patient", "inbox", "inbox_item", "patient", "patient_month", "reading", "staff", "time_entry", "time_timer"])
+        #expect(
+            tables == [
+                "alert", "alert_event", "alert_sink", "audit", "ble_adapter", "ble_bond", "ble_discovered", "ble_pairing", "ble_sync",
+                "careplan", "control_test", "device", "device_user", "grdb_migrations", "hub", "hub_patient", "inbox", "inbox_item",
+                "patient", "patient_month", "reading", "staff", "time_entry", "time_timer",
+            ])
         #expect(try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
         #expect(try database.read { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         let mode = try #require(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)

@@ -1,11 +1,11 @@
 import Foundation
-import GatewayCore
 import GRDB
+import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 @Suite("Registered hubs and staff", .ownThreads)
 struct HubsTests {
@@ -26,7 +26,8 @@ struct HubsTests {
         #expect(outcomes.first?.deviceID == "A4:C1:38:12:34:56", "the claimed device is shown in the inbox")
         #expect(
             outcomes.first?.reason
-                == "unknown hub h5; nothing from it is stored as a reading or time until it is registered: ccmctl hubs add h5, which replays its quarantined inputs")
+                == "unknown hub h5; nothing from it is stored as a reading or time until it is registered: ccmctl hubs add h5, which replays its quarantined inputs"
+        )
         #expect(try world.count("SELECT COUNT(*) FROM reading") == 0)
         // Re-assigning the device replays device quarantine only, never a hub's.
         #expect(try world.pipeline.assignDevice("A4:C1:38:12:34:56", to: "P1", by: "test").isEmpty)
@@ -45,11 +46,14 @@ struct HubsTests {
     func disabledHub() throws {
         let world = try World()
         try world.database.setHubEnabled("hub7", false, by: "ops")
-        let json = #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
+        let json =
+            #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
         let outcomes = try world.ingest(json, hub: "hub7")
         #expect(outcomes.map(\.status) == [.rejected])
         #expect(outcomes.first?.code == "hub_disabled")
-        #expect(outcomes.first?.reason == "hub hub7 is disabled (by ops); its inputs are not taken; if that was a mistake, run ccmctl hubs enable hub7")
+        #expect(
+            outcomes.first?.reason
+                == "hub hub7 is disabled (by ops); its inputs are not taken; if that was a mistake, run ccmctl hubs enable hub7")
         let time = try world.pipeline.ingest(timeInput(Self.time(), hub: "hub7"))
         #expect(time.map(\.code) == ["hub_disabled"])
         #expect(try world.count("SELECT COUNT(*) FROM reading") == 0)
@@ -70,10 +74,22 @@ struct HubsTests {
         try world.database.addStaff("nurse.old", role: .clinicalStaff, by: "ops")
         try world.database.disableStaff("nurse.old", by: "ops")
         let cases: [(String, String?, String)] = [
-            (Self.time("mallory", id: "a"), "app1", "staff: unknown staff mallory; only registered staff's time bills: register them with ccmctl staff add mallory --role clinical_staff"),
-            (Self.time("nurse.old", id: "b"), "app1", "staff: staff nurse.old is disabled; their time does not bill (ask the practice administrator if this is wrong)"),
-            (Self.time("dr.lee", id: "c"), "app1", "role: staff dr.lee is registered as physician, not clinical_staff; record the time with role physician"),
-            (Self.time(id: "d"), "app3", "patient: hub app3 is not registered for patient P1; time is taken only from a hub registered for the patient: ccmctl hubs add app3 --patient P1"),
+            (
+                Self.time("mallory", id: "a"), "app1",
+                "staff: unknown staff mallory; only registered staff's time bills: register them with ccmctl staff add mallory --role clinical_staff"
+            ),
+            (
+                Self.time("nurse.old", id: "b"), "app1",
+                "staff: staff nurse.old is disabled; their time does not bill (ask the practice administrator if this is wrong)"
+            ),
+            (
+                Self.time("dr.lee", id: "c"), "app1",
+                "role: staff dr.lee is registered as physician, not clinical_staff; record the time with role physician"
+            ),
+            (
+                Self.time(id: "d"), "app3",
+                "patient: hub app3 is not registered for patient P1; time is taken only from a hub registered for the patient: ccmctl hubs add app3 --patient P1"
+            ),
         ]
         for (json, hub, reason) in cases {
             let outcome = try world.pipeline.ingest(timeInput(json, hub: hub))
@@ -82,7 +98,8 @@ struct HubsTests {
         }
         #expect(try world.pipeline.ingest(timeInput(Self.time(id: "e"), hub: "app1")).map(\.status) == [.accepted])
         #expect(try world.pipeline.ingest(timeInput(Self.time(id: "e"), hub: "app2")).map(\.status) == [.duplicate], "same id, other hub")
-        #expect(try world.pipeline.ingest(timeInput(Self.time("dr.lee", role: "physician", id: "f"), hub: "app2")).map(\.status) == [.accepted])
+        #expect(
+            try world.pipeline.ingest(timeInput(Self.time("dr.lee", role: "physician", id: "f"), hub: "app2")).map(\.status) == [.accepted])
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 2)
 
         // ccmctl time add and alert acknowledgements check staff the same way.
@@ -104,7 +121,8 @@ struct HubsTests {
         let queue = try DatabaseQueue(path: path)
         try Schema.migrator.migrate(queue, upTo: "2026-11-30-alert-outbox")
         try queue.write { db in
-            try db.execute(sql: """
+            try db.execute(
+                sql: """
                     INSERT INTO patient (id, time_zone, created_at, updated_at) VALUES ('P1', 'UTC', '2026-03-01', '2026-03-01');
                     INSERT INTO device (id, kind, patient_id, hub_id, created_at) VALUES ('hub7-scale-1', 'scale', 'P1', 'hub7', '2026-03-01');
                     INSERT INTO device (id, kind, patient_id, created_at) VALUES ('cuff-1', 'bp_monitor', 'P1', '2026-03-01');

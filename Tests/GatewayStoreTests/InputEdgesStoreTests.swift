@@ -1,11 +1,11 @@
 import Foundation
-import GatewayCore
 import GRDB
+import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 #if canImport(Glibc)
 import Glibc
@@ -93,7 +93,8 @@ struct InputEdgesStoreTests {
         #expect(outcomes[0].code == "too_large")
         #expect(
             outcomes[0].reason
-                == "payload of \(size) bytes is over the 65536-byte limit; split it into smaller messages (only its first 65536 bytes are kept)")
+                == "payload of \(size) bytes is over the 65536-byte limit; split it into smaller messages (only its first 65536 bytes are kept)"
+        )
         let stored = try #require(try world.database.inbox(status: "rejected").first)
         #expect(stored.payload.count == 65536)
         #expect(stored.payload.prefix(head.utf8.count) == Data(head.utf8))
@@ -115,7 +116,8 @@ struct InputEdgesStoreTests {
     @Test("A blood-pressure reading identified by its record number alone is stored once")
     func sequenceOnly() throws {
         let world = try World()
-        let json = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88},"seq":41}"#
+        let json =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88},"seq":41}"#
         #expect(try world.ingest(json).map(\.status) == [.accepted])
         let again = try world.ingest(json)
         #expect(again.map(\.status) == [.duplicate])
@@ -142,8 +144,10 @@ struct InputEdgesStoreTests {
             outcomes.first?.reason
                 == #""hub 7" is not a valid hub id: a space is not allowed; use 1 to 64 characters from A-Z a-z 0-9 . _ - : @ (no spaces, control characters, #, + or /) (the hub id is the topic level after hub/, or ccmctl ingest --hub)"#
         )
-        let time = #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"t1"}"#
-        let timeOutcomes = try world.pipeline.ingest(RawInput(source: "mqtt:x", format: .timeEntryV1, hubID: "hub\u{1B}", payload: Data(time.utf8)))
+        let time =
+            #"{"v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call","id":"t1"}"#
+        let timeOutcomes = try world.pipeline.ingest(
+            RawInput(source: "mqtt:x", format: .timeEntryV1, hubID: "hub\u{1B}", payload: Data(time.utf8)))
         #expect(timeOutcomes.map(\.status) == [.rejected])
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 0)
         try world.pipeline.addHub("hub-7", patients: ["P1"], by: "test")
@@ -157,10 +161,12 @@ struct InputEdgesStoreTests {
         let deps = try String(contentsOf: scripts.appendingPathComponent("install-deps"), encoding: .utf8)
         #expect(!test.contains("pip install"))
         let packages = try #require(deps.split(separator: "\n").first { $0.hasPrefix("packages=(") })
-        #expect(packages.split(separator: " ").contains { $0.trimmingCharacters(in: CharacterSet(charactersIn: "()")) == "python3-jsonschema" })
+        #expect(
+            packages.split(separator: " ").contains { $0.trimmingCharacters(in: CharacterSet(charactersIn: "()")) == "python3-jsonschema" })
     }
 }
 
 extension World {
-    static let bp = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":142,"diastolic":91}}"#
+    static let bp =
+        #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":142,"diastolic":91}}"#
 }

@@ -1,15 +1,16 @@
 import Foundation
 import GRDB
 import GatewayCore
+import GatewayPipeline
 import GatewayTestSupport
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 @Suite("The pipeline", .ownThreads)
 struct PipelineTests {
-    static let bp = #"{"v":1,"device":"a4:c1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":142,"diastolic":91,"pulse":72},"seq":311}"#
+    static let bp =
+        #"{"v":1,"device":"a4:c1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":142,"diastolic":91,"pulse":72},"seq":311}"#
 
     @Test("An accepted reading is stored normalized with both times, its source and its inbox entry")
     func accepted() throws {
@@ -36,30 +37,41 @@ struct PipelineTests {
         let world = try World()
         let first = try world.ingest(Self.bp)
         // Another spelling of the same device and the same instant in another offset.
-        let again = try world.ingest(Self.bp.replacingOccurrences(of: "a4:c1", with: "A4:C1").replacingOccurrences(of: "07:42:10-06:00", with: "13:42:10Z"))
+        let again = try world.ingest(
+            Self.bp.replacingOccurrences(of: "a4:c1", with: "A4:C1").replacingOccurrences(of: "07:42:10-06:00", with: "13:42:10Z"))
         #expect(again.map(\.status) == [.duplicate])
         #expect(again[0].readingID == first[0].readingID)
-        #expect(again[0].reason == "same reading as reading \(first[0].readingID!) (A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:42:10Z)")
+        #expect(
+            again[0].reason == "same reading as reading \(first[0].readingID!) (A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:42:10Z)")
         #expect(try world.count("SELECT COUNT(*) FROM reading") == 1)
         #expect(try world.count("SELECT COUNT(*) FROM inbox") == 2)
     }
 
-    @Test("Stored glucose records downloaded again fold by sequence number; the same number with another time is a reset meter's new record")
+    @Test(
+        "Stored glucose records downloaded again fold by sequence number; the same number with another time is a reset meter's new record")
     func glucoseSequence() throws {
         let world = try World()
-        let record = #"{"v":1,"device":"C0:26:DA:01:02:03","kind":"glucose","measured_at":"2026-03-04T06:55:00-06:00","unit":"mmol/L","values":{"glucose":7.4},"meal":"fasting","seq":2}"#
+        let record =
+            #"{"v":1,"device":"C0:26:DA:01:02:03","kind":"glucose","measured_at":"2026-03-04T06:55:00-06:00","unit":"mmol/L","values":{"glucose":7.4},"meal":"fasting","seq":2}"#
         #expect(try world.ingest(record).map(\.status) == [.accepted])
         // The same record again, its time in another offset: the same reading.
-        #expect(try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55:00-06:00", with: "2026-03-04T12:55:00Z")).map(\.status) == [.duplicate])
+        #expect(
+            try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55:00-06:00", with: "2026-03-04T12:55:00Z")).map(\.status) == [
+                .duplicate
+            ])
         // Same sequence number, another time: the meter was reset and numbers its records anew.
         // Folding it would lose a reading; it starts the meter's record epoch 1 (audited).
-        let reset = try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2"))
+        let reset = try world.ingest(
+            record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2"))
         #expect(reset.map(\.status) == [.accepted])
         #expect(reset[0].reason?.hasPrefix("meter reset detected (sequence 2 already stored with another time)") == true)
         #expect(try world.database.readings(kind: .glucose).map(\.epoch) == [0, 1])
         #expect(try world.count("SELECT COUNT(*) FROM audit WHERE action = 'glucose.reset'") == 1)
         // The new record downloaded again folds under its epoch.
-        #expect(try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2")).map(\.status) == [.duplicate])
+        #expect(
+            try world.ingest(
+                record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2")
+            ).map(\.status) == [.duplicate])
         let reading = try #require(try world.database.readings(kind: .glucose).first)
         #expect(reading.values[.glucose] == 133.3184)
         #expect(reading.originalValues[.glucose] == 7.4)
@@ -70,13 +82,15 @@ struct PipelineTests {
     @Test("Unknown device: quarantined; registering it for a patient replays it into a reading")
     func quarantineThenRegister() throws {
         let world = try World()
-        let json = #"{"v":1,"device":"hub7-oxi-1","kind":"spo2","measured_at":"2026-03-04T06:31:00-06:00","unit":"%","values":{"spo2":95,"pulse":77}}"#
+        let json =
+            #"{"v":1,"device":"hub7-oxi-1","kind":"spo2","measured_at":"2026-03-04T06:31:00-06:00","unit":"%","values":{"spo2":95,"pulse":77}}"#
         let outcomes = try world.ingest(json)
         #expect(outcomes.map(\.status) == [.quarantined])
         #expect(outcomes[0].code == "unknown_device")
         #expect(
             outcomes[0].reason
-                == "unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings")
+                == "unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings"
+        )
         #expect(try world.database.readings().isEmpty)
         let replayed = try world.pipeline.addDevice(Device(id: "hub7-oxi-1", kind: .pulseOximeter, patientID: "P2"), by: "nurse")
         #expect(replayed.map(\.status) == [.accepted])
@@ -91,12 +105,14 @@ struct PipelineTests {
     func quarantineThenAssign() throws {
         let world = try World()
         try world.pipeline.addDevice(Device(id: "hub7-thermo-1", kind: .thermometer), by: "nurse")
-        let json = #"{"v":1,"device":"hub7-thermo-1","kind":"temperature","measured_at":"2026-03-04T06:32:00-06:00","unit":"[degF]","values":{"temperature":99.5}}"#
+        let json =
+            #"{"v":1,"device":"hub7-thermo-1","kind":"temperature","measured_at":"2026-03-04T06:32:00-06:00","unit":"[degF]","values":{"temperature":99.5}}"#
         let outcomes = try world.ingest(json)
         #expect(outcomes.map(\.code) == ["unassigned_device"])
         #expect(
             outcomes[0].reason
-                == "device hub7-thermo-1 is not assigned to a patient; assign it with ccmctl devices assign hub7-thermo-1 --patient PATIENT, which replays its quarantined readings")
+                == "device hub7-thermo-1 is not assigned to a patient; assign it with ccmctl devices assign hub7-thermo-1 --patient PATIENT, which replays its quarantined readings"
+        )
         let replayed = try world.pipeline.assignDevice("hub7-thermo-1", to: "P2", by: "nurse")
         #expect(replayed.map(\.status) == [.accepted])
         #expect(try world.database.readings().first?.values[.temperature] == 37.5)
@@ -109,13 +125,15 @@ struct PipelineTests {
     @Test("A hub cannot publish for another hub's device: rejected and audited")
     func wrongHub() throws {
         let world = try World()
-        let json = #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"lb","values":{"weight":201.4}}"#
+        let json =
+            #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"lb","values":{"weight":201.4}}"#
         try world.pipeline.addHub("hub9", by: "test")
         let outcomes = try world.ingest(json, hub: "hub9")
         #expect(outcomes.map(\.status) == [.rejected])
         #expect(
             outcomes[0].reason
-                == "device: device hub7-scale-1 is assigned to hub hub7, not hub hub9; a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign hub7-scale-1 --patient P2 --hub hub9)")
+                == "device: device hub7-scale-1 is assigned to hub hub7, not hub hub9; a hub cannot publish for another hub's devices (if the device moved, run ccmctl devices assign hub7-scale-1 --patient P2 --hub hub9)"
+        )
         let audit = try #require(try world.database.auditLog(entity: "device", id: "hub7-scale-1").last)
         #expect(audit.action == "reading.wrong_hub")
         #expect(audit.actor == "hub:hub9")
@@ -135,7 +153,8 @@ struct PipelineTests {
         #expect(outcomes.map(\.item) == [0, 1, 2])
         #expect(
             outcomes[1].reason
-                == "[1].values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again")
+                == "[1].values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again"
+        )
     }
 
     @Test("A payload over the limit is rejected whole, and kept")
@@ -169,7 +188,8 @@ struct PipelineTests {
         #expect(outcomes.map(\.status) == [.accepted])
         #expect(
             outcomes[0].reason
-                == "measured_at 2031-03-04T14:00:00Z is 2629440 minutes after received_at; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings")
+                == "measured_at 2031-03-04T14:00:00Z is 2629440 minutes after received_at; device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
+        )
         let reading = try #require(try world.database.readings().first)
         #expect(reading.clockSuspect)
         #expect(reading.effectiveAt == World.received)

@@ -1,12 +1,12 @@
 import Foundation
 import GRDB
 import GatewayCore
-import Synchronization
+import GatewayPipeline
 import GatewayTestSupport
+import Synchronization
 import Testing
 
 @testable import GatewayStore
-import GatewayPipeline
 
 /// Never stops (docs/data-flow.md § "Deciding"): no input stops the pipeline, a busy database makes
 /// writers wait, suspect clocks stay out of windowed rules, and write transactions are bounded.
@@ -50,12 +50,16 @@ struct RobustnessTests {
         }
         // An input of a format a newer version wrote.
         let future = try world.database.write { db -> Int64 in
-            try db.execute(sql: "INSERT INTO inbox (received_at, source, format, payload) VALUES (?, 'test', 'native-v9', x'7b7d')", arguments: [World.received])
+            try db.execute(
+                sql: "INSERT INTO inbox (received_at, source, format, payload) VALUES (?, 'test', 'native-v9', x'7b7d')",
+                arguments: [World.received])
             return db.lastInsertedRowID
         }
         let context = try world.pipeline.receive(Self.context77)
         let good = try world.pipeline.receive(
-            RawInput(source: "test", payload: Data(Self.glucoseReading(at: "2026-03-04T08:00:00-06:00", seq: 78).utf8), receivedAt: World.received))
+            RawInput(
+                source: "test", payload: Data(Self.glucoseReading(at: "2026-03-04T08:00:00-06:00", seq: 78).utf8),
+                receivedAt: World.received))
 
         let outcomes = try world.pipeline.processPending()
         #expect(outcomes.map(\.inboxID) == [future, context, good])
@@ -240,4 +244,3 @@ final class CommitCounter: TransactionObserver, Sendable {
     func databaseDidCommit(_ db: Database) { commits.withLock { $0 += 1 } }
     func databaseDidRollback(_ db: Database) {}
 }
-

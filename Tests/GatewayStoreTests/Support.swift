@@ -1,10 +1,11 @@
 import Foundation
-@_exported import GatewayTestSupport
-import GatewayCore
 import GRDB
-import Synchronization
-@testable import GatewayStore
+import GatewayCore
 import GatewayPipeline
+@_exported import GatewayTestSupport
+import Synchronization
+
+@testable import GatewayStore
 
 /// Keeps every alert event a pipeline delivers.
 final class RecordingSink: AlertSink {
@@ -23,7 +24,6 @@ final class ManualClock: Sendable {
     var now: Date { date.withLock { $0 } }
     func set(_ new: Date) { date.withLock { $0 = new } }
 }
-
 
 /// The repository's `Fixtures/` folder.
 let fixtures = TestPaths.fixtures
@@ -62,4 +62,3 @@ struct World {
         try database.read { try Int.fetchOne($0, sql: sql) ?? 0 }
     }
 }
-

@@ -1,8 +1,8 @@
 import Foundation
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -30,7 +30,9 @@ struct AlertLogOutageTests {
     }
 
     static func ids(_ path: String) -> [Int64] {
-        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { AlertLogFormat.parse(String($0))?.eventID }
+        ((try? String(contentsOfFile: path, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            AlertLogFormat.parse(String($0))?.eventID
+        }
     }
 
     /// A database with P1 (a BP cuff, the hypertension plan), a daemon configuration, and the
@@ -39,7 +41,8 @@ struct AlertLogOutageTests {
         let configPath = try writeDaemonConfig(in: directory, alertLog: log)
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
         try database.addPatient(Patient(id: "P1", name: "Outage Test", timeZone: "UTC"), by: "test")
-        let pipeline = Pipeline(database: database, templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
+        let pipeline = Pipeline(
+            database: database, templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
         try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
         let daemonPath = TestPaths.product("ccm-gatewayd")
@@ -53,7 +56,8 @@ struct AlertLogOutageTests {
         return (database, pipeline, command)
     }
 
-    static let reading = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
+    static let reading =
+        #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(RFC3339.format(Date()))","unit":"mmHg","values":{"systolic":185,"diastolic":90}}"#
 
     static func runReadOnlyAtStart() throws {
         let directory = TemporaryDirectory()
@@ -106,7 +110,9 @@ struct AlertLogOutageTests {
         #expect(ids(log + ".1") == [1])
         #expect(daemon.terminate(SIGTERM) == 0)
         let journal = try String(contentsOfFile: stderr, encoding: .utf8)
-        #expect(journal.components(separatedBy: "alert events cannot be delivered").count == 2, "logged once for the outage, not per event or retry")
+        #expect(
+            journal.components(separatedBy: "alert events cannot be delivered").count == 2,
+            "logged once for the outage, not per event or retry")
         #expect(ids(log) == [2, 3, 4])
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -13,7 +13,9 @@ import Glibc
 struct BacklogTests {
     static let inputs = 20_000
 
-    @Test("With 20,000 undecided inputs the daemon is READY at once, says it is catching up, decides a new reading ahead of them, and all behind it")
+    @Test(
+        "With 20,000 undecided inputs the daemon is READY at once, says it is catching up, decides a new reading ahead of them, and all behind it"
+    )
     func readyBeforeTheBacklog() async throws {
         try Self.run()
     }
@@ -31,8 +33,10 @@ struct BacklogTests {
             _ = try pipeline.receive(
                 batch: (chunk..<chunk + 1000).map { n in
                     let at = RFC3339.format(start.addingTimeInterval(Double(n) * 60))
-                    let line = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
-                    return RawInput(source: "mqtt:before-crash", payload: Data(line.utf8), receivedAt: start.addingTimeInterval(Double(n) * 60 + 5))
+                    let line =
+                        #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
+                    return RawInput(
+                        source: "mqtt:before-crash", payload: Data(line.utf8), receivedAt: start.addingTimeInterval(Double(n) * 60 + 5))
                 })
         }
         #expect(try pipeline.pendingCount() == inputs)
@@ -56,7 +60,8 @@ struct BacklogTests {
         #expect(ready.contains("catching up: "))
         #expect(pendingAtReady > 0, "the backlog was decided before READY=1")
         // A reading that arrives now is decided ahead of the backlog, not after all of it.
-        let live = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-11-30T05:00:00Z","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
+        let live =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-11-30T05:00:00Z","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
             + "\n"
         _ = live.withCString { write(fds[1], $0, strlen($0)) }
         let liveAt = try #require(RFC3339.parse("2026-11-30T05:00:00Z"))

@@ -18,7 +18,8 @@ struct DaemonDatabaseTests {
     static let ccmctl = products.appendingPathComponent("ccmctl").path
 
     static func start(_ config: String, log: String, notify: NotifyListener, arguments: [String] = []) throws -> Spawned {
-        try Spawned(daemon, arguments + ["--config", config], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], stderr: log)
+        try Spawned(
+            daemon, arguments + ["--config", config], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], stderr: log)
     }
 
     /// SIGTERM, then the exit status within 10 s (nil: killed after that).
@@ -44,7 +45,9 @@ struct DaemonDatabaseTests {
 
     enum Change: String, CaseIterable, Sendable { case deleted, replaced }
 
-    @Test("A database deleted or replaced while the daemon idles stops it (exit 1) naming the file; restarted, it never makes a new one", arguments: Change.allCases)
+    @Test(
+        "A database deleted or replaced while the daemon idles stops it (exit 1) naming the file; restarted, it never makes a new one",
+        arguments: Change.allCases)
     func fileChangedWhileRunning(change: Change) throws {
         let directory = TemporaryDirectory()
         let config = try writeDaemonConfig(in: directory)
@@ -115,11 +118,13 @@ struct DaemonDatabaseTests {
 
         // ccmctl does not take the lock.
         let out = directory.file("ccmctl.out")
-        let ccmctl = try Spawned(Self.ccmctl, ["patients", "add", "P1", "--name", "Ada Test", "--config", config], stdout: out, stderr: out)
+        let ccmctl = try Spawned(
+            Self.ccmctl, ["patients", "add", "P1", "--name", "Ada Test", "--config", config], stdout: out, stderr: out)
         #expect(ccmctl.wait(timeout: 10) == 0, "ccmctl failed while the daemon ran: \(Self.text(out))")
         // Nor does the one-shot ble-sync: it gets as far as looking the device up.
         let syncLog = directory.file("ble-sync.log")
-        let sync = try Spawned(Self.daemon, ["ble-sync", "unix:\(directory.file("none.sock"))", "--device", "NOPE", "--config", config], stderr: syncLog)
+        let sync = try Spawned(
+            Self.daemon, ["ble-sync", "unix:\(directory.file("none.sock"))", "--device", "NOPE", "--config", config], stderr: syncLog)
         #expect(sync.wait(timeout: 10) == 1)
         #expect(Self.text(syncLog).contains("no registered device NOPE"))
         #expect(!Self.text(syncLog).contains("another ccm-gatewayd"))
@@ -127,7 +132,9 @@ struct DaemonDatabaseTests {
         // The kernel drops the lock however the holder ends.
         #expect(first.terminate(SIGKILL) == 128 + SIGKILL)
         let third = try Self.start(config, log: directory.file("third.log"), notify: notify)
-        #expect(notify.waitFor("READY=1") != nil, "the daemon did not start after kill -9 of the first: \(Self.text(directory.file("third.log")))")
+        #expect(
+            notify.waitFor("READY=1") != nil,
+            "the daemon did not start after kill -9 of the first: \(Self.text(directory.file("third.log")))")
         #expect(Self.stop(third) == 0)
         #expect(Self.text(database + ".lock") == "\(third.pid)\n")
     }

@@ -2,12 +2,12 @@ import Foundation
 import GatewayBLE
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
+import GatewayTestSupport
 import InMemoryLogging
 import Logging
 import ServiceLifecycle
-import GatewayTestSupport
 import Testing
 
 @testable import ccm_gatewayd
@@ -32,7 +32,8 @@ struct GatewayTests {
     func seed(_ path: String) throws {
         let database = try GatewayDatabase(path: path, mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
-        try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try Pipeline(database: database).addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
     }
 
@@ -115,7 +116,10 @@ struct GatewayTests {
         let error = try #require(throws: GatewaydError.self) {
             try Gateway(config: settings, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
-        #expect(error.description == "sources.file.path: cannot read \(directory.path)/none.jsonl; check the path or remove sources.file from the configuration")
+        #expect(
+            error.description
+                == "sources.file.path: cannot read \(directory.path)/none.jsonl; check the path or remove sources.file from the configuration"
+        )
     }
 
     @Test("The daemon process: READY=1, then SIGTERM gives STOPPING=1 and exit status 0")

@@ -20,7 +20,6 @@ struct OperatorGroupTests {
         ? "needs root to create throwaway users and a group (useradd, groupadd) and to run ccmctl as them (setpriv)"
         : tools.first(where: { !FileManager.default.isExecutableFile(atPath: $0) }).map { "\($0) is missing" }
 
-
     /// A group like ccm-gateway, the daemon's user in it, an operator in it, and a user outside.
     final class Accounts {
         let group: String
@@ -35,14 +34,19 @@ struct OperatorGroupTests {
             member = "ccmt-\(tag)-m"
             outsider = "ccmt-\(tag)-x"
             try Self.run("/usr/sbin/groupadd", [group])
-            try Self.run("/usr/sbin/useradd", ["--no-create-home", "--no-user-group", "--gid", group, "--shell", "/usr/sbin/nologin", daemon])
-            try Self.run("/usr/sbin/useradd", ["--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", member])
+            try Self.run(
+                "/usr/sbin/useradd", ["--no-create-home", "--no-user-group", "--gid", group, "--shell", "/usr/sbin/nologin", daemon])
+            try Self.run(
+                "/usr/sbin/useradd", ["--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", member])
             try Self.run("/usr/sbin/useradd", ["--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", outsider])
         }
 
         static func run(_ tool: String, _ arguments: [String]) throws {
             let status = try Spawned(tool, arguments).wait(timeout: 30)
-            guard status == 0 else { throw SupportError(description: "\(tool) \(arguments.joined(separator: " ")) failed (\(status.map(String.init) ?? "timed out"))") }
+            guard status == 0 else {
+                throw SupportError(
+                    description: "\(tool) \(arguments.joined(separator: " ")) failed (\(status.map(String.init) ?? "timed out"))")
+            }
         }
 
         var gid: gid_t { getgrnam(group)?.pointee.gr_gid ?? 0 }
@@ -61,16 +65,22 @@ struct OperatorGroupTests {
 
     /// Runs `binary` as `user` (primary group `group`, supplementary groups from /etc/group)
     /// under umask 077, the most closed an operator's shell may have.
-    static func run(as user: String, group: String? = nil, _ binary: String, _ arguments: [String], in directory: TemporaryDirectory) throws -> Result {
+    static func run(
+        as user: String, group: String? = nil, _ binary: String, _ arguments: [String], in directory: TemporaryDirectory
+    ) throws -> Result {
         let tag = UUID().uuidString.prefix(8)
         let out = directory.file("out-\(tag)"), err = directory.file("err-\(tag)")
         let child = try Spawned(
             "/bin/sh",
-            ["-c", "umask 077 && exec \"$@\"", "sh", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(group ?? user)", "--init-groups", "--", binary] + arguments,
+            [
+                "-c", "umask 077 && exec \"$@\"", "sh", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(group ?? user)", "--init-groups",
+                "--", binary,
+            ] + arguments,
             environment: ["PATH": "/usr/bin:/bin", "USER": user, "TZ": "UTC", "HOME": "/"], stdout: out, stderr: err)
         let status = child.wait(timeout: 30)
         return Result(
-            status: status, out: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "", err: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+            status: status, out: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+            err: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
     }
 
     static func mode(_ path: String) -> (mode: Int, gid: gid_t)? {
@@ -93,7 +103,8 @@ struct OperatorGroupTests {
         for (name, path) in [("ccmctl", ccmctl), ("ccm-gatewayd", gatewayd)] where link(TestPaths.product(name), path) != 0 {
             try FileManager.default.copyItem(atPath: TestPaths.product(name), toPath: path)
         }
-        try FileManager.default.copyItem(atPath: repository.appendingPathComponent("config/careplans").path, toPath: directory.file("careplans"))
+        try FileManager.default.copyItem(
+            atPath: repository.appendingPathComponent("config/careplans").path, toPath: directory.file("careplans"))
 
         // What the package makes (tmpfiles.d): the state folder 2770 and the log folder 0750,
         // owned by the daemon's user and group.
@@ -107,23 +118,24 @@ struct OperatorGroupTests {
         let alertLog = logs + "/alerts.log"
         let config = directory.file("gateway.yaml")
         try """
-            database:
-              path: \(database)
-            practice:
-              time_zone: America/Chicago
-            careplans:
-              directory: \(directory.file("careplans"))
-            alerts:
-              log: \(alertLog)
-            metrics:
-              textfile: \(state)/ccm-gateway.prom
-            mqtt:
-              enabled: false
-            ble:
-              enabled: false
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        database:
+          path: \(database)
+        practice:
+          time_zone: America/Chicago
+        careplans:
+          directory: \(directory.file("careplans"))
+        alerts:
+          log: \(alertLog)
+        metrics:
+          textfile: \(state)/ccm-gateway.prom
+        mqtt:
+          enabled: false
+        ble:
+          enabled: false
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let readings = directory.file("readings.jsonl")
-        try #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":185,"diastolic":125}}"#
+        try
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T07:42:10-06:00","unit":"mmHg","values":{"systolic":185,"diastolic":125}}"#
             .write(toFile: readings, atomically: true, encoding: .utf8)
         for file in [config, readings] { #expect(chmod(file, 0o644) == 0) }
 
@@ -136,11 +148,13 @@ struct OperatorGroupTests {
         #expect(chmod(notify.path, 0o666) == 0)
         let daemonLog = directory.file("gatewayd.log")
         let daemon = try Spawned(
-            "/usr/bin/setpriv", ["--reuid=\(accounts.daemon)", "--regid=\(accounts.group)", "--init-groups", "--", gatewayd, "--config", config],
+            "/usr/bin/setpriv",
+            ["--reuid=\(accounts.daemon)", "--regid=\(accounts.group)", "--init-groups", "--", gatewayd, "--config", config],
             environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], stderr: daemonLog)
         guard notify.waitFor("READY=1") != nil else {
             daemon.terminate(SIGKILL)
-            Issue.record("the daemon did not start as \(accounts.daemon): \((try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? "")")
+            Issue.record(
+                "the daemon did not start as \(accounts.daemon): \((try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? "")")
             return
         }
         var stopped = false
@@ -182,7 +196,10 @@ struct OperatorGroupTests {
         // Everything in the shared folders (the daemon still running, so -wal and -shm are
         // there): the group's, read-write for it, nothing for others.
         #expect(Self.mode(state)?.mode == 0o2770)
-        #expect(Set(before).isSuperset(of: ["ccm-gateway.sqlite", "ccm-gateway.sqlite-wal", "ccm-gateway.sqlite-shm", "ccm-gateway.sqlite.lock"]))
+        #expect(
+            Set(before).isSuperset(of: [
+                "ccm-gateway.sqlite", "ccm-gateway.sqlite-wal", "ccm-gateway.sqlite-shm", "ccm-gateway.sqlite.lock",
+            ]))
         for name in before {
             let file = try #require(Self.mode(state + "/" + name))
             #expect(file.mode & 0o007 == 0, "\(name) is open to others: \(String(file.mode, radix: 8))")

@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -13,7 +13,8 @@ import Glibc
 struct ReloadTests {
     static func bp(_ systolic: Int, _ diastolic: Int, minute: Int) -> String {
         let at = RFC3339.format(Date().addingTimeInterval(Double(minute - 60) * 60))
-        return #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":\#(diastolic)}}"#
+        return
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(systolic),"diastolic":\#(diastolic)}}"#
             + "\n"
     }
 
@@ -24,7 +25,8 @@ struct ReloadTests {
         let configPath = try writeDaemonConfig(in: directory, alertLog: log)
         let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite", mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "UTC"), by: "test")
-        try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
 
         let notify = try NotifyListener(directory: directory.path)

@@ -83,17 +83,17 @@ struct TimeoutError: Error, CustomStringConvertible {
 func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil, createDatabase: Bool = true) throws -> String {
     let path = directory.file("gateway.yaml")
     try """
-        database:
-          path: \(directory.file("gateway.sqlite"))
-        careplans:
-          directory: \(repository.appendingPathComponent("config/careplans").path)
-        alerts:
-          log: \(alertLog ?? directory.file("alerts.log"))
-        mqtt:
-          enabled: false
-        ble:
-          enabled: false
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+    database:
+      path: \(directory.file("gateway.sqlite"))
+    careplans:
+      directory: \(repository.appendingPathComponent("config/careplans").path)
+    alerts:
+      log: \(alertLog ?? directory.file("alerts.log"))
+    mqtt:
+      enabled: false
+    ble:
+      enabled: false
+    """.write(toFile: path, atomically: true, encoding: .utf8)
     // The daemon never creates its database (ccmctl init does).
     if createDatabase { _ = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create) }
     return path

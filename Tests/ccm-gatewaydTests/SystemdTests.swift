@@ -1,6 +1,6 @@
 import Foundation
-import Logging
 import GatewayTestSupport
+import Logging
 import Testing
 
 @testable import ccm_gatewayd

@@ -1,11 +1,11 @@
 import Foundation
+import GRDB
 import GatewayConfig
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
-import GRDB
-import Logging
+import GatewayStore
 import GatewayTestSupport
+import Logging
 import Testing
 
 @testable import ccm_gatewayd
@@ -36,7 +36,8 @@ struct WatchdogTests {
         let configPath = try writeDaemonConfig(in: directory)
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
-        try Pipeline(database: database).addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
 
         let notify = try NotifyListener(directory: directory.path)
         var fds: [Int32] = [0, 0]
@@ -67,7 +68,8 @@ struct WatchdogTests {
         // Wedged: the database held by another writer, a reading in hand. No WATCHDOG=1 after
         // the interval, until the writer lets go; then the reading is stored and pings resume.
         let holder = try DatabaseQueue(path: directory.file("gateway.sqlite"))
-        let line = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":120,"diastolic":80},"measured_at":"2026-03-04T07:00:00Z"}"#
+        let line =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":120,"diastolic":80},"measured_at":"2026-03-04T07:00:00Z"}"#
             + "\n"
         let pingsWhileWedged = try holder.inDatabase { db -> Int in
             try db.execute(sql: "BEGIN EXCLUSIVE")

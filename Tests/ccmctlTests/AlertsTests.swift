@@ -22,12 +22,16 @@ struct AlertsTests {
     func crisis() throws {
         let cli = try CLI()
         try cli.seed()
-        #expect(try cli.ok(["careplan", "set", "P1", "--template", "hypertension"]) == "care plan of P1: hypertension, 6 rules, 0 overrides\n")
+        #expect(
+            try cli.ok(["careplan", "set", "P1", "--template", "hypertension"]) == "care plan of P1: hypertension, 6 rules, 0 overrides\n")
         let out = try cli.ok(["ingest", "-"], input: Self.bp(182, 121, at: "2026-03-04T07:42:10-06:00"))
         #expect(out.contains("alert 1 raised: urgent P1 bp-high 182/121 mmHg (systolic > 180 mmHg, diastolic > 120 mmHg)"))
         let lines = logLines(cli)
         #expect(lines.count == 1)
-        #expect(lines.first?.contains(" URGENT raised alert=1 patient=P1 rule=bp-high value=\"182/121 mmHg\" threshold=\"systolic > 180 mmHg, diastolic > 120 mmHg\"") == true)
+        #expect(
+            lines.first?.contains(
+                " URGENT raised alert=1 patient=P1 rule=bp-high value=\"182/121 mmHg\" threshold=\"systolic > 180 mmHg, diastolic > 120 mmHg\""
+            ) == true)
         try cli.ok(["ingest", "-"], input: Self.bp(184, 122, at: "2026-03-04T07:52:10-06:00"))
         #expect(logLines(cli).count == 1)
         let alerts = try cli.json(["alerts", "list"])
@@ -42,8 +46,12 @@ struct AlertsTests {
         let cli = try CLI()
         try cli.seed()
         let templates = try cli.json(["careplan", "templates"])
-        #expect(templates.map { $0["template"] as? String } == ["copd", "diabetes-insulin", "diabetes-t2", "heart-failure", "hypertension"])
-        try cli.ok(["careplan", "set", "P2", "--template", "heart-failure", "--template", "hypertension", "--set", "weight-gain-day.warning=1.5lb", "--set", "goal.systolic=125", "--by", "dr.lee"])
+        #expect(
+            templates.map { $0["template"] as? String } == ["copd", "diabetes-insulin", "diabetes-t2", "heart-failure", "hypertension"])
+        try cli.ok([
+            "careplan", "set", "P2", "--template", "heart-failure", "--template", "hypertension", "--set", "weight-gain-day.warning=1.5lb",
+            "--set", "goal.systolic=125", "--by", "dr.lee",
+        ])
         let shown = Dictionary(uniqueKeysWithValues: try cli.json(["careplan", "show", "P2"]).map { ($0["key"] as! String, $0) })
         #expect(shown["weight-gain-day.warning"]?["value"] as? String == "+1.5 lb")
         #expect(shown["weight-gain-day.warning"]?["from"] as? String == "override by dr.lee")
@@ -58,10 +66,22 @@ struct AlertsTests {
         "careplan mistakes name the problem and the fix",
         arguments: [
             (["careplan", "set", "P1", "--template", "asthma"], "unknown template \"asthma\"; the templates in "),
-            (["careplan", "set", "P1", "--template", "hypertension", "--set", "bp-high.diastolic.warning=130"], "rule bp-high diastolic: warning 130 mmHg is beyond urgent 120 mmHg; a warning must come before urgent (lower than it)"),
-            (["careplan", "set", "P1", "--template", "hypertension", "--set", "bp-high.colour=red"], "bp-high.colour: rule bp-high has no parameter colour; use systolic.warning, diastolic.warning, systolic.urgent, diastolic.urgent, resolve_after"),
-            (["careplan", "set", "P1", "--template", "diabetes-t2", "--set", "glucose-high.urgent=20 mmHg"], "glucose-high.urgent: \"mmHg\" is not a unit for glucose; use mg/dL, mmol/L, mol/L, kg/L"),
-            (["careplan", "set", "P1", "--template", "copd", "--set", "spo2-low"], "--set: \"spo2-low\" is not KEY=VALUE; write it like systolic-high.urgent=175"),
+            (
+                ["careplan", "set", "P1", "--template", "hypertension", "--set", "bp-high.diastolic.warning=130"],
+                "rule bp-high diastolic: warning 130 mmHg is beyond urgent 120 mmHg; a warning must come before urgent (lower than it)"
+            ),
+            (
+                ["careplan", "set", "P1", "--template", "hypertension", "--set", "bp-high.colour=red"],
+                "bp-high.colour: rule bp-high has no parameter colour; use systolic.warning, diastolic.warning, systolic.urgent, diastolic.urgent, resolve_after"
+            ),
+            (
+                ["careplan", "set", "P1", "--template", "diabetes-t2", "--set", "glucose-high.urgent=20 mmHg"],
+                "glucose-high.urgent: \"mmHg\" is not a unit for glucose; use mg/dL, mmol/L, mol/L, kg/L"
+            ),
+            (
+                ["careplan", "set", "P1", "--template", "copd", "--set", "spo2-low"],
+                "--set: \"spo2-low\" is not KEY=VALUE; write it like systolic-high.urgent=175"
+            ),
             (["careplan", "set", "P1"], "--template: give at least one; list them with ccmctl careplan templates"),
             (["careplan", "show", "P2"], "patient P2 has no care plan; set one with ccmctl careplan set P2 --template NAME"),
         ])
@@ -77,7 +97,9 @@ struct AlertsTests {
         try cli.seed()
         try cli.ok(["careplan", "set", "P1", "--template", "hypertension"])
         try cli.ok(["ingest", "-"], input: Self.bp(185, 90, at: "2026-03-04T07:42:10-06:00"))
-        #expect(try cli.ok(["alerts", "ack", "1", "--minutes", "6", "--note", "called; rechecked 150/88", "--by", "nurse.kim"]) == "acknowledged alert 1; 6 minutes recorded in the time ledger\n")
+        #expect(
+            try cli.ok(["alerts", "ack", "1", "--minutes", "6", "--note", "called; rechecked 150/88", "--by", "nurse.kim"])
+                == "acknowledged alert 1; 6 minutes recorded in the time ledger\n")
         let ledger = try cli.json(["time", "list"])
         #expect(ledger.count == 1)
         #expect(ledger.first?["minutes"] as? Int == 6 && ledger.first?["activity"] as? String == "alert")
@@ -93,8 +115,12 @@ struct AlertsTests {
         #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3, 4])
         #expect(try cli.fails(["alerts", "ack", "1"]) == "alert 1 is resolved (by dr.lee); there is nothing to acknowledge")
         #expect(try cli.fails(["alerts", "resolve", "42"]) == "no alert 42; list alerts with ccmctl alerts list")
-        #expect(try cli.fails(["alerts", "snooze", "1", "--for", "forever"]) == "--for: \"forever\" is not a duration up to 30d; write it like 30m, 2h or 1d")
-        #expect(try cli.fails(["alerts", "ack", "1", "--minutes", "0"]) == "--minutes: 0 is not between 1 and 600; give the whole minutes spent")
+        #expect(
+            try cli.fails(["alerts", "snooze", "1", "--for", "forever"])
+                == "--for: \"forever\" is not a duration up to 30d; write it like 30m, 2h or 1d")
+        #expect(
+            try cli.fails(["alerts", "ack", "1", "--minutes", "0"]) == "--minutes: 0 is not between 1 and 600; give the whole minutes spent"
+        )
     }
 
     @Test("An alert log that cannot be written is a warning; the next ccmctl that can write it writes what waited, once")
@@ -127,7 +153,10 @@ struct AlertsTests {
         try cli.ok(["ingest", "-"], input: Self.bp(185, 90, at: "2026-03-04T07:42:10-06:00"))
         try cli.ok(["alerts", "ack", "1", "--by", "nurse.kim"])
         let text = try cli.ok(["alerts", "tail", "--lines", "1"])
-        #expect(text.hasSuffix(" URGENT acknowledged alert=1 patient=P1 rule=bp-high value=\"185/90 mmHg\" threshold=\"systolic > 180 mmHg\" title=\"Blood pressure high\" by=nurse.kim event_id=2\n"))
+        #expect(
+            text.hasSuffix(
+                " URGENT acknowledged alert=1 patient=P1 rule=bp-high value=\"185/90 mmHg\" threshold=\"systolic > 180 mmHg\" title=\"Blood pressure high\" by=nurse.kim event_id=2\n"
+            ))
         let json = try cli.ok(["alerts", "tail", "--format", "json"]).split(separator: "\n")
         #expect(json.count == 2)
         #expect(json[0].hasPrefix(#"{"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))

@@ -62,23 +62,25 @@ final class CLI: Sendable {
         alertLog = directory + "/alerts.log"
         let templates = Self.fixtures.deletingLastPathComponent().appendingPathComponent("config/careplans").path
         try """
-            database:
-              path: \(database)
-            practice:
-              time_zone: America/Chicago
-            careplans:
-              directory: \(templates)
-            alerts:
-              log: \(alertLog)
-            metrics:
-              textfile: \(directory)/ccm-gateway.prom
-            billing:
-              fees_directory: \(Self.repository.appendingPathComponent("config/fees").path)
-              conditions: \(Self.repository.appendingPathComponent("config/chronic-conditions.yaml").path)
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        database:
+          path: \(database)
+        practice:
+          time_zone: America/Chicago
+        careplans:
+          directory: \(templates)
+        alerts:
+          log: \(alertLog)
+        metrics:
+          textfile: \(directory)/ccm-gateway.prom
+        billing:
+          fees_directory: \(Self.repository.appendingPathComponent("config/fees").path)
+          conditions: \(Self.repository.appendingPathComponent("config/chronic-conditions.yaml").path)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         // Only ccmctl init creates a database; every other command needs one.
         let created = try run(["init"])
-        guard created.status == 0 else { throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ccmctl init failed: \(created.err)"]) }
+        guard created.status == 0 else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ccmctl init failed: \(created.err)"])
+        }
     }
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
@@ -143,7 +145,9 @@ final class CLI: Sendable {
 
     /// P1 with a BP cuff and a glucometer, P2 with a scale on hub7.
     func seed() throws {
-        try ok(["patients", "add", "P1", "--name", "Ada Test", "--conditions", "I10,E11.9", "--medicare-part-b", "--ccm-consent", "2026-01-15"])
+        try ok([
+            "patients", "add", "P1", "--name", "Ada Test", "--conditions", "I10,E11.9", "--medicare-part-b", "--ccm-consent", "2026-01-15",
+        ])
         try ok(["patients", "add", "P2", "--name", "Bob Test", "--conditions", "I50.22"])
         try ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])
         try ok(["devices", "add", "c0-26-da-01-02-03", "--kind", "glucometer", "--patient", "P1"])

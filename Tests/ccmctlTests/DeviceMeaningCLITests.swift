@@ -1,7 +1,7 @@
 import Foundation
 import GatewayCore
-import GatewayStore
 import GatewayPipeline
+import GatewayStore
 import GatewayTestSupport
 import Testing
 
@@ -27,7 +27,9 @@ struct DeviceMeaningCLITests {
     func gatt(_ cli: CLI, _ characteristic: String, _ device: String, _ bytes: [UInt8]) throws -> [ItemOutcome] {
         let database = try GatewayDatabase(path: cli.database, mode: .existing)
         return try Pipeline(database: database, timeZone: TimeZone(identifier: "America/Chicago")!).ingest(
-            RawInput(source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)", format: .gatt(characteristic: characteristic, device: device), payload: Data(bytes)))
+            RawInput(
+                source: "mqtt:ccm/v1/hub/h1/gatt/\(device)/\(characteristic)",
+                format: .gatt(characteristic: characteristic, device: device), payload: Data(bytes)))
     }
 
     @Test("inbox list --format json gives a binary payload as base64 and a text one as text, each labelled")
@@ -41,7 +43,8 @@ struct DeviceMeaningCLITests {
         #expect(entries.map { $0["payload_encoding"] as? String } == ["base64", "utf8"])
         let binary = try #require(entries[0]["payload"] as? String)
         #expect(Data(base64Encoded: binary).map(Array.init) == bytes)
-        #expect(entries[1]["payload"] as? String == #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"#)
+        #expect(
+            entries[1]["payload"] as? String == #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"#)
         let csv = try cli.ok(["inbox", "list", "--format", "csv"]).split(separator: "\n")
         #expect(csv[0].hasSuffix(",payload_encoding,payload"))
         #expect(csv[1].hasSuffix(",base64,\(binary)"))
@@ -51,17 +54,21 @@ struct DeviceMeaningCLITests {
     func flagsShown() throws {
         let cli = try CLI()
         try cli.seed()
-        #expect(try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(150, 95, minute: 0, status: 0x0001 | 0x0004)).map(\.status) == [.accepted])
+        #expect(
+            try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(150, 95, minute: 0, status: 0x0001 | 0x0004)).map(\.status) == [.accepted])
         #expect(try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(140, 90, minute: 5, status: 0x0004)).map(\.status) == [.accepted])
         let listed = try cli.json(["readings", "list", "--kind", "blood_pressure"])
         #expect(listed.map { $0["flags"] as? [String] } == [["body_movement", "irregular_pulse"], ["irregular_pulse"]])
-        #expect(listed[0]["excluded_from_rules"] as? String == "body movement during the measurement: left out of threshold and average rules")
+        #expect(
+            listed[0]["excluded_from_rules"] as? String == "body movement during the measurement: left out of threshold and average rules")
         #expect(listed[1]["excluded_from_rules"] is NSNull)
         #expect(listed.map { $0["windowed"] as? Bool } == [false, true])
         let table = try cli.ok(["readings", "list", "--kind", "blood_pressure"])
         #expect(table.contains("body_movement irregular_pulse excluded_from_rules"))
         let csv = try cli.ok(["readings", "list", "--kind", "blood_pressure", "--format", "csv"]).split(separator: "\n")
-        #expect(csv[1].contains(",body_movement; irregular_pulse,body movement during the measurement: left out of threshold and average rules,"))
+        #expect(
+            csv[1].contains(
+                ",body_movement; irregular_pulse,body movement during the measurement: left out of threshold and average rules,"))
     }
 
     @Test("devices assign --user maps a cuff's user to a patient, audited, replaying that user's quarantined readings")
@@ -71,16 +78,25 @@ struct DeviceMeaningCLITests {
         let outcome = try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(168, 101, minute: 0, user: 2))
         #expect(outcome.map(\.code) == ["unmapped_user"])
         #expect(try cli.json(["readings", "list", "--kind", "blood_pressure"]).isEmpty)
-        #expect(try cli.json(["inbox", "list", "--status", "quarantined"]).first?["reason"] as? String
-            == "device \(Self.cuff) sent user 2, which is not mapped to a patient; map it with ccmctl devices assign \(Self.cuff) --user 2 --patient PATIENT, which replays its quarantined readings")
+        #expect(
+            try cli.json(["inbox", "list", "--status", "quarantined"]).first?["reason"] as? String
+                == "device \(Self.cuff) sent user 2, which is not mapped to a patient; map it with ccmctl devices assign \(Self.cuff) --user 2 --patient PATIENT, which replays its quarantined readings"
+        )
         let out = try cli.ok(["devices", "assign", Self.cuff, "--user", "2", "--patient", "P2"])
-        #expect(out == "mapped user 2 of device \(Self.cuff) to patient P2\nreplayed 1 quarantined readings: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate\n")
+        #expect(
+            out
+                == "mapped user 2 of device \(Self.cuff) to patient P2\nreplayed 1 quarantined readings: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate\n"
+        )
         let readings = try cli.json(["readings", "list", "--kind", "blood_pressure"])
         #expect(readings.map { $0["patient"] as? String } == ["P2"])
         #expect(readings.first?["user"] as? Int == 2)
-        #expect(try cli.fails(["devices", "assign", Self.cuff, "--user", "300", "--patient", "P2"]).contains("--user: 300 is not a user index; use 0 to 255"))
+        #expect(
+            try cli.fails(["devices", "assign", Self.cuff, "--user", "300", "--patient", "P2"]).contains(
+                "--user: 300 is not a user index; use 0 to 255"))
         #expect(try cli.fails(["devices", "assign", Self.cuff, "--user", "1", "--patient", "NOPE"]).contains("no patient NOPE"))
-        let audit = try GatewayDatabase(path: cli.database, mode: .existing).auditLog(entity: "device", id: Self.cuff).filter { $0.action == "device.assign_user" }
+        let audit = try GatewayDatabase(path: cli.database, mode: .existing).auditLog(entity: "device", id: Self.cuff).filter {
+            $0.action == "device.assign_user"
+        }
         #expect(audit.count == 1)
     }
 

@@ -13,9 +13,18 @@ struct IngestTests {
         let first = try cli.ok(["ingest", Self.demo])
         let lines = first.split(separator: "\n").map(String.init)
         #expect(lines[0] == "5 accepted, 2 rejected, 3 quarantined, 0 duplicate")
-        #expect(lines.contains("line 5 [1]: quarantined: unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings"))
-        #expect(lines.contains("line 8: rejected: values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again"))
-        #expect(lines.contains("line 9: rejected: note: unknown field; the native format v1 allows v, device, kind, measured_at, unit, values, meal, seq, id (remove it or fix its spelling)"))
+        #expect(
+            lines.contains(
+                "line 5 [1]: quarantined: unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings"
+            ))
+        #expect(
+            lines.contains(
+                "line 8: rejected: values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again"
+            ))
+        #expect(
+            lines.contains(
+                "line 9: rejected: note: unknown field; the native format v1 allows v, device, kind, measured_at, unit, values, meal, seq, id (remove it or fix its spelling)"
+            ))
 
         let readings = try cli.json(["readings", "list"])
         #expect(readings.count == 5)
@@ -44,9 +53,14 @@ struct IngestTests {
         try cli.seed()
         try cli.ok(["ingest", Self.demo])
         #expect(try cli.json(["inbox", "list", "--status", "quarantined"]).count == 3)
-        #expect(try cli.ok(["devices", "add", "hub7-oxi-1", "--kind", "pulse_oximeter"]).contains("replayed 1 quarantined readings: 0 accepted, 0 rejected, 1 quarantined, 0 duplicate"))
+        #expect(
+            try cli.ok(["devices", "add", "hub7-oxi-1", "--kind", "pulse_oximeter"]).contains(
+                "replayed 1 quarantined readings: 0 accepted, 0 rejected, 1 quarantined, 0 duplicate"))
         let assigned = try cli.ok(["devices", "assign", "hub7-oxi-1", "--patient", "P2"])
-        #expect(assigned == "assigned device hub7-oxi-1 to patient P2\nreplayed 1 quarantined readings: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate\n")
+        #expect(
+            assigned
+                == "assigned device hub7-oxi-1 to patient P2\nreplayed 1 quarantined readings: 1 accepted, 0 rejected, 0 quarantined, 0 duplicate\n"
+        )
         let spo2 = try cli.json(["readings", "list", "--kind", "spo2"])
         #expect(spo2.count == 1)
         #expect(spo2.first?["patient"] as? String == "P2")
@@ -58,7 +72,8 @@ struct IngestTests {
     func stdin() throws {
         let cli = try CLI()
         try cli.seed()
-        let line = #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
+        let line =
+            #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
         try cli.ok(["hubs", "add", "hub9"])
         #expect(try cli.ok(["ingest", "-", "--hub", "hub9"], input: line + "\n").hasPrefix("0 accepted, 1 rejected"))
         #expect(try cli.ok(["ingest", "-", "--hub", "hub7"], input: "\n" + line + "\n").hasPrefix("1 accepted, 0 rejected"))
@@ -80,9 +95,14 @@ struct IngestTests {
         #expect(table.contains("142/91 mmHg map 108, pulse 72  2026-03-04 07:42 CST"))
         let csv = try cli.ok(["readings", "list", "--kind", "glucose", "--format", "csv"]).split(separator: "\n")
         #expect(csv.count == 3)
-        #expect(csv[0] == "id,patient,device,kind,loinc,unit,values,original_unit,original_values,measured_at,measured_at_text,received_at,effective_at,clock_suspect,windowed,meal,seq,source,flags,excluded_from_rules,user,sample_type,sample_location,epoch")
+        #expect(
+            csv[0]
+                == "id,patient,device,kind,loinc,unit,values,original_unit,original_values,measured_at,measured_at_text,received_at,effective_at,clock_suspect,windowed,meal,seq,source,flags,excluded_from_rules,user,sample_type,sample_location,epoch"
+        )
         #expect(csv[1].contains(",glucose=133.3184,mmol/L,glucose=7.4,2026-03-04T12:55:00Z,"))
-        #expect(try cli.fails(["readings", "list", "--since", "last week"]) == "--since: \"last week\" is not a date; write 2026-03-04 or 2026-03-04T07:00:00-06:00")
+        #expect(
+            try cli.fails(["readings", "list", "--since", "last week"])
+                == "--since: \"last week\" is not a date; write 2026-03-04 or 2026-03-04T07:00:00-06:00")
     }
 
     @Test("inbox list shows each rejection with its reason and the payload as received")
@@ -93,9 +113,14 @@ struct IngestTests {
         let rejected = try cli.json(["inbox", "list", "--status", "rejected"])
         #expect(rejected.map { $0["source"] as? String } == ["file:\(Self.demo):8", "file:\(Self.demo):9"])
         #expect((rejected[1]["payload"] as? String)?.contains(#""note": "left arm""#) == true)
-        #expect(rejected[0]["reason"] as? String == "values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again")
+        #expect(
+            rejected[0]["reason"] as? String
+                == "values.systolic: 350 mmHg is outside the plausible range 40–300 mmHg; check the device and the unit, then measure again"
+        )
         #expect(try cli.json(["inbox", "list", "--device", "c0:26:da:01:02:03"]).count == 2)
-        #expect(try cli.fails(["inbox", "list", "--status", "lost"]) == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate, failed")
+        #expect(
+            try cli.fails(["inbox", "list", "--status", "lost"])
+                == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate, failed")
         #expect(try cli.ok(["inbox", "list", "--status", "pending"]) == "no pending inputs\n")
     }
 
@@ -111,14 +136,14 @@ struct IngestTests {
         #expect(json?["readings_today"] as? Int == 5)
         #expect((json?["last_input"] as? [String: Any])?.keys.sorted() == ["file"])
         try """
-            ccm_gateway_mqtt_enabled 1
-            ccm_gateway_mqtt_connected 1
-            ccm_gateway_ble_available 1
-            ccm_gateway_ble_sessions_total 7
-            ccm_gateway_ble_session_failures_total 2
-            ccm_gateway_start_time_seconds 1772631730
-            ccm_gateway_up 1
-            """.write(toFile: cli.directory + "/ccm-gateway.prom", atomically: true, encoding: .utf8)
+        ccm_gateway_mqtt_enabled 1
+        ccm_gateway_mqtt_connected 1
+        ccm_gateway_ble_available 1
+        ccm_gateway_ble_sessions_total 7
+        ccm_gateway_ble_session_failures_total 2
+        ccm_gateway_start_time_seconds 1772631730
+        ccm_gateway_up 1
+        """.write(toFile: cli.directory + "/ccm-gateway.prom", atomically: true, encoding: .utf8)
         let running = try cli.ok(["status"])
         #expect(running.contains("daemon                running since 2026-03-04 07:42 CST\n"))
         #expect(running.contains("mqtt                  connected\n"))

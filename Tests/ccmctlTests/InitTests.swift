@@ -24,7 +24,10 @@ struct InitTests {
         let path = cli.directory + "/gone/gateway.sqlite"
         let result = try cli.run(arguments + ["--db", path], input: Self.reading)
         #expect(result.status == 1)
-        #expect(result.err == "Error: no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path\n")
+        #expect(
+            result.err
+                == "Error: no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: path))
         #expect(!FileManager.default.fileExists(atPath: cli.directory + "/gone"))
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import GatewayTestSupport
+import Synchronization
 import Testing
 
 @Suite("ccmctl beside a busy database and failed inputs", .ownThreads)
@@ -9,7 +9,8 @@ struct CLIRobustnessTests {
         let start = Date(timeIntervalSince1970: 1_772_600_000)
         return (0..<count).map { n in
             let at = ISO8601DateFormatter().string(from: start.addingTimeInterval(Double(offset + n) * 4 * 3600))
-            return #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(120 + n % 50),"diastolic":80}}"#
+            return
+                #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":\#(120 + n % 50),"diastolic":80}}"#
         }.joined(separator: "\n") + "\n"
     }
 
@@ -42,7 +43,8 @@ struct CLIRobustnessTests {
     func unreadableTimesList() throws {
         let cli = try CLI()
         try cli.seed()
-        let line = #"{"v":1,"device":"c0-26-da-01-02-03","kind":"glucose","measured_at":"9999-12-31T23:59:59-23:59","unit":"mg/dL","values":{"glucose":110},"seq":77}"#
+        let line =
+            #"{"v":1,"device":"c0-26-da-01-02-03","kind":"glucose","measured_at":"9999-12-31T23:59:59-23:59","unit":"mg/dL","values":{"glucose":110},"seq":77}"#
         #expect(try cli.ok(["ingest", "-"], input: line + "\n").hasPrefix("1 accepted"))
         let readings = try cli.json(["readings", "list"])
         #expect(readings.count == 1)
@@ -66,7 +68,9 @@ struct CLIRobustnessTests {
         try cli.seed()
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        holder.arguments = [cli.database, "INSERT INTO inbox (received_at, source, format, payload) VALUES ('garbage', 't', 'native-v1', x'7b7d')"]
+        holder.arguments = [
+            cli.database, "INSERT INTO inbox (received_at, source, format, payload) VALUES ('garbage', 't', 'native-v1', x'7b7d')",
+        ]
         try holder.run()
         holder.waitUntilExit()
         #expect(holder.terminationStatus == 0)

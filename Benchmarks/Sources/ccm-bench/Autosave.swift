@@ -31,7 +31,9 @@ import Glibc
         waitListening(port)
         // The gateway's persistent session exists, then it is away while the hub publishes.
         let login = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "ccm-gateway-1", "-u", "ccm-gateway", "-P", password]
-        guard try run(mosquittoSub, login + ["-t", "ccm/v1/hub/+/reading", "-E"]).status == 0 else { fatalError("mosquitto_sub could not subscribe") }
+        guard try run(mosquittoSub, login + ["-t", "ccm/v1/hub/+/reading", "-E"]).status == 0 else {
+            fatalError("mosquitto_sub could not subscribe")
+        }
         if queued > 0 {
             let publisher = Publisher(port: port, clientID: "bench", username: "bench", password: password)
             for line in backlog.prefix(queued) { publisher.publish("ccm/v1/hub/bench/reading", line.utf8) }
@@ -52,7 +54,8 @@ import Glibc
         Figure(
             name: "Broker save (stop) with \(readings) readings queued, shipped autosave_interval \(Int(interval)) s",
             value: "\(ms(full.seconds)), \(mib(full.kib)) file",
-            against: "nothing queued \(ms(empty.seconds)); \(String(format: "%.1f", share)) % of the broker's time while such a backlog waits",
+            against:
+                "nothing queued \(ms(empty.seconds)); \(String(format: "%.1f", share)) % of the broker's time while such a backlog waits",
             verdict: "measured"))
     notes.append(
         "**Broker persistence.** mosquitto (shipped configuration) with \(readings) QoS 1 readings queued for the gateway's offline session is stopped with SIGTERM, which writes its whole persistence file and fsyncs it; the figure is the time to exit against the same stop with nothing queued. While the broker saves it serves no one, so the save's share of each `autosave_interval` is the cost of the interval while such a backlog waits; with the gateway online the queue is empty and a save costs almost nothing."
@@ -69,6 +72,8 @@ import Glibc
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } } == 0
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        } == 0
     }
 }

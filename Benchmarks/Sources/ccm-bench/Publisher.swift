@@ -19,7 +19,8 @@ final class Publisher: @unchecked Sendable {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
         _ = mosquitto_max_inflight_messages_set(handle, 1000)
         _ = mosquitto_int_option(handle, MOSQ_OPT_TCP_NODELAY, 1)
-        guard mosquitto_connect(handle, "127.0.0.1", Int32(port), 60) == MOSQ_ERR_SUCCESS.rawValue, mosquitto_loop_start(handle) == MOSQ_ERR_SUCCESS.rawValue
+        guard mosquitto_connect(handle, "127.0.0.1", Int32(port), 60) == MOSQ_ERR_SUCCESS.rawValue,
+            mosquitto_loop_start(handle) == MOSQ_ERR_SUCCESS.rawValue
         else { fatalError("the benchmark publisher cannot connect to 127.0.0.1:\(port)") }
     }
 

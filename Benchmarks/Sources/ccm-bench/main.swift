@@ -30,7 +30,8 @@ guard let bin = option("--bin"), let repo = option("--repo") else {
 let readings = Int(option("--readings", default: "100000")!)!
 let out = option("--out", default: repo + "/BENCHMARKS.md")!
 /// The load average when the run began (the machine may be shared with other work).
-let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(separator: " ")
+let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(
+    separator: " ")
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
 // BENCH_KEEP=1 keeps the work folder (databases, logs) for a look afterwards; BENCH_ONLY=drain,
@@ -45,7 +46,9 @@ defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeIte
 
 /// Runs a program to its end; returns its exit status and the seconds it took.
 @discardableResult
-@MainActor func run(_ path: String, _ args: [String], stdin: String? = nil, stdout: String = "/dev/null", environment: [String: String]? = nil) throws -> (
+@MainActor func run(
+    _ path: String, _ args: [String], stdin: String? = nil, stdout: String = "/dev/null", environment: [String: String]? = nil
+) throws -> (
     status: Int32, seconds: Double
 ) {
     let process = Process()
@@ -62,7 +65,9 @@ defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeIte
     return (process.terminationStatus, Date().timeIntervalSince(started))
 }
 
-@MainActor func start(_ path: String, _ args: [String], environment: [String: String]? = nil, stdin: FileHandle? = nil, log: String) throws -> Process {
+@MainActor func start(
+    _ path: String, _ args: [String], environment: [String: String]? = nil, stdin: FileHandle? = nil, log: String
+) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = args
@@ -82,7 +87,8 @@ defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeIte
 }
 
 @MainActor func which(_ name: String) -> String {
-    for directory in ["/usr/sbin", "/usr/bin", "/bin", "/usr/local/bin"] where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
+    for directory in ["/usr/sbin", "/usr/bin", "/bin", "/usr/local/bin"]
+    where FileManager.default.isExecutableFile(atPath: "\(directory)/\(name)") {
         return "\(directory)/\(name)"
     }
     fatalError("\(name) not found; run scripts/install-deps")
@@ -95,7 +101,9 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
     let file = work + "/statements.sql"
     try statements.write(toFile: file, atomically: true, encoding: .utf8)
     let result = try run(sqlite3, [database], stdin: file)
-    guard result.status == 0 else { fatalError("sqlite3 failed: \((try? String(contentsOfFile: work + "/stderr.log", encoding: .utf8)) ?? "")") }
+    guard result.status == 0 else {
+        fatalError("sqlite3 failed: \((try? String(contentsOfFile: work + "/stderr.log", encoding: .utf8)) ?? "")")
+    }
 }
 
 @MainActor func count(_ database: String, _ query: String) -> Int {
@@ -109,7 +117,9 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
 @MainActor func memory(_ pid: Int32) -> (rss: Int, peak: Int, anonymous: Int) {
     let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
     func field(_ name: String) -> Int {
-        status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap { Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "") } ?? 0
+        status.split(separator: "\n").first { $0.hasPrefix(name) }.flatMap {
+            Int($0.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
+        } ?? 0
     }
     return (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
 }
@@ -146,7 +156,9 @@ final class NotifySocket {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
     }
 
     /// Seconds until a message containing READY=1 arrives.
@@ -169,30 +181,30 @@ let zone = "America/Chicago"
 @MainActor func gatewayConfig(_ name: String, database: String, port: Int?, lanes: Int? = nil) throws -> String {
     let path = "\(work)/\(name).yaml"
     try """
-        database:
-          path: \(database)
-        practice:
-          time_zone: \(zone)
-        careplans:
-          directory: \(repo)/config/careplans
-        alerts:
-          log: \(work)/\(name)-alerts.log
-        mqtt:
-          enabled: \(port != nil)
-          host: 127.0.0.1
-          port: \(port ?? 1883)
-          client_id: bench-\(name)
-        \(lanes.map { "  lanes: \($0)" } ?? "")
-        ble:
-          enabled: false
-        billing:
-          fees_directory: \(repo)/config/fees
-          conditions: \(repo)/config/chronic-conditions.yaml
-        metrics:
-          textfile: \(work)/\(name).prom
-        logging:
-          level: warning
-        """.write(toFile: path, atomically: true, encoding: .utf8)
+    database:
+      path: \(database)
+    practice:
+      time_zone: \(zone)
+    careplans:
+      directory: \(repo)/config/careplans
+    alerts:
+      log: \(work)/\(name)-alerts.log
+    mqtt:
+      enabled: \(port != nil)
+      host: 127.0.0.1
+      port: \(port ?? 1883)
+      client_id: bench-\(name)
+    \(lanes.map { "  lanes: \($0)" } ?? "")
+    ble:
+      enabled: false
+    billing:
+      fees_directory: \(repo)/config/fees
+      conditions: \(repo)/config/chronic-conditions.yaml
+    metrics:
+      textfile: \(work)/\(name).prom
+    logging:
+      level: warning
+    """.write(toFile: path, atomically: true, encoding: .utf8)
     return path
 }
 
@@ -212,8 +224,10 @@ let zone = "America/Chicago"
     var statements = "BEGIN;\nINSERT INTO hub (id, created_at) VALUES ('bench', '2026-01-05 00:00:00.000');\n"
     for i in 1...patients {
         statements += "INSERT INTO hub_patient (hub_id, patient_id, added_at) VALUES ('bench', 'P\(pad(i))', '2026-01-05 00:00:00.000');\n"
-        statements += "INSERT INTO device (id, kind, patient_id, assigned_at, created_at) VALUES ('BENCH-\(pad(i))', 'bp_monitor', 'P\(pad(i))', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000');\n"
-        statements += "INSERT INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by) VALUES ('P\(pad(i))', '[\"hypertension\"]', '[]', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000', 'bench');\n"
+        statements +=
+            "INSERT INTO device (id, kind, patient_id, assigned_at, created_at) VALUES ('BENCH-\(pad(i))', 'bp_monitor', 'P\(pad(i))', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000');\n"
+        statements +=
+            "INSERT INTO careplan (patient_id, templates, overrides, since, updated_at, updated_by) VALUES ('P\(pad(i))', '[\"hypertension\"]', '[]', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000', 'bench');\n"
     }
     try sql(database, statements + "COMMIT;\n")
     return (database, config)
@@ -231,7 +245,8 @@ let zone = "America/Chicago"
     let formatter = ISO8601DateFormatter()
     for i in 0..<n {
         let at = formatter.string(from: base.addingTimeInterval(-Double(n / patients - i / patients) * 43_200))
-        text += "{\"v\": 1, \"device\": \"BENCH-\(pad(i % patients + 1))\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(at)\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(118 + i % 12), \"diastolic\": 76, \"pulse\": 70}}\n"
+        text +=
+            "{\"v\": 1, \"device\": \"BENCH-\(pad(i % patients + 1))\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(at)\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(118 + i % 12), \"diastolic\": 76, \"pulse\": 70}}\n"
     }
     return text
 }
@@ -243,7 +258,8 @@ let zone = "America/Chicago"
     let port = freePort()
     let conf = "\(work)/mosquitto-\(port).conf"
     // As config/mosquitto.conf has it: no cap on a backlog, no Nagle delay.
-    var text = "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
+    var text =
+        "listener \(port) 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 0\nmax_inflight_messages 0\nset_tcp_nodelay true\n"
     text += "log_dest file \(brokerLog(port))\nlog_type subscribe\n"
     if getuid() == 0 { text += "user root\n" }
     try text.write(toFile: conf, atomically: true, encoding: .utf8)
@@ -260,7 +276,8 @@ let zone = "America/Chicago"
     }
     let started = Date()
     let process = try start(
-        gatewayd, ["--config", config], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], log: "\(work)/\(name)-gatewayd.log")
+        gatewayd, ["--config", config], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
+        log: "\(work)/\(name)-gatewayd.log")
     return (process, notify.waitReady(since: started))
 }
 
@@ -275,7 +292,9 @@ struct Figure {
 var figures: [Figure] = []
 var notes: [String] = []
 
-@MainActor func percentile(_ sorted: [Double], _ p: Double) -> Double { sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)] }
+@MainActor func percentile(_ sorted: [Double], _ p: Double) -> Double {
+    sorted[min(sorted.count - 1, Int((Double(sorted.count) * p).rounded(.up)) - 1)]
+}
 @MainActor func ms(_ seconds: Double) -> String { String(format: "%.1f ms", seconds * 1000) }
 @MainActor func rate(_ n: Int, _ seconds: Double) -> String { String(format: "%.0f readings/s", Double(n) / seconds) }
 @MainActor func mib(_ kib: Int) -> String { String(format: "%.1f MiB", Double(kib) / 1024) }
@@ -291,9 +310,12 @@ var floorCache: (rate: Double, seconds: Double)?
     let received = "2026-03-04 12:00:00.000"
     for (i, line) in try String(contentsOfFile: lines, encoding: .utf8).split(separator: "\n").enumerated() {
         let payload = line.replacingOccurrences(of: "'", with: "''")
-        statements += "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(received)', 'file:bench:\(i + 1)', 'native-v1', CAST('\(payload)' AS BLOB), '\(received)');\n"
-        statements += "INSERT INTO inbox_item (inbox_id, item, status, device_id, kind, reading_id, decided_at) VALUES (last_insert_rowid(), 0, 'accepted', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', NULL, '\(received)');\n"
-        statements += "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, pulse, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('P\(pad(i % 1000 + 1))', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', '\(received)', '\(received)', '\(received)', \(118 + i % 12), 76, 70, 'mmHg', '{}', 'file', \(i + 1), 'bench-\(i)');\n"
+        statements +=
+            "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(received)', 'file:bench:\(i + 1)', 'native-v1', CAST('\(payload)' AS BLOB), '\(received)');\n"
+        statements +=
+            "INSERT INTO inbox_item (inbox_id, item, status, device_id, kind, reading_id, decided_at) VALUES (last_insert_rowid(), 0, 'accepted', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', NULL, '\(received)');\n"
+        statements +=
+            "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, pulse, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('P\(pad(i % 1000 + 1))', 'BENCH-\(pad(i % 1000 + 1))', 'blood_pressure', '\(received)', '\(received)', '\(received)', \(118 + i % 12), 76, 70, 'mmHg', '{}', 'file', \(i + 1), 'bench-\(i)');\n"
     }
     let file = "\(work)/floor.sql"
     try (statements + "COMMIT;\n").write(toFile: file, atomically: true, encoding: .utf8)
@@ -315,7 +337,9 @@ let lanesMeasured = [1, 2, 4, 8]
 /// mqtt.lanes when the configuration does not set it (GatewayConfig.MQTT.defaultLanes).
 let defaultLanes = 1
 
-say("== MQTT backlog drain: \(readings) QoS 1 readings, lanes \(lanesMeasured), against mosquitto_sub, a Python subscriber, the storage floor")
+say(
+    "== MQTT backlog drain: \(readings) QoS 1 readings, lanes \(lanesMeasured), against mosquitto_sub, a Python subscriber, the storage floor"
+)
 if scenario("drain") {
     let (brokerProcess, port) = try broker()
     defer { stop(brokerProcess) }
@@ -382,7 +406,8 @@ if scenario("drain") {
     let topic = "ccm/v1/hub/+/reading"
     try run(mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-E"])
     queue()
-    let sub = try run(mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-C", "\(readings)"])
+    let sub = try run(
+        mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-C", "\(readings)"])
 
     // A plain Python subscriber with the gateway's durability: paho-mqtt, sqlite3, one fsync'd
     // commit of the raw payload per message before its PUBACK (Benchmarks/python-subscriber.py).
@@ -407,21 +432,26 @@ if scenario("drain") {
                 : "below target (≥ 4 × Python and ≥ 0.5 of the floor): see What bounds the figures") : "measured"
         figures.append(
             Figure(
-                name: "MQTT backlog drain, \(readings) readings, mqtt.lanes \(lanes)\(isDefault ? " (default)" : "") (stored \(result.stored))",
-                value: "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs per message",
+                name:
+                    "MQTT backlog drain, \(readings) readings, mqtt.lanes \(lanes)\(isDefault ? " (default)" : "") (stored \(result.stored))",
+                value:
+                    "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs per message",
                 against: String(
-                    format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f", gatewayRate / subRate, gatewayRate / pyRate,
+                    format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f", gatewayRate / subRate,
+                    gatewayRate / pyRate,
                     gatewayRate / floor.rate, gatewayRate / (Double(readings) / (results[1]?.seconds ?? result.seconds))),
                 verdict: verdict))
     }
     figures.append(
         Figure(
-            name: "mosquitto_sub -q 1 -c, same backlog, to /dev/null", value: rate(readings, sub.seconds) + String(format: " (%.1f s)", sub.seconds),
+            name: "mosquitto_sub -q 1 -c, same backlog, to /dev/null",
+            value: rate(readings, sub.seconds) + String(format: " (%.1f s)", sub.seconds),
             against: "promises nothing", verdict: "baseline"))
     figures.append(
         Figure(
             name: "Python subscriber (paho-mqtt + sqlite3, commit per message, synchronous=FULL), same backlog",
-            value: rate(readings, py.seconds) + String(format: " (%.1f s)", py.seconds), against: "the gateway's durability, deciding nothing",
+            value: rate(readings, py.seconds) + String(format: " (%.1f s)", py.seconds),
+            against: "the gateway's durability, deciding nothing",
             verdict: "baseline"))
     figures.append(
         Figure(
@@ -435,7 +465,8 @@ if scenario("drain") {
     let (ceilingDatabase, _) = try population("ceiling", patients: 1)
     var ceilingSQL = "PRAGMA journal_mode=WAL;\nPRAGMA synchronous=FULL;\n"
     for i in 0..<ceilingRows {
-        ceilingSQL += "INSERT INTO inbox (received_at, source, format, payload) VALUES ('2026-03-04 12:00:00.000', 'mqtt:bench', 'native-v1', CAST('{\"v\": 1, \"n\": \(i)}' AS BLOB));\n"
+        ceilingSQL +=
+            "INSERT INTO inbox (received_at, source, format, payload) VALUES ('2026-03-04 12:00:00.000', 'mqtt:bench', 'native-v1', CAST('{\"v\": 1, \"n\": \(i)}' AS BLOB));\n"
     }
     let ceilingFile = "\(work)/ceiling.sql"
     try ceilingSQL.write(toFile: ceilingFile, atomically: true, encoding: .utf8)
@@ -443,11 +474,16 @@ if scenario("drain") {
     let ceilingRate = Double(ceilingRows) / ceiling.seconds
     figures.append(
         Figure(
-            name: "Per-message durability ceiling: sqlite3, one committed inbox row per transaction (WAL, synchronous=FULL), \(ceilingRows) rows",
+            name:
+                "Per-message durability ceiling: sqlite3, one committed inbox row per transaction (WAL, synchronous=FULL), \(ceilingRows) rows",
             value: String(format: "%.0f rows/s", ceilingRate),
-            against: String(format: "default lanes/ceiling %.2f", (Double(readings) / (results[defaultLanes]?.seconds ?? 1)) / ceilingRate), verdict: "measured"))
+            against: String(format: "default lanes/ceiling %.2f", (Double(readings) / (results[defaultLanes]?.seconds ?? 1)) / ceilingRate),
+            verdict: "measured"))
     let peak = results[defaultLanes]?.peak ?? 0
-    figures.append(Figure(name: "Peak RSS during the drain (default lanes)", value: mib(peak), against: "target < 64 MiB", verdict: peak < 64 * 1024 ? "meets" : "over"))
+    figures.append(
+        Figure(
+            name: "Peak RSS during the drain (default lanes)", value: mib(peak), against: "target < 64 MiB",
+            verdict: peak < 64 * 1024 ? "meets" : "over"))
     say("   mosquitto_sub \(sub.seconds) s, Python \(py.seconds) s, floor \(floor.seconds) s")
 }
 
@@ -463,8 +499,10 @@ if scenario("ingest") {
     let ratio = floor.seconds / ingest.seconds
     figures.append(
         Figure(
-            name: "Ingest, ccmctl ingest of \(readings) lines (stored \(stored))", value: "\(rate(readings, ingest.seconds)) (\(String(format: "%.1f", ingest.seconds)) s)",
-            against: "storage floor (sqlite3, same rows in one transaction): \(rate(readings, floor.seconds)) (\(String(format: "%.1f", floor.seconds)) s); ratio \(String(format: "%.2f", ratio))",
+            name: "Ingest, ccmctl ingest of \(readings) lines (stored \(stored))",
+            value: "\(rate(readings, ingest.seconds)) (\(String(format: "%.1f", ingest.seconds)) s)",
+            against:
+                "storage floor (sqlite3, same rows in one transaction): \(rate(readings, floor.seconds)) (\(String(format: "%.1f", floor.seconds)) s); ratio \(String(format: "%.2f", ratio))",
             verdict: ratio >= 0.5 ? "meets ≥ 0.5" : "below 0.5: see What bounds the figures"))
     say("   ingest \(ingest.seconds) s, floor \(floor.seconds) s")
 }
@@ -532,12 +570,14 @@ if scenario("latency") {
     figures.append(Figure(name: "Start to READY=1", value: ms(gateway.ready), against: "", verdict: "measured"))
     figures.append(
         Figure(
-            name: "Idle RSS after start", value: "\(mib(idle.rss)): \(mib(idle.anonymous)) private, \(mib(idle.rss - idle.anonymous)) file-backed",
+            name: "Idle RSS after start",
+            value: "\(mib(idle.rss)): \(mib(idle.anonymous)) private, \(mib(idle.rss - idle.anonymous)) file-backed",
             against: "target < 24 MiB",
             verdict: idle.rss < 24 * 1024
                 ? "meets"
                 : idle.anonymous < 24 * 1024
-                    ? "over in RSS; the file-backed part is the Swift runtime, Foundation and ICU, mapped and shared; private memory is under" : "over"))
+                    ? "over in RSS; the file-backed part is the Swift runtime, Foundation and ICU, mapped and shared; private memory is under"
+                    : "over"))
 
     // A thread stamps each alert line as it appears (polling every 0.5 ms) while this one publishes.
     let seen = Mutex<[String: Date]>([:])
@@ -574,7 +614,8 @@ if scenario("latency") {
         let due = begin.addingTimeInterval(Double(i - 1) * interval)
         let wait = due.timeIntervalSinceNow
         if wait > 0 { usleep(UInt32(wait * 1_000_000)) }
-        let line = "{\"v\": 1, \"device\": \"BENCH-\(pad(i))\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(formatter.string(from: Date()))\", \"unit\": \"mmHg\", \"values\": {\"systolic\": 186, \"diastolic\": 92}}\n"
+        let line =
+            "{\"v\": 1, \"device\": \"BENCH-\(pad(i))\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(formatter.string(from: Date()))\", \"unit\": \"mmHg\", \"values\": {\"systolic\": 186, \"diastolic\": 92}}\n"
         sent["P\(pad(i))"] = Date()
         publisher.publish("ccm/v1/hub/bench/reading", line.utf8)
     }
@@ -587,7 +628,8 @@ if scenario("latency") {
     let p99 = percentile(latencies, 0.99)
     figures.append(
         Figure(
-            name: "End-to-end latency, \(patients) readings at \(String(format: "%.0f", Double(patients) / publishSeconds))/s, publish → alert line",
+            name:
+                "End-to-end latency, \(patients) readings at \(String(format: "%.0f", Double(patients) / publishSeconds))/s, publish → alert line",
             value: "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(p99)), max \(ms(latencies.last!))", against: "target p99 < 5 ms",
             verdict: p99 < 0.005 ? "meets" : "over"))
     say("   p50 \(percentile(latencies, 0.5)) p99 \(p99)")
@@ -603,9 +645,12 @@ if scenario("month") {
         let p = "P\(pad(i))"
         for day in 1...30 {
             let at = "2026-03-\(day < 10 ? "0" : "")\(day) 16:00:00.000"
-            statements += "INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, source, created_at) VALUES ('\(p)', '\(at)', \(1 + (i + day) % 3), 'nurse', 'clinical_staff', '\(day % 3 == 0 ? "rpm" : "ccm")', '\(day % 5 == 0 ? "call" : "review")', \(day % 5 == 0 ? 1 : 0), 'bench', '\(at)');\n"
-            statements += "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(at)', 'bench', 'native-v1', X'7B7D', '\(at)');\n"
-            statements += "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('\(p)', 'BENCH-\(pad(i))', 'blood_pressure', '\(at)', '\(at)', '\(at)', 120, 80, 'mmHg', '{}', 'bench', last_insert_rowid(), '\(p)-\(day)');\n"
+            statements +=
+                "INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, source, created_at) VALUES ('\(p)', '\(at)', \(1 + (i + day) % 3), 'nurse', 'clinical_staff', '\(day % 3 == 0 ? "rpm" : "ccm")', '\(day % 5 == 0 ? "call" : "review")', \(day % 5 == 0 ? 1 : 0), 'bench', '\(at)');\n"
+            statements +=
+                "INSERT INTO inbox (received_at, source, format, payload, processed_at) VALUES ('\(at)', 'bench', 'native-v1', X'7B7D', '\(at)');\n"
+            statements +=
+                "INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, systolic, diastolic, original_unit, original_values, source, inbox_id, dedup_key) VALUES ('\(p)', 'BENCH-\(pad(i))', 'blood_pressure', '\(at)', '\(at)', '\(at)', 120, 80, 'mmHg', '{}', 'bench', last_insert_rowid(), '\(p)-\(day)');\n"
         }
     }
     try sql(database, statements + "COMMIT;\n")
@@ -615,7 +660,8 @@ if scenario("month") {
     figures.append(
         Figure(
             name: "ccmctl month --format json, 5,000 patients, 150,000 entries, 150,000 readings",
-            value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 1 s", verdict: month.seconds < 1 ? "meets" : "over"))
+            value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 1 s",
+            verdict: month.seconds < 1 ? "meets" : "over"))
     say("   month \(month.seconds) s")
 }
 
@@ -623,7 +669,10 @@ if scenario("autosave") { try brokerAutosave(repository: repo) }
 
 for binary in ["ccm-gatewayd", "ccmctl"] {
     let size = (try? FileManager.default.attributesOfItem(atPath: "\(bin)/\(binary)")[.size] as? Int) ?? 0
-    figures.append(Figure(name: "Release binary \(binary)", value: String(format: "%.1f MiB", Double(size) / 1_048_576), against: "Swift runtime linked dynamically", verdict: "measured"))
+    figures.append(
+        Figure(
+            name: "Release binary \(binary)", value: String(format: "%.1f MiB", Double(size) / 1_048_576),
+            against: "Swift runtime linked dynamically", verdict: "measured"))
 }
 
 // MARK: Report

@@ -30,7 +30,9 @@ public struct CalendarMonth: Sendable, Hashable, Comparable, CustomStringConvert
     public var first: LocalDate { LocalDate(year: year, month: month, day: 1) }
     public var last: LocalDate { LocalDate(year: year, month: month, day: RFC3339.daysInMonth(year: year, month: month)) }
     public func contains(_ date: LocalDate) -> Bool { date.year == year && date.month == month }
-    public var previous: CalendarMonth { month == 1 ? CalendarMonth(year: year - 1, month: 12) : CalendarMonth(year: year, month: month - 1) }
+    public var previous: CalendarMonth {
+        month == 1 ? CalendarMonth(year: year - 1, month: 12) : CalendarMonth(year: year, month: month - 1)
+    }
 
     public var description: String { RFC3339.pad(year, 4) + "-" + RFC3339.pad(month, 2) }
 
@@ -63,6 +65,7 @@ public enum LocalDay {
     /// skips is read in the offset before the change), or `nil` for a date the calendar cannot
     /// place.
     public static func instant(_ date: LocalDate, hour: Int, minute: Int, second: Int = 0, in zone: TimeZone) -> Date? {
-        calendar(zone).date(from: DateComponents(year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second))
+        calendar(zone).date(
+            from: DateComponents(year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second))
     }
 }

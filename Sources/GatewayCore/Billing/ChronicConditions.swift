@@ -100,7 +100,8 @@ public enum Eligibility {
         case 0:
             reasons.append(
                 candidate.conditions.isEmpty
-                    ? "no ICD-10 codes on the roster" : "no chronic condition from the CMS list among \(candidate.conditions.joined(separator: ", "))")
+                    ? "no ICD-10 codes on the roster"
+                    : "no chronic condition from the CMS list among \(candidate.conditions.joined(separator: ", "))")
         case 1:
             reasons.append("one chronic condition (\(found.conditions[0])); CCM needs two or more (PCM may apply)")
         default: break

@@ -25,7 +25,9 @@ public struct FeeSchedule: Sendable, Hashable {
     /// The schedule with the practice's amounts (cents by code) in place of the national ones.
     public func overridden(_ overrides: [String: Int]) -> FeeSchedule {
         var copy = self
-        for (code, cents) in overrides { copy.fees[code] = Fee(cents: cents, source: "practice override (billing.fee_overrides)", verified: true) }
+        for (code, cents) in overrides {
+            copy.fees[code] = Fee(cents: cents, source: "practice override (billing.fee_overrides)", verified: true)
+        }
         return copy
     }
 

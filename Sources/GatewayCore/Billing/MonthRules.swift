@@ -160,17 +160,24 @@ public enum MonthRules {
                 }
                 days += inPeriod.count
                 let billedBefore = device.units("99445") + device.units("99454")
-                deviceCodes(days: inPeriod.count, into: &device, label: periods.count > 1 || devicePeriod == .thirtyDays ? " (\(period.first) to \(period.last))" : "")
+                deviceCodes(
+                    days: inPeriod.count, into: &device,
+                    label: periods.count > 1 || devicePeriod == .thirtyDays ? " (\(period.first) to \(period.last))" : "")
                 if let start = patient.rpmStart, start >= period.first, start <= period.last {
                     if device.units("99445") + device.units("99454") > billedBefore {
                         device.bill("99453", 1)
                     } else {
-                        device.skip("99453", "RPM set-up on \(start), but \(inPeriod.count) reading days; 99453 is billed with a device code, which needs 2")
+                        device.skip(
+                            "99453",
+                            "RPM set-up on \(start), but \(inPeriod.count) reading days; 99453 is billed with a device code, which needs 2")
                     }
                 }
             }
             if periods.isEmpty, devicePeriod == .thirtyDays {
-                device.skip("99454", patient.rpmStart == nil ? "no RPM start date on file; 30-day device periods count from it" : "no 30-day device period ends this month")
+                device.skip(
+                    "99454",
+                    patient.rpmStart == nil
+                        ? "no RPM start date on file; 30-day device periods count from it" : "no 30-day device period ends this month")
             }
             var management = Builder()
             rpmManagement(minutes: staff(.rpm) + physician(.rpm), interactive: interactiveRPM, into: &management, note: consentNote(.rpm))
@@ -190,7 +197,9 @@ public enum MonthRules {
             gates.append("the patient is not enrolled in \(name); enrol with ccmctl patients set \(patient.id) --programs …")
         }
         if !patient.medicarePartB { gates.append("no Medicare Part B on file") }
-        if patient.consent == nil { gates.append("no consent on file; record it with ccmctl patients set \(patient.id) --ccm-consent DATE") }
+        if patient.consent == nil {
+            gates.append("no consent on file; record it with ccmctl patients set \(patient.id) --ccm-consent DATE")
+        }
         return gates
     }
 
@@ -202,7 +211,9 @@ public enum MonthRules {
         b.bill(code, units)
         if let cap, units == cap {
             if minutes > first + cap * each {
-                b.skip(code, "at most \(cap) units a month; \(minutes - first - cap * each) minutes beyond \(first + cap * each) are not billable")
+                b.skip(
+                    code,
+                    "at most \(cap) units a month; \(minutes - first - cap * each) minutes beyond \(first + cap * each) are not billable")
             }
         } else {
             let next = first + (units + 1) * each
@@ -226,7 +237,10 @@ public enum MonthRules {
             b.bill("99491", 1)
             addOns(physician, first: 30, each: 30, cap: nil, code: "99437", into: &b)
             if staff > 0 {
-                b.skip("99490", "99491 is billed for physician time; 99490 is not reported in the same month (\(staff) clinical-staff minutes not billed)")
+                b.skip(
+                    "99490",
+                    "99491 is billed for physician time; 99490 is not reported in the same month (\(staff) clinical-staff minutes not billed)"
+                )
             }
             return
         }

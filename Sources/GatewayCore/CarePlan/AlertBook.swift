@@ -197,7 +197,9 @@ public enum AlertBook {
 
     /// An operator acknowledged the alert: it stays open for its rule, silent at its level and
     /// below, until it escalates or resolves.
-    public static func acknowledged(_ alert: StoredAlert, by actor: String, minutes: Int?, note: String?, at now: Date) -> (alert: StoredAlert, announce: AlertEvent) {
+    public static func acknowledged(
+        _ alert: StoredAlert, by actor: String, minutes: Int?, note: String?, at now: Date
+    ) -> (alert: StoredAlert, announce: AlertEvent) {
         var alert = silenced(alert, as: .acknowledged, at: now)
         alert.ackedBy = actor
         alert.ackedAt = now
@@ -209,7 +211,9 @@ public enum AlertBook {
     }
 
     /// An operator snoozed the alert until `until`: silent at its level and below until then.
-    public static func snoozed(_ alert: StoredAlert, until: Date, by actor: String, at now: Date) -> (alert: StoredAlert, announce: AlertEvent) {
+    public static func snoozed(
+        _ alert: StoredAlert, until: Date, by actor: String, at now: Date
+    ) -> (alert: StoredAlert, announce: AlertEvent) {
         var alert = silenced(alert, as: .snoozed, at: now)
         alert.snoozedUntil = until
         alert.snoozedBy = actor
@@ -226,7 +230,9 @@ public enum AlertBook {
     }
 
     /// The alert resolved, by an operator or (`auto`) by the gateway.
-    public static func resolved(_ alert: StoredAlert, by actor: String, note: String?, at now: Date) -> (alert: StoredAlert, announce: AlertEvent) {
+    public static func resolved(
+        _ alert: StoredAlert, by actor: String, note: String?, at now: Date
+    ) -> (alert: StoredAlert, announce: AlertEvent) {
         var alert = alert
         alert.state = .resolved
         alert.resolvedAt = now

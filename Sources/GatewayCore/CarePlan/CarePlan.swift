@@ -111,7 +111,9 @@ public struct CarePlan: Sendable {
                     continue
                 }
                 guard current.keep == goal.keep else {
-                    throw CarePlanError("goal.\(quantity.rawValue): \(template.name) keeps \(quantity.rawValue) on the other side of its goal", fix: "a goal has one side")
+                    throw CarePlanError(
+                        "goal.\(quantity.rawValue): \(template.name) keeps \(quantity.rawValue) on the other side of its goal",
+                        fix: "a goal has one side")
                 }
                 // An upper goal is stricter lower, a lower goal stricter higher.
                 if current.keep.opposite.isStricter(goal.value, than: current.value) {
@@ -129,7 +131,9 @@ public struct CarePlan: Sendable {
                 guard a.type == rule.type, a.kind == rule.kind, a.quantities == rule.quantities, a.direction == rule.direction,
                     a.meals == rule.meals, a.parameters[ParameterKey(.window)] == rule.parameters[ParameterKey(.window)]
                 else {
-                    throw CarePlanError("rule \(rule.id) is defined differently by \(existing.template) and \(template.name)", fix: "give one of them another id")
+                    throw CarePlanError(
+                        "rule \(rule.id) is defined differently by \(existing.template) and \(template.name)",
+                        fix: "give one of them another id")
                 }
                 for (key, value) in rule.parameters {
                     let name = "\(rule.id).\(key)"
@@ -152,21 +156,28 @@ public struct CarePlan: Sendable {
             let parts = override.key.split(separator: ".").map(String.init)
             if parts.first == "goal" {
                 guard parts.count == 2, let quantity = Quantity(rawValue: parts[1]) else {
-                    throw CarePlanError("\(override.key): not a goal", fix: "goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw CarePlanError(
+                        "\(override.key): not a goal",
+                        fix: "goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 let unit = goals[quantity]?.unit ?? quantity.canonicalUnit
                 let value = try parseQuantity(override.value, quantity: quantity, unit: unit, key: override.key)
-                goals[quantity] = TemplateGoal(quantity: quantity, keep: goals[quantity]?.keep ?? .below, value: value, unit: unit, source: "override")
+                goals[quantity] = TemplateGoal(
+                    quantity: quantity, keep: goals[quantity]?.keep ?? .below, value: value, unit: unit, source: "override")
                 goalFrom[quantity] = "override by \(override.by)"
                 continue
             }
             guard parts.count >= 2, var rule = rules[parts[0]] else {
-                throw CarePlanError("\(override.key): no rule \(parts.first ?? "") in this plan", fix: "its rules are \(rules.keys.sorted().joined(separator: ", "))")
+                throw CarePlanError(
+                    "\(override.key): no rule \(parts.first ?? "") in this plan",
+                    fix: "its rules are \(rules.keys.sorted().joined(separator: ", "))")
             }
             let keys = parameterKeys(of: rule.rule)
             let text = parts.dropFirst().joined(separator: ".")
             guard let key = keys.first(where: { $0.description == text }) else {
-                throw CarePlanError("\(override.key): rule \(rule.id) has no parameter \(text)", fix: "use \(keys.map(\.description).joined(separator: ", "))")
+                throw CarePlanError(
+                    "\(override.key): rule \(rule.id) has no parameter \(text)",
+                    fix: "use \(keys.map(\.description).joined(separator: ", "))")
             }
             rule.rule.parameters[key] = try parseParameter(override.value, key: key, rule: rule.rule, name: override.key)
             if key.name == .limit { rule.rule.limitIsGoal = false }
@@ -203,7 +214,8 @@ public struct CarePlan: Sendable {
             for key in parameterKeys(of: rule.rule) {
                 guard let value = rule.rule.parameters[key] else { continue }
                 let name = "\(rule.id).\(key)"
-                parameters.append(PlanParameter(key: name, value: rule.show(value, key), from: from[name] ?? "\(rule.template): \(rule.rule.source)"))
+                parameters.append(
+                    PlanParameter(key: name, value: rule.show(value, key), from: from[name] ?? "\(rule.template): \(rule.rule.source)"))
             }
         }
         return CarePlan(templates: templates.map(\.name), rules: resolved, parameters: parameters, goals: goals.mapValues(\.value))
@@ -233,10 +245,13 @@ public struct CarePlan: Sendable {
                 }
                 if let warning, let urgent, !direction.isStricter(warning, than: urgent) {
                     throw CarePlanError(
-                        "rule \(name): warning \(effective.show(warning, quantity, signed: rule.type == .change)) is beyond urgent \(effective.show(urgent, quantity, signed: rule.type == .change)); a warning must come before urgent (\(direction == .above ? "lower" : "higher") than it)")
+                        "rule \(name): warning \(effective.show(warning, quantity, signed: rule.type == .change)) is beyond urgent \(effective.show(urgent, quantity, signed: rule.type == .change)); a warning must come before urgent (\(direction == .above ? "lower" : "higher") than it)"
+                    )
                 }
             }
-            if rule.type == .change, effective.window <= 0 { throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 24h or 7d") }
+            if rule.type == .change, effective.window <= 0 {
+                throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 24h or 7d")
+            }
         case .nOfM:
             guard effective.limit != nil else { throw CarePlanError("rule \(id): needs limit (a value, or goal)") }
             guard effective.n >= 1, effective.n <= effective.m else {
@@ -260,7 +275,8 @@ public struct CarePlan: Sendable {
         switch key.name {
         case .warning, .urgent, .limit:
             guard let quantity = key.quantity ?? rule.quantity else { throw CarePlanError("\(name): this rule has no quantity") }
-            return try parseQuantity(text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: name, difference: rule.type == .change)
+            return try parseQuantity(
+                text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: name, difference: rule.type == .change)
         case .n, .m, .minReadings:
             guard let value = Int(text), value >= 1 else { throw CarePlanError("\(name): \"\(text)\" is not a whole number of 1 or more") }
             return Double(value)
@@ -270,7 +286,9 @@ public struct CarePlan: Sendable {
             }
             return seconds
         case .level:
-            guard let level = AlertLevel(rawValue: text) else { throw CarePlanError("\(name): \"\(text)\" is not a level", fix: "use warning or urgent") }
+            guard let level = AlertLevel(rawValue: text) else {
+                throw CarePlanError("\(name): \"\(text)\" is not a level", fix: "use warning or urgent")
+            }
             return level == .urgent ? 1 : 0
         }
     }
@@ -290,7 +308,8 @@ public struct CarePlan: Sendable {
         let given = unitPart.isEmpty ? unit : MeasurementUnit(spelling: unitPart)
         guard let given, let one = given.convert(1, toCanonicalOf: quantity), let zero = given.convert(0, toCanonicalOf: quantity) else {
             let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
-            throw CarePlanError("\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
+            throw CarePlanError(
+                "\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
         }
         let canonical = difference ? number * (one - zero) : zero + number * (one - zero)
         return Normalizer.trimConversionNoise(canonical)

@@ -84,7 +84,8 @@ public enum DurationText {
 
     /// `7d`, `24h`, `90m`, `45s`: the largest unit that divides evenly.
     public static func format(_ seconds: Double) -> String {
-        for (unit, size) in [("d", 86_400.0), ("h", 3600.0), ("m", 60.0)] where seconds >= size && seconds.truncatingRemainder(dividingBy: size) == 0 {
+        for (unit, size) in [("d", 86_400.0), ("h", 3600.0), ("m", 60.0)]
+        where seconds >= size && seconds.truncatingRemainder(dividingBy: size) == 0 {
             return "\(formatNumber(seconds / size))\(unit)"
         }
         return "\(formatNumber(seconds))s"

@@ -46,7 +46,9 @@ public struct Finding: Sendable, Hashable {
     /// How long the patient must stay in range before an open alert resolves itself.
     public var resolveAfter: Double
 
-    public init(ruleID: String, title: String, level: AlertLevel?, value: String, threshold: String, readingID: Int64? = nil, resolveAfter: Double) {
+    public init(
+        ruleID: String, title: String, level: AlertLevel?, value: String, threshold: String, readingID: Int64? = nil, resolveAfter: Double
+    ) {
         self.ruleID = ruleID
         self.title = title
         self.level = level

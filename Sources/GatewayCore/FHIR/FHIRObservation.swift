@@ -78,7 +78,8 @@ public enum FHIRObservation {
             guard let code = loinc(o["code"]) else {
                 throw Rejection(
                     .unknownKind, field: "code",
-                    "no vital-signs LOINC code this gateway reads; use 85354-9 (blood pressure), 8867-4, 2339-0/41653-7, 29463-7, 59408-5 or 8310-5")
+                    "no vital-signs LOINC code this gateway reads; use 85354-9 (blood pressure), 8867-4, 2339-0/41653-7, 29463-7, 59408-5 or 8310-5"
+                )
             }
             var device: String?
             if case .object(let reference)? = o["device"] {
@@ -89,7 +90,8 @@ public enum FHIRObservation {
                 }
             }
             guard let device, !device.isEmpty else {
-                throw Rejection(.missingField, field: "device", "required; name the device with device.identifier.value or a Device/ID reference")
+                throw Rejection(
+                    .missingField, field: "device", "required; name the device with device.identifier.value or a Device/ID reference")
             }
             var measuredAt: Date?
             if let effective = o["effectiveDateTime"] {
@@ -103,20 +105,24 @@ public enum FHIRObservation {
             guard measuredAt != nil || messageID != nil else {
                 throw Rejection(
                     .missingField, field: "effectiveDateTime",
-                    "an Observation needs effectiveDateTime or id, so that the same Observation sent again (an MQTT redelivery) is stored once; add the time of the measurement or the Observation's id")
+                    "an Observation needs effectiveDateTime or id, so that the same Observation sent again (an MQTT redelivery) is stored once; add the time of the measurement or the Observation's id"
+                )
             }
             if code == "85354-9" {
                 guard case .array(let components)? = o["component"] else {
-                    throw Rejection(.missingField, field: "component", "required for the blood pressure panel: systolic 8480-6 and diastolic 8462-4")
+                    throw Rejection(
+                        .missingField, field: "component", "required for the blood pressure panel: systolic 8480-6 and diastolic 8462-4")
                 }
                 var values: [Quantity: Double] = [:]
                 var unit: MeasurementUnit?
                 for (index, component) in components.enumerated() {
-                    guard case .object(let c) = component, let componentCode = loinc(c["code"]), let (_, quantity) = codes[componentCode] else { continue }
+                    guard case .object(let c) = component, let componentCode = loinc(c["code"]), let (_, quantity) = codes[componentCode]
+                    else { continue }
                     let (value, componentUnit) = try self.quantity(c["valueQuantity"], field: "component[\(index)].valueQuantity")
                     if quantity != .pulse {
                         if let unit, unit != componentUnit {
-                            throw Rejection(.inconsistent, field: "component[\(index)].valueQuantity.code", "pressures in one panel share one unit")
+                            throw Rejection(
+                                .inconsistent, field: "component[\(index)].valueQuantity.code", "pressures in one panel share one unit")
                         }
                         unit = componentUnit
                     }
@@ -127,7 +133,8 @@ public enum FHIRObservation {
             }
             let (kind, quantity) = codes[code]!
             let (value, unit) = try self.quantity(o["valueQuantity"], field: "valueQuantity")
-            return ReadingInput(device: device, kind: kind, unit: unit, values: [quantity: value], measuredAt: measuredAt, messageID: messageID)
+            return ReadingInput(
+                device: device, kind: kind, unit: unit, values: [quantity: value], measuredAt: measuredAt, messageID: messageID)
         }
     }
 }

@@ -27,7 +27,8 @@ extension HealthCharacteristic {
         _ raw: UInt16, imperial: Bool, device: String, time: (at: Date?, unknown: Bool), user: Int?, supplementary: [SupplementaryValue]
     ) throws(Rejection) -> ReadingInput {
         guard raw != 0xFFFF else { throw unsuccessful("values.weight") }
-        var input = reading(device, .weight, imperial ? .pound : .kilogram, [.weight: mass(raw, imperial: imperial)], time: time, user: user)
+        var input = reading(
+            device, .weight, imperial ? .pound : .kilogram, [.weight: mass(raw, imperial: imperial)], time: time, user: user)
         input.supplementary = supplementary
         return input
     }
@@ -64,8 +65,13 @@ extension HealthCharacteristic {
         let user = flags & 0x0004 != 0 ? Int(try r.u8("user id")) : nil
         var supplementary = [SupplementaryValue("body_fat", Double(bodyFat) / 10, "%")]
         if flags & 0x0008 != 0 { supplementary.append(SupplementaryValue("basal_metabolism", Double(try r.u16("basal metabolism")), "kJ")) }
-        if flags & 0x0010 != 0 { supplementary.append(SupplementaryValue("muscle_percentage", Double(try r.u16("muscle percentage")) / 10, "%")) }
-        let masses = [(5, "muscle mass", "muscle_mass"), (6, "fat free mass", "fat_free_mass"), (7, "soft lean mass", "soft_lean_mass"), (8, "body water mass", "body_water_mass")]
+        if flags & 0x0010 != 0 {
+            supplementary.append(SupplementaryValue("muscle_percentage", Double(try r.u16("muscle percentage")) / 10, "%"))
+        }
+        let masses = [
+            (5, "muscle mass", "muscle_mass"), (6, "fat free mass", "fat_free_mass"), (7, "soft lean mass", "soft_lean_mass"),
+            (8, "body water mass", "body_water_mass"),
+        ]
         for (bit, field, name) in masses where flags & (1 << bit) != 0 {
             supplementary.append(SupplementaryValue(name, mass(try r.u16(field), imperial: imperial), massUnit))
         }
@@ -76,7 +82,8 @@ extension HealthCharacteristic {
         guard let weight else {
             throw Rejection(
                 .noValue, field: "values.weight",
-                "a Body Composition Measurement without the weight (flags bit 10 clear) is not a weight reading; its bytes stay in the inbox")
+                "a Body Composition Measurement without the weight (flags bit 10 clear) is not a weight reading; its bytes stay in the inbox"
+            )
         }
         return try weightReading(weight, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
     }

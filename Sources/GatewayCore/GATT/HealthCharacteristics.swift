@@ -31,15 +31,20 @@ public enum HealthCharacteristic {
             case "2a5f": return try plxContinuous(bytes, device: device)
             case "2a1c": return try temperature(bytes, device: device, clock: clock)
             case "2a1e":
-                throw Rejection(.unsupportedFormat, field: nil, "intermediate temperature (2a1e) is progress during a measurement, not a reading")
+                throw Rejection(
+                    .unsupportedFormat, field: nil, "intermediate temperature (2a1e) is progress during a measurement, not a reading")
             case "2a34":
                 throw Rejection(
                     .unsupportedFormat, field: nil,
                     "a Glucose Measurement Context (2a34) is not a reading; it adds the meal to the measurement with its sequence number")
             case "2a36":
-                throw Rejection(.unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
+                throw Rejection(
+                    .unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
             default:
-                throw Rejection(.unsupportedFormat, field: nil, "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35, 2a18, 2a9d, 2a9c, 2a5e, 2a5f or 2a1c")
+                throw Rejection(
+                    .unsupportedFormat, field: nil,
+                    "characteristic \(characteristic) is not a health measurement this gateway reads; use 2a35, 2a18, 2a9d, 2a9c, 2a5e, 2a5f or 2a1c"
+                )
             }
         }
     }
@@ -99,7 +104,8 @@ public enum HealthCharacteristic {
         }
 
         func short(_ field: String) -> Rejection {
-            Rejection(.malformedValue, field: field, "\(name) value of \(bytes.count) bytes ends before this field; the flags announce more")
+            Rejection(
+                .malformedValue, field: field, "\(name) value of \(bytes.count) bytes ends before this field; the flags announce more")
         }
     }
 

@@ -57,13 +57,17 @@ public struct TimeEntryInput: Sendable, Hashable {
 /// `end` may stand for `minutes` (whole minutes between start and end count); `interactive`
 /// defaults to true for `call` and `video`.
 public enum TimeEntryV1 {
-    public static let fields = ["v", "patient", "start", "minutes", "end", "staff", "role", "program", "activity", "interactive", "note", "id"]
+    public static let fields = [
+        "v", "patient", "start", "minutes", "end", "staff", "role", "program", "activity", "interactive", "note", "id",
+    ]
     /// One entry is at most ten hours; anything longer is a typing mistake.
     public static let maxMinutes = 600
 
     public static func parse(_ payload: Data) -> Result<[Result<TimeEntryInput, Rejection>], Rejection> {
         let json: JSONValue
-        do { json = try JSONValue.parse(input: payload, expected: "one time entry object (or an array of them)") } catch { return .failure(error) }
+        do { json = try JSONValue.parse(input: payload, expected: "one time entry object (or an array of them)") } catch {
+            return .failure(error)
+        }
         switch json {
         case .object(let object): return .success([entry(object)])
         case .array(let items) where !items.isEmpty:
@@ -94,28 +98,35 @@ public enum TimeEntryV1 {
                 case let other?: throw Rejection(.wrongType, field: field, "expected a non-empty string, got \(other.typeName)")
                 }
             }
-            func choice<T: RawRepresentable & CaseIterable>(_ field: String, _ type: T.Type) throws(Rejection) -> T where T.RawValue == String {
+            func choice<T: RawRepresentable & CaseIterable>(_ field: String, _ type: T.Type) throws(Rejection) -> T
+            where T.RawValue == String {
                 let text = try string(field)!
                 guard let value = T(rawValue: text) else {
-                    throw Rejection(.invalidValue, field: field, "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw Rejection(
+                        .invalidValue, field: field, "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return value
             }
             let patient = try string("patient")!
             if let rejection = EntityID.rejection(patient, .patient, field: "patient") { throw rejection }
             guard let start = RFC3339.parse(try string("start")!) else {
-                throw Rejection(.invalidTimestamp, field: "start", "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
+                throw Rejection(
+                    .invalidTimestamp, field: "start", "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
             }
             // Billable time is from this century's clinic, and must read back as a date.
             guard start >= ClockRules.earliestBelievable, ClockRules.storable.contains(start) else {
-                throw Rejection(.invalidTimestamp, field: "start", "\(RFC3339.format(start)) is not between 2015 and 2099; check the clock of the app that sent it")
+                throw Rejection(
+                    .invalidTimestamp, field: "start",
+                    "\(RFC3339.format(start)) is not between 2015 and 2099; check the clock of the app that sent it")
             }
             var minutes: Int
             switch (o["minutes"], o["end"]) {
             case (.number(let n)?, nil) where n == n.rounded():
                 // Checked as a number first: Int(1e308) would stop the process.
                 guard n >= 1, n <= Double(maxMinutes) else {
-                    throw Rejection(.implausible, field: "minutes", "\(formatNumber(n)) is not between 1 and \(maxMinutes); split longer work into entries")
+                    throw Rejection(
+                        .implausible, field: "minutes",
+                        "\(formatNumber(n)) is not between 1 and \(maxMinutes); split longer work into entries")
                 }
                 minutes = Int(n)
             case (nil, .string(let text)?):
@@ -129,7 +140,8 @@ public enum TimeEntryV1 {
                 throw Rejection(.missingField, field: "minutes", "required: whole minutes (or an end time)")
             }
             guard (1...maxMinutes).contains(minutes) else {
-                throw Rejection(.implausible, field: "minutes", "\(minutes) is not between 1 and \(maxMinutes); split longer work into entries")
+                throw Rejection(
+                    .implausible, field: "minutes", "\(minutes) is not between 1 and \(maxMinutes); split longer work into entries")
             }
             let activity = try choice("activity", TimeEntryInput.Activity.self)
             var interactive = activity.interactiveByDefault

@@ -58,7 +58,10 @@ public enum InputFormat: Sendable, Hashable {
         case .timeEntryV1:
             .failure(Rejection(.unsupportedFormat, field: nil, "time entries are not readings; the pipeline stores them in the ledger"))
         case .unsupported:
-            .failure(Rejection(.unsupportedFormat, field: nil, "this gateway version does not read this topic's payloads; upgrade it, or publish native readings"))
+            .failure(
+                Rejection(
+                    .unsupportedFormat, field: nil,
+                    "this gateway version does not read this topic's payloads; upgrade it, or publish native readings"))
         }
     }
 }

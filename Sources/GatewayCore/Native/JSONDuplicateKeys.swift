@@ -20,7 +20,8 @@ public struct DuplicateJSONKey: Error, Sendable, Hashable {
     public var rejection: Rejection {
         Rejection(
             .duplicateKey, field: path,
-            "duplicate key \"\(key)\": a JSON object names each field once; remove one of them (the gateway does not guess which one is meant)")
+            "duplicate key \"\(key)\": a JSON object names each field once; remove one of them (the gateway does not guess which one is meant)"
+        )
     }
 }
 

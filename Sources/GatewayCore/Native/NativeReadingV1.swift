@@ -40,10 +40,10 @@ public enum NativeReadingV1 {
             return .success(
                 DecodedPayload(
                     items: items.enumerated().map { index, item in
-                    guard case .object(let object) = item else {
-                        return .failure(
-                            Rejection(.notAnObject, field: "[\(index)]", "expected a reading object, got \(item.typeName)"))
-                    }
+                        guard case .object(let object) = item else {
+                            return .failure(
+                                Rejection(.notAnObject, field: "[\(index)]", "expected a reading object, got \(item.typeName)"))
+                        }
                         return reading(from: object).mapError { $0.within("[\(index)]") }
                     }, isBatch: true))
         default:
@@ -135,7 +135,8 @@ public enum NativeReadingV1 {
         case .number(let n)? where n >= 0 && n == n.rounded() && n <= 9_007_199_254_740_991:
             sequence = Int(n)
         case let other?:
-            throw Rejection(.wrongType, field: "seq", "expected a whole number 0 or more (the device's record number), got \(describe(other))")
+            throw Rejection(
+                .wrongType, field: "seq", "expected a whole number 0 or more (the device's record number), got \(describe(other))")
         }
         let messageID = try identifier(object, "id")
         guard measuredAt != nil || sequence != nil || messageID != nil else {

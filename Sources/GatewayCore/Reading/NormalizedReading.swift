@@ -112,7 +112,8 @@ public enum ClockRules {
     /// date: 9999-12-31T23:59:59-23:59 is in the year 10000); it is kept as text.
     public static let storable = Date(timeIntervalSince1970: 0)..<Date(timeIntervalSince1970: 4_102_444_800)
     /// What a suspect reading's note says about how it is evaluated.
-    static let suspectTreatment = "device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
+    static let suspectTreatment =
+        "device clock suspect: evaluated on its own at received_at, left out of rules over a time window or the last N readings"
 
     /// A suspect device time moved by the device clock's measured offset, when that gives a time
     /// that is itself believable; else `nil` (the reading stays out of windowed rules).
@@ -125,7 +126,8 @@ public enum ClockRules {
     /// The note a corrected reading keeps.
     static func correction(_ measuredAt: Date, offset: Double, corrected: Date) -> String {
         let minutes = Int((abs(offset) / 60).rounded())
-        return "measured_at \(RFC3339.format(measuredAt)) is by a device clock \(minutes) minutes \(offset > 0 ? "ahead" : "behind") (read from the device in this session); evaluated at the corrected time \(RFC3339.format(corrected))"
+        return
+            "measured_at \(RFC3339.format(measuredAt)) is by a device clock \(minutes) minutes \(offset > 0 ? "ahead" : "behind") (read from the device in this session); evaluated at the corrected time \(RFC3339.format(corrected))"
     }
 
     /// Why `measuredAt` is not believable against `receivedAt`, or `nil` when it is.
@@ -155,7 +157,9 @@ public enum Normalizer {
 
     /// `clockOffset` is how far the device's clock was ahead of the gateway's (seconds, negative
     /// when behind) when the source measured it; a suspect device time is corrected by it.
-    public static func normalize(_ input: ReadingInput, receivedAt: Date, clockOffset: Double? = nil) -> Result<NormalizedReading, Rejection> {
+    public static func normalize(
+        _ input: ReadingInput, receivedAt: Date, clockOffset: Double? = nil
+    ) -> Result<NormalizedReading, Rejection> {
         let kind = input.kind
         if let rejection = EntityID.rejection(DeviceID.canonical(input.device), .device, field: "device") {
             return .failure(rejection)
@@ -211,7 +215,9 @@ public enum Normalizer {
         }
         if let failed = input.flags.first(where: \.rejectsReading) {
             let all = input.flags.filter(\.rejectsReading).map(\.meaning).joined(separator: ", ")
-            let advice = kind == .glucose ? "the meter reported \(all) (\(failed.rawValue)); its number is not a measurement; measure again with a new strip"
+            let advice =
+                kind == .glucose
+                ? "the meter reported \(all) (\(failed.rawValue)); its number is not a measurement; measure again with a new strip"
                 : "the device reported \(all) (\(failed.rawValue)); its number is not a measurement; check the sensor and measure again"
             return .failure(Rejection(.deviceError, field: "sensor_status", advice))
         }
@@ -248,7 +254,8 @@ public enum Normalizer {
         var reading =
             NormalizedReading(
                 device: device, kind: kind, values: values, originalValues: input.values, originalUnit: input.unit,
-                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, correctedAt: correctedAt, meal: input.meal,
+                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, correctedAt: correctedAt,
+                meal: input.meal,
                 sequence: input.sequence, messageID: input.messageID,
                 dedupKey: DedupKey(
                     device: device, kind: kind, measuredAt: input.measuredAt, sequence: input.sequence,
