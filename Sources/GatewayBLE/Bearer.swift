@@ -1,8 +1,9 @@
+import Foundation
+public import GatewayCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Foundation
-public import GatewayCore
 
 /// One ATT bearer: a message-oriented file descriptor carrying one PDU per datagram. In
 /// production it is the kernel's L2CAP LE socket on the ATT channel; in tests and for external
@@ -41,22 +42,42 @@ public final class ATTBearer {
     /// The next PDU, or `nil` when `deadline` passes first. A closed bearer throws
     /// ``ATT/Failure/disconnected``.
     func receive(until deadline: ContinuousClock.Instant) throws(ATT.Failure) -> [UInt8]? {
-        while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { return nil }
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw .disconnected
-            }
-            if ready == 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count > 0 { return Array(buffer[0..<count]) }
-            if count < 0, errno == EINTR || errno == EAGAIN { continue }
-            // 0 is an orderly close (or an empty datagram, which no ATT PDU is); errors mean the link went.
-            throw .disconnected
+        switch receiveDatagram(fd, into: &buffer, until: deadline) {
+        case .datagram(let count) where count > 0: Array(buffer[0..<count])
+        case .timedOut: nil
+        // 0 is an orderly close (or an empty datagram, which no ATT PDU is); errors mean the link went.
+        case .datagram, .failed: throw .disconnected
         }
+    }
+}
+
+/// What waiting for one datagram gave.
+enum DatagramWait {
+    /// Its length (0: the peer closed the socket).
+    case datagram(Int)
+    case timedOut
+    /// `call` (poll or recv) failed with `errno`.
+    case failed(call: String, errno: Int32)
+}
+
+/// Waits until `deadline` for one datagram on `fd` and reads it into `buffer`; interrupted and
+/// spurious wake-ups are retried. The one poll/recv loop of the ATT bearer and the management
+/// socket.
+func receiveDatagram(_ fd: Int32, into buffer: inout [UInt8], until deadline: ContinuousClock.Instant) -> DatagramWait {
+    while true {
+        let remaining = ContinuousClock.now.duration(to: deadline)
+        guard remaining > .zero else { return .timedOut }
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
+        if ready < 0 {
+            if errno == EINTR { continue }
+            return .failed(call: "poll", errno: errno)
+        }
+        if ready == 0 { continue }
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count >= 0 { return .datagram(count) }
+        if errno == EINTR || errno == EAGAIN { continue }
+        return .failed(call: "recv", errno: errno)
     }
 }
 

@@ -42,7 +42,9 @@ public enum Mgmt {
 
         /// `powered, bondable, le`.
         public var names: String {
-            let known: [(Settings, String)] = [(.powered, "powered"), (.connectable, "connectable"), (.bondable, "bondable"), (.lowEnergy, "le"), (.privacy, "privacy")]
+            let known: [(Settings, String)] = [
+                (.powered, "powered"), (.connectable, "connectable"), (.bondable, "bondable"), (.lowEnergy, "le"), (.privacy, "privacy"),
+            ]
             let present = known.filter { contains($0.0) }.map(\.1)
             return present.isEmpty ? "none" : present.joined(separator: ", ")
         }
@@ -147,7 +149,8 @@ public enum Mgmt {
             guard data.count >= 6 else { return nil }
             let length = Int(data[4]) | Int(data[5]) << 8
             guard data.count == 6 + length else { return nil }
-            self.init(code: UInt16(data[0]) | UInt16(data[1]) << 8, index: UInt16(data[2]) | UInt16(data[3]) << 8, parameters: Array(data[6...]))
+            self.init(
+                code: UInt16(data[0]) | UInt16(data[1]) << 8, index: UInt16(data[2]) | UInt16(data[3]) << 8, parameters: Array(data[6...]))
         }
     }
 
@@ -253,7 +256,9 @@ public enum Mgmt {
                 guard p.count >= 8, let address = Address.decode(p[...]) else { return nil }
                 return .authenticationFailed(address, status: p[7])
             case 0x0018:
-                guard p.count >= 7 + IdentityResolvingKey.size, let key = IdentityResolvingKey(record: p[7..<(7 + IdentityResolvingKey.size)]) else { return nil }
+                guard p.count >= 7 + IdentityResolvingKey.size,
+                    let key = IdentityResolvingKey(record: p[7..<(7 + IdentityResolvingKey.size)])
+                else { return nil }
                 let rpa = Array(p[1..<7])
                 return .newIdentityResolvingKey(
                     key, privateAddress: rpa.allSatisfy { $0 == 0 } ? nil : Address(bytes: rpa, kind: .leRandom), store: p[0] != 0)
@@ -288,7 +293,6 @@ public enum Mgmt {
         }
     }
 }
-
 
 private func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xFF) } }
 private func le32(_ bytes: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
@@ -328,21 +332,11 @@ public final class ManagementSocket: Sendable {
         let deadline = ContinuousClock.now + timeout
         var buffer = [UInt8](repeating: 0, count: 1024)
         while true {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { return nil }
-            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
-            if ready < 0 {
-                if errno == EINTR { continue }
-                throw KernelError("poll(management socket)")
+            switch receiveDatagram(fd, into: &buffer, until: deadline) {
+            case .datagram(let count): if let packet = Mgmt.Packet(bytes: buffer[0..<count]) { return packet }
+            case .timedOut: return nil
+            case .failed(let call, let code): throw KernelError("\(call)(management socket)", errno: code)
             }
-            if ready == 0 { continue }
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 {
-                if errno == EINTR || errno == EAGAIN { continue }
-                throw KernelError("recv(management socket)")
-            }
-            if let packet = Mgmt.Packet(bytes: buffer[0..<count]) { return packet }
         }
     }
 
@@ -374,7 +368,9 @@ public final class ManagementSocket: Sendable {
 public func bluetoothdRunning() -> Bool {
     guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return false }
     for entry in entries where entry.allSatisfy(\.isNumber) {
-        if let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8), comm.trimmingCharacters(in: .whitespacesAndNewlines) == "bluetoothd" {
+        if let comm = try? String(contentsOfFile: "/proc/\(entry)/comm", encoding: .utf8),
+            comm.trimmingCharacters(in: .whitespacesAndNewlines) == "bluetoothd"
+        {
             return true
         }
     }
