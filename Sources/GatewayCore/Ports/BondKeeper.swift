@@ -2,7 +2,7 @@ public import Foundation
 
 /// What the BLE adapter agent keeps and asks between restarts: bond keys, the adapter's state,
 /// the pairings an operator requested, and which addresses belong to registered devices.
-/// GatewayStore implements it on its database; GatewayBLE sees only this.
+/// GatewayStore implements it on its database; the daemon's adapter agent sees only this.
 public protocol BondKeeper: Sendable {
     func bondKeys() throws -> [BLEBondKey]
     func storeBondKey(_ key: BLEBondKey, at time: Date) throws
