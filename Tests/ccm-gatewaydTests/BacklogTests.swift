@@ -46,17 +46,16 @@ struct BacklogTests {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { throw SupportError(description: "pipe failed") }
         defer { close(fds[1]) }
-        let began = ContinuousClock.now
         let daemon = try Spawned(
             daemonPath, ["--config", configPath, "--replay", "-"], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
             stdin: fds[0], stderr: directory.file("stderr.log"))
         close(fds[0])
         defer { _ = daemon.terminate(SIGKILL) }
 
-        let ready = try #require(notify.waitFor("READY=1", timeout: 10), "no READY=1 within 10 s")
-        let readyAfter = ContinuousClock.now - began
+        // READY=1 before the backlog is decided is what counts (pendingAtReady), not how many
+        // seconds it took on a machine busy with the parallel run; the bound only ends a hang.
+        let ready = try #require(notify.waitFor("READY=1", timeout: 60), "no READY=1 within 60 s")
         let pendingAtReady = try pipeline.pendingCount()
-        #expect(readyAfter < .seconds(10))
         #expect(ready.contains("catching up: "))
         #expect(pendingAtReady > 0, "the backlog was decided before READY=1")
         // A reading that arrives now is decided ahead of the backlog, not after all of it.
