@@ -40,7 +40,8 @@ public func fuzzATT(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let session = HealthSession(
         client: client,
         options: .init(
-            lastGlucoseSequence: Int(bytes.first ?? 0) * 3, currentTime: [0xEA, 0x07, 3, 4, 10, 5, 0, 3, 0, 2], idle: .milliseconds(20),
+            lastGlucoseSequence: Int(bytes.first ?? 0) * 3, currentTime: [0xEA, 0x07, 3, 4, 10, 5, 0, 3, 0, 2],
+            idle: .milliseconds(20),
             procedureTimeout: .milliseconds(50))
     ) { _ in }
     _ = session.run()

@@ -205,7 +205,9 @@ public enum ATT {
         [Opcode.readBlobRequest.rawValue] + le16(handle) + le16(offset)
     }
 
-    static func write(_ handle: UInt16, _ value: [UInt8]) -> [UInt8] { [Opcode.writeRequest.rawValue] + le16(handle) + value }
+    static func write(_ handle: UInt16, _ value: [UInt8]) -> [UInt8] {
+        [Opcode.writeRequest.rawValue] + le16(handle) + value
+    }
 
     static let confirmation: [UInt8] = [Opcode.handleValueConfirmation.rawValue]
 
@@ -225,14 +227,16 @@ public enum ATT {
     /// each starting with a handle).
     static func entries(_ parameters: ArraySlice<UInt8>, minimum: Int) throws(Failure) -> [Entry] {
         guard let length = parameters.first.map(Int.init), length >= minimum else {
-            throw .malformed("attribute data length \(parameters.first.map { "\($0)" } ?? "missing") is below \(minimum)")
+            throw .malformed(
+                "attribute data length \(parameters.first.map { "\($0)" } ?? "missing") is below \(minimum)")
         }
         let data = parameters.dropFirst()
         guard !data.isEmpty, data.count % length == 0 else {
             throw .malformed("attribute data of \(data.count) bytes is not a whole number of \(length)-byte entries")
         }
         return stride(from: data.startIndex, to: data.endIndex, by: length).map { start in
-            Entry(handle: UInt16(data[start]) | UInt16(data[start + 1]) << 8, value: data[(start + 2)..<(start + length)])
+            Entry(
+                handle: UInt16(data[start]) | UInt16(data[start + 1]) << 8, value: data[(start + 2)..<(start + length)])
         }
     }
 
@@ -242,11 +246,14 @@ public enum ATT {
         switch parameters.first {
         case 1: uuidLength = 2
         case 2: uuidLength = 16
-        default: throw .malformed("Find Information format \(parameters.first.map { "\($0)" } ?? "missing") is neither 1 nor 2")
+        default:
+            throw .malformed(
+                "Find Information format \(parameters.first.map { "\($0)" } ?? "missing") is neither 1 nor 2")
         }
         let data = parameters.dropFirst(), length = 2 + uuidLength
         guard !data.isEmpty, data.count % length == 0 else {
-            throw .malformed("Find Information data of \(data.count) bytes is not a whole number of \(length)-byte entries")
+            throw .malformed(
+                "Find Information data of \(data.count) bytes is not a whole number of \(length)-byte entries")
         }
         return stride(from: data.startIndex, to: data.endIndex, by: length).map { start in
             (UInt16(data[start]) | UInt16(data[start + 1]) << 8, UUID(bytes: data[(start + 2)..<(start + length)])!)

@@ -52,7 +52,9 @@ public final class ATTClient {
 
     private func transact(_ pdu: [UInt8]) throws(ATT.Failure) -> ArraySlice<UInt8> {
         let opcode = pdu[0]
-        guard let expected = ATT.Opcode(rawValue: opcode)?.response else { preconditionFailure("0x\(hex(opcode)) is not an ATT request") }
+        guard let expected = ATT.Opcode(rawValue: opcode)?.response else {
+            preconditionFailure("0x\(hex(opcode)) is not an ATT request")
+        }
         try bearer.send(pdu)
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while true {
@@ -72,7 +74,9 @@ public final class ATTClient {
                     ignoredPDUs += 1
                     continue
                 }
-                throw .error(request: opcode, handle: u16(parameters, at: 1)!, code: ATT.ErrorCode(rawValue: parameters[start + 3]))
+                throw .error(
+                    request: opcode, handle: u16(parameters, at: 1)!,
+                    code: ATT.ErrorCode(rawValue: parameters[start + 3]))
             default:
                 try dispatch(received)
             }
@@ -92,7 +96,9 @@ public final class ATTClient {
                 return
             }
             if let onValue {
-                do { try onValue(handle, Array(pdu.parameters.dropFirst(2)), indication) } catch let failure as ATT.Failure {
+                do { try onValue(handle, Array(pdu.parameters.dropFirst(2)), indication) } catch let failure
+                    as ATT.Failure
+                {
                     throw failure
                 } catch {
                     // Not stored, so not confirmed: the device keeps it.
@@ -106,7 +112,9 @@ public final class ATTClient {
             try bearer.send([ATT.Opcode.exchangeMTUResponse.rawValue] + le16(UInt16(ATT.clientMTU)))
         case .some(let opcode) where opcode.response != nil:
             // This gateway has no GATT server of its own.
-            try bearer.send(ATT.errorResponse(request: pdu.opcode, handle: u16(pdu.parameters, at: 0) ?? 0, code: .requestNotSupported))
+            try bearer.send(
+                ATT.errorResponse(
+                    request: pdu.opcode, handle: u16(pdu.parameters, at: 0) ?? 0, code: .requestNotSupported))
         default:
             if pdu.known == nil, pdu.opcode & 0x40 == 0, pdu.opcode & 0x01 == 0 {
                 // An unknown request (commands have bit 6 set and get no answer).
@@ -133,7 +141,9 @@ public final class ATTClient {
     public func exchangeMTU() throws(ATT.Failure) {
         do throws(ATT.Failure) {
             let response = try request(ATT.exchangeMTU(ATT.clientMTU))
-            guard let server = u16(response, at: 0) else { throw ATT.Failure.malformed("Exchange MTU Response without an MTU") }
+            guard let server = u16(response, at: 0) else {
+                throw ATT.Failure.malformed("Exchange MTU Response without an MTU")
+            }
             mtu = max(ATT.defaultMTU, min(ATT.clientMTU, Int(server)))
         } catch .error(_, _, let code) where code == .requestNotSupported {
             mtu = ATT.defaultMTU
@@ -153,9 +163,12 @@ public final class ATTClient {
             }
             var last = start
             for entry in try ATT.entries(response, minimum: 6) {
-                guard let end = u16(entry.value, at: 0), let uuid = ATT.UUID(bytes: entry.value.dropFirst(2)), end >= entry.handle,
+                guard let end = u16(entry.value, at: 0), let uuid = ATT.UUID(bytes: entry.value.dropFirst(2)),
+                    end >= entry.handle,
                     entry.handle >= start
-                else { throw .malformed("service declaration at 0x\(hex16(entry.handle)) is not a handle range and a UUID") }
+                else {
+                    throw .malformed("service declaration at 0x\(hex16(entry.handle)) is not a handle range and a UUID")
+                }
                 services.append(GATTService(uuid: uuid, start: entry.handle, end: end))
                 last = end
             }
@@ -180,7 +193,10 @@ public final class ATTClient {
             for entry in try ATT.entries(response, minimum: 7) {
                 guard entry.handle >= start, entry.value.count == 5 || entry.value.count == 19,
                     let valueHandle = u16(entry.value, at: 1), let uuid = ATT.UUID(bytes: entry.value.dropFirst(3))
-                else { throw .malformed("characteristic declaration at 0x\(hex16(entry.handle)) is not properties, a handle and a UUID") }
+                else {
+                    throw .malformed(
+                        "characteristic declaration at 0x\(hex16(entry.handle)) is not properties, a handle and a UUID")
+                }
                 guard valueHandle > entry.handle, valueHandle <= service.end else {
                     throw .malformed(
                         "characteristic declaration at 0x\(hex16(entry.handle)) puts its value at 0x\(hex16(valueHandle)), outside its service (to 0x\(hex16(service.end)))"

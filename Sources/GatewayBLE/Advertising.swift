@@ -27,7 +27,8 @@ public struct AdvertisingReport: Sendable, Hashable {
             guard offset + 9 + length + 1 <= bytes.count else { break }
             let data = Array(bytes[(offset + 9)..<(offset + 9 + length)])
             let rssi = Int(Int8(bitPattern: bytes[offset + 9 + length]))
-            var report = AdvertisingReport(address: address, randomAddress: addressType == 0x01, name: nil, services: [], rssi: rssi)
+            var report = AdvertisingReport(
+                address: address, randomAddress: addressType == 0x01, name: nil, services: [], rssi: rssi)
             report.read(advertisingData: data)
             reports.append(report)
             offset += 9 + length + 1

@@ -88,14 +88,18 @@ public enum UnixSeqpacket {
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard path.utf8.count < capacity else { throw KernelError(message: "unix:\(path): the path is longer than \(capacity - 1) bytes") }
+        guard path.utf8.count < capacity else {
+            throw KernelError(message: "unix:\(path): the path is longer than \(capacity - 1) bytes")
+        }
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
             buffer.copyBytes(from: Array(path.utf8) + [0])
         }
         let fd = socket(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw KernelError("socket(AF_UNIX, SOCK_SEQPACKET)") }
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else {
             let error = KernelError("connect(unix:\(path))")

@@ -80,13 +80,18 @@ public struct SessionReport: Sendable {
             lines.append("weight scale feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
         }
         if let feature = bodyCompositionFeature {
-            lines.append("body composition feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
+            lines.append(
+                "body composition feature: 0x\(hex16(UInt16(feature >> 16)))\(hex16(UInt16(feature & 0xFFFF)))")
         }
         if let feature = plxFeatures { lines.append("pulse oximeter features: 0x\(hex16(feature))") }
         if let count = spotChecksOnDevice {
-            lines.append("stored spot-checks on the oximeter: \(count)\(spotChecksDeleted ? " (deleted from it once stored here)" : "")")
+            lines.append(
+                "stored spot-checks on the oximeter: \(count)\(spotChecksDeleted ? " (deleted from it once stored here)" : "")"
+            )
         }
-        if continuousReceived > 0 { lines.append("continuous measurements received: \(continuousReceived), stored: \(continuousStored)") }
+        if continuousReceived > 0 {
+            lines.append("continuous measurements received: \(continuousReceived), stored: \(continuousStored)")
+        }
         return lines
     }
 }
@@ -175,10 +180,13 @@ public final class HealthSession {
                 if case .short(let uuid) = characteristic.uuid { routes[characteristic.valueHandle] = uuid }
             }
             try setClock(
-                characteristics[HealthUUID.currentTimeService] ?? [], dateTime: characteristics[HealthUUID.bloodPressureService] ?? [])
+                characteristics[HealthUUID.currentTimeService] ?? [],
+                dateTime: characteristics[HealthUUID.bloodPressureService] ?? [])
             if let glucose = characteristics[HealthUUID.glucoseService] { try downloadGlucose(glucose) }
             if let oximeter = characteristics[HealthUUID.pulseOximeterService] { try downloadSpotChecks(oximeter) }
-            if characteristics.keys.contains(where: { $0 != HealthUUID.glucoseService && $0 != HealthUUID.currentTimeService }) {
+            if characteristics.keys.contains(where: {
+                $0 != HealthUUID.glucoseService && $0 != HealthUUID.currentTimeService
+            }) {
                 try receivePushed(characteristics)
             }
             if characteristics.keys.allSatisfy({ $0 == HealthUUID.currentTimeService }) {
@@ -195,7 +203,9 @@ public final class HealthSession {
     }
 
     private func describe(_ failure: ATT.Failure) -> String {
-        guard failure == .disconnected, report.requestedFrom != nil || report.measurements > 0 else { return failure.description }
+        guard failure == .disconnected, report.requestedFrom != nil || report.measurements > 0 else {
+            return failure.description
+        }
         let resume = report.lastGlucoseSequence.map { "; the next session resumes from sequence \($0 + 1)" } ?? ""
         return "the device disconnected after \(report.measurements) records\(resume)"
     }
@@ -212,7 +222,8 @@ public final class HealthSession {
             report.continuousReceived += 1
             let time = now()
             // One per storage interval, not every notification (about one a second).
-            guard options.lastContinuousAt.map({ time.timeIntervalSince($0) >= options.continuousInterval }) ?? true else { return }
+            guard options.lastContinuousAt.map({ time.timeIntervalSince($0) >= options.continuousInterval }) ?? true
+            else { return }
             options.lastContinuousAt = time
             try store(HealthRecord(characteristic: "2a5f", value: value))
             report.continuousStored += 1
@@ -264,7 +275,10 @@ public final class HealthSession {
             return
         }
         guard let cccd = characteristic.cccd else {
-            if required { throw .malformed("characteristic \(characteristic.uuid) has no Client Characteristic Configuration descriptor") }
+            if required {
+                throw .malformed(
+                    "characteristic \(characteristic.uuid) has no Client Characteristic Configuration descriptor")
+            }
             return
         }
         try client.write(cccd, indicate ? [0x02, 0x00] : [0x01, 0x00])
@@ -272,7 +286,9 @@ public final class HealthSession {
 
     /// Reads a feature characteristic: `size` little-endian bytes, exactly or (`exact: false`,
     /// PLX Features, whose optional fields follow) at least.
-    private func readFeature(_ characteristic: GATTCharacteristic?, size: Int = 2, exact: Bool = true) throws(ATT.Failure) -> UInt32? {
+    private func readFeature(
+        _ characteristic: GATTCharacteristic?, size: Int = 2, exact: Bool = true
+    ) throws(ATT.Failure) -> UInt32? {
         guard let characteristic, characteristic.properties.contains(.read) else { return nil }
         do {
             let value = try client.read(characteristic.valueHandle)
@@ -293,7 +309,8 @@ public final class HealthSession {
     /// (0x2A08) gets its clock set through that: the first 7 bytes of the Current Time value.
     private func setClock(_ characteristics: [GATTCharacteristic], dateTime: [GATTCharacteristic]) throws(ATT.Failure) {
         guard let time = find(HealthUUID.currentTime, in: characteristics) else {
-            guard let value = options.currentTime, let date = find(HealthUUID.dateTime, in: dateTime), date.properties.contains(.write)
+            guard let value = options.currentTime, let date = find(HealthUUID.dateTime, in: dateTime),
+                date.properties.contains(.write)
             else { return }
             do {
                 try client.write(date.valueHandle, Array(value.prefix(7)))
@@ -353,7 +370,9 @@ public final class HealthSession {
     private func downloadRecords(
         _ racp: GATTCharacteristic, from: Int?, device: String, count: WritableKeyPath<SessionReport, Int?>
     ) throws(ATT.Failure) -> Bool {
-        if case .numberOfRecords(let number) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) { report[keyPath: count] = number }
+        if case .numberOfRecords(let number) = try racpProcedure(racp, RACP.numberOfRecords(from: from)) {
+            report[keyPath: count] = number
+        }
         switch try racpProcedure(racp, RACP.reportRecords(from: from)) {
         case .responseCode(_, let code):
             let described = RACP.ResponseCode(rawValue: code)?.description ?? "response code \(code)"
@@ -372,16 +391,21 @@ public final class HealthSession {
     /// stored before it is confirmed. Once all are stored they are deleted from the oximeter, so
     /// that the next download holds only the spot-checks taken since.
     private func downloadSpotChecks(_ characteristics: [GATTCharacteristic]) throws(ATT.Failure) {
-        report.plxFeatures = try readFeature(find(HealthUUID.plxFeatures, in: characteristics), exact: false).map { UInt16($0) }
+        report.plxFeatures = try readFeature(find(HealthUUID.plxFeatures, in: characteristics), exact: false).map {
+            UInt16($0)
+        }
         guard let racp = find(HealthUUID.recordAccessControlPoint, in: characteristics) else { return }
         try arm(find(HealthUUID.plxSpotCheckMeasurement, in: characteristics), indicate: true, required: true)
         try arm(racp, indicate: true, required: true)
         guard try downloadRecords(racp, from: nil, device: "oximeter", count: \.spotChecksOnDevice) else { return }
-        if case .responseCode(_, let code) = try racpProcedure(racp, RACP.deleteAllRecords), code == RACP.ResponseCode.success.rawValue {
+        if case .responseCode(_, let code) = try racpProcedure(racp, RACP.deleteAllRecords),
+            code == RACP.ResponseCode.success.rawValue
+        {
             report.spotChecksDeleted = true
         } else {
             report.notes.append(
-                "the oximeter did not delete its stored spot-checks; the next download sends them again (stored once: same time)")
+                "the oximeter did not delete its stored spot-checks; the next download sends them again (stored once: same time)"
+            )
         }
     }
 
@@ -397,7 +421,8 @@ public final class HealthSession {
         }
         guard let stored = options.lastGlucoseMeasurement else { return nil }
         let record =
-            newestSequence == last ? newest.last : try probe(racp, RACP.reportRecord(sequence: last)).first { Self.sequence($0) == last }
+            newestSequence == last
+            ? newest.last : try probe(racp, RACP.reportRecord(sequence: last)).first { Self.sequence($0) == last }
         guard let record, Self.time(record) != Self.time(stored) else { return nil }
         return
             "the meter's record \(last) has another time (\(Self.describeTime(record))) than the one stored (\(Self.describeTime(stored))): the meter was reset"
@@ -440,7 +465,9 @@ public final class HealthSession {
             _ = try? client.write(racp.valueHandle, RACP.abort)
             _ = try? client.serve(idle: options.procedureTimeout) { !racpResponses.isEmpty }
             racpResponses.removeAll()
-            do { try client.write(racp.valueHandle, request) } catch { throw .error(request: op, handle: handle, code: code) }
+            do { try client.write(racp.valueHandle, request) } catch {
+                throw .error(request: op, handle: handle, code: code)
+            }
         }
         let answered = try client.serve(idle: options.procedureTimeout) { !racpResponses.isEmpty }
         guard answered, let response = racpResponses.first else {
@@ -455,13 +482,16 @@ public final class HealthSession {
     /// the device disconnects (the normal end), falls silent, or the listen limit passes.
     private func receivePushed(_ characteristics: [UInt16: [GATTCharacteristic]]) throws(ATT.Failure) {
         if let pressure = characteristics[HealthUUID.bloodPressureService] {
-            report.bloodPressureFeature = try readFeature(find(HealthUUID.bloodPressureFeature, in: pressure)).map { UInt16($0) }
+            report.bloodPressureFeature = try readFeature(find(HealthUUID.bloodPressureFeature, in: pressure)).map {
+                UInt16($0)
+            }
         }
         if let scale = characteristics[HealthUUID.weightScaleService] {
             report.weightScaleFeature = try readFeature(find(HealthUUID.weightScaleFeature, in: scale), size: 4)
         }
         if let composition = characteristics[HealthUUID.bodyCompositionService] {
-            report.bodyCompositionFeature = try readFeature(find(HealthUUID.bodyCompositionFeature, in: composition), size: 4)
+            report.bodyCompositionFeature = try readFeature(
+                find(HealthUUID.bodyCompositionFeature, in: composition), size: 4)
         }
         for pushed in HealthUUID.pushed {
             guard let service = characteristics[pushed.service] else { continue }

@@ -24,7 +24,9 @@ public enum BluetoothAdapter {
             return "this kernel offers no Bluetooth sockets (\(String(cString: strerror(errno))))"
         }
         close(probe)
-        guard hci_get_route(nil) >= 0 else { return "no Bluetooth adapter is up (hci_get_route found none; check `bluetoothctl show`)" }
+        guard hci_get_route(nil) >= 0 else {
+            return "no Bluetooth adapter is up (hci_get_route found none; check `bluetoothctl show`)"
+        }
         return nil
     }
 }
@@ -40,18 +42,23 @@ public enum L2CAP {
     /// Connects to `address` and returns the bearer. `random` must match the address type the
     /// device advertises with. Gives up after `timeout`. With `secure`, the link is encrypted
     /// (paired, or encrypted with the stored bond) before the bearer is returned.
-    public static func connect(address: String, random: Bool, timeout: Duration, secure: Bool = false) throws -> ATTBearer {
+    public static func connect(
+        address: String, random: Bool, timeout: Duration, secure: Bool = false
+    ) throws -> ATTBearer {
         var peer = bdaddr_t()
         guard str2ba(address, &peer) == 0 else { throw KernelError(message: "\(address) is not a Bluetooth address") }
         let fd = socket(
-            AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), BTPROTO_L2CAP)
+            AF_BLUETOOTH, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+            BTPROTO_L2CAP)
         guard fd >= 0 else { throw KernelError("socket(AF_BLUETOOTH, SOCK_SEQPACKET, BTPROTO_L2CAP)") }
         do {
             var local = sockaddr_l2()
             local.l2_family = sa_family_t(AF_BLUETOOTH)
             local.l2_cid = attChannel.littleEndian
             local.l2_bdaddr_type = UInt8(BDADDR_LE_PUBLIC)
-            try withSockaddr(&local) { guard bind(fd, $0, $1) == 0 else { throw KernelError("bind(L2CAP LE, ATT channel)") } }
+            try withSockaddr(&local) {
+                guard bind(fd, $0, $1) == 0 else { throw KernelError("bind(L2CAP LE, ATT channel)") }
+            }
 
             var remote = sockaddr_l2()
             remote.l2_family = sa_family_t(AF_BLUETOOTH)
@@ -64,7 +71,8 @@ public enum L2CAP {
             }
             var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             guard poll(&descriptor, 1, timeout.pollMilliseconds) == 1 else {
-                throw KernelError(message: "no connection to \(address) within \(timeout.components.seconds) s (is it advertising?)")
+                throw KernelError(
+                    message: "no connection to \(address) within \(timeout.components.seconds) s (is it advertising?)")
             }
             var failure: Int32 = 0
             var size = socklen_t(MemoryLayout<Int32>.size)
@@ -86,7 +94,8 @@ public enum L2CAP {
     /// unwritable for ``securityTimeout``, is a security failure, named as one.
     static func raiseSecurity(_ fd: Int32, timeout: Duration = securityTimeout) throws {
         var security = bt_security(level: UInt8(BT_SECURITY_MEDIUM), key_size: 0)
-        guard setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &security, socklen_t(MemoryLayout<bt_security>.size)) == 0 else {
+        guard setsockopt(fd, SOL_BLUETOOTH, BT_SECURITY, &security, socklen_t(MemoryLayout<bt_security>.size)) == 0
+        else {
             throw KernelError("setsockopt(BT_SECURITY)")
         }
         try waitUntilWritable(fd, timeout: timeout)
@@ -101,7 +110,8 @@ public enum L2CAP {
             guard remaining > .zero else {
                 throw KernelError(
                     message: "pairing or encryption did not finish within \(timeout.components.seconds) s "
-                        + "(nobody confirmed the pairing, or the device waits for a passkey: ccmctl devices pair DEVICE --passkey PIN)")
+                        + "(nobody confirmed the pairing, or the device waits for a passkey: ccmctl devices pair DEVICE --passkey PIN)"
+                )
             }
             var descriptor = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
             let ready = poll(&descriptor, 1, remaining.pollMilliseconds)
@@ -116,15 +126,20 @@ public enum L2CAP {
                 getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &size)
                 throw KernelError(
                     message:
-                        "pairing or encryption failed: the link dropped (\(String(cString: strerror(failure == 0 ? ENOTCONN : failure))))")
+                        "pairing or encryption failed: the link dropped (\(String(cString: strerror(failure == 0 ? ENOTCONN : failure))))"
+                )
             }
             if descriptor.revents & Int16(POLLOUT) != 0 { return }
         }
     }
 
-    private static func withSockaddr(_ address: inout sockaddr_l2, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Void) throws {
+    private static func withSockaddr(
+        _ address: inout sockaddr_l2, _ body: (UnsafePointer<sockaddr>, socklen_t) throws -> Void
+    ) throws {
         try withUnsafePointer(to: &address) { pointer in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { try body($0, socklen_t(MemoryLayout<sockaddr_l2>.size)) }
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                try body($0, socklen_t(MemoryLayout<sockaddr_l2>.size))
+            }
         }
     }
 }
@@ -141,7 +156,9 @@ public final class LEScanner {
         device = hci_open_dev(id)
         guard device >= 0 else { throw KernelError("hci_open_dev(\(id))") }
         // Active scan, 10 ms interval and window (0x0010 × 0.625 ms), public own address, accept all.
-        guard hci_le_set_scan_parameters(device, 0x01, UInt16(0x0010).littleEndian, UInt16(0x0010).littleEndian, 0x00, 0x00, 1000) >= 0
+        guard
+            hci_le_set_scan_parameters(
+                device, 0x01, UInt16(0x0010).littleEndian, UInt16(0x0010).littleEndian, 0x00, 0x00, 1000) >= 0
         else {
             let error = KernelError("hci_le_set_scan_parameters")
             hci_close_dev(device)

@@ -43,7 +43,8 @@ public enum Mgmt {
         /// `powered, bondable, le`.
         public var names: String {
             let known: [(Settings, String)] = [
-                (.powered, "powered"), (.connectable, "connectable"), (.bondable, "bondable"), (.lowEnergy, "le"), (.privacy, "privacy"),
+                (.powered, "powered"), (.connectable, "connectable"), (.bondable, "bondable"), (.lowEnergy, "le"),
+                (.privacy, "privacy"),
             ]
             let present = known.filter { contains($0.0) }.map(\.1)
             return present.isEmpty ? "none" : present.joined(separator: ", ")
@@ -80,7 +81,9 @@ public enum Mgmt {
         public var isRandom: Bool { kind == .leRandom }
         /// A random address whose two top bits are 01: resolvable private, changes over time.
         public var isResolvablePrivate: Bool { kind == .leRandom && bytes[5] >> 6 == 0b01 }
-        public var description: String { "\(string) (\(kind == .leRandom ? "random" : kind == .lePublic ? "public" : "BR/EDR"))" }
+        public var description: String {
+            "\(string) (\(kind == .leRandom ? "random" : kind == .lePublic ? "public" : "BR/EDR"))"
+        }
 
         var wire: [UInt8] { bytes + [kind.rawValue] }
 
@@ -150,15 +153,22 @@ public enum Mgmt {
             let length = Int(data[4]) | Int(data[5]) << 8
             guard data.count == 6 + length else { return nil }
             self.init(
-                code: UInt16(data[0]) | UInt16(data[1]) << 8, index: UInt16(data[2]) | UInt16(data[3]) << 8, parameters: Array(data[6...]))
+                code: UInt16(data[0]) | UInt16(data[1]) << 8, index: UInt16(data[2]) | UInt16(data[3]) << 8,
+                parameters: Array(data[6...]))
         }
     }
 
     // MARK: Commands
 
-    public static func setPowered(_ index: UInt16, _ on: Bool) -> Packet { Packet(.setPowered, index: index, parameters: [on ? 1 : 0]) }
-    public static func setLowEnergy(_ index: UInt16, _ on: Bool) -> Packet { Packet(.setLowEnergy, index: index, parameters: [on ? 1 : 0]) }
-    public static func setBondable(_ index: UInt16, _ on: Bool) -> Packet { Packet(.setBondable, index: index, parameters: [on ? 1 : 0]) }
+    public static func setPowered(_ index: UInt16, _ on: Bool) -> Packet {
+        Packet(.setPowered, index: index, parameters: [on ? 1 : 0])
+    }
+    public static func setLowEnergy(_ index: UInt16, _ on: Bool) -> Packet {
+        Packet(.setLowEnergy, index: index, parameters: [on ? 1 : 0])
+    }
+    public static func setBondable(_ index: UInt16, _ on: Bool) -> Packet {
+        Packet(.setBondable, index: index, parameters: [on ? 1 : 0])
+    }
     public static func setIOCapability(_ index: UInt16, _ capability: IOCapability) -> Packet {
         Packet(.setIOCapability, index: index, parameters: [capability.rawValue])
     }
@@ -228,7 +238,8 @@ public enum Mgmt {
             switch packet.code {
             case 0x0001:
                 guard p.count >= 3 else { return nil }
-                return .commandComplete(command: UInt16(p[0]) | UInt16(p[1]) << 8, status: p[2], parameters: Array(p[3...]))
+                return .commandComplete(
+                    command: UInt16(p[0]) | UInt16(p[1]) << 8, status: p[2], parameters: Array(p[3...]))
             case 0x0002:
                 guard p.count >= 3 else { return nil }
                 return .commandStatus(command: UInt16(p[0]) | UInt16(p[1]) << 8, status: p[2])
@@ -238,7 +249,8 @@ public enum Mgmt {
                 guard p.count >= 4 else { return nil }
                 return .newSettings(Settings(rawValue: le32(p, 0)))
             case 0x000A:
-                guard p.count >= 1 + LongTermKey.size, let key = LongTermKey(record: p[1..<(1 + LongTermKey.size)]) else { return nil }
+                guard p.count >= 1 + LongTermKey.size, let key = LongTermKey(record: p[1..<(1 + LongTermKey.size)])
+                else { return nil }
                 return .newLongTermKey(key, store: p[0] != 0)
             case 0x000B:
                 guard let address = Address.decode(p[...]) else { return nil }
@@ -261,7 +273,8 @@ public enum Mgmt {
                 else { return nil }
                 let rpa = Array(p[1..<7])
                 return .newIdentityResolvingKey(
-                    key, privateAddress: rpa.allSatisfy { $0 == 0 } ? nil : Address(bytes: rpa, kind: .leRandom), store: p[0] != 0)
+                    key, privateAddress: rpa.allSatisfy { $0 == 0 } ? nil : Address(bytes: rpa, kind: .leRandom),
+                    store: p[0] != 0)
             default: return .other(packet.code)
             }
         }
@@ -295,7 +308,9 @@ public enum Mgmt {
 }
 
 private func le32(_ value: UInt32) -> [UInt8] { (0..<4).map { UInt8((value >> (8 * $0)) & 0xFF) } }
-private func le32(_ bytes: [UInt8], _ at: Int) -> UInt32 { (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) } }
+private func le32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+    (0..<4).reduce(0) { $0 | UInt32(bytes[at + $1]) << (8 * $1) }
+}
 
 /// A socket on the kernel's management channel (`HCI_CHANNEL_CONTROL`). Needs CAP_NET_ADMIN
 /// (root, or the daemon's unit granting it). Events for every controller arrive on it, and
@@ -324,7 +339,9 @@ public final class ManagementSocket: Sendable {
     public func send(_ packet: Mgmt.Packet) throws {
         let bytes = packet.bytes
         let sent = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-        guard sent == bytes.count else { throw KernelError("send(management command 0x\(String(format: "%04x", packet.code)))") }
+        guard sent == bytes.count else {
+            throw KernelError("send(management command 0x\(String(format: "%04x", packet.code)))")
+        }
     }
 
     /// The next packet, or nil when `timeout` passes first.
@@ -347,14 +364,19 @@ public final class ManagementSocket: Sendable {
     ) throws -> [UInt8] {
         try send(packet)
         let deadline = ContinuousClock.now + timeout
-        let name = String(describing: Mgmt.Command(rawValue: packet.code).map { "\($0)" } ?? String(format: "0x%04x", packet.code))
+        let name = String(
+            describing: Mgmt.Command(rawValue: packet.code).map { "\($0)" } ?? String(format: "0x%04x", packet.code))
         while let received = try receive(timeout: ContinuousClock.now.duration(to: deadline)) {
             guard let event = Mgmt.Event.decode(received) else { continue }
             switch event {
-            case .commandComplete(let command, let status, let parameters) where command == packet.code && received.index == packet.index:
-                guard status == 0 else { throw KernelError(message: "management command \(name) failed: \(Mgmt.statusText(status))") }
+            case .commandComplete(let command, let status, let parameters)
+            where command == packet.code && received.index == packet.index:
+                guard status == 0 else {
+                    throw KernelError(message: "management command \(name) failed: \(Mgmt.statusText(status))")
+                }
                 return parameters
-            case .commandStatus(let command, let status) where command == packet.code && received.index == packet.index && status != 0:
+            case .commandStatus(let command, let status)
+            where command == packet.code && received.index == packet.index && status != 0:
                 throw KernelError(message: "management command \(name) failed: \(Mgmt.statusText(status))")
             default:
                 other(event, received.index)

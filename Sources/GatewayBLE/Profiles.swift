@@ -38,10 +38,14 @@ public enum HealthUUID {
     /// The values a device pushes, by service, in the order the session arms their CCCDs: by
     /// indication or notification, and whether the service is useless without it.
     static let pushed: [(service: UInt16, uuid: UInt16, indicate: Bool, required: Bool)] = [
-        (bloodPressureService, intermediateCuffPressure, false, false), (bloodPressureService, bloodPressureMeasurement, true, true),
-        (weightScaleService, weightMeasurement, true, true), (bodyCompositionService, bodyCompositionMeasurement, true, true),
-        (pulseOximeterService, plxContinuousMeasurement, false, false), (pulseOximeterService, plxSpotCheckMeasurement, true, false),
-        (healthThermometerService, intermediateTemperature, false, false), (healthThermometerService, temperatureMeasurement, true, true),
+        (bloodPressureService, intermediateCuffPressure, false, false),
+        (bloodPressureService, bloodPressureMeasurement, true, true),
+        (weightScaleService, weightMeasurement, true, true),
+        (bodyCompositionService, bodyCompositionMeasurement, true, true),
+        (pulseOximeterService, plxContinuousMeasurement, false, false),
+        (pulseOximeterService, plxSpotCheckMeasurement, true, false),
+        (healthThermometerService, intermediateTemperature, false, false),
+        (healthThermometerService, temperatureMeasurement, true, true),
     ]
 }
 
@@ -70,7 +74,9 @@ public enum RACP {
     static let reportLastRecord: [UInt8] = [0x01, 0x06]
 
     /// Report the stored record with this sequence number (within range `n…n`).
-    static func reportRecord(sequence: Int) -> [UInt8] { [0x01, 0x04, 0x01] + le16(UInt16(sequence)) + le16(UInt16(sequence)) }
+    static func reportRecord(sequence: Int) -> [UInt8] {
+        [0x01, 0x04, 0x01] + le16(UInt16(sequence)) + le16(UInt16(sequence))
+    }
 
     /// The procedure a request starts, by its op code, for messages.
     static func procedureName(_ request: [UInt8]) -> String {
@@ -129,7 +135,8 @@ public enum CurrentTime {
     /// Date Time, day of week (1 Monday … 7 Sunday), fractions of 1/256 s, and the adjust
     /// reason "external reference time update" (bit 1): the gateway keeps NTP time.
     public static func value(_ date: Date, in zone: TimeZone) -> [UInt8] {
-        let c = LocalDay.calendar(zone).dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
+        let c = LocalDay.calendar(zone).dateComponents(
+            [.year, .month, .day, .hour, .minute, .second, .weekday, .nanosecond], from: date)
         let weekday = ((c.weekday ?? 1) + 5) % 7 + 1  // Calendar: 1 Sunday … 7 Saturday.
         let fractions = UInt8(min(255, (c.nanosecond ?? 0) / 3_906_250))
         return le16(UInt16(c.year ?? 0)) + [c.month, c.day, c.hour, c.minute, c.second].map { UInt8($0 ?? 0) }

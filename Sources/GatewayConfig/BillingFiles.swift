@@ -21,7 +21,9 @@ extension GatewayConfig {
         let root = try Section(node, path: "", origin: origin)
         try root.allow(["year", "basis", "conversion_factor", "source", "fees"])
         guard let year = try root.int("year") else { throw ConfigError("\(origin): year: required") }
-        guard let fees = try root.section("fees") else { throw ConfigError("\(origin): fees: required, a mapping of codes to amounts") }
+        guard let fees = try root.section("fees") else {
+            throw ConfigError("\(origin): fees: required, a mapping of codes to amounts")
+        }
         var schedule = FeeSchedule(year: year, fees: [:])
         for (code, fee) in try fees.sections() {
             try fee.allow(["amount", "source", "verified", "note"])
@@ -56,11 +58,13 @@ extension GatewayConfig {
             categories: try list.enumerated().map { index, item in
                 let category = try Section(item, path: "conditions[\(index)]", origin: path)
                 try category.allow(["name", "codes", "note"])
-                guard let name = try category.string("name"), let codes = try category.list("codes"), !codes.isEmpty else {
+                guard let name = try category.string("name"), let codes = try category.list("codes"), !codes.isEmpty
+                else {
                     throw ConfigError("\(path): conditions[\(index)]: needs a name and a list of ICD-10 codes")
                 }
                 for code in codes where ICD10.canonical(code) == nil {
-                    throw ConfigError("\(path): conditions[\(index)].codes: \"\(code)\" is not an ICD-10-CM code or prefix")
+                    throw ConfigError(
+                        "\(path): conditions[\(index)].codes: \"\(code)\" is not an ICD-10-CM code or prefix")
                 }
                 return .init(name: name, codes: codes)
             })
@@ -70,20 +74,26 @@ extension GatewayConfig {
 extension GatewayConfig {
     /// The CCM month for every patient (or one) with something to bill or explain: enrolled in a
     /// program, or with minutes or device days in the month. Months are the practice's.
-    public func monthSummaries(database: GatewayDatabase, month: CalendarMonth, patient: String? = nil) throws -> [MonthSummary] {
+    public func monthSummaries(
+        database: GatewayDatabase, month: CalendarMonth, patient: String? = nil
+    ) throws -> [MonthSummary] {
         let zone = practice.zone
         let inputs = try database.billingInputs(month: month, zone: zone, patient: patient)
         let list = try chronicConditions()
         return inputs.patients.compactMap { p in
             let entries = inputs.entries[p.id] ?? []
             let days = inputs.readingDays[p.id] ?? []
-            guard !p.programs.isEmpty || !entries.isEmpty || days.contains(where: month.contains) || patient != nil else { return nil }
+            guard !p.programs.isEmpty || !entries.isEmpty || days.contains(where: month.contains) || patient != nil
+            else { return nil }
             let facts = BillingPatient(
-                id: p.id, chronicConditions: list.count(p.conditions).count, medicarePartB: p.medicarePartB, consent: p.ccmConsentDate,
-                programs: Set(p.programs), complex: (inputs.complexity[p.id] ?? p.complexity) == .complex, rpmStart: p.rpmStart,
+                id: p.id, chronicConditions: list.count(p.conditions).count, medicarePartB: p.medicarePartB,
+                consent: p.ccmConsentDate,
+                programs: Set(p.programs), complex: (inputs.complexity[p.id] ?? p.complexity) == .complex,
+                rpmStart: p.rpmStart,
                 hasCarePlan: inputs.carePlans.contains(p.id))
             return MonthRules.summarize(
-                facts, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: billing.devicePeriod)
+                facts, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: billing.devicePeriod
+            )
         }
     }
 }

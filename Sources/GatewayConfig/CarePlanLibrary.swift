@@ -17,7 +17,8 @@ public struct CarePlanLibrary: Sendable {
     public static func load(directory: String) throws -> CarePlanLibrary {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }.sorted()
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+                .sorted()
         } catch {
             throw ConfigError(
                 "cannot read the care-plan templates in \(directory)",
@@ -26,8 +27,11 @@ public struct CarePlanLibrary: Sendable {
         var templates: [CarePlanTemplate] = []
         for name in names {
             let path = directory + "/" + name
-            guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError("cannot read \(path)") }
-            templates.append(try parse(String(decoding: data, as: UTF8.self), origin: path, expectedName: String(name.dropLast(5))))
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigError("cannot read \(path)")
+            }
+            templates.append(
+                try parse(String(decoding: data, as: UTF8.self), origin: path, expectedName: String(name.dropLast(5))))
         }
         return CarePlanLibrary(templates: templates, directory: directory)
     }
@@ -53,14 +57,17 @@ public struct CarePlanLibrary: Sendable {
     public static func parse(_ text: String, origin: String, expectedName: String? = nil) throws -> CarePlanTemplate {
         let node: Node?
         do { node = try Yams.compose(yaml: text) } catch { throw ConfigError("\(origin): not valid YAML: \(error)") }
-        guard let node else { throw ConfigError("\(origin): empty", fix: "a template needs template, description and rules") }
+        guard let node else {
+            throw ConfigError("\(origin): empty", fix: "a template needs template, description and rules")
+        }
         let root = try Section(node, path: "", origin: origin)
         try root.allow(["template", "description", "goals", "rules"])
         guard let name = try root.string("template") else {
             throw ConfigError("\(origin): template: required", fix: "give the template's name")
         }
         if let expectedName, expectedName != name {
-            throw ConfigError("\(origin): template: \"\(name)\" differs from the file name", fix: "name the file \(name).yaml")
+            throw ConfigError(
+                "\(origin): template: \"\(name)\" differs from the file name", fix: "name the file \(name).yaml")
         }
         var goals: [Quantity: TemplateGoal] = [:]
         if let section = try root.section("goals") {
@@ -106,10 +113,12 @@ public struct CarePlanLibrary: Sendable {
             throw ConfigError("\(origin): \(at): rule ids use letters, digits, - and _ only")
         }
         guard let typeText = try section.string("type"), let type = RuleType(rawValue: typeText) else {
-            throw ConfigError("\(origin): \(at).type: required, one of \(RuleType.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw ConfigError(
+                "\(origin): \(at).type: required, one of \(RuleType.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let parameterNames = CarePlan.parameterNames(of: type).map(\.rawValue)
-        try section.allow(["type", "title", "kind", "quantity", "limits", "direction", "meals", "unit", "source"] + parameterNames)
+        try section.allow(
+            ["type", "title", "kind", "quantity", "limits", "direction", "meals", "unit", "source"] + parameterNames)
         var kind: ReadingKind?
         if let text = try section.string("kind") {
             guard let parsed = ReadingKind(rawValue: text) else {
@@ -123,7 +132,8 @@ public struct CarePlanLibrary: Sendable {
         //   limits: {systolic: {warning: 160, urgent: 180}, diastolic: {warning: 100, urgent: 120}}
         let limits = try section.section("limits")
         if limits != nil, type != .threshold {
-            throw ConfigError("\(origin): \(at).limits: only threshold rules limit several quantities", fix: "use quantity")
+            throw ConfigError(
+                "\(origin): \(at).limits: only threshold rules limit several quantities", fix: "use quantity")
         }
         if limits != nil, try section.string("quantity") != nil {
             throw ConfigError("\(origin): \(at): give quantity or limits, not both")
@@ -141,7 +151,8 @@ public struct CarePlanLibrary: Sendable {
         if type == .irregularPulse {
             // The cuff's flag, not a quantity: blood-pressure readings only.
             guard quantities.isEmpty else {
-                throw ConfigError("\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag", fix: "remove quantity")
+                throw ConfigError(
+                    "\(origin): \(at).quantity: an irregular_pulse rule counts the cuff's flag", fix: "remove quantity")
             }
             guard kind == nil || kind == .bloodPressure else {
                 throw ConfigError("\(origin): \(at).kind: an irregular_pulse rule looks at blood_pressure readings")
@@ -150,17 +161,21 @@ public struct CarePlanLibrary: Sendable {
         } else if type != .stale {
             guard !quantities.isEmpty else {
                 throw ConfigError(
-                    "\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                    "\(origin): \(at).quantity: required, one of \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             for quantity in quantities {
                 let implied = ReadingKind.allCases.filter { $0.allowedQuantities.contains(quantity) }
                 if kind == nil {
                     guard implied.count == 1 else {
-                        throw ConfigError("\(origin): \(at).kind: required for \(quantity.rawValue), which readings of several kinds carry")
+                        throw ConfigError(
+                            "\(origin): \(at).kind: required for \(quantity.rawValue), which readings of several kinds carry"
+                        )
                     }
                     kind = implied[0]
                 } else if !implied.contains(kind!) {
-                    throw ConfigError("\(origin): \(at).quantity: \(kind!.rawValue) readings have no \(quantity.rawValue)")
+                    throw ConfigError(
+                        "\(origin): \(at).quantity: \(kind!.rawValue) readings have no \(quantity.rawValue)")
                 }
             }
         }
@@ -169,7 +184,8 @@ public struct CarePlanLibrary: Sendable {
         if let text = try section.string("direction") {
             guard let parsed = Direction(rawValue: text), type != .change || parsed == .above else {
                 throw ConfigError(
-                    "\(origin): \(at).direction: use above or below\(type == .change ? " (a change rule looks for a rise: above)" : "")")
+                    "\(origin): \(at).direction: use above or below\(type == .change ? " (a change rule looks for a rise: above)" : "")"
+                )
             }
             direction = parsed
         } else if type == .threshold || type == .nOfM || type == .average {
@@ -192,12 +208,14 @@ public struct CarePlanLibrary: Sendable {
             unit = try self.unit(section, quantity: quantity)
             for other in quantities.dropFirst() where unit!.convert(1, toCanonicalOf: other) == nil {
                 throw ConfigError(
-                    "\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue)", fix: "a rule's quantities share one unit"
+                    "\(origin): \(at).unit: \(unit!.rawValue) does not measure \(other.rawValue)",
+                    fix: "a rule's quantities share one unit"
                 )
             }
         }
         var stub = TemplateRule(
-            id: id, type: type, kind: kind, quantities: quantities, direction: direction, meals: meals, unit: unit, parameters: [:],
+            id: id, type: type, kind: kind, quantities: quantities, direction: direction, meals: meals, unit: unit,
+            parameters: [:],
             limitIsGoal: false, source: "", title: "")
         var parameters: [ParameterKey: Double] = [:]
         var limitIsGoal = false
@@ -221,7 +239,8 @@ public struct CarePlanLibrary: Sendable {
         }
         stub.parameters = parameters
         stub.limitIsGoal = limitIsGoal
-        stub.source = try required(section, "source", "name the clinical source of its numbers, or say it is a product choice and why")
+        stub.source = try required(
+            section, "source", "name the clinical source of its numbers, or say it is a product choice and why")
         stub.title = try required(section, "title", "give the alert a short title")
         return stub
     }
@@ -229,7 +248,8 @@ public struct CarePlanLibrary: Sendable {
     private static func unit(_ section: Section, quantity: Quantity) throws -> MeasurementUnit {
         guard let text = try section.string("unit") else { return quantity.canonicalUnit }
         guard let unit = MeasurementUnit(spelling: text), unit.convert(1, toCanonicalOf: quantity) != nil else {
-            let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
+            let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(
+                \.rawValue)
             throw ConfigError(
                 "\(section.origin): \(section.key("unit")): \"\(text)\" is not a unit for \(quantity.rawValue)",
                 fix: "use \(units.joined(separator: ", "))")

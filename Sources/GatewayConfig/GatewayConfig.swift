@@ -195,7 +195,8 @@ public struct GatewayConfig: Sendable, Equatable {
             throw ConfigError(
                 FileManager.default.fileExists(atPath: path)
                     ? "cannot read the configuration \(path): permission denied; run as a member of the ccm-gateway group"
-                    : "no configuration file at \(path); copy config/gateway.yaml there or pass --config with the right path")
+                    : "no configuration file at \(path); copy config/gateway.yaml there or pass --config with the right path"
+            )
         }
         return try parse(String(decoding: data, as: UTF8.self), origin: path)
     }
@@ -211,7 +212,10 @@ public struct GatewayConfig: Sendable, Equatable {
         var config = defaults
         guard let node else { return config }
         let root = try Section(node, path: "", origin: origin)
-        try root.allow(["database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "ble", "billing", "metrics", "logging"])
+        try root.allow([
+            "database", "practice", "ingest", "sources", "careplans", "alerts", "mqtt", "ble", "billing", "metrics",
+            "logging",
+        ])
         if let database = try root.section("database") {
             try database.allow(["path"])
             if let path = try database.string("path") { config.database.path = path }
@@ -221,7 +225,8 @@ public struct GatewayConfig: Sendable, Equatable {
             if let zone = try practice.string("time_zone") {
                 guard TimeZone(identifier: zone) != nil else {
                     throw ConfigError(
-                        "\(origin): practice.time_zone: unknown time zone \"\(zone)\"", fix: "use an IANA name such as America/Chicago")
+                        "\(origin): practice.time_zone: unknown time zone \"\(zone)\"",
+                        fix: "use an IANA name such as America/Chicago")
                 }
                 config.practice.timeZone = zone
             }
@@ -230,7 +235,9 @@ public struct GatewayConfig: Sendable, Equatable {
             try ingest.allow(["max_payload_bytes"])
             if let limit = try ingest.int("max_payload_bytes") {
                 guard limit >= 1024 else {
-                    throw ConfigError("\(origin): ingest.max_payload_bytes: \(limit) is too small", fix: "use 1024 or more (default 65536)")
+                    throw ConfigError(
+                        "\(origin): ingest.max_payload_bytes: \(limit) is too small",
+                        fix: "use 1024 or more (default 65536)")
                 }
                 config.ingest.maxPayloadBytes = limit
             }
@@ -264,30 +271,38 @@ public struct GatewayConfig: Sendable, Equatable {
         }
         if let mqtt = try root.section("mqtt") {
             try mqtt.allow([
-                "enabled", "host", "port", "client_id", "prefix", "keepalive", "username", "password_file", "tls", "shared_group", "lanes",
+                "enabled", "host", "port", "client_id", "prefix", "keepalive", "username", "password_file", "tls",
+                "shared_group", "lanes",
             ])
             if let enabled = try mqtt.bool("enabled") { config.mqtt.enabled = enabled }
             if let host = try mqtt.string("host") { config.mqtt.host = host }
             if let port = try mqtt.int("port") {
-                guard (1...65_535).contains(port) else { throw ConfigError("\(origin): mqtt.port: \(port) is not a TCP port (1-65535)") }
+                guard (1...65_535).contains(port) else {
+                    throw ConfigError("\(origin): mqtt.port: \(port) is not a TCP port (1-65535)")
+                }
                 config.mqtt.port = port
             }
             if let id = try mqtt.string("client_id") {
-                guard !id.isEmpty, id.utf8.count <= 65_535, !id.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" }) else {
+                guard !id.isEmpty, id.utf8.count <= 65_535, !id.contains(where: { $0 == "/" || $0 == "+" || $0 == "#" })
+                else {
                     throw ConfigError(
-                        "\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level", fix: "avoid /, + and #")
+                        "\(origin): mqtt.client_id: \"\(id)\" cannot be used as a client id and topic level",
+                        fix: "avoid /, + and #")
                 }
                 config.mqtt.clientID = id
             }
             if let prefix = try mqtt.string("prefix") {
-                guard !prefix.isEmpty, !prefix.hasSuffix("/"), !prefix.contains(where: { $0 == "+" || $0 == "#" }) else {
-                    throw ConfigError("\(origin): mqtt.prefix: \"\(prefix)\" is not a topic prefix", fix: "write it like ccm/v1")
+                guard !prefix.isEmpty, !prefix.hasSuffix("/"), !prefix.contains(where: { $0 == "+" || $0 == "#" })
+                else {
+                    throw ConfigError(
+                        "\(origin): mqtt.prefix: \"\(prefix)\" is not a topic prefix", fix: "write it like ccm/v1")
                 }
                 config.mqtt.prefix = prefix
             }
             if let keepalive = try mqtt.int("keepalive") {
                 guard keepalive >= 5 else {
-                    throw ConfigError("\(origin): mqtt.keepalive: \(keepalive) is too short", fix: "use 5 seconds or more")
+                    throw ConfigError(
+                        "\(origin): mqtt.keepalive: \(keepalive) is too short", fix: "use 5 seconds or more")
                 }
                 config.mqtt.keepalive = keepalive
             }
@@ -308,11 +323,13 @@ public struct GatewayConfig: Sendable, Equatable {
                 config.mqtt.certFile = try tls.string("cert_file")
                 config.mqtt.keyFile = try tls.string("key_file")
                 if (config.mqtt.certFile == nil) != (config.mqtt.keyFile == nil) {
-                    throw ConfigError("\(origin): mqtt.tls: cert_file and key_file go together", fix: "give both or neither")
+                    throw ConfigError(
+                        "\(origin): mqtt.tls: cert_file and key_file go together", fix: "give both or neither")
                 }
                 if config.mqtt.caFile == nil {
                     throw ConfigError(
-                        "\(origin): mqtt.tls.ca_file: required for TLS", fix: "give the CA that signed the broker's certificate")
+                        "\(origin): mqtt.tls.ca_file: required for TLS",
+                        fix: "give the CA that signed the broker's certificate")
                 }
             }
         }
@@ -344,9 +361,12 @@ public struct GatewayConfig: Sendable, Equatable {
             }
             if let overrides = try billing.section("fee_overrides") {
                 for (code, text) in try overrides.scalars() {
-                    guard code.count == 5, code.allSatisfy({ $0.isNumber || $0.isUppercase }), let cents = FeeSchedule.cents(text) else {
+                    guard code.count == 5, code.allSatisfy({ $0.isNumber || $0.isUppercase }),
+                        let cents = FeeSchedule.cents(text)
+                    else {
                         throw ConfigError(
-                            "\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25")
+                            "\(origin): billing.fee_overrides.\(code): write a code and a dollar amount, like \"99490\": 70.25"
+                        )
                     }
                     config.billing.feeOverrides[code] = cents
                 }
@@ -362,7 +382,8 @@ public struct GatewayConfig: Sendable, Equatable {
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard levels.contains(level) else {
                     throw ConfigError(
-                        "\(origin): logging.level: unknown level \"\(level)\"", fix: "use one of \(levels.joined(separator: ", "))")
+                        "\(origin): logging.level: unknown level \"\(level)\"",
+                        fix: "use one of \(levels.joined(separator: ", "))")
                 }
                 config.logging.level = level
             }

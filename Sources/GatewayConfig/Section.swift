@@ -9,7 +9,8 @@ struct Section {
 
     init(_ node: Node, path: String, origin: String) throws {
         guard let mapping = node.mapping else {
-            throw ConfigError("\(origin): \(path.isEmpty ? "the document" : path): expected a mapping of keys to values")
+            throw ConfigError(
+                "\(origin): \(path.isEmpty ? "the document" : path): expected a mapping of keys to values")
         }
         self.mapping = mapping
         self.path = path
@@ -29,7 +30,9 @@ struct Section {
 
     func value(_ name: String) -> Node? {
         guard let node = mapping[Node(name)] else { return nil }
-        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty { return nil }
+        if case .scalar(let scalar) = node, scalar.string == "~" || scalar.string == "null" || scalar.string.isEmpty {
+            return nil
+        }
         return node
     }
 
@@ -46,13 +49,16 @@ struct Section {
 
     func int(_ name: String) throws -> Int? {
         guard let text = try string(name) else { return nil }
-        guard let number = Int(text) else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number") }
+        guard let number = Int(text) else {
+            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a whole number")
+        }
         return number
     }
 
     func bool(_ name: String) throws -> Bool? {
         guard let text = try string(name) else { return nil }
-        guard let value = ["true": true, "yes": true, "on": true, "false": false, "no": false, "off": false][text] else {
+        guard let value = ["true": true, "yes": true, "on": true, "false": false, "no": false, "off": false][text]
+        else {
             throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not true or false")
         }
         return value
@@ -80,7 +86,9 @@ struct Section {
     func scalars() throws -> [(key: String, value: String)] {
         try mapping.compactMap { key, value in
             guard let name = key.string else { return nil }
-            guard let scalar = value.scalar else { throw ConfigError("\(origin): \(self.key(name)): expected a single value") }
+            guard let scalar = value.scalar else {
+                throw ConfigError("\(origin): \(self.key(name)): expected a single value")
+            }
             return (name, scalar.string)
         }
     }
@@ -90,7 +98,9 @@ struct Section {
 
     func double(_ name: String) throws -> Double? {
         guard let text = try string(name) else { return nil }
-        guard let number = Double(text), number.isFinite else { throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a number") }
+        guard let number = Double(text), number.isFinite else {
+            throw ConfigError("\(origin): \(key(name)): \"\(text)\" is not a number")
+        }
         return number
     }
 
@@ -99,7 +109,9 @@ struct Section {
         if let scalar = node.scalar { return [scalar.string] }
         guard let sequence = node.sequence else { throw ConfigError("\(origin): \(key(name)): expected a list") }
         return try sequence.map { item in
-            guard let scalar = item.scalar else { throw ConfigError("\(origin): \(key(name)): expected a list of single values") }
+            guard let scalar = item.scalar else {
+                throw ConfigError("\(origin): \(key(name)): expected a list of single values")
+            }
             return scalar.string
         }
     }

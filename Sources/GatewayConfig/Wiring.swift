@@ -15,7 +15,8 @@ extension GatewayConfig {
         clock: @escaping @Sendable () -> Date = { Date() }
     ) -> Pipeline {
         Pipeline(
-            database: database, maxPayloadBytes: ingest.maxPayloadBytes, templates: CarePlanTemplates(templates.templates),
+            database: database, maxPayloadBytes: ingest.maxPayloadBytes,
+            templates: CarePlanTemplates(templates.templates),
             sink: sink, clock: clock, timeZone: practice.zone)
     }
 

@@ -24,7 +24,10 @@ public final class MQTTAlertSink: Sendable {
         var publishedThrough: Int64?
     }
 
-    public init(client: MQTTClient, database: any AlertOutboxReader, window: Int = 100, wake: @escaping @Sendable () -> Void = {}) {
+    public init(
+        client: MQTTClient, database: any AlertOutboxReader, window: Int = 100,
+        wake: @escaping @Sendable () -> Void = {}
+    ) {
         self.client = client
         self.database = database
         self.window = window
@@ -71,7 +74,8 @@ public final class MQTTAlertSink: Sendable {
                     return state.outstanding.count - 1
                 }
                 let result = client.publish(
-                    topic: client.options.topics.alerts(patient: event.patientID), payload: AlertLogFormat.json.line(event)
+                    topic: client.options.topics.alerts(patient: event.patientID),
+                    payload: AlertLogFormat.json.line(event)
                 ) { [weak self] in self?.acknowledge(id) }
                 switch result {
                 case .queued:
@@ -81,7 +85,9 @@ public final class MQTTAlertSink: Sendable {
                     acknowledge(id)
                 case .failed(let reason):
                     state.withLock { state in
-                        if index < state.outstanding.count, state.outstanding[index].id == id { state.outstanding.remove(at: index) }
+                        if index < state.outstanding.count, state.outstanding[index].id == id {
+                            state.outstanding.remove(at: index)
+                        }
                     }
                     pass.failure = reason
                     pass.outstanding = state.withLock { $0.outstanding.count }

@@ -26,8 +26,10 @@ public struct MQTTOptions: Sendable {
 
     public init(
         host: String = "localhost", port: Int = 1883, clientID: String = "ccm-gateway", topics: Topics = Topics(),
-        keepalive: Int = 30, username: String? = nil, password: String? = nil, caFile: String? = nil, certFile: String? = nil,
-        keyFile: String? = nil, sharedGroup: String? = nil, reconnectDelay: (first: Int, cap: Int) = (1, 30), lanes: Int = 1
+        keepalive: Int = 30, username: String? = nil, password: String? = nil, caFile: String? = nil,
+        certFile: String? = nil,
+        keyFile: String? = nil, sharedGroup: String? = nil, reconnectDelay: (first: Int, cap: Int) = (1, 30),
+        lanes: Int = 1
     ) {
         self.host = host
         self.port = port
@@ -165,7 +167,8 @@ public final class MQTTClient: @unchecked Sendable {
         self.wake = wake
         state = Mutex(
             State(
-                connected: Array(repeating: false, count: options.lanes), connections: Array(repeating: 0, count: options.lanes),
+                connected: Array(repeating: false, count: options.lanes),
+                connections: Array(repeating: 0, count: options.lanes),
                 received: Array(repeating: 0, count: options.lanes)))
         var handles: [OpaquePointer] = []
         for lane in 0..<options.lanes {
@@ -204,10 +207,12 @@ public final class MQTTClient: @unchecked Sendable {
         if lane == 0 {
             let offline = Array(Self.statusPayload(online: false).utf8)
             try MQTTError.check(
-                mosquitto_will_set(handle, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true),
+                mosquitto_will_set(
+                    handle, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true),
                 "setting the last will", fix: "check mqtt.prefix")
         }
-        mosquitto_reconnect_delay_set(handle, UInt32(options.reconnectDelay.first), UInt32(options.reconnectDelay.cap), true)
+        mosquitto_reconnect_delay_set(
+            handle, UInt32(options.reconnectDelay.first), UInt32(options.reconnectDelay.cap), true)
         mosquitto_connect_callback_set(handle) { mosq, context, rc in
             MQTTClient.from(context)?.connected(rc, mosq)
         }
@@ -285,7 +290,9 @@ public final class MQTTClient: @unchecked Sendable {
     public func stop() {
         guard state.withLock({ $0.started }) else { return }
         if state.withLock({ $0.connected[0] }) {
-            publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: false), retain: true)
+            publish(
+                topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: false),
+                retain: true)
         }
         for handle in handles { mosquitto_disconnect(handle) }
         for handle in handles { mosquitto_loop_stop(handle, false) }
@@ -314,7 +321,8 @@ public final class MQTTClient: @unchecked Sendable {
     /// once the broker has acknowledged it (PUBACK, at QoS 1). While the broker is away the
     /// message waits in libmosquitto and goes out on reconnect; it is lost only with the process.
     public func publish(
-        topic: String, payload: String, qos: Int32 = 1, retain: Bool = false, acknowledged: @escaping @Sendable () -> Void
+        topic: String, payload: String, qos: Int32 = 1, retain: Bool = false,
+        acknowledged: @escaping @Sendable () -> Void
     ) -> Publication {
         let bytes = Array(payload.utf8)
         var mid: Int32 = 0
@@ -329,7 +337,8 @@ public final class MQTTClient: @unchecked Sendable {
             }
             if now { acknowledged() }
             return .queued
-        case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue, MOSQ_ERR_OVERSIZE_PACKET.rawValue,
+        case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue,
+            MOSQ_ERR_OVERSIZE_PACKET.rawValue,
             MOSQ_ERR_QOS_NOT_SUPPORTED.rawValue, MOSQ_ERR_NOT_SUPPORTED.rawValue:
             return .refused(String(cString: mosquitto_strerror(rc)))
         default:
@@ -342,7 +351,8 @@ public final class MQTTClient: @unchecked Sendable {
     private func connected(_ rc: Int32, _ handle: OpaquePointer?) {
         let lane = lane(of: handle)
         guard rc == 0 else {
-            events(.refused(clientID: options.clientID(lane: lane), reason: String(cString: mosquitto_connack_string(rc))))
+            events(
+                .refused(clientID: options.clientID(lane: lane), reason: String(cString: mosquitto_connack_string(rc))))
             return
         }
         let group = options.group
@@ -365,7 +375,9 @@ public final class MQTTClient: @unchecked Sendable {
         connection.broadcast()
         connection.unlock()
         if lane == 0 {
-            publish(topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true), retain: true)
+            publish(
+                topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: true),
+                retain: true)
         }
         events(.connected(clientID: options.clientID(lane: lane)))
     }
@@ -420,7 +432,8 @@ public final class MQTTClient: @unchecked Sendable {
         switch route {
         case .reading?: .nativeV1
         case .fhir?: .fhirR4
-        case .gatt(_, let device, let characteristic)?: .gatt(characteristic: characteristic, device: DeviceID.canonical(device))
+        case .gatt(_, let device, let characteristic)?:
+            .gatt(characteristic: characteristic, device: DeviceID.canonical(device))
         case .time?: .timeEntryV1
         case nil: .unsupported
         }

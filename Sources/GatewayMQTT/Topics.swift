@@ -34,7 +34,8 @@ public struct Topics: Sendable, Hashable {
     /// Classifies an inbound topic, or `nil` for one the gateway does not take.
     public func classify(_ topic: String) -> Inbound? {
         guard topic.hasPrefix(prefix + "/hub/") else { return nil }
-        let rest = topic.dropFirst(prefix.count + 5).split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let rest = topic.dropFirst(prefix.count + 5).split(separator: "/", omittingEmptySubsequences: false).map(
+            String.init)
         guard rest.count >= 2, !rest[0].isEmpty else { return nil }
         let hub = rest[0]
         switch (rest[1], rest.count) {

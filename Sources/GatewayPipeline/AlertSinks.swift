@@ -177,7 +177,9 @@ public final class AlertLogFile: Sendable {
         var buffer = [UInt8](repeating: 0, count: length)
         var done = 0
         while done < length {
-            let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(size - length + done)) }
+            let count = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, length - done, off_t(size - length + done))
+            }
             if count < 0, errno == EINTR { continue }
             guard count > 0 else { throw ioError("read", path) }
             done += count
@@ -187,7 +189,9 @@ public final class AlertLogFile: Sendable {
         if partial, !lines.isEmpty { lines.removeLast() }
         if length < size, !lines.isEmpty { lines.removeFirst() }
         for line in lines.reversed() {
-            guard let event = AlertLogFormat.parse(String(decoding: line, as: UTF8.self)), let id = event.eventID else { continue }
+            guard let event = AlertLogFormat.parse(String(decoding: line, as: UTF8.self)), let id = event.eventID else {
+                continue
+            }
             let stored = try AlertOutbox.events(after: id - 1, limit: 1, db).first
             return (stored == event ? id : nil, partial)
         }

@@ -86,7 +86,9 @@ public struct LineReader: Sequence, IteratorProtocol {
             if count <= 0 {
                 finished = true
             } else {
-                chunk.withUnsafeBufferPointer { buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<count])) }
+                chunk.withUnsafeBufferPointer {
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: $0[0..<count]))
+                }
             }
         }
     }

@@ -45,7 +45,9 @@ public struct IngestSummary: Sendable {
     public mutating func add(_ outcomes: [ItemOutcome]) {
         for outcome in outcomes {
             counts[outcome.status, default: 0] += 1
-            if outcome.status == .rejected || outcome.status == .quarantined || outcome.status == .failed { problems.append(outcome) }
+            if outcome.status == .rejected || outcome.status == .quarantined || outcome.status == .failed {
+                problems.append(outcome)
+            }
             alerts += outcome.alerts
         }
     }
@@ -70,7 +72,8 @@ public struct Pipeline: Sendable {
 
     public init(
         database: GatewayDatabase, maxPayloadBytes: Int = 64 * 1024, templates: CarePlanTemplates = CarePlanTemplates(),
-        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() }, timeZone: TimeZone = .gmt
+        sink: any AlertSink = AlertSinks([]), clock: @escaping @Sendable () -> Date = { Date() },
+        timeZone: TimeZone = .gmt
     ) {
         self.database = database
         self.maxPayloadBytes = maxPayloadBytes
@@ -85,7 +88,8 @@ public struct Pipeline: Sendable {
         let zone = timeZone
         return { time in
             LocalDay.instant(
-                LocalDate(year: time.year, month: time.month, day: time.day), hour: time.hour, minute: time.minute, second: time.second,
+                LocalDate(year: time.year, month: time.month, day: time.day), hour: time.hour, minute: time.minute,
+                second: time.second,
                 in: zone)
         }
     }
@@ -112,9 +116,11 @@ public struct Pipeline: Sendable {
 
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
         try db.cachedStatement(
-            sql: "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            sql:
+                "INSERT INTO inbox (received_at, source, format, hub_id, payload, clock_offset, payload_size) VALUES (?, ?, ?, ?, ?, ?, ?)"
         ).execute(arguments: [
-            StoredDate.text(input.receivedAt), input.source, input.format.rawValue, input.hubID, input.payload, input.deviceClockOffset,
+            StoredDate.text(input.receivedAt), input.source, input.format.rawValue, input.hubID, input.payload,
+            input.deviceClockOffset,
             input.payloadSize,
         ])
         return db.lastInsertedRowID
@@ -170,7 +176,8 @@ public struct Pipeline: Sendable {
             var ids: [Int64] = []
             if let liveAfter {
                 ids = try Int64.fetchAll(
-                    db.cachedStatement(sql: "SELECT id FROM inbox WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?"),
+                    db.cachedStatement(
+                        sql: "SELECT id FROM inbox WHERE processed_at IS NULL AND id > ? ORDER BY id LIMIT ?"),
                     arguments: [liveAfter, Self.batchLimit])
             }
             if ids.isEmpty {
@@ -250,11 +257,14 @@ public struct Pipeline: Sendable {
         try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ?, failure = ? WHERE id = ?").execute(arguments: [
             clock(), reason, inboxID,
         ])
-        try Audit.record(db, actor: "gateway", action: "inbox.fail", entity: "inbox", id: "\(inboxID)", detail: ["reason": reason])
+        try Audit.record(
+            db, actor: "gateway", action: "inbox.fail", entity: "inbox", id: "\(inboxID)", detail: ["reason": reason])
         var outcome = ItemOutcome(inboxID: inboxID, item: 0, status: .failed)
         outcome.code = "failed"
         outcome.reason = reason
-        outcome.source = try String.fetchOne(db.cachedStatement(sql: "SELECT source FROM inbox WHERE id = ?"), arguments: [inboxID]) ?? ""
+        outcome.source =
+            try String.fetchOne(db.cachedStatement(sql: "SELECT source FROM inbox WHERE id = ?"), arguments: [inboxID])
+            ?? ""
         return outcome
     }
 
@@ -264,8 +274,10 @@ public struct Pipeline: Sendable {
         let reset = try database.write { db in
             var reset: [Int64] = []
             for id in inboxIDs {
-                try db.cachedStatement(sql: "UPDATE inbox SET processed_at = NULL, failure = NULL WHERE id = ? AND failure IS NOT NULL")
-                    .execute(arguments: [id])
+                try db.cachedStatement(
+                    sql: "UPDATE inbox SET processed_at = NULL, failure = NULL WHERE id = ? AND failure IS NOT NULL"
+                )
+                .execute(arguments: [id])
                 guard db.changesCount > 0 else { continue }
                 try Audit.record(db, actor: actor, action: "inbox.retry", entity: "inbox", id: "\(id)", detail: [:])
                 reset.append(id)
@@ -288,7 +300,9 @@ public struct Pipeline: Sendable {
 
     /// Assigns a device to a patient (and a hub, when given), then replays its quarantined
     /// readings through the pipeline, in one transaction. Returns the replayed outcomes.
-    public func assignDevice(_ id: String, to patientID: String, hub: String?? = .none, by actor: String) throws -> [ItemOutcome] {
+    public func assignDevice(
+        _ id: String, to patientID: String, hub: String?? = .none, by actor: String
+    ) throws -> [ItemOutcome] {
         try commit { db in
             try GatewayDatabase.updateAssignment(id, to: patientID, hub: hub, by: actor, db)
             let bound = hub ?? nil
@@ -300,17 +314,22 @@ public struct Pipeline: Sendable {
     /// Maps user `user` of a multi-user device (its 0x2A35 User ID) to a patient, then replays
     /// the device's quarantined readings (those of that user are accepted for the patient), in
     /// one transaction. Audited (`device.assign_user`).
-    public func assignDeviceUser(_ id: String, user: Int, to patientID: String, by actor: String) throws -> [ItemOutcome] {
+    public func assignDeviceUser(
+        _ id: String, user: Int, to patientID: String, by actor: String
+    ) throws -> [ItemOutcome] {
         try commit { db in
             _ = try GatewayDatabase.requireDevice(id, db)
             guard (0...255).contains(user) else {
-                throw StoreError(.invalid, "--user: \(user) is not a user index", fix: "a device's user ids are 0 to 255")
+                throw StoreError(
+                    .invalid, "--user: \(user) is not a user index", fix: "a device's user ids are 0 to 255")
             }
             guard try Patient.exists(db, key: patientID) else {
-                throw StoreError(.notFound, "no patient \(patientID)", fix: "add it with ccmctl patients add \(patientID)")
+                throw StoreError(
+                    .notFound, "no patient \(patientID)", fix: "add it with ccmctl patients add \(patientID)")
             }
             let previous = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"), arguments: [id, user])
+                db.cachedStatement(sql: "SELECT patient_id FROM device_user WHERE device_id = ? AND user_index = ?"),
+                arguments: [id, user])
             try db.cachedStatement(
                 sql: """
                     INSERT INTO device_user (device_id, user_index, patient_id, assigned_at) VALUES (?, ?, ?, ?)
@@ -328,11 +347,14 @@ public struct Pipeline: Sendable {
     /// the inputs quarantined because the hub was unknown or not registered for the patient of
     /// a device bound to no hub, in one transaction.
     @discardableResult
-    public func addHub(_ id: String, patients: [String] = [], model: String? = nil, by actor: String) throws -> [ItemOutcome] {
+    public func addHub(
+        _ id: String, patients: [String] = [], model: String? = nil, by actor: String
+    ) throws -> [ItemOutcome] {
         try commit { db in
             try GatewayDatabase.upsertHub(id, patients: patients, model: model, by: actor, db)
             // Those held for a patient first: the replay of an unknown hub's may hold some anew.
-            return try replayQuarantined("it.code = 'hub_not_for_patient' AND i.hub_id = ?", [id], detail: ["hub": id], by: actor, db)
+            return try replayQuarantined(
+                "it.code = 'hub_not_for_patient' AND i.hub_id = ?", [id], detail: ["hub": id], by: actor, db)
                 + replayHub(id, by: actor, db)
         }
     }
@@ -370,7 +392,9 @@ public struct Pipeline: Sendable {
         let outcome = ItemOutcome(inboxID: inbox.id, item: 0, status: .quarantined)
         guard let registered = try GatewayDatabase.fetchHub(hub, db) else {
             var outcomes: [ItemOutcome] = []
-            if inbox.format != .timeEntryV1, case .success(let payload) = inbox.format.decode(inbox.payload, clock: wallClock) {
+            if inbox.format != .timeEntryV1,
+                case .success(let payload) = inbox.format.decode(inbox.payload, clock: wallClock)
+            {
                 for index in payload.items.indices {
                     var item = ItemOutcome(inboxID: inbox.id, item: index, status: .quarantined)
                     if case .success(let input) = payload.items[index] {
@@ -455,10 +479,13 @@ public struct Pipeline: Sendable {
                     Rejection(
                         .tooLarge, field: nil,
                         "payload of \(inbox.size) bytes is over the \(maxPayloadBytes)-byte limit; split it into smaller messages"
-                            + (inbox.size > inbox.payload.count ? " (only its first \(inbox.payload.count) bytes are kept)" : "")))
+                            + (inbox.size > inbox.payload.count
+                                ? " (only its first \(inbox.payload.count) bytes are kept)" : "")))
             } else if let hubProblem {
                 .failure(
-                    Rejection(.invalidValue, field: nil, "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)")
+                    Rejection(
+                        .invalidValue, field: nil,
+                        "\(hubProblem) (the hub id is the topic level after hub/, or ccmctl ingest --hub)")
                 )
             } else {
                 inbox.format.decode(inbox.payload, clock: wallClock)
@@ -477,7 +504,9 @@ public struct Pipeline: Sendable {
     /// Stores an input's outcomes and marks it decided.
     private func finish(_ outcomes: [ItemOutcome], inbox id: Int64, _ db: Database) throws -> [ItemOutcome] {
         for outcome in outcomes { try save(outcome, db) }
-        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [StoredDate.text(clock()), id])
+        try db.cachedStatement(sql: "UPDATE inbox SET processed_at = ? WHERE id = ?").execute(arguments: [
+            StoredDate.text(clock()), id,
+        ])
         return outcomes
     }
 
@@ -494,7 +523,9 @@ public struct Pipeline: Sendable {
                 var outcome = ItemOutcome(inboxID: inbox.id, item: index, status: .rejected)
                 let prefix = items.count > 1 ? "[\(index)]" : nil
                 /// A rejection of this entry, located in a batch.
-                func reject(_ rejection: Rejection) -> ItemOutcome { outcome.rejected(prefix.map { rejection.within($0) } ?? rejection) }
+                func reject(_ rejection: Rejection) -> ItemOutcome {
+                    outcome.rejected(prefix.map { rejection.within($0) } ?? rejection)
+                }
                 switch item {
                 case .failure(let rejection):
                     outcome = outcome.rejected(rejection)
@@ -539,7 +570,8 @@ public struct Pipeline: Sendable {
                               source, inbox_id, dedup_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                             """
                     ).execute(arguments: [
-                        entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue, entry.program.rawValue,
+                        entry.patientID, entry.start, entry.minutes, entry.staff, entry.role.rawValue,
+                        entry.program.rawValue,
                         entry.activity.rawValue, entry.interactive, entry.note, inbox.source, inbox.id, key, clock(),
                     ])
                     outcome.status = .accepted
@@ -573,16 +605,21 @@ public struct Pipeline: Sendable {
                 outcome.status = .accepted
                 outcome.readingID = reading.id
                 if let meal = context.meal, reading.meal == nil {
-                    try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [meal.rawValue, reading.id])
+                    try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [
+                        meal.rawValue, reading.id,
+                    ])
                     reading.meal = meal
-                    outcome.reason = "meal \(meal.rawValue) added to reading \(reading.id) (sequence \(context.sequence))"
+                    outcome.reason =
+                        "meal \(meal.rawValue) added to reading \(reading.id) (sequence \(context.sequence))"
                     do {
-                        outcome.alerts = try StoredAlerts.evaluateMealRules(reading, templates: templates, now: clock(), db)
+                        outcome.alerts = try StoredAlerts.evaluateMealRules(
+                            reading, templates: templates, now: clock(), db)
                     } catch let error as CarePlanError {
                         outcome.reason! += "; care plan not evaluated: \(error.description)"
                     }
                 } else {
-                    outcome.reason = "reading \(reading.id) (sequence \(context.sequence)) already has its meal context; nothing to add"
+                    outcome.reason =
+                        "reading \(reading.id) (sequence \(context.sequence)) already has its meal context; nothing to add"
                 }
             } else {
                 outcome.status = .quarantined
@@ -595,7 +632,8 @@ public struct Pipeline: Sendable {
     }
 
     /// The meal of a context that arrived before its measurement, consumed (marked accepted).
-    private func pendingContext(device: String, sequence: Int, readingID: Int64, _ db: Database) throws -> MealContext? {
+    private func pendingContext(device: String, sequence: Int, readingID: Int64, _ db: Database) throws -> MealContext?
+    {
         let rows = try Row.fetchAll(
             db.cachedStatement(
                 sql: """
@@ -603,14 +641,17 @@ public struct Pipeline: Sendable {
                     WHERE it.status = 'quarantined' AND it.code = 'context_waiting' AND it.device_id = ? ORDER BY i.id
                     """), arguments: [device])
         for row in rows {
-            guard case .success(let context) = HealthCharacteristic.glucoseContext(HealthCharacteristic.bytes(row["payload"])),
+            guard
+                case .success(let context) = HealthCharacteristic.glucoseContext(
+                    HealthCharacteristic.bytes(row["payload"])),
                 context.sequence == sequence
             else { continue }
             try db.cachedStatement(
                 sql:
                     "UPDATE inbox_item SET status = 'accepted', code = NULL, reason = ?, reading_id = ?, decided_at = ? WHERE inbox_id = ? AND item = 0"
             ).execute(arguments: [
-                "meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))", readingID, clock(),
+                "meal \(context.meal?.rawValue ?? "none") added to reading \(readingID) (sequence \(sequence))",
+                readingID, clock(),
                 row["id"] as Int64,
             ])
             return context.meal
@@ -621,7 +662,8 @@ public struct Pipeline: Sendable {
     /// Runs the quarantined readings of `device` through the pipeline again (after the caller
     /// registered or assigned it), in the caller's transaction.
     private func replayQuarantined(device: String, by actor: String, _ db: Database) throws -> [ItemOutcome] {
-        try replayQuarantined("it.device_id = ? AND it.code IS NOT 'unknown_hub'", [device], detail: ["device": device], by: actor, db)
+        try replayQuarantined(
+            "it.device_id = ? AND it.code IS NOT 'unknown_hub'", [device], detail: ["device": device], by: actor, db)
     }
 
     /// Runs the quarantined readings that match `condition` (on `inbox_item it` joined with
@@ -642,7 +684,8 @@ public struct Pipeline: Sendable {
             if decoded[inboxID] == nil, let inbox = try InboxRow.fetch(inboxID, db) {
                 decoded[inboxID] = (inbox, inbox.format.decode(inbox.payload, clock: wallClock))
             }
-            guard let (inbox, result) = decoded[inboxID], case .success(let payload) = result, payload.items.indices.contains(item)
+            guard let (inbox, result) = decoded[inboxID], case .success(let payload) = result,
+                payload.items.indices.contains(item)
             else { continue }
             var outcome = try decide(payload, item: item, inbox: inbox, db)
             outcome.source = inbox.source
@@ -668,7 +711,8 @@ public struct Pipeline: Sendable {
         // A glucose sequence number belongs to the meter's current numbering of its records:
         // the epoch it was received in (BLE), else the device's epoch now.
         if input.kind == .glucose, input.sequence != nil, input.recordEpoch == nil {
-            input.recordEpoch = try inbox.deviceEpoch ?? GatewayDatabase.glucoseEpoch(DeviceID.canonical(input.device), db)
+            input.recordEpoch =
+                try inbox.deviceEpoch ?? GatewayDatabase.glucoseEpoch(DeviceID.canonical(input.device), db)
         }
         outcome.kind = input.kind
         outcome.deviceID = DeviceID.canonical(input.device)
@@ -750,10 +794,13 @@ public struct Pipeline: Sendable {
                 let id: Int64 = same["id"]
                 outcome.status = .duplicate
                 outcome.readingID = id
-                outcome.reason = "same reading as reading \(id) (\((same["dedup_key"] as String?) ?? reading.dedupKey?.description ?? ""))"
+                outcome.reason =
+                    "same reading as reading \(id) (\((same["dedup_key"] as String?) ?? reading.dedupKey?.description ?? ""))"
                 return outcome
             }
-            if let key = reading.dedupKey, let clash = stored.first(where: { ($0["dedup_key"] as String?) == key.description }) {
+            if let key = reading.dedupKey,
+                let clash = stored.first(where: { ($0["dedup_key"] as String?) == key.description })
+            {
                 let clashID: Int64 = clash["id"]
                 let epoch = try GatewayDatabase.startGlucoseEpoch(
                     device: reading.device, after: reading.epoch ?? 0, lastSequence: sequence,
@@ -776,12 +823,15 @@ public struct Pipeline: Sendable {
             outcome.reason = "same reading as reading \(existing) (\(key))"
             return outcome
         }
-        let readingID = try ReadingRow.insert(reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
+        let readingID = try ReadingRow.insert(
+            reading, patientID: patientID, source: inbox.source, inboxID: inbox.id, db)
         // A meal context that came before its measurement (over MQTT) joins it now.
         if reading.kind == .glucose, reading.meal == nil, let sequence = reading.sequence,
             let meal = try pendingContext(device: reading.device, sequence: sequence, readingID: readingID, db)
         {
-            try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [meal.rawValue, readingID])
+            try db.cachedStatement(sql: "UPDATE reading SET meal = ? WHERE id = ?").execute(arguments: [
+                meal.rawValue, readingID,
+            ])
             reading.meal = meal
         }
         outcome.readingID = readingID
@@ -789,7 +839,8 @@ public struct Pipeline: Sendable {
         var notes = reading.notes
         if let resetNote { notes.insert(resetNote, at: 0) }
         do {
-            outcome.alerts = try StoredAlerts.evaluate(reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
+            outcome.alerts = try StoredAlerts.evaluate(
+                reading, id: readingID, patient: patientID, templates: templates, now: clock(), db)
         } catch let error as CarePlanError {
             // The reading stays accepted; the reason says why no alert could be decided.
             notes.append("care plan not evaluated: \(error.description)")
@@ -828,7 +879,8 @@ public struct Pipeline: Sendable {
         outcome.code = "control_test"
         let key = reading.dedupKey.map { "control|\($0)" }
         if let key,
-            let existing = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM control_test WHERE dedup_key = ?"), arguments: [key])
+            let existing = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM control_test WHERE dedup_key = ?"), arguments: [key])
         {
             outcome.status = .duplicate
             outcome.reason = "same control-solution test as control test \(existing) (\(key))"
@@ -864,7 +916,9 @@ public struct Pipeline: Sendable {
 
 extension ItemOutcome {
     init(inboxID: Int64, item: Int, status: ItemStatus) {
-        self.init(inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil, readingID: nil)
+        self.init(
+            inboxID: inboxID, item: item, status: status, code: nil, reason: nil, deviceID: nil, kind: nil,
+            readingID: nil)
     }
 
     func rejected(_ rejection: Rejection) -> ItemOutcome {
@@ -896,15 +950,21 @@ struct InboxRow {
     var size: Int { payloadSize ?? payload.count }
 
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id])
+        else { return nil }
         let formatText: String = try row.decode(forColumn: "format")
         guard let format = InputFormat(rawValue: formatText) else {
-            throw StoreError(.invalid, "inbox \(id) has format \(formatText), which this version cannot read", fix: "upgrade ccm-gateway")
+            throw StoreError(
+                .invalid, "inbox \(id) has format \(formatText), which this version cannot read",
+                fix: "upgrade ccm-gateway")
         }
         return InboxRow(
-            id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"), format: format,
+            id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"),
+            format: format,
             hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
-            processedAt: try row.decode(forColumn: "processed_at"), clockOffset: try row.decode(forColumn: "clock_offset"),
-            payloadSize: try row.decode(forColumn: "payload_size"), deviceEpoch: try row.decode(forColumn: "device_epoch"))
+            processedAt: try row.decode(forColumn: "processed_at"),
+            clockOffset: try row.decode(forColumn: "clock_offset"),
+            payloadSize: try row.decode(forColumn: "payload_size"),
+            deviceEpoch: try row.decode(forColumn: "device_epoch"))
     }
 }

@@ -8,7 +8,9 @@ extension StoredAlerts {
     package static func record(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
         var event = event
         event.eventID = nil
-        try db.cachedStatement(sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)").execute(
+        try db.cachedStatement(
+            sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)"
+        ).execute(
             arguments: [event.at, event.alertID, event.kind.rawValue, event.patientID, AlertLogFormat.json.line(event)])
         event.eventID = db.lastInsertedRowID
         return event
@@ -20,7 +22,8 @@ package enum AlertOutbox {
     /// At most `limit` events with an id above `id`, in id order.
     package static func events(after id: Int64, limit: Int, _ db: Database) throws -> [AlertEvent] {
         try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"), arguments: [id, limit]
+            db.cachedStatement(sql: "SELECT id, event FROM alert_event WHERE id > ? ORDER BY id LIMIT ?"),
+            arguments: [id, limit]
         ).map { row in
             let eventID: Int64 = row["id"]
             guard var event = AlertLogFormat.parse(row["event"]) else {
@@ -37,32 +40,39 @@ package enum AlertOutbox {
     /// event: it starts with what is committed after it first ran.
     package static func cursor(_ sink: AlertSinkName, _ db: Database) throws -> Int64 {
         if let through = try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT delivered_through FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
+            db.cachedStatement(sql: "SELECT delivered_through FROM alert_sink WHERE name = ?"),
+            arguments: [sink.rawValue])
         {
             return through
         }
         let head = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(id), 0) FROM alert_event")) ?? 0
-        try db.cachedStatement(sql: "INSERT INTO alert_sink (name, delivered_through) VALUES (?, ?)").execute(arguments: [
-            sink.rawValue, head,
-        ])
+        try db.cachedStatement(sql: "INSERT INTO alert_sink (name, delivered_through) VALUES (?, ?)").execute(
+            arguments: [
+                sink.rawValue, head,
+            ])
         return head
     }
 
     /// The file the log's cursor counts in, or `nil` before any writer claimed it.
     package static func target(_ sink: AlertSinkName, _ db: Database) throws -> String? {
-        try String.fetchOne(db.cachedStatement(sql: "SELECT target FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
+        try String.fetchOne(
+            db.cachedStatement(sql: "SELECT target FROM alert_sink WHERE name = ?"), arguments: [sink.rawValue])
     }
 
     /// Makes `path` the file the log's cursor counts in (the daemon does, at start).
     package static func claim(_ sink: AlertSinkName, target path: String, _ db: Database) throws {
         _ = try cursor(sink, db)
-        try db.cachedStatement(sql: "UPDATE alert_sink SET target = ? WHERE name = ?").execute(arguments: [path, sink.rawValue])
+        try db.cachedStatement(sql: "UPDATE alert_sink SET target = ? WHERE name = ?").execute(arguments: [
+            path, sink.rawValue,
+        ])
     }
 
     /// Moves `sink`'s cursor forward (never back) to `id`.
     package static func advance(_ sink: AlertSinkName, to id: Int64, _ db: Database) throws {
-        try db.cachedStatement(sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?")
-            .execute(arguments: [id, Date(), sink.rawValue])
+        try db.cachedStatement(
+            sql: "UPDATE alert_sink SET delivered_through = MAX(delivered_through, ?), delivered_at = ? WHERE name = ?"
+        )
+        .execute(arguments: [id, Date(), sink.rawValue])
     }
 }
 
@@ -92,7 +102,9 @@ extension GatewayDatabase: AlertOutboxReader {
             var waiting: [AlertSinkName: Int] = [:]
             for row in try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT s.name, (SELECT COUNT(*) FROM alert_event e WHERE e.id > s.delivered_through) AS n FROM alert_sink s"))
+                    sql:
+                        "SELECT s.name, (SELECT COUNT(*) FROM alert_event e WHERE e.id > s.delivered_through) AS n FROM alert_sink s"
+                ))
             {
                 if let sink = AlertSinkName(rawValue: row["name"]) { waiting[sink] = row["n"] }
             }
@@ -105,7 +117,9 @@ extension GatewayDatabase: AlertOutboxReader {
         try read { db in
             try Bool.fetchOne(
                 db.cachedStatement(
-                    sql: "SELECT EXISTS (SELECT 1 FROM alert_event WHERE id > (SELECT delivered_through FROM alert_sink WHERE name = ?))"),
+                    sql:
+                        "SELECT EXISTS (SELECT 1 FROM alert_event WHERE id > (SELECT delivered_through FROM alert_sink WHERE name = ?))"
+                ),
                 arguments: [sink.rawValue]) ?? false
         }
     }
@@ -116,7 +130,9 @@ extension GatewayDatabase: AlertOutboxReader {
     /// delivered it and the process died before its commit. A `body` that throws leaves the
     /// cursor where it was. Returns how many events were delivered.
     @discardableResult
-    public func deliverAlerts(to sink: AlertSinkName, batch: Int = 200, _ body: ([AlertEvent]) throws -> Void) throws -> Int {
+    public func deliverAlerts(
+        to sink: AlertSinkName, batch: Int = 200, _ body: ([AlertEvent]) throws -> Void
+    ) throws -> Int {
         var total = 0
         while true {
             let count = try write { db in

@@ -7,18 +7,23 @@ extension StoredAlert {
         self.init(
             id: row["id"], patientID: row["patient_id"], ruleID: row["rule_id"], title: row["title"],
             level: AlertLevel(rawValue: row["level"]) ?? .urgent, state: AlertState(rawValue: row["state"]) ?? .open,
-            openedAt: row["opened_at"], updatedAt: row["updated_at"], count: row["count"], firstValue: row["first_value"],
+            openedAt: row["opened_at"], updatedAt: row["updated_at"], count: row["count"],
+            firstValue: row["first_value"],
             lastValue: row["last_value"], threshold: row["threshold"], lastReadingID: row["last_reading_id"],
             lastSeenAt: row["last_seen_at"], inRangeSince: row["in_range_since"], resolveAfter: row["resolve_after"],
-            silencedLevel: (row["silenced_level"] as String?).flatMap(AlertLevel.init(rawValue:)), ackedBy: row["acked_by"],
-            ackedAt: row["acked_at"], ackNote: row["ack_note"], ackMinutes: row["ack_minutes"], snoozedUntil: row["snoozed_until"],
+            silencedLevel: (row["silenced_level"] as String?).flatMap(AlertLevel.init(rawValue:)),
+            ackedBy: row["acked_by"],
+            ackedAt: row["acked_at"], ackNote: row["ack_note"], ackMinutes: row["ack_minutes"],
+            snoozedUntil: row["snoozed_until"],
             snoozedBy: row["snoozed_by"], resolvedAt: row["resolved_at"], resolvedBy: row["resolved_by"])
     }
 }
 
 extension GatewayDatabase {
     /// Runs the alert timer once (the daemon calls it every `alerts.check_interval`).
-    public func alertTick(templates: CarePlanTemplates, now: Date = Date()) throws -> (events: [AlertEvent], problems: [String]) {
+    public func alertTick(
+        templates: CarePlanTemplates, now: Date = Date()
+    ) throws -> (events: [AlertEvent], problems: [String]) {
         try write { db in try StoredAlerts.tick(templates: templates, now: now, db) }
     }
 
@@ -41,16 +46,22 @@ extension GatewayDatabase {
     }
 
     public func alert(_ id: Int64) throws -> StoredAlert? {
-        try read { try Row.fetchOne($0.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(StoredAlert.init) }
+        try read {
+            try Row.fetchOne($0.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]).map(
+                StoredAlert.init)
+        }
     }
 
     private static func openAlert(_ id: Int64, verb: String, _ db: Database) throws -> StoredAlert {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]) else {
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id])
+        else {
             throw StoreError(.notFound, "no alert \(id)", fix: "list alerts with ccmctl alerts list")
         }
         let alert = StoredAlert(row)
         guard alert.state != .resolved else {
-            throw StoreError(.conflict, "alert \(id) is resolved (by \(alert.resolvedBy ?? "?"))", fix: "there is nothing to \(verb)")
+            throw StoreError(
+                .conflict, "alert \(id) is resolved (by \(alert.resolvedBy ?? "?"))", fix: "there is nothing to \(verb)"
+            )
         }
         return alert
     }
@@ -61,7 +72,8 @@ extension GatewayDatabase {
     /// is enrolled in it, else CCM, else PCM), by `actor`, who must be registered staff, in
     /// `role` (default: theirs), interactive when the acknowledgement included a call.
     public func acknowledge(
-        _ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date(), program: TimeEntryInput.Program? = nil,
+        _ id: Int64, by actor: String, minutes: Int? = nil, note: String? = nil, now: Date = Date(),
+        program: TimeEntryInput.Program? = nil,
         role: TimeEntryInput.Role? = nil, interactive: Bool = false
     ) throws -> [AlertEvent] {
         try write { db in
@@ -73,7 +85,8 @@ extension GatewayDatabase {
                 let enrolled = try Patient.fetchOne(db, key: alert.patientID)?.programs ?? []
                 let chosen = program ?? [.rpm, .ccm, .pcm].first(where: enrolled.contains) ?? .ccm
                 let entry = TimeEntryInput(
-                    patientID: alert.patientID, start: now.addingTimeInterval(-Double(minutes) * 60), minutes: minutes, staff: actor,
+                    patientID: alert.patientID, start: now.addingTimeInterval(-Double(minutes) * 60), minutes: minutes,
+                    staff: actor,
                     role: role, program: chosen, activity: .alert, interactive: interactive, note: note)
                 _ = try Self.insertTimeEntry(entry, source: "alert:\(id)", by: actor, db)
             }
@@ -89,7 +102,8 @@ extension GatewayDatabase {
             var detail = ["level": alert.level.rawValue]
             detail["minutes"] = minutes.map(String.init)
             detail["note"] = note
-            try Audit.record(db, actor: actor, action: "alert.acknowledge", entity: "alert", id: "\(id)", detail: detail, at: now)
+            try Audit.record(
+                db, actor: actor, action: "alert.acknowledge", entity: "alert", id: "\(id)", detail: detail, at: now)
             return [try StoredAlerts.record(event, db)]
         }
     }
@@ -101,7 +115,8 @@ extension GatewayDatabase {
             let until = now.addingTimeInterval(duration)
             let (snoozed, event) = AlertBook.snoozed(alert, until: until, by: actor, at: now)
             try db.cachedStatement(
-                sql: "UPDATE alert SET state = ?, silenced_level = ?, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?"
+                sql:
+                    "UPDATE alert SET state = ?, silenced_level = ?, snoozed_until = ?, snoozed_by = ?, updated_at = ? WHERE id = ?"
             ).execute(arguments: [
                 snoozed.state.rawValue, snoozed.silencedLevel?.rawValue, until, actor, now, id,
             ])
@@ -137,23 +152,29 @@ package enum StoredAlerts {
         // readings find none, and a look-up per rule was a tenth of deciding a reading.
         var unresolved: [String: StoredAlert] = [:]
         for row in try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"), arguments: [patient])
+            db.cachedStatement(sql: "SELECT * FROM alert WHERE patient_id = ? AND state != 'resolved'"),
+            arguments: [patient])
         {
             let alert = StoredAlert(row)
             unresolved[alert.ruleID] = alert
         }
         for finding in findings {
-            switch AlertBook.step(finding, existing: unresolved[finding.ruleID], seenAt: seenAt, now: now, fromTimer: fromTimer) {
+            switch AlertBook.step(
+                finding, existing: unresolved[finding.ruleID], seenAt: seenAt, now: now, fromTimer: fromTimer)
+            {
             case .none:
                 continue
             case .inRange(let alert, let changed, let resolves):
                 if changed {
-                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?").execute(arguments: [
-                        alert.inRangeSince, now, alert.id,
-                    ])
+                    try db.cachedStatement(sql: "UPDATE alert SET in_range_since = ?, updated_at = ? WHERE id = ?")
+                        .execute(arguments: [
+                            alert.inRangeSince, now, alert.id,
+                        ])
                 }
                 unresolved[finding.ruleID] = alert
-                if resolves { events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db)) }
+                if resolves {
+                    events.append(try resolve(alert, by: "auto", note: AlertBook.autoResolveNote(alert), now: now, db))
+                }
             case .raise(let level):
                 try db.cachedStatement(
                     sql: """
@@ -166,15 +187,20 @@ package enum StoredAlerts {
                     finding.threshold, finding.readingID, seenAt, finding.resolveAfter,
                 ])
                 let id = db.lastInsertedRowID
-                unresolved[finding.ruleID] = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id])
-                    .map(StoredAlert.init)
+                unresolved[finding.ruleID] = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM alert WHERE id = ?"), arguments: [id]
+                )
+                .map(StoredAlert.init)
                 try Audit.record(
                     db, actor: "gateway", action: "alert.raise", entity: "alert", id: "\(id)",
                     detail: ["patient": patient, "rule": finding.ruleID, "level": level.rawValue], at: now)
-                events.append(try record(AlertBook.raised(finding, level: level, id: id, patient: patient, at: now), db))
+                events.append(
+                    try record(AlertBook.raised(finding, level: level, id: id, patient: patient, at: now), db))
             case .refresh(let value):
                 guard let alert = unresolved[finding.ruleID] else { continue }
-                try db.cachedStatement(sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?").execute(
+                try db.cachedStatement(
+                    sql: "UPDATE alert SET last_value = ?, in_range_since = NULL, updated_at = ? WHERE id = ?"
+                ).execute(
                     arguments: [value, now, alert.id])
             case .repeated(let alert, let announce):
                 try db.cachedStatement(
@@ -184,13 +210,15 @@ package enum StoredAlerts {
                         WHERE id = ?
                         """
                 ).execute(arguments: [
-                    alert.count, alert.lastValue, alert.threshold, alert.lastReadingID, alert.lastSeenAt, alert.inRangeSince,
+                    alert.count, alert.lastValue, alert.threshold, alert.lastReadingID, alert.lastSeenAt,
+                    alert.inRangeSince,
                     alert.level.rawValue, alert.state.rawValue, alert.silencedLevel?.rawValue, now, alert.id,
                 ])
                 unresolved[finding.ruleID] = alert
                 if let announce {
                     try Audit.record(
-                        db, actor: "gateway", action: announce.kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
+                        db, actor: "gateway",
+                        action: announce.kind == .escalated ? "alert.escalate" : "alert.snooze_end", entity: "alert",
                         id: "\(alert.id)", detail: ["level": alert.level.rawValue], at: now)
                     events.append(try record(announce, db))
                 }
@@ -199,15 +227,20 @@ package enum StoredAlerts {
         return events
     }
 
-    static func resolve(_ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database) throws -> AlertEvent {
+    static func resolve(
+        _ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database
+    ) throws -> AlertEvent {
         let (resolved, event) = AlertBook.resolved(alert, by: actor, note: note, at: now)
-        try db.cachedStatement(sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?").execute(
+        try db.cachedStatement(
+            sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?"
+        ).execute(
             arguments: [
                 resolved.state.rawValue, now, actor, now, alert.id,
             ])
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
-        try Audit.record(db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
+        try Audit.record(
+            db, actor: actor, action: "alert.resolve", entity: "alert", id: "\(alert.id)", detail: detail, at: now)
         return try record(event, db)
     }
 
@@ -226,7 +259,8 @@ package enum StoredAlerts {
 
     /// Evaluates a just-stored reading against the patient's plan.
     package static func evaluate(
-        _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date, _ db: Database
+        _ reading: NormalizedReading, id: Int64, patient: String, templates: CarePlanTemplates, now: Date,
+        _ db: Database
     ) throws -> [AlertEvent] {
         guard let plan = try templates.plan(for: patient, db)?.plan else { return [] }
         return try evaluate(
@@ -249,7 +283,8 @@ package enum StoredAlerts {
     /// those (at most ``overtakenLimit``) are evaluated again with it, raising or escalating what
     /// they would have raised had it come first. Repeats of an open alert are not counted twice.
     package static func evaluate(
-        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date, windowed: Bool, id: Int64,
+        _ kind: ReadingKind, values: [Quantity: Double], meal: MealContext?, flags: [ReadingFlag], at: Date,
+        windowed: Bool, id: Int64,
         patient: String, plan: CarePlan, now: Date, _ db: Database
     ) throws -> [AlertEvent] {
         var plan = plan
@@ -257,7 +292,9 @@ package enum StoredAlerts {
             plan.rules = plan.rules.filter { $0.rule.type == .irregularPulse || $0.rule.type == .stale }
         }
         if !windowed {
-            plan.rules = plan.rules.filter { $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse }
+            plan.rules = plan.rules.filter {
+                $0.rule.type == .threshold || $0.rule.type == .stale || $0.rule.type == .irregularPulse
+            }
         }
         guard !plan.rules(for: kind).isEmpty else { return [] }
         let needs = Evaluator.historyNeeds(plan, kind: kind)
@@ -283,7 +320,8 @@ package enum StoredAlerts {
     /// The patient's windowed readings of `kind` measured before `reading` (or at its time) that
     /// `needs` ask for, oldest first.
     static func history(
-        _ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation, _ db: Database
+        _ needs: [Evaluator.HistoryNeed], kind: ReadingKind, patient: String, before reading: Observation,
+        _ db: Database
     ) throws -> [Observation] {
         var observations: [Observation] = []
         let id = reading.readingID ?? 0
@@ -302,7 +340,8 @@ package enum StoredAlerts {
             }
             if need.count > 0 {
                 observations += try ReadingRow.observations(
-                    db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"), arguments + [need.count])
+                    db.cachedStatement(sql: sql + " ORDER BY effective_at DESC, id DESC LIMIT ?"),
+                    arguments + [need.count])
             }
         }
         var seen: Set<Int64> = []
@@ -319,7 +358,8 @@ package enum StoredAlerts {
     ) throws -> [Observation] {
         let window = needs.map(\.window).max() ?? 0
         let count = min(needs.map(\.count).max() ?? 0, overtakenLimit)
-        let sql = "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
+        let sql =
+            "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
         let arguments: StatementArguments = [patient, kind.rawValue, StoredDate.text(reading.at)]
         var observations: [Observation] = []
         if window > 0 {
@@ -340,24 +380,32 @@ package enum StoredAlerts {
     /// Applies the findings of a reading evaluated again (an earlier reading arrived after it):
     /// only what raises a new alert or escalates an open one. Its repeats and its in-range
     /// findings were counted when it was first evaluated.
-    static func raiseOnly(_ findings: [Finding], patient: String, seenAt: Date, now: Date, _ db: Database) throws -> [AlertEvent] {
+    static func raiseOnly(
+        _ findings: [Finding], patient: String, seenAt: Date, now: Date, _ db: Database
+    ) throws -> [AlertEvent] {
         var raising: [Finding] = []
         for finding in findings where finding.level != nil {
             let open = try String.fetchOne(
-                db.cachedStatement(sql: "SELECT level FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"),
+                db.cachedStatement(
+                    sql: "SELECT level FROM alert WHERE patient_id = ? AND rule_id = ? AND state != 'resolved'"),
                 arguments: [patient, finding.ruleID]
             ).flatMap(AlertLevel.init(rawValue:))
             if AlertBook.raisesOrEscalates(finding, open: open) { raising.append(finding) }
         }
-        return raising.isEmpty ? [] : try apply(raising, patient: patient, seenAt: seenAt, now: now, fromTimer: false, db)
+        return raising.isEmpty
+            ? [] : try apply(raising, patient: patient, seenAt: seenAt, now: now, fromTimer: false, db)
     }
 
     /// The timer's work at `now`: stale-data alerts, auto-resolution after enough time in range,
     /// and snoozes that ended while the patient is still out of range.
-    static func tick(templates: CarePlanTemplates, now: Date, _ db: Database) throws -> (events: [AlertEvent], problems: [String]) {
+    static func tick(
+        templates: CarePlanTemplates, now: Date, _ db: Database
+    ) throws -> (events: [AlertEvent], problems: [String]) {
         var events: [AlertEvent] = []
         var problems: [String] = []
-        for patient in try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM careplan ORDER BY patient_id")) {
+        for patient in try String.fetchAll(
+            db.cachedStatement(sql: "SELECT patient_id FROM careplan ORDER BY patient_id"))
+        {
             let plan: CarePlan, since: Date
             do {
                 guard let found = try templates.plan(for: patient, db) else { continue }
@@ -369,7 +417,8 @@ package enum StoredAlerts {
             guard plan.rules.contains(where: { $0.rule.type == .stale }) else { continue }
             var last: [ReadingKind: Date] = [:]
             for row in try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind"),
+                db.cachedStatement(
+                    sql: "SELECT kind, MAX(effective_at) AS at FROM reading WHERE patient_id = ? GROUP BY kind"),
                 arguments: [patient])
             {
                 if let kind = ReadingKind(rawValue: row["kind"]) { last[kind] = row["at"] }
@@ -377,7 +426,8 @@ package enum StoredAlerts {
             let findings = Evaluator.stale(plan, lastReadingAt: last, planSince: since, now: now)
             events += try apply(findings, patient: patient, seenAt: now, now: now, fromTimer: true, db)
         }
-        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL"))
+        for row in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM alert WHERE state != 'resolved' AND in_range_since IS NOT NULL"))
         {
             let alert = StoredAlert(row)
             if AlertBook.resolvesItself(alert, now: now) {
@@ -385,10 +435,13 @@ package enum StoredAlerts {
             }
         }
         for row in try Row.fetchAll(
-            db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"), arguments: [now])
+            db.cachedStatement(sql: "SELECT * FROM alert WHERE state = 'snoozed' AND snoozed_until <= ?"),
+            arguments: [now])
         {
             let (alert, announce) = AlertBook.snoozeEnded(StoredAlert(row), now: now)
-            try db.cachedStatement(sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?").execute(
+            try db.cachedStatement(
+                sql: "UPDATE alert SET state = 'open', silenced_level = NULL, updated_at = ? WHERE id = ?"
+            ).execute(
                 arguments: [now, alert.id])
             try Audit.record(
                 db, actor: "gateway", action: "alert.snooze_end", entity: "alert", id: "\(alert.id)",

@@ -25,7 +25,9 @@ package enum Audit {
         if !detail.isEmpty {
             text = try JSONColumn.text(detail)
         }
-        try db.cachedStatement(sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)").execute(
+        try db.cachedStatement(
+            sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
+        ).execute(
             arguments: [at, actor, action, entity, id, text])
     }
 }

@@ -30,18 +30,22 @@ extension GatewayDatabase: BondKeeper {
                     ON CONFLICT (address, kind, slot) DO UPDATE SET address_type = excluded.address_type, key = excluded.key,
                       authenticated = excluded.authenticated, created_at = excluded.created_at
                     """
-            ).execute(arguments: [key.address, key.addressType, key.kind.rawValue, key.slot, Data(key.key), key.authenticated, time])
+            ).execute(arguments: [
+                key.address, key.addressType, key.kind.rawValue, key.slot, Data(key.key), key.authenticated, time,
+            ])
         }
     }
 
     /// Every stored bond key, to load into the kernel.
     public func bondKeys() throws -> [BLEBondKey] {
         try read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ble_bond ORDER BY address, kind, slot")).compactMap { row in
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM ble_bond ORDER BY address, kind, slot")).compactMap
+            { row in
                 guard let kind = BLEBondKey.Kind(rawValue: row["kind"]) else { return nil }
                 let key: Data = row["key"]
                 return BLEBondKey(
-                    address: row["address"], addressType: row["address_type"], kind: kind, slot: row["slot"], key: [UInt8](key),
+                    address: row["address"], addressType: row["address_type"], kind: kind, slot: row["slot"],
+                    key: [UInt8](key),
                     authenticated: row["authenticated"])
             }
         }
@@ -65,7 +69,9 @@ extension GatewayDatabase: BondKeeper {
     /// Whether a bond is stored for `address`.
     public func hasBond(address: String) throws -> Bool {
         try read { db in
-            try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ble_bond WHERE address = ?)"), arguments: [address])
+            try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ble_bond WHERE address = ?)"),
+                arguments: [address])
                 ?? false
         }
     }
@@ -74,7 +80,8 @@ extension GatewayDatabase: BondKeeper {
     public func bondAddressType(_ address: String) throws -> String? {
         try read { db in
             try String.fetchOne(
-                db.cachedStatement(sql: "SELECT address_type FROM ble_bond WHERE address = ? LIMIT 1"), arguments: [address])
+                db.cachedStatement(sql: "SELECT address_type FROM ble_bond WHERE address = ? LIMIT 1"),
+                arguments: [address])
         }
     }
 
@@ -85,7 +92,9 @@ extension GatewayDatabase: BondKeeper {
             try db.cachedStatement(sql: "DELETE FROM ble_bond WHERE address = ?").execute(arguments: [address])
             let deleted = db.changesCount
             try db.cachedStatement(sql: "DELETE FROM ble_pairing WHERE address = ?").execute(arguments: [address])
-            try Audit.record(db, actor: actor, action: "ble.unpair", entity: "ble_address", id: address, detail: ["keys": String(deleted)])
+            try Audit.record(
+                db, actor: actor, action: "ble.unpair", entity: "ble_address", id: address,
+                detail: ["keys": String(deleted)])
             return deleted
         }
     }
@@ -119,13 +128,16 @@ extension GatewayDatabase: BondKeeper {
     public func pairingPasskey(address: String, now: Date = Date()) throws -> UInt32? {
         try read { db in
             try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT passkey FROM ble_pairing WHERE address = ? AND expires_at > ?"), arguments: [address, now])
+                db.cachedStatement(sql: "SELECT passkey FROM ble_pairing WHERE address = ? AND expires_at > ?"),
+                arguments: [address, now])
         }.flatMap { UInt32(exactly: $0) }
     }
 
     /// Ends the pairing request for `address` (it bonded, or failed for good).
     public func clearPairing(address: String) throws {
-        try write { db in try db.cachedStatement(sql: "DELETE FROM ble_pairing WHERE address = ?").execute(arguments: [address]) }
+        try write { db in
+            try db.cachedStatement(sql: "DELETE FROM ble_pairing WHERE address = ?").execute(arguments: [address])
+        }
     }
 
     /// Records the adapter as the daemon sees it now.
@@ -137,13 +149,16 @@ extension GatewayDatabase: BondKeeper {
                     ON CONFLICT (id) DO UPDATE SET adapter = excluded.adapter, address = excluded.address, powered = excluded.powered,
                       settings = excluded.settings, owner = excluded.owner, detail = excluded.detail, updated_at = excluded.updated_at
                     """
-            ).execute(arguments: [state.adapter, state.address, state.powered, state.settings, state.owner, state.detail, state.updatedAt])
+            ).execute(arguments: [
+                state.adapter, state.address, state.powered, state.settings, state.owner, state.detail, state.updatedAt,
+            ])
         }
     }
 
     /// The adapter as the daemon last recorded it (nil if it never did).
     public func adapterState() throws -> BLEAdapterState? {
-        try read { db in try BLEAdapterState.fetchOne(db.cachedStatement(sql: "SELECT * FROM ble_adapter WHERE id = 1")) }
+        try read { db in try BLEAdapterState.fetchOne(db.cachedStatement(sql: "SELECT * FROM ble_adapter WHERE id = 1"))
+        }
     }
 
     public func isRegisteredDevice(bleAddress address: String) throws -> Bool {

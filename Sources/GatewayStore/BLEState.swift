@@ -22,7 +22,8 @@ public struct BLESyncState: Sendable, Hashable, Codable, FetchableRecord {
     enum CodingKeys: String, CodingKey {
         case deviceID = "device_id", lastGlucoseSeq = "last_glucose_seq", lastAttemptAt = "last_attempt_at"
         case lastSyncAt = "last_sync_at", lastError = "last_error", lastErrorAt = "last_error_at", sessions, records
-        case glucoseEpoch = "glucose_epoch", glucoseResetAt = "glucose_reset_at", glucoseResetReason = "glucose_reset_reason"
+        case glucoseEpoch = "glucose_epoch", glucoseResetAt = "glucose_reset_at", glucoseResetReason =
+            "glucose_reset_reason"
     }
 }
 
@@ -43,7 +44,10 @@ public struct DiscoveredDevice: Sendable, Hashable, Codable, FetchableRecord {
 
     /// What the advertised services make it (`bp_monitor`, `scale`, `pulse_oximeter`, …).
     public var kind: DeviceKind? {
-        DeviceKind(advertising: services.split(separator: ",").compactMap { UInt16($0.trimmingCharacters(in: .whitespaces), radix: 16) })
+        DeviceKind(
+            advertising: services.split(separator: ",").compactMap {
+                UInt16($0.trimmingCharacters(in: .whitespaces), radix: 16)
+            })
     }
 
     public init(address: String, addressType: String, name: String?, services: String, rssi: Int?, seenAt: Date) {
@@ -57,7 +61,8 @@ public struct DiscoveredDevice: Sendable, Hashable, Codable, FetchableRecord {
     }
 
     enum CodingKeys: String, CodingKey {
-        case address, addressType = "address_type", name, services, rssi, firstSeen = "first_seen", lastSeen = "last_seen"
+        case address, addressType = "address_type", name, services, rssi, firstSeen = "first_seen", lastSeen =
+            "last_seen"
         case deviceID = "device_id", patientID = "patient_id"
     }
 }
@@ -66,7 +71,8 @@ extension GatewayDatabase {
     /// The sync state of a device (an empty one before its first session).
     public func bleSyncState(device: String) throws -> BLESyncState {
         try read { db in
-            try BLESyncState.fetchOne(db.cachedStatement(sql: "SELECT * FROM ble_sync WHERE device_id = ?"), arguments: [device])
+            try BLESyncState.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM ble_sync WHERE device_id = ?"), arguments: [device])
         } ?? BLESyncState(deviceID: device, sessions: 0, records: 0)
     }
 
@@ -96,8 +102,10 @@ extension GatewayDatabase {
         try write { db in
             _ = try GatewayDatabase.requireDevice(device, db)
             let previous = try Int.fetchOne(
-                db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"), arguments: [device])
-            try db.cachedStatement(sql: "UPDATE ble_sync SET last_glucose_seq = NULL WHERE device_id = ?").execute(arguments: [device])
+                db.cachedStatement(sql: "SELECT last_glucose_seq FROM ble_sync WHERE device_id = ?"),
+                arguments: [device])
+            try db.cachedStatement(sql: "UPDATE ble_sync SET last_glucose_seq = NULL WHERE device_id = ?").execute(
+                arguments: [device])
             try Audit.record(
                 db, actor: actor, action: "ble.sync_reset", entity: "device", id: device,
                 detail: ["last_glucose_seq": previous.map(String.init) ?? ""])
@@ -106,7 +114,8 @@ extension GatewayDatabase {
 
     /// The device's current glucose record epoch (0 before any reset).
     package static func glucoseEpoch(_ device: String, _ db: Database) throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT glucose_epoch FROM ble_sync WHERE device_id = ?"), arguments: [device]) ?? 0
+        try Int.fetchOne(
+            db.cachedStatement(sql: "SELECT glucose_epoch FROM ble_sync WHERE device_id = ?"), arguments: [device]) ?? 0
     }
 
     /// Starts a new record epoch for a meter that was reset or whose sequence number wrapped:
@@ -115,7 +124,8 @@ extension GatewayDatabase {
     /// known in the new numbering (`nil`: none yet, the next download asks for everything).
     /// Returns the new epoch.
     package static func startGlucoseEpoch(
-        device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date, _ db: Database
+        device: String, after epoch: Int, lastSequence: Int?, reason: String, by actor: String, at time: Date,
+        _ db: Database
     ) throws -> Int {
         let previous = try glucoseEpoch(device, db)
         let next = max(previous, epoch) + 1
@@ -130,7 +140,8 @@ extension GatewayDatabase {
         try Audit.record(
             db, actor: actor, action: "glucose.reset", entity: "device", id: device,
             detail: [
-                "previous_epoch": "\(previous)", "epoch": "\(next)", "last_glucose_seq": previousSequence.map(String.init) ?? "",
+                "previous_epoch": "\(previous)", "epoch": "\(next)",
+                "last_glucose_seq": previousSequence.map(String.init) ?? "",
                 "reason": reason,
             ])
         return next
@@ -140,7 +151,8 @@ extension GatewayDatabase {
     /// the session downloads every record. Returns the new epoch.
     public func startGlucoseEpoch(device: String, reason: String, by actor: String, at time: Date) throws -> Int {
         try write { db in
-            try Self.startGlucoseEpoch(device: device, after: 0, lastSequence: nil, reason: reason, by: actor, at: time, db)
+            try Self.startGlucoseEpoch(
+                device: device, after: 0, lastSequence: nil, reason: reason, by: actor, at: time, db)
         }
     }
 
@@ -184,7 +196,8 @@ extension GatewayDatabase {
                       last_seen = excluded.last_seen
                     """
             ).execute(arguments: [
-                device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen, device.lastSeen,
+                device.address, device.addressType, device.name, device.services, device.rssi, device.firstSeen,
+                device.lastSeen,
             ])
         }
     }
@@ -207,7 +220,9 @@ extension GatewayDatabase {
     /// The LE address type last heard for `address` (`nil` if never heard).
     public func discoveredAddressType(_ address: String) throws -> String? {
         try read { db in
-            try String.fetchOne(db.cachedStatement(sql: "SELECT address_type FROM ble_discovered WHERE address = ?"), arguments: [address])
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT address_type FROM ble_discovered WHERE address = ?"),
+                arguments: [address])
         }
     }
 
@@ -215,7 +230,8 @@ extension GatewayDatabase {
     public func assignedBLEDevices() throws -> [Device] {
         try read { db in
             try Device.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id"))
+                db.cachedStatement(
+                    sql: "SELECT * FROM device WHERE ble_address IS NOT NULL AND patient_id IS NOT NULL ORDER BY id"))
         }
     }
 
@@ -223,7 +239,8 @@ extension GatewayDatabase {
     public func device(bleAddress address: String) throws -> Device? {
         try read { db in
             try Device.fetchOne(
-                db.cachedStatement(sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"),
+                db.cachedStatement(
+                    sql: "SELECT * FROM device WHERE ble_address = ? OR id = ? ORDER BY ble_address = ? DESC"),
                 arguments: [address, address, address])
         }
     }

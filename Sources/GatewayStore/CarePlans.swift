@@ -54,7 +54,8 @@ public final class CarePlanTemplates: Sendable {
     func plan(for patient: String, _ db: Database) throws -> (plan: CarePlan, since: Date)? {
         guard
             let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"), arguments: [patient])
+                db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"),
+                arguments: [patient])
         else { return nil }
         let key = (row["templates"] as String) + "\u{0}" + (row["overrides"] as String)
         if let plan = state.withLock({ $0.composed[key] }) { return (plan, row["since"]) }
@@ -83,7 +84,8 @@ extension GatewayDatabase {
                     VALUES (?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                patient, try JSONColumn.text(templates), try JSONColumn.text(overrides), previous?.since ?? now, now, actor,
+                patient, try JSONColumn.text(templates), try JSONColumn.text(overrides), previous?.since ?? now, now,
+                actor,
             ])
             try Audit.record(
                 db, actor: actor, action: "careplan.set", entity: "patient", id: patient,
@@ -99,7 +101,9 @@ extension GatewayDatabase {
     }
 
     static func carePlan(_ patient: String, _ db: Database) throws -> StoredCarePlan? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient])
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM careplan WHERE patient_id = ?"), arguments: [patient])
         else { return nil }
         return StoredCarePlan(
             patientID: row["patient_id"], templates: try JSONColumn.value([String].self, from: row["templates"]),

@@ -46,7 +46,8 @@ public final class GatewayDatabase: Sendable {
     /// A writer that finds the database locked waits: SQLite's busy handler for `busyTimeout`
     /// seconds at a time, again and again, until `waitLimit` (``write(_:)``).
     public init(
-        path: String, mode: OpenMode = .existing, busyTimeout: TimeInterval = 5, waitLimit: TimeInterval? = defaultWaitLimit,
+        path: String, mode: OpenMode = .existing, busyTimeout: TimeInterval = 5,
+        waitLimit: TimeInterval? = defaultWaitLimit,
         onWait: @escaping @Sendable (_ waited: TimeInterval) -> Void = { _ in }
     ) throws {
         self.path = path
@@ -57,7 +58,8 @@ public final class GatewayDatabase: Sendable {
             guard mode == .create else {
                 throw StoreError(
                     .missing,
-                    "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
+                    "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path"
+                )
             }
             try Self.createFile(at: path)
         case .denied(let reason):
@@ -156,7 +158,8 @@ public final class GatewayDatabase: Sendable {
         switch error.resultCode {
         case .SQLITE_NOTADB, .SQLITE_CORRUPT:
             StoreError(
-                .notADatabase, "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database"))",
+                .notADatabase,
+                "\(path) is not a ccm-gateway database (SQLite says: \(error.message ?? "file is not a database"))",
                 fix: "check --db, or restore it from a backup")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
             StoreError(
@@ -180,7 +183,8 @@ public final class GatewayDatabase: Sendable {
                     atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o770])
             } catch {
                 throw StoreError(
-                    .unreadable, "cannot create the directory \(directory) for the database: \(error.localizedDescription)",
+                    .unreadable,
+                    "cannot create the directory \(directory) for the database: \(error.localizedDescription)",
                     fix: "create it or pass --db")
             }
         }
@@ -189,7 +193,8 @@ public final class GatewayDatabase: Sendable {
         // SQLite gives -wal and -shm the same mode.
         guard FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o660]) else {
             throw StoreError(
-                .unreadable, "cannot create the database file \(path)", fix: "check that its directory is writable or pass --db")
+                .unreadable, "cannot create the database file \(path)",
+                fix: "check that its directory is writable or pass --db")
         }
     }
 

@@ -9,7 +9,9 @@ extension GatewayDatabase {
         let since = LocalDay.start(of: LocalDay.date(of: now, in: timeZone), in: timeZone)
         return try read { db in
             (
-                try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?"), arguments: [since]) ?? 0,
+                try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM reading WHERE received_at >= ?"), arguments: [since])
+                    ?? 0,
                 try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM alert WHERE state != 'resolved'")) ?? 0
             )
         }
@@ -29,7 +31,8 @@ extension GatewayDatabase {
         try read { db in
             var open: [String: Int] = [:]
             for row in try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level"))
+                db.cachedStatement(
+                    sql: "SELECT level, COUNT(*) AS n FROM alert WHERE state != 'resolved' GROUP BY level"))
             {
                 open[row["level"]] = row["n"]
             }
@@ -45,8 +48,10 @@ extension GatewayDatabase {
                 }
             }
             return Health(
-                pending: try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0,
-                oldestPending: try Date.fetchOne(db.cachedStatement(sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL")),
+                pending: try Int.fetchOne(
+                    db.cachedStatement(sql: "SELECT COUNT(*) FROM inbox WHERE processed_at IS NULL")) ?? 0,
+                oldestPending: try Date.fetchOne(
+                    db.cachedStatement(sql: "SELECT MIN(received_at) FROM inbox WHERE processed_at IS NULL")),
                 openAlerts: open, lastInput: last)
         }
     }

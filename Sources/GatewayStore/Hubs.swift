@@ -31,9 +31,11 @@ public struct StaffMember: Sendable, Hashable {
 /// Hubs and staff: who may publish and whose time counts. Every change is audited.
 extension GatewayDatabase {
     package static func fetchHub(_ id: String, _ db: Database) throws -> Hub? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub WHERE id = ?"), arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub WHERE id = ?"), arguments: [id])
+        else { return nil }
         let patients = try String.fetchAll(
-            db.cachedStatement(sql: "SELECT patient_id FROM hub_patient WHERE hub_id = ? ORDER BY patient_id"), arguments: [id])
+            db.cachedStatement(sql: "SELECT patient_id FROM hub_patient WHERE hub_id = ? ORDER BY patient_id"),
+            arguments: [id])
         return Hub(
             id: row["id"], model: row["model"], createdAt: row["created_at"], disabledAt: row["disabled_at"],
             disabledBy: row["disabled_by"],
@@ -43,22 +45,29 @@ extension GatewayDatabase {
     /// Registers a hub inside the caller's transaction, or (when it is registered) adds the
     /// given patients and model to it. Returns whether the hub is new.
     @discardableResult
-    package static func upsertHub(_ id: String, patients: [String], model: String?, by actor: String, _ db: Database) throws -> Bool {
+    package static func upsertHub(
+        _ id: String, patients: [String], model: String?, by actor: String, _ db: Database
+    ) throws -> Bool {
         if let problem = EntityID.problem(id, .hub) { throw StoreError(.invalid, "hub: \(problem)") }
         for patient in patients { try requirePatient(patient, db) }
         let existing = try fetchHub(id, db)
         if existing == nil {
-            try db.cachedStatement(sql: "INSERT INTO hub (id, model, created_at) VALUES (?, ?, ?)").execute(arguments: [id, model, Date()])
+            try db.cachedStatement(sql: "INSERT INTO hub (id, model, created_at) VALUES (?, ?, ?)").execute(arguments: [
+                id, model, Date(),
+            ])
         } else if let model {
             try db.cachedStatement(sql: "UPDATE hub SET model = ? WHERE id = ?").execute(arguments: [model, id])
         }
         for patient in patients {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO hub_patient (hub_id, patient_id, added_at) VALUES (?, ?, ?)").execute(
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO hub_patient (hub_id, patient_id, added_at) VALUES (?, ?, ?)"
+            ).execute(
                 arguments: [id, patient, Date()])
         }
         var detail = ["patients": patients.joined(separator: ",")]
         detail["model"] = model
-        try Audit.record(db, actor: actor, action: existing == nil ? "hub.add" : "hub.update", entity: "hub", id: id, detail: detail)
+        try Audit.record(
+            db, actor: actor, action: existing == nil ? "hub.add" : "hub.update", entity: "hub", id: id, detail: detail)
         return existing == nil
     }
 
@@ -66,13 +75,16 @@ extension GatewayDatabase {
     /// readings of the patient's devices that are bound to no hub.
     package static func hub(_ hub: String, serves patient: String, _ db: Database) throws -> Bool {
         try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"), arguments: [hub, patient]) != nil
+            db.cachedStatement(sql: "SELECT 1 FROM hub_patient WHERE hub_id = ? AND patient_id = ?"),
+            arguments: [hub, patient]) != nil
     }
 
     /// Registers the hub a device is bound to (`devices add/assign --hub`) when it is not yet:
     /// binding a device to a hub is the operator naming that hub.
     package static func registerHubOfDevice(_ id: String?, by actor: String, _ db: Database) throws {
-        guard let id, try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub WHERE id = ?"), arguments: [id]) == nil else { return }
+        guard let id,
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM hub WHERE id = ?"), arguments: [id]) == nil
+        else { return }
         try upsertHub(id, patients: [], model: nil, by: actor, db)
     }
 
@@ -100,10 +112,12 @@ extension GatewayDatabase {
             guard hub.enabled != enabled else {
                 throw StoreError(.conflict, "hub \(id) is already \(enabled ? "enabled" : "disabled")")
             }
-            try db.cachedStatement(sql: "UPDATE hub SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [
-                enabled ? nil : Date(), enabled ? nil : actor, id,
-            ])
-            try Audit.record(db, actor: actor, action: enabled ? "hub.enable" : "hub.disable", entity: "hub", id: id, detail: [:])
+            try db.cachedStatement(sql: "UPDATE hub SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(
+                arguments: [
+                    enabled ? nil : Date(), enabled ? nil : actor, id,
+                ])
+            try Audit.record(
+                db, actor: actor, action: enabled ? "hub.enable" : "hub.disable", entity: "hub", id: id, detail: [:])
         }
     }
 
@@ -116,8 +130,10 @@ extension GatewayDatabase {
                 guard hub.patients.contains(patient) else {
                     throw StoreError(.notFound, "hub \(id) is not registered for patient \(patient)")
                 }
-                try db.cachedStatement(sql: "DELETE FROM hub_patient WHERE hub_id = ? AND patient_id = ?").execute(arguments: [id, patient])
-                try Audit.record(db, actor: actor, action: "hub.remove_patient", entity: "hub", id: id, detail: ["patient": patient])
+                try db.cachedStatement(sql: "DELETE FROM hub_patient WHERE hub_id = ? AND patient_id = ?").execute(
+                    arguments: [id, patient])
+                try Audit.record(
+                    db, actor: actor, action: "hub.remove_patient", entity: "hub", id: id, detail: ["patient": patient])
                 return
             }
             let devices = try String.fetchAll(
@@ -138,26 +154,34 @@ extension GatewayDatabase {
     public func setHubCredentials(_ id: String, passwordHash: String, by actor: String) throws {
         try write { db in
             _ = try Self.requireHub(id, db)
-            let rotated = try String.fetchOne(db.cachedStatement(sql: "SELECT password_hash FROM hub WHERE id = ?"), arguments: [id]) != nil
-            try db.cachedStatement(sql: "UPDATE hub SET password_hash = ?, credentials_at = ? WHERE id = ?").execute(arguments: [
-                passwordHash, Date(), id,
-            ])
+            let rotated =
+                try String.fetchOne(
+                    db.cachedStatement(sql: "SELECT password_hash FROM hub WHERE id = ?"), arguments: [id]) != nil
+            try db.cachedStatement(sql: "UPDATE hub SET password_hash = ?, credentials_at = ? WHERE id = ?").execute(
+                arguments: [
+                    passwordHash, Date(), id,
+                ])
             try Audit.record(
-                db, actor: actor, action: rotated ? "hub.credentials.rotate" : "hub.credentials.create", entity: "hub", id: id, detail: [:])
+                db, actor: actor, action: rotated ? "hub.credentials.rotate" : "hub.credentials.create", entity: "hub",
+                id: id, detail: [:])
         }
     }
 
     /// The stored hash of a hub's broker password (`$7$...`), if any.
     public func hubPasswordHash(_ id: String) throws -> String? {
-        try read { try String.fetchOne($0.cachedStatement(sql: "SELECT password_hash FROM hub WHERE id = ?"), arguments: [id]) }
+        try read {
+            try String.fetchOne($0.cachedStatement(sql: "SELECT password_hash FROM hub WHERE id = ?"), arguments: [id])
+        }
     }
 
     // MARK: Staff
 
     static func fetchStaff(_ id: String, _ db: Database) throws -> StaffMember? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM staff WHERE id = ?"), arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM staff WHERE id = ?"), arguments: [id])
+        else { return nil }
         return StaffMember(
-            id: row["id"], role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff, createdAt: row["created_at"],
+            id: row["id"], role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff,
+            createdAt: row["created_at"],
             disabledAt: row["disabled_at"])
     }
 
@@ -170,10 +194,12 @@ extension GatewayDatabase {
             if try Self.fetchStaff(id, db) != nil {
                 throw StoreError(.conflict, "staff \(id) already exists", fix: "list staff with ccmctl staff list")
             }
-            try db.cachedStatement(sql: "INSERT INTO staff (id, role, created_at) VALUES (?, ?, ?)").execute(arguments: [
-                id, role.rawValue, Date(),
-            ])
-            try Audit.record(db, actor: actor, action: "staff.add", entity: "staff", id: id, detail: ["role": role.rawValue])
+            try db.cachedStatement(sql: "INSERT INTO staff (id, role, created_at) VALUES (?, ?, ?)").execute(
+                arguments: [
+                    id, role.rawValue, Date(),
+                ])
+            try Audit.record(
+                db, actor: actor, action: "staff.add", entity: "staff", id: id, detail: ["role": role.rawValue])
         }
     }
 
@@ -185,15 +211,18 @@ extension GatewayDatabase {
                 throw StoreError(.notFound, "no staff \(id)", fix: "list staff with ccmctl staff list")
             }
             guard member.enabled else { throw StoreError(.conflict, "staff \(id) is already disabled") }
-            try db.cachedStatement(sql: "UPDATE staff SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(arguments: [
-                Date(), actor, id,
-            ])
+            try db.cachedStatement(sql: "UPDATE staff SET disabled_at = ?, disabled_by = ? WHERE id = ?").execute(
+                arguments: [
+                    Date(), actor, id,
+                ])
             try Audit.record(db, actor: actor, action: "staff.disable", entity: "staff", id: id, detail: [:])
         }
     }
 
     public func staff() throws -> [StaffMember] {
-        try read { db in try String.fetchAll(db, sql: "SELECT id FROM staff ORDER BY id").compactMap { try Self.fetchStaff($0, db) } }
+        try read { db in
+            try String.fetchAll(db, sql: "SELECT id FROM staff ORDER BY id").compactMap { try Self.fetchStaff($0, db) }
+        }
     }
 
     public func staffMember(_ id: String) throws -> StaffMember? {
@@ -201,8 +230,9 @@ extension GatewayDatabase {
     }
 
     /// Why a time entry by `staff` in `role` cannot bill, with the fix; `nil` when it can.
-    package static func staffProblem(_ staff: String, role: TimeEntryInput.Role, _ db: Database) throws -> (field: String, message: String)?
-    {
+    package static func staffProblem(
+        _ staff: String, role: TimeEntryInput.Role, _ db: Database
+    ) throws -> (field: String, message: String)? {
         guard let member = try fetchStaff(staff, db) else {
             return (
                 "staff",
@@ -210,7 +240,10 @@ extension GatewayDatabase {
             )
         }
         guard member.enabled else {
-            return ("staff", "staff \(staff) is disabled; their time does not bill (ask the practice administrator if this is wrong)")
+            return (
+                "staff",
+                "staff \(staff) is disabled; their time does not bill (ask the practice administrator if this is wrong)"
+            )
         }
         guard member.role == role else {
             return (

@@ -22,7 +22,9 @@ public struct StoredTimeEntry: Sendable, Hashable {
 
     /// As the billing rules read it.
     public var ledgerEntry: LedgerEntry {
-        LedgerEntry(id: id, start: start, minutes: minutes, role: role, program: program, interactive: interactive, voided: voidedAt != nil)
+        LedgerEntry(
+            id: id, start: start, minutes: minutes, role: role, program: program, interactive: interactive,
+            voided: voidedAt != nil)
     }
 
     init(_ row: Row) {
@@ -88,9 +90,13 @@ extension GatewayDatabase {
         try write { db in try Self.insertTimeEntry(entry, source: source, by: actor, db) }
     }
 
-    static func insertTimeEntry(_ entry: TimeEntryInput, source: String, by actor: String, _ db: Database) throws -> Int64 {
+    static func insertTimeEntry(
+        _ entry: TimeEntryInput, source: String, by actor: String, _ db: Database
+    ) throws -> Int64 {
         try GatewayDatabase.requirePatient(entry.patientID, db)
-        if let problem = try staffProblem(entry.staff, role: entry.role, db) { throw StoreError(.invalid, problem.message) }
+        if let problem = try staffProblem(entry.staff, role: entry.role, db) {
+            throw StoreError(.invalid, problem.message)
+        }
         try db.cachedStatement(
             sql: """
                 INSERT INTO time_entry (patient_id, start, minutes, staff, role, program, activity, interactive, note, source, created_at)
@@ -114,14 +120,19 @@ extension GatewayDatabase {
     /// Voids an entry: it stays in the ledger, marked, and never counts again.
     public func voidTimeEntry(_ id: Int64, reason: String, by actor: String) throws {
         try write { db in
-            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id])
+            guard
+                let row = try Row.fetchOne(
+                    db.cachedStatement(sql: "SELECT voided_at FROM time_entry WHERE id = ?"), arguments: [id])
             else {
                 throw StoreError(.notFound, "no time entry \(id)", fix: "list entries with ccmctl time list")
             }
             if (row["voided_at"] as Date?) != nil { throw StoreError(.conflict, "time entry \(id) is already void") }
-            try db.cachedStatement(sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?").execute(
+            try db.cachedStatement(
+                sql: "UPDATE time_entry SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?"
+            ).execute(
                 arguments: [Date(), actor, reason, id])
-            try Audit.record(db, actor: actor, action: "time.void", entity: "time_entry", id: "\(id)", detail: ["reason": reason])
+            try Audit.record(
+                db, actor: actor, action: "time.void", entity: "time_entry", id: "\(id)", detail: ["reason": reason])
         }
     }
 
@@ -142,7 +153,9 @@ extension GatewayDatabase {
     public func startTimer(_ timer: RunningTimer, by actor: String) throws {
         try write { db in
             try GatewayDatabase.requirePatient(timer.patientID, db)
-            if let problem = try Self.staffProblem(timer.staff, role: timer.role, db) { throw StoreError(.invalid, problem.message) }
+            if let problem = try Self.staffProblem(timer.staff, role: timer.role, db) {
+                throw StoreError(.invalid, problem.message)
+            }
             if let running = try Date.fetchOne(
                 db.cachedStatement(sql: "SELECT started_at FROM time_timer WHERE patient_id = ? AND staff = ?"),
                 arguments: [timer.patientID, timer.staff])
@@ -158,10 +171,13 @@ extension GatewayDatabase {
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [
-                timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue, timer.activity.rawValue,
+                timer.patientID, timer.staff, timer.startedAt, timer.role.rawValue, timer.program.rawValue,
+                timer.activity.rawValue,
                 timer.interactive, timer.note,
             ])
-            try Audit.record(db, actor: actor, action: "time.start", entity: "patient", id: timer.patientID, detail: ["staff": timer.staff])
+            try Audit.record(
+                db, actor: actor, action: "time.start", entity: "patient", id: timer.patientID,
+                detail: ["staff": timer.staff])
         }
     }
 
@@ -175,23 +191,28 @@ extension GatewayDatabase {
         try write { db in
             guard
                 let row = try Row.fetchOne(
-                    db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"), arguments: [patient, staff])
+                    db.cachedStatement(sql: "SELECT * FROM time_timer WHERE patient_id = ? AND staff = ?"),
+                    arguments: [patient, staff])
             else {
                 throw StoreError(
-                    .notFound, "no timer running for \(patient) by \(staff)", fix: "start one with ccmctl time start \(patient)")
+                    .notFound, "no timer running for \(patient) by \(staff)",
+                    fix: "start one with ccmctl time start \(patient)")
             }
-            try db.cachedStatement(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?").execute(arguments: [patient, staff])
+            try db.cachedStatement(sql: "DELETE FROM time_timer WHERE patient_id = ? AND staff = ?").execute(
+                arguments: [patient, staff])
             let started: Date = row["started_at"]
             let minutes = Int(now.timeIntervalSince(started) / 60)
             guard minutes >= 1 else {
-                try Audit.record(db, actor: actor, action: "time.stop", entity: "patient", id: patient, detail: ["minutes": "0"])
+                try Audit.record(
+                    db, actor: actor, action: "time.stop", entity: "patient", id: patient, detail: ["minutes": "0"])
                 return nil
             }
             let entry = TimeEntryInput(
                 patientID: patient, start: started, minutes: min(minutes, TimeEntryV1.maxMinutes), staff: staff,
                 role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff,
                 program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
-                activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"],
+                activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review,
+                interactive: row["interactive"],
                 note: note ?? row["note"])
             return (try Self.insertTimeEntry(entry, source: "timer", by: actor, db), entry)
         }
@@ -205,7 +226,8 @@ extension GatewayDatabase {
                     patientID: row["patient_id"], staff: row["staff"], startedAt: row["started_at"],
                     role: TimeEntryInput.Role(rawValue: row["role"]) ?? .clinicalStaff,
                     program: TimeEntryInput.Program(rawValue: row["program"]) ?? .ccm,
-                    activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review, interactive: row["interactive"],
+                    activity: TimeEntryInput.Activity(rawValue: row["activity"]) ?? .review,
+                    interactive: row["interactive"],
                     note: row["note"])
             }
         }
@@ -213,17 +235,21 @@ extension GatewayDatabase {
 
     /// Designates a patient's month complex or not (`nil` removes the designation: the standing
     /// complexity applies).
-    public func setMonthComplexity(patient: String, month: CalendarMonth, _ complexity: Complexity?, by actor: String) throws {
+    public func setMonthComplexity(
+        patient: String, month: CalendarMonth, _ complexity: Complexity?, by actor: String
+    ) throws {
         try write { db in
             try GatewayDatabase.requirePatient(patient, db)
             if let complexity {
                 try db.cachedStatement(
-                    sql: "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)"
+                    sql:
+                        "INSERT OR REPLACE INTO patient_month (patient_id, month, complexity, set_by, set_at) VALUES (?, ?, ?, ?, ?)"
                 ).execute(arguments: [patient, month.description, complexity.rawValue, actor, Date()])
             } else {
-                try db.cachedStatement(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?").execute(arguments: [
-                    patient, month.description,
-                ])
+                try db.cachedStatement(sql: "DELETE FROM patient_month WHERE patient_id = ? AND month = ?").execute(
+                    arguments: [
+                        patient, month.description,
+                    ])
             }
             try Audit.record(
                 db, actor: actor, action: "patient.month_complexity", entity: "patient", id: patient,
@@ -240,11 +266,14 @@ extension GatewayDatabase {
         let readingsFrom = LocalDay.start(of: month.first.adding(days: -31), in: zone)
         return try read { db in
             let patients = try Patient.fetchAll(
-                db.cachedStatement(sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id"), arguments: [patient])
+                db.cachedStatement(sql: "SELECT * FROM patient WHERE (?1 IS NULL OR id = ?1) ORDER BY id"),
+                arguments: [patient])
             var entries: [String: [LedgerEntry]] = [:]
             for row in try Row.fetchAll(
                 db.cachedStatement(
-                    sql: "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id"),
+                    sql:
+                        "SELECT * FROM time_entry WHERE (?1 IS NULL OR patient_id = ?1) AND start >= ?2 AND start < ?3 ORDER BY start, id"
+                ),
                 arguments: [patient, entriesFrom, monthEnd])
             {
                 let entry = StoredTimeEntry(row)
@@ -259,16 +288,19 @@ extension GatewayDatabase {
             let calendar = LocalDay.calendar(zone)
             while let row = try cursor.next() {
                 let parts = calendar.dateComponents([.year, .month, .day], from: row["effective_at"] as Date)
-                days[row["patient_id"], default: []].insert(LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))
+                days[row["patient_id"], default: []].insert(
+                    LocalDate(year: parts.year!, month: parts.month!, day: parts.day!))
             }
             var complexity: [String: Complexity] = [:]
             for row in try Row.fetchAll(
-                db.cachedStatement(sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?"), arguments: [month.description])
+                db.cachedStatement(sql: "SELECT patient_id, complexity FROM patient_month WHERE month = ?"),
+                arguments: [month.description])
             {
                 complexity[row["patient_id"]] = Complexity(rawValue: row["complexity"])
             }
             let plans = Set(try String.fetchAll(db.cachedStatement(sql: "SELECT patient_id FROM careplan")))
-            return BillingInputs(patients: patients, entries: entries, readingDays: days, complexity: complexity, carePlans: plans)
+            return BillingInputs(
+                patients: patients, entries: entries, readingDays: days, complexity: complexity, carePlans: plans)
         }
     }
 }

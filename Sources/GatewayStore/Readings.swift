@@ -41,7 +41,9 @@ public struct StoredReading: Sendable, Hashable {
 
 package enum ReadingRow {
     /// Flags as stored: space-separated names, `nil` for none.
-    package static func flagText(_ flags: [ReadingFlag]) -> String? { flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ") }
+    package static func flagText(_ flags: [ReadingFlag]) -> String? {
+        flags.isEmpty ? nil : flags.map(\.rawValue).joined(separator: " ")
+    }
 
     /// Stored flags back; a name this version does not know is skipped.
     static func flags(_ text: String?) -> [ReadingFlag] {
@@ -62,8 +64,10 @@ package enum ReadingRow {
         ]
         for quantity in Quantity.allCases { arguments += [reading.values[quantity]] }
         arguments += [
-            reading.originalUnit.rawValue, originalJSON, reading.meal?.rawValue, reading.sequence, reading.messageID, source,
-            inboxID, reading.dedupKey?.description, flagText(reading.flags), reading.userIndex, reading.sampleType, reading.sampleLocation,
+            reading.originalUnit.rawValue, originalJSON, reading.meal?.rawValue, reading.sequence, reading.messageID,
+            source,
+            inboxID, reading.dedupKey?.description, flagText(reading.flags), reading.userIndex, reading.sampleType,
+            reading.sampleLocation,
             reading.epoch,
         ]
         try db.cachedStatement(
@@ -79,7 +83,8 @@ package enum ReadingRow {
     }
 
     /// The columns a care-plan rule reads of past readings.
-    static let observationColumns = "id, effective_at, meal, flags, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
+    static let observationColumns =
+        "id, effective_at, meal, flags, " + Quantity.allCases.map(\.rawValue).joined(separator: ", ")
 
     /// The rows of a query on ``observationColumns``, read from the statement as it steps: no
     /// row copied, each column read straight from SQLite (copying rows and reading them back
@@ -96,7 +101,8 @@ package enum ReadingRow {
             let flags: String? = row.hasNull(atIndex: 3) ? nil : (row[3] as String)
             observations.append(
                 Observation(
-                    readingID: row[0] as Int64, at: row[1] as Date, values: values, meal: meal.flatMap(MealContext.init(rawValue:)),
+                    readingID: row[0] as Int64, at: row[1] as Date, values: values,
+                    meal: meal.flatMap(MealContext.init(rawValue:)),
                     flags: Set(Self.flags(flags))))
         }
         return observations
@@ -119,15 +125,20 @@ package enum ReadingRow {
         let unitText: String = try row.decode(forColumn: "original_unit")
         guard let kind = ReadingKind(rawValue: kindText), let unit = MeasurementUnit(rawValue: unitText) else {
             throw StoreError(
-                .invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read", fix: "upgrade ccm-gateway")
+                .invalid, "reading \(id) has kind \(kindText) or unit \(unitText) this version cannot read",
+                fix: "upgrade ccm-gateway")
         }
         let meal: String? = try row.decode(forColumn: "meal")
         var reading = StoredReading(
-            id: id, patientID: try row.decode(forColumn: "patient_id"), deviceID: try row.decode(forColumn: "device_id"), kind: kind,
-            values: values, originalValues: original, originalUnit: unit, measuredAt: try row.decode(forColumn: "measured_at"),
-            receivedAt: try row.decode(forColumn: "received_at"), effectiveAt: try row.decode(forColumn: "effective_at"),
+            id: id, patientID: try row.decode(forColumn: "patient_id"),
+            deviceID: try row.decode(forColumn: "device_id"), kind: kind,
+            values: values, originalValues: original, originalUnit: unit,
+            measuredAt: try row.decode(forColumn: "measured_at"),
+            receivedAt: try row.decode(forColumn: "received_at"),
+            effectiveAt: try row.decode(forColumn: "effective_at"),
             clockSuspect: try row.decode(forColumn: "clock_suspect"), windowed: try row.decode(forColumn: "windowed"),
-            measuredAtText: try row.decode(forColumn: "measured_at_text"), meal: meal.flatMap(MealContext.init(rawValue:)),
+            measuredAtText: try row.decode(forColumn: "measured_at_text"),
+            meal: meal.flatMap(MealContext.init(rawValue:)),
             sequence: try row.decode(forColumn: "seq"), messageID: try row.decode(forColumn: "message_id"),
             source: try row.decode(forColumn: "source"), inboxID: try row.decode(forColumn: "inbox_id"))
         reading.flags = flags(try row.decode(forColumn: "flags"))
@@ -188,7 +199,8 @@ extension GatewayDatabase {
             return try Row.fetchAll(db, sql: sql + " ORDER BY received_at, id", arguments: arguments).map { row in
                 ControlTest(
                     id: try row.decode(forColumn: "id"), deviceID: try row.decode(forColumn: "device_id"),
-                    patientID: try row.decode(forColumn: "patient_id"), measuredAt: try row.decode(forColumn: "measured_at"),
+                    patientID: try row.decode(forColumn: "patient_id"),
+                    measuredAt: try row.decode(forColumn: "measured_at"),
                     receivedAt: try row.decode(forColumn: "received_at"), glucose: try row.decode(forColumn: "glucose"),
                     sequence: try row.decode(forColumn: "seq"), sampleType: try row.decode(forColumn: "sample_type"),
                     sampleLocation: try row.decode(forColumn: "sample_location"),
@@ -204,8 +216,9 @@ extension GatewayDatabase {
     }
 
     /// Readings, oldest first by effective time, filtered.
-    public func readings(patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil) throws -> [StoredReading]
-    {
+    public func readings(
+        patient: String? = nil, kind: ReadingKind? = nil, since: Date? = nil, limit: Int? = nil
+    ) throws -> [StoredReading] {
         try read { db in
             var clauses: [String] = []
             var arguments: StatementArguments = []
@@ -276,14 +289,17 @@ extension GatewayDatabase {
 
     /// Whether the inbox holds an input with this id.
     public func inboxEntryExists(_ id: Int64) throws -> Bool {
-        try read { db in try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE id = ?"), arguments: [id]) != nil }
+        try read { db in
+            try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE id = ?"), arguments: [id]) != nil
+        }
     }
 
     /// Clears a device's patient; its later readings are quarantined until it is assigned again.
     public func unassignDevice(_ id: String, by actor: String) throws {
         try write { db in
             let device = try Self.requireDevice(id, db)
-            try db.cachedStatement(sql: "UPDATE device SET patient_id = NULL, assigned_at = NULL WHERE id = ?").execute(arguments: [id])
+            try db.cachedStatement(sql: "UPDATE device SET patient_id = NULL, assigned_at = NULL WHERE id = ?").execute(
+                arguments: [id])
             try Audit.record(
                 db, actor: actor, action: "device.unassign", entity: "device", id: id,
                 detail: ["previous_patient": device.patientID ?? ""])

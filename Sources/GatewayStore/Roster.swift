@@ -38,10 +38,14 @@ extension GatewayDatabase {
     public func addPatient(_ patient: Patient, by actor: String) throws {
         try write { db in
             if try Patient.exists(db, key: patient.id) {
-                throw StoreError(.conflict, "patient \(patient.id) already exists", fix: "use ccmctl patients show \(patient.id) to see it")
+                throw StoreError(
+                    .conflict, "patient \(patient.id) already exists",
+                    fix: "use ccmctl patients show \(patient.id) to see it")
             }
             try Self.insert(patient, db)
-            try Audit.record(db, actor: actor, action: "patient.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient))
+            try Audit.record(
+                db, actor: actor, action: "patient.add", entity: "patient", id: patient.id,
+                detail: Self.auditDetail(patient))
         }
     }
 
@@ -60,7 +64,8 @@ extension GatewayDatabase {
                 } else {
                     try Self.insert(patient, db)
                     try Audit.record(
-                        db, actor: actor, action: "patient.import.add", entity: "patient", id: patient.id, detail: Self.auditDetail(patient)
+                        db, actor: actor, action: "patient.import.add", entity: "patient", id: patient.id,
+                        detail: Self.auditDetail(patient)
                     )
                     added += 1
                 }
@@ -77,7 +82,8 @@ extension GatewayDatabase {
                   complexity, programs, rpm_start, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [
-            patient.id, patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
+            patient.id, patient.name, patient.timeZone, try JSONColumn.text(patient.conditions),
+            try JSONColumn.text(patient.medications),
             patient.medicarePartB, patient.ccmConsentDate?.description, patient.complexity.rawValue,
             try JSONColumn.text(patient.programs.map(\.rawValue)), patient.rpmStart?.description, now, now,
         ])
@@ -90,23 +96,29 @@ extension GatewayDatabase {
                   ccm_consent_date = ?, complexity = ?, programs = ?, rpm_start = ?, updated_at = ? WHERE id = ?
                 """
         ).execute(arguments: [
-            patient.name, patient.timeZone, try JSONColumn.text(patient.conditions), try JSONColumn.text(patient.medications),
+            patient.name, patient.timeZone, try JSONColumn.text(patient.conditions),
+            try JSONColumn.text(patient.medications),
             patient.medicarePartB,
-            patient.ccmConsentDate?.description, patient.complexity.rawValue, try JSONColumn.text(patient.programs.map(\.rawValue)),
+            patient.ccmConsentDate?.description, patient.complexity.rawValue,
+            try JSONColumn.text(patient.programs.map(\.rawValue)),
             patient.rpmStart?.description, Date(), patient.id,
         ])
     }
 
     /// Changes a patient's facts (`ccmctl patients set`): `change` edits the stored patient.
     @discardableResult
-    public func updatePatient(_ id: String, by actor: String, _ change: (inout Patient) throws -> Void) throws -> Patient {
+    public func updatePatient(
+        _ id: String, by actor: String, _ change: (inout Patient) throws -> Void
+    ) throws -> Patient {
         try write { db in
             guard var patient = try Patient.fetchOne(db, key: id) else {
                 throw StoreError(.notFound, "no patient \(id)", fix: "list patients with ccmctl patients list")
             }
             try change(&patient)
             try Self.update(patient, db)
-            try Audit.record(db, actor: actor, action: "patient.update", entity: "patient", id: id, detail: Self.auditDetail(patient))
+            try Audit.record(
+                db, actor: actor, action: "patient.update", entity: "patient", id: id, detail: Self.auditDetail(patient)
+            )
             return patient
         }
     }
@@ -115,9 +127,11 @@ extension GatewayDatabase {
     private static func auditDetail(_ patient: Patient) -> [String: String] {
         [
             "time_zone": patient.timeZone, "conditions": patient.conditions.joined(separator: ","),
-            "medicare_part_b": String(patient.medicarePartB), "ccm_consent_date": patient.ccmConsentDate?.description ?? "",
+            "medicare_part_b": String(patient.medicarePartB),
+            "ccm_consent_date": patient.ccmConsentDate?.description ?? "",
             "complexity": patient.complexity.rawValue, "medications": String(patient.medications.count),
-            "programs": patient.programs.map(\.rawValue).joined(separator: ","), "rpm_start": patient.rpmStart?.description ?? "",
+            "programs": patient.programs.map(\.rawValue).joined(separator: ","),
+            "rpm_start": patient.rpmStart?.description ?? "",
         ]
     }
 
@@ -135,13 +149,16 @@ extension GatewayDatabase {
     /// its quarantined readings in the same one).
     package static func insertDevice(_ device: Device, by actor: String, _ db: Database) throws {
         if try Device.exists(db, key: device.id) {
-            throw StoreError(.conflict, "device \(device.id) already exists", fix: "use ccmctl devices assign to change its patient")
+            throw StoreError(
+                .conflict, "device \(device.id) already exists", fix: "use ccmctl devices assign to change its patient")
         }
         if let address = device.bleAddress,
-            let other = try String.fetchOne(db.cachedStatement(sql: "SELECT id FROM device WHERE ble_address = ?"), arguments: [address])
+            let other = try String.fetchOne(
+                db.cachedStatement(sql: "SELECT id FROM device WHERE ble_address = ?"), arguments: [address])
         {
             throw StoreError(
-                .conflict, "Bluetooth address \(address) already belongs to device \(other)", fix: "one physical device is one entry")
+                .conflict, "Bluetooth address \(address) already belongs to device \(other)",
+                fix: "one physical device is one entry")
         }
         if let patientID = device.patientID { try requirePatient(patientID, db) }
         try db.cachedStatement(
@@ -161,13 +178,16 @@ extension GatewayDatabase {
     }
 
     /// Assigns a device to a patient (and a hub, when given) inside the caller's transaction.
-    package static func updateAssignment(_ id: String, to patientID: String, hub: String??, by actor: String, _ db: Database) throws {
+    package static func updateAssignment(
+        _ id: String, to patientID: String, hub: String??, by actor: String, _ db: Database
+    ) throws {
         let device = try requireDevice(id, db)
         try requirePatient(patientID, db)
         let newHub: String? = hub ?? device.hubID
-        try db.cachedStatement(sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?").execute(arguments: [
-            patientID, newHub, Date(), id,
-        ])
+        try db.cachedStatement(sql: "UPDATE device SET patient_id = ?, hub_id = ?, assigned_at = ? WHERE id = ?")
+            .execute(arguments: [
+                patientID, newHub, Date(), id,
+            ])
         var detail = ["patient": patientID, "previous_patient": device.patientID ?? ""]
         detail["hub"] = newHub
         try Audit.record(db, actor: actor, action: "device.assign", entity: "device", id: id, detail: detail)
@@ -194,7 +214,8 @@ extension GatewayDatabase {
         try read { db in
             if let patient {
                 return try Device.fetchAll(
-                    db.cachedStatement(sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id"), arguments: [patient])
+                    db.cachedStatement(sql: "SELECT * FROM device WHERE patient_id = ? ORDER BY id"),
+                    arguments: [patient])
             }
             return try Device.fetchAll(db.cachedStatement(sql: "SELECT * FROM device ORDER BY id"))
         }

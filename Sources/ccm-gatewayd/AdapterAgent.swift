@@ -93,12 +93,15 @@ final class AdapterAgent: Sendable {
                 ])
         } catch {
             logger.warning(
-                "Bluetooth adapter not set up; will retry when it reappears", metadata: ["ble.adapter": "hci\(index)", "error": "\(error)"])
+                "Bluetooth adapter not set up; will retry when it reappears",
+                metadata: ["ble.adapter": "hci\(index)", "error": "\(error)"])
             record(nil, index: index, detail: "\(error)")
         }
     }
 
-    private func keysFromStore() throws -> (ltks: [Mgmt.LongTermKey], irks: [Mgmt.IdentityResolvingKey], identities: Set<String>) {
+    private func keysFromStore() throws -> (
+        ltks: [Mgmt.LongTermKey], irks: [Mgmt.IdentityResolvingKey], identities: Set<String>
+    ) {
         let stored = try database.bondKeys()
         let ltks = stored.filter { $0.kind == .ltk }.compactMap { Mgmt.LongTermKey(record: $0.key) }
         let irks = stored.filter { $0.kind == .irk }.compactMap { Mgmt.IdentityResolvingKey(record: $0.key) }
@@ -112,7 +115,9 @@ final class AdapterAgent: Sendable {
         loaded.withLock { $0 = keys.identities }
         logger.info(
             "bond keys loaded into the kernel",
-            metadata: ["ble.adapter": "hci\(index)", "ble.ltks": "\(keys.ltks.count)", "ble.irks": "\(keys.irks.count)"])
+            metadata: [
+                "ble.adapter": "hci\(index)", "ble.ltks": "\(keys.ltks.count)", "ble.irks": "\(keys.irks.count)",
+            ])
     }
 
     /// An operator unpaired a device (or a bond came from elsewhere): load the store's keys again.
@@ -124,7 +129,9 @@ final class AdapterAgent: Sendable {
         }
         // New bonds arrive through New Long Term Key and are already in the kernel; only a removal matters.
         guard let previous, !previous.isSubset(of: current.identities) else { return }
-        guard let list = try? socket.command(Mgmt.readIndexList(), other: handler(socket)), list.count >= 2 else { return }
+        guard let list = try? socket.command(Mgmt.readIndexList(), other: handler(socket)), list.count >= 2 else {
+            return
+        }
         for i in 0..<(Int(list[0]) | Int(list[1]) << 8) where list.count >= 4 + 2 * i {
             try? loadKeys(socket, index: UInt16(list[2 + 2 * i]) | UInt16(list[3 + 2 * i]) << 8)
         }
@@ -132,7 +139,8 @@ final class AdapterAgent: Sendable {
 
     private func record(_ info: Mgmt.ControllerInfo?, index: UInt16?, detail: String?) {
         let state = BLEAdapterState(
-            adapter: index.map { "hci\($0)" }, address: info?.address.string, powered: info?.current.contains(.powered) ?? false,
+            adapter: index.map { "hci\($0)" }, address: info?.address.string,
+            powered: info?.current.contains(.powered) ?? false,
             settings: info?.current.names ?? "none", owner: "ccm-gatewayd", detail: detail, updatedAt: Date())
         do { try database.recordAdapter(state) } catch {
             logger.warning("adapter state not recorded", metadata: ["error": "\(error)"])
@@ -150,7 +158,9 @@ final class AdapterAgent: Sendable {
                 logger.warning("Bluetooth adapter removed", metadata: ["ble.adapter": "hci\(index)"])
                 record(nil, index: nil, detail: "hci\(index) removed")
             case .newSettings(let settings):
-                logger.info("Bluetooth adapter settings", metadata: ["ble.adapter": "hci\(index)", "ble.settings": "\(settings.names)"])
+                logger.info(
+                    "Bluetooth adapter settings",
+                    metadata: ["ble.adapter": "hci\(index)", "ble.settings": "\(settings.names)"])
             case .userConfirmationRequest(let address, let justWorks):
                 let known = isExpected(address)
                 // A number to compare needs an operator who sees both screens: refused, like an unknown device.
@@ -169,7 +179,10 @@ final class AdapterAgent: Sendable {
                 if passkey == nil {
                     logger.warning(
                         "the device asks for a passkey and none was given; pairing refused",
-                        metadata: ["ble.address": "\(address)", "fix": "ccmctl devices pair DEVICE --passkey PIN-ON-ITS-SCREEN"])
+                        metadata: [
+                            "ble.address": "\(address)",
+                            "fix": "ccmctl devices pair DEVICE --passkey PIN-ON-ITS-SCREEN",
+                        ])
                 } else {
                     logger.notice("passkey given for pairing", metadata: ["ble.address": "\(address)"])
                 }
@@ -198,18 +211,23 @@ final class AdapterAgent: Sendable {
                 do {
                     try database.storeBondKey(
                         BLEBondKey(
-                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk, slot: 0,
+                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk,
+                            slot: 0,
                             key: key.record,
                             authenticated: false), at: Date())
                     loaded.withLock { $0 = nil }
                     logger.notice(
                         "bonded: identity resolving key stored",
-                        metadata: ["ble.address": "\(address)", "ble.private_address": "\(privateAddress?.string ?? "none")"])
+                        metadata: [
+                            "ble.address": "\(address)", "ble.private_address": "\(privateAddress?.string ?? "none")",
+                        ])
                 } catch {
-                    logger.error("identity key not stored", metadata: ["ble.address": "\(address)", "error": "\(error)"])
+                    logger.error(
+                        "identity key not stored", metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }
             case .authenticationFailed(let address, let status):
-                logger.warning("pairing failed", metadata: ["ble.address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
+                logger.warning(
+                    "pairing failed", metadata: ["ble.address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
             default:
                 break
             }

@@ -53,7 +53,9 @@ struct AlertDeliveryService: Service {
     var poll: Duration = .seconds(2)
     let logger: Logger
     /// Where each sink's deliveries (write transactions, file writes) run, off the cooperative pool.
-    private let queues = (log: BlockingQueue("alert-log"), journal: BlockingQueue("alert-journal"), mqtt: BlockingQueue("alert-mqtt"))
+    private let queues = (
+        log: BlockingQueue("alert-log"), journal: BlockingQueue("alert-journal"), mqtt: BlockingQueue("alert-mqtt")
+    )
 
     static let name = "alert-delivery"
 
@@ -65,7 +67,9 @@ struct AlertDeliveryService: Service {
                 group.addTask { await deliver("mqtt", wakeups.mqtt, on: queues.mqtt) { try publish(mqtt) } }
             }
             group.addTask {
-                for await _ in AsyncTimerSequence(interval: poll, clock: .continuous).cancelOnGracefulShutdown() { wakeups.all() }
+                for await _ in AsyncTimerSequence(interval: poll, clock: .continuous).cancelOnGracefulShutdown() {
+                    wakeups.all()
+                }
             }
         }
         // Shutting down: the pipeline has stopped; what its last commits stored goes out now.

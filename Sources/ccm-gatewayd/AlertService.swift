@@ -31,7 +31,10 @@ struct JournalAlertSink: Sendable {
             logger.log(level: level, "alert \(event.kind.rawValue)", metadata: metadata)
             logger.debug(
                 "alert detail",
-                metadata: ["alert.id": "\(event.alertID)", "alert.value": "\(event.value)", "alert.threshold": "\(event.threshold)"])
+                metadata: [
+                    "alert.id": "\(event.alertID)", "alert.value": "\(event.value)",
+                    "alert.threshold": "\(event.threshold)",
+                ])
         }
     }
 }
@@ -75,7 +78,9 @@ struct AlertService: Service {
         do {
             let pipeline = self.pipeline
             let result = try await queue.run { try pipeline.checkAlerts() }
-            for problem in result.problems { logger.error("care plan cannot be composed", metadata: ["careplan.problem": "\(problem)"]) }
+            for problem in result.problems {
+                logger.error("care plan cannot be composed", metadata: ["careplan.problem": "\(problem)"])
+            }
         } catch {
             logger.error("alert check failed", metadata: ["error": "\(error)"])
         }
@@ -88,7 +93,9 @@ struct AlertService: Service {
     func reload() {
         var monotonic = timespec()
         clock_gettime(CLOCK_MONOTONIC, &monotonic)
-        notify?.send(["RELOADING=1", "MONOTONIC_USEC=\(Int64(monotonic.tv_sec) * 1_000_000 + Int64(monotonic.tv_nsec) / 1000)"])
+        notify?.send([
+            "RELOADING=1", "MONOTONIC_USEC=\(Int64(monotonic.tv_sec) * 1_000_000 + Int64(monotonic.tv_nsec) / 1000)",
+        ])
         defer { notify?.send(["READY=1"]) }
         var directory = config.carePlans.directory
         if let configPath {
@@ -99,7 +106,9 @@ struct AlertService: Service {
                 if fresh.database != config.database || fresh.mqtt != config.mqtt || fresh.alerts != config.alerts
                     || fresh.ingest != config.ingest || fresh.metrics != config.metrics
                 {
-                    logger.notice("configuration read; changed database, mqtt, alerts, ingest or metrics settings take effect on restart")
+                    logger.notice(
+                        "configuration read; changed database, mqtt, alerts, ingest or metrics settings take effect on restart"
+                    )
                 }
             } catch {
                 logger.error("configuration not reloaded; the one in force stays", metadata: ["error": "\(error)"])
@@ -114,7 +123,8 @@ struct AlertService: Service {
         do {
             let library = try CarePlanLibrary.load(directory: directory)
             pipeline.templates.replace(with: library.templates)
-            logger.notice("care-plan templates reloaded", metadata: ["careplan.templates": "\(library.templates.count)"])
+            logger.notice(
+                "care-plan templates reloaded", metadata: ["careplan.templates": "\(library.templates.count)"])
         } catch {
             logger.error("care-plan templates not reloaded; keeping the previous ones", metadata: ["error": "\(error)"])
         }

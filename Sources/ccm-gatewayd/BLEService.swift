@@ -218,7 +218,9 @@ struct BLEService: Service {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 // Whichever comes first, the last thread's end or the limit, resumes it once.
                 let pending = Mutex<CheckedContinuation<Bool, Never>?>(continuation)
-                let resume: @Sendable (Bool) -> Void = { ended in pending.withLock { $0.take() }?.resume(returning: ended) }
+                let resume: @Sendable (Bool) -> Void = { ended in
+                    pending.withLock { $0.take() }?.resume(returning: ended)
+                }
                 let ended = condition.withLock {
                     if threadCount == 0 { return true }
                     whenStopped.append { resume(true) }
@@ -240,7 +242,9 @@ struct BLEService: Service {
         do {
             scanner = try LEScanner()
         } catch {
-            logger.warning("BLE scanning unavailable; assigned devices are still tried on schedule", metadata: ["error": "\(error)"])
+            logger.warning(
+                "BLE scanning unavailable; assigned devices are still tried on schedule",
+                metadata: ["error": "\(error)"])
             return
         }
         var written: [String: Date] = [:]
@@ -258,9 +262,12 @@ struct BLEService: Service {
                 written[report.address] = Date()
                 let device = DiscoveredDevice(
                     address: report.address, addressType: report.randomAddress ? "random" : "public", name: report.name,
-                    services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi, seenAt: Date())
+                    services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","),
+                    rssi: report.rssi, seenAt: Date())
                 do { try sync.pipeline.database.recordDiscovered(device) } catch {
-                    logger.warning("discovered device not recorded", metadata: ["ble.address": "\(report.address)", "error": "\(error)"])
+                    logger.warning(
+                        "discovered device not recorded",
+                        metadata: ["ble.address": "\(report.address)", "error": "\(error)"])
                 }
             }
         }
@@ -313,7 +320,8 @@ struct BLEService: Service {
             let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address)
             if known == nil {
                 logger.info(
-                    "address type unknown (never heard advertising, no bond); trying public", metadata: ["device.id": "\(device.id)"])
+                    "address type unknown (never heard advertising, no bond); trying public",
+                    metadata: ["device.id": "\(device.id)"])
             }
             // Pair at once when an operator asked; encrypt with the bond when there is one.
             let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
@@ -321,7 +329,8 @@ struct BLEService: Service {
                 address: address, random: known == "random", timeout: .seconds(config.connectTimeout), secure: secure)
             return try sync.run(device: device, address: address, bearer: bearer).report.failure != nil
         } catch {
-            logger.info("BLE connection failed; will retry", metadata: ["device.id": "\(device.id)", "error": "\(error)"])
+            logger.info(
+                "BLE connection failed; will retry", metadata: ["device.id": "\(device.id)", "error": "\(error)"])
             try? sync.pipeline.database.recordBLESession(device: device.id, at: Date(), records: 0, error: "\(error)")
             return true
         }

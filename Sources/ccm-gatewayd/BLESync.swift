@@ -50,10 +50,13 @@ public struct BLESync: Sendable {
         defer { bearer.close() }
         let state = try pipeline.database.bleSyncState(device: device.id)
         var options = HealthSession.Options(
-            lastGlucoseSequence: state.lastGlucoseSeq, currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
+            lastGlucoseSequence: state.lastGlucoseSeq,
+            currentTime: CurrentTime.value(pipeline.clock(), in: pipeline.timeZone),
             idle: idle, procedureTimeout: timeout)
         options.continuousInterval = continuousInterval
-        if device.kind == .pulseOximeter { options.lastContinuousAt = try pipeline.database.lastContinuousMeasurement(device: device.id) }
+        if device.kind == .pulseOximeter {
+            options.lastContinuousAt = try pipeline.database.lastContinuousMeasurement(device: device.id)
+        }
         options.lastGlucoseMeasurement = try state.lastGlucoseSeq.flatMap {
             try pipeline.database.receivedGlucoseMeasurement(device: device.id, sequence: $0)
         }
@@ -65,7 +68,8 @@ public struct BLESync: Sendable {
                 payload: Data(record.value),
                 receivedAt: pipeline.clock(), deviceClockOffset: clockOffset)
             arriving?()
-            let result = try pipeline.receiveBLE(input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
+            let result = try pipeline.receiveBLE(
+                input, device: device.id, glucoseSequence: record.completedGlucoseSequence)
             decided?(result)
             if record.characteristic == "2a34" { contextOutcomes += result } else { outcomes += result }
         }
@@ -73,21 +77,28 @@ public struct BLESync: Sendable {
         session.onDeviceClock = { clockOffset = pipeline.deviceClockOffset(currentTime: $0, readAt: pipeline.clock()) }
         var epoch: Int?
         session.onReset = { reason in
-            epoch = try pipeline.database.startGlucoseEpoch(device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
+            epoch = try pipeline.database.startGlucoseEpoch(
+                device: device.id, reason: reason, by: "ble:\(address)", at: pipeline.clock())
             logger.warning(
                 "glucose meter reset detected; downloading every record",
                 metadata: ["device.id": "\(device.id)", "device.epoch": "\(epoch ?? 0)"])
         }
         logger.info(
             "BLE session started",
-            metadata: ["device.id": "\(device.id)", "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")"])
+            metadata: [
+                "device.id": "\(device.id)",
+                "ble.from_sequence": "\(options.lastGlucoseSequence.map { "\($0 + 1)" } ?? "all")",
+            ])
         let report = session.run()
-        try pipeline.database.recordBLESession(device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
+        try pipeline.database.recordBLESession(
+            device: device.id, at: pipeline.clock(), records: report.measurements, error: report.failure)
         var summary = Summary(
-            device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes, clockOffset: clockOffset)
+            device: device.id, report: report, outcomes: outcomes, contextOutcomes: contextOutcomes,
+            clockOffset: clockOffset)
         summary.epoch = epoch
         var metadata: Logger.Metadata = [
-            "device.id": "\(device.id)", "ble.records": "\(report.measurements)", "ble.stored": "\(summary.readingsStored)",
+            "device.id": "\(device.id)", "ble.records": "\(report.measurements)",
+            "ble.stored": "\(summary.readingsStored)",
             "ble.services": "\(report.services.joined(separator: ","))",
         ]
         if let failure = report.failure {
@@ -114,24 +125,32 @@ extension BLESync.Summary {
             )
         }
         if let count = report.recordsOnMeter {
-            lines.append("records on the meter \(report.requestedFrom.map { "from sequence \($0)" } ?? "in all"): \(count)")
+            lines.append(
+                "records on the meter \(report.requestedFrom.map { "from sequence \($0)" } ?? "in all"): \(count)")
         }
         var downloaded = "records downloaded: \(report.measurements)"
         if report.contexts > 0 { downloaded += " (and \(report.contexts) meal contexts)" }
         lines.append(downloaded)
-        let others = [ItemStatus.duplicate, .rejected, .quarantined].map { "\(count($0)) \($0.rawValue)" }.joined(separator: ", ")
+        let others = [ItemStatus.duplicate, .rejected, .quarantined].map { "\(count($0)) \($0.rawValue)" }.joined(
+            separator: ", ")
         lines.append("readings stored: \(readingsStored) (\(others))")
-        if controlTests > 0 { lines.append("control-solution tests stored: \(controlTests) (not readings; not evaluated)") }
+        if controlTests > 0 {
+            lines.append("control-solution tests stored: \(controlTests) (not readings; not evaluated)")
+        }
         for outcome in outcomes where outcome.status == .rejected || outcome.status == .quarantined {
-            lines.append("  inbox \(outcome.inboxID): \(outcome.status.rawValue): \(outcome.reason ?? outcome.code ?? "")")
+            lines.append(
+                "  inbox \(outcome.inboxID): \(outcome.status.rawValue): \(outcome.reason ?? outcome.code ?? "")")
         }
         if let sequence = report.lastGlucoseSequence { lines.append("last glucose sequence: \(sequence)") }
         if let clockOffset, abs(clockOffset) >= 60 {
             let minutes = Int((abs(clockOffset) / 60).rounded())
             lines.append(
-                "device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it")
+                "device clock was \(minutes) minutes \(clockOffset > 0 ? "ahead" : "behind"); suspect record times corrected by it"
+            )
         }
-        lines.append("device clock set: \(report.clockSet ? "yes, through \(report.clockSetThrough ?? "Current Time (2a2b)")" : "no")")
+        lines.append(
+            "device clock set: \(report.clockSet ? "yes, through \(report.clockSetThrough ?? "Current Time (2a2b)")" : "no")"
+        )
         if report.securityRaised { lines.append("security level raised once") }
         if report.ignoredPDUs > 0 { lines.append("ignored PDUs: \(report.ignoredPDUs)") }
         lines += report.notes.map { "note: \($0)" }

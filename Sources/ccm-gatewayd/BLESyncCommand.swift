@@ -11,7 +11,8 @@ import Logging
 struct BLESyncCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ble-sync",
-        abstract: "Run one BLE session with a cuff, meter, scale, oximeter or thermometer, store what it sends, and print a summary.",
+        abstract:
+            "Run one BLE session with a cuff, meter, scale, oximeter or thermometer, store what it sends, and print a summary.",
         discussion: """
             The operator's diagnostic, and the entry point for external test peripherals. TARGET is a \
             Bluetooth address (A4:C1:38:12:34:56), reached over an L2CAP LE socket, or unix:/path, a \
@@ -39,16 +40,22 @@ struct BLESyncCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("A Bluetooth address, or unix:/path.", valueName: "target"))
     var target: String
 
-    @Option(help: ArgumentHelp("The registered device (default: the device with the target's Bluetooth address).", valueName: "id"))
+    @Option(
+        help: ArgumentHelp(
+            "The registered device (default: the device with the target's Bluetooth address).", valueName: "id"))
     var device: String?
 
-    @Flag(help: "The device uses a random (not public) address. Default: as bonded, else as last heard advertising, else heard now.")
+    @Flag(
+        help:
+            "The device uses a random (not public) address. Default: as bonded, else as last heard advertising, else heard now."
+    )
     var random = false
 
     @Flag(name: .customLong("public"), help: "The device uses a public address (see --random).")
     var publicAddress = false
 
-    @Option(help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
     var db: String?
 
     @Option(help: ArgumentHelp("ATT transaction and RACP procedure timeout.", valueName: "seconds"))
@@ -63,9 +70,12 @@ struct BLESyncCommand: ParsableCommand {
         guard timeout > 0, idle > 0 else { throw ValidationError("--timeout and --idle must be positive") }
         guard !(random && publicAddress) else { throw ValidationError("--random and --public: give at most one") }
         if target.hasPrefix("unix:") {
-            guard device != nil else { throw ValidationError("--device: required with a unix: target; give the registered device id") }
+            guard device != nil else {
+                throw ValidationError("--device: required with a unix: target; give the registered device id")
+            }
         } else if !DeviceID.isBluetoothAddress(DeviceID.canonical(target)) {
-            throw ValidationError("\"\(target)\" is neither a Bluetooth address (like A4:C1:38:12:34:56) nor unix:/path")
+            throw ValidationError(
+                "\"\(target)\" is neither a Bluetooth address (like A4:C1:38:12:34:56) nor unix:/path")
         }
     }
 
@@ -85,13 +95,15 @@ struct BLESyncCommand: ParsableCommand {
             },
             also: {
                 do { try database.deliverAlerts(to: .journal) { journal.log($0) } } catch {
-                    logger.error("alert events not journaled; the daemon journals them", metadata: ["error": "\(error)"])
+                    logger.error(
+                        "alert events not journaled; the daemon journals them", metadata: ["error": "\(error)"])
                 }
             })
         let pipeline = settings.pipeline(database: database, templates: try settings.loadTemplates(), sink: sink)
 
         let address = target.hasPrefix("unix:") ? nil : DeviceID.canonical(target)
-        let registered = try device.map { try database.device($0) } ?? address.flatMap { try database.device(bleAddress: $0) }
+        let registered =
+            try device.map { try database.device($0) } ?? address.flatMap { try database.device(bleAddress: $0) }
         guard let registered else {
             throw GatewaydError(
                 "no registered device \(device ?? address ?? target); register it with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT"
@@ -118,7 +130,9 @@ struct BLESyncCommand: ParsableCommand {
                     // A controller still initialising (just plugged in, just booted) is set up when
                     // it announces itself: wait up to 10 s for it to be up.
                     let deadline = ContinuousClock.now + .seconds(10)
-                    while BluetoothAdapter.unavailableReason() != nil, ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.2) }
+                    while BluetoothAdapter.unavailableReason() != nil, ContinuousClock.now < deadline {
+                        Thread.sleep(forTimeInterval: 0.2)
+                    }
                 } catch {
                     logger.warning(
                         "Bluetooth management unavailable; the adapter must already be powered and pairing is not answered",
@@ -127,7 +141,8 @@ struct BLESyncCommand: ParsableCommand {
             }
             let random = try addressType(address, database: database)
             let secure = try database.pendingPairings().contains(address) || database.hasBond(address: address)
-            bearer = try L2CAP.connect(address: address, random: random, timeout: .seconds(settings.ble.connectTimeout), secure: secure)
+            bearer = try L2CAP.connect(
+                address: address, random: random, timeout: .seconds(settings.ble.connectTimeout), secure: secure)
         } else {
             bearer = try UnixSeqpacket.connect(path: String(target.dropFirst("unix:".count)))
         }
@@ -145,7 +160,9 @@ struct BLESyncCommand: ParsableCommand {
     /// else as heard now (a scan of up to 10 s); unknown is an error that says what to give.
     private func addressType(_ address: String, database: GatewayDatabase) throws -> Bool {
         if random || publicAddress { return random }
-        if let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address) { return known == "random" }
+        if let known = try database.bondAddressType(address) ?? database.discoveredAddressType(address) {
+            return known == "random"
+        }
         let scanner = try LEScanner()
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
@@ -155,7 +172,8 @@ struct BLESyncCommand: ParsableCommand {
                 try? database.recordDiscovered(
                     DiscoveredDevice(
                         address: address, addressType: report.randomAddress ? "random" : "public", name: report.name,
-                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","), rssi: report.rssi,
+                        services: report.services.map { String(format: "%04x", $0) }.joined(separator: ","),
+                        rssi: report.rssi,
                         seenAt: Date()))
                 return report.randomAddress
             }

@@ -32,7 +32,8 @@ struct CCMGatewayd: AsyncParsableCommand {
         let level = Logger.Level(rawValue: text) ?? .info
         let journal = JournalLogHandler.stderrIsJournal()
         LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = journal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            var handler: any LogHandler =
+                journal ? JournalLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler
         }
@@ -69,14 +70,17 @@ struct Run: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Feed these JSON lines (or - for standard input) to the pipeline; overrides sources.file.path.", valueName: "path"))
+            "Feed these JSON lines (or - for standard input) to the pipeline; overrides sources.file.path.",
+            valueName: "path"))
     var replay: String?
 
     func run() async throws {
         CCMGatewayd.restrictUmask()
         let config = options.config
         var settings = try GatewayConfig.resolve(explicitPath: config)
-        let configPath = config ?? (FileManager.default.fileExists(atPath: GatewayConfig.installedPath) ? GatewayConfig.installedPath : nil)
+        let configPath =
+            config
+            ?? (FileManager.default.fileExists(atPath: GatewayConfig.installedPath) ? GatewayConfig.installedPath : nil)
         if let replay { settings.sources.file = .init(path: replay) }
         CCMGatewayd.bootstrapLogging(level: settings.logging.level)
         let logger = Logger(label: "ccm-gatewayd")

@@ -53,7 +53,8 @@ final class DatabaseLock: Sendable {
         var buffer = [UInt8](repeating: 0, count: 32)
         let count = pread(fd, &buffer, buffer.count, 0)
         guard count > 0,
-            let pid = Int32(String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
+            let pid = Int32(
+                String(decoding: buffer[0..<count], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)),
             pid > 0, kill(pid, 0) == 0 || errno == EPERM
         else { return nil }
         return pid

@@ -25,7 +25,8 @@ struct DatabaseWatch: Service {
                 try database.checkFile()
             } catch {
                 logger.critical(
-                    "the database file is gone or replaced; stopping", metadata: ["database.path": "\(database.path)", "error": "\(error)"])
+                    "the database file is gone or replaced; stopping",
+                    metadata: ["database.path": "\(database.path)", "error": "\(error)"])
                 throw error
             }
         }

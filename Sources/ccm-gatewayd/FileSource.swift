@@ -24,7 +24,8 @@ struct FileSource: Service {
         if path == "-" { return .standardInput }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw GatewaydError(
-                "sources.file.path: cannot read \(path)", fix: "check the path or remove sources.file from the configuration")
+                "sources.file.path: cannot read \(path)",
+                fix: "check the path or remove sources.file from the configuration")
         }
         return handle
     }

@@ -31,7 +31,8 @@ struct Gateway {
     /// is told first, so `STOPPING=1` goes out as soon as the shutdown begins.
     init(
         config: GatewayConfig, configPath: String? = nil, logger: Logger, notify: SystemdNotify? = SystemdNotify(),
-        environment: [String: String] = ProcessInfo.processInfo.environment, clock: @escaping @Sendable () -> Date = { Date() },
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        clock: @escaping @Sendable () -> Date = { Date() },
         onProcessed: (@Sendable ([ItemOutcome]) -> Void)? = nil
     ) throws {
         // Never creates the database: a missing file is refused with the fix (ccmctl init), so
@@ -42,18 +43,23 @@ struct Gateway {
         do { lock = try DatabaseLock(database: config.database.path) } catch
             where !FileManager.default.fileExists(atPath: config.database.path)
         {
-            _ = try GatewayDatabase(path: config.database.path, mode: .existing)  // says there is none, and how to make one
+            // Says there is none, and how to make one.
+            _ = try GatewayDatabase(path: config.database.path, mode: .existing)
             throw error
         }
         database = try GatewayDatabase(path: config.database.path, mode: .existing, waitLimit: nil) { waited in
-            logger.warning("the database is locked by another process; waiting", metadata: ["waited.seconds": "\(Int(waited))"])
+            logger.warning(
+                "the database is locked by another process; waiting", metadata: ["waited.seconds": "\(Int(waited))"])
         }
         // Patient data: a database others can write is a database others can alter (the file
         // itself, not a symbolic link to it, whose own mode is always 777).
         let file = (config.database.path as NSString).resolvingSymlinksInPath
-        if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int, mode & 0o002 != 0 {
+        if let mode = (try? FileManager.default.attributesOfItem(atPath: file))?[.posixPermissions] as? Int,
+            mode & 0o002 != 0
+        {
             throw GatewaydError(
-                "the database \(file) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(file) and start again")
+                "the database \(file) is writable by other users (mode \(String(mode, radix: 8))); run chmod o-w \(file) and start again"
+            )
         }
         // A gateway that cannot alert must not look healthy: bad templates stop the start with
         // the setting to fix. An alert log that cannot be opened does not: alert events wait in
@@ -62,7 +68,9 @@ struct Gateway {
         let templates = try config.loadTemplates()
         alertLog = config.alertLog()
         do { try alertLog.open() } catch {
-            logger.error("alert log cannot be opened; alert events wait in the database until it can", metadata: ["error": "\(error)"])
+            logger.error(
+                "alert log cannot be opened; alert events wait in the database until it can",
+                metadata: ["error": "\(error)"])
         }
         // This daemon's log is the one the outbox's log cursor counts in: a ccmctl configured
         // with another file leaves its events for the daemon to write here.
@@ -100,18 +108,23 @@ struct Gateway {
                 serviceName: PipelineService.name),
             .init(
                 service: AlertService(
-                    pipeline: pipeline, alertLog: alertLog, config: config, configPath: configPath, notify: notify, readiness: readiness,
+                    pipeline: pipeline, alertLog: alertLog, config: config, configPath: configPath, notify: notify,
+                    readiness: readiness,
                     logger: logger),
                 serviceName: AlertService.name),
         ]
         if let file = config.sources.file {
             services.append(
                 .init(
-                    service: try FileSource(path: file.path, pipeline: pipeline, wakeups: wakeups, readiness: readiness, logger: logger),
+                    service: try FileSource(
+                        path: file.path, pipeline: pipeline, wakeups: wakeups, readiness: readiness, logger: logger),
                     successTerminationBehavior: .ignore, serviceName: FileSource.name))
         }
         if let mqtt {
-            services.append(.init(service: MQTTService(client: mqtt, readiness: readiness, logger: logger), serviceName: MQTTService.name))
+            services.append(
+                .init(
+                    service: MQTTService(client: mqtt, readiness: readiness, logger: logger),
+                    serviceName: MQTTService.name))
         }
         ble = BLEStatus()
         if config.ble.enabled {
@@ -126,7 +139,8 @@ struct Gateway {
             }
             services.append(
                 .init(
-                    service: BLEService(config: config.ble, sync: sync, readiness: readiness, status: ble, logger: logger),
+                    service: BLEService(
+                        config: config.ble, sync: sync, readiness: readiness, status: ble, logger: logger),
                     serviceName: BLEService.name))
         }
         let database = self.database
@@ -139,7 +153,8 @@ struct Gateway {
             let broker = mqtt.map { $0.isConnected ? "MQTT connected" : "MQTT disconnected" } ?? "MQTT off"
             let backlog = stats.backlog
             let catchingUp = backlog > 0 ? ", catching up: \(backlog) inputs from before the start" : ""
-            let undelivered = (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt }.values.max() ?? 0
+            let undelivered =
+                (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt }.values.max() ?? 0
             return
                 "\(counts?.readings ?? 0) readings today, \(counts?.openAlerts ?? 0) open alerts, \(broker), \(ble.summary), \(stats.queued) in flight"
                 + catchingUp + (undelivered > 0 ? ", \(undelivered) alert events undelivered" : "")
@@ -158,13 +173,16 @@ struct Gateway {
                 bleSessionFailures: ble.counts.failures, up: up,
                 alertsUndelivered: (try? database.alertEventsWaiting())?.filter { mqtt != nil || $0.key != .mqtt })
             do { try metricsFile.write(snapshot) } catch {
-                logger.warning("metrics file not written", metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
+                logger.warning(
+                    "metrics file not written",
+                    metadata: ["metrics.textfile": "\(metricsFile.path)", "error": "\(error)"])
             }
         }
         services.append(
             .init(
                 service: SystemdNotifier(
-                    notify: notify, watchdog: SystemdNotifier.watchdogInterval(environment: environment), readiness: readiness,
+                    notify: notify, watchdog: SystemdNotifier.watchdogInterval(environment: environment),
+                    readiness: readiness,
                     stats: stats, status: status, tick: tick, logger: logger),
                 serviceName: SystemdNotifier.name))
         group = ServiceGroup(

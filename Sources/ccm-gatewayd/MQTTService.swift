@@ -19,11 +19,14 @@ struct MQTTService: Service {
 
     /// Builds the client from the configuration; the password is read from its file now, so a
     /// missing file stops the start.
-    static func client(_ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, wakeups: InboxWakeups) throws -> MQTTClient {
+    static func client(
+        _ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, wakeups: InboxWakeups
+    ) throws -> MQTTClient {
         var password: String?
         if let file = config.passwordFile {
             guard let data = FileManager.default.contents(atPath: file) else {
-                throw GatewaydError("mqtt.password_file: cannot read \(file)", fix: "create it (mode 0640) or remove the setting")
+                throw GatewaydError(
+                    "mqtt.password_file: cannot read \(file)", fix: "create it (mode 0640) or remove the setting")
             }
             password = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         }
@@ -38,7 +41,8 @@ struct MQTTService: Service {
             certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup, lanes: config.lanes)
         do {
             return try MQTTClient(
-                options: options, inbox: InboxWriter(pipeline: pipeline), events: { log($0, options: options, logger: logger) },
+                options: options, inbox: InboxWriter(pipeline: pipeline),
+                events: { log($0, options: options, logger: logger) },
                 arriving: wakeups.arriving, wake: wakeups.wake)
         } catch let error as MQTTError {
             throw GatewaydError(error.what, fix: error.fix)
@@ -50,7 +54,8 @@ struct MQTTService: Service {
         let broker: Logger.Metadata = ["mqtt.host": "\(options.host)", "mqtt.port": "\(options.port)"]
         switch event {
         case .unreachable(let reason):
-            logger.warning("MQTT broker not reachable yet; retrying", metadata: broker.merging(["error": "\(reason)"]) { $1 })
+            logger.warning(
+                "MQTT broker not reachable yet; retrying", metadata: broker.merging(["error": "\(reason)"]) { $1 })
         case .refused(let clientID, let reason):
             logger.error(
                 "MQTT broker refused the connection",
@@ -58,7 +63,8 @@ struct MQTTService: Service {
         case .connected(let clientID):
             logger.notice("MQTT connected", metadata: broker.merging(["mqtt.client_id": "\(clientID)"]) { $1 })
         case .lost(let clientID, let reason):
-            logger.warning("MQTT connection lost; reconnecting", metadata: ["mqtt.client_id": "\(clientID)", "error": "\(reason)"])
+            logger.warning(
+                "MQTT connection lost; reconnecting", metadata: ["mqtt.client_id": "\(clientID)", "error": "\(reason)"])
         case .subscribeFailed(let filter, let reason):
             logger.error("MQTT subscribe failed", metadata: ["mqtt.topic": "\(filter)", "error": "\(reason)"])
         case .publishRefused(let topic, let reason):

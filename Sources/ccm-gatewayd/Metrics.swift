@@ -48,11 +48,16 @@ struct MetricsFile: Sendable {
         metric(
             "last_input_timestamp_seconds", "gauge", "When an input from each source was last decided (Unix time).",
             s.lastBySource.keys.sorted().map { ("{source=\"\($0)\"}", s.lastBySource[$0]!.timeIntervalSince1970) })
-        metric("inputs_in_flight", "gauge", "Inputs a source has in hand or has stored, not yet decided.", [("", Double(s.inFlight))])
+        metric(
+            "inputs_in_flight", "gauge", "Inputs a source has in hand or has stored, not yet decided.",
+            [("", Double(s.inFlight))])
         if let health = s.health {
-            metric("inbox_pending", "gauge", "Inputs in the inbox waiting for the pipeline.", [("", Double(health.pending))])
             metric(
-                "inbox_oldest_pending_seconds", "gauge", "Age of the oldest input waiting for the pipeline (inbox lag).",
+                "inbox_pending", "gauge", "Inputs in the inbox waiting for the pipeline.",
+                [("", Double(health.pending))])
+            metric(
+                "inbox_oldest_pending_seconds", "gauge",
+                "Age of the oldest input waiting for the pipeline (inbox lag).",
                 [("", health.oldestPending.map { Date().timeIntervalSince($0) } ?? 0)])
             metric(
                 "alerts_open", "gauge", "Alerts not resolved, by level.",
@@ -60,18 +65,26 @@ struct MetricsFile: Sendable {
         }
         if let waiting = s.alertsUndelivered {
             metric(
-                "alert_events_undelivered", "gauge", "Alert events committed and not yet delivered, by sink (log, journal, mqtt).",
-                AlertSinkName.allCases.filter { waiting[$0] != nil }.map { ("{sink=\"\($0.rawValue)\"}", Double(waiting[$0]!)) })
+                "alert_events_undelivered", "gauge",
+                "Alert events committed and not yet delivered, by sink (log, journal, mqtt).",
+                AlertSinkName.allCases.filter { waiting[$0] != nil }.map {
+                    ("{sink=\"\($0.rawValue)\"}", Double(waiting[$0]!))
+                })
         }
         metric("mqtt_enabled", "gauge", "1 when the MQTT source is configured.", [("", s.mqttConnected == nil ? 0 : 1)])
         metric("mqtt_connected", "gauge", "1 while connected to the broker.", [("", s.mqttConnected == true ? 1 : 0)])
-        metric("ble_available", "gauge", "1 when BLE is enabled and an adapter is usable.", [("", s.bleAvailable == true ? 1 : 0)])
         metric(
-            "ble_sessions_total", "counter", "BLE sessions (connection attempts) since the daemon started.", [("", Double(s.bleSessions))])
+            "ble_available", "gauge", "1 when BLE is enabled and an adapter is usable.",
+            [("", s.bleAvailable == true ? 1 : 0)])
+        metric(
+            "ble_sessions_total", "counter", "BLE sessions (connection attempts) since the daemon started.",
+            [("", Double(s.bleSessions))])
         metric(
             "ble_session_failures_total", "counter", "BLE sessions that failed to connect or ended with an error.",
             [("", Double(s.bleSessionFailures))])
-        metric("start_time_seconds", "gauge", "When the daemon started (Unix time).", [("", started.timeIntervalSince1970)])
+        metric(
+            "start_time_seconds", "gauge", "When the daemon started (Unix time).", [("", started.timeIntervalSince1970)]
+        )
         metric("up", "gauge", "1 while the daemon runs; 0 in the file it leaves when it stops.", [("", s.up ? 1 : 0)])
         return lines.joined(separator: "\n") + "\n"
     }

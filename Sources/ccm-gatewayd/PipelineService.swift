@@ -58,7 +58,8 @@ struct PipelineService: Service {
         stats.backlogFound(backlog)
         readiness.mark(Self.name)
         if backlog > 0 {
-            logger.notice("catching up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
+            logger.notice(
+                "catching up inputs left undecided by the previous run", metadata: ["inbox.pending": "\(backlog)"])
         }
         await drain(backlogThrough: lastInboxID)
         for await _ in wakeups.stream.cancelOnGracefulShutdown() {
@@ -74,7 +75,8 @@ struct PipelineService: Service {
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             do {
                 let pipeline = self.pipeline
-                guard let outcomes = try await queue.run({ try pipeline.processPendingBatch(liveAfter: lastInboxID) }) else { return }
+                guard let outcomes = try await queue.run({ try pipeline.processPendingBatch(liveAfter: lastInboxID) })
+                else { return }
                 failures = 0
                 record(outcomes)
                 let hadBacklog = stats.backlog > 0
@@ -88,7 +90,8 @@ struct PipelineService: Service {
                 failures += 1
                 let pause = min(1 << min(failures - 1, 5), 30)
                 logger.error(
-                    "inputs cannot be decided now; trying again", metadata: ["error": "\(error)", "retry.seconds": "\(pause)"])
+                    "inputs cannot be decided now; trying again",
+                    metadata: ["error": "\(error)", "retry.seconds": "\(pause)"])
                 try? await Task.sleep(for: .seconds(pause))
             }
             await Task.yield()

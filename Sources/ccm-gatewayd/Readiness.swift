@@ -117,6 +117,7 @@ final class PipelineStats: Sendable {
     /// `12 accepted, 1 rejected, 0 quarantined, 3 duplicate`
     var summary: String {
         let snapshot = state.withLock { $0.counts }
-        return ["accepted", "rejected", "quarantined", "duplicate", "failed"].map { "\(snapshot[$0] ?? 0) \($0)" }.joined(separator: ", ")
+        return ["accepted", "rejected", "quarantined", "duplicate", "failed"].map { "\(snapshot[$0] ?? 0) \($0)" }
+            .joined(separator: ", ")
     }
 }

@@ -14,7 +14,8 @@ struct SystemdNotify: Sendable {
     /// `nil` when not started by systemd with `Type=notify` (no `NOTIFY_SOCKET`), or when the
     /// variable holds something other than a path or an abstract socket name.
     init?(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"), path.utf8.count < 108 else {
+        guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"), path.utf8.count < 108
+        else {
             return nil
         }
         socketPath = path

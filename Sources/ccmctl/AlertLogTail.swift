@@ -19,7 +19,8 @@ struct AlertLogTail {
         if fd < 0 {
             guard follow, errno == ENOENT else {
                 throw CLIError(
-                    "cannot read the alert log \(path): \(String(cString: strerror(errno)))", fix: "check alerts.log in the configuration")
+                    "cannot read the alert log \(path): \(String(cString: strerror(errno)))",
+                    fix: "check alerts.log in the configuration")
             }
         }
         var pending = Data()

@@ -42,10 +42,13 @@ struct AlertsCommand: ParsableCommand {
             let times = LocalTimes(zone: config.practice.zone)
             let alerts = try global.open(.existing).alerts(openOnly: open, patient: patient, limit: limit)
             let listing = Listing(
-                columns: ["id", "patient", "rule", "level", "state", "opened", "count", "last_value", "threshold", "by"],
+                columns: [
+                    "id", "patient", "rule", "level", "state", "opened", "count", "last_value", "threshold", "by",
+                ],
                 rows: alerts.map { a in
                     [
-                        .int(a.id), .text(a.patientID), .text(a.ruleID), .text(a.level.rawValue), .text(a.state.rawValue),
+                        .int(a.id), .text(a.patientID), .text(a.ruleID), .text(a.level.rawValue),
+                        .text(a.state.rawValue),
                         times.cell(a.openedAt, format), .int(a.count), .text(a.lastValue), .text(a.threshold),
                         .optional(a.resolvedBy ?? a.snoozedBy ?? a.ackedBy),
                     ]
@@ -57,7 +60,8 @@ struct AlertsCommand: ParsableCommand {
 
     struct Ack: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "ack", abstract: "Acknowledge an alert: seen, silent at its level until it escalates or resolves.")
+            commandName: "ack",
+            abstract: "Acknowledge an alert: seen, silent at its level until it escalates or resolves.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -67,7 +71,10 @@ struct AlertsCommand: ParsableCommand {
         @Option(help: "Minutes of monitoring time spent on it: a time-ledger entry (activity alert) ending now.")
         var minutes: Int?
 
-        @Option(help: "The program the minutes count for (default: rpm when the patient is enrolled in it, else ccm, else pcm).")
+        @Option(
+            help:
+                "The program the minutes count for (default: rpm when the patient is enrolled in it, else ccm, else pcm)."
+        )
         var program: TimeEntryInput.Program?
 
         @Option(
@@ -88,7 +95,8 @@ struct AlertsCommand: ParsableCommand {
             }
             let database = try global.open(.existing)
             _ = try database.acknowledge(
-                id, by: global.actor, minutes: minutes, note: note, program: program, role: role, interactive: interactive)
+                id, by: global.actor, minutes: minutes, note: note, program: program, role: role,
+                interactive: interactive)
             try global.announce(database)
             print("acknowledged alert \(id)" + (minutes.map { "; \($0) minutes recorded in the time ledger" } ?? ""))
         }

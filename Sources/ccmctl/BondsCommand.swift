@@ -31,7 +31,8 @@ extension DevicesCommand {
         func validate() throws {
             if let passkey {
                 guard passkey.count == 6, passkey.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-                    throw ValidationError("--passkey: \"\(passkey)\" is not six digits; give the PIN the device shows, like 123456")
+                    throw ValidationError(
+                        "--passkey: \"\(passkey)\" is not six digits; give the PIN the device shows, like 123456")
                 }
             }
             guard (1...60).contains(minutes) else { throw ValidationError("--minutes: give 1 to 60") }
@@ -41,7 +42,8 @@ extension DevicesCommand {
             let database = try global.open(.existing)
             let address = try bluetoothAddress(of: id, database)
             try database.requestPairing(
-                address: address, passkey: passkey.flatMap(UInt32.init), until: Date().addingTimeInterval(Double(minutes) * 60),
+                address: address, passkey: passkey.flatMap(UInt32.init),
+                until: Date().addingTimeInterval(Double(minutes) * 60),
                 by: global.actor)
             print(
                 "pairing requested for \(address) for \(minutes) min\(passkey == nil ? " (Just Works)" : " with the passkey given"); the daemon connects at once"
@@ -51,7 +53,9 @@ extension DevicesCommand {
 
     struct Unpair: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Forget a Bluetooth device's bond: its keys leave the database, and the daemon removes them from the kernel.")
+            abstract:
+                "Forget a Bluetooth device's bond: its keys leave the database, and the daemon removes them from the kernel."
+        )
 
         @OptionGroup var global: GlobalOptions
 
@@ -89,7 +93,8 @@ extension DevicesCommand {
                         .bool(bond.authenticated), .date(bond.bondedAt),
                     ]
                 },
-                emptyMessage: "no bonds; devices bond when they first ask for encryption, or with ccmctl devices pair ID")
+                emptyMessage:
+                    "no bonds; devices bond when they first ask for encryption, or with ccmctl devices pair ID")
             print(listing.render(format))
         }
     }
@@ -101,7 +106,8 @@ private func bluetoothAddress(of id: String, _ database: GatewayDatabase) throws
     if let device = try database.device(bleAddress: canonical), let address = device.bleAddress { return address }
     guard DeviceID.isBluetoothAddress(canonical) else {
         throw ValidationError(
-            "\(id): no registered device with a Bluetooth address; register it with ccmctl devices add ID --kind KIND --address ADDRESS")
+            "\(id): no registered device with a Bluetooth address; register it with ccmctl devices add ID --kind KIND --address ADDRESS"
+        )
     }
     return canonical
 }

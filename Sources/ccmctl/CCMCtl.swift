@@ -8,7 +8,8 @@ import Glibc
 struct CCMCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ccmctl",
-        abstract: "Operate ccm-gateway: patients, devices, care plans, readings, alerts, the inbox, the time ledger and the CCM month.",
+        abstract:
+            "Operate ccm-gateway: patients, devices, care plans, readings, alerts, the inbox, the time ledger and the CCM month.",
         discussion: """
             ccmctl works on the gateway's SQLite database while ccm-gatewayd runs. ccmctl init \
             creates the database; every other command needs it to exist. Operators run ccmctl as \
@@ -20,9 +21,11 @@ struct CCMCtl: ParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, StatusCommand.self, PatientsCommand.self, DevicesCommand.self, CarePlanCommand.self, IngestCommand.self,
+            InitCommand.self, StatusCommand.self, PatientsCommand.self, DevicesCommand.self, CarePlanCommand.self,
+            IngestCommand.self,
             ReadingsCommand.self, AlertsCommand.self,
-            InboxCommand.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self, HubsCommand.self,
+            InboxCommand.self, TimeCommand.self, MonthCommand.self, InvoiceCommand.self, EligibilityCommand.self,
+            HubsCommand.self,
             StaffCommand.self,
         ])
 

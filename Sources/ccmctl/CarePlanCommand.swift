@@ -29,7 +29,10 @@ struct CarePlanCommand: ParsableCommand {
                 columns: ["template", "description", "rules"],
                 rows: library.templates.keys.sorted().map { name in
                     let template = library.templates[name]!
-                    return [.text(name), .text(template.description), .text(template.rules.map(\.id).joined(separator: " "))]
+                    return [
+                        .text(name), .text(template.description),
+                        .text(template.rules.map(\.id).joined(separator: " ")),
+                    ]
                 },
                 emptyMessage: "no templates in \(library.directory)")
             print(listing.render(format))
@@ -77,12 +80,14 @@ struct CarePlanCommand: ParsableCommand {
             let database = try global.open(.existing)
             try database.setCarePlan(patient: patient, templates: templates, overrides: parsed, by: global.actor)
             print(
-                "care plan of \(patient): \(plan.templates.joined(separator: " + ")), \(plan.rules.count) rules, \(parsed.count) overrides")
+                "care plan of \(patient): \(plan.templates.joined(separator: " + ")), \(plan.rules.count) rules, \(parsed.count) overrides"
+            )
         }
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a patient's effective thresholds and where each comes from.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a patient's effective thresholds and where each comes from.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -98,7 +103,9 @@ struct CarePlanCommand: ParsableCommand {
                 throw CLIError("no patient \(patient)", fix: "list patients with ccmctl patients list")
             }
             guard let stored = try database.carePlan(patient) else {
-                throw CLIError("patient \(patient) has no care plan", fix: "set one with ccmctl careplan set \(patient) --template NAME")
+                throw CLIError(
+                    "patient \(patient) has no care plan",
+                    fix: "set one with ccmctl careplan set \(patient) --template NAME")
             }
             let library = try global.loadConfig().loadTemplates()
             let plan: CarePlan
@@ -112,7 +119,8 @@ struct CarePlanCommand: ParsableCommand {
                 rows: plan.parameters.map { [.text($0.key), .text($0.value), .text($0.from)] },
                 emptyMessage: "the plan has no parameters")
             if format == .table {
-                print("care plan of \(patient): \(stored.templates.joined(separator: " + ")), set by \(stored.updatedBy)")
+                print(
+                    "care plan of \(patient): \(stored.templates.joined(separator: " + ")), set by \(stored.updatedBy)")
             }
             print(listing.render(format))
         }

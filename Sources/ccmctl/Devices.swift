@@ -11,7 +11,10 @@ struct DevicesCommand: ParsableCommand {
             Readings from a device that is unknown or not assigned to a patient are quarantined, \
             not dropped. Registering or assigning the device replays them through the pipeline.
             """,
-        subcommands: [Add.self, Assign.self, Unassign.self, List.self, Discovered.self, Sync.self, Pair.self, Unpair.self, Bonds.self])
+        subcommands: [
+            Add.self, Assign.self, Unassign.self, List.self, Discovered.self, Sync.self, Pair.self, Unpair.self,
+            Bonds.self,
+        ])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a device.")
@@ -27,7 +30,8 @@ struct DevicesCommand: ParsableCommand {
         @Option(help: "What it is: \(DeviceKind.allCases.map(\.rawValue).joined(separator: ", ")).")
         var kind: DeviceKind
 
-        @Option(help: "Bluetooth address, when the gateway connects to it itself (default: the id, if it is an address).")
+        @Option(
+            help: "Bluetooth address, when the gateway connects to it itself (default: the id, if it is an address).")
         var address: String?
 
         @Option(help: "Make and model, for operators.")
@@ -47,7 +51,9 @@ struct DevicesCommand: ParsableCommand {
             if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
             var bleAddress = address.map(DeviceID.canonical)
             if let bleAddress, !DeviceID.isBluetoothAddress(bleAddress) {
-                throw CLIError("--address: \"\(bleAddress)\" is not a Bluetooth address", fix: "write six hex pairs like A4:C1:38:12:34:56")
+                throw CLIError(
+                    "--address: \"\(bleAddress)\" is not a Bluetooth address",
+                    fix: "write six hex pairs like A4:C1:38:12:34:56")
             }
             if bleAddress == nil, DeviceID.isBluetoothAddress(id) { bleAddress = id }
             let outcomes = try global.pipeline().addDevice(
@@ -77,19 +83,25 @@ struct DevicesCommand: ParsableCommand {
         @Option(help: "The patient whose readings it takes (with --user: whose readings that user's are).")
         var patient: String
 
-        @Option(help: "The only hub allowed to publish its readings (unchanged when omitted); registered as a hub if it is not yet.")
+        @Option(
+            help:
+                "The only hub allowed to publish its readings (unchanged when omitted); registered as a hub if it is not yet."
+        )
         var hub: String?
 
-        @Option(help: "Map this user index of a multi-user device (0-255) to the patient, instead of assigning the device.")
+        @Option(
+            help: "Map this user index of a multi-user device (0-255) to the patient, instead of assigning the device.")
         var user: Int?
 
         func validate() throws {
             if let user, !(0...255).contains(user) {
-                throw ValidationError("--user: \(user) is not a user index; use 0 to 255 as the device numbers its users")
+                throw ValidationError(
+                    "--user: \(user) is not a user index; use 0 to 255 as the device numbers its users")
             }
             if user != nil, hub != nil {
                 throw ValidationError(
-                    "--user maps a user index only; set the hub with a separate ccmctl devices assign ID --patient P --hub H")
+                    "--user maps a user index only; set the hub with a separate ccmctl devices assign ID --patient P --hub H"
+                )
             }
         }
 
@@ -102,7 +114,8 @@ struct DevicesCommand: ParsableCommand {
                 return
             }
             if let hub { _ = try validatedID(hub, .hub, at: "--hub") }
-            let outcomes = try global.pipeline().assignDevice(id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
+            let outcomes = try global.pipeline().assignDevice(
+                id, to: patient, hub: hub.map { .some($0) } ?? .none, by: global.actor)
             print("assigned device \(id) to patient \(patient)")
             printReplay(outcomes)
         }
@@ -141,7 +154,8 @@ struct DevicesCommand: ParsableCommand {
                 columns: ["id", "kind", "ble_address", "model", "patient", "hub"],
                 rows: devices.map { d in
                     [
-                        .text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model), .optional(d.patientID),
+                        .text(d.id), .text(d.kind.rawValue), .optional(d.bleAddress), .optional(d.model),
+                        .optional(d.patientID),
                         .optional(d.hubID),
                     ]
                 },
@@ -174,10 +188,14 @@ extension DevicesCommand {
         func run() throws {
             let seen = try global.open(.existing).discoveredDevices(unassignedOnly: !all)
             let listing = Listing(
-                columns: ["address", "type", "name", "kind", "services", "rssi", "first_seen", "last_seen", "device", "patient"],
+                columns: [
+                    "address", "type", "name", "kind", "services", "rssi", "first_seen", "last_seen", "device",
+                    "patient",
+                ],
                 rows: seen.map { d in
                     [
-                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue), .text(d.services),
+                        .text(d.address), .text(d.addressType), .optional(d.name), .optional(d.kind?.rawValue),
+                        .text(d.services),
                         .int(d.rssi), .date(d.firstSeen),
                         .date(d.lastSeen), .optional(d.deviceID), .optional(d.patientID),
                     ]
@@ -191,7 +209,8 @@ extension DevicesCommand {
 
     struct Sync: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.",
+            abstract:
+                "Show each Bluetooth device's sync state: last session, last error, where the next glucose download starts.",
             discussion: """
                 A glucose meter is asked for the records after the last one stored. Each session first \
                 checks that the meter was not reset: when its newest record is numbered below the last one \
@@ -221,7 +240,8 @@ extension DevicesCommand {
             let devices = try database.devices().filter { $0.bleAddress != nil }
             let listing = Listing(
                 columns: [
-                    "device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq", "epoch", "last_reset",
+                    "device", "patient", "last_sync", "last_attempt", "sessions", "records", "next_glucose_seq",
+                    "epoch", "last_reset",
                     "last_error", "last_error_at",
                 ],
                 rows: try devices.map { device in
@@ -230,14 +250,17 @@ extension DevicesCommand {
                         "meter reset detected \(RFC3339.format(at)): \(state.glucoseResetReason ?? "")"
                     }
                     return [
-                        .text(device.id), .optional(device.patientID), .date(state.lastSyncAt), .date(state.lastAttemptAt),
+                        .text(device.id), .optional(device.patientID), .date(state.lastSyncAt),
+                        .date(state.lastAttemptAt),
                         .int(state.sessions),
-                        .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .int(state.glucoseEpoch), .optional(reset),
+                        .int(state.records), .int(state.lastGlucoseSeq.map { $0 + 1 }), .int(state.glucoseEpoch),
+                        .optional(reset),
                         .optional(state.lastError), .date(state.lastErrorAt),
                     ]
                 },
                 emptyMessage:
-                    "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT")
+                    "no Bluetooth devices; register one with ccmctl devices add ID --kind KIND --address ADDRESS --patient PATIENT"
+            )
             print(listing.render(format))
         }
     }
@@ -257,7 +280,8 @@ func printReplay(_ outcomes: [ItemOutcome]) {
 
 /// `5 accepted, 2 rejected, 3 quarantined, 0 duplicate`, with `, 1 failed` only when some failed.
 func summaryLine(_ summary: IngestSummary) -> String {
-    ItemStatus.allCases.filter { $0 != .failed || summary[$0] > 0 }.map { "\(summary[$0]) \($0.rawValue)" }.joined(separator: ", ")
+    ItemStatus.allCases.filter { $0 != .failed || summary[$0] > 0 }.map { "\(summary[$0]) \($0.rawValue)" }.joined(
+        separator: ", ")
 }
 
 /// One line per alert event an operator action caused.

@@ -39,7 +39,8 @@ struct HubsCommand: ParsableCommand {
             let outcomes = try global.pipeline().addHub(id, patients: patients, model: model, by: global.actor)
             print(
                 (existed ? "updated hub \(id)" : "added hub \(id)")
-                    + (patients.isEmpty ? "" : " for patient\(patients.count == 1 ? "" : "s") \(patients.joined(separator: ", "))"))
+                    + (patients.isEmpty
+                        ? "" : " for patient\(patients.count == 1 ? "" : "s") \(patients.joined(separator: ", "))"))
             printReplay(outcomes)
         }
     }
@@ -68,7 +69,8 @@ struct HubsCommand: ParsableCommand {
     }
 
     struct Show: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show a hub: state, patients, devices bound to it, credentials.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show a hub: state, patients, devices bound to it, credentials.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -77,27 +79,34 @@ struct HubsCommand: ParsableCommand {
 
         func run() throws {
             let database = try global.open(.existing)
-            guard let hub = try database.hub(id) else { throw CLIError("no hub \(id)", fix: "register it with ccmctl hubs add \(id)") }
+            guard let hub = try database.hub(id) else {
+                throw CLIError("no hub \(id)", fix: "register it with ccmctl hubs add \(id)")
+            }
             let devices = try database.devices().filter { $0.hubID == id }.map(\.id)
             print("hub \(hub.id)")
             print(
                 "  state: "
                     + (hub.enabled
-                        ? "enabled" : "disabled since \(RFC3339.format(hub.disabledAt!))" + (hub.disabledBy.map { " by \($0)" } ?? "")))
+                        ? "enabled"
+                        : "disabled since \(RFC3339.format(hub.disabledAt!))"
+                            + (hub.disabledBy.map { " by \($0)" } ?? "")))
             print("  model: \(hub.model ?? "-")")
             print("  registered: \(RFC3339.format(hub.createdAt))")
-            print("  time entries for: " + (hub.patients.isEmpty ? "no patients" : hub.patients.joined(separator: ", ")))
+            print(
+                "  time entries for: " + (hub.patients.isEmpty ? "no patients" : hub.patients.joined(separator: ", ")))
             print("  devices bound: " + (devices.isEmpty ? "none" : devices.joined(separator: ", ")))
             print(
                 "  broker password: "
-                    + (hub.credentialsAt.map { "made \(RFC3339.format($0))" } ?? "none yet (ccmctl hubs credentials \(id))"))
+                    + (hub.credentialsAt.map { "made \(RFC3339.format($0))" }
+                        ?? "none yet (ccmctl hubs credentials \(id))"))
         }
     }
 
     struct Disable: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Stop taking a hub's inputs: they are rejected until it is enabled. Remove its line from the broker's password file too.")
+                "Stop taking a hub's inputs: they are rejected until it is enabled. Remove its line from the broker's password file too."
+        )
 
         @OptionGroup var global: GlobalOptions
 
@@ -126,7 +135,9 @@ struct HubsCommand: ParsableCommand {
 
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove a hub (one no device is bound to), or with --patient only its permission to post time for that patient.")
+            abstract:
+                "Remove a hub (one no device is bound to), or with --patient only its permission to post time for that patient."
+        )
 
         @OptionGroup var global: GlobalOptions
 
@@ -160,7 +171,9 @@ struct HubsCommand: ParsableCommand {
         @Argument(help: "The hub id (its broker username).")
         var id: String
 
-        @Option(help: ArgumentHelp("mosquitto's password file to put the hub's line in (e.g. /etc/mosquitto/passwd).", valueName: "path"))
+        @Option(
+            help: ArgumentHelp(
+                "mosquitto's password file to put the hub's line in (e.g. /etc/mosquitto/passwd).", valueName: "path"))
         var passwordFile: String?
 
         @Option(help: ArgumentHelp("The mosquitto_passwd program.", valueName: "path"))
@@ -171,7 +184,9 @@ struct HubsCommand: ParsableCommand {
             guard let hub = try database.hub(id) else {
                 throw CLIError("no hub \(id)", fix: "register it first with ccmctl hubs add \(id)")
             }
-            guard hub.enabled else { throw CLIError("hub \(id) is disabled", fix: "enable it with ccmctl hubs enable \(id) first") }
+            guard hub.enabled else {
+                throw CLIError("hub \(id) is disabled", fix: "enable it with ccmctl hubs enable \(id) first")
+            }
             let password = Self.newPassword()
             let line = try Self.passwordLine(user: id, password: password, tool: mosquittoPasswd)
             if let passwordFile { try Self.install(line, user: id, in: passwordFile) }
@@ -200,9 +215,11 @@ struct HubsCommand: ParsableCommand {
         static func passwordLine(user: String, password: String, tool: String) throws -> String {
             guard FileManager.default.isExecutableFile(atPath: tool) else {
                 throw CLIError(
-                    "--mosquitto-passwd: \(tool) is not there", fix: "install mosquitto (apt install mosquitto) or give its path")
+                    "--mosquitto-passwd: \(tool) is not there",
+                    fix: "install mosquitto (apt install mosquitto) or give its path")
             }
-            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ccmctl-\(UUID().uuidString)").path
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ccmctl-\(UUID().uuidString)")
+                .path
             try FileManager.default.createDirectory(
                 atPath: directory, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
             defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -221,7 +238,9 @@ struct HubsCommand: ParsableCommand {
             let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
             let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-            guard process.terminationStatus == 0, let line = text.split(separator: "\n").first, line.hasPrefix("\(user):$") else {
+            guard process.terminationStatus == 0, let line = text.split(separator: "\n").first,
+                line.hasPrefix("\(user):$")
+            else {
                 throw CLIError(
                     "\(tool) could not hash the password (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))"
                 )
@@ -239,10 +258,13 @@ struct HubsCommand: ParsableCommand {
                 do {
                     lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map(String.init)
                     let existing = try manager.attributesOfItem(atPath: path)
-                    attributes = existing.filter { [.posixPermissions, .ownerAccountID, .groupOwnerAccountID].contains($0.key) }
+                    attributes = existing.filter {
+                        [.posixPermissions, .ownerAccountID, .groupOwnerAccountID].contains($0.key)
+                    }
                 } catch {
                     throw CLIError(
-                        "--password-file: cannot read \(path) (\(error.localizedDescription))", fix: "run as a user who can (sudo)")
+                        "--password-file: cannot read \(path) (\(error.localizedDescription))",
+                        fix: "run as a user who can (sudo)")
                 }
             }
             lines.removeAll { $0.hasPrefix(user + ":") }
@@ -250,7 +272,8 @@ struct HubsCommand: ParsableCommand {
             let temporary = path + ".ccmctl-new"
             guard
                 manager.createFile(
-                    atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8), attributes: [.posixPermissions: 0o600])
+                    atPath: temporary, contents: Data((lines.joined(separator: "\n") + "\n").utf8),
+                    attributes: [.posixPermissions: 0o600])
             else {
                 throw CLIError("--password-file: cannot write next to \(path)", fix: "run as a user who can (sudo)")
             }
@@ -261,7 +284,8 @@ struct HubsCommand: ParsableCommand {
                 guard rename(temporary, path) == 0 else { throw CLIError(String(cString: strerror(errno))) }
             } catch {
                 try? manager.removeItem(atPath: temporary)
-                throw CLIError("--password-file: cannot replace \(path) (\(error))", fix: "run as a user who can (sudo)")
+                throw CLIError(
+                    "--password-file: cannot replace \(path) (\(error))", fix: "run as a user who can (sudo)")
             }
         }
     }
@@ -307,7 +331,11 @@ struct StaffCommand: ParsableCommand {
             let staff = try global.open(.existing).staff()
             let listing = Listing(
                 columns: ["name", "role", "state", "added"],
-                rows: staff.map { s in [.text(s.id), .text(s.role.rawValue), .text(s.enabled ? "enabled" : "disabled"), .date(s.createdAt)]
+                rows: staff.map { s in
+                    [
+                        .text(s.id), .text(s.role.rawValue), .text(s.enabled ? "enabled" : "disabled"),
+                        .date(s.createdAt),
+                    ]
                 },
                 emptyMessage: "no staff; register them with ccmctl staff add NAME --role clinical_staff|physician")
             print(listing.render(format))
@@ -315,7 +343,8 @@ struct StaffCommand: ParsableCommand {
     }
 
     struct Disable: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop a staff member's time from billing (their entries so far stay).")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a staff member's time from billing (their entries so far stay).")
 
         @OptionGroup var global: GlobalOptions
 

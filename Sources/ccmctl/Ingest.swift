@@ -72,7 +72,9 @@ struct IngestCommand: ParsableCommand {
         print(summaryLine(summary))
         for problem in summary.problems {
             let line = lines[problem.inboxID].map { "line \($0)" } ?? "inbox \(problem.inboxID)"
-            print("\(line)\(problem.item > 0 ? " [\(problem.item)]" : ""): \(problem.status.rawValue): \(problem.reason ?? "")")
+            print(
+                "\(line)\(problem.item > 0 ? " [\(problem.item)]" : ""): \(problem.status.rawValue): \(problem.reason ?? "")"
+            )
         }
         printAlerts(summary.alerts)
     }

@@ -53,7 +53,8 @@ struct PricedMonth {
 struct MonthCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "month",
-        abstract: "The CCM month: minutes by program and role, device days, the codes each patient-month may bill, and why not the others.",
+        abstract:
+            "The CCM month: minutes by program and role, device days, the codes each patient-month may bill, and why not the others.",
         discussion: """
             Months are calendar months in practice.time_zone; an entry across local midnight counts on \
             each side of it. The rules (full minutes, caps, exclusions, prerequisites) are listed in \
@@ -83,21 +84,30 @@ struct MonthCommand: ParsableCommand {
                     ("minutes", minutesCell(s)),
                     ("reading_days", .int(s.readingDays)),
                     ("codes", .object(s.codes.map { ($0.code, .int($0.units)) })),
-                    ("amounts", .object(s.codes.map { ($0.code, PricedMonth.dollars(priced.amount($0.code, $0.units))) })),
-                    ("not_billed", .array(s.notBilled.map { .object([("code", .text($0.code)), ("reason", .text($0.reason))]) })),
+                    (
+                        "amounts",
+                        .object(s.codes.map { ($0.code, PricedMonth.dollars(priced.amount($0.code, $0.units))) })
+                    ),
+                    (
+                        "not_billed",
+                        .array(s.notBilled.map { .object([("code", .text($0.code)), ("reason", .text($0.reason))]) })
+                    ),
                 ])
             }
-            print(Listing.json(Cell.object([("month", .text(priced.month.description)), ("patients", .array(patients))])))
+            print(
+                Listing.json(Cell.object([("month", .text(priced.month.description)), ("patients", .array(patients))])))
         case .csv, .table:
             let listing = Listing(
                 columns: [
-                    "patient", "ccm_staff", "ccm_physician", "rpm_staff", "rpm_physician", "pcm_staff", "pcm_physician", "reading_days",
+                    "patient", "ccm_staff", "ccm_physician", "rpm_staff", "rpm_physician", "pcm_staff", "pcm_physician",
+                    "reading_days",
                     "codes",
                     "amount", "not_billed",
                 ],
                 rows: priced.summaries.map { s in
                     let amounts = s.codes.map { priced.amount($0.code, $0.units) }
-                    let total: Int? = amounts.contains(where: { $0 == nil }) ? nil : amounts.compactMap { $0 }.reduce(0, +)
+                    let total: Int? =
+                        amounts.contains(where: { $0 == nil }) ? nil : amounts.compactMap { $0 }.reduce(0, +)
                     return [
                         .text(s.patient),
                         .int(s.minutes[.ccm]?[.clinicalStaff] ?? 0), .int(s.minutes[.ccm]?[.physician] ?? 0),
@@ -108,7 +118,8 @@ struct MonthCommand: ParsableCommand {
                         format == .table ? .text(total.map(FeeSchedule.dollars) ?? "-") : PricedMonth.dollars(total),
                         .text(
                             format == .table
-                                ? "\(s.notBilled.count)" : s.notBilled.map { "\($0.code): \($0.reason)" }.joined(separator: " | ")),
+                                ? "\(s.notBilled.count)"
+                                : s.notBilled.map { "\($0.code): \($0.reason)" }.joined(separator: " | ")),
                     ]
                 },
                 emptyMessage: "no patient has a program, minutes or device days in \(priced.month)")
@@ -126,7 +137,10 @@ struct MonthCommand: ParsableCommand {
     func minutesCell(_ s: MonthSummary) -> Cell {
         .object(
             TimeEntryInput.Program.allCases.map { program in
-                (program.rawValue, .object(TimeEntryInput.Role.allCases.map { ($0.rawValue, .int(s.minutes[program]?[$0] ?? 0)) }))
+                (
+                    program.rawValue,
+                    .object(TimeEntryInput.Role.allCases.map { ($0.rawValue, .int(s.minutes[program]?[$0] ?? 0)) })
+                )
             })
     }
 }
@@ -161,7 +175,8 @@ struct InvoiceCommand: ParsableCommand {
                 cents += amount ?? 0
                 rows.append([
                     .text(s.patient), .text(priced.month.description), .text(code), .int(count),
-                    PricedMonth.dollars(priced.fees?.fees[code]?.cents), PricedMonth.dollars(amount), .optional(priced.feeNote(code)),
+                    PricedMonth.dollars(priced.fees?.fees[code]?.cents), PricedMonth.dollars(amount),
+                    .optional(priced.feeNote(code)),
                 ])
             }
         }
@@ -175,14 +190,18 @@ struct InvoiceCommand: ParsableCommand {
                         ("month", .text(priced.month.description)), ("lines", .array(lines)),
                         (
                             "total",
-                            .object([("units", .int(units)), ("amount", PricedMonth.dollars(cents)), ("unpriced_codes", .int(unpriced))])
+                            .object([
+                                ("units", .int(units)), ("amount", PricedMonth.dollars(cents)),
+                                ("unpriced_codes", .int(unpriced)),
+                            ])
                         ),
                     ])))
             return
         }
         rows.append([
             .text("total"), .text(priced.month.description), .null, .int(units), .null, PricedMonth.dollars(cents),
-            unpriced == 0 ? .null : .text("excludes \(unpriced) billed code\(unpriced == 1 ? "" : "s") with no amount on file"),
+            unpriced == 0
+                ? .null : .text("excludes \(unpriced) billed code\(unpriced == 1 ? "" : "s") with no amount on file"),
         ])
         let listing = Listing(columns: columns, rows: rows, emptyMessage: "")
         print(listing.render(format))
@@ -192,7 +211,8 @@ struct InvoiceCommand: ParsableCommand {
 struct EligibilityCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "eligibility",
-        abstract: "Screen a roster for CCM: Medicare Part B, two or more chronic conditions, no other practitioner, consent not declined.",
+        abstract:
+            "Screen a roster for CCM: Medicare Part B, two or more chronic conditions, no other practitioner, consent not declined.",
         discussion: """
             The roster is CSV with the columns of ccmctl patients import (id required; \
             medicare_part_b, conditions, other_practitioner yes/no, ccm_consent_date a date, \
@@ -221,7 +241,8 @@ struct EligibilityCommand: ParsableCommand {
             columns: ["id", "eligible", "conditions", "reasons", "notes"],
             rows: decisions.map { id, d in
                 [
-                    .text(id), .bool(d.eligible), .text(d.conditions.joined(separator: "; ")), .text(d.reasons.joined(separator: "; ")),
+                    .text(id), .bool(d.eligible), .text(d.conditions.joined(separator: "; ")),
+                    .text(d.reasons.joined(separator: "; ")),
                     .text(d.notes.joined(separator: "; ")),
                 ]
             },

@@ -26,7 +26,9 @@ indirect enum Cell: Encodable {
     case array([Cell])
 
     static func optional(_ text: String?) -> Cell { text.map(Cell.text) ?? .null }
-    static func int<T: BinaryInteger>(_ value: T?) -> Cell { value.map { .number(Double($0), fractionDigits: 0) } ?? .null }
+    static func int<T: BinaryInteger>(_ value: T?) -> Cell {
+        value.map { .number(Double($0), fractionDigits: 0) } ?? .null
+    }
     static func date(_ date: Date?) -> Cell { date.map { .text(RFC3339.format($0)) } ?? .null }
 
     /// Text for tables and CSV.
@@ -48,7 +50,11 @@ indirect enum Cell: Encodable {
             try container.encode(text)
         case .number(let value, _):
             var container = encoder.singleValueContainer()
-            if value == value.rounded(), abs(value) < 1e15 { try container.encode(Int64(value)) } else { try container.encode(value) }
+            if value == value.rounded(), abs(value) < 1e15 {
+                try container.encode(Int64(value))
+            } else {
+                try container.encode(value)
+            }
         case .bool(let value):
             var container = encoder.singleValueContainer()
             try container.encode(value)
@@ -87,7 +93,9 @@ struct Listing {
             let texts = rows.map { $0.map { DisplayText.escaped($0.plain) } }
             let widths = columns.indices.map { i in max(columns[i].count, texts.map { $0[i].count }.max() ?? 0) }
             func line(_ cells: [String]) -> String {
-                var parts = cells.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                var parts = cells.enumerated().map { i, cell in
+                    cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+                }
                 parts[parts.count - 1] = cells[cells.count - 1]
                 return parts.joined(separator: "  ")
             }

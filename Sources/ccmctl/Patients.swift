@@ -25,7 +25,9 @@ struct PatientsCommand: ParsableCommand {
         @Option(name: .customLong("time-zone"), help: "IANA time zone (default: practice.time_zone).")
         var timeZone: String?
 
-        @Option(name: .customLong("conditions"), help: "Chronic conditions as ICD-10-CM codes, comma-separated (I10,E11.9).")
+        @Option(
+            name: .customLong("conditions"), help: "Chronic conditions as ICD-10-CM codes, comma-separated (I10,E11.9)."
+        )
         var conditions: [String] = []
 
         @Option(name: .customLong("medication"), help: "A current medication; repeat for each.")
@@ -40,7 +42,10 @@ struct PatientsCommand: ParsableCommand {
         @Option(help: "Standing complexity: non-complex or complex.")
         var complexity: Complexity = .nonComplex
 
-        @Option(help: "Programs the patient is enrolled in, comma-separated: ccm, rpm, pcm (none by default: nothing is billed).")
+        @Option(
+            help:
+                "Programs the patient is enrolled in, comma-separated: ccm, rpm, pcm (none by default: nothing is billed)."
+        )
         var programs: String?
 
         @Option(
@@ -69,7 +74,8 @@ struct PatientsCommand: ParsableCommand {
     struct Change: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "set",
-            abstract: "Change a patient's facts: name, conditions, Medicare Part B, consent, programs, complexity, RPM start.",
+            abstract:
+                "Change a patient's facts: name, conditions, Medicare Part B, consent, programs, complexity, RPM start.",
             discussion: "Only the options given change. Write none to clear a date (--ccm-consent none).")
 
         @OptionGroup var global: GlobalOptions
@@ -83,7 +89,9 @@ struct PatientsCommand: ParsableCommand {
         @Option(name: .customLong("time-zone"), help: "IANA time zone.")
         var timeZone: String?
 
-        @Option(name: .customLong("conditions"), help: "Chronic conditions as ICD-10-CM codes, comma-separated; replaces the list.")
+        @Option(
+            name: .customLong("conditions"),
+            help: "Chronic conditions as ICD-10-CM codes, comma-separated; replaces the list.")
         var conditions: [String] = []
 
         @Option(name: .customLong("medicare-part-b"), help: "yes or no.")
@@ -109,9 +117,13 @@ struct PatientsCommand: ParsableCommand {
             let start = try rpmStart.map { $0 == "none" ? nil : try validatedDate($0, option: "--rpm-start") }
             let enrolled = try programs.map { $0 == "none" ? [] : try validatedPrograms($0, option: "--programs") }
             guard
-                name != nil || zone != nil || codes != nil || partB != nil || consent != nil || complexity != nil || enrolled != nil
+                name != nil || zone != nil || codes != nil || partB != nil || consent != nil || complexity != nil
+                    || enrolled != nil
                     || start != nil
-            else { throw CLIError("nothing to change", fix: "give at least one option (ccmctl patients set --help lists them)") }
+            else {
+                throw CLIError(
+                    "nothing to change", fix: "give at least one option (ccmctl patients set --help lists them)")
+            }
             let patient = try global.open(.existing).updatePatient(id, by: global.actor) { patient in
                 if let name { patient.name = name }
                 if let zone { patient.timeZone = zone }
@@ -174,7 +186,9 @@ struct PatientsCommand: ParsableCommand {
         func run() throws {
             let patients = try global.open(.existing).patients()
             let listing = Listing(
-                columns: ["id", "name", "time_zone", "conditions", "medicare_part_b", "ccm_consent", "complexity", "programs"],
+                columns: [
+                    "id", "name", "time_zone", "conditions", "medicare_part_b", "ccm_consent", "complexity", "programs",
+                ],
                 rows: patients.map { p in
                     [
                         .text(p.id), .text(p.name), .text(p.timeZone),
@@ -279,14 +293,19 @@ struct PatientsCommand: ParsableCommand {
                     Patient(
                         id: try validatedPatientID(candidate.id, at: row.at),
                         name: row.field("name") ?? "",
-                        timeZone: try validatedTimeZone(row.field("time_zone") ?? config.practice.timeZone, option: "\(row.at), time_zone"),
+                        timeZone: try validatedTimeZone(
+                            row.field("time_zone") ?? config.practice.timeZone, option: "\(row.at), time_zone"),
                         conditions: candidate.conditions,
-                        medications: (row.field("medications") ?? "").split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
-                            .filter { !$0.isEmpty },
+                        medications: (row.field("medications") ?? "").split(separator: ";").map {
+                            $0.trimmingCharacters(in: .whitespaces)
+                        }
+                        .filter { !$0.isEmpty },
                         medicarePartB: candidate.medicarePartB,
                         ccmConsentDate: consent,
                         complexity: complexity,
-                        programs: try row.field("programs").map { try validatedPrograms($0, option: "\(row.at), programs") } ?? [],
+                        programs: try row.field("programs").map {
+                            try validatedPrograms($0, option: "\(row.at), programs")
+                        } ?? [],
                         rpmStart: try validatedDate(row.field("rpm_start"), option: "\(row.at), rpm_start")))
             }
             let result = try global.open().importPatients(patients, by: global.actor)
@@ -301,7 +320,8 @@ struct PatientsCommand: ParsableCommand {
 /// A patient roster in CSV, as `patients import` and `eligibility` read it.
 struct Roster {
     static let columns = [
-        "id", "name", "time_zone", "conditions", "medications", "medicare_part_b", "ccm_consent_date", "complexity", "programs",
+        "id", "name", "time_zone", "conditions", "medications", "medicare_part_b", "ccm_consent_date", "complexity",
+        "programs",
         "rpm_start",
         "other_practitioner",
     ]
@@ -322,7 +342,9 @@ struct Roster {
 
         /// The row's screening facts (checked: id, conditions, Part B, consent).
         func candidate() throws -> Eligibility.Candidate {
-            guard let id = field("id") else { throw CLIError("\(at), id: required", fix: "give the practice's patient id") }
+            guard let id = field("id") else {
+                throw CLIError("\(at), id: required", fix: "give the practice's patient id")
+            }
             let consent: Eligibility.Consent
             switch field("ccm_consent_date") {
             case nil: consent = .notAsked
@@ -331,7 +353,8 @@ struct Roster {
             }
             return Eligibility.Candidate(
                 id: id, medicarePartB: try flag("medicare_part_b"),
-                conditions: try validatedConditions(field("conditions").map { [$0] } ?? [], option: "\(at), conditions"),
+                conditions: try validatedConditions(
+                    field("conditions").map { [$0] } ?? [], option: "\(at), conditions"),
                 otherPractitioner: try flag("other_practitioner"), consent: consent)
         }
     }
@@ -343,10 +366,13 @@ struct Roster {
         do {
             csv = try CSV<Named>(url: URL(fileURLWithPath: file))
         } catch {
-            throw CLIError("cannot read \(file) as CSV: \(error)", fix: "check the path and that the first line names the columns")
+            throw CLIError(
+                "cannot read \(file) as CSV: \(error)", fix: "check the path and that the first line names the columns")
         }
         for column in csv.header where !Self.columns.contains(column) {
-            throw CLIError("\(file): unknown column \"\(column)\"", fix: "the roster's columns are \(Self.columns.joined(separator: ", "))")
+            throw CLIError(
+                "\(file): unknown column \"\(column)\"",
+                fix: "the roster's columns are \(Self.columns.joined(separator: ", "))")
         }
         guard csv.header.contains("id") else {
             throw CLIError("\(file): missing column \"id\"", fix: "the first line must name at least id")

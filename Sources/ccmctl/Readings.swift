@@ -66,7 +66,8 @@ enum ReadingListing {
                 ? ["id", "patient", "device", "kind", "value", "measured", "received", "flags"]
                 : [
                     "id", "patient", "device", "kind", "loinc", "unit", "values", "original_unit", "original_values",
-                    "measured_at", "measured_at_text", "received_at", "effective_at", "clock_suspect", "windowed", "meal", "seq",
+                    "measured_at", "measured_at_text", "received_at", "effective_at", "clock_suspect", "windowed",
+                    "meal", "seq",
                     "source", "flags", "excluded_from_rules", "user", "sample_type", "sample_location", "epoch",
                 ],
             rows: readings.map { r in
@@ -80,16 +81,21 @@ enum ReadingListing {
                     if let user = r.userIndex { flags.append("user=\(user)") }
                     return [
                         .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(display(r)),
-                        r.measuredAtText.map { .text($0) } ?? times.cell(r.measuredAt, format), times.cell(r.receivedAt, format),
+                        r.measuredAtText.map { .text($0) } ?? times.cell(r.measuredAt, format),
+                        times.cell(r.receivedAt, format),
                         .text(flags.joined(separator: " ")),
                     ]
                 }
                 return [
                     .int(r.id), .text(r.patientID), .text(r.deviceID), .text(r.kind.rawValue), .text(r.kind.loinc),
-                    .text(r.kind.canonicalUnit.rawValue), values(r.values, rounded: false), .text(r.originalUnit.rawValue),
-                    values(r.originalValues, rounded: false), .date(r.measuredAt), .optional(r.measuredAtText), .date(r.receivedAt),
-                    .date(r.effectiveAt), .bool(r.clockSuspect), .bool(r.windowed), .optional(r.meal?.rawValue), .int(r.sequence),
-                    .text(r.source), .array(r.flags.map { .text($0.rawValue) }), .optional(excluded(r)), .int(r.userIndex),
+                    .text(r.kind.canonicalUnit.rawValue), values(r.values, rounded: false),
+                    .text(r.originalUnit.rawValue),
+                    values(r.originalValues, rounded: false), .date(r.measuredAt), .optional(r.measuredAtText),
+                    .date(r.receivedAt),
+                    .date(r.effectiveAt), .bool(r.clockSuspect), .bool(r.windowed), .optional(r.meal?.rawValue),
+                    .int(r.sequence),
+                    .text(r.source), .array(r.flags.map { .text($0.rawValue) }), .optional(excluded(r)),
+                    .int(r.userIndex),
                     .optional(r.sampleType), .optional(r.sampleLocation), .int(r.epoch),
                 ]
             },
@@ -105,12 +111,16 @@ enum ReadingListing {
 
     static func values(_ values: [Quantity: Double], rounded: Bool) -> Cell {
         .object(
-            values.keys.sorted().map { q in (q.rawValue, .number(values[q]!, fractionDigits: rounded ? q.displayFractionDigits : nil)) })
+            values.keys.sorted().map { q in
+                (q.rawValue, .number(values[q]!, fractionDigits: rounded ? q.displayFractionDigits : nil))
+            })
     }
 
     /// `142/91 mmHg, pulse 72` — rounded to what is worth showing.
     static func display(_ r: StoredReading) -> String {
-        func show(_ q: Quantity) -> String { formatNumber(r.values[q] ?? .nan, fractionDigits: q.displayFractionDigits) }
+        func show(_ q: Quantity) -> String {
+            formatNumber(r.values[q] ?? .nan, fractionDigits: q.displayFractionDigits)
+        }
         var text: String
         switch r.kind {
         case .bloodPressure:
@@ -152,17 +162,21 @@ extension ReadingsCommand {
             let tests = try global.open(.existing).controlTests(device: device.map(DeviceID.canonical))
             let listing = Listing(
                 columns: [
-                    "id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type", "sample_location", "flags", "inbox",
+                    "id", "device", "patient", "glucose", "measured", "received", "seq", "sample_type",
+                    "sample_location", "flags", "inbox",
                 ],
                 rows: tests.map { t in
                     [
                         .int(t.id), .text(t.deviceID), .optional(t.patientID),
                         format == .table
-                            ? .text("\(formatNumber(t.glucose, fractionDigits: 0)) mg/dL") : .number(t.glucose, fractionDigits: nil),
-                        times.cell(t.measuredAt, format), times.cell(t.receivedAt, format), .int(t.sequence), .optional(t.sampleType),
+                            ? .text("\(formatNumber(t.glucose, fractionDigits: 0)) mg/dL")
+                            : .number(t.glucose, fractionDigits: nil),
+                        times.cell(t.measuredAt, format), times.cell(t.receivedAt, format), .int(t.sequence),
+                        .optional(t.sampleType),
                         .optional(t.sampleLocation),
                         format == .json
-                            ? .array(t.flags.map { .text($0.rawValue) }) : .text(t.flags.map(\.rawValue).joined(separator: " ")),
+                            ? .array(t.flags.map { .text($0.rawValue) })
+                            : .text(t.flags.map(\.rawValue).joined(separator: " ")),
                         .int(t.inboxID),
                     ]
                 },
@@ -215,18 +229,21 @@ struct InboxCommand: ParsableCommand {
         func run() throws {
             let statuses = ["pending"] + ItemStatus.allCases.map(\.rawValue)
             if let status, !statuses.contains(status) {
-                throw CLIError("--status: unknown status \"\(status)\"", fix: "use one of \(statuses.joined(separator: ", "))")
+                throw CLIError(
+                    "--status: unknown status \"\(status)\"", fix: "use one of \(statuses.joined(separator: ", "))")
             }
             let config = try global.loadConfig()
             let times = LocalTimes(zone: config.practice.zone)
-            let entries = try global.open(.existing).inbox(status: status, device: device.map(DeviceID.canonical), limit: limit)
+            let entries = try global.open(.existing).inbox(
+                status: status, device: device.map(DeviceID.canonical), limit: limit)
             var columns = ["inbox", "item", "received_at", "source", "status", "device", "kind", "reading", "reason"]
             if payload || format != .table { columns += ["payload_encoding", "payload"] }
             let listing = Listing(
                 columns: columns,
                 rows: entries.map { e in
                     var row: [Cell] = [
-                        .int(e.inboxID), .int(e.item), times.cell(e.receivedAt, format), .text(e.source), .text(e.status),
+                        .int(e.inboxID), .int(e.item), times.cell(e.receivedAt, format), .text(e.source),
+                        .text(e.status),
                         .optional(e.deviceID), .optional(e.kind), .int(e.readingID), .optional(e.reason),
                     ]
                     if columns.count > 9 {

@@ -33,7 +33,8 @@ struct StatusCommand: ParsableCommand {
         var metrics: [String: Double] = [:]
         var age: Double?
         if let text = try? String(contentsOfFile: config.metrics.textfile, encoding: .utf8),
-            let modified = (try? FileManager.default.attributesOfItem(atPath: config.metrics.textfile))?[.modificationDate] as? Date
+            let modified = (try? FileManager.default.attributesOfItem(atPath: config.metrics.textfile))?[
+                .modificationDate] as? Date
         {
             age = Date().timeIntervalSince(modified)
             for line in text.split(separator: "\n") where !line.hasPrefix("#") {
@@ -75,9 +76,11 @@ struct StatusCommand: ParsableCommand {
         if let state = try database.adapterState() {
             adapter = .object(
                 [
-                    ("name", .text(state.adapter ?? "none")), ("address", .text(state.address ?? "-")), ("powered", .bool(state.powered)),
+                    ("name", .text(state.adapter ?? "none")), ("address", .text(state.address ?? "-")),
+                    ("powered", .bool(state.powered)),
                     ("settings", .text(state.settings)), ("owner", .text(state.owner)),
-                    ("bluetoothd", .bool(state.owner == "bluetoothd")), ("bonds", .int(try database.bondSummaries().count)),
+                    ("bluetoothd", .bool(state.owner == "bluetoothd")),
+                    ("bonds", .int(try database.bondSummaries().count)),
                     ("seen", times.cell(state.updatedAt, format)),
                 ] + (state.detail.map { [("detail", Cell.text($0))] } ?? []))
         } else {
@@ -94,7 +97,10 @@ struct StatusCommand: ParsableCommand {
             ("alerts_open", .object(["urgent", "warning"].map { ($0, Cell.int(health.openAlerts[$0] ?? 0)) })),
             // Alert events committed but not yet delivered to a sink (an unwritable log, a broker away).
             ("alerts_undelivered", .object(undelivered.map { ($0.rawValue, Cell.int(waiting[$0] ?? 0)) })),
-            ("last_input", .object(health.lastInput.keys.sorted().map { ($0, times.cell(health.lastInput[$0], format)) })),
+            (
+                "last_input",
+                .object(health.lastInput.keys.sorted().map { ($0, times.cell(health.lastInput[$0], format)) })
+            ),
         ]
         if format == .json {
             print(Listing.json(Cell.object(rows)))
@@ -102,7 +108,9 @@ struct StatusCommand: ParsableCommand {
         }
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows {
-            print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + (value.plain.isEmpty ? "-" : value.plain))
+            print(
+                key.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                    + (value.plain.isEmpty ? "-" : value.plain))
         }
     }
 }

@@ -8,7 +8,9 @@ import Synchronization
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The SQLite database (default: database.path from the configuration).", valueName: "path"))
     var db: String?
 
     @Option(
@@ -18,7 +20,10 @@ struct GlobalOptions: ParsableArguments {
             valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: ArgumentHelp("Who is making the change, for the audit log (default: your login name).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Who is making the change, for the audit log (default: your login name).", valueName: "name")
+    )
     var by: String?
 
     func loadConfig() throws -> GatewayConfig {
@@ -74,7 +79,8 @@ struct GlobalOptions: ParsableArguments {
 
     private func alertLog(_ config: GatewayConfig, _ database: GatewayDatabase) -> AlertLogOutbox {
         AlertLogOutbox(database: database, log: config.alertLog()) { message in
-            FileHandle.standardError.write(Data("warning: \(message) (ccm-gatewayd writes them within seconds when it can)\n".utf8))
+            FileHandle.standardError.write(
+                Data("warning: \(message) (ccm-gatewayd writes them within seconds when it can)\n".utf8))
         }
     }
 
@@ -117,7 +123,8 @@ struct LocalTimes {
 
 func validatedTimeZone(_ identifier: String, option: String) throws -> String {
     guard TimeZone(identifier: identifier) != nil else {
-        throw CLIError("\(option): unknown time zone \"\(identifier)\"", fix: "use an IANA name such as America/Chicago")
+        throw CLIError(
+            "\(option): unknown time zone \"\(identifier)\"", fix: "use an IANA name such as America/Chicago")
     }
     return identifier
 }
@@ -141,7 +148,9 @@ func validatedYesNo(_ text: String, option: String) throws -> Bool {
 }
 
 func validatedMonth(_ text: String) throws -> CalendarMonth {
-    guard let month = CalendarMonth(text) else { throw CLIError("--month: \"\(text)\" is not a month", fix: "write YYYY-MM, e.g. 2026-03") }
+    guard let month = CalendarMonth(text) else {
+        throw CLIError("--month: \"\(text)\" is not a month", fix: "write YYYY-MM, e.g. 2026-03")
+    }
     return month
 }
 

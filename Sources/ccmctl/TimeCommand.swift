@@ -30,7 +30,9 @@ struct TimeOptions: ParsableArguments {
 
     @Flag(
         inversion: .prefixedNo,
-        help: "A real-time interactive communication with the patient or caregiver (default: yes for call and video, no otherwise).")
+        help:
+            "A real-time interactive communication with the patient or caregiver (default: yes for call and video, no otherwise)."
+    )
     var interactive: Bool?
 
     @Option(help: "What was done (shown to billing staff; never logged).")
@@ -71,7 +73,8 @@ struct TimeCommand: ParsableCommand {
         func run() throws {
             guard (1...TimeEntryV1.maxMinutes).contains(minutes) else {
                 throw CLIError(
-                    "--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes)", fix: "split longer work into entries")
+                    "--minutes: \(minutes) is not between 1 and \(TimeEntryV1.maxMinutes)",
+                    fix: "split longer work into entries")
             }
             let config = try global.loadConfig()
             let start =
@@ -91,7 +94,8 @@ struct TimeCommand: ParsableCommand {
     }
 
     struct Start: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a timer for a patient; time stop records its whole minutes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Start a timer for a patient; time stop records its whole minutes.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -103,16 +107,19 @@ struct TimeCommand: ParsableCommand {
         func run() throws {
             let database = try global.open(.existing)
             let timer = RunningTimer(
-                patientID: patient, staff: global.actor, startedAt: Date(), role: try time.role(of: global.actor, in: database),
+                patientID: patient, staff: global.actor, startedAt: Date(),
+                role: try time.role(of: global.actor, in: database),
                 program: time.program,
-                activity: time.activity, interactive: time.interactive ?? time.activity.interactiveByDefault, note: time.note)
+                activity: time.activity, interactive: time.interactive ?? time.activity.interactiveByDefault,
+                note: time.note)
             try database.startTimer(timer, by: global.actor)
             print("timer started for \(patient) by \(global.actor); stop it with ccmctl time stop \(patient)")
         }
     }
 
     struct Stop: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop your timer for a patient and record its whole minutes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Stop your timer for a patient and record its whole minutes.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -124,7 +131,8 @@ struct TimeCommand: ParsableCommand {
 
         func run() throws {
             guard
-                let (id, entry) = try global.open(.existing).stopTimer(patient: patient, staff: global.actor, note: note, by: global.actor)
+                let (id, entry) = try global.open(.existing).stopTimer(
+                    patient: patient, staff: global.actor, note: note, by: global.actor)
             else {
                 print("timer stopped under a minute; nothing recorded")
                 return
@@ -136,7 +144,8 @@ struct TimeCommand: ParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List time entries, voided ones marked, and the timers running.")
+        static let configuration = CommandConfiguration(
+            abstract: "List time entries, voided ones marked, and the timers running.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -163,17 +172,21 @@ struct TimeCommand: ParsableCommand {
             let times = LocalTimes(zone: config.practice.zone)
             let listing = Listing(
                 columns: [
-                    "id", "patient", "start", "minutes", "staff", "role", "program", "activity", "interactive", "source", "note", "void",
+                    "id", "patient", "start", "minutes", "staff", "role", "program", "activity", "interactive",
+                    "source", "note", "void",
                 ],
                 rows: entries.map { e in
                     [
                         .int(e.id), .text(e.patientID), times.cell(e.start, format), .int(e.minutes), .text(e.staff),
                         .text(e.role.rawValue),
-                        .text(e.program.rawValue), .text(e.activity), .bool(e.interactive), .text(e.source), .optional(e.note),
+                        .text(e.program.rawValue), .text(e.activity), .bool(e.interactive), .text(e.source),
+                        .optional(e.note),
                         e.voidedAt == nil ? .null : .text("voided by \(e.voidedBy ?? "?"): \(e.voidReason ?? "")"),
                     ]
                 },
-                emptyMessage: "no time entries; record one with ccmctl time add PATIENT --minutes N --program ccm --activity call")
+                emptyMessage:
+                    "no time entries; record one with ccmctl time add PATIENT --minutes N --program ccm --activity call"
+            )
             print(listing.render(format))
             if format == .table {
                 for timer in try database.runningTimers() where patient == nil || timer.patientID == patient {
@@ -198,7 +211,9 @@ struct TimeCommand: ParsableCommand {
         var reason: String
 
         func run() throws {
-            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else { throw CLIError("--reason: say why the entry is void") }
+            guard !reason.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw CLIError("--reason: say why the entry is void")
+            }
             try global.open(.existing).voidTimeEntry(id, reason: reason, by: global.actor)
             print("time entry \(id) voided")
         }
@@ -212,9 +227,13 @@ func parseLocalTime(_ text: String, zone: TimeZone, option: String) throws -> Da
     let parts = text.split(whereSeparator: { $0 == " " || $0 == "T" })
     if parts.count == 2, let day = LocalDate(String(parts[0])) {
         let clock = parts[1].split(separator: ":")
-        if clock.count == 2, let hour = Int(clock[0]), let minute = Int(clock[1]), (0..<24).contains(hour), (0..<60).contains(minute) {
+        if clock.count == 2, let hour = Int(clock[0]), let minute = Int(clock[1]), (0..<24).contains(hour),
+            (0..<60).contains(minute)
+        {
             if let date = LocalDay.instant(day, hour: hour, minute: minute, in: zone) { return date }
         }
     }
-    throw CLIError("\(option): \"\(text)\" is not a time", fix: "write 2026-03-04 10:05 (practice time) or 2026-03-04T10:05:00-06:00")
+    throw CLIError(
+        "\(option): \"\(text)\" is not a time",
+        fix: "write 2026-03-04 10:05 (practice time) or 2026-03-04T10:05:00-06:00")
 }

@@ -19,7 +19,8 @@ struct AdvertisingTests {
         #expect(
             reports == [
                 AdvertisingReport(
-                    address: "A4:C1:38:12:34:56", randomAddress: true, name: "BP Cuff 7", services: [0x1810, 0x180A], rssi: -60)
+                    address: "A4:C1:38:12:34:56", randomAddress: true, name: "BP Cuff 7", services: [0x1810, 0x180A],
+                    rssi: -60)
             ])
         #expect(reports.first?.isHealthDevice == true)
     }
@@ -68,13 +69,16 @@ struct ATTPDUTests {
     @Test("UUIDs print as the gateway names them: 2a35, or the 128-bit text form")
     func uuids() {
         #expect(ATT.UUID.short(0x2A35).description == "2a35")
-        let long = ATT.UUID.long([0xFB, 0x34, 0x9B, 0x5F, 0x80, 0x00, 0x00, 0x80, 0x00, 0x10, 0x00, 0x00, 0x35, 0x2A, 0x00, 0x00])
+        let long = ATT.UUID.long([
+            0xFB, 0x34, 0x9B, 0x5F, 0x80, 0x00, 0x00, 0x80, 0x00, 0x10, 0x00, 0x00, 0x35, 0x2A, 0x00, 0x00,
+        ])
         #expect(long.description == "00002a35-0000-1000-8000-00805f9b34fb")
     }
 
     @Test("Attribute lists split into entries; lengths that do not divide are malformed")
     func entries() throws {
-        let entries = try ATT.entries([0x06, 0x01, 0x00, 0x05, 0x00, 0x10, 0x18, 0x06, 0x00, 0x0A, 0x00, 0x08, 0x18], minimum: 6)
+        let entries = try ATT.entries(
+            [0x06, 0x01, 0x00, 0x05, 0x00, 0x10, 0x18, 0x06, 0x00, 0x0A, 0x00, 0x08, 0x18], minimum: 6)
         #expect(entries.map(\.handle) == [1, 6])
         #expect(throws: ATT.Failure.self) { try ATT.entries([0x06, 0x01, 0x00, 0x05], minimum: 6) }
         #expect(throws: ATT.Failure.self) { try ATT.entries([0x02, 0x01, 0x00], minimum: 6) }

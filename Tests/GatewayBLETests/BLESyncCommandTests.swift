@@ -30,7 +30,8 @@ struct BLESyncCommandTests {
         """.write(toFile: config, atomically: true, encoding: .utf8)
         let output = world.directory.file("stdout-\(UUID().uuidString.prefix(6))")
         let child = try Spawned(
-            Self.daemon, ["ble-sync"] + arguments + ["--config", config], stdout: output, stderr: world.directory.file("stderr.log"))
+            Self.daemon, ["ble-sync"] + arguments + ["--config", config], stdout: output,
+            stderr: world.directory.file("stderr.log"))
         let status = child.wait()
         return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
     }
@@ -42,7 +43,8 @@ struct BLESyncCommandTests {
         let meter = SimulatedPeripheral.meter(records: records)
         let socket = world.directory.file("meter.sock")
         try meter.listen(path: socket)
-        let (status, output) = try run(world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30", "--idle", "1"])
+        let (status, output) = try run(
+            world, ["unix:\(socket)", "--device", BLEWorld.meter, "--timeout", "30", "--idle", "1"])
         #expect(meter.finish())
         #expect(status == 0, "\(output)")
         #expect(
@@ -81,14 +83,20 @@ struct BLESyncCommandTests {
 
         result = try run(world, ["unix:/nonexistent", "--device", "NOPE"])
         #expect(result.status != 0)
-        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("no registered device NOPE"))
+        #expect(
+            try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains(
+                "no registered device NOPE"))
 
         try world.database.unassignDevice(BLEWorld.meter, by: "test")
         result = try run(world, ["unix:/nonexistent", "--device", BLEWorld.meter])
-        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("is not assigned to a patient"))
+        #expect(
+            try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains(
+                "is not assigned to a patient"))
 
         result = try run(world, ["not-an-address"])
-        #expect(try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains("is neither a Bluetooth address"))
+        #expect(
+            try String(contentsOfFile: world.directory.file("stderr.log"), encoding: .utf8).contains(
+                "is neither a Bluetooth address"))
     }
 
     @Test("A session that ends with an error exits 1, keeps what arrived, and says where the next one resumes")
@@ -104,11 +112,16 @@ struct BLESyncCommandTests {
         #expect(meter.finish())
         #expect(status == 1)
         #expect(output.contains("readings stored: 4 (0 duplicate, 0 rejected, 0 quarantined)"))
-        #expect(output.contains("error: the device disconnected after 4 records; the next session resumes from sequence 5"))
-        #expect(try world.database.bleSyncState(device: BLEWorld.meter).lastError?.contains("disconnected after 4 records") == true)
+        #expect(
+            output.contains("error: the device disconnected after 4 records; the next session resumes from sequence 5"))
+        #expect(
+            try world.database.bleSyncState(device: BLEWorld.meter).lastError?.contains("disconnected after 4 records")
+                == true)
     }
 
-    @Test("ble-sync says plainly that a meter was reset and downloads all; devices sync shows the epoch and the last reset")
+    @Test(
+        "ble-sync says plainly that a meter was reset and downloads all; devices sync shows the epoch and the last reset"
+    )
     func resetSaid() throws {
         let world = try BLEWorld()
         let old = (1...20).map { GATTBytes.glucoseRecord($0, mgdL: 100 + $0) }
@@ -134,10 +147,12 @@ struct BLESyncCommandTests {
         let ccmctl = URL(fileURLWithPath: Self.daemon).deletingLastPathComponent().appendingPathComponent("ccmctl").path
         let listing = world.directory.file("sync.json")
         let child = try Spawned(
-            ccmctl, ["devices", "sync", "--format", "json", "--config", world.directory.file("gateway.yaml")], stdout: listing,
+            ccmctl, ["devices", "sync", "--format", "json", "--config", world.directory.file("gateway.yaml")],
+            stdout: listing,
             stderr: world.directory.file("ccmctl.err"))
         #expect(child.wait() == 0)
-        let rows = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: listing))) as? [[String: Any]])
+        let rows = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: listing))) as? [[String: Any]])
         let row = try #require(rows.first { $0["device"] as? String == BLEWorld.meter })
         #expect(row["epoch"] as? Int == 1)
         #expect((row["last_reset"] as? String)?.contains("meter reset detected") == true)

@@ -12,7 +12,9 @@ import ccm_gatewayd
 extension GATTBytes {
     /// Weight Measurement (0x2A9D) in pounds (0.01 lb steps) with its time stamp, and a user id
     /// and BMI and height (0.1 in) when given.
-    static func weight(pounds: Double, at time: [UInt8], user: UInt8? = nil, bmi: Int? = nil, heightTenthsInch: Int? = nil) -> [UInt8] {
+    static func weight(
+        pounds: Double, at time: [UInt8], user: UInt8? = nil, bmi: Int? = nil, heightTenthsInch: Int? = nil
+    ) -> [UInt8] {
         let flags: UInt8 = 0x03 | (user == nil ? 0 : 0x04) | (bmi == nil ? 0 : 0x08)
         var value = [flags] + le(UInt16((pounds * 100).rounded())) + time
         if let user { value.append(user) }
@@ -41,7 +43,8 @@ extension GATTBytes {
     /// Temperature Measurement (0x2A1C) in °F (FLOAT, 0.1 steps), with time stamp and type.
     static func temperature(fahrenheitTenths: Int, at time: [UInt8], type: UInt8) -> [UInt8] {
         let float = UInt32(0xFF) << 24 | UInt32(fahrenheitTenths)
-        return [0x07] + [UInt8(float & 0xFF), UInt8(float >> 8 & 0xFF), UInt8(float >> 16 & 0xFF), UInt8(float >> 24)] + time + [type]
+        return [0x07] + [UInt8(float & 0xFF), UInt8(float >> 8 & 0xFF), UInt8(float >> 16 & 0xFF), UInt8(float >> 24)]
+            + time + [type]
     }
 }
 
@@ -62,12 +65,17 @@ extension BLEWorld {
 
 @Suite("BLE scales, oximeters and thermometers", .ownThreads)
 struct BodyProfileTests {
-    static func day(_ day: Int, _ hour: Int, _ minute: Int = 0) -> [UInt8] { GATTBytes.dateTime(2026, 11, day, hour, minute) }
+    static func day(_ day: Int, _ hour: Int, _ minute: Int = 0) -> [UInt8] {
+        GATTBytes.dateTime(2026, 11, day, hour, minute)
+    }
 
-    @Test("A scale indicates its weights (lb, user, BMI and height) and body composition; users map to patients as for cuffs")
+    @Test(
+        "A scale indicates its weights (lb, user, BMI and height) and body composition; users map to patients as for cuffs"
+    )
     func scale() throws {
         let world = try BLEWorld.withBodyDevices()
-        try world.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I50.9"]), by: "test")
+        try world.database.addPatient(
+            Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I50.9"]), by: "test")
         _ = try world.pipeline.assignDeviceUser(BLEWorld.scale, user: 1, to: "P1", by: "test")
         let scale = SimulatedPeripheral.scale(
             weights: [
@@ -98,7 +106,9 @@ struct BodyProfileTests {
         #expect(try world.database.readings(patient: "P2", kind: .weight).map { $0.originalValues[.weight] } == [150.2])
     }
 
-    @Test("An oximeter's stored spot-checks come through its RACP (count, report all, delete) and are not downloaded twice")
+    @Test(
+        "An oximeter's stored spot-checks come through its RACP (count, report all, delete) and are not downloaded twice"
+    )
     func storedSpotChecks() throws {
         let world = try BLEWorld.withBodyDevices()
         let stored = [
@@ -134,11 +144,14 @@ struct BodyProfileTests {
     @Test("Continuous measurements: one stored per storage interval, not every notification, across sessions too")
     func continuousInterval() throws {
         // The session alone, with a clock that moves a minute per notification.
-        let oximeter = SimulatedPeripheral.oximeter(continuous: (0..<40).map { GATTBytes.continuous(spo2: 90 + $0 % 5, pulse: 70) })
+        let oximeter = SimulatedPeripheral.oximeter(
+            continuous: (0..<40).map { GATTBytes.continuous(spo2: 90 + $0 % 5, pulse: 70) })
         var stored: [HealthRecord] = []
         var options = HealthSession.Options(idle: .milliseconds(500), procedureTimeout: .seconds(5))
         options.continuousInterval = 900
-        let session = HealthSession(client: ATTClient(bearer: oximeter.connect(), timeout: .seconds(5)), options: options) {
+        let session = HealthSession(
+            client: ATTClient(bearer: oximeter.connect(), timeout: .seconds(5)), options: options
+        ) {
             stored.append($0)
         }
         var now = Date(timeIntervalSince1970: 1_800_000_000)
@@ -157,7 +170,8 @@ struct BodyProfileTests {
         // Through BLESync: the first session stores one; the next, a moment later, none (the
         // last stored one is read from the database).
         let world = try BLEWorld.withBodyDevices()
-        let streaming = SimulatedPeripheral.oximeter(continuous: (0..<5).map { _ in GATTBytes.continuous(spo2: 94, pulse: 71) })
+        let streaming = SimulatedPeripheral.oximeter(
+            continuous: (0..<5).map { _ in GATTBytes.continuous(spo2: 94, pulse: 71) })
         let first = try world.session(streaming, device: BLEWorld.oximeter)
         #expect(first.report.continuousReceived == 5 && first.report.continuousStored == 1)
         #expect(first.lines.contains("continuous measurements received: 5, stored: 1"))
@@ -165,7 +179,8 @@ struct BodyProfileTests {
         #expect(second.report.continuousReceived == 5 && second.report.continuousStored == 0)
         let readings = try world.readings(.spo2)
         #expect(readings.count == 1)
-        #expect(readings.first?.measuredAt == nil, "a continuous measurement carries no time: it counts when it arrived")
+        #expect(
+            readings.first?.measuredAt == nil, "a continuous measurement carries no time: it counts when it arrived")
     }
 
     @Test("A thermometer indicates its temperatures (°F, time, body site); intermediate temperature is ignored")
@@ -189,7 +204,9 @@ struct BodyProfileTests {
     @Test("The same values over the MQTT gatt topic give the same readings as over BLE")
     func sameOverMQTTGatt() throws {
         let ble = try BLEWorld.withBodyDevices(), bridge = try BLEWorld.withBodyDevices()
-        for world in [ble, bridge] { _ = try world.pipeline.assignDeviceUser(BLEWorld.scale, user: 1, to: "P1", by: "test") }
+        for world in [ble, bridge] {
+            _ = try world.pipeline.assignDeviceUser(BLEWorld.scale, user: 1, to: "P1", by: "test")
+        }
         let weights = [GATTBytes.weight(pounds: 182.5, at: Self.day(29, 7), user: 1, bmi: 262, heightTenthsInch: 703)]
         let composition = [GATTBytes.bodyComposition(kilograms: 82.5, bodyFatTenths: 281, at: Self.day(29, 8))]
         let spotChecks = [
@@ -199,15 +216,22 @@ struct BodyProfileTests {
         let stored = [GATTBytes.spotCheck(spo2: 95, pulse: 70, at: Self.day(28, 8), status: 1 << 14)]
         let continuous = [GATTBytes.continuous(spo2: 93, pulse: 75)]
         let temperatures = [GATTBytes.temperature(fahrenheitTenths: 1004, at: Self.day(29, 9), type: 3)]
-        var outcomes = try ble.session(SimulatedPeripheral.scale(weights: weights, bodyComposition: composition), device: BLEWorld.scale)
-            .outcomes
+        var outcomes = try ble.session(
+            SimulatedPeripheral.scale(weights: weights, bodyComposition: composition), device: BLEWorld.scale
+        )
+        .outcomes
         outcomes += try ble.session(
-            SimulatedPeripheral.oximeter(stored: stored, spotChecks: spotChecks, continuous: continuous), device: BLEWorld.oximeter
+            SimulatedPeripheral.oximeter(stored: stored, spotChecks: spotChecks, continuous: continuous),
+            device: BLEWorld.oximeter
         ).outcomes
-        outcomes += try ble.session(SimulatedPeripheral.thermometer(measurements: temperatures), device: BLEWorld.thermometer).outcomes
+        outcomes += try ble.session(
+            SimulatedPeripheral.thermometer(measurements: temperatures), device: BLEWorld.thermometer
+        ).outcomes
 
         var published = weights.map { (BLEWorld.scale, "2a9d", $0) } + composition.map { (BLEWorld.scale, "2a9c", $0) }
-        published += (stored + spotChecks).map { (BLEWorld.oximeter, "2a5e", $0) } + continuous.map { (BLEWorld.oximeter, "2a5f", $0) }
+        published +=
+            (stored + spotChecks).map { (BLEWorld.oximeter, "2a5e", $0) }
+            + continuous.map { (BLEWorld.oximeter, "2a5f", $0) }
         published += temperatures.map { (BLEWorld.thermometer, "2a1c", $0) }
         var bridged: [ItemOutcome] = []
         for (device, characteristic, value) in published {
@@ -220,15 +244,18 @@ struct BodyProfileTests {
         #expect(outcomes.map(\.status) == bridged.map(\.status))
         #expect(outcomes.map(\.code) == bridged.map(\.code))
         #expect(outcomes.map(\.reason) == bridged.map(\.reason))
-        #expect(outcomes.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .rejected, .accepted, .accepted])
+        #expect(
+            outcomes.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .rejected, .accepted, .accepted])
         for kind in [ReadingKind.weight, .spo2, .temperature] {
             let a = try ble.database.readings(kind: kind), b = try bridge.database.readings(kind: kind)
             #expect(a.count == b.count && !a.isEmpty, "\(kind)")
             for (x, y) in zip(a, b) {
                 #expect(
-                    x.patientID == y.patientID && x.values == y.values && x.originalUnit == y.originalUnit && x.measuredAt == y.measuredAt)
+                    x.patientID == y.patientID && x.values == y.values && x.originalUnit == y.originalUnit
+                        && x.measuredAt == y.measuredAt)
                 #expect(
-                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleLocation == y.sampleLocation && x.windowed == y.windowed)
+                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleLocation == y.sampleLocation
+                        && x.windowed == y.windowed)
             }
         }
     }
@@ -253,12 +280,14 @@ struct BodyProfileAlertTests {
         let world = try BLEWorld.withBodyDevices()
         try world.database.setCarePlan(patient: "P1", templates: ["heart-failure"], overrides: [], by: "test")
         let first = try sync(
-            world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 180.0, at: BodyProfileTests.day(28, 8))]),
+            world,
+            SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 180.0, at: BodyProfileTests.day(28, 8))]),
             device: BLEWorld.scale)
         #expect(first.contains("readings stored: 1 (0 duplicate, 0 rejected, 0 quarantined)"))
         #expect(try world.database.alerts(patient: "P1").isEmpty)
         let second = try sync(
-            world, SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 182.5, at: BodyProfileTests.day(29, 7, 30))]),
+            world,
+            SimulatedPeripheral.scale(weights: [GATTBytes.weight(pounds: 182.5, at: BodyProfileTests.day(29, 7, 30))]),
             device: BLEWorld.scale)
         #expect(second.contains("weight scale feature: 0x0000000E"))
         let alerts = try world.database.alerts(patient: "P1")
@@ -272,7 +301,10 @@ struct BodyProfileAlertTests {
         let world = try BLEWorld.withBodyDevices()
         try world.database.setCarePlan(patient: "P1", templates: ["copd"], overrides: [], by: "test")
         let output = try sync(
-            world, SimulatedPeripheral.oximeter(spotChecks: [GATTBytes.spotCheck(spo2: 86, pulse: 96, at: BodyProfileTests.day(29, 10))]),
+            world,
+            SimulatedPeripheral.oximeter(spotChecks: [
+                GATTBytes.spotCheck(spo2: 86, pulse: 96, at: BodyProfileTests.day(29, 10))
+            ]),
             device: BLEWorld.oximeter)
         #expect(output.contains("readings stored: 1 (0 duplicate, 0 rejected, 0 quarantined)"))
         let alerts = try world.database.alerts(patient: "P1")

@@ -23,9 +23,13 @@ extension GATTBytes {
     }
 
     /// A Blood Pressure Measurement in mmHg with time, pulse, and optionally user id and status.
-    static func bloodPressure(_ systolic: Int, _ diastolic: Int, at time: [UInt8], user: UInt8? = nil, status: UInt16? = nil) -> [UInt8] {
+    static func bloodPressure(
+        _ systolic: Int, _ diastolic: Int, at time: [UInt8], user: UInt8? = nil, status: UInt16? = nil
+    ) -> [UInt8] {
         let flags: UInt8 = 0x06 | (user == nil ? 0 : 0x08) | (status == nil ? 0 : 0x10)
-        var value = [flags] + sfloat(systolic, 0) + sfloat(diastolic, 0) + sfloat((systolic + 2 * diastolic) / 3, 0) + time + sfloat(72, 0)
+        var value =
+            [flags] + sfloat(systolic, 0) + sfloat(diastolic, 0) + sfloat((systolic + 2 * diastolic) / 3, 0) + time
+            + sfloat(72, 0)
         if let user { value.append(user) }
         if let status { value += le(status) }
         return value
@@ -48,7 +52,9 @@ struct DeviceMeaningTests {
         try world.database.auditLog().filter { $0.action == action }.count
     }
 
-    @Test("A reset meter (newest record numbered below the last stored): said, audited, every record downloaded and stored once")
+    @Test(
+        "A reset meter (newest record numbered below the last stored): said, audited, every record downloaded and stored once"
+    )
     func resetBelowLast() throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: Self.october(20))
@@ -65,7 +71,8 @@ struct DeviceMeaningTests {
         #expect(summary.lines.contains("METER RESET DETECTED: \(reset)"))
         #expect(
             summary.lines.contains(
-                "  its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones"))
+                "  its records are numbered anew (epoch 1); every record on the meter is downloaded, none is folded into the old ones"
+            ))
         #expect(summary.report.requestedFrom == nil)
         #expect(meter.racpRequests.suffix(3) == [[0x01, 0x06], [0x04, 0x01], [0x01, 0x01]])
         #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 5))
@@ -88,7 +95,9 @@ struct DeviceMeaningTests {
         #expect(try audits(world, "glucose.reset") == 1)
     }
 
-    @Test("A reset meter that already holds more records than before: its record with the last stored number has another time")
+    @Test(
+        "A reset meter that already holds more records than before: its record with the last stored number has another time"
+    )
     func resetTimeDisagrees() throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: Self.october(20))
@@ -99,7 +108,10 @@ struct DeviceMeaningTests {
             summary.report.reset
                 == "the meter's record 20 has another time (2026-11-20 09:30:00) than the one stored (2026-10-21 08:00:00): the meter was reset"
         )
-        #expect(meter.racpRequests.suffix(4) == [[0x01, 0x06], [0x01, 0x04, 0x01, 20, 0, 20, 0], [0x04, 0x01], [0x01, 0x01]])
+        #expect(
+            meter.racpRequests.suffix(4) == [
+                [0x01, 0x06], [0x01, 0x04, 0x01, 20, 0, 20, 0], [0x04, 0x01], [0x01, 0x01],
+            ])
         #expect(summary.readingsStored == 25)
         #expect(try world.readings(.glucose).count == 45)
         #expect(try world.readings(.glucose).filter { $0.epoch == 1 }.map(\.sequence) == (1...25).map { Optional($0) })
@@ -122,7 +134,9 @@ struct DeviceMeaningTests {
         #expect(try world.database.inbox(status: "duplicate").isEmpty)
     }
 
-    @Test("The sequence number wraps past 65535: a new epoch; records from before the wrap still on the meter fold as duplicates")
+    @Test(
+        "The sequence number wraps past 65535: a new epoch; records from before the wrap still on the meter fold as duplicates"
+    )
     func wrap() throws {
         let world = try BLEWorld()
         func record(_ sequence: Int, day: Int, hour: Int) -> SimulatedPeripheral.GlucoseRecord {
@@ -135,7 +149,9 @@ struct DeviceMeaningTests {
 
         meter.glucoseRecords = Array(before.suffix(2)) + (0...2).map { record($0, day: 21, hour: $0) }
         let summary = try world.session(meter, device: BLEWorld.meter)
-        #expect(summary.report.reset?.hasPrefix("the meter's newest record is sequence 2, below the last one stored (65535)") == true)
+        #expect(
+            summary.report.reset?.hasPrefix(
+                "the meter's newest record is sequence 2, below the last one stored (65535)") == true)
         #expect(summary.outcomes.map(\.status) == [.duplicate, .duplicate, .accepted, .accepted, .accepted])
         let readings = try world.readings(.glucose)
         #expect(readings.count == 7)
@@ -145,7 +161,8 @@ struct DeviceMeaningTests {
     @Test("A two-user cuff: user 1's reading is P1's, user 2's is quarantined until mapped, then lands on P2")
     func twoUserCuff() throws {
         let world = try BLEWorld()
-        try world.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
+        try world.database.addPatient(
+            Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
         _ = try world.pipeline.assignDeviceUser(BLEWorld.cuff, user: 1, to: "P1", by: "test")
         let cuff = SimulatedPeripheral.cuff(measurements: [
             GATTBytes.bloodPressure(128, 82, at: GATTBytes.dateTime(2026, 11, 27, 8, 0), user: 1),
@@ -186,7 +203,8 @@ struct DeviceMeaningTests {
         #expect(readings.first?.sampleType == "capillary_plasma" && readings.first?.sampleLocation == "finger")
         let controls = try world.database.controlTests(device: BLEWorld.meter)
         #expect(controls.map(\.glucose) == [125])
-        #expect(controls.first?.sampleType == "control_solution" && controls.first?.sampleLocation == "control_solution")
+        #expect(
+            controls.first?.sampleType == "control_solution" && controls.first?.sampleLocation == "control_solution")
         #expect(summary.outcomes.flatMap(\.alerts).isEmpty)
     }
 
@@ -230,12 +248,16 @@ struct DeviceMeaningTests {
         let summary = try world.session(cuff, device: BLEWorld.cuff)
         #expect(summary.outcomes.map(\.status) == Array(repeating: .accepted, count: 5))
         #expect(
-            summary.outcomes[0].reason == "body movement during the measurement: stored and shown, left out of threshold and average rules")
+            summary.outcomes[0].reason
+                == "body movement during the measurement: stored and shown, left out of threshold and average rules")
         let alerts = summary.outcomes.flatMap(\.alerts)
         #expect(alerts.map(\.rule) == ["irregular-pulse"], "no bp-high or average alert from the unreliable readings")
         #expect(alerts.first?.value == "irregular pulse in 2 of last 2")
         let readings = try world.readings(.bloodPressure)
-        #expect(readings.map(\.flags) == [[.bodyMovement], [.cuffTooLoose], [.improperPosition], [.irregularPulse], [.irregularPulse]])
+        #expect(
+            readings.map(\.flags) == [
+                [.bodyMovement], [.cuffTooLoose], [.improperPosition], [.irregularPulse], [.irregularPulse],
+            ])
         #expect(readings.map(\.windowed) == [false, false, false, true, true])
 
         // The same high value without a status: the urgent alert it would have been (and the
@@ -246,7 +268,9 @@ struct DeviceMeaningTests {
         #expect(urgent.first { $0.rule == "systolic-7d-average" }?.value == "average 149.7 mmHg of 3")
     }
 
-    @Test("A cuff without Current Time whose Blood Pressure service has a writable Date Time gets its clock set through it")
+    @Test(
+        "A cuff without Current Time whose Blood Pressure service has a writable Date Time gets its clock set through it"
+    )
     func dateTimeClock() throws {
         let world = try BLEWorld()
         let cuff = SimulatedPeripheral.cuffWithDateTime(measurements: [])
@@ -258,7 +282,8 @@ struct DeviceMeaningTests {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = BLEWorld.zone
         let now = calendar.dateComponents([.year, .month, .day], from: Date())
-        #expect(Int(value[0]) | Int(value[1]) << 8 == now.year && Int(value[2]) == now.month && Int(value[3]) == now.day)
+        #expect(
+            Int(value[0]) | Int(value[1]) << 8 == now.year && Int(value[2]) == now.month && Int(value[3]) == now.day)
 
         let readOnly = SimulatedPeripheral.cuffWithDateTime(measurements: [], writable: false)
         let other = try world.session(readOnly, device: BLEWorld.cuff)
@@ -289,7 +314,8 @@ struct DeviceMeaningTests {
     func sameOverMQTTGatt() throws {
         let ble = try BLEWorld(), bridge = try BLEWorld()
         for world in [ble, bridge] {
-            try world.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
+            try world.database.addPatient(
+                Patient(id: "P2", name: "Bea Test", timeZone: "America/Chicago", conditions: ["I10"]), by: "test")
             _ = try world.pipeline.assignDeviceUser(BLEWorld.cuff, user: 2, to: "P2", by: "test")
         }
         let glucose =
@@ -297,10 +323,12 @@ struct DeviceMeaningTests {
                 GATTBytes.glucose(4, mgdL: 125, at: GATTBytes.dateTime(2026, 11, 1, 8, 0), typeLocation: 0x4A),
                 GATTBytes.glucose(5, mgdL: 600, at: GATTBytes.dateTime(2026, 11, 1, 9, 0), status: 1 << 5),
                 GATTBytes.glucose(6, mgdL: 20, at: GATTBytes.dateTime(2026, 11, 1, 10, 0), status: 1 << 3),
-                GATTBytes.glucose(7, mgdL: 110, at: GATTBytes.dateTime(2026, 11, 1, 11, 0), typeLocation: 0x21, status: 1 << 0),
+                GATTBytes.glucose(
+                    7, mgdL: 110, at: GATTBytes.dateTime(2026, 11, 1, 11, 0), typeLocation: 0x21, status: 1 << 0),
             ]
         let cuff = [
-            GATTBytes.bloodPressure(168, 101, at: GATTBytes.dateTime(2026, 11, 27, 8, 0), user: 2, status: 0x0004 | 0x0008),
+            GATTBytes.bloodPressure(
+                168, 101, at: GATTBytes.dateTime(2026, 11, 27, 8, 0), user: 2, status: 0x0004 | 0x0008),
             GATTBytes.bloodPressure(150, 95, at: GATTBytes.dateTime(2026, 11, 27, 8, 5), status: 0x0001),
         ]
         let reset = Self.november(2)
@@ -327,9 +355,12 @@ struct DeviceMeaningTests {
             let a = try ble.database.readings(kind: kind), b = try bridge.database.readings(kind: kind)
             #expect(a.count == b.count && !a.isEmpty)
             for (x, y) in zip(a, b) {
-                #expect(x.patientID == y.patientID && x.values == y.values && x.measuredAt == y.measuredAt && x.sequence == y.sequence)
                 #expect(
-                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleType == y.sampleType && x.sampleLocation == y.sampleLocation
+                    x.patientID == y.patientID && x.values == y.values && x.measuredAt == y.measuredAt
+                        && x.sequence == y.sequence)
+                #expect(
+                    x.flags == y.flags && x.userIndex == y.userIndex && x.sampleType == y.sampleType
+                        && x.sampleLocation == y.sampleLocation
                 )
                 #expect(x.epoch == y.epoch && x.windowed == y.windowed)
             }
@@ -337,8 +368,14 @@ struct DeviceMeaningTests {
         #expect(
             try ble.readings(.glucose).count == 7,
             "3 + HI + 1 flagged battery_low + 2 after the reset; the control test and the strip error are not readings")
-        #expect(try ble.database.readings(kind: .glucose).filter { $0.epoch == 1 }.map { $0.values[.glucose] } == [201, 202])
+        #expect(
+            try ble.database.readings(kind: .glucose).filter { $0.epoch == 1 }.map { $0.values[.glucose] } == [
+                201, 202,
+            ])
         #expect(try ble.database.controlTests().map(\.glucose) == bridge.database.controlTests().map(\.glucose))
-        #expect(try bridge.database.readings(patient: "P2", kind: .bloodPressure).first?.flags == [.irregularPulse, .pulseAboveRange])
+        #expect(
+            try bridge.database.readings(patient: "P2", kind: .bloodPressure).first?.flags == [
+                .irregularPulse, .pulseAboveRange,
+            ])
     }
 }

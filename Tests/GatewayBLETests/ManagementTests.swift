@@ -33,15 +33,22 @@ struct ManagementPacketTests {
         // 123456 = 0x0001E240, little-endian.
         #expect(
             Mgmt.userPasskeyReply(0, Self.meter, passkey: 123456).bytes
-                == [0x1E, 0x00, 0x00, 0x00, 0x0B, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x40, 0xE2, 0x01, 0x00])
+                == [
+                    0x1E, 0x00, 0x00, 0x00, 0x0B, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x40, 0xE2, 0x01,
+                    0x00,
+                ])
         #expect(
             Mgmt.userPasskeyReply(0, Self.meter, passkey: nil).bytes == [
                 0x1F, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02,
             ])
-        #expect(Mgmt.unpairDevice(0, Self.meter, disconnect: true).parameters == [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x01])
+        #expect(
+            Mgmt.unpairDevice(0, Self.meter, disconnect: true).parameters == [
+                0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x01,
+            ])
     }
 
-    static let ltk: [UInt8] = [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x00, 0x01, 0x10, 0x34, 0x12] + Array(1...8) + Array(0x20...0x2F)
+    static let ltk: [UInt8] =
+        [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02, 0x00, 0x01, 0x10, 0x34, 0x12] + Array(1...8) + Array(0x20...0x2F)
     static let irk: [UInt8] = [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02] + Array(0x40...0x4F)
 
     @Test("Load Long Term Keys and Load Identity Resolving Keys carry the kernel's records whole, after a count")
@@ -52,7 +59,8 @@ struct ManagementPacketTests {
         #expect(packet.code == 0x0013 && packet.parameters.count == 2 + 72)
         #expect(Array(packet.parameters.prefix(2)) == [0x02, 0x00] && Array(packet.parameters[2..<38]) == Self.ltk)
         let irk = try #require(Mgmt.IdentityResolvingKey(record: Self.irk))
-        #expect(Mgmt.loadIdentityResolvingKeys(0, [irk]).bytes == [0x30, 0x00, 0x00, 0x00, 25, 0x00, 0x01, 0x00] + Self.irk)
+        #expect(
+            Mgmt.loadIdentityResolvingKeys(0, [irk]).bytes == [0x30, 0x00, 0x00, 0x00, 25, 0x00, 0x01, 0x00] + Self.irk)
         #expect(Mgmt.loadLongTermKeys(0, []).parameters == [0x00, 0x00])
         #expect(Mgmt.LongTermKey(record: Self.ltk.dropLast()) == nil)
         #expect(Mgmt.LongTermKey(record: [0] * 6 + [9] + [0] * 29) == nil, "address type 9 does not exist")
@@ -62,24 +70,33 @@ struct ManagementPacketTests {
     func events() throws {
         func event(_ code: UInt16, _ index: UInt16 = 0, _ parameters: [UInt8]) -> Mgmt.Event? {
             let bytes =
-                [UInt8(code & 0xFF), UInt8(code >> 8), UInt8(index & 0xFF), UInt8(index >> 8), UInt8(parameters.count), 0] + parameters
+                [
+                    UInt8(code & 0xFF), UInt8(code >> 8), UInt8(index & 0xFF), UInt8(index >> 8),
+                    UInt8(parameters.count), 0,
+                ] + parameters
             return Mgmt.Packet(bytes: bytes).flatMap(Mgmt.Event.decode)
         }
         let address: [UInt8] = [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02]
-        #expect(event(0x000F, 0, address + [0x01, 0, 0, 0, 0]) == .userConfirmationRequest(Self.meter, justWorks: true))
-        #expect(event(0x000F, 0, address + [0x00, 0x40, 0xE2, 0x01, 0x00]) == .userConfirmationRequest(Self.meter, justWorks: false))
+        #expect(
+            event(0x000F, 0, address + [0x01, 0, 0, 0, 0]) == .userConfirmationRequest(Self.meter, justWorks: true))
+        #expect(
+            event(0x000F, 0, address + [0x00, 0x40, 0xE2, 0x01, 0x00])
+                == .userConfirmationRequest(Self.meter, justWorks: false))
         #expect(event(0x0010, 0, address) == .userPasskeyRequest(Self.meter))
         #expect(event(0x0011, 0, address + [0x05]) == .authenticationFailed(Self.meter, status: 0x05))
-        #expect(event(0x000A, 0, [0x01] + Self.ltk) == .newLongTermKey(Mgmt.LongTermKey(record: Self.ltk)!, store: true))
+        #expect(
+            event(0x000A, 0, [0x01] + Self.ltk) == .newLongTermKey(Mgmt.LongTermKey(record: Self.ltk)!, store: true))
         let rpa: [UInt8] = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66]
         let newIRK = try #require(event(0x0018, 0, [0x01] + rpa + Self.irk))
         #expect(
             newIRK
                 == .newIdentityResolvingKey(
-                    Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: Mgmt.Address(bytes: rpa, kind: .leRandom), store: true))
+                    Mgmt.IdentityResolvingKey(record: Self.irk)!,
+                    privateAddress: Mgmt.Address(bytes: rpa, kind: .leRandom), store: true))
         #expect(
             event(0x0018, 0, [0x00] + [0] * 6 + Self.irk)
-                == .newIdentityResolvingKey(Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: nil, store: false))
+                == .newIdentityResolvingKey(
+                    Mgmt.IdentityResolvingKey(record: Self.irk)!, privateAddress: nil, store: false))
         #expect(event(0x0006, 0, [0x11, 0x02, 0x00, 0x00]) == .newSettings([.powered, .bondable, .lowEnergy]))
         #expect(
             event(0x0001, 0, [0x05, 0x00, 0x00, 0x11, 0x02, 0x00, 0x00])
@@ -97,7 +114,8 @@ struct ManagementPacketTests {
     func controllerInfo() throws {
         var parameters: [UInt8] = [0x01, 0x00, 0x00, 0xEE, 0xFF, 0xC0, 0x09, 0x02, 0x00]
         parameters += [0xFF, 0x3F, 0x00, 0x00] + [0x11, 0x02, 0x00, 0x00] + [0, 0, 0]
-        parameters += Array("ccm gateway".utf8) + [UInt8](repeating: 0, count: 249 - 11) + [UInt8](repeating: 0, count: 11)
+        parameters +=
+            Array("ccm gateway".utf8) + [UInt8](repeating: 0, count: 249 - 11) + [UInt8](repeating: 0, count: 11)
         let info = try #require(Mgmt.ControllerInfo.decode(parameters))
         #expect(info.address.string == "C0:FF:EE:00:00:01")
         #expect(info.current == [.powered, .bondable, .lowEnergy] && info.current.names == "powered, bondable, le")
@@ -109,7 +127,9 @@ struct ManagementPacketTests {
         #expect(Self.meter.string == "C0:26:DA:01:02:03" && Self.meter.isRandom)
         #expect(Mgmt.Address("4A:11:22:33:44:55", random: true)!.isResolvablePrivate)
         #expect(!Mgmt.Address("C0:11:22:33:44:55", random: true)!.isResolvablePrivate)
-        #expect(Mgmt.Address("C0:11:22:33:44", random: true) == nil && Mgmt.Address("C0:11:22:33:44:GG", random: false) == nil)
+        #expect(
+            Mgmt.Address("C0:11:22:33:44", random: true) == nil
+                && Mgmt.Address("C0:11:22:33:44:GG", random: false) == nil)
     }
 }
 
@@ -130,7 +150,9 @@ struct LinkSecurityTests {
         let chunk = [UInt8](repeating: 0, count: 512)
         while chunk.withUnsafeBytes({ send(fds[0], $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) > 0 {}
         let started = ContinuousClock.now
-        let timedOut = try #require(throws: KernelError.self) { try L2CAP.waitUntilWritable(fds[0], timeout: .milliseconds(300)) }
+        let timedOut = try #require(throws: KernelError.self) {
+            try L2CAP.waitUntilWritable(fds[0], timeout: .milliseconds(300))
+        }
         #expect(ContinuousClock.now - started >= .milliseconds(300))
         #expect(timedOut.description.contains("pairing or encryption did not finish"))
         // Draining makes it writable: the wait returns.
@@ -145,7 +167,9 @@ struct LinkSecurityTests {
         try #require(socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0)
         defer { close(pair[0]) }
         close(pair[1])
-        let dropped = try #require(throws: KernelError.self) { try L2CAP.waitUntilWritable(pair[0], timeout: .seconds(5)) }
+        let dropped = try #require(throws: KernelError.self) {
+            try L2CAP.waitUntilWritable(pair[0], timeout: .seconds(5))
+        }
         #expect(dropped.description.contains("pairing or encryption failed: the link dropped"))
     }
 
@@ -160,7 +184,8 @@ struct LinkSecurityTests {
         let bearer = ATTBearer(fd: fds[0]) {
             throw KernelError(message: "pairing or encryption failed: the link dropped (Connection refused)")
         }
-        let summary = try world.sync.run(device: try world.database.device(BLEWorld.meter)!, address: BLEWorld.meter, bearer: bearer)
+        let summary = try world.sync.run(
+            device: try world.database.device(BLEWorld.meter)!, address: BLEWorld.meter, bearer: bearer)
         _ = meter.finish()
         let failure = try #require(summary.report.failure)
         #expect(failure.hasPrefix("security failure: pairing or encryption failed"))

@@ -69,7 +69,8 @@ struct SessionTests {
     }
 
     @Test(
-        "A cuff whose clock runs two years ahead: its Current Time is read before it is set, and its readings count at the corrected time")
+        "A cuff whose clock runs two years ahead: its Current Time is read before it is set, and its readings count at the corrected time"
+    )
     func clockAheadCorrected() throws {
         let world = try BLEWorld()
         var calendar = Calendar(identifier: .gregorian)
@@ -96,7 +97,9 @@ struct SessionTests {
 
         // A clock that says "unknown" gives no correction: the same reading stays out of windows.
         let unknown = SimulatedPeripheral.cuff(
-            measurements: [GATTBytes.bloodPressure(139, 88, pulse: 72, at: wall(measured.addingTimeInterval(skew + 60)))])
+            measurements: [
+                GATTBytes.bloodPressure(139, 88, pulse: 72, at: wall(measured.addingTimeInterval(skew + 60)))
+            ])
         _ = try world.session(unknown, device: BLEWorld.cuff)
         let second = try #require(try world.readings(.bloodPressure).first { $0.values[.systolic] == 139 })
         #expect(!second.windowed)
@@ -115,7 +118,9 @@ struct SessionTests {
         #expect(meter.racpRequests == [[0x04, 0x01], [0x01, 0x01]])
         #expect(first.report.recordsOnMeter == 500)
         #expect(first.report.measurements == 180)
-        #expect(first.report.failure == "the device disconnected after 180 records; the next session resumes from sequence 181")
+        #expect(
+            first.report.failure
+                == "the device disconnected after 180 records; the next session resumes from sequence 181")
         #expect(try world.database.bleSyncState(device: BLEWorld.meter).lastGlucoseSeq == 180)
         #expect(try world.readings(.glucose).count == 180)
 
@@ -134,12 +139,15 @@ struct SessionTests {
         let expected: [Double?] = (1...500).map { Double(80 + $0 % 150) }
         #expect(readings.map { $0.values[.glucose] } == expected)
         // Every seventh record carried a context with meal 3 (fasting), joined by sequence number.
-        #expect(readings.filter { $0.meal == .fasting }.map { $0.sequence! } == Array(stride(from: 7, through: 500, by: 7)))
+        #expect(
+            readings.filter { $0.meal == .fasting }.map { $0.sequence! } == Array(stride(from: 7, through: 500, by: 7)))
         #expect(try world.database.inbox(status: "duplicate").isEmpty)
 
         // A third session finds nothing new.
         let third = try world.session(meter, device: BLEWorld.meter)
-        #expect(third.report.racpResult == "no records found" && third.report.failure == nil && third.report.measurements == 0)
+        #expect(
+            third.report.racpResult == "no records found" && third.report.failure == nil
+                && third.report.measurements == 0)
         #expect(meter.racpRequests.last == [0x01, 0x03, 0x01, 0xF5, 0x01])
         #expect(try world.readings(.glucose).count == 500)
         #expect(try world.database.bleSyncState(device: BLEWorld.meter).sessions == 3)
@@ -149,11 +157,13 @@ struct SessionTests {
     func disconnectBeforeContext() throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [
-            GATTBytes.glucoseRecord(1, mgdL: 100), GATTBytes.glucoseRecord(2, mgdL: 180, meal: 2), GATTBytes.glucoseRecord(3, mgdL: 95),
+            GATTBytes.glucoseRecord(1, mgdL: 100), GATTBytes.glucoseRecord(2, mgdL: 180, meal: 2),
+            GATTBytes.glucoseRecord(3, mgdL: 95),
         ])
         meter.disconnectBeforeContextOf = 2
         let first = try world.session(meter, device: BLEWorld.meter)
-        #expect(first.report.failure == "the device disconnected after 2 records; the next session resumes from sequence 2")
+        #expect(
+            first.report.failure == "the device disconnected after 2 records; the next session resumes from sequence 2")
         #expect(try world.database.bleSyncState(device: BLEWorld.meter).lastGlucoseSeq == 1)
 
         meter.disconnectBeforeContextOf = nil
@@ -181,7 +191,9 @@ struct SessionTests {
         #expect(cccdWrites.count == 6)
     }
 
-    @Test("Insufficient Authentication is answered by raising the security level and retrying once", arguments: [UInt8(0x05), 0x0F])
+    @Test(
+        "Insufficient Authentication is answered by raising the security level and retrying once",
+        arguments: [UInt8(0x05), 0x0F])
     func securityRetry(code: UInt8) throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
@@ -193,7 +205,9 @@ struct SessionTests {
         #expect(summary.readingsStored == 1)
     }
 
-    @Test("A device that still refuses after the security level is raised ends the session with the error, without looping")
+    @Test(
+        "A device that still refuses after the security level is raised ends the session with the error, without looping"
+    )
     func securityRefused() throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
@@ -223,8 +237,10 @@ struct SessionTests {
     @Test(
         "Each RACP response code other than success and no records ends the download with its name",
         arguments: [
-            (UInt8(2), "op code not supported"), (3, "invalid operator"), (4, "operator not supported"), (5, "invalid operand"),
-            (7, "abort unsuccessful"), (8, "procedure not completed"), (9, "operand not supported"), (0x42, "response code 66"),
+            (UInt8(2), "op code not supported"), (3, "invalid operator"), (4, "operator not supported"),
+            (5, "invalid operand"),
+            (7, "abort unsuccessful"), (8, "procedure not completed"), (9, "operand not supported"),
+            (0x42, "response code 66"),
         ])
     func racpResponseCodes(code: UInt8, name: String) throws {
         let world = try BLEWorld()
@@ -243,10 +259,13 @@ struct SessionTests {
         let meter = SimulatedPeripheral.meter(records: [GATTBytes.glucoseRecord(1, mgdL: 100)])
         meter.racpWriteErrors = [0x81]
         let summary = try world.session(meter, device: BLEWorld.meter)
-        #expect(summary.report.failure?.contains("Client Characteristic Configuration Descriptor Improperly Configured (0x81)") == true)
+        #expect(
+            summary.report.failure?.contains(
+                "Client Characteristic Configuration Descriptor Improperly Configured (0x81)") == true)
     }
 
-    @Test("Junk PDUs (unknown opcodes, values without a handle, stray responses) are ignored and the transfer completes")
+    @Test(
+        "Junk PDUs (unknown opcodes, values without a handle, stray responses) are ignored and the transfer completes")
     func junkIgnored() throws {
         let world = try BLEWorld()
         let meter = SimulatedPeripheral.meter(records: (1...3).map { GATTBytes.glucoseRecord($0, mgdL: 110) })
@@ -330,7 +349,8 @@ struct SessionTests {
         let world = try BLEWorld()
         let nanSystolic = [0x00] + [0xFF, 0x07] + GATTBytes.sfloat(80, 0) + GATTBytes.sfloat(100, 0)
         let nanMAP = [0x00] + GATTBytes.sfloat(120, 0) + GATTBytes.sfloat(80, 0) + [0xFF, 0x07]
-        let highExponent = [0x00] + [0xFE, 0x17] + GATTBytes.sfloat(80, 0) + GATTBytes.sfloat(100, 0)  // 20460, not +INF
+        // 0x17FE is 20460, not +INF.
+        let highExponent = [0x00] + [0xFE, 0x17] + GATTBytes.sfloat(80, 0) + GATTBytes.sfloat(100, 0)
         let cuff = SimulatedPeripheral.cuff(measurements: [nanSystolic, nanMAP, highExponent])
         let summary = try world.session(cuff, device: BLEWorld.cuff)
         #expect(cuff.confirmations == 3)
@@ -361,14 +381,17 @@ struct SessionTests {
         for (device, characteristic, value) in published {
             _ = try bridge.pipeline.ingest(
                 RawInput(
-                    source: "mqtt:ccm/v1/gatt/\(device)/\(characteristic)", format: .gatt(characteristic: characteristic, device: device),
+                    source: "mqtt:ccm/v1/gatt/\(device)/\(characteristic)",
+                    format: .gatt(characteristic: characteristic, device: device),
                     payload: Data(hexString(value).utf8)))
         }
         for kind in [ReadingKind.glucose, .bloodPressure] {
             let fromBLE = try ble.readings(kind), fromBridge = try bridge.readings(kind)
             #expect(fromBLE.count == fromBridge.count && !fromBLE.isEmpty)
             for (a, b) in zip(fromBLE, fromBridge) {
-                #expect(a.values == b.values && a.measuredAt == b.measuredAt && a.sequence == b.sequence && a.meal == b.meal)
+                #expect(
+                    a.values == b.values && a.measuredAt == b.measuredAt && a.sequence == b.sequence && a.meal == b.meal
+                )
                 #expect(a.originalUnit == b.originalUnit && a.originalValues == b.originalValues)
             }
         }
@@ -386,7 +409,9 @@ struct ScriptedPeerTests {
         for pdu in pdus { _ = pdu.withUnsafeBytes { send(fds[1], $0.baseAddress, $0.count, 0) } }
         shutdown(fds[1], Int32(SHUT_WR))
         let client = ATTClient(bearer: ATTBearer(fd: fds[0]) {}, timeout: .milliseconds(200))
-        return HealthSession(client: client, options: .init(idle: .milliseconds(50), procedureTimeout: .milliseconds(200))) { _ in }.run()
+        return HealthSession(
+            client: client, options: .init(idle: .milliseconds(50), procedureTimeout: .milliseconds(200))
+        ) { _ in }.run()
     }
 
     @Test("A characteristic whose value handle is 0xFFFF, outside its service, is reported, not a crash (fuzzer find)")
@@ -399,7 +424,8 @@ struct ScriptedPeerTests {
         ])
         #expect(
             report.failure
-                == "malformed ATT PDU: characteristic declaration at 0x0002 puts its value at 0xFFFF, outside its service (to 0x000C)")
+                == "malformed ATT PDU: characteristic declaration at 0x0002 puts its value at 0xFFFF, outside its service (to 0x000C)"
+        )
     }
 
     @Test("A peer that ends the stream in the middle of discovery is a disconnect")

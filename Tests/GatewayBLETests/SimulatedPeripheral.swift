@@ -112,7 +112,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
         measurements: [[UInt8]], clockWritable: Bool = true, clock: [UInt8] = [UInt8](repeating: 0, count: 10)
     ) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
-            Service(uuid: 0x1800, characteristics: [Characteristic(uuid: 0x2A00, properties: 0x02, value: Array("Cuff".utf8))]),
+            Service(
+                uuid: 0x1800,
+                characteristics: [Characteristic(uuid: 0x2A00, properties: 0x02, value: Array("Cuff".utf8))]),
             Service(
                 uuid: 0x1810,
                 characteristics: [
@@ -120,7 +122,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
                     Characteristic(uuid: 0x2A36, properties: 0x10),
                     Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
                 ]),
-            Service(uuid: 0x1805, characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: clock)]),
+            Service(
+                uuid: 0x1805,
+                characteristics: [Characteristic(uuid: 0x2A2B, properties: clockWritable ? 0x1A : 0x12, value: clock)]),
         ])
         device.cuffMeasurements = measurements
         return device
@@ -134,7 +138,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
                 characteristics: [
                     Characteristic(uuid: 0x2A35, properties: 0x20),
                     Characteristic(uuid: 0x2A49, properties: 0x02, value: [0x27, 0x00]),
-                    Characteristic(uuid: 0x2A08, properties: writable ? 0x0A : 0x02, value: [UInt8](repeating: 0, count: 7)),
+                    Characteristic(
+                        uuid: 0x2A08, properties: writable ? 0x0A : 0x02, value: [UInt8](repeating: 0, count: 7)),
                 ])
         ])
         device.cuffMeasurements = measurements
@@ -151,7 +156,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
                     Characteristic(uuid: 0x2A51, properties: 0x02, value: [0x03, 0x04]),
                     Characteristic(uuid: 0x2A52, properties: 0x28),
                 ]),
-            Service(uuid: 0x180A, characteristics: [Characteristic(uuid: 0x2A29, properties: 0x02, value: Array("Meter".utf8))]),
+            Service(
+                uuid: 0x180A,
+                characteristics: [Characteristic(uuid: 0x2A29, properties: 0x02, value: Array("Meter".utf8))]),
         ])
         device.glucoseRecords = records
         return device
@@ -185,7 +192,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
 
     /// A pulse oximeter: stored spot-checks behind its RACP, then live spot-checks (indicated)
     /// and continuous measurements (notified), then it disconnects.
-    static func oximeter(stored: [[UInt8]] = [], spotChecks: [[UInt8]] = [], continuous: [[UInt8]] = []) -> SimulatedPeripheral {
+    static func oximeter(
+        stored: [[UInt8]] = [], spotChecks: [[UInt8]] = [], continuous: [[UInt8]] = []
+    ) -> SimulatedPeripheral {
         let device = SimulatedPeripheral(services: [
             Service(
                 uuid: 0x1822,
@@ -255,9 +264,13 @@ final class SimulatedPeripheral: @unchecked Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
-        guard bound == 0, Glibc.listen(listener, 1) == 0 else { throw SupportError(description: "cannot listen on \(path)") }
+        guard bound == 0, Glibc.listen(listener, 1) == 0 else {
+            throw SupportError(description: "cannot listen on \(path)")
+        }
         done.store(false, ordering: .sequentiallyConsistent)
         Thread.detachNewThread { [self] in
             let accepted = accept(listener, nil, nil)
@@ -287,12 +300,17 @@ final class SimulatedPeripheral: @unchecked Sendable {
             for characteristic in service.characteristics {
                 let valueHandle = handle + 1
                 attributes.append(
-                    Attribute(handle: handle, type: 0x2803, value: [characteristic.properties] + le(valueHandle) + le(characteristic.uuid)))
+                    Attribute(
+                        handle: handle, type: 0x2803,
+                        value: [characteristic.properties] + le(valueHandle) + le(characteristic.uuid)))
                 attributes.append(
-                    Attribute(handle: valueHandle, type: characteristic.uuid, value: characteristic.value, owner: characteristic.uuid))
+                    Attribute(
+                        handle: valueHandle, type: characteristic.uuid, value: characteristic.value,
+                        owner: characteristic.uuid))
                 handle += 2
                 if characteristic.hasCCCD {
-                    attributes.append(Attribute(handle: handle, type: 0x2902, value: [0, 0], owner: characteristic.uuid))
+                    attributes.append(
+                        Attribute(handle: handle, type: 0x2902, value: [0, 0], owner: characteristic.uuid))
                     handle += 1
                 }
             }
@@ -344,7 +362,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
         case 0x08:
             let start = u16(p, 0), end = u16(p, 2)
             var entries: [UInt8] = []
-            for attribute in attributes where attribute.type == 0x2803 && attribute.handle >= start && attribute.handle <= end {
+            for attribute in attributes
+            where attribute.type == 0x2803 && attribute.handle >= start && attribute.handle <= end {
                 entries += le(attribute.handle) + attribute.value
                 if entries.count + 7 > 22 { break }
             }
@@ -359,7 +378,9 @@ final class SimulatedPeripheral: @unchecked Sendable {
             send(entries.isEmpty ? error(0x04, start, 0x0A) : [0x05, 1] + entries)
         case 0x0A:
             let handle = u16(p, 0)
-            guard let attribute = attributes.first(where: { $0.handle == handle }) else { return send(error(0x0A, handle, 0x01)) }
+            guard let attribute = attributes.first(where: { $0.handle == handle }) else {
+                return send(error(0x0A, handle, 0x01))
+            }
             send([0x0B] + attribute.value)
         case 0x12:
             return write(u16(p, 0), Array(p.dropFirst(2)))
@@ -482,7 +503,8 @@ final class SimulatedPeripheral: @unchecked Sendable {
     /// Sends ``pushed``: indicated (each after the previous confirmation) or notified, as the
     /// characteristic's properties say; then disconnects.
     private func push() -> Bool {
-        let properties = Dictionary(services.flatMap(\.characteristics).map { ($0.uuid, $0.properties) }, uniquingKeysWith: { a, _ in a })
+        let properties = Dictionary(
+            services.flatMap(\.characteristics).map { ($0.uuid, $0.properties) }, uniquingKeysWith: { a, _ in a })
         for (uuid, value) in pushed {
             if let limit = disconnectAfterRecords, sentInConnection >= limit { return false }
             if (properties[uuid] ?? 0) & 0x20 != 0 {
@@ -537,8 +559,12 @@ final class SimulatedPeripheral: @unchecked Sendable {
         pdu.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == pdu.count
     }
 
-    private func error(_ request: UInt8, _ handle: UInt16, _ code: UInt8) -> [UInt8] { [0x01, request] + le(handle) + [code] }
+    private func error(_ request: UInt8, _ handle: UInt16, _ code: UInt8) -> [UInt8] {
+        [0x01, request] + le(handle) + [code]
+    }
 }
 
 func le(_ value: UInt16) -> [UInt8] { [UInt8(value & 0xFF), UInt8(value >> 8)] }
-func u16(_ bytes: [UInt8], _ at: Int) -> UInt16 { at + 1 < bytes.count ? UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 : 0 }
+func u16(_ bytes: [UInt8], _ at: Int) -> UInt16 {
+    at + 1 < bytes.count ? UInt16(bytes[at]) | UInt16(bytes[at + 1]) << 8 : 0
+}

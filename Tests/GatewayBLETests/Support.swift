@@ -24,10 +24,14 @@ struct BLEWorld {
     init() throws {
         database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
         pipeline = Pipeline(
-            database: database, templates: CarePlanTemplates(["glucose": Self.glucoseTemplate, "bp": Self.bpTemplate]), timeZone: Self.zone)
-        try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
-        try pipeline.addDevice(Device(id: Self.cuff, kind: .bloodPressureMonitor, bleAddress: Self.cuff, patientID: "P1"), by: "test")
-        try pipeline.addDevice(Device(id: Self.meter, kind: .glucometer, bleAddress: Self.meter, patientID: "P1"), by: "test")
+            database: database, templates: CarePlanTemplates(["glucose": Self.glucoseTemplate, "bp": Self.bpTemplate]),
+            timeZone: Self.zone)
+        try database.addPatient(
+            Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
+        try pipeline.addDevice(
+            Device(id: Self.cuff, kind: .bloodPressureMonitor, bleAddress: Self.cuff, patientID: "P1"), by: "test")
+        try pipeline.addDevice(
+            Device(id: Self.meter, kind: .glucometer, bleAddress: Self.meter, patientID: "P1"), by: "test")
         sync = BLESync(pipeline: pipeline, logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() })
         sync.idle = .milliseconds(500)
         sync.timeout = .seconds(5)
@@ -38,12 +42,15 @@ struct BLEWorld {
         name: "glucose", description: "", goals: [:],
         rules: [
             TemplateRule(
-                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil,
+                id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above,
+                meals: nil,
                 unit: .milligramsPerDeciliter,
-                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test",
+                parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false,
+                source: "test",
                 title: "Glucose high"),
             TemplateRule(
-                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil,
+                id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below,
+                meals: nil,
                 unit: .milligramsPerDeciliter,
                 parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test",
                 title: "Glucose low"),
@@ -55,20 +62,28 @@ struct BLEWorld {
         name: "bp", description: "", goals: [:],
         rules: [
             TemplateRule(
-                id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic, .diastolic], direction: .above, meals: nil,
+                id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic, .diastolic],
+                direction: .above, meals: nil,
                 unit: .mmHg,
                 parameters: [
-                    ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180, ParameterKey(.warning, .diastolic): 100,
+                    ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180,
+                    ParameterKey(.warning, .diastolic): 100,
                     ParameterKey(.urgent, .diastolic): 120,
                 ], limitIsGoal: false, source: "test", title: "Blood pressure high"),
             TemplateRule(
-                id: "systolic-7d-average", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
-                unit: .mmHg, parameters: [ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3],
+                id: "systolic-7d-average", type: .average, kind: .bloodPressure, quantities: [.systolic],
+                direction: .above, meals: nil,
+                unit: .mmHg,
+                parameters: [
+                    ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3,
+                ],
                 limitIsGoal: false, source: "test", title: "Systolic 7-day average above goal"),
             TemplateRule(
-                id: "irregular-pulse", type: .irregularPulse, kind: .bloodPressure, quantities: [], direction: .above, meals: nil,
+                id: "irregular-pulse", type: .irregularPulse, kind: .bloodPressure, quantities: [], direction: .above,
+                meals: nil,
                 unit: nil,
-                parameters: [ParameterKey(.n): 2, ParameterKey(.m): 3], limitIsGoal: false, source: "test", title: "Irregular pulse"),
+                parameters: [ParameterKey(.n): 2, ParameterKey(.m): 3], limitIsGoal: false, source: "test",
+                title: "Irregular pulse"),
         ])
 
     /// One session of `device` against the simulated peripheral, waiting for it to end.
@@ -79,7 +94,9 @@ struct BLEWorld {
     }
 
     func readings(_ kind: ReadingKind) throws -> [StoredReading] {
-        try database.readings(patient: "P1", kind: kind).sorted { ($0.sequence ?? 0, $0.id) < ($1.sequence ?? 0, $1.id) }
+        try database.readings(patient: "P1", kind: kind).sorted {
+            ($0.sequence ?? 0, $0.id) < ($1.sequence ?? 0, $1.id)
+        }
     }
 }
 
@@ -91,13 +108,16 @@ enum GATTBytes {
         le(UInt16((exponent & 0xF) << 12 | (mantissa & 0xFFF)))
     }
 
-    static func dateTime(_ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int = 0) -> [UInt8] {
+    static func dateTime(
+        _ year: Int, _ month: Int, _ day: Int, _ hour: Int, _ minute: Int, _ second: Int = 0
+    ) -> [UInt8] {
         le(UInt16(year)) + [UInt8(month), UInt8(day), UInt8(hour), UInt8(minute), UInt8(second)]
     }
 
     /// Blood Pressure Measurement in mmHg with a time stamp and pulse.
     static func bloodPressure(_ systolic: Int, _ diastolic: Int, pulse: Int, at time: [UInt8]) -> [UInt8] {
-        [0x06] + sfloat(systolic, 0) + sfloat(diastolic, 0) + sfloat((systolic + 2 * diastolic) / 3, 0) + time + sfloat(pulse, 0)
+        [0x06] + sfloat(systolic, 0) + sfloat(diastolic, 0) + sfloat((systolic + 2 * diastolic) / 3, 0) + time
+            + sfloat(pulse, 0)
     }
 
     /// A stored glucose record in mg/dL (kg/L on the wire), with a context carrying the meal

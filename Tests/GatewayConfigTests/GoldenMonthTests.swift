@@ -25,10 +25,13 @@ struct GoldenMonthTests {
         let directory = TemporaryDirectory()
         let database = try GatewayDatabase(path: directory.path + "/gateway.sqlite", mode: .create)
         let logPath = directory.path + "/alerts.log"
-        let log = AlertLogOutbox(database: database, log: AlertLogFile(path: logPath, format: .text)) { Issue.record("\($0)") }
+        let log = AlertLogOutbox(database: database, log: AlertLogFile(path: logPath, format: .text)) {
+            Issue.record("\($0)")
+        }
         let clock = Clock()
         let pipeline = Pipeline(
-            database: database, templates: CarePlanTemplates(try CarePlanLibrary.load(directory: templatesDirectory).templates), sink: log,
+            database: database,
+            templates: CarePlanTemplates(try CarePlanLibrary.load(directory: templatesDirectory).templates), sink: log,
             clock: { clock.now })
         let start = RFC3339.parse("2026-03-01T00:00:00-06:00")!
         let setup: [(patient: String, templates: [String], devices: [(String, DeviceKind, String?)])] = [
@@ -42,7 +45,8 @@ struct GoldenMonthTests {
             ("C1", ["copd"], [("hub2-oximeter", .pulseOximeter, "hub2")]),
         ]
         for (patient, templates, devices) in setup {
-            try database.addPatient(Patient(id: patient, name: "Golden \(patient)", timeZone: "America/Chicago"), by: "test")
+            try database.addPatient(
+                Patient(id: patient, name: "Golden \(patient)", timeZone: "America/Chicago"), by: "test")
             for (id, kind, hub) in devices {
                 try pipeline.addDevice(Device(id: id, kind: kind, patientID: patient, hubID: hub), by: "test")
             }
@@ -64,7 +68,8 @@ struct GoldenMonthTests {
                 clock.date.withLock { $0 = received }
                 let outcomes = try pipeline.ingest(
                     RawInput(
-                        source: "golden", hubID: readings[next].1.contains("hub2-") ? "hub2" : nil, payload: Data(readings[next].1.utf8),
+                        source: "golden", hubID: readings[next].1.contains("hub2-") ? "hub2" : nil,
+                        payload: Data(readings[next].1.utf8),
                         receivedAt: received))
                 accepted += outcomes.filter { $0.status == .accepted }.count
                 next += 1

@@ -14,7 +14,9 @@ struct TemplateTests {
     func present() {
         #expect(Self.names == ["copd", "diabetes-insulin", "diabetes-t2", "heart-failure", "hypertension"])
         for template in Self.library.templates.values {
-            for rule in template.rules { #expect(rule.source.count > 20, "\(template.name) \(rule.id) needs a real source") }
+            for rule in template.rules {
+                #expect(rule.source.count > 20, "\(template.name) \(rule.id) needs a real source")
+            }
         }
     }
 
@@ -36,7 +38,10 @@ struct TemplateTests {
                 return Evaluator.evaluate(plan, kind: rule.rule.kind, reading: reading, history: history)
                     .first { $0.ruleID == rule.id }.map(\.level)
             }
-            func check(_ actual: AlertLevel??, _ expected: AlertLevel?, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            func check(
+                _ actual: AlertLevel??, _ expected: AlertLevel?, _ what: String,
+                sourceLocation: SourceLocation = #_sourceLocation
+            ) {
                 #expect(
                     actual == .some(expected),
                     "\(name) \(rule.id) \(what): \(actual.map(Self.levelName) ?? "no finding"), expected \(Self.levelName(expected))",
@@ -48,7 +53,9 @@ struct TemplateTests {
                 for quantity in rule.rule.quantities {
                     // The rule's other quantities sit on their own first limit: in range.
                     var neutral: [Quantity: Double] = [:]
-                    for other in rule.rule.quantities where other != quantity { neutral[other] = rule.warning(other) ?? rule.urgent(other) }
+                    for other in rule.rule.quantities where other != quantity {
+                        neutral[other] = rule.warning(other) ?? rule.urgent(other)
+                    }
                     let eps = Self.step(rule, quantity) * sign
                     func with(_ v: Double) -> [Quantity: Double] { neutral.merging([quantity: v]) { $1 } }
                     if let warning = rule.warning(quantity) {
@@ -57,7 +64,9 @@ struct TemplateTests {
                         check(evaluate(with(warning + eps)), .warning, "\(quantity.rawValue) just past warning")
                     }
                     if let urgent = rule.urgent(quantity) {
-                        check(evaluate(with(urgent)), rule.warning(quantity) == nil ? nil : .warning, "\(quantity.rawValue) at urgent")
+                        check(
+                            evaluate(with(urgent)), rule.warning(quantity) == nil ? nil : .warning,
+                            "\(quantity.rawValue) at urgent")
                         check(evaluate(with(urgent + eps)), .urgent, "\(quantity.rawValue) just past urgent")
                     }
                 }
@@ -71,12 +80,17 @@ struct TemplateTests {
                     (rule.urgent(), .urgent, rule.warning() == nil ? nil : .warning),
                 ] {
                     guard let limit else { continue }
-                    check(evaluate([quantity: base + limit - eps], history: earlier), below, "rise just under \(level.rawValue)")
-                    check(evaluate([quantity: base + limit], history: earlier), level, "rise of exactly \(level.rawValue)")
+                    check(
+                        evaluate([quantity: base + limit - eps], history: earlier), below,
+                        "rise just under \(level.rawValue)")
+                    check(
+                        evaluate([quantity: base + limit], history: earlier), level, "rise of exactly \(level.rawValue)"
+                    )
                 }
                 // The same rise, but the earlier reading lies outside the window: nothing to compare.
                 let outside = [Observation(at: Self.t0.addingTimeInterval(-rule.window - 60), values: [quantity: base])]
-                #expect(evaluate([quantity: base + 100], history: outside) == nil, "\(name) \(rule.id) outside its window")
+                #expect(
+                    evaluate([quantity: base + 100], history: outside) == nil, "\(name) \(rule.id) outside its window")
             case .nOfM:
                 let quantity = rule.rule.quantity!
                 let limit = rule.limit!
@@ -84,10 +98,13 @@ struct TemplateTests {
                 // n - 1 of the earlier m - 1 readings beyond the limit, the rest on it.
                 let history = (0..<(rule.m - 1)).map { i in
                     Observation(
-                        at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600), values: [quantity: i < rule.n - 1 ? limit + eps : limit],
+                        at: Self.t0.addingTimeInterval(Double(i - rule.m) * 3600),
+                        values: [quantity: i < rule.n - 1 ? limit + eps : limit],
                         meal: meal)
                 }
-                check(evaluate([quantity: limit], history: history), nil, "\(rule.n - 1) of \(rule.m) beyond, the last on the limit")
+                check(
+                    evaluate([quantity: limit], history: history), nil,
+                    "\(rule.n - 1) of \(rule.m) beyond, the last on the limit")
                 check(evaluate([quantity: limit + eps], history: history), rule.level, "\(rule.n) of \(rule.m) beyond")
             case .average:
                 let quantity = rule.rule.quantity!
@@ -98,7 +115,9 @@ struct TemplateTests {
                 }
                 check(evaluate([quantity: limit], history: history), nil, "average on the limit")
                 check(evaluate([quantity: limit + eps], history: history), rule.level, "average just past the limit")
-                check(evaluate([quantity: limit + 50 * eps], history: []), rule.minReadings > 1 ? nil : rule.level, "too few readings")
+                check(
+                    evaluate([quantity: limit + 50 * eps], history: []), rule.minReadings > 1 ? nil : rule.level,
+                    "too few readings")
             case .irregularPulse:
                 // n - 1 of the earlier m - 1 readings flagged, then one more.
                 let values: [Quantity: Double] = [.systolic: 120, .diastolic: 80]
@@ -109,7 +128,8 @@ struct TemplateTests {
                 }
                 func flagged(_ flags: Set<ReadingFlag>) -> AlertLevel?? {
                     Evaluator.evaluate(
-                        plan, kind: .bloodPressure, reading: Observation(at: Self.t0, values: values, flags: flags), history: history
+                        plan, kind: .bloodPressure, reading: Observation(at: Self.t0, values: values, flags: flags),
+                        history: history
                     )
                     .first { $0.ruleID == rule.id }.map(\.level)
                 }
@@ -117,10 +137,16 @@ struct TemplateTests {
                 check(flagged([.irregularPulse]), rule.level, "\(rule.n) of \(rule.m) with irregular pulse")
             case .stale:
                 let since = Self.t0
-                let at = Evaluator.stale(plan, lastReadingAt: [:], planSince: since, now: since.addingTimeInterval(rule.after))
-                check(at.first { $0.ruleID == rule.id }.map(\.level), nil, "exactly \(DurationText.format(rule.after)) without data")
-                let past = Evaluator.stale(plan, lastReadingAt: [:], planSince: since, now: since.addingTimeInterval(rule.after + 1))
-                check(past.first { $0.ruleID == rule.id }.map(\.level), rule.level, "a second past \(DurationText.format(rule.after))")
+                let at = Evaluator.stale(
+                    plan, lastReadingAt: [:], planSince: since, now: since.addingTimeInterval(rule.after))
+                check(
+                    at.first { $0.ruleID == rule.id }.map(\.level), nil,
+                    "exactly \(DurationText.format(rule.after)) without data")
+                let past = Evaluator.stale(
+                    plan, lastReadingAt: [:], planSince: since, now: since.addingTimeInterval(rule.after + 1))
+                check(
+                    past.first { $0.ruleID == rule.id }.map(\.level), rule.level,
+                    "a second past \(DurationText.format(rule.after))")
             }
         }
     }
@@ -185,7 +211,10 @@ struct TemplateTests {
                 "quantity: systolic", "quantity: pressure",
                 "t.yaml: rules.r.quantity: unknown quantity \"pressure\"; use one of systolic, diastolic, map, pulse, glucose, weight, spo2, temperature"
             ),
-            ("template: t", "template: other", "t.yaml: template: \"other\" differs from the file name; name the file other.yaml"),
+            (
+                "template: t", "template: other",
+                "t.yaml: template: \"other\" differs from the file name; name the file other.yaml"
+            ),
         ])
     func mistakes(find: String, replace: String, message: String) {
         let text = Self.minimal.replacingOccurrences(of: find, with: replace)

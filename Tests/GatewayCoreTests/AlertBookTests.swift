@@ -7,9 +7,12 @@ import Testing
 struct AlertBookTests {
     let t0 = Date(timeIntervalSince1970: 1_790_000_000)
 
-    func out(_ level: AlertLevel, _ value: String = "182 mmHg", reading: Int64 = 1, resolveAfter: Double = 3600) -> Finding {
+    func out(
+        _ level: AlertLevel, _ value: String = "182 mmHg", reading: Int64 = 1, resolveAfter: Double = 3600
+    ) -> Finding {
         Finding(
-            ruleID: "sbp", title: "Systolic high", level: level, value: value, threshold: "> 180 mmHg", readingID: reading,
+            ruleID: "sbp", title: "Systolic high", level: level, value: value, threshold: "> 180 mmHg",
+            readingID: reading,
             resolveAfter: resolveAfter)
     }
 
@@ -19,11 +22,14 @@ struct AlertBookTests {
             resolveAfter: resolveAfter)
     }
 
-    func alert(_ level: AlertLevel = .warning, state: AlertState = .open, lastSeenAt: Date? = nil, inRangeSince: Date? = nil) -> StoredAlert
-    {
+    func alert(
+        _ level: AlertLevel = .warning, state: AlertState = .open, lastSeenAt: Date? = nil, inRangeSince: Date? = nil
+    ) -> StoredAlert {
         StoredAlert(
-            id: 7, patientID: "P1", ruleID: "sbp", title: "Systolic high", level: level, state: state, openedAt: t0, updatedAt: t0,
-            firstValue: "182 mmHg", lastValue: "182 mmHg", threshold: "> 180 mmHg", lastReadingID: 1, lastSeenAt: lastSeenAt ?? t0,
+            id: 7, patientID: "P1", ruleID: "sbp", title: "Systolic high", level: level, state: state, openedAt: t0,
+            updatedAt: t0,
+            firstValue: "182 mmHg", lastValue: "182 mmHg", threshold: "> 180 mmHg", lastReadingID: 1,
+            lastSeenAt: lastSeenAt ?? t0,
             inRangeSince: inRangeSince, resolveAfter: 3600, silencedLevel: state == .open ? nil : level)
     }
 
@@ -39,10 +45,13 @@ struct AlertBookTests {
     func repeatAndEscalate() throws {
         guard
             case .repeated(let quiet, let none) = AlertBook.step(
-                out(.warning, "185 mmHg", reading: 2), existing: alert(), seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
+                out(.warning, "185 mmHg", reading: 2), existing: alert(), seenAt: t0 + 60, now: t0 + 60,
+                fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(none == nil)
-        #expect(quiet.count == 2 && quiet.lastValue == "185 mmHg" && quiet.lastReadingID == 2 && quiet.lastSeenAt == t0 + 60)
+        #expect(
+            quiet.count == 2 && quiet.lastValue == "185 mmHg" && quiet.lastReadingID == 2 && quiet.lastSeenAt == t0 + 60
+        )
 
         let acknowledged = AlertBook.acknowledged(alert(), by: "nurse", minutes: 5, note: nil, at: t0).alert
         guard
@@ -57,9 +66,12 @@ struct AlertBookTests {
     func lateReading() {
         guard
             case .repeated(let alert, _) = AlertBook.step(
-                out(.warning, "190 mmHg", reading: 5), existing: alert(lastSeenAt: t0 + 600), seenAt: t0, now: t0 + 700, fromTimer: false)
+                out(.warning, "190 mmHg", reading: 5), existing: alert(lastSeenAt: t0 + 600), seenAt: t0, now: t0 + 700,
+                fromTimer: false)
         else { Issue.record("not a repeat"); return }
-        #expect(alert.count == 2 && alert.lastValue == "182 mmHg" && alert.lastReadingID == 1 && alert.lastSeenAt == t0 + 600)
+        #expect(
+            alert.count == 2 && alert.lastValue == "182 mmHg" && alert.lastReadingID == 1
+                && alert.lastSeenAt == t0 + 600)
     }
 
     @Test("A snooze that ran out is announced again by the next reading out of range, not before")
@@ -67,7 +79,8 @@ struct AlertBookTests {
         var snoozed = AlertBook.snoozed(alert(), until: t0 + 3600, by: "nurse", at: t0).alert
         #expect(snoozed.state == .snoozed && snoozed.silencedLevel == .warning)
         guard
-            case .repeated(_, let early) = AlertBook.step(out(.warning), existing: snoozed, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
+            case .repeated(_, let early) = AlertBook.step(
+                out(.warning), existing: snoozed, seenAt: t0 + 60, now: t0 + 60, fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(early == nil)
         snoozed.count = 1
@@ -78,7 +91,8 @@ struct AlertBookTests {
         #expect(late?.kind == .repeated && reopened.state == .open && reopened.silencedLevel == nil)
     }
 
-    @Test("Back in range: the period starts at the earliest such reading by device time and resolves after resolve_after")
+    @Test(
+        "Back in range: the period starts at the earliest such reading by device time and resolves after resolve_after")
     func inRangePeriod() {
         guard
             case .inRange(let first, true, false) = AlertBook.step(
@@ -98,7 +112,9 @@ struct AlertBookTests {
         #expect(resolves, "3600 s in range since t0+500 have passed at t0+4100")
         // A reading measured before the last one out of range says nothing about now.
         #expect(
-            AlertBook.step(inRange(), existing: alert(lastSeenAt: t0 + 600), seenAt: t0 + 100, now: t0 + 700, fromTimer: false) == .none)
+            AlertBook.step(
+                inRange(), existing: alert(lastSeenAt: t0 + 600), seenAt: t0 + 100, now: t0 + 700, fromTimer: false)
+                == .none)
         #expect(AlertBook.autoResolveNote(earlier).hasPrefix("in range since "))
     }
 
@@ -106,17 +122,21 @@ struct AlertBookTests {
     func outEndsPeriod() {
         guard
             case .repeated(let ended, _) = AlertBook.step(
-                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 200, now: t0 + 200, fromTimer: false)
+                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 200, now: t0 + 200,
+                fromTimer: false)
         else { Issue.record("not a repeat"); return }
         #expect(ended.inRangeSince == nil)
         guard
             case .repeated(let kept, _) = AlertBook.step(
-                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 50, now: t0 + 200, fromTimer: false)
+                out(.warning), existing: alert(inRangeSince: t0 + 100), seenAt: t0 + 50, now: t0 + 200, fromTimer: false
+            )
         else { Issue.record("not a repeat"); return }
         #expect(kept.inRangeSince == t0 + 100)
     }
 
-    @Test("The timer keeps a stale alert fresh without counting a repeat; a snooze ending is announced only while out of range")
+    @Test(
+        "The timer keeps a stale alert fresh without counting a repeat; a snooze ending is announced only while out of range"
+    )
     func timer() {
         #expect(
             AlertBook.step(out(.warning, "no reading for 73h"), existing: alert(), seenAt: t0, now: t0, fromTimer: true)
@@ -135,8 +155,11 @@ struct AlertBookTests {
 
     @Test("Operator steps: acknowledge silences at the level, resolve closes")
     func operatorSteps() {
-        let (acked, event) = AlertBook.acknowledged(alert(state: .snoozed), by: "nurse", minutes: 4, note: "called", at: t0 + 10)
-        #expect(acked.state == .acknowledged && acked.silencedLevel == .warning && acked.snoozedUntil == nil && acked.ackMinutes == 4)
+        let (acked, event) = AlertBook.acknowledged(
+            alert(state: .snoozed), by: "nurse", minutes: 4, note: "called", at: t0 + 10)
+        #expect(
+            acked.state == .acknowledged && acked.silencedLevel == .warning && acked.snoozedUntil == nil
+                && acked.ackMinutes == 4)
         #expect(event.kind == .acknowledged && event.by == "nurse" && event.note == "called")
         let (resolved, closing) = AlertBook.resolved(acked, by: "auto", note: nil, at: t0 + 20)
         #expect(resolved.state == .resolved && resolved.resolvedBy == "auto" && closing.kind == .resolved)

@@ -5,7 +5,8 @@ import Testing
 /// Small templates built in code, so these tests depend on nothing but GatewayCore.
 enum Sample {
     static func threshold(
-        _ id: String, _ quantity: Quantity, _ direction: Direction, warning: Double?, urgent: Double?, unit: MeasurementUnit = .mmHg,
+        _ id: String, _ quantity: Quantity, _ direction: Direction, warning: Double?, urgent: Double?,
+        unit: MeasurementUnit = .mmHg,
         resolveAfter: Double = 0, meals: Set<MealContext>? = nil
     ) -> TemplateRule {
         var parameters: [ParameterKey: Double] = [ParameterKey(.resolveAfter): resolveAfter]
@@ -13,18 +14,22 @@ enum Sample {
         parameters[ParameterKey(.urgent)] = urgent.map { unit.convert($0, toCanonicalOf: quantity)! }
         let kind = ReadingKind.allCases.first { $0.allowedQuantities.contains(quantity) }!
         return TemplateRule(
-            id: id, type: .threshold, kind: kind, quantities: [quantity], direction: direction, meals: meals, unit: unit,
+            id: id, type: .threshold, kind: kind, quantities: [quantity], direction: direction, meals: meals,
+            unit: unit,
             parameters: parameters, limitIsGoal: false, source: "test source", title: id)
     }
 
     static func stale(_ id: String, _ kind: ReadingKind, hours: Double) -> TemplateRule {
         TemplateRule(
             id: id, type: .stale, kind: kind, quantities: [], direction: .above, meals: nil, unit: nil,
-            parameters: [ParameterKey(.after): hours * 3600, ParameterKey(.level): 0], limitIsGoal: false, source: "stale source",
+            parameters: [ParameterKey(.after): hours * 3600, ParameterKey(.level): 0], limitIsGoal: false,
+            source: "stale source",
             title: id)
     }
 
-    static func template(_ name: String, _ rules: [TemplateRule], goals: [Quantity: TemplateGoal] = [:]) -> CarePlanTemplate {
+    static func template(
+        _ name: String, _ rules: [TemplateRule], goals: [Quantity: TemplateGoal] = [:]
+    ) -> CarePlanTemplate {
         CarePlanTemplate(name: name, description: name, goals: goals, rules: rules)
     }
 
@@ -41,13 +46,15 @@ struct CarePlanTests {
             "diabetes-t2",
             [
                 Sample.stale("glucose-stale", .glucose, hours: 72),
-                Sample.threshold("glucose-high", .glucose, .above, warning: 250, urgent: 300, unit: .milligramsPerDeciliter),
+                Sample.threshold(
+                    "glucose-high", .glucose, .above, warning: 250, urgent: 300, unit: .milligramsPerDeciliter),
             ])
         let insulin = Sample.template(
             "diabetes-insulin",
             [
                 Sample.stale("glucose-stale", .glucose, hours: 24),
-                Sample.threshold("glucose-high", .glucose, .above, warning: 240, urgent: 320, unit: .milligramsPerDeciliter),
+                Sample.threshold(
+                    "glucose-high", .glucose, .above, warning: 240, urgent: 320, unit: .milligramsPerDeciliter),
             ])
         let plan = try CarePlan.compose(templates: [t2, insulin])
         let stale = try #require(plan.rules.first { $0.id == "glucose-stale" })
@@ -64,8 +71,10 @@ struct CarePlanTests {
 
     @Test("Lower limits are stricter higher")
     func belowDirection() throws {
-        let a = Sample.template("a", [Sample.threshold("spo2-low", .spo2, .below, warning: 90, urgent: 88, unit: .percent)])
-        let b = Sample.template("b", [Sample.threshold("spo2-low", .spo2, .below, warning: 92, urgent: 85, unit: .percent)])
+        let a = Sample.template(
+            "a", [Sample.threshold("spo2-low", .spo2, .below, warning: 90, urgent: 88, unit: .percent)])
+        let b = Sample.template(
+            "b", [Sample.threshold("spo2-low", .spo2, .below, warning: 92, urgent: 85, unit: .percent)])
         let rule = try #require(try CarePlan.compose(templates: [a, b]).rules.first)
         #expect(rule.warning() == 92)
         #expect(rule.urgent() == 88)
@@ -73,7 +82,8 @@ struct CarePlanTests {
 
     @Test("Overrides come last, in the rule's unit unless another is given")
     func overrides() throws {
-        let hf = Sample.template("hf", [Sample.threshold("weight-high", .weight, .above, warning: 220, urgent: 240, unit: .pound)])
+        let hf = Sample.template(
+            "hf", [Sample.threshold("weight-high", .weight, .above, warning: 220, urgent: 240, unit: .pound)])
         let plan = try CarePlan.compose(
             templates: [hf],
             overrides: [
@@ -99,8 +109,14 @@ struct CarePlanTests {
                 "systolic-high.warning", "190",
                 "rule systolic-high: warning 190 mmHg is beyond urgent 180 mmHg; a warning must come before urgent (lower than it)"
             ),
-            ("systolic-high.warning", "150 mg/dL", "systolic-high.warning: \"mg/dL\" is not a unit for systolic; use mmHg, kPa"),
-            ("systolic-high.warning", "high", "systolic-high.warning: \"high\" is not a number; write it like 180 or 180 mmHg"),
+            (
+                "systolic-high.warning", "150 mg/dL",
+                "systolic-high.warning: \"mg/dL\" is not a unit for systolic; use mmHg, kPa"
+            ),
+            (
+                "systolic-high.warning", "high",
+                "systolic-high.warning: \"high\" is not a number; write it like 180 or 180 mmHg"
+            ),
             (
                 "systolic-high.resolve_after", "soon",
                 "systolic-high.resolve_after: \"soon\" is not a duration; write it like 30m, 24h or 7d"
@@ -111,7 +127,8 @@ struct CarePlanTests {
             ),
         ])
     func mistakes(key: String, value: String, message: String) {
-        let template = Sample.template("htn", [Sample.threshold("systolic-high", .systolic, .above, warning: 160, urgent: 180)])
+        let template = Sample.template(
+            "htn", [Sample.threshold("systolic-high", .systolic, .above, warning: 160, urgent: 180)])
         #expect(throws: CarePlanError(message)) {
             try CarePlan.compose(templates: [template], overrides: [CarePlanOverride(key: key, value: value, by: "x")])
         }
@@ -129,10 +146,14 @@ struct CarePlanTests {
     @Test("A goal rule without a goal is refused; a goal override moves its limit")
     func goals() throws {
         let rule = TemplateRule(
-            id: "sys-goal", type: .nOfM, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
-            parameters: [ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0], limitIsGoal: true, source: "s", title: "t")
-        #expect(throws: CarePlanError("rule sys-goal alerts against the goal for systolic, but no template or override sets goal.systolic"))
-        {
+            id: "sys-goal", type: .nOfM, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
+            unit: .mmHg,
+            parameters: [ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0], limitIsGoal: true,
+            source: "s", title: "t")
+        #expect(
+            throws: CarePlanError(
+                "rule sys-goal alerts against the goal for systolic, but no template or override sets goal.systolic")
+        ) {
             try CarePlan.compose(templates: [Sample.template("a", [rule])])
         }
         let goal = TemplateGoal(quantity: .systolic, keep: .below, value: 130, unit: .mmHg, source: "ACC/AHA")
@@ -160,7 +181,8 @@ struct EvaluatorTests {
         var rule = Sample.threshold("bp-high", .systolic, .above, warning: nil, urgent: nil)
         rule.quantities = [.systolic, .diastolic]
         rule.parameters = [
-            ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180, ParameterKey(.warning, .diastolic): 100,
+            ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180,
+            ParameterKey(.warning, .diastolic): 100,
             ParameterKey(.urgent, .diastolic): 120,
         ]
         let p = try plan([rule])
@@ -198,16 +220,21 @@ struct EvaluatorTests {
         // Only the last five count: a sixth, older high reading does not.
         let older = [g(0, 150), g(1, 150), g(2, 150), g(3, 120), g(4, 120)]
         #expect(Evaluator.evaluate(p, kind: .glucose, reading: g(5, 120), history: older)[0].level == nil)
-        #expect(Evaluator.evaluate(p, kind: .glucose, reading: g(5, 120), history: [g(-1, 150)] + older)[0].level == nil)
-        #expect(Evaluator.evaluate(p, kind: .glucose, reading: g(5, 131), history: [g(-1, 150)] + older)[0].level == .warning)
+        #expect(
+            Evaluator.evaluate(p, kind: .glucose, reading: g(5, 120), history: [g(-1, 150)] + older)[0].level == nil)
+        #expect(
+            Evaluator.evaluate(p, kind: .glucose, reading: g(5, 131), history: [g(-1, 150)] + older)[0].level
+                == .warning)
     }
 
     @Test("Rolling average: only readings inside the window, and at least min_readings of them")
     func average() throws {
         let rule = TemplateRule(
-            id: "avg", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
+            id: "avg", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
+            unit: .mmHg,
             parameters: [
-                ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3, ParameterKey(.level): 0,
+                ParameterKey(.limit): 130, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3,
+                ParameterKey(.level): 0,
             ],
             limitIsGoal: false, source: "s", title: "t")
         let p = try plan([rule])
@@ -219,13 +246,15 @@ struct EvaluatorTests {
         let above = Evaluator.evaluate(p, kind: .bloodPressure, reading: bp(0, 130), history: history)[0]
         #expect(above.level == .warning)
         #expect(above.value == "average 130.3 mmHg of 3")
-        #expect(Evaluator.evaluate(p, kind: .bloodPressure, reading: bp(0, 190), history: [bp(-24, 131)])[0].level == nil)
+        #expect(
+            Evaluator.evaluate(p, kind: .bloodPressure, reading: bp(0, 190), history: [bp(-24, 131)])[0].level == nil)
     }
 
     @Test("Change: the rise over the lowest value in the window, at least the amount")
     func change() throws {
         let rule = TemplateRule(
-            id: "gain", type: .change, kind: .weight, quantities: [.weight], direction: .above, meals: nil, unit: .pound,
+            id: "gain", type: .change, kind: .weight, quantities: [.weight], direction: .above, meals: nil,
+            unit: .pound,
             parameters: [
                 ParameterKey(.warning): Normalizer.trimConversionNoise(2 * 0.45359237),
                 ParameterKey(.urgent): Normalizer.trimConversionNoise(3 * 0.45359237), ParameterKey(.window): 86_400,
@@ -256,7 +285,9 @@ struct EvaluatorTests {
         #expect(out.level == .warning)
         #expect(out.value == "no glucose reading for 72h")
         #expect(
-            Evaluator.stale(p, lastReadingAt: [.glucose: Sample.at(hours: 10)], planSince: since, now: Sample.at(hours: 82))[0].level == nil
+            Evaluator.stale(
+                p, lastReadingAt: [.glucose: Sample.at(hours: 10)], planSince: since, now: Sample.at(hours: 82))[0]
+                .level == nil
         )
         // Any new reading of the kind ends it.
         let reading = Observation(at: Sample.at(hours: 90), values: [.glucose: 100])
@@ -267,8 +298,10 @@ struct EvaluatorTests {
 @Suite("Alert log lines")
 struct AlertLogLineTests {
     static let event = AlertEvent(
-        at: RFC3339.parse("2026-03-04T13:42:10Z")!, kind: .acknowledged, alertID: 7, level: .urgent, patientID: "P1", rule: "bp-high",
-        title: "Blood pressure high", value: "182/121 mmHg", threshold: "systolic > 180 mmHg, diastolic > 120 mmHg", by: "nurse.kim",
+        at: RFC3339.parse("2026-03-04T13:42:10Z")!, kind: .acknowledged, alertID: 7, level: .urgent, patientID: "P1",
+        rule: "bp-high",
+        title: "Blood pressure high", value: "182/121 mmHg", threshold: "systolic > 180 mmHg, diastolic > 120 mmHg",
+        by: "nurse.kim",
         note: "called \"back\" = ok")
 
     @Test("Text lines carry time, level, event, ids, value and threshold, and parse back")

@@ -46,7 +46,8 @@ struct ClockAndIdentityTests {
     {
         let values: [Quantity: Double] = kind == .glucose ? [.glucose: 100] : [.systolic: 120, .diastolic: 80]
         let input = ReadingInput(
-            device: "a4-c1-38-12-34-56", kind: kind, unit: kind == .glucose ? .milligramsPerDeciliter : .mmHg, values: values,
+            device: "a4-c1-38-12-34-56", kind: kind, unit: kind == .glucose ? .milligramsPerDeciliter : .mmHg,
+            values: values,
             measuredAt: measuredAt.flatMap(RFC3339.parse), sequence: seq, messageID: id)
         return try Normalizer.normalize(input, receivedAt: received).get()
     }
@@ -98,10 +99,14 @@ struct ClockAndIdentityTests {
         #expect(
             try normalize(measuredAt: "2026-03-04T07:00:00-06:00", seq: 7).dedupKey?.description
                 == "A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:00:00Z")
-        #expect(try normalize(measuredAt: nil, id: "m-1").dedupKey?.description == "A4:C1:38:12:34:56|blood_pressure|id:m-1")
+        #expect(
+            try normalize(measuredAt: nil, id: "m-1").dedupKey?.description == "A4:C1:38:12:34:56|blood_pressure|id:m-1"
+        )
         #expect(try normalize(measuredAt: nil).dedupKey == nil)
         // The same instant written with another offset is the same reading.
-        #expect(try normalize(measuredAt: "2026-03-04T13:00:00Z").dedupKey == normalize(measuredAt: "2026-03-04T07:00:00-06:00").dedupKey)
+        #expect(
+            try normalize(measuredAt: "2026-03-04T13:00:00Z").dedupKey
+                == normalize(measuredAt: "2026-03-04T07:00:00-06:00").dedupKey)
     }
 
     @Test("Bluetooth addresses have one spelling; other ids are kept")
@@ -167,7 +172,8 @@ struct ClockCorrectionTests {
             let reading = try reading(at: "2027-03-04T13:00:00Z", offset: offset)
             #expect(!reading.windowed)
             #expect(reading.effectiveAt == Self.received)
-            #expect(reading.notes.first?.hasSuffix("left out of rules over a time window or the last N readings") == true)
+            #expect(
+                reading.notes.first?.hasSuffix("left out of rules over a time window or the last N readings") == true)
         }
         // A sane time is left alone whatever the offset.
         let sane = try reading(at: "2026-03-04T13:00:00Z", offset: 3600)
@@ -182,7 +188,8 @@ struct UnknownDeviceTimeTests {
 
     func glucose(baseTime: [UInt8]) throws -> NormalizedReading {
         let bytes: [UInt8] = [0x02, 0x01, 0x00] + baseTime + [0x6E, 0xB0, 0x11]
-        let input = try HealthCharacteristic.decode(characteristic: "2a18", device: "C0:26:DA:01:02:03", bytes: bytes) { _ in Self.received
+        let input = try HealthCharacteristic.decode(characteristic: "2a18", device: "C0:26:DA:01:02:03", bytes: bytes) {
+            _ in Self.received
         }.get()
         return try Normalizer.normalize(input, receivedAt: Self.received).get()
     }
@@ -203,7 +210,9 @@ struct UnknownDeviceTimeTests {
     @Test("A blood pressure measurement without a time stamp is taken as measured when it arrived")
     func noTimeStamp() throws {
         let bytes: [UInt8] = [0x00, 0x80, 0x00, 0x50, 0x00, 0x60, 0x00]
-        let input = try HealthCharacteristic.decode(characteristic: "2a35", device: "A4:C1:38:12:34:56", bytes: bytes) { _ in nil }.get()
+        let input = try HealthCharacteristic.decode(characteristic: "2a35", device: "A4:C1:38:12:34:56", bytes: bytes) {
+            _ in nil
+        }.get()
         let reading = try Normalizer.normalize(input, receivedAt: Self.received).get()
         #expect(!reading.clockSuspect)
         #expect(reading.windowed)

@@ -13,7 +13,8 @@ struct GATTDecoderTests {
     static func hex(_ text: String) -> [UInt8] { HealthCharacteristic.bytes(Data(text.utf8)) }
 
     func decode(_ char: String, _ text: String) -> Result<ReadingInput, Rejection> {
-        HealthCharacteristic.decode(characteristic: char, device: "A4:C1:38:12:34:56", bytes: Self.hex(text), clock: Self.utc)
+        HealthCharacteristic.decode(
+            characteristic: char, device: "A4:C1:38:12:34:56", bytes: Self.hex(text), clock: Self.utc)
     }
 
     @Test("E3: blood pressure in mmHg with every optional field; year 0 means no device time")
@@ -43,7 +44,8 @@ struct GATTDecoderTests {
                 == "values.systolic: the device sent NaN, not a number; nothing to store")
         #expect(
             decode("2a35", "04 8A 00 58 00 78 00").failure?.description
-                == "pulse rate: Blood Pressure Measurement value of 7 bytes ends before this field; the flags announce more")
+                == "pulse rate: Blood Pressure Measurement value of 7 bytes ends before this field; the flags announce more"
+        )
     }
 
     @Test("E5 and E6: glucose in kg/L and mol/L, time offset applied, sequence kept")
@@ -75,7 +77,9 @@ struct GATTDecoderTests {
     func others() {
         #expect(decode("2a36", "00 8A 00").failure?.code == .unsupportedFormat)
         #expect(decode("2a34", "06 02 00 02 51").failure?.code == .unsupportedFormat)
-        #expect(decode("2a99", "00").failure?.description.hasPrefix("characteristic 2a99 is not a health measurement") == true)
+        #expect(
+            decode("2a99", "00").failure?.description.hasPrefix("characteristic 2a99 is not a health measurement")
+                == true)
     }
 }
 
@@ -124,7 +128,8 @@ struct FHIRTests {
 
     @Test("Mistakes name the field")
     func mistakes() {
-        let noDevice = Self.bp.replacingOccurrences(of: #""device": {"identifier": {"value": "A4:C1:38:12:34:56"}},"#, with: "")
+        let noDevice = Self.bp.replacingOccurrences(
+            of: #""device": {"identifier": {"value": "A4:C1:38:12:34:56"}},"#, with: "")
         #expect(
             FHIRObservation.parse(Data(noDevice.utf8)).map { $0.items[0].failure?.description }
                 == .success("device: required; name the device with device.identifier.value or a Device/ID reference"))

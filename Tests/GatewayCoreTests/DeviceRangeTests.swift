@@ -9,22 +9,31 @@ struct DeviceRangeTests {
         let high = TemplateRule(
             id: "glucose-high", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .above, meals: nil,
             unit: .milligramsPerDeciliter,
-            parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test", title: "Glucose high"
+            parameters: [ParameterKey(.warning): 250, ParameterKey(.urgent): 300], limitIsGoal: false, source: "test",
+            title: "Glucose high"
         )
         let low = TemplateRule(
             id: "glucose-low", type: .threshold, kind: .glucose, quantities: [.glucose], direction: .below, meals: nil,
             unit: .milligramsPerDeciliter,
-            parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test", title: "Glucose low")
-        return try! CarePlan.compose(templates: [CarePlanTemplate(name: "g", description: "", goals: [:], rules: [high, low])])
+            parameters: [ParameterKey(.warning): 70, ParameterKey(.urgent): 54], limitIsGoal: false, source: "test",
+            title: "Glucose low")
+        return try! CarePlan.compose(templates: [
+            CarePlanTemplate(name: "g", description: "", goals: [:], rules: [high, low])
+        ])
     }()
 
     func findings(_ value: Double, _ flags: Set<ReadingFlag>) -> [String: Finding] {
-        let reading = Observation(at: Date(timeIntervalSince1970: 1_800_000_000), values: [.glucose: value], flags: flags)
+        let reading = Observation(
+            at: Date(timeIntervalSince1970: 1_800_000_000), values: [.glucose: value], flags: flags)
         return Dictionary(
-            uniqueKeysWithValues: Evaluator.evaluate(Self.plan, kind: .glucose, reading: reading, history: []).map { ($0.ruleID, $0) })
+            uniqueKeysWithValues: Evaluator.evaluate(Self.plan, kind: .glucose, reading: reading, history: []).map {
+                ($0.ruleID, $0)
+            })
     }
 
-    @Test("HI raises the urgent level of the high rule, worded HI, whatever number the meter sent; the low rule is in range")
+    @Test(
+        "HI raises the urgent level of the high rule, worded HI, whatever number the meter sent; the low rule is in range"
+    )
     func hi() {
         // A meter whose top is 240 mg/dL would otherwise raise nothing at all.
         for sent in [240.0, 600] {

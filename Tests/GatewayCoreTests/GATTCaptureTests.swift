@@ -67,7 +67,8 @@ struct GATTCaptureTests {
             characteristic: capture.char, device: "C0:26:DA:01:02:03", bytes: bytes, clock: GATTDecoderTests.utc)
         if let code = expect.rejected {
             guard case .failure(let rejection) = result else {
-                Issue.record("\(capture.name): decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
+                Issue.record(
+                    "\(capture.name): decoded a value that must be rejected (\(code) at \(expect.field ?? "-"))")
                 return
             }
             #expect(rejection.code.rawValue == code, "\(capture.name)")
@@ -95,13 +96,15 @@ struct GATTCaptureTests {
         if expect.flags != nil {
             // Annunciations that make the number meaningless reject it; the others keep it, flagged.
             switch Normalizer.normalize(input, receivedAt: Date(timeIntervalSince1970: 1_800_000_000)) {
-            case .failure(let rejection): #expect(rejection.code.rawValue == expect.normalized, "\(capture.name): \(rejection)")
+            case .failure(let rejection):
+                #expect(rejection.code.rawValue == expect.normalized, "\(capture.name): \(rejection)")
             case .success(let reading):
                 #expect(expect.normalized == nil, "\(capture.name)")
                 #expect(reading.flags.map(\.rawValue).sorted() == expect.flags?.sorted(), "\(capture.name)")
             }
         }
-        let expected = Dictionary(uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
+        let expected = Dictionary(
+            uniqueKeysWithValues: (expect.values ?? [:]).map { (Quantity(rawValue: $0.key)!, $0.value) })
         #expect(Set(input.values.keys) == Set(expected.keys), "\(capture.name)")
         for (quantity, value) in expected {
             let decoded = try #require(input.values[quantity], "\(capture.name): \(quantity.rawValue)")
@@ -115,7 +118,8 @@ struct GATTCaptureTests {
         // Each defined flag bit set and clear in every combination, and the RFU bits set (2a9c's
         // flags are 16 bits: its 13 defined ones in every combination).
         for (char, count) in [
-            ("2a35", 64), ("2a18", 64), ("2a34", 256), ("2a9d", 32), ("2a9c", 8192), ("2a5e", 64), ("2a5f", 64), ("2a1c", 16),
+            ("2a35", 64), ("2a18", 64), ("2a34", 256), ("2a9d", 32), ("2a9c", 8192), ("2a5e", 64), ("2a5f", 64),
+            ("2a1c", 16),
         ] {
             let flags = Set(
                 captures.filter { $0.char == char }.map { capture in

@@ -44,7 +44,8 @@ struct InputEdgesTests {
         #expect(rejection.field == path)
         #expect(
             rejection.message.hasSuffix(
-                ": a JSON object names each field once; remove one of them (the gateway does not guess which one is meant)"))
+                ": a JSON object names each field once; remove one of them (the gateway does not guess which one is meant)"
+            ))
     }
 
     @Test("The duplicate-key rejection says which key, exactly")
@@ -62,7 +63,9 @@ struct InputEdgesTests {
              {"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":61},"id":"b"}]
             """#
         #expect(try native(json).get().items.allSatisfy { (try? $0.get()) != nil })
-        #expect(JSONDuplicateKeys.first(in: Data(#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"A":1,"a\"":2,"x":"a","y":"a"}"#.utf8)) == nil)
+        #expect(
+            JSONDuplicateKeys.first(
+                in: Data(#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"A":1,"a\"":2,"x":"a","y":"a"}"#.utf8)) == nil)
         #expect(JSONDuplicateKeys.first(in: Data(#"{"k":"\"", "k\\":1, "\u00e9":1, "é\n":2}"#.utf8)) == nil)
         #expect(JSONDuplicateKeys.first(in: Data(#"{"\u00e9":1, "é":2}"#.utf8))?.key == "é")
         #expect(JSONDuplicateKeys.first(in: Data(#"{"\ud83d\ude00":1, "😀":2}"#.utf8))?.path == "😀")
@@ -79,7 +82,8 @@ struct InputEdgesTests {
         let rejection = try #require(FHIRObservation.parse(Data(fhir.utf8)).failure)
         #expect(rejection.code == .duplicateKey)
         #expect(rejection.field == "device.identifier.value")
-        let bundle = #"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"a","id":"b"}}]}"#
+        let bundle =
+            #"{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Observation","id":"a","id":"b"}}]}"#
         #expect(FHIRObservation.parse(Data(bundle.utf8)).failure?.field == "entry[0].resource.id")
         let time =
             #"{"v":1,"patient":"P1","patient":"P2","start":"2026-03-04T10:05:00-06:00","minutes":12,"staff":"nurse.kim","role":"clinical_staff","program":"ccm","activity":"call"}"#
@@ -94,7 +98,8 @@ struct InputEdgesTests {
         // question, not a unit test's: a parallel test run makes any timing here noise. A
         // quadratic check would still be caught, by this test taking minutes.)
         let wide = Data(("{" + (0..<200_000).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + ",\"k0\":1}").utf8)
-        let deep = Data((String(repeating: "[{\"a\":", count: 20_000) + "1" + String(repeating: "}]", count: 20_000)).utf8)
+        let deep = Data(
+            (String(repeating: "[{\"a\":", count: 20_000) + "1" + String(repeating: "}]", count: 20_000)).utf8)
         let found = JSONDuplicateKeys.first(in: wide)
         #expect(found?.key == "k0")
         #expect(found?.path == "k0")
@@ -107,11 +112,13 @@ struct InputEdgesTests {
     func noIdentity() throws {
         #expect(
             nativeFailure(
-                #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#)
+                #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#
+            )
                 == "measured_at: " + NativeReadingV1.identityMissing)
         #expect(
             nativeFailure(
-                #"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":null,"id":null,"seq":null}]"#)
+                #"[{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":null,"id":null,"seq":null}]"#
+            )
                 == "[0].measured_at: " + NativeReadingV1.identityMissing)
         // Any one of them is an identity.
         for extra in [#""seq":7"#, #""id":"m-1""#, #""measured_at":"2026-03-04T07:42:10-06:00""#] {
@@ -127,9 +134,13 @@ struct InputEdgesTests {
         #expect(
             DedupKey(device: "d", kind: .bloodPressure, measuredAt: nil, sequence: 311, messageID: nil)?.description
                 == "d|blood_pressure|seq:311")
-        #expect(DedupKey(device: "d", kind: .glucose, measuredAt: nil, sequence: 3, messageID: nil)?.description == "d|glucose|seq:3")
+        #expect(
+            DedupKey(device: "d", kind: .glucose, measuredAt: nil, sequence: 3, messageID: nil)?.description
+                == "d|glucose|seq:3")
         // measured_at and id still come first for kinds other than glucose.
-        #expect(DedupKey(device: "d", kind: .pulse, measuredAt: nil, sequence: 3, messageID: "m")?.description == "d|pulse|id:m")
+        #expect(
+            DedupKey(device: "d", kind: .pulse, measuredAt: nil, sequence: 3, messageID: "m")?.description
+                == "d|pulse|id:m")
     }
 
     @Test("A FHIR Observation with neither effectiveDateTime nor id is rejected")
@@ -206,7 +217,8 @@ struct InputEdgesTests {
         let entry = try #require(try TimeEntryV1.parse(Data(time.utf8)).get().first)
         #expect(entry.failure?.field == "patient")
         // A Bluetooth address written with dashes is still an address, and fine.
-        let dashed = #"{"v":1,"device":"a4-c1-38-12-34-56","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"a"}"#
+        let dashed =
+            #"{"v":1,"device":"a4-c1-38-12-34-56","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"a"}"#
         #expect((try native(dashed).get().items[0].get()).device == "a4-c1-38-12-34-56")
     }
 
@@ -239,7 +251,10 @@ struct InputEdgesTests {
         #expect(RFC3339.parse("0000-02-29T12:00:00+01:00") == nil)
         #expect(RFC3339.parse("0001-01-01T00:00:00Z") != nil)
         #expect(
-            nativeFailure(#"{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":"0000-01-01T00:00:00Z"}"#)
-                == #"measured_at: "0000-01-01T00:00:00Z" is not an RFC 3339 time with an offset; write it like 2026-03-04T07:42:10-06:00"#)
+            nativeFailure(
+                #"{"v":1,"device":"x","kind":"pulse","unit":"/min","values":{"pulse":60},"measured_at":"0000-01-01T00:00:00Z"}"#
+            )
+                == #"measured_at: "0000-01-01T00:00:00Z" is not an RFC 3339 time with an offset; write it like 2026-03-04T07:42:10-06:00"#
+        )
     }
 }

@@ -44,7 +44,8 @@ struct MedFloatTests {
     @Test(
         "FLOAT special values are no value",
         arguments: [
-            (UInt32(0x007F_FFFF), MedFloat.notANumber), (0x0080_0000, .notAtThisResolution), (0x007F_FFFE, .positiveInfinity),
+            (UInt32(0x007F_FFFF), MedFloat.notANumber), (0x0080_0000, .notAtThisResolution),
+            (0x007F_FFFE, .positiveInfinity),
             (0x0080_0002, .negativeInfinity), (0x0080_0001, .reserved),
         ])
     func floatSpecials(raw: UInt32, expected: MedFloat) {

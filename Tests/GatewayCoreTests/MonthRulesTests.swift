@@ -10,11 +10,13 @@ struct MonthRulesTests {
     static let march = CalendarMonth(year: 2026, month: 3)
 
     static func patient(
-        programs: Set<TimeEntryInput.Program> = [.ccm, .rpm], conditions: Int = 2, partB: Bool = true, consent: String? = "2026-01-05",
+        programs: Set<TimeEntryInput.Program> = [.ccm, .rpm], conditions: Int = 2, partB: Bool = true,
+        consent: String? = "2026-01-05",
         complex: Bool = false, rpmStart: String? = nil
     ) -> BillingPatient {
         BillingPatient(
-            id: "P1", chronicConditions: conditions, medicarePartB: partB, consent: consent.flatMap(LocalDate.init), programs: programs,
+            id: "P1", chronicConditions: conditions, medicarePartB: partB, consent: consent.flatMap(LocalDate.init),
+            programs: programs,
             complex: complex, rpmStart: rpmStart.flatMap(LocalDate.init))
     }
 
@@ -23,7 +25,8 @@ struct MonthRulesTests {
         at: String = "2026-03-10T15:00:00Z", interactive: Bool = false, voided: Bool = false
     ) -> LedgerEntry {
         LedgerEntry(
-            id: 1, start: RFC3339.parse(at)!, minutes: minutes, role: role, program: program, interactive: interactive, voided: voided)
+            id: 1, start: RFC3339.parse(at)!, minutes: minutes, role: role, program: program, interactive: interactive,
+            voided: voided)
     }
 
     static func days(_ count: Int) -> Set<LocalDate> {
@@ -31,13 +34,17 @@ struct MonthRulesTests {
     }
 
     func summary(
-        _ patient: BillingPatient = patient(), _ entries: [LedgerEntry], days: Set<LocalDate> = [], zone: TimeZone = chicago,
+        _ patient: BillingPatient = patient(), _ entries: [LedgerEntry], days: Set<LocalDate> = [],
+        zone: TimeZone = chicago,
         month: CalendarMonth = march, period: DevicePeriod = .calendarMonth
     ) -> MonthSummary {
-        MonthRules.summarize(patient, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: period)
+        MonthRules.summarize(
+            patient, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: period)
     }
 
-    func codes(_ s: MonthSummary) -> [String: Int] { Dictionary(uniqueKeysWithValues: s.codes.map { ($0.code, $0.units) }) }
+    func codes(_ s: MonthSummary) -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: s.codes.map { ($0.code, $0.units) })
+    }
 
     @Test(
         "Clinical-staff minutes: 99490 at 20, then 99439 per full 20, at most 2",
@@ -68,8 +75,14 @@ struct MonthRulesTests {
             (60, ["99487": 1], "99489", "60 minutes; a unit needs 90 (full 30-minute increments)"),
             (89, ["99487": 1], "99489", "89 minutes; a unit needs 90 (full 30-minute increments)"),
             (90, ["99487": 1, "99489": 1], "99489", "90 minutes; another unit needs 120 (full 30-minute increments)"),
-            (119, ["99487": 1, "99489": 1], "99489", "119 minutes; another unit needs 120 (full 30-minute increments)"),
-            (120, ["99487": 1, "99489": 2], "99489", "120 minutes; another unit needs 150 (full 30-minute increments)"),
+            (
+                119, ["99487": 1, "99489": 1], "99489",
+                "119 minutes; another unit needs 120 (full 30-minute increments)"
+            ),
+            (
+                120, ["99487": 1, "99489": 2], "99489",
+                "120 minutes; another unit needs 150 (full 30-minute increments)"
+            ),
         ] as [(Int, [String: Int], String, String)])
     func complexMinutes(minutes: Int, expected: [String: Int], code: String, reason: String) {
         let s = summary(Self.patient(programs: [.ccm], complex: true), [Self.entry(minutes)])
@@ -86,7 +99,10 @@ struct MonthRulesTests {
             ),
             (30, 0, ["99491": 1], "99437", "30 minutes; a unit needs 60 (full 30-minute increments)"),
             (59, 0, ["99491": 1], "99437", "59 minutes; a unit needs 60 (full 30-minute increments)"),
-            (60, 0, ["99491": 1, "99437": 1], "99437", "60 minutes; another unit needs 90 (full 30-minute increments)"),
+            (
+                60, 0, ["99491": 1, "99437": 1], "99437",
+                "60 minutes; another unit needs 90 (full 30-minute increments)"
+            ),
             (
                 30, 25, ["99491": 1], "99490",
                 "99491 is billed for physician time; 99490 is not reported in the same month (25 clinical-staff minutes not billed)"
@@ -95,7 +111,10 @@ struct MonthRulesTests {
                 10, 15, ["99490": 1], "99491",
                 "10 physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"
             ),
-            (15, 30, ["99490": 1, "99439": 1], "99439", "45 minutes; another unit needs 60 (full 20-minute increments)"),
+            (
+                15, 30, ["99490": 1, "99439": 1], "99439",
+                "45 minutes; another unit needs 60 (full 20-minute increments)"
+            ),
         ] as [(Int, Int, [String: Int], String, String)])
     func physicianMinutes(physician: Int, staff: Int, expected: [String: Int], code: String, reason: String) {
         var entries = [Self.entry(physician, .physician)]
@@ -108,15 +127,18 @@ struct MonthRulesTests {
     @Test("A complex month counts physician minutes toward 99487 and reports no 99491")
     func complexWithPhysician() {
         let s = summary(
-            Self.patient(programs: [.ccm], complex: true), [Self.entry(35, .physician), Self.entry(30, at: "2026-03-11T15:00:00Z")])
+            Self.patient(programs: [.ccm], complex: true),
+            [Self.entry(35, .physician), Self.entry(30, at: "2026-03-11T15:00:00Z")])
         #expect(codes(s) == ["99487": 1])
-        #expect(s.reason("99491") == "physician minutes count toward complex CCM (99487); 99491 is not reported with it")
+        #expect(
+            s.reason("99491") == "physician minutes count toward complex CCM (99487); 99491 is not reported with it")
     }
 
     @Test(
         "RPM device days: 99445 for 2 to 15, 99454 for 16 or more, nothing for fewer than 2",
         arguments: [
-            (0, [:], "99445"), (1, [:], "99445"), (2, ["99445": 1], "99454"), (15, ["99445": 1], "99454"), (16, ["99454": 1], nil),
+            (0, [:], "99445"), (1, [:], "99445"), (2, ["99445": 1], "99454"), (15, ["99445": 1], "99454"),
+            (16, ["99454": 1], nil),
             (31, ["99454": 1], nil),
         ] as [(Int, [String: Int], String?)])
     func deviceDays(count: Int, expected: [String: Int], skipped: String?) {
@@ -130,7 +152,8 @@ struct MonthRulesTests {
     @Test(
         "RPM management minutes with an interactive contact: 99470 for 10–19, 99457 at 20, 99458 per full 20 (at most 2)",
         arguments: [
-            (9, [:]), (10, ["99470": 1]), (19, ["99470": 1]), (20, ["99457": 1]), (39, ["99457": 1]), (40, ["99457": 1, "99458": 1]),
+            (9, [:]), (10, ["99470": 1]), (19, ["99470": 1]), (20, ["99457": 1]), (39, ["99457": 1]),
+            (40, ["99457": 1, "99458": 1]),
             (59, ["99457": 1, "99458": 1]), (60, ["99457": 1, "99458": 2]), (85, ["99457": 1, "99458": 2]),
         ] as [(Int, [String: Int])])
     func rpmMinutes(minutes: Int, expected: [String: Int]) {
@@ -146,12 +169,17 @@ struct MonthRulesTests {
         let s = summary(Self.patient(programs: [.rpm]), [Self.entry(minutes, .clinicalStaff, .rpm)])
         #expect(codes(s).isEmpty)
         let code = minutes < 20 ? "99470" : "99457"
-        #expect(s.reason(code) == "no real-time interactive communication (a call or video) in RPM this month; management codes need one")
+        #expect(
+            s.reason(code)
+                == "no real-time interactive communication (a call or video) in RPM this month; management codes need one"
+        )
     }
 
     @Test("CCM and RPM in one month: each program's minutes count once, for its own codes")
     func ccmAndRPM() {
-        let entries = [Self.entry(25), Self.entry(20, .clinicalStaff, .rpm, at: "2026-03-04T15:00:00Z", interactive: true)]
+        let entries = [
+            Self.entry(25), Self.entry(20, .clinicalStaff, .rpm, at: "2026-03-04T15:00:00Z", interactive: true),
+        ]
         let s = summary(Self.patient(), entries, days: Self.days(17))
         #expect(codes(s) == ["99490": 1, "99454": 1, "99457": 1])
         #expect(s.minutes[.ccm]?[.clinicalStaff] == 25 && s.minutes[.rpm]?[.clinicalStaff] == 20)
@@ -161,7 +189,8 @@ struct MonthRulesTests {
     func ccmAndPCM() {
         let s = summary(Self.patient(programs: [.ccm, .pcm]), [Self.entry(25), Self.entry(35, .clinicalStaff, .pcm)])
         #expect(codes(s) == ["99490": 1])
-        #expect(s.reason("99426") == "CCM is billed this month; CCM and PCM are not billed together by the same practice")
+        #expect(
+            s.reason("99426") == "CCM is billed this month; CCM and PCM are not billed together by the same practice")
         let pcmOnly = summary(Self.patient(programs: [.pcm], conditions: 1), [Self.entry(35, .clinicalStaff, .pcm)])
         #expect(codes(pcmOnly) == ["99426": 1])
     }
@@ -171,7 +200,9 @@ struct MonthRulesTests {
         let entries = [Self.entry(15, at: "2026-03-03T15:00:00Z"), Self.entry(15, at: "2026-03-20T15:00:00Z")]
         let late = summary(Self.patient(programs: [.ccm], consent: "2026-03-10"), entries)
         #expect(codes(late).isEmpty)
-        #expect(late.reason("99490") == "15 of the 20 minutes 99490 needs (15 minutes before the consent of 2026-03-10 not counted)")
+        #expect(
+            late.reason("99490")
+                == "15 of the 20 minutes 99490 needs (15 minutes before the consent of 2026-03-10 not counted)")
         #expect(late.minutes[.ccm]?[.clinicalStaff] == 30, "logged minutes are shown; counted ones decide")
         let onTime = summary(Self.patient(programs: [.ccm], consent: "2026-03-03"), entries)
         #expect(codes(onTime) == ["99490": 1])
@@ -198,7 +229,8 @@ struct MonthRulesTests {
     func notEnrolled() {
         let s = summary(Self.patient(programs: [.ccm]), [Self.entry(25, .clinicalStaff, .rpm, interactive: true)])
         #expect(codes(s).isEmpty)
-        #expect(s.reason("99457") == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
+        #expect(
+            s.reason("99457") == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
     }
 
     @Test("Device data outside the month says nothing about RPM for a patient not enrolled in it")
@@ -208,7 +240,9 @@ struct MonthRulesTests {
         #expect(codes(s) == ["99490": 1])
         #expect(s.notBilled.allSatisfy { $0.code.hasPrefix("9943") }, "no RPM line: \(s.notBilled)")
         let inMarch = summary(Self.patient(programs: [.ccm]), [Self.entry(25)], days: Self.days(3))
-        #expect(inMarch.reason("99445") == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
+        #expect(
+            inMarch.reason("99445")
+                == "the patient is not enrolled in RPM; enrol with ccmctl patients set P1 --programs …")
     }
 
     @Test("Voided entries never count")
@@ -223,7 +257,9 @@ struct MonthRulesTests {
         let billed = summary(Self.patient(programs: [.rpm], rpmStart: "2026-03-02"), [], days: Self.days(3))
         #expect(codes(billed) == ["99453": 1, "99445": 1])
         let tooFew = summary(Self.patient(programs: [.rpm], rpmStart: "2026-03-02"), [], days: Self.days(1))
-        #expect(tooFew.reason("99453") == "RPM set-up on 2026-03-02, but 1 reading days; 99453 is billed with a device code, which needs 2")
+        #expect(
+            tooFew.reason("99453")
+                == "RPM set-up on 2026-03-02, but 1 reading days; 99453 is billed with a device code, which needs 2")
         let later = summary(Self.patient(programs: [.rpm], rpmStart: "2026-02-02"), [], days: Self.days(20))
         #expect(codes(later) == ["99454": 1], "once per episode: only in the set-up month")
     }
@@ -231,13 +267,15 @@ struct MonthRulesTests {
     @Test("30-day device periods from the RPM start are reported in the month they end")
     func thirtyDayPeriods() {
         // From 10 February: 10 Feb–11 Mar, then 12 Mar–10 Apr. March reports the first.
-        let days = Set((0..<40).map { LocalDate(year: 2026, month: 2, day: 10).adding(days: $0) }.filter { $0.day % 2 == 0 })
+        let days = Set(
+            (0..<40).map { LocalDate(year: 2026, month: 2, day: 10).adding(days: $0) }.filter { $0.day % 2 == 0 })
         let s = summary(Self.patient(programs: [.rpm], rpmStart: "2026-02-10"), [], days: days, period: .thirtyDays)
         #expect(s.readingDays == 15)
         #expect(codes(s) == ["99453": 1, "99445": 1], "the set-up goes with the first period's device code")
         #expect(s.reason("99454") == "15 reading days (2026-02-10 to 2026-03-11); 99454 needs 16, so 99445 is billed")
         let april = summary(
-            Self.patient(programs: [.rpm], rpmStart: "2026-02-10"), [], days: days, month: CalendarMonth(year: 2026, month: 4),
+            Self.patient(programs: [.rpm], rpmStart: "2026-02-10"), [], days: days,
+            month: CalendarMonth(year: 2026, month: 4),
             period: .thirtyDays)
         #expect(april.readingDays == 5)  // 12 Mar–10 Apr holds the even days 12 to 20 March
     }
@@ -249,8 +287,11 @@ struct LedgerCalendarTests {
     static let chicago = TimeZone(identifier: "America/Chicago")!
 
     func parts(_ start: String, _ minutes: Int, _ zone: TimeZone) -> [String] {
-        LedgerEntry(id: 1, start: RFC3339.parse(start)!, minutes: minutes, role: .clinicalStaff, program: .ccm, interactive: false)
-            .split(in: zone).map { "\($0.date) \($0.minutes)" }
+        LedgerEntry(
+            id: 1, start: RFC3339.parse(start)!, minutes: minutes, role: .clinicalStaff, program: .ccm,
+            interactive: false
+        )
+        .split(in: zone).map { "\($0.date) \($0.minutes)" }
     }
 
     @Test(
@@ -271,16 +312,20 @@ struct LedgerCalendarTests {
         let patient = MonthRulesTests.patient(programs: [.ccm])
         let entries = [
             LedgerEntry(
-                id: 1, start: RFC3339.parse("2026-04-01T06:50:00Z")!, minutes: 25, role: .clinicalStaff, program: .ccm, interactive: false),
+                id: 1, start: RFC3339.parse("2026-04-01T06:50:00Z")!, minutes: 25, role: .clinicalStaff, program: .ccm,
+                interactive: false),
             LedgerEntry(
-                id: 2, start: RFC3339.parse("2026-03-20T16:00:00Z")!, minutes: 12, role: .clinicalStaff, program: .ccm, interactive: false),
+                id: 2, start: RFC3339.parse("2026-03-20T16:00:00Z")!, minutes: 12, role: .clinicalStaff, program: .ccm,
+                interactive: false),
         ]
         let march = MonthRules.summarize(
-            patient, month: CalendarMonth(year: 2026, month: 3), entries: entries, readingDays: [], zone: Self.losAngeles)
+            patient, month: CalendarMonth(year: 2026, month: 3), entries: entries, readingDays: [],
+            zone: Self.losAngeles)
         #expect(march.minutes[.ccm]?[.clinicalStaff] == 22)
         #expect(march.units("99490") == 1)
         let april = MonthRules.summarize(
-            patient, month: CalendarMonth(year: 2026, month: 4), entries: entries, readingDays: [], zone: Self.losAngeles)
+            patient, month: CalendarMonth(year: 2026, month: 4), entries: entries, readingDays: [],
+            zone: Self.losAngeles)
         #expect(april.minutes[.ccm]?[.clinicalStaff] == 15)
     }
 
@@ -310,7 +355,8 @@ struct EligibilityTests {
     @Test(
         "Conditions count by category over distinct codes",
         arguments: [
-            (["I10", "E11.9"], 2), (["I10", "I11.9"], 1), (["E11.22"], 1), (["E11.22", "E11.9"], 2), (["E11.22", "I10"], 2),
+            (["I10", "E11.9"], 2), (["I10", "I11.9"], 1), (["E11.22"], 1), (["E11.22", "E11.9"], 2),
+            (["E11.22", "I10"], 2),
             (["I16.0", "Z00.00"], 0), (["I12.9", "I13.0"], 2), (["i10", "I10"], 1),
         ] as [([String], Int)])
     func counting(codes: [String], count: Int) {
@@ -322,7 +368,8 @@ struct EligibilityTests {
         consent: Eligibility.Consent = .given(LocalDate("2026-01-05")!)
     ) -> Eligibility.Decision {
         Eligibility.screen(
-            .init(id: "R1", medicarePartB: partB, conditions: conditions, otherPractitioner: other, consent: consent), list: Self.list)
+            .init(id: "R1", medicarePartB: partB, conditions: conditions, otherPractitioner: other, consent: consent),
+            list: Self.list)
     }
 
     @Test("Each reason a roster patient is not eligible, and all of them together")
@@ -330,10 +377,16 @@ struct EligibilityTests {
         #expect(screen().eligible)
         #expect(screen().conditions == ["Hypertension", "Heart Failure"])
         #expect(screen(partB: false).reasons == ["no Medicare Part B"])
-        #expect(screen(conditions: ["I10"]).reasons == ["one chronic condition (Hypertension); CCM needs two or more (PCM may apply)"])
+        #expect(
+            screen(conditions: ["I10"]).reasons == [
+                "one chronic condition (Hypertension); CCM needs two or more (PCM may apply)"
+            ])
         #expect(screen(conditions: ["J06.9"]).reasons == ["no chronic condition from the CMS list among J06.9"])
         #expect(screen(conditions: []).reasons == ["no ICD-10 codes on the roster"])
-        #expect(screen(other: true).reasons == ["enrolled in CCM with another practitioner; only one practitioner is paid per month"])
+        #expect(
+            screen(other: true).reasons == [
+                "enrolled in CCM with another practitioner; only one practitioner is paid per month"
+            ])
         #expect(screen(consent: .declined).reasons == ["declined CCM"])
         let notAsked = screen(consent: .notAsked)
         #expect(notAsked.eligible && notAsked.notes == ["obtain and record consent before the first billed minute"])

@@ -61,7 +61,8 @@ struct NativeFormatTests {
     @Test("SI glucose units are for BLE only, not the native format")
     func siUnitsNotNative() throws {
         let json = #"{"v":1,"device":"x","kind":"glucose","unit":"mol/L","values":{"glucose":0.0074}}"#
-        #expect(try inputs(json)[0].failure?.description == #"unit: "mol/L" is not a unit for glucose; use mg/dL, mmol/L"#)
+        #expect(
+            try inputs(json)[0].failure?.description == #"unit: "mol/L" is not a unit for glucose; use mg/dL, mmol/L"#)
     }
 
     @Test("Non-finite values from other sources are no value, not numbers")
@@ -69,7 +70,9 @@ struct NativeFormatTests {
         let input = ReadingInput(device: "x", kind: .glucose, unit: .kilogramsPerLiter, values: [.glucose: .nan])
         #expect(
             Normalizer.normalize(input, receivedAt: Self.received).failure
-                == Rejection(.noValue, field: "values.glucose", "not a finite number; send the measured value or leave the reading out"))
+                == Rejection(
+                    .noValue, field: "values.glucose",
+                    "not a finite number; send the measured value or leave the reading out"))
     }
 }
 

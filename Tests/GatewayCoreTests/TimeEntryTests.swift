@@ -11,7 +11,8 @@ struct TimeEntryTests {
         }
     }
 
-    static let base = #""v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","staff":"dr.lee","role":"physician","program":"ccm""#
+    static let base =
+        #""v":1,"patient":"P1","start":"2026-03-04T10:05:00-06:00","staff":"dr.lee","role":"physician","program":"ccm""#
 
     @Test("Minutes or an end time; calls and video are interactive unless said otherwise")
     func valid() throws {
@@ -39,7 +40,10 @@ struct TimeEntryTests {
             ),
             (#""minutes":12.5,"activity":"call""#, "minutes: required: whole minutes (or an end time)"),
             (#""minutes":0,"activity":"call""#, "minutes: 0 is not between 1 and 600; split longer work into entries"),
-            (#""minutes":1e308,"activity":"call""#, "minutes: 1e+308 is not between 1 and 600; split longer work into entries"),
+            (
+                #""minutes":1e308,"activity":"call""#,
+                "minutes: 1e+308 is not between 1 and 600; split longer work into entries"
+            ),
             (
                 #""minutes":-9223372036854775808,"activity":"call""#,
                 "minutes: -9.223372036854776e+18 is not between 1 and 600; split longer work into entries"

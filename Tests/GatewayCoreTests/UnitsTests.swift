@@ -78,15 +78,22 @@ struct UnitsTests {
     @Test(
         "Plausible ranges are inclusive at both ends",
         arguments: [
-            Bound(quantity: .systolic, value: 40, plausible: true), Bound(quantity: .systolic, value: 39.9, plausible: false),
-            Bound(quantity: .systolic, value: 300, plausible: true), Bound(quantity: .systolic, value: 300.1, plausible: false),
-            Bound(quantity: .diastolic, value: 20, plausible: true), Bound(quantity: .diastolic, value: 19, plausible: false),
-            Bound(quantity: .glucose, value: 10, plausible: true), Bound(quantity: .glucose, value: 9.9, plausible: false),
-            Bound(quantity: .glucose, value: 1000, plausible: true), Bound(quantity: .glucose, value: 1001, plausible: false),
+            Bound(quantity: .systolic, value: 40, plausible: true),
+            Bound(quantity: .systolic, value: 39.9, plausible: false),
+            Bound(quantity: .systolic, value: 300, plausible: true),
+            Bound(quantity: .systolic, value: 300.1, plausible: false),
+            Bound(quantity: .diastolic, value: 20, plausible: true),
+            Bound(quantity: .diastolic, value: 19, plausible: false),
+            Bound(quantity: .glucose, value: 10, plausible: true),
+            Bound(quantity: .glucose, value: 9.9, plausible: false),
+            Bound(quantity: .glucose, value: 1000, plausible: true),
+            Bound(quantity: .glucose, value: 1001, plausible: false),
             Bound(quantity: .pulse, value: 20, plausible: true), Bound(quantity: .pulse, value: 301, plausible: false),
-            Bound(quantity: .weight, value: 500, plausible: true), Bound(quantity: .weight, value: 0.5, plausible: false),
+            Bound(quantity: .weight, value: 500, plausible: true),
+            Bound(quantity: .weight, value: 0.5, plausible: false),
             Bound(quantity: .spo2, value: 100, plausible: true), Bound(quantity: .spo2, value: 100.5, plausible: false),
-            Bound(quantity: .temperature, value: 45, plausible: true), Bound(quantity: .temperature, value: 24.9, plausible: false),
+            Bound(quantity: .temperature, value: 45, plausible: true),
+            Bound(quantity: .temperature, value: 24.9, plausible: false),
         ])
     func plausibility(_ b: Bound) {
         #expect(b.quantity.plausibleRange.contains(b.value) == b.plausible)

@@ -23,7 +23,8 @@ extension StressTests {
             #expect(result.kills == 3)
             #expect(result.events == 1 + 3 * 30)
             #expect(result.logged == (1...Int64(result.events)).map { $0 }, "each event once, in order")
-            #expect(result.published.isSuperset(of: Set(1...Int64(result.events))), "each event published at least once")
+            #expect(
+                result.published.isSuperset(of: Set(1...Int64(result.events))), "each event published at least once")
             #expect(result.finalStatus == 0)
         }
 
@@ -52,7 +53,10 @@ extension StressTests {
             let output = directory + "/alerts.out"
             let subscriber = try Spawned(
                 "/usr/bin/mosquitto_sub",
-                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t", "ccm/v1/alerts/#", "-W", "240"]
+                [
+                    "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-kill", "-t",
+                    "ccm/v1/alerts/#", "-W", "240",
+                ]
                     + broker.login(Broker.alertReader),
                 stdout: output)
             defer { _ = subscriber.terminate(SIGKILL) }
@@ -92,9 +96,10 @@ extension StressTests {
             _ = waitUntil(log, timeout: 60) { content in content.components(separatedBy: "\n").count > result.events }
             _ = waitUntil(output, timeout: 60) { _ in published().isSuperset(of: all) }
             result.finalStatus = daemon.terminate(SIGTERM)
-            result.logged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
-                AlertLogFormat.parse(String($0))?.eventID
-            }
+            result.logged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap {
+                    AlertLogFormat.parse(String($0))?.eventID
+                }
             result.published = published()
             return result
         }

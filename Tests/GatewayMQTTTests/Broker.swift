@@ -34,7 +34,8 @@ final class Broker: @unchecked Sendable {
     /// test first logs in with it (`login`). `extraConfig` adds to the shipped configuration
     /// (a TLS listener, for example).
     init(extraConfig: String = "", accounts: [String: String] = [:]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString.prefix(8))").path
+        directory =
+            FileManager.default.temporaryDirectory.appendingPathComponent("broker-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         log = directory + "/mosquitto.log"
@@ -64,7 +65,8 @@ final class Broker: @unchecked Sendable {
 
     private func addAccount(_ user: String, _ password: String) throws {
         let first = !FileManager.default.fileExists(atPath: passwordFile)
-        let made = try Self.run("/usr/bin/mosquitto_passwd", ["-b"] + (first ? ["-c"] : []) + [passwordFile, user, password])
+        let made = try Self.run(
+            "/usr/bin/mosquitto_passwd", ["-b"] + (first ? ["-c"] : []) + [passwordFile, user, password])
         try #require(made.status == 0, "mosquitto_passwd: \(made.err)")
         accounts[user] = password
     }
@@ -122,8 +124,9 @@ final class Broker: @unchecked Sendable {
         let marker = "Opening ipv4 listen socket on port \(port)"
         let before = (try? String(contentsOfFile: log, encoding: .utf8))?.components(separatedBy: marker).count ?? 1
         process = try Spawned("/usr/sbin/mosquitto", ["-c", directory + "/mosquitto.conf"])
-        let ready = waitUntil(log, timeout: 10) { $0.components(separatedBy: marker).count > before }
-        try #require(ready, "mosquitto did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "no log")")
+        let ready = waitUntil(log, timeout: 60) { $0.components(separatedBy: marker).count > before }
+        try #require(
+            ready, "mosquitto did not start: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "no log")")
     }
 
     /// Stops mosquitto (SIGTERM: it saves its persistence file first).
@@ -139,12 +142,16 @@ final class Broker: @unchecked Sendable {
         let before = (try? String(contentsOfFile: log, encoding: .utf8))?.components(separatedBy: marker).count ?? 1
         guard let process else { throw SupportError(description: "the broker is not running") }
         kill(process.pid, SIGHUP)
-        try #require(waitUntil(log, timeout: 10) { $0.components(separatedBy: marker).count > before }, "mosquitto did not reload")
+        try #require(
+            waitUntil(log, timeout: 60) { $0.components(separatedBy: marker).count > before },
+            "mosquitto did not reload")
     }
 
     /// Runs a tool to its end; fails the test when it fails.
     @discardableResult
-    static func run(_ path: String, _ arguments: [String], input: String? = nil) throws -> (status: Int32, out: String, err: String) {
+    static func run(
+        _ path: String, _ arguments: [String], input: String? = nil
+    ) throws -> (status: Int32, out: String, err: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -181,7 +188,8 @@ final class Broker: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
         process.arguments =
-            ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"]) + (try defaultLogin(topic, extra))
+            ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic] + (lines ? ["-l"] : ["-s"])
+            + (try defaultLogin(topic, extra))
             + extra
         let input = Pipe()
         process.standardInput = input
@@ -200,7 +208,8 @@ final class Broker: @unchecked Sendable {
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-f", file] + (try defaultLogin(topic, []))
+        process.arguments =
+            ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-t", topic, "-f", file] + (try defaultLogin(topic, []))
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -263,7 +272,9 @@ struct DaemonUnderTest {
         guard connected else {
             let said = (try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? ""
             let heard = (try? String(contentsOfFile: broker.log, encoding: .utf8)) ?? ""
-            throw SupportError(description: "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(heard.suffix(1500))")
+            throw SupportError(
+                description:
+                    "the daemon did not connect; it said: \(said.suffix(1500)); the broker: \(heard.suffix(1500))")
         }
         return daemon
     }

@@ -29,7 +29,9 @@ extension StressTests {
         func chaos() async throws {
             let result = try Self.run()
             #expect(result.published == Self.chunks * Self.perChunk)
-            #expect(result.ingestStatuses == Array(repeating: 0, count: Self.ingests), "ccmctl ingest failed: \(result.ingestErrors)")
+            #expect(
+                result.ingestStatuses == Array(repeating: 0, count: Self.ingests),
+                "ccmctl ingest failed: \(result.ingestErrors)")
             #expect(!result.ackStatuses.isEmpty, "no alert was open to acknowledge")
             #expect(result.ackStatuses.allSatisfy { $0 == 0 }, "ccmctl alerts ack failed: \(result.ingestErrors)")
             #expect(result.stored == Self.chunks * Self.perChunk + Self.ingests * Self.perIngest)
@@ -38,7 +40,8 @@ extension StressTests {
             #expect(result.failed == 0)
             #expect(result.kills == 3)
             #expect(result.events > 0)
-            #expect(result.logged == (1...Int64(result.events)).map { $0 }, "each alert event in the log once, in order")
+            #expect(
+                result.logged == (1...Int64(result.events)).map { $0 }, "each alert event in the log once, in order")
             #expect(result.runningAtEnd)
             #expect(result.finalStatus == 0)
         }
@@ -79,7 +82,9 @@ extension StressTests {
                 try database.addPatient(Patient(id: patient, name: "Chaos \(index)", timeZone: "UTC"), by: "test")
                 try database.setCarePlan(patient: patient, templates: ["hypertension"], overrides: [], by: "test")
                 try pipeline.addDevice(
-                    Device(id: "CUFF-\(patient)", kind: .bloodPressureMonitor, patientID: patient, hubID: index < 2 ? "h1" : nil),
+                    Device(
+                        id: "CUFF-\(patient)", kind: .bloodPressureMonitor, patientID: patient,
+                        hubID: index < 2 ? "h1" : nil),
                     by: "test")
             }
             let ccmctl = DaemonUnderTest.ccmctl
@@ -103,7 +108,9 @@ extension StressTests {
                 chunkFiles.append(path)
             }
             func publish(_ chunk: Int) throws {
-                try broker.publish("ccm/v1/hub/h1/reading", try String(contentsOfFile: chunkFiles[chunk], encoding: .utf8), lines: true)
+                try broker.publish(
+                    "ccm/v1/hub/h1/reading", try String(contentsOfFile: chunkFiles[chunk], encoding: .utf8), lines: true
+                )
                 result.published += perChunk
             }
             // The clinic's files, one per ccmctl run.
@@ -114,7 +121,8 @@ extension StressTests {
                 try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
                 ingests.append(
                     try Spawned(
-                        ccmctl, ["ingest", path, "--config", config], environment: environment, stdout: directory + "/ingest-\(run).out",
+                        ccmctl, ["ingest", path, "--config", config], environment: environment,
+                        stdout: directory + "/ingest-\(run).out",
                         stderr: directory + "/ingest-\(run).err"))
             }
             /// Operators acknowledge whatever is open, as a busy clinic does, while everything runs.
@@ -127,7 +135,8 @@ extension StressTests {
                 for alert in try database.alerts(openOnly: true) where alert.state == .open {
                     let errors = directory + "/ack-\(result.ackStatuses.count).err"
                     let ack = try Spawned(
-                        ccmctl, ["alerts", "ack", "\(alert.id)", "--minutes", "2", "--config", config], environment: environment,
+                        ccmctl, ["alerts", "ack", "\(alert.id)", "--minutes", "2", "--config", config],
+                        environment: environment,
                         stderr: errors)
                     let status = ack.wait()
                     let said = (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
@@ -173,7 +182,8 @@ extension StressTests {
             result.finalStatus = daemon.terminate(SIGTERM)
 
             let readings = try database.readings()
-            result.duplicates = readings.count - Set(readings.map { "\($0.deviceID)|\($0.measuredAt.map(RFC3339.format) ?? "")" }).count
+            result.duplicates =
+                readings.count - Set(readings.map { "\($0.deviceID)|\($0.measuredAt.map(RFC3339.format) ?? "")" }).count
             result.pending = try database.inbox(status: "pending", limit: 1).count
             result.failed = try database.inbox(status: "failed", limit: 1).count
             result.logged = ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").split(separator: "\n")

@@ -70,7 +70,10 @@ extension StressTests {
             defer { close(inputFD) }
             let publisher = try Spawned(
                 "/usr/bin/mosquitto_pub",
-                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i", "kill-test-hub"]
+                [
+                    "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/hub/h1/reading", "-l", "-i",
+                    "kill-test-hub",
+                ]
                     + (try broker.login("h1")),
                 stdin: inputFD)
             var generator = SystemRandomNumberGenerator()
@@ -95,9 +98,11 @@ extension StressTests {
         }
 
         /// The number of readings once it reaches `count`, or what there is after `timeout` seconds.
-        static func waitForReadings(_ database: GatewayDatabase, directory: String, count: Int, timeout: Double) -> Int {
+        static func waitForReadings(_ database: GatewayDatabase, directory: String, count: Int, timeout: Double) -> Int
+        {
             _ = waitUntil(changesIn: directory, timeout: timeout) {
-                ((try? database.readingCount()) ?? 0) >= count && ((try? database.inbox(status: "pending", limit: 1).count) ?? 1) == 0
+                ((try? database.readingCount()) ?? 0) >= count
+                    && ((try? database.inbox(status: "pending", limit: 1).count) ?? 1) == 0
             }
             return (try? database.readingCount()) ?? 0
         }

@@ -31,7 +31,8 @@ final class Harness: Sendable {
         let alerts = LateSink()
         pipeline = Pipeline(
             database: database, maxPayloadBytes: maxPayloadBytes,
-            templates: CarePlanTemplates(Dictionary(uniqueKeysWithValues: templates.map { ($0.name, $0) })), sink: alerts,
+            templates: CarePlanTemplates(Dictionary(uniqueKeysWithValues: templates.map { ($0.name, $0) })),
+            sink: alerts,
             timeZone: TimeZone(identifier: "UTC")!)
         (outcomes, continuation) = AsyncStream.makeStream(of: [ItemOutcome].self)
         var settings = MQTTOptions(host: "127.0.0.1", port: broker.port, clientID: clientID, reconnectDelay: (1, 2))
@@ -51,7 +52,8 @@ final class Harness: Sendable {
         let deliverer = MQTTAlertSink(client: client, database: database, wake: { alerts.wake() })
         alerts.sink.withLock { $0 = deliverer }
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
-        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
+        try pipeline.addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1", hubID: "h1"), by: "test")
     }
 
     deinit { client.stop() }
@@ -62,7 +64,8 @@ final class Harness: Sendable {
         try client.start()
         try #require(client.waitForConnection(after: before, timeout: 60), "the gateway did not connect")
         let id = client.options.clientID
-        try #require(waitUntil(broker.log) { $0.contains("\(id) 1 ccm/v1/hub/+/time") }, "the subscriptions did not arrive")
+        try #require(
+            waitUntil(broker.log) { $0.contains("\(id) 1 ccm/v1/hub/+/time") }, "the subscriptions did not arrive")
     }
 
     /// The next `count` outcomes, or a failure after `seconds`.
@@ -178,7 +181,8 @@ struct MQTTIngestTests {
         let outcomes = try await gateway.next(4)
         #expect(outcomes.map(\.code) == ["malformed_json", "too_large", "wrong_hub", "unknown_device"])
         #expect(outcomes[1].reason?.hasPrefix("payload of ") == true)
-        #expect(outcomes[2].reason?.hasPrefix("device: device A4:C1:38:12:34:56 is assigned to hub h1, not hub h9") == true)
+        #expect(
+            outcomes[2].reason?.hasPrefix("device: device A4:C1:38:12:34:56 is assigned to hub h1, not hub h9") == true)
         #expect(try gateway.database.inbox().count == 4)
         #expect(try gateway.database.auditLog(entity: "device").last?.action == "reading.wrong_hub")
     }
@@ -195,29 +199,35 @@ struct MQTTIngestTests {
         #expect(try gateway.database.readings().count == 1)
     }
 
-    @Test("A broker restart in the middle of a stream loses nothing; a backlog queued while the gateway was away arrives")
+    @Test(
+        "A broker restart in the middle of a stream loses nothing; a backlog queued while the gateway was away arrives")
     func brokerRestart() async throws {
         let broker = try Broker()
         let clientID = "gw-restart"
         let gateway = try Harness(broker: broker, clientID: clientID)
         try gateway.start(broker)
-        try broker.publish("ccm/v1/hub/h1/reading", (0..<50).map { Self.bp(120, minute: $0) }.joined(separator: "\n"), lines: true)
+        try broker.publish(
+            "ccm/v1/hub/h1/reading", (0..<50).map { Self.bp(120, minute: $0) }.joined(separator: "\n"), lines: true)
         _ = try await gateway.next(50)
         let connections = gateway.client.connectionCount
         try broker.restart()
         #expect(gateway.client.waitForConnection(after: connections, timeout: 60))
-        try broker.publish("ccm/v1/hub/h1/reading", (50..<100).map { Self.bp(121, minute: $0) }.joined(separator: "\n"), lines: true)
+        try broker.publish(
+            "ccm/v1/hub/h1/reading", (50..<100).map { Self.bp(121, minute: $0) }.joined(separator: "\n"), lines: true)
         _ = try await gateway.next(50)
         // The gateway away: the broker keeps its persistent session's messages.
         gateway.client.stop()
-        try broker.publish("ccm/v1/hub/h1/reading", (100..<150).map { Self.bp(122, minute: $0) }.joined(separator: "\n"), lines: true)
+        try broker.publish(
+            "ccm/v1/hub/h1/reading", (100..<150).map { Self.bp(122, minute: $0) }.joined(separator: "\n"), lines: true)
         try gateway.client.start()
         _ = try await gateway.next(50)
         #expect(try gateway.database.inbox(limit: 1000).count == 150)
         #expect(try gateway.database.readings().count == 150)
     }
 
-    @Test("A FHIR Observation, a native reading and a raw 2a35 value make three readings; from an unassigned device, quarantine")
+    @Test(
+        "A FHIR Observation, a native reading and a raw 2a35 value make three readings; from an unassigned device, quarantine"
+    )
     func everyPayloadKind() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
@@ -240,7 +250,8 @@ struct MQTTIngestTests {
             ])
         #expect(readings[2].measuredAt == RFC3339.parse("2026-03-04T09:00:00Z"))
 
-        try broker.publish("ccm/v1/hub/h1/fhir", fhir.replacingOccurrences(of: "A4:C1:38:12:34:56", with: "C0:FF:EE:00:00:09"))
+        try broker.publish(
+            "ccm/v1/hub/h1/fhir", fhir.replacingOccurrences(of: "A4:C1:38:12:34:56", with: "C0:FF:EE:00:00:09"))
         try broker.publish("ccm/v1/hub/h1/reading", Self.bp(132, minute: 91, device: "C0:FF:EE:00:00:09"))
         try broker.publish("ccm/v1/hub/h1/gatt/C0FFEE000009/2a35", "02 85 00 56 00 FF 07 EA 07 03 04 09 00 00")
         let quarantined = try await gateway.next(3)
@@ -252,17 +263,20 @@ struct MQTTIngestTests {
     func alertTopic() async throws {
         let broker = try Broker()
         let bp = TemplateRule(
-            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
+            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above,
+            meals: nil, unit: .mmHg,
             parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 0], limitIsGoal: false, source: "s",
             title: "Blood pressure high")
-        let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
+        let gateway = try Harness(
+            broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
         try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
         try gateway.start(broker)
         let output = broker.directory + "/alerts.out"
         let subscriber = try Spawned(
             "/usr/bin/mosquitto_sub",
             [
-                "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W", "20", "-i",
+                "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-t", "ccm/v1/alerts/#", "-v", "-C", "1", "-W",
+                "20", "-i",
                 "sub-alerts",
             ] + broker.login(Broker.alertReader),
             stdout: output)
@@ -271,29 +285,41 @@ struct MQTTIngestTests {
         _ = try await gateway.next(1)
         #expect(subscriber.wait() == 0)
         let line = try String(contentsOfFile: output, encoding: .utf8)
-        #expect(line.hasPrefix(#"ccm/v1/alerts/P1 {"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
+        #expect(
+            line.hasPrefix(
+                #"ccm/v1/alerts/P1 {"alert":1,"event":"raised","level":"urgent","patient":"P1","rule":"bp-high","#))
         #expect(line.hasSuffix(#","event_id":1}"# + "\n"))
-        #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 1 }, "the cursor moves once the broker acknowledged")
+        #expect(
+            gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 1 },
+            "the cursor moves once the broker acknowledged")
     }
 
     @Test("Alert events committed while the broker is down go out once it is back, each at least once, in order")
     func alertsAcrossBrokerRestart() async throws {
         let broker = try Broker()
         let bp = TemplateRule(
-            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
-            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 86_400], limitIsGoal: false, source: "s",
+            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic], direction: .above,
+            meals: nil, unit: .mmHg,
+            parameters: [ParameterKey(.urgent): 180, ParameterKey(.resolveAfter): 86_400], limitIsGoal: false,
+            source: "s",
             title: "Blood pressure high")
-        let gateway = try Harness(broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
+        let gateway = try Harness(
+            broker: broker, templates: [CarePlanTemplate(name: "htn", description: "", goals: [:], rules: [bp])])
         try gateway.database.setCarePlan(patient: "P1", templates: ["htn"], overrides: [], by: "test")
         // A subscriber with a persistent session: the broker keeps its messages while it is away,
         // across its own restart (persistence), so every publish is seen.
         func subscribe(count: Int) throws -> (Spawned, String) {
             let output = broker.directory + "/alerts-\(UUID().uuidString.prefix(6)).out"
             let arguments =
-                ["-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t", "ccm/v1/alerts/#"]
+                [
+                    "-h", "127.0.0.1", "-p", "\(broker.port)", "-q", "1", "-c", "-i", "sub-outbox", "-t",
+                    "ccm/v1/alerts/#",
+                ]
                 + (try broker.login(Broker.alertReader))
             return (
-                try Spawned("/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]), stdout: output),
+                try Spawned(
+                    "/usr/bin/mosquitto_sub", arguments + (count == 0 ? ["-E"] : ["-C", "\(count)", "-W", "30"]),
+                    stdout: output),
                 output
             )
         }
@@ -314,7 +340,8 @@ struct MQTTIngestTests {
         let connections = gateway.client.connectionCount
         try broker.start()
         #expect(gateway.client.waitForConnection(after: connections, timeout: 60), "the gateway reconnects")
-        #expect(gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 4 }, "acknowledged after the reconnect")
+        #expect(
+            gateway.alerts.wait { (try? gateway.database.alertCursor(.mqtt)) == 4 }, "acknowledged after the reconnect")
         let (subscriber, output) = try subscribe(count: 4)
         #expect(subscriber.wait() == 0, "the subscriber got 4 messages")
         let ids = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n").compactMap {
@@ -337,12 +364,14 @@ struct MQTTIngestTests {
         try broker.publish(
             "ccm/v1/hub/careapp/time",
             entry.replacingOccurrences(of: "P1", with: "P9").replacingOccurrences(of: "app-4411", with: "app-4412"))
-        try broker.publish("ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "\"minutes\":12", with: "\"minutes\":900"))
+        try broker.publish(
+            "ccm/v1/hub/careapp/time", entry.replacingOccurrences(of: "\"minutes\":12", with: "\"minutes\":900"))
         let outcomes = try await gateway.next(4)
         #expect(outcomes.map(\.status) == [.accepted, .duplicate, .rejected, .rejected])
         #expect(
             outcomes[2].reason
-                == "patient: no patient P9 at this gateway; check the app's patient id, or add the patient with ccmctl patients add P9")
+                == "patient: no patient P9 at this gateway; check the app's patient id, or add the patient with ccmctl patients add P9"
+        )
         #expect(outcomes[3].reason == "minutes: 900 is not between 1 and 600; split longer work into entries")
         let entries = try gateway.database.timeEntries()
         #expect(entries.count == 1)
@@ -355,7 +384,8 @@ struct MQTTIngestTests {
     func glucoseContextPairing() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
-        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
+        try gateway.pipeline.addDevice(
+            Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
         try gateway.start(broker)
         // E6 (sequence 2, context follows) then E7 (sequence 2, postprandial).
         try broker.publish("ccm/v1/hub/h1/gatt/C026DA010203/2a18", "1F 02 00 E9 07 05 15 0C 28 0A FB FF 4A C0 12 01 00")
@@ -380,7 +410,9 @@ struct MQTTIngestTests {
     static func glucoseHex(
         _ sequence: UInt16, mgdL: UInt16, day: UInt8, hour: UInt8, typeLocation: UInt8 = 0x11, status: UInt16? = nil
     ) -> String {
-        var bytes: [UInt8] = [status == nil ? 0x02 : 0x0A, UInt8(sequence & 0xFF), UInt8(sequence >> 8), 0xEA, 0x07, 11, day, hour, 0, 0]
+        var bytes: [UInt8] = [
+            status == nil ? 0x02 : 0x0A, UInt8(sequence & 0xFF), UInt8(sequence >> 8), 0xEA, 0x07, 11, day, hour, 0, 0,
+        ]
         let sfloat = UInt16(0xB000) | mgdL  // exponent -5
         bytes += [UInt8(sfloat & 0xFF), UInt8(sfloat >> 8), typeLocation]
         if let status { bytes += [UInt8(status & 0xFF), UInt8(status >> 8)] }
@@ -393,7 +425,8 @@ struct MQTTIngestTests {
     func gattDeviceMeaning() async throws {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
-        try gateway.pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
+        try gateway.pipeline.addDevice(
+            Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1", hubID: "h1"), by: "test")
         try gateway.database.addPatient(Patient(id: "P2", name: "Bea Test", timeZone: "UTC"), by: "test")
         _ = try gateway.pipeline.assignDeviceUser("A4:C1:38:12:34:56", user: 2, to: "P2", by: "test")
         try gateway.start(broker)
@@ -405,9 +438,13 @@ struct MQTTIngestTests {
         try broker.publish(meter, Self.glucoseHex(1, mgdL: 201, day: 20, hour: 8))
         try broker.publish(meter, Self.glucoseHex(2, mgdL: 202, day: 20, hour: 9))
         // User 2 of the cuff, irregular pulse: 168/101.
-        try broker.publish("ccm/v1/hub/h1/gatt/A4C138123456/2a35", "1E A8 00 65 00 FF 07 EA 07 0B 1B 08 00 00 48 00 02 04 00")
+        try broker.publish(
+            "ccm/v1/hub/h1/gatt/A4C138123456/2a35", "1E A8 00 65 00 FF 07 EA 07 0B 1B 08 00 00 48 00 02 04 00")
         let outcomes = try await gateway.next(8)
-        #expect(outcomes.map(\.status) == [.accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted])
+        #expect(
+            outcomes.map(\.status) == [
+                .accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted, .accepted,
+            ])
         #expect(outcomes[3].code == "control_test")
         #expect(outcomes[5].reason?.hasPrefix("meter reset detected") == true)
         let glucose = try gateway.database.readings(kind: .glucose)
@@ -430,7 +467,8 @@ extension MQTTIngestTests {
         let broker = try Broker()
         let gateway = try Harness(broker: broker)
         for (id, kind) in [
-            ("D0:5C:A1:E0:00:01", DeviceKind.scale), ("E0:0C:51:00:00:02", .pulseOximeter), ("F0:7E:00:00:00:03", .thermometer),
+            ("D0:5C:A1:E0:00:01", DeviceKind.scale), ("E0:0C:51:00:00:02", .pulseOximeter),
+            ("F0:7E:00:00:00:03", .thermometer),
         ] {
             try gateway.pipeline.addDevice(Device(id: id, kind: kind, patientID: "P1", hubID: "h1"), by: "test")
         }

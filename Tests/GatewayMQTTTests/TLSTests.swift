@@ -37,7 +37,9 @@ struct TLSTests {
 
     @Test("A client certificate from the broker's CA connects and takes readings; one from another CA is refused")
     func clientCertificates() async throws {
-        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString.prefix(8))").path
+        let certificates = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tls-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: certificates, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: certificates) }
         try Self.makeCertificates(in: certificates)

@@ -22,7 +22,10 @@ struct TopicsTests {
 
     @Test("Subscriptions, shared or not; alert and status topics")
     func outbound() {
-        #expect(topics.subscriptions() == ["ccm/v1/hub/+/reading", "ccm/v1/hub/+/fhir", "ccm/v1/hub/+/gatt/+/+", "ccm/v1/hub/+/time"])
+        #expect(
+            topics.subscriptions() == [
+                "ccm/v1/hub/+/reading", "ccm/v1/hub/+/fhir", "ccm/v1/hub/+/gatt/+/+", "ccm/v1/hub/+/time",
+            ])
         #expect(topics.subscriptions(sharedGroup: "gw").first == "$share/gw/ccm/v1/hub/+/reading")
         #expect(topics.alerts(patient: "P1") == "ccm/v1/alerts/P1")
         #expect(topics.status(gateway: "g1") == "ccm/v1/gateway/g1/status")

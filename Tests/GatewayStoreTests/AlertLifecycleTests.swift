@@ -12,10 +12,12 @@ struct AlertLifecycleTests {
     /// bp-high over systolic/diastolic (resolve after 24 h) and a glucose stale rule (72 h).
     static let hypertension: CarePlanTemplate = {
         let bp = TemplateRule(
-            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic, .diastolic], direction: .above, meals: nil,
+            id: "bp-high", type: .threshold, kind: .bloodPressure, quantities: [.systolic, .diastolic],
+            direction: .above, meals: nil,
             unit: .mmHg,
             parameters: [
-                ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180, ParameterKey(.warning, .diastolic): 100,
+                ParameterKey(.warning, .systolic): 160, ParameterKey(.urgent, .systolic): 180,
+                ParameterKey(.warning, .diastolic): 100,
                 ParameterKey(.urgent, .diastolic): 120, ParameterKey(.resolveAfter): 86_400,
             ], limitIsGoal: false, source: "ACC/AHA", title: "Blood pressure high")
         return CarePlanTemplate(name: "hypertension", description: "", goals: [:], rules: [bp])
@@ -24,7 +26,8 @@ struct AlertLifecycleTests {
     static let diabetes: CarePlanTemplate = {
         let stale = TemplateRule(
             id: "glucose-stale", type: .stale, kind: .glucose, quantities: [], direction: .above, meals: nil, unit: nil,
-            parameters: [ParameterKey(.after): 72 * 3600, ParameterKey(.level): 0], limitIsGoal: false, source: "product choice",
+            parameters: [ParameterKey(.after): 72 * 3600, ParameterKey(.level): 0], limitIsGoal: false,
+            source: "product choice",
             title: "No glucose reading")
         return CarePlanTemplate(name: "diabetes-t2", description: "", goals: [:], rules: [stale])
     }()
@@ -116,7 +119,9 @@ struct AlertLifecycleTests {
         #expect(ended.events.first?.note == "snooze ended")
         #expect(try world.database.alert(id)?.state == .open)
         #expect(
-            try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.snooze", "alert.snooze_end"])
+            try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == [
+                "alert.raise", "alert.snooze", "alert.snooze_end",
+            ])
     }
 
     @Test("Back in range for the rule's time resolves by itself; an out-of-range reading in between restarts the clock")
@@ -149,7 +154,8 @@ struct AlertLifecycleTests {
         #expect(ack.message == "alert \(id) is resolved (by dr.lee); there is nothing to acknowledge")
         let unknown = try #require(throws: StoreError.self) { try world.database.snooze(999, for: 60, by: "x") }
         #expect(unknown.message == "no alert 999; list alerts with ccmctl alerts list")
-        #expect(try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.resolve"])
+        #expect(
+            try world.database.auditLog(entity: "alert", id: "\(id)").map(\.action) == ["alert.raise", "alert.resolve"])
         #expect(try world.database.auditLog(entity: "alert", id: "\(id)").last?.actor == "dr.lee")
     }
 

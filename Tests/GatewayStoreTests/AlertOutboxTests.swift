@@ -16,7 +16,8 @@ struct AlertOutboxTests {
     /// right after its commits leaves behind.
     func committed(_ count: Int) throws -> World {
         let world = try World(templates: [AlertLifecycleTests.hypertension])
-        try world.database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
+        try world.database.setCarePlan(
+            patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
         let outcomes = try world.ingest(
             #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-04T14:00:00Z","unit":"mmHg","values":{"systolic":182,"diastolic":121}}"#
         )
@@ -95,7 +96,8 @@ struct AlertOutboxTests {
         #expect(try world.database.alertCursor(.log) == 0)
         #expect(try AlertLogFile(path: path).deliverPending(from: world.database) == 2)
         #expect(loggedIDs(path) == [1, 2, 3, 4])
-        let lines = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = try String(contentsOfFile: path, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
         #expect(lines.count == 6, "the cut line is ended; event 3 follows in full")
         #expect(lines[2] == AlertLogFormat.text.line(events[2]).prefix(50))
         #expect(try world.database.alertCursor(.log) == 4)

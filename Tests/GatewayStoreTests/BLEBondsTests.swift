@@ -14,11 +14,14 @@ struct BLEBondsTests {
     func storeAndReload() throws {
         let world = try World()
         let ltk0 = BLEBondKey(
-            address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false)
+            address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36),
+            authenticated: false)
         let ltk1 = BLEBondKey(
-            address: Self.meter, addressType: "random", kind: .ltk, slot: 1, key: [UInt8](repeating: 2, count: 36), authenticated: false)
+            address: Self.meter, addressType: "random", kind: .ltk, slot: 1, key: [UInt8](repeating: 2, count: 36),
+            authenticated: false)
         let irk = BLEBondKey(
-            address: Self.meter, addressType: "random", kind: .irk, slot: 0, key: [UInt8](repeating: 3, count: 23), authenticated: false)
+            address: Self.meter, addressType: "random", kind: .irk, slot: 0, key: [UInt8](repeating: 3, count: 23),
+            authenticated: false)
         for key in [ltk0, ltk1, irk] { try world.database.storeBondKey(key) }
         var replaced = ltk1
         replaced.key = [UInt8](repeating: 9, count: 36)
@@ -45,20 +48,25 @@ struct BLEBondsTests {
         let world = try World()
         try world.database.storeBondKey(
             BLEBondKey(
-                address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36), authenticated: false
+                address: Self.meter, addressType: "random", kind: .ltk, slot: 0, key: [UInt8](repeating: 1, count: 36),
+                authenticated: false
             ))
-        try world.database.requestPairing(address: Self.meter, passkey: nil, until: Date().addingTimeInterval(600), by: "nurse.kim")
+        try world.database.requestPairing(
+            address: Self.meter, passkey: nil, until: Date().addingTimeInterval(600), by: "nurse.kim")
         #expect(try world.database.deleteBond(address: Self.meter, by: "nurse.kim") == 1)
         #expect(try world.database.bondKeys().isEmpty && world.database.pendingPairings().isEmpty)
         #expect(try world.database.auditLog().map(\.action).suffix(2) == ["ble.pair_requested", "ble.unpair"])
         #expect(try world.database.deleteBond(address: Self.meter, by: "nurse.kim") == 0)
     }
 
-    @Test("A pairing request holds its passkey until it expires or is cleared; the audit says whether one was given, never which")
+    @Test(
+        "A pairing request holds its passkey until it expires or is cleared; the audit says whether one was given, never which"
+    )
     func pairingRequests() throws {
         let world = try World()
         let now = Date()
-        try world.database.requestPairing(address: Self.meter, passkey: 123456, until: now.addingTimeInterval(600), by: "nurse.kim")
+        try world.database.requestPairing(
+            address: Self.meter, passkey: 123456, until: now.addingTimeInterval(600), by: "nurse.kim")
         #expect(try world.database.pendingPairings(now: now) == [Self.meter])
         #expect(try world.database.pairingPasskey(address: Self.meter, now: now) == 123456)
         #expect(try world.database.pairingPasskey(address: Self.meter, now: now.addingTimeInterval(601)) == nil)
@@ -76,11 +84,13 @@ struct BLEBondsTests {
         let when = Date(timeIntervalSince1970: 1_800_000_000)
         try world.database.recordAdapter(
             BLEAdapterState(
-                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: false, settings: "le", owner: "ccm-gatewayd", detail: nil,
+                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: false, settings: "le", owner: "ccm-gatewayd",
+                detail: nil,
                 updatedAt: when))
         try world.database.recordAdapter(
             BLEAdapterState(
-                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: true, settings: "powered, bondable, le", owner: "ccm-gatewayd",
+                adapter: "hci0", address: "C0:FF:EE:00:00:01", powered: true, settings: "powered, bondable, le",
+                owner: "ccm-gatewayd",
                 detail: nil, updatedAt: when))
         let state = try #require(try world.database.adapterState())
         #expect(state.powered && state.settings == "powered, bondable, le" && state.adapter == "hci0")

@@ -23,7 +23,8 @@ struct DatabaseFileTests {
         #expect(error.code == .missing)
         #expect(
             error.message
-                == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
+                == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path"
+        )
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -33,7 +34,9 @@ struct DatabaseFileTests {
         let path = directory.file("state/gateway.sqlite")
         _ = try GatewayDatabase(path: path, mode: .create)
         #expect(try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int == 0o660)
-        #expect(try FileManager.default.attributesOfItem(atPath: directory.file("state"))[.posixPermissions] as? Int == 0o770)
+        #expect(
+            try FileManager.default.attributesOfItem(atPath: directory.file("state"))[.posixPermissions] as? Int
+                == 0o770)
     }
 
     @Test("initialize creates once, records who did, and never touches an existing database or a foreign file")
@@ -42,7 +45,10 @@ struct DatabaseFileTests {
         let path = directory.file("gateway.sqlite")
         let (first, created) = try GatewayDatabase.initialize(path: path, by: "installer")
         #expect(created)
-        #expect(try first.auditLog(entity: "database").map { "\($0.actor) \($0.action) \($0.entityId)" } == ["installer create \(path)"])
+        #expect(
+            try first.auditLog(entity: "database").map { "\($0.actor) \($0.action) \($0.entityId)" } == [
+                "installer create \(path)"
+            ])
         try first.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         let (again, createdAgain) = try GatewayDatabase.initialize(path: path, by: "someone")
         #expect(!createdAgain)
@@ -51,7 +57,9 @@ struct DatabaseFileTests {
 
         let foreign = directory.file("notes.txt")
         try Data("not a database, keep me".utf8).write(to: URL(fileURLWithPath: foreign))
-        let error = try #require(throws: StoreError.self) { try GatewayDatabase.initialize(path: foreign, by: "someone") }
+        let error = try #require(throws: StoreError.self) {
+            try GatewayDatabase.initialize(path: foreign, by: "someone")
+        }
         #expect(error.code == .notADatabase)
         #expect(try String(contentsOfFile: foreign, encoding: .utf8) == "not a database, keep me")
     }
@@ -72,7 +80,8 @@ struct DatabaseFileTests {
         }
         #expect(error.code == .replaced)
         #expect(error.message.hasPrefix("the database at \(path) is gone while open ("))
-        #expect(error.message.hasSuffix("Restore it from a backup or create a new one with ccmctl init, then start again"))
+        #expect(
+            error.message.hasSuffix("Restore it from a backup or create a new one with ccmctl init, then start again"))
         // Rolled back: the old file (still open) holds no inbox row.
         #expect(try database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM inbox") } == 0)
         #expect(!FileManager.default.fileExists(atPath: path))

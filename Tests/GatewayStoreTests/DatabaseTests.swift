@@ -22,14 +22,18 @@ struct DatabaseTests {
     func storedDates() {
         var generator = SystemRandomNumberGenerator()
         var dates = [
-            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1.0005), Date(timeIntervalSince1970: 1_772_631_730.9999),
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1.0005),
+            Date(timeIntervalSince1970: 1_772_631_730.9999),
             Date(timeIntervalSince1970: 951_782_400), Date(timeIntervalSince1970: 4_102_444_799.999),
             Date(timeIntervalSinceReferenceDate: 0.0004),
             Date(timeIntervalSince1970: -2_208_988_800.25),
         ]
-        for _ in 0..<20_000 { dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...7e9, using: &generator))) }
+        for _ in 0..<20_000 {
+            dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...7e9, using: &generator)))
+        }
         for date in dates {
-            #expect(StoredDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
+            #expect(
+                StoredDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
         }
     }
 
@@ -39,12 +43,16 @@ struct DatabaseTests {
         let path = directory.file("sub/dir/gateway.sqlite")
         let database = try GatewayDatabase(path: path, mode: .create)
         let tables = try database.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            try String.fetchAll(
+                db,
+                sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         }
         #expect(
             tables == [
-                "alert", "alert_event", "alert_sink", "audit", "ble_adapter", "ble_bond", "ble_discovered", "ble_pairing", "ble_sync",
-                "careplan", "control_test", "device", "device_user", "grdb_migrations", "hub", "hub_patient", "inbox", "inbox_item",
+                "alert", "alert_event", "alert_sink", "audit", "ble_adapter", "ble_bond", "ble_discovered",
+                "ble_pairing", "ble_sync",
+                "careplan", "control_test", "device", "device_user", "grdb_migrations", "hub", "hub_patient", "inbox",
+                "inbox_item",
                 "patient", "patient_month", "reading", "staff", "time_entry", "time_timer",
             ])
         #expect(try database.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "wal")
@@ -58,7 +66,9 @@ struct DatabaseTests {
     @Test("A missing file is refused when only reading")
     func missing() throws {
         let directory = TemporaryDirectory()
-        let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: directory.file("none.sqlite"), mode: .existing) }
+        let error = try #require(throws: StoreError.self) {
+            try GatewayDatabase(path: directory.file("none.sqlite"), mode: .existing)
+        }
         #expect(error.code == .missing)
         #expect(error.message.hasPrefix("no database at \(directory.file("none.sqlite")); "))
         #expect(!FileManager.default.fileExists(atPath: directory.file("none.sqlite")))
@@ -80,7 +90,9 @@ struct DatabaseTests {
         let path = directory.file("gateway.sqlite")
         _ = try GatewayDatabase(path: path, mode: .create)
         let queue = try DatabaseQueue(path: path)
-        try queue.write { try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')") }
+        try queue.write {
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('2099-01-01-from-the-future')")
+        }
         try queue.close()
         let error = try #require(throws: StoreError.self) { try GatewayDatabase(path: path) }
         #expect(error.code == .newerSchema)

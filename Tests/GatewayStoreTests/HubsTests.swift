@@ -14,10 +14,13 @@ struct HubsTests {
     }
 
     func timeInput(_ json: String, hub: String?) -> RawInput {
-        RawInput(source: "mqtt:ccm/v1/hub/\(hub ?? "-")/time", format: .timeEntryV1, hubID: hub, payload: Data(json.utf8))
+        RawInput(
+            source: "mqtt:ccm/v1/hub/\(hub ?? "-")/time", format: .timeEntryV1, hubID: hub, payload: Data(json.utf8))
     }
 
-    @Test("An unregistered hub's reading is quarantined, not stored; registering the hub replays it; a device fix alone does not")
+    @Test(
+        "An unregistered hub's reading is quarantined, not stored; registering the hub replays it; a device fix alone does not"
+    )
     func unknownHubQuarantined() throws {
         let world = try World()
         let outcomes = try world.ingest(World.bp, hub: "h5")
@@ -53,18 +56,27 @@ struct HubsTests {
         #expect(outcomes.first?.code == "hub_disabled")
         #expect(
             outcomes.first?.reason
-                == "hub hub7 is disabled (by ops); its inputs are not taken; if that was a mistake, run ccmctl hubs enable hub7")
+                == "hub hub7 is disabled (by ops); its inputs are not taken; if that was a mistake, run ccmctl hubs enable hub7"
+        )
         let time = try world.pipeline.ingest(timeInput(Self.time(), hub: "hub7"))
         #expect(time.map(\.code) == ["hub_disabled"])
         #expect(try world.count("SELECT COUNT(*) FROM reading") == 0)
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 0)
         #expect(throws: StoreError.self) { try world.database.removeHub("hub7", by: "ops") }
         try world.database.setHubEnabled("hub7", true, by: "ops")
-        #expect(try world.ingest(json.replacingOccurrences(of: "91.2", with: "91.3"), hub: "hub7").map(\.status) == [.accepted])
-        #expect(try world.database.auditLog(entity: "hub", id: "hub7").map(\.action) == ["hub.add", "hub.disable", "hub.enable"])
+        #expect(
+            try world.ingest(json.replacingOccurrences(of: "91.2", with: "91.3"), hub: "hub7").map(\.status) == [
+                .accepted
+            ])
+        #expect(
+            try world.database.auditLog(entity: "hub", id: "hub7").map(\.action) == [
+                "hub.add", "hub.disable", "hub.enable",
+            ])
     }
 
-    @Test("Time names registered, enabled staff in their role, from a hub registered for the patient; an entry id counts once per patient")
+    @Test(
+        "Time names registered, enabled staff in their role, from a hub registered for the patient; an entry id counts once per patient"
+    )
     func timeRules() throws {
         let world = try World()
         try world.pipeline.addHub("app1", patients: ["P1"], by: "ops")
@@ -97,20 +109,26 @@ struct HubsTests {
             #expect(outcome.first?.reason == reason)
         }
         #expect(try world.pipeline.ingest(timeInput(Self.time(id: "e"), hub: "app1")).map(\.status) == [.accepted])
-        #expect(try world.pipeline.ingest(timeInput(Self.time(id: "e"), hub: "app2")).map(\.status) == [.duplicate], "same id, other hub")
         #expect(
-            try world.pipeline.ingest(timeInput(Self.time("dr.lee", role: "physician", id: "f"), hub: "app2")).map(\.status) == [.accepted])
+            try world.pipeline.ingest(timeInput(Self.time(id: "e"), hub: "app2")).map(\.status) == [.duplicate],
+            "same id, other hub")
+        #expect(
+            try world.pipeline.ingest(timeInput(Self.time("dr.lee", role: "physician", id: "f"), hub: "app2")).map(
+                \.status) == [.accepted])
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 2)
 
         // ccmctl time add and alert acknowledgements check staff the same way.
         let entry = TimeEntryInput(
-            patientID: "P1", start: World.received, minutes: 5, staff: "mallory", role: .clinicalStaff, program: .ccm, activity: .review,
+            patientID: "P1", start: World.received, minutes: 5, staff: "mallory", role: .clinicalStaff, program: .ccm,
+            activity: .review,
             interactive: false, note: nil)
         #expect(throws: StoreError.self) { try world.database.addTimeEntry(entry, source: "ccmctl", by: "mallory") }
         var physician = entry
         physician.staff = "nurse.kim"
         physician.role = .physician
-        #expect(throws: StoreError.self) { try world.database.addTimeEntry(physician, source: "ccmctl", by: "nurse.kim") }
+        #expect(throws: StoreError.self) {
+            try world.database.addTimeEntry(physician, source: "ccmctl", by: "nurse.kim")
+        }
         #expect(try world.count("SELECT COUNT(*) FROM time_entry") == 2)
     }
 

@@ -47,7 +47,8 @@ struct InputEdgesStoreTests {
     func overlong() throws {
         let long = String(repeating: "z", count: 200_000)
         let read = try lines("12345\n123456\r\n\(long)\r\nok\n1234567", max: 6)
-        #expect(read.map { String(decoding: $0.bytes, as: UTF8.self) } == ["12345", "123456", "zzzzzz", "ok", "123456"])
+        #expect(
+            read.map { String(decoding: $0.bytes, as: UTF8.self) } == ["12345", "123456", "zzzzzz", "ok", "123456"])
         #expect(read.map(\.length) == [5, 6, 200_000, 2, 7])
         #expect(read.map(\.isTruncated) == [false, false, true, false, true])
     }
@@ -60,7 +61,8 @@ struct InputEdgesStoreTests {
     }
 
     @Test(
-        "A 50 MB line is read without being held whole, rejected as too large, and only its first bytes are kept", .timeLimit(.minutes(2)))
+        "A 50 MB line is read without being held whole, rejected as too large, and only its first bytes are kept",
+        .timeLimit(.minutes(2)))
     func fiftyMegabyteLine() throws {
         let world = try World()
         let path = world.directory.file("huge.jsonl")
@@ -100,7 +102,8 @@ struct InputEdgesStoreTests {
     @Test("A reading with no measured_at, seq or id is rejected every time it comes, never stored")
     func noIdentity() throws {
         let world = try World()
-        let json = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#
+        let json =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","unit":"mmHg","values":{"systolic":138,"diastolic":88}}"#
         for _ in 0..<2 {
             let outcomes = try world.ingest(json)
             #expect(outcomes.map(\.status) == [.rejected])
@@ -125,7 +128,8 @@ struct InputEdgesStoreTests {
     @Test("A device id with control characters is rejected, not quarantined under that id")
     func deviceWithEscapes() throws {
         let world = try World()
-        let json = #"{"v":1,"device":"\u001b]0;pwned\u0007","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"m1"}"#
+        let json =
+            #"{"v":1,"device":"\u001b]0;pwned\u0007","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"m1"}"#
         let outcomes = try world.ingest(json)
         #expect(outcomes.map(\.status) == [.rejected])
         #expect(outcomes.first?.reason?.hasPrefix(#"device: "\u{1B}]0;pwned\u{7}" is not a valid device id"#) == true)
@@ -159,7 +163,9 @@ struct InputEdgesStoreTests {
         #expect(!test.contains("pip install"))
         let packages = try #require(deps.split(separator: "\n").first { $0.hasPrefix("packages=(") })
         #expect(
-            packages.split(separator: " ").contains { $0.trimmingCharacters(in: CharacterSet(charactersIn: "()")) == "python3-jsonschema" })
+            packages.split(separator: " ").contains {
+                $0.trimmingCharacters(in: CharacterSet(charactersIn: "()")) == "python3-jsonschema"
+            })
     }
 }
 

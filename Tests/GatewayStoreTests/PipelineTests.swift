@@ -38,17 +38,21 @@ struct PipelineTests {
         let first = try world.ingest(Self.bp)
         // Another spelling of the same device and the same instant in another offset.
         let again = try world.ingest(
-            Self.bp.replacingOccurrences(of: "a4:c1", with: "A4:C1").replacingOccurrences(of: "07:42:10-06:00", with: "13:42:10Z"))
+            Self.bp.replacingOccurrences(of: "a4:c1", with: "A4:C1").replacingOccurrences(
+                of: "07:42:10-06:00", with: "13:42:10Z"))
         #expect(again.map(\.status) == [.duplicate])
         #expect(again[0].readingID == first[0].readingID)
         #expect(
-            again[0].reason == "same reading as reading \(first[0].readingID!) (A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:42:10Z)")
+            again[0].reason
+                == "same reading as reading \(first[0].readingID!) (A4:C1:38:12:34:56|blood_pressure|at:2026-03-04T13:42:10Z)"
+        )
         #expect(try world.count("SELECT COUNT(*) FROM reading") == 1)
         #expect(try world.count("SELECT COUNT(*) FROM inbox") == 2)
     }
 
     @Test(
-        "Stored glucose records downloaded again fold by sequence number; the same number with another time is a reset meter's new record")
+        "Stored glucose records downloaded again fold by sequence number; the same number with another time is a reset meter's new record"
+    )
     func glucoseSequence() throws {
         let world = try World()
         let record =
@@ -56,21 +60,25 @@ struct PipelineTests {
         #expect(try world.ingest(record).map(\.status) == [.accepted])
         // The same record again, its time in another offset: the same reading.
         #expect(
-            try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55:00-06:00", with: "2026-03-04T12:55:00Z")).map(\.status) == [
-                .duplicate
-            ])
+            try world.ingest(record.replacingOccurrences(of: "2026-03-04T06:55:00-06:00", with: "2026-03-04T12:55:00Z"))
+                .map(\.status) == [
+                    .duplicate
+                ])
         // Same sequence number, another time: the meter was reset and numbers its records anew.
         // Folding it would lose a reading; it starts the meter's record epoch 1 (audited).
         let reset = try world.ingest(
-            record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2"))
+            record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(
+                of: "7.4", with: "11.2"))
         #expect(reset.map(\.status) == [.accepted])
-        #expect(reset[0].reason?.hasPrefix("meter reset detected (sequence 2 already stored with another time)") == true)
+        #expect(
+            reset[0].reason?.hasPrefix("meter reset detected (sequence 2 already stored with another time)") == true)
         #expect(try world.database.readings(kind: .glucose).map(\.epoch) == [0, 1])
         #expect(try world.count("SELECT COUNT(*) FROM audit WHERE action = 'glucose.reset'") == 1)
         // The new record downloaded again folds under its epoch.
         #expect(
             try world.ingest(
-                record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(of: "7.4", with: "11.2")
+                record.replacingOccurrences(of: "2026-03-04T06:55", with: "2026-03-05T06:55").replacingOccurrences(
+                    of: "7.4", with: "11.2")
             ).map(\.status) == [.duplicate])
         let reading = try #require(try world.database.readings(kind: .glucose).first)
         #expect(reading.values[.glucose] == 133.3184)
@@ -92,7 +100,8 @@ struct PipelineTests {
                 == "unknown device hub7-oxi-1; register it with ccmctl devices add hub7-oxi-1 --kind KIND --patient PATIENT, which replays its quarantined readings"
         )
         #expect(try world.database.readings().isEmpty)
-        let replayed = try world.pipeline.addDevice(Device(id: "hub7-oxi-1", kind: .pulseOximeter, patientID: "P2"), by: "nurse")
+        let replayed = try world.pipeline.addDevice(
+            Device(id: "hub7-oxi-1", kind: .pulseOximeter, patientID: "P2"), by: "nurse")
         #expect(replayed.map(\.status) == [.accepted])
         let reading = try #require(try world.database.readings().first)
         #expect(reading.patientID == "P2")
@@ -160,17 +169,21 @@ struct PipelineTests {
     @Test("A payload over the limit is rejected whole, and kept")
     func oversized() throws {
         let world = try World(maxPayloadBytes: 1024)
-        let padded = Self.bp.replacingOccurrences(of: "\"seq\":311", with: "\"seq\":311\(String(repeating: " ", count: 1024))")
+        let padded = Self.bp.replacingOccurrences(
+            of: "\"seq\":311", with: "\"seq\":311\(String(repeating: " ", count: 1024))")
         let outcomes = try world.ingest(padded)
         #expect(outcomes.map(\.code) == ["too_large"])
-        #expect(outcomes[0].reason == "payload of \(padded.utf8.count) bytes is over the 1024-byte limit; split it into smaller messages")
+        #expect(
+            outcomes[0].reason
+                == "payload of \(padded.utf8.count) bytes is over the 1024-byte limit; split it into smaller messages")
         #expect(try world.database.inbox(status: "rejected").first?.payload.count == padded.utf8.count)
     }
 
     @Test("Inputs received but not decided before a crash are decided on the next start, once")
     func pendingAfterCrash() throws {
         let world = try World()
-        let id = try world.pipeline.receive(RawInput(source: "test", payload: Data(Self.bp.utf8), receivedAt: World.received))
+        let id = try world.pipeline.receive(
+            RawInput(source: "test", payload: Data(Self.bp.utf8), receivedAt: World.received))
         #expect(try world.database.inbox(status: "pending").map(\.inboxID) == [id])
         // A new process opens the same file.
         let restarted = Pipeline(database: try GatewayDatabase(path: world.database.path))
@@ -200,8 +213,10 @@ struct PipelineTests {
     func invalidFixture(_ name: String) throws {
         let world = try World()
         let payload = try Data(contentsOf: fixtures.appendingPathComponent("native/invalid/\(name).json"))
-        let expected = try String(contentsOf: fixtures.appendingPathComponent("native/invalid/\(name).reason"), encoding: .utf8)
-            .trimmingCharacters(in: .newlines)
+        let expected = try String(
+            contentsOf: fixtures.appendingPathComponent("native/invalid/\(name).reason"), encoding: .utf8
+        )
+        .trimmingCharacters(in: .newlines)
         _ = try world.pipeline.ingest(RawInput(source: "fixture", payload: payload, receivedAt: World.received))
         let stored = try world.database.inbox(status: "rejected")
         #expect(stored.count == 1)
@@ -216,7 +231,8 @@ struct PipelineTests {
             try world.pipeline.addDevice(Device(id: device, kind: .other, patientID: "P2"), by: "test")
         }
         let payload = try Data(contentsOf: fixtures.appendingPathComponent("native/valid/\(name).json"))
-        let outcomes = try world.pipeline.ingest(RawInput(source: "fixture", payload: payload, receivedAt: World.received))
+        let outcomes = try world.pipeline.ingest(
+            RawInput(source: "fixture", payload: payload, receivedAt: World.received))
         #expect(!outcomes.isEmpty)
         #expect(outcomes.allSatisfy { $0.status == .accepted }, "\(outcomes.map { $0.reason ?? "" })")
     }

@@ -40,7 +40,9 @@ struct RobustnessTests {
         #expect(reading.meal == .fasting)
     }
 
-    @Test("An input whose deciding throws is marked failed, audited, and the pipeline goes on; retry decides it after the fix")
+    @Test(
+        "An input whose deciding throws is marked failed, audited, and the pipeline goes on; retry decides it after the fix"
+    )
     func failedInputDoesNotStopThePipeline() throws {
         let world = try World()
         // A row an earlier version wrote and this one cannot read back as a date.
@@ -51,7 +53,8 @@ struct RobustnessTests {
         // An input of a format a newer version wrote.
         let future = try world.database.write { db -> Int64 in
             try db.execute(
-                sql: "INSERT INTO inbox (received_at, source, format, payload) VALUES (?, 'test', 'native-v9', x'7b7d')",
+                sql:
+                    "INSERT INTO inbox (received_at, source, format, payload) VALUES (?, 'test', 'native-v9', x'7b7d')",
                 arguments: [World.received])
             return db.lastInsertedRowID
         }
@@ -68,7 +71,10 @@ struct RobustnessTests {
         #expect(outcomes[1].reason?.hasSuffix("run ccmctl inbox retry \(context)") == true)
         #expect(try world.pipeline.pendingCount() == 0)
         #expect(try world.database.inbox(status: "failed").map(\.inboxID) == [future, context])
-        #expect(try world.database.inbox(status: "failed").allSatisfy { $0.reason?.hasPrefix("deciding this input failed") == true })
+        #expect(
+            try world.database.inbox(status: "failed").allSatisfy {
+                $0.reason?.hasPrefix("deciding this input failed") == true
+            })
         #expect(try world.count("SELECT COUNT(*) FROM audit WHERE action = 'inbox.fail'") == 2)
         // Nothing of the failed context was kept: the reading has no meal yet.
         #expect(try world.count("SELECT COUNT(*) FROM reading WHERE meal IS NOT NULL") == 0)
@@ -88,7 +94,10 @@ struct RobustnessTests {
         let world = try World()
         _ = try world.ingest(Self.glucoseReading(at: "2026-03-04T07:00:00-06:00", seq: 77))
         try world.database.write { db in
-            try db.execute(sql: "UPDATE reading SET measured_at = '10000-01-01 23:58:59.000', windowed = 1, measured_at_text = NULL")
+            try db.execute(
+                sql:
+                    "UPDATE reading SET measured_at = '10000-01-01 23:58:59.000', windowed = 1, measured_at_text = NULL"
+            )
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '2026-11-30-robust-pipeline'")
             try db.execute(sql: "DROP INDEX inbox_failed")
             try db.execute(sql: "ALTER TABLE inbox DROP COLUMN failure")
@@ -106,20 +115,24 @@ struct RobustnessTests {
     /// average above 135 (warning), beside the threshold rule of the lifecycle tests.
     static let windowedPlan: CarePlanTemplate = {
         let nOfM = TemplateRule(
-            id: "bp-3-of-5", type: .nOfM, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil, unit: .mmHg,
+            id: "bp-3-of-5", type: .nOfM, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
+            unit: .mmHg,
             parameters: [
                 ParameterKey(.limit): 130, ParameterKey(.n): 3, ParameterKey(.m): 5, ParameterKey(.level): 0,
                 ParameterKey(.resolveAfter): 86_400,
             ], limitIsGoal: false, source: "test", title: "3 of 5 above goal")
         let average = TemplateRule(
-            id: "bp-7d-average", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above, meals: nil,
+            id: "bp-7d-average", type: .average, kind: .bloodPressure, quantities: [.systolic], direction: .above,
+            meals: nil,
             unit: .mmHg,
             parameters: [
-                ParameterKey(.limit): 135, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3, ParameterKey(.level): 0,
+                ParameterKey(.limit): 135, ParameterKey(.window): 7 * 86_400, ParameterKey(.minReadings): 3,
+                ParameterKey(.level): 0,
                 ParameterKey(.resolveAfter): 86_400,
             ], limitIsGoal: false, source: "test", title: "7-day average above goal")
         return CarePlanTemplate(
-            name: "windowed", description: "", goals: [:], rules: AlertLifecycleTests.hypertension.rules + [nOfM, average])
+            name: "windowed", description: "", goals: [:],
+            rules: AlertLifecycleTests.hypertension.rules + [nOfM, average])
     }()
 
     func bp(_ world: World, at time: String, _ systolic: Int, received: Date = World.received) throws -> [ItemOutcome] {
@@ -131,7 +144,8 @@ struct RobustnessTests {
     @Test("Readings with a suspect clock meet single-reading rules only and never count in another reading's window")
     func suspectClocksStayOutOfWindows() throws {
         let world = try World(templates: [Self.windowedPlan])
-        try world.database.setCarePlan(patient: "P1", templates: ["windowed"], overrides: [], by: "dr", now: World.received)
+        try world.database.setCarePlan(
+            patient: "P1", templates: ["windowed"], overrides: [], by: "dr", now: World.received)
         // A meter whose clock runs a year ahead hands over five high readings at once.
         for minute in 0..<5 {
             let outcomes = try bp(world, at: "2027-03-04T14:0\(minute):00Z", 150)
@@ -158,7 +172,8 @@ struct RobustnessTests {
         var results: [[String]] = []
         for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 3, 1], [3, 4, 0, 2, 1]] {
             let world = try World(templates: [Self.windowedPlan])
-            try world.database.setCarePlan(patient: "P1", templates: ["windowed"], overrides: [], by: "dr", now: World.received)
+            try world.database.setCarePlan(
+                patient: "P1", templates: ["windowed"], overrides: [], by: "dr", now: World.received)
             for index in order {
                 let outcomes = try bp(world, at: "2026-03-04T\(readings[index].0):00-06:00", readings[index].1)
                 #expect(outcomes.map(\.status) == [.accepted])
@@ -193,7 +208,9 @@ struct RobustnessTests {
     func writersWait() throws {
         let world = try World()
         let waiting = DispatchSemaphore(value: 0)
-        let database = try GatewayDatabase(path: world.database.path, busyTimeout: 0.05, waitLimit: nil) { _ in waiting.signal() }
+        let database = try GatewayDatabase(path: world.database.path, busyTimeout: 0.05, waitLimit: nil) { _ in
+            waiting.signal()
+        }
         let holder = try DatabaseQueue(path: world.database.path)
         let done = DispatchSemaphore(value: 0)
         let failure = Mutex<String?>(nil)
@@ -220,7 +237,8 @@ extension RobustnessTests {
     @Test("A writer configured with another alert log leaves the events to the log the daemon claimed")
     func alertLogClaimed() throws {
         let world = try World(templates: [AlertLifecycleTests.hypertension])
-        try world.database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
+        try world.database.setCarePlan(
+            patient: "P1", templates: ["hypertension"], overrides: [], by: "dr", now: World.received)
         let daemons = AlertLogFile(path: world.directory.file("alerts.log"))
         try daemons.claim(in: world.database)
         #expect(try bp(world, at: "2026-03-04T07:00:00-06:00", 186).flatMap(\.alerts).count == 1)

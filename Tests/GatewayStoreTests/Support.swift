@@ -46,9 +46,11 @@ struct World {
             database: database, maxPayloadBytes: maxPayloadBytes,
             templates: CarePlanTemplates(Dictionary(uniqueKeysWithValues: templates.map { ($0.name, $0) })), sink: sink,
             clock: { clock.now })
-        try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
+        try database.addPatient(
+            Patient(id: "P1", name: "Ada Test", timeZone: "America/Chicago", conditions: ["I10", "E11.9"]), by: "test")
         try database.addPatient(Patient(id: "P2", name: "Bob Test", timeZone: "America/Chicago"), by: "test")
-        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try pipeline.addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
         try pipeline.addDevice(Device(id: "hub7-scale-1", kind: .scale, patientID: "P2", hubID: "hub7"), by: "test")
         try database.addStaff("nurse.kim", role: .clinicalStaff, by: "test")

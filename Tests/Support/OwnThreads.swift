@@ -12,7 +12,9 @@ public import Testing
 public struct OwnThreads: TestTrait, SuiteTrait, TestScoping {
     public var isRecursive: Bool { true }
 
-    public func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+    public func provideScope(
+        for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
+    ) async throws {
         // Only the test cases themselves, not the suite around them.
         guard testCase != nil else { return try await function() }
         try await withTaskExecutorPreference(BlockingTestExecutor.shared) { try await function() }

@@ -12,7 +12,9 @@ public final class TemporaryDirectory: Sendable {
     public let path: String
 
     public init(_ prefix: String = "ccm-test") {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+            .path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
@@ -63,7 +65,8 @@ public final class Spawned: @unchecked Sendable {
     public let pid: pid_t
 
     public init(
-        _ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Int32? = nil, stdout: String? = nil,
+        _ path: String, _ arguments: [String], environment: [String: String]? = nil, stdin: Int32? = nil,
+        stdout: String? = nil,
         stderr: String? = nil
     ) throws {
         var attributes = posix_spawnattr_t()
@@ -119,7 +122,8 @@ public func waitUntil(_ path: String, contains text: String, timeout: Double = 1
 /// Where the tests find the repository and the package's built executables.
 public enum TestPaths {
     /// The repository's root (this file is Tests/Support/Support.swift).
-    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    public static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent()
         .deletingLastPathComponent()
     public static let fixtures = repository.appendingPathComponent("Fixtures")
     /// The folder of the built products: the test bundle sits next to them.

@@ -42,8 +42,10 @@ struct AlertLogOutageTests {
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
         try database.addPatient(Patient(id: "P1", name: "Outage Test", timeZone: "UTC"), by: "test")
         let pipeline = Pipeline(
-            database: database, templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
-        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+            database: database,
+            templates: CarePlanTemplates(try GatewayConfig.load(path: configPath).loadTemplates().templates))
+        try pipeline.addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         try database.setCarePlan(patient: "P1", templates: ["hypertension"], overrides: [], by: "test")
         let daemonPath = TestPaths.product("ccm-gatewayd")
         var command = [daemonPath, "--config", configPath]
@@ -67,11 +69,14 @@ struct AlertLogOutageTests {
         let (database, pipeline, command) = try setUp(directory, log: log)
         #expect(chmod(logs, 0o555) == 0)
         let stderr = directory.file("stderr.log")
-        let daemon = try Spawned(command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
+        let daemon = try Spawned(
+            command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
         defer { _ = daemon.terminate(SIGKILL) }
         #expect(waitUntil(stderr, contains: "alert log cannot be opened"))
         #expect(waitUntil(stderr, contains: "ccm-gatewayd ready"), "a log outage does not stop the gateway")
-        #expect(try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID) == [1])
+        #expect(
+            try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID)
+                == [1])
         _ = try database.acknowledge(1, by: "nurse.kim")
         #expect(waitUntil(stderr, contains: "alert events cannot be delivered"))
         #expect(chmod(logs, 0o755) == 0)
@@ -86,9 +91,12 @@ struct AlertLogOutageTests {
         let log = logs + "/alerts.log"
         let (database, pipeline, command) = try setUp(directory, log: log)
         // Event 1, committed here (another process) before the daemon starts.
-        #expect(try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID) == [1])
+        #expect(
+            try pipeline.ingest(RawInput(source: "test", payload: Data(reading.utf8))).flatMap(\.alerts).map(\.eventID)
+                == [1])
         let stderr = directory.file("stderr.log")
-        let daemon = try Spawned(command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
+        let daemon = try Spawned(
+            command[0], Array(command.dropFirst()), environment: ["PATH": "/usr/bin:/bin"], stderr: stderr)
         defer { _ = daemon.terminate(SIGKILL) }
         #expect(waitUntil(stderr, contains: "ccm-gatewayd ready"))
         #expect(waitUntil(log) { _ in ids(log) == [1] }, "the daemon writes what was committed before it started")

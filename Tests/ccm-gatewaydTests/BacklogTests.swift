@@ -26,7 +26,8 @@ struct BacklogTests {
         let database = try GatewayDatabase(path: directory.file("gateway.sqlite"))
         try database.addPatient(Patient(id: "P1", name: "Ada Test", timeZone: "UTC"), by: "test")
         let pipeline = Pipeline(database: database)
-        try pipeline.addDevice(Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
+        try pipeline.addDevice(
+            Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
         // What a crashed run left behind: committed to the inbox, never decided.
         let start = Date(timeIntervalSince1970: 1_772_600_000)
         for chunk in stride(from: 0, to: inputs, by: 1000) {
@@ -36,7 +37,8 @@ struct BacklogTests {
                     let line =
                         #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"\#(at)","unit":"mmHg","values":{"systolic":120,"diastolic":80}}"#
                     return RawInput(
-                        source: "mqtt:before-crash", payload: Data(line.utf8), receivedAt: start.addingTimeInterval(Double(n) * 60 + 5))
+                        source: "mqtt:before-crash", payload: Data(line.utf8),
+                        receivedAt: start.addingTimeInterval(Double(n) * 60 + 5))
                 })
         }
         #expect(try pipeline.pendingCount() == inputs)
@@ -47,7 +49,8 @@ struct BacklogTests {
         guard pipe(&fds) == 0 else { throw SupportError(description: "pipe failed") }
         defer { close(fds[1]) }
         let daemon = try Spawned(
-            daemonPath, ["--config", configPath, "--replay", "-"], environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
+            daemonPath, ["--config", configPath, "--replay", "-"],
+            environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"],
             stdin: fds[0], stderr: directory.file("stderr.log"))
         close(fds[0])
         defer { _ = daemon.terminate(SIGKILL) }
@@ -73,7 +76,10 @@ struct BacklogTests {
             })
         #expect(pendingWhenLiveDecided > 0, "the new reading waited for the whole backlog")
         // Caught up behind READY=1, in bounded batches, with nothing lost or repeated.
-        #expect(waitUntil(directory.file("stderr.log"), contains: "caught up inputs left undecided by the previous run", timeout: 240))
+        #expect(
+            waitUntil(
+                directory.file("stderr.log"), contains: "caught up inputs left undecided by the previous run",
+                timeout: 240))
         #expect(try pipeline.pendingCount() == 0)
         #expect(try database.readingCount() == inputs + 1)
         #expect(kill(daemon.pid, SIGTERM) == 0)

@@ -34,7 +34,8 @@ struct GatewayTests {
         try database.addPatient(Patient(id: "P1", name: "Ada Secretname", timeZone: "America/Chicago"), by: "test")
         try Pipeline(database: database).addDevice(
             Device(id: "A4:C1:38:12:34:56", kind: .bloodPressureMonitor, patientID: "P1"), by: "test")
-        try Pipeline(database: database).addDevice(Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
+        try Pipeline(database: database).addDevice(
+            Device(id: "C0:26:DA:01:02:03", kind: .glucometer, patientID: "P1"), by: "test")
     }
 
     @Test(
@@ -54,7 +55,7 @@ struct GatewayTests {
         let ready = await notify.awaitAssignment("READY=1")
         #expect(ready?.contains("MQTT off, BLE unavailable, 0 in flight") == true)
         await gateway.group.triggerGracefulShutdown()
-        try await withTimeout(10) { try await run.value }
+        try await withTimeout(60) { try await run.value }
         let warnings = logs.entries.filter { $0.level == .warning }
         #expect(warnings.map(\.message.description) == ["no Bluetooth LE adapter; BLE waits for one"])
         #expect(warnings.first?.metadata["reason"] != nil)
@@ -92,7 +93,7 @@ struct GatewayTests {
         await gateway.group.triggerGracefulShutdown()
         let stopping = await notify.awaitAssignment("STOPPING=1")
         #expect(stopping?.contains("STATUS=stopping: 4 accepted, 2 rejected, 4 quarantined, 0 duplicate") == true)
-        try await withTimeout(10) { try await run.value }
+        try await withTimeout(60) { try await run.value }
 
         #expect(try gateway.database.readings().count == 4)
         #expect(gateway.stats["accepted"] == 4)

@@ -14,7 +14,9 @@ import Glibc
 /// them through setpriv, so the test needs root (as in CI).
 @Suite("Operators in the gateway's group", .ownThreads)
 struct OperatorGroupTests {
-    static let tools = ["/usr/sbin/useradd", "/usr/sbin/userdel", "/usr/sbin/groupadd", "/usr/sbin/groupdel", "/usr/bin/setpriv"]
+    static let tools = [
+        "/usr/sbin/useradd", "/usr/sbin/userdel", "/usr/sbin/groupadd", "/usr/sbin/groupdel", "/usr/bin/setpriv",
+    ]
     static let skipReason: String? =
         getuid() != 0
         ? "needs root to create throwaway users and a group (useradd, groupadd) and to run ccmctl as them (setpriv)"
@@ -35,17 +37,22 @@ struct OperatorGroupTests {
             outsider = "ccmt-\(tag)-x"
             try Self.run("/usr/sbin/groupadd", [group])
             try Self.run(
-                "/usr/sbin/useradd", ["--no-create-home", "--no-user-group", "--gid", group, "--shell", "/usr/sbin/nologin", daemon])
+                "/usr/sbin/useradd",
+                ["--no-create-home", "--no-user-group", "--gid", group, "--shell", "/usr/sbin/nologin", daemon])
             try Self.run(
-                "/usr/sbin/useradd", ["--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", member])
-            try Self.run("/usr/sbin/useradd", ["--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", outsider])
+                "/usr/sbin/useradd",
+                ["--no-create-home", "--user-group", "--groups", group, "--shell", "/usr/sbin/nologin", member])
+            try Self.run(
+                "/usr/sbin/useradd", ["--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", outsider])
         }
 
         static func run(_ tool: String, _ arguments: [String]) throws {
             let status = try Spawned(tool, arguments).wait(timeout: 30)
             guard status == 0 else {
                 throw SupportError(
-                    description: "\(tool) \(arguments.joined(separator: " ")) failed (\(status.map(String.init) ?? "timed out"))")
+                    description:
+                        "\(tool) \(arguments.joined(separator: " ")) failed (\(status.map(String.init) ?? "timed out"))"
+                )
             }
         }
 
@@ -73,7 +80,8 @@ struct OperatorGroupTests {
         let child = try Spawned(
             "/bin/sh",
             [
-                "-c", "umask 077 && exec \"$@\"", "sh", "/usr/bin/setpriv", "--reuid=\(user)", "--regid=\(group ?? user)", "--init-groups",
+                "-c", "umask 077 && exec \"$@\"", "sh", "/usr/bin/setpriv", "--reuid=\(user)",
+                "--regid=\(group ?? user)", "--init-groups",
                 "--", binary,
             ] + arguments,
             environment: ["PATH": "/usr/bin:/bin", "USER": user, "TZ": "UTC", "HOME": "/"], stdout: out, stderr: err)
@@ -100,7 +108,8 @@ struct OperatorGroupTests {
         // Hard links where they can be: a copy is written through a file descriptor that a child
         // another test forks at that moment inherits, and exec then fails with ETXTBSY.
         let ccmctl = directory.file("ccmctl"), gatewayd = directory.file("ccm-gatewayd")
-        for (name, path) in [("ccmctl", ccmctl), ("ccm-gatewayd", gatewayd)] where link(TestPaths.product(name), path) != 0 {
+        for (name, path) in [("ccmctl", ccmctl), ("ccm-gatewayd", gatewayd)]
+        where link(TestPaths.product(name), path) != 0 {
             try FileManager.default.copyItem(atPath: TestPaths.product(name), toPath: path)
         }
         try FileManager.default.copyItem(
@@ -140,7 +149,8 @@ struct OperatorGroupTests {
         for file in [config, readings] { #expect(chmod(file, 0o644) == 0) }
 
         // The postinst: ccmctl init as the daemon's user.
-        let initialized = try Self.run(as: accounts.daemon, group: accounts.group, ccmctl, ["init", "--config", config], in: directory)
+        let initialized = try Self.run(
+            as: accounts.daemon, group: accounts.group, ccmctl, ["init", "--config", config], in: directory)
         try #require(initialized.status == 0, "ccmctl init as the daemon's user failed: \(initialized.err)")
 
         // The daemon, as its user, holding the database open (it made -wal and -shm).
@@ -149,12 +159,16 @@ struct OperatorGroupTests {
         let daemonLog = directory.file("gatewayd.log")
         let daemon = try Spawned(
             "/usr/bin/setpriv",
-            ["--reuid=\(accounts.daemon)", "--regid=\(accounts.group)", "--init-groups", "--", gatewayd, "--config", config],
+            [
+                "--reuid=\(accounts.daemon)", "--regid=\(accounts.group)", "--init-groups", "--", gatewayd, "--config",
+                config,
+            ],
             environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], stderr: daemonLog)
         guard notify.waitFor("READY=1") != nil else {
             daemon.terminate(SIGKILL)
             Issue.record(
-                "the daemon did not start as \(accounts.daemon): \((try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? "")")
+                "the daemon did not start as \(accounts.daemon): \((try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? "")"
+            )
             return
         }
         var stopped = false
@@ -175,11 +189,16 @@ struct OperatorGroupTests {
         for (arguments, expected) in steps {
             let result = try Self.run(as: accounts.member, ccmctl, arguments + ["--config", config], in: directory)
             #expect(result.status == 0, "ccmctl \(arguments.joined(separator: " ")) as a group member: \(result.err)")
-            #expect(result.err.isEmpty, "ccmctl \(arguments.joined(separator: " ")) as a group member warned: \(result.err)")
-            if let expected { #expect(result.out.contains(expected), "ccmctl \(arguments.joined(separator: " ")): \(result.out)") }
+            #expect(
+                result.err.isEmpty, "ccmctl \(arguments.joined(separator: " ")) as a group member warned: \(result.err)"
+            )
+            if let expected {
+                #expect(result.out.contains(expected), "ccmctl \(arguments.joined(separator: " ")): \(result.out)")
+            }
         }
         let lines = ((try? String(contentsOfFile: alertLog, encoding: .utf8)) ?? "").split(separator: "\n")
-        #expect(lines.contains { $0.contains(" acknowledged alert=1 ") && $0.contains(" by=\(accounts.member) event_id=") })
+        #expect(
+            lines.contains { $0.contains(" acknowledged alert=1 ") && $0.contains(" by=\(accounts.member) event_id=") })
 
         // A user outside the group: refused with the fix, and nothing made.
         let before = try FileManager.default.contentsOfDirectory(atPath: state).sorted()
@@ -210,7 +229,7 @@ struct OperatorGroupTests {
             #expect(Self.mode(file)?.gid == accounts.gid)
         }
         kill(daemon.pid, SIGTERM)
-        #expect(daemon.wait(timeout: 10) == 0)
+        #expect(daemon.wait(timeout: 60) == 0)
         stopped = true
     }
 }

@@ -19,7 +19,9 @@ final class NotifyListener: Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8)) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         try #require(bound == 0)
     }
@@ -44,7 +46,7 @@ final class NotifyListener: Sendable {
 
     /// ``waitFor(_:timeout:)`` on a thread of its own, so that the blocking `poll` does not
     /// hold one of the few cooperative threads the daemon's services need to get there.
-    func awaitAssignment(_ assignment: String, timeout: Double = 10) async -> String? {
+    func awaitAssignment(_ assignment: String, timeout: Double = 60) async -> String? {
         await withCheckedContinuation { continuation in
             Thread.detachNewThread { continuation.resume(returning: self.waitFor(assignment, timeout: timeout)) }
         }
@@ -80,7 +82,9 @@ struct TimeoutError: Error, CustomStringConvertible {
 
 /// Writes a daemon configuration into `directory` (database, alert log, MQTT and BLE off, the
 /// repository's templates), creates its database unless told not to, and returns its path.
-func writeDaemonConfig(in directory: TemporaryDirectory, alertLog: String? = nil, createDatabase: Bool = true) throws -> String {
+func writeDaemonConfig(
+    in directory: TemporaryDirectory, alertLog: String? = nil, createDatabase: Bool = true
+) throws -> String {
     let path = directory.file("gateway.yaml")
     try """
     database:

@@ -15,7 +15,8 @@ struct SystemdTests {
     func notifySocket() {
         #expect(SystemdNotify(environment: [:]) == nil)
         #expect(SystemdNotify(environment: ["NOTIFY_SOCKET": "relative/path"]) == nil)
-        #expect(SystemdNotify(environment: ["NOTIFY_SOCKET": "/run/systemd/notify"])?.socketPath == "/run/systemd/notify")
+        #expect(
+            SystemdNotify(environment: ["NOTIFY_SOCKET": "/run/systemd/notify"])?.socketPath == "/run/systemd/notify")
         #expect(SystemdNotify(environment: ["NOTIFY_SOCKET": "@abstract"])?.socketPath == "@abstract")
     }
 
@@ -41,7 +42,8 @@ struct SystemdTests {
         var info = stat()
         fstat(2, &info)
         #expect(JournalLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "\(info.st_dev):\(info.st_ino)"]))
-        #expect(!JournalLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "\(info.st_dev):\(info.st_ino + 1)"]))
+        #expect(
+            !JournalLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "\(info.st_dev):\(info.st_ino + 1)"]))
         #expect(!JournalLogHandler.stderrIsJournal(environment: ["JOURNAL_STREAM": "garbage"]))
         #expect(!JournalLogHandler.stderrIsJournal(environment: [:]))
     }

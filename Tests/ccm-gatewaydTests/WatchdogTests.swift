@@ -46,7 +46,8 @@ struct WatchdogTests {
         let daemonPath = TestPaths.product("ccm-gatewayd")
         let daemon = try Spawned(
             daemonPath, ["--config", configPath, "--replay", "-"],
-            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "PATH": "/usr/bin:/bin"], stdin: fds[0],
+            environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "PATH": "/usr/bin:/bin"],
+            stdin: fds[0],
             stderr: directory.file("stderr.log"))
         close(fds[0])
         defer { daemon.terminate(SIGKILL) }
@@ -110,6 +111,8 @@ struct WatchdogTests {
         let error = try #require(throws: GatewaydError.self) {
             try Gateway(config: config, logger: .init(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         }
-        #expect(error.description == "the database \(path) is writable by other users (mode 666); run chmod o-w \(path) and start again")
+        #expect(
+            error.description
+                == "the database \(path) is writable by other users (mode 666); run chmod o-w \(path) and start again")
     }
 }

@@ -23,9 +23,11 @@ struct AlertsTests {
         let cli = try CLI()
         try cli.seed()
         #expect(
-            try cli.ok(["careplan", "set", "P1", "--template", "hypertension"]) == "care plan of P1: hypertension, 6 rules, 0 overrides\n")
+            try cli.ok(["careplan", "set", "P1", "--template", "hypertension"])
+                == "care plan of P1: hypertension, 6 rules, 0 overrides\n")
         let out = try cli.ok(["ingest", "-"], input: Self.bp(182, 121, at: "2026-03-04T07:42:10-06:00"))
-        #expect(out.contains("alert 1 raised: urgent P1 bp-high 182/121 mmHg (systolic > 180 mmHg, diastolic > 120 mmHg)"))
+        #expect(
+            out.contains("alert 1 raised: urgent P1 bp-high 182/121 mmHg (systolic > 180 mmHg, diastolic > 120 mmHg)"))
         let lines = logLines(cli)
         #expect(lines.count == 1)
         #expect(
@@ -47,17 +49,23 @@ struct AlertsTests {
         try cli.seed()
         let templates = try cli.json(["careplan", "templates"])
         #expect(
-            templates.map { $0["template"] as? String } == ["copd", "diabetes-insulin", "diabetes-t2", "heart-failure", "hypertension"])
+            templates.map { $0["template"] as? String } == [
+                "copd", "diabetes-insulin", "diabetes-t2", "heart-failure", "hypertension",
+            ])
         try cli.ok([
-            "careplan", "set", "P2", "--template", "heart-failure", "--template", "hypertension", "--set", "weight-gain-day.warning=1.5lb",
+            "careplan", "set", "P2", "--template", "heart-failure", "--template", "hypertension", "--set",
+            "weight-gain-day.warning=1.5lb",
             "--set", "goal.systolic=125", "--by", "dr.lee",
         ])
-        let shown = Dictionary(uniqueKeysWithValues: try cli.json(["careplan", "show", "P2"]).map { ($0["key"] as! String, $0) })
+        let shown = Dictionary(
+            uniqueKeysWithValues: try cli.json(["careplan", "show", "P2"]).map { ($0["key"] as! String, $0) })
         #expect(shown["weight-gain-day.warning"]?["value"] as? String == "+1.5 lb")
         #expect(shown["weight-gain-day.warning"]?["from"] as? String == "override by dr.lee")
         #expect(shown["goal.systolic"]?["value"] as? String == "< 125 mmHg")
         #expect(shown["systolic-above-goal.limit"]?["value"] as? String == "125 mmHg")
-        #expect((shown["bp-high.systolic.urgent"]?["from"] as? String)?.hasPrefix("hypertension: urgent > 180 systolic") == true)
+        #expect(
+            (shown["bp-high.systolic.urgent"]?["from"] as? String)?.hasPrefix("hypertension: urgent > 180 systolic")
+                == true)
         let table = try cli.ok(["careplan", "show", "P2"])
         #expect(table.hasPrefix("care plan of P2: heart-failure + hypertension, set by dr.lee\n"))
     }
@@ -83,7 +91,10 @@ struct AlertsTests {
                 "--set: \"spo2-low\" is not KEY=VALUE; write it like systolic-high.urgent=175"
             ),
             (["careplan", "set", "P1"], "--template: give at least one; list them with ccmctl careplan templates"),
-            (["careplan", "show", "P2"], "patient P2 has no care plan; set one with ccmctl careplan set P2 --template NAME"),
+            (
+                ["careplan", "show", "P2"],
+                "patient P2 has no care plan; set one with ccmctl careplan set P2 --template NAME"
+            ),
         ])
     func careplanMistakes(arguments: [String], message: String) throws {
         let cli = try CLI()
@@ -98,14 +109,17 @@ struct AlertsTests {
         try cli.ok(["careplan", "set", "P1", "--template", "hypertension"])
         try cli.ok(["ingest", "-"], input: Self.bp(185, 90, at: "2026-03-04T07:42:10-06:00"))
         #expect(
-            try cli.ok(["alerts", "ack", "1", "--minutes", "6", "--note", "called; rechecked 150/88", "--by", "nurse.kim"])
+            try cli.ok([
+                "alerts", "ack", "1", "--minutes", "6", "--note", "called; rechecked 150/88", "--by", "nurse.kim",
+            ])
                 == "acknowledged alert 1; 6 minutes recorded in the time ledger\n")
         let ledger = try cli.json(["time", "list"])
         #expect(ledger.count == 1)
         #expect(ledger.first?["minutes"] as? Int == 6 && ledger.first?["activity"] as? String == "alert")
         #expect(ledger.first?["source"] as? String == "alert:1" && ledger.first?["staff"] as? String == "nurse.kim")
         #expect(ledger.first?["program"] as? String == "ccm", "P1 is in no program: CCM by default")
-        #expect(try cli.ok(["alerts", "snooze", "1", "--for", "2h", "--by", "nurse.kim"]) == "snoozed alert 1 for 2h\n")
+        #expect(
+            try cli.ok(["alerts", "snooze", "1", "--for", "2h", "--by", "nurse.kim"]) == "snoozed alert 1 for 2h\n")
         #expect(try cli.ok(["alerts", "list", "--open"]).contains("snoozed"))
         #expect(try cli.ok(["alerts", "resolve", "1", "--by", "dr.lee"]) == "resolved alert 1\n")
         #expect(try cli.ok(["alerts", "list", "--open"]) == "no open alerts\n")
@@ -113,17 +127,20 @@ struct AlertsTests {
         #expect(events == ["raised", "acknowledged", "snoozed", "resolved"])
         #expect(logLines(cli)[1].hasSuffix(#"by=nurse.kim note="called; rechecked 150/88" event_id=2"#))
         #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3, 4])
-        #expect(try cli.fails(["alerts", "ack", "1"]) == "alert 1 is resolved (by dr.lee); there is nothing to acknowledge")
+        #expect(
+            try cli.fails(["alerts", "ack", "1"]) == "alert 1 is resolved (by dr.lee); there is nothing to acknowledge")
         #expect(try cli.fails(["alerts", "resolve", "42"]) == "no alert 42; list alerts with ccmctl alerts list")
         #expect(
             try cli.fails(["alerts", "snooze", "1", "--for", "forever"])
                 == "--for: \"forever\" is not a duration up to 30d; write it like 30m, 2h or 1d")
         #expect(
-            try cli.fails(["alerts", "ack", "1", "--minutes", "0"]) == "--minutes: 0 is not between 1 and 600; give the whole minutes spent"
+            try cli.fails(["alerts", "ack", "1", "--minutes", "0"])
+                == "--minutes: 0 is not between 1 and 600; give the whole minutes spent"
         )
     }
 
-    @Test("An alert log that cannot be written is a warning; the next ccmctl that can write it writes what waited, once")
+    @Test(
+        "An alert log that cannot be written is a warning; the next ccmctl that can write it writes what waited, once")
     func unwritableLog() throws {
         let cli = try CLI()
         try cli.seed()
@@ -137,8 +154,12 @@ struct AlertsTests {
         let ack = try cli.run(["alerts", "ack", "1", "--by", "nurse.kim"])
         #expect(ack.status == 0, "the acknowledgement is committed")
         #expect(ack.err.contains("warning: cannot open the alert log"))
-        let status = try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8)) as? [String: Any]
-        #expect(status?["alerts_undelivered"] as? [String: Int] == ["log": 2, "journal": 2, "mqtt": 0], "waiting, and shown")
+        let status =
+            try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8))
+            as? [String: Any]
+        #expect(
+            status?["alerts_undelivered"] as? [String: Int] == ["log": 2, "journal": 2, "mqtt": 0], "waiting, and shown"
+        )
         try FileManager.default.removeItem(atPath: cli.alertLog)
         try cli.ok(["alerts", "snooze", "1", "--for", "1h", "--by", "nurse.kim"])
         #expect(logLines(cli).map { AlertLogFormat.parse($0)?.eventID } == [1, 2, 3])

@@ -79,7 +79,8 @@ final class CLI: Sendable {
         // Only ccmctl init creates a database; every other command needs one.
         let created = try run(["init"])
         guard created.status == 0 else {
-            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ccmctl init failed: \(created.err)"])
+            throw CocoaError(
+                .fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "ccmctl init failed: \(created.err)"])
         }
     }
 
@@ -122,16 +123,22 @@ final class CLI: Sendable {
 
     /// Runs a command that must succeed and returns its standard output.
     @discardableResult
-    func ok(_ arguments: [String], input: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+    func ok(
+        _ arguments: [String], input: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> String {
         let result = try run(arguments, input: input)
-        #expect(result.status == 0, "ccmctl \(arguments.joined(separator: " ")) failed: \(result.err)", sourceLocation: sourceLocation)
+        #expect(
+            result.status == 0, "ccmctl \(arguments.joined(separator: " ")) failed: \(result.err)",
+            sourceLocation: sourceLocation)
         return result.out
     }
 
     /// Runs a command that must fail and returns its error text (without the `Error: ` prefix).
     func fails(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let result = try run(arguments)
-        #expect(result.status != 0, "ccmctl \(arguments.joined(separator: " ")) should have failed", sourceLocation: sourceLocation)
+        #expect(
+            result.status != 0, "ccmctl \(arguments.joined(separator: " ")) should have failed",
+            sourceLocation: sourceLocation)
         let text = result.err.trimmingCharacters(in: .whitespacesAndNewlines)
         return text.hasPrefix("Error: ") ? String(text.dropFirst(7)) : text
     }
@@ -146,7 +153,8 @@ final class CLI: Sendable {
     /// P1 with a BP cuff and a glucometer, P2 with a scale on hub7.
     func seed() throws {
         try ok([
-            "patients", "add", "P1", "--name", "Ada Test", "--conditions", "I10,E11.9", "--medicare-part-b", "--ccm-consent", "2026-01-15",
+            "patients", "add", "P1", "--name", "Ada Test", "--conditions", "I10,E11.9", "--medicare-part-b",
+            "--ccm-consent", "2026-01-15",
         ])
         try ok(["patients", "add", "P2", "--name", "Bob Test", "--conditions", "I50.22"])
         try ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])

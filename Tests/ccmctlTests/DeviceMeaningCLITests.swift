@@ -13,7 +13,9 @@ struct DeviceMeaningCLITests {
 
     /// A Blood Pressure Measurement in mmHg with a time stamp (2026-11-27 08:MM), optional user
     /// id and Measurement Status, bytes per docs/ble.md § "Blood Pressure Measurement (0x2A35), BLS".
-    static func bloodPressure(_ systolic: UInt8, _ diastolic: UInt8, minute: UInt8, user: UInt8? = nil, status: UInt16? = nil) -> [UInt8] {
+    static func bloodPressure(
+        _ systolic: UInt8, _ diastolic: UInt8, minute: UInt8, user: UInt8? = nil, status: UInt16? = nil
+    ) -> [UInt8] {
         var flags: UInt8 = 0x02
         if user != nil { flags |= 0x08 }
         if status != nil { flags |= 0x10 }
@@ -38,13 +40,16 @@ struct DeviceMeaningCLITests {
         try cli.seed()
         let bytes: [UInt8] = [0x02, 0x8A, 0x00, 0x58, 0x00, 0xFF, 0x07, 0xEA, 0x07, 0x0B, 0x1B, 0x08, 0x00, 0x00]
         _ = try gatt(cli, "2a35", Self.cuff, bytes)
-        try cli.ok(["ingest", "-"], input: #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"# + "\n")
+        try cli.ok(
+            ["ingest", "-"],
+            input: #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"# + "\n")
         let entries = try cli.json(["inbox", "list"])
         #expect(entries.map { $0["payload_encoding"] as? String } == ["base64", "utf8"])
         let binary = try #require(entries[0]["payload"] as? String)
         #expect(Data(base64Encoded: binary).map(Array.init) == bytes)
         #expect(
-            entries[1]["payload"] as? String == #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"#)
+            entries[1]["payload"] as? String
+                == #"{"v":1,"device":"hub7-scale-1","kind":"weight","unit":"kg","values":{"weight":91.2}}"#)
         let csv = try cli.ok(["inbox", "list", "--format", "csv"]).split(separator: "\n")
         #expect(csv[0].hasSuffix(",payload_encoding,payload"))
         #expect(csv[1].hasSuffix(",base64,\(binary)"))
@@ -55,12 +60,18 @@ struct DeviceMeaningCLITests {
         let cli = try CLI()
         try cli.seed()
         #expect(
-            try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(150, 95, minute: 0, status: 0x0001 | 0x0004)).map(\.status) == [.accepted])
-        #expect(try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(140, 90, minute: 5, status: 0x0004)).map(\.status) == [.accepted])
-        let listed = try cli.json(["readings", "list", "--kind", "blood_pressure"])
-        #expect(listed.map { $0["flags"] as? [String] } == [["body_movement", "irregular_pulse"], ["irregular_pulse"]])
+            try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(150, 95, minute: 0, status: 0x0001 | 0x0004)).map(
+                \.status) == [.accepted])
         #expect(
-            listed[0]["excluded_from_rules"] as? String == "body movement during the measurement: left out of threshold and average rules")
+            try gatt(cli, "2a35", Self.cuff, Self.bloodPressure(140, 90, minute: 5, status: 0x0004)).map(\.status) == [
+                .accepted
+            ])
+        let listed = try cli.json(["readings", "list", "--kind", "blood_pressure"])
+        #expect(
+            listed.map { $0["flags"] as? [String] } == [["body_movement", "irregular_pulse"], ["irregular_pulse"]])
+        #expect(
+            listed[0]["excluded_from_rules"] as? String
+                == "body movement during the measurement: left out of threshold and average rules")
         #expect(listed[1]["excluded_from_rules"] is NSNull)
         #expect(listed.map { $0["windowed"] as? Bool } == [false, true])
         let table = try cli.ok(["readings", "list", "--kind", "blood_pressure"])
@@ -68,7 +79,8 @@ struct DeviceMeaningCLITests {
         let csv = try cli.ok(["readings", "list", "--kind", "blood_pressure", "--format", "csv"]).split(separator: "\n")
         #expect(
             csv[1].contains(
-                ",body_movement; irregular_pulse,body movement during the measurement: left out of threshold and average rules,"))
+                ",body_movement; irregular_pulse,body movement during the measurement: left out of threshold and average rules,"
+            ))
     }
 
     @Test("devices assign --user maps a cuff's user to a patient, audited, replaying that user's quarantined readings")
@@ -93,10 +105,13 @@ struct DeviceMeaningCLITests {
         #expect(
             try cli.fails(["devices", "assign", Self.cuff, "--user", "300", "--patient", "P2"]).contains(
                 "--user: 300 is not a user index; use 0 to 255"))
-        #expect(try cli.fails(["devices", "assign", Self.cuff, "--user", "1", "--patient", "NOPE"]).contains("no patient NOPE"))
-        let audit = try GatewayDatabase(path: cli.database, mode: .existing).auditLog(entity: "device", id: Self.cuff).filter {
-            $0.action == "device.assign_user"
-        }
+        #expect(
+            try cli.fails(["devices", "assign", Self.cuff, "--user", "1", "--patient", "NOPE"]).contains(
+                "no patient NOPE"))
+        let audit = try GatewayDatabase(path: cli.database, mode: .existing).auditLog(entity: "device", id: Self.cuff)
+            .filter {
+                $0.action == "device.assign_user"
+            }
         #expect(audit.count == 1)
     }
 

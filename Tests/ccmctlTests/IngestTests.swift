@@ -76,7 +76,8 @@ struct IngestTests {
             #"{"v":1,"device":"hub7-scale-1","kind":"weight","measured_at":"2026-03-04T06:30:00-06:00","unit":"kg","values":{"weight":91.2}}"#
         try cli.ok(["hubs", "add", "hub9"])
         #expect(try cli.ok(["ingest", "-", "--hub", "hub9"], input: line + "\n").hasPrefix("0 accepted, 1 rejected"))
-        #expect(try cli.ok(["ingest", "-", "--hub", "hub7"], input: "\n" + line + "\n").hasPrefix("1 accepted, 0 rejected"))
+        #expect(
+            try cli.ok(["ingest", "-", "--hub", "hub7"], input: "\n" + line + "\n").hasPrefix("1 accepted, 0 rejected"))
         let sources = try cli.json(["inbox", "list"]).map { $0["source"] as? String }
         #expect(sources == ["stdin:1", "stdin:2"])
     }
@@ -90,7 +91,9 @@ struct IngestTests {
         #expect(try cli.json(["readings", "list", "--kind", "glucose"]).count == 2)
         #expect(try cli.json(["readings", "list", "--since", "2026-03-05"]).count == 1)
         #expect(try cli.json(["readings", "list", "--since", "2026-03-04T12:00:00-06:00"]).count == 2)
-        #expect(try cli.json(["readings", "list", "--limit", "1"]).first?["measured_at"] as? String == "2026-03-05T13:40:02Z")
+        #expect(
+            try cli.json(["readings", "list", "--limit", "1"]).first?["measured_at"] as? String
+                == "2026-03-05T13:40:02Z")
         let table = try cli.ok(["readings", "list", "--patient", "P1", "--kind", "blood_pressure"])
         #expect(table.contains("142/91 mmHg map 108, pulse 72  2026-03-04 07:42 CST"))
         let csv = try cli.ok(["readings", "list", "--kind", "glucose", "--format", "csv"]).split(separator: "\n")
@@ -120,7 +123,8 @@ struct IngestTests {
         #expect(try cli.json(["inbox", "list", "--device", "c0:26:da:01:02:03"]).count == 2)
         #expect(
             try cli.fails(["inbox", "list", "--status", "lost"])
-                == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate, failed")
+                == "--status: unknown status \"lost\"; use one of pending, accepted, rejected, quarantined, duplicate, failed"
+        )
         #expect(try cli.ok(["inbox", "list", "--status", "pending"]) == "no pending inputs\n")
     }
 
@@ -130,9 +134,13 @@ struct IngestTests {
         try cli.seed()
         try cli.ok(["ingest", Self.demo])
         let table = try cli.ok(["status"])
-        #expect(table.contains("daemon                not reporting (no metrics file at \(cli.directory)/ccm-gateway.prom)\n"))
+        #expect(
+            table.contains(
+                "daemon                not reporting (no metrics file at \(cli.directory)/ccm-gateway.prom)\n"))
         #expect(table.contains("inbox_pending         0\n"))
-        let json = try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8)) as? [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(try cli.ok(["status", "--format", "json"]).utf8))
+            as? [String: Any]
         #expect(json?["readings_today"] as? Int == 5)
         #expect((json?["last_input"] as? [String: Any])?.keys.sorted() == ["file"])
         try """

@@ -32,7 +32,8 @@ struct InitTests {
         #expect(!FileManager.default.fileExists(atPath: cli.directory + "/gone"))
     }
 
-    @Test("ccmctl ingest after rm gateway.sqlite* refuses instead of quarantining everything into a new, empty database")
+    @Test(
+        "ccmctl ingest after rm gateway.sqlite* refuses instead of quarantining everything into a new, empty database")
     func ingestAfterRemoval() throws {
         let cli = try CLI()
         try cli.seed()

@@ -14,11 +14,16 @@ struct InputEdgesCLITests {
         try cli.seed()
         #expect(
             try cli.fails(["patients", "add", "P#", "--name", "X"])
-                == ##"patient id: "P#" is not a valid patient id: "#" (an MQTT wildcard) is not allowed; "## + Self.rule)
-        #expect(try cli.fails(["patients", "add", "P+1", "--name", "X"]).contains(#""+" (an MQTT wildcard) is not allowed"#))
+                == ##"patient id: "P#" is not a valid patient id: "#" (an MQTT wildcard) is not allowed; "## + Self.rule
+        )
+        #expect(
+            try cli.fails(["patients", "add", "P+1", "--name", "X"]).contains(#""+" (an MQTT wildcard) is not allowed"#)
+        )
         let escaped = try cli.fails(["devices", "add", "cuff\u{1B}[2J", "--kind", "bp_monitor"])
         #expect(!escaped.contains("\u{1B}"))
-        #expect(escaped.hasPrefix(#"device id: "cuff\u{1B}[2J" is not a valid device id: the control character \u{1B} is not allowed"#))
+        #expect(
+            escaped.hasPrefix(
+                #"device id: "cuff\u{1B}[2J" is not a valid device id: the control character \u{1B} is not allowed"#))
         #expect(
             try cli.fails(["devices", "add", "cuff-9", "--kind", "bp_monitor", "--hub", "hub/7"]).hasPrefix(
                 #"--hub: "hub/7" is not a valid hub id"#))
@@ -26,7 +31,8 @@ struct InputEdgesCLITests {
             try cli.fails(["devices", "assign", "A4:C1:38:12:34:56", "--patient", "P1", "--hub", "h#"]).hasPrefix(
                 ##"--hub: "h#" is not a valid hub id"##))
         #expect(
-            try cli.fails(["ingest", "-", "--hub", "hub 7"]).hasPrefix(#"--hub: "hub 7" is not a valid hub id: a space is not allowed"#))
+            try cli.fails(["ingest", "-", "--hub", "hub 7"]).hasPrefix(
+                #"--hub: "hub 7" is not a valid hub id: a space is not allowed"#))
         #expect(try cli.json(["patients", "list"]).count == 2)
         #expect(try cli.json(["devices", "list"]).count == 3)
     }
@@ -50,7 +56,8 @@ struct InputEdgesCLITests {
         let json = try cli.json(["patients", "list"])
         #expect(json.contains { $0["name"] as? String == "\u{1B}[31mMallory\u{1B}[0m\nline2" })
         // A payload key with an escape sequence, quoted by a rejection, is printed escaped.
-        let line = #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"m1","\u001b[2J":1}"#
+        let line =
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"pulse","unit":"/min","values":{"pulse":60},"id":"m1","\u001b[2J":1}"#
         let ingest = try cli.ok(["ingest", "-"], input: line + "\n")
         #expect(!ingest.contains("\u{1B}"))
         #expect(ingest.contains(#"line 1: rejected: \u{1B}[2J: unknown field"#))
@@ -70,7 +77,8 @@ struct InputEdgesCLITests {
             #expect(
                 out.hasPrefix(
                     round == 0
-                        ? "1 accepted, 1 rejected, 0 quarantined, 0 duplicate\n" : "0 accepted, 1 rejected, 0 quarantined, 1 duplicate\n"))
+                        ? "1 accepted, 1 rejected, 0 quarantined, 0 duplicate\n"
+                        : "0 accepted, 1 rejected, 0 quarantined, 1 duplicate\n"))
             #expect(out.contains("line 1: rejected: measured_at: a reading needs measured_at, seq or id"))
         }
         #expect(try cli.json(["readings", "list"]).count == 1)

@@ -12,7 +12,8 @@ struct PatientsAndDevicesTests {
         let cli = try CLI()
         #expect(
             try cli.ok([
-                "patients", "add", "P1", "--name", "Ada Test", "--conditions", "i10, e119", "--medication", "lisinopril 10 mg",
+                "patients", "add", "P1", "--name", "Ada Test", "--conditions", "i10, e119", "--medication",
+                "lisinopril 10 mg",
                 "--medicare-part-b", "--ccm-consent", "2026-01-15", "--complexity", "complex",
             ]) == "added patient P1\n")
         let patients = try cli.json(["patients", "list"])
@@ -25,8 +26,11 @@ struct PatientsAndDevicesTests {
         #expect(patients[0]["complexity"] as? String == "complex")
         #expect(patients[0]["time_zone"] as? String == "America/Chicago")
         let table = try cli.ok(["patients", "list"])
-        #expect(table.hasPrefix("ID  NAME      TIME_ZONE        CONDITIONS  MEDICARE_PART_B  CCM_CONSENT  COMPLEXITY  PROGRAMS\n"))
-        #expect(table.contains("P1  Ada Test  America/Chicago  I10;E11.9   yes              2026-01-15   complex     \n"))
+        #expect(
+            table.hasPrefix(
+                "ID  NAME      TIME_ZONE        CONDITIONS  MEDICARE_PART_B  CCM_CONSENT  COMPLEXITY  PROGRAMS\n"))
+        #expect(
+            table.contains("P1  Ada Test  America/Chicago  I10;E11.9   yes              2026-01-15   complex     \n"))
         try cli.ok(["devices", "add", "A4:C1:38:12:34:56", "--kind", "bp_monitor", "--patient", "P1"])
         let shown = try cli.ok(["patients", "show", "P1"])
         #expect(shown.contains("devices         A4:C1:38:12:34:56 (bp_monitor)"))
@@ -42,7 +46,8 @@ struct PatientsAndDevicesTests {
     func globalOptionsFirst() throws {
         let cli = try CLI()
         let first = try cli.run(
-            ["--config", cli.config, "--by=front.desk", "patients", "add", "P7", "--name", "Early Options"], config: false)
+            ["--config", cli.config, "--by=front.desk", "patients", "add", "P7", "--name", "Early Options"],
+            config: false)
         #expect(first.status == 0, "\(first.err)")
         let listed = try cli.run(["--config", cli.config, "patients", "list", "--format", "csv"], config: false)
         #expect(listed.status == 0 && listed.out.contains("P7"), "\(listed.err)")
@@ -60,7 +65,8 @@ struct PatientsAndDevicesTests {
         let cli = try CLI()
         try cli.ok(["patients", "add", "P1", "--name", "Ada"])
         #expect(
-            try cli.fails(["patients", "add", "P1", "--name", "Ada"]) == "patient P1 already exists; use ccmctl patients show P1 to see it")
+            try cli.fails(["patients", "add", "P1", "--name", "Ada"])
+                == "patient P1 already exists; use ccmctl patients show P1 to see it")
         #expect(
             try cli.fails(["patients", "add", "P2", "--name", "B", "--conditions", "diabetes"])
                 == "--conditions: \"diabetes\" is not an ICD-10-CM code; write codes like I10 or E11.9")
@@ -96,11 +102,16 @@ struct PatientsAndDevicesTests {
         """.write(toFile: roster, atomically: true, encoding: .utf8)
         #expect(
             try cli.fails(["patients", "import", roster])
-                == "\(roster) line 4, conditions: \"not-a-code\" is not an ICD-10-CM code; write codes like I10 or E11.9")
+                == "\(roster) line 4, conditions: \"not-a-code\" is not an ICD-10-CM code; write codes like I10 or E11.9"
+        )
         #expect(try cli.json(["patients", "list"]).count == 2)
-        try "id,name,conditions\nP2,Bob Test,I50.22 I10\nP3,Cy Test,E11.9\n".write(toFile: roster, atomically: true, encoding: .utf8)
+        try "id,name,conditions\nP2,Bob Test,I50.22 I10\nP3,Cy Test,E11.9\n".write(
+            toFile: roster, atomically: true, encoding: .utf8)
         #expect(try cli.ok(["patients", "import", roster]) == "imported 2 patients: 1 added, 1 updated\n")
-        #expect(try cli.json(["patients", "list"]).first { $0["id"] as? String == "P2" }?["conditions"] as? [String] == ["I50.22", "I10"])
+        #expect(
+            try cli.json(["patients", "list"]).first { $0["id"] as? String == "P2" }?["conditions"] as? [String] == [
+                "I50.22", "I10",
+            ])
         try "id,nom\nP1,x\n".write(toFile: roster, atomically: true, encoding: .utf8)
         #expect(try cli.fails(["patients", "import", roster]).hasPrefix("\(roster): unknown column \"nom\""))
     }
@@ -116,7 +127,9 @@ struct PatientsAndDevicesTests {
         #expect(devices[2]["hub"] as? String == "hub7")
         #expect(try cli.ok(["devices", "unassign", "hub7-scale-1"]) == "unassigned device hub7-scale-1\n")
         #expect(try cli.json(["devices", "list", "--patient", "P2"]).isEmpty)
-        #expect(try cli.ok(["devices", "assign", "hub7-scale-1", "--patient", "P1"]) == "assigned device hub7-scale-1 to patient P1\n")
+        #expect(
+            try cli.ok(["devices", "assign", "hub7-scale-1", "--patient", "P1"])
+                == "assigned device hub7-scale-1 to patient P1\n")
         #expect(try cli.json(["devices", "list", "--patient", "P1"]).count == 3)
         #expect(
             try cli.fails(["devices", "assign", "nope", "--patient", "P1"])
@@ -136,7 +149,9 @@ struct PatientsAndDevicesTests {
         let path = cli.directory + "/nowhere.sqlite"
         let error = try cli.fails(["readings", "list", "--db", path])
         #expect(
-            error == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path")
+            error
+                == "no database at \(path); create it with ccmctl init (or restore it from a backup), or pass --db with the right path"
+        )
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
@@ -157,7 +172,9 @@ struct DiscoveredDevicesTests {
     func discovered() throws {
         let cli = try CLI()
         try cli.ok(["patients", "add", "P1", "--name", "Ada"])
-        try cli.ok(["devices", "add", "CUFF-1", "--kind", "bp_monitor", "--address", "A4:C1:38:12:34:56", "--patient", "P1"])
+        try cli.ok([
+            "devices", "add", "CUFF-1", "--kind", "bp_monitor", "--address", "A4:C1:38:12:34:56", "--patient", "P1",
+        ])
         #expect(
             try cli.ok(["devices", "discovered"])
                 == "no unassigned health devices heard; ccmctl devices discovered --all lists the assigned ones too\n")
@@ -165,9 +182,13 @@ struct DiscoveredDevicesTests {
         let database = try GatewayDatabase(path: cli.database, mode: .existing)
         let seen = RFC3339.parse("2026-11-29T14:00:00Z")!
         try database.recordDiscovered(
-            DiscoveredDevice(address: "C0:26:DA:01:02:03", addressType: "random", name: "Meter", services: "1808", rssi: -61, seenAt: seen))
+            DiscoveredDevice(
+                address: "C0:26:DA:01:02:03", addressType: "random", name: "Meter", services: "1808", rssi: -61,
+                seenAt: seen))
         try database.recordDiscovered(
-            DiscoveredDevice(address: "A4:C1:38:12:34:56", addressType: "public", name: nil, services: "1810", rssi: -70, seenAt: seen))
+            DiscoveredDevice(
+                address: "A4:C1:38:12:34:56", addressType: "public", name: nil, services: "1810", rssi: -70,
+                seenAt: seen))
         let unassigned = try cli.json(["devices", "discovered"])
         #expect(unassigned.map { $0["address"] as? String } == ["C0:26:DA:01:02:03"])
         #expect(unassigned.first?["type"] as? String == "random")
@@ -178,7 +199,8 @@ struct DiscoveredDevicesTests {
         #expect(all.first { $0["address"] as? String == "A4:C1:38:12:34:56" }?["device"] as? String == "CUFF-1")
 
         try database.recordBLESession(device: "CUFF-1", at: seen, records: 3, error: nil)
-        try database.recordBLESession(device: "CUFF-1", at: seen.addingTimeInterval(60), records: 0, error: "the device disconnected")
+        try database.recordBLESession(
+            device: "CUFF-1", at: seen.addingTimeInterval(60), records: 0, error: "the device disconnected")
         let sync = try cli.json(["devices", "sync"])
         #expect(sync.count == 1)
         #expect(sync[0]["sessions"] as? Int == 2 && sync[0]["records"] as? Int == 3)
@@ -191,9 +213,12 @@ struct DiscoveredDevicesTests {
             ("D0:00:00:00:00:04", "181b"),
         ] {
             try database.recordDiscovered(
-                DiscoveredDevice(address: address, addressType: "random", name: nil, services: services, rssi: -60, seenAt: seen))
+                DiscoveredDevice(
+                    address: address, addressType: "random", name: nil, services: services, rssi: -60, seenAt: seen))
         }
-        let kinds = try cli.json(["devices", "discovered"]).map { "\($0["address"] as? String ?? ""): \($0["kind"] as? String ?? "-")" }
+        let kinds = try cli.json(["devices", "discovered"]).map {
+            "\($0["address"] as? String ?? ""): \($0["kind"] as? String ?? "-")"
+        }
         #expect(
             kinds.sorted() == [
                 "C0:26:DA:01:02:03: glucometer", "D0:00:00:00:00:01: scale", "D0:00:00:00:00:02: pulse_oximeter",
@@ -202,10 +227,13 @@ struct DiscoveredDevicesTests {
             ])
 
         // A replaced meter: its next download starts from the first record again.
-        let record = RawInput(source: "ble:test", format: .gatt(characteristic: "2a18", device: "CUFF-1"), payload: Data([0x00, 41, 0]))
+        let record = RawInput(
+            source: "ble:test", format: .gatt(characteristic: "2a18", device: "CUFF-1"), payload: Data([0x00, 41, 0]))
         _ = try Pipeline(database: database).receiveBLE(record, device: "CUFF-1", glucoseSequence: 41)
         #expect(try cli.json(["devices", "sync"])[0]["next_glucose_seq"] as? Int == 42)
-        #expect(try cli.ok(["devices", "sync", "--reset", "CUFF-1"]) == "CUFF-1: the next session downloads every stored record\n")
+        #expect(
+            try cli.ok(["devices", "sync", "--reset", "CUFF-1"])
+                == "CUFF-1: the next session downloads every stored record\n")
         #expect(try cli.json(["devices", "sync"])[0]["next_glucose_seq"] is NSNull)
         #expect(try cli.fails(["devices", "sync", "--reset", "NOPE"]).hasPrefix("no device NOPE"))
     }

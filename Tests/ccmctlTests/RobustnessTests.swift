@@ -69,7 +69,8 @@ struct CLIRobustnessTests {
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
         holder.arguments = [
-            cli.database, "INSERT INTO inbox (received_at, source, format, payload) VALUES ('garbage', 't', 'native-v1', x'7b7d')",
+            cli.database,
+            "INSERT INTO inbox (received_at, source, format, payload) VALUES ('garbage', 't', 'native-v1', x'7b7d')",
         ]
         try holder.run()
         holder.waitUntilExit()

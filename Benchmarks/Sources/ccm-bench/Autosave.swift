@@ -24,13 +24,17 @@ import Glibc
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = freePort()
         guard try run(repo + "/scripts/private-broker", [directory, "\(port)"]).status == 0,
-            try run(which("mosquitto_passwd"), ["-b", "-c", directory + "/passwd", "ccm-gateway", password]).status == 0,
+            try run(which("mosquitto_passwd"), ["-b", "-c", directory + "/passwd", "ccm-gateway", password]).status
+                == 0,
             try run(which("mosquitto_passwd"), ["-b", directory + "/passwd", "bench", password]).status == 0
         else { fatalError("cannot write the broker's configuration") }
         let broker = try start(mosquitto, ["-c", directory + "/mosquitto.conf"], log: directory + "/stdout.log")
         waitListening(port)
         // The gateway's persistent session exists, then it is away while the hub publishes.
-        let login = ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "ccm-gateway-1", "-u", "ccm-gateway", "-P", password]
+        let login = [
+            "-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "ccm-gateway-1", "-u", "ccm-gateway", "-P",
+            password,
+        ]
         guard try run(mosquittoSub, login + ["-t", "ccm/v1/hub/+/reading", "-E"]).status == 0 else {
             fatalError("mosquitto_sub could not subscribe")
         }
@@ -73,7 +77,9 @@ import Glibc
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         } == 0
     }
 }

@@ -26,8 +26,12 @@ final class Publisher: @unchecked Sendable {
 
     func publish(_ topic: String, _ payload: some Collection<UInt8>) {
         let bytes = Array(payload)
-        let rc = bytes.withUnsafeBytes { mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, 1, false) }
-        guard rc == MOSQ_ERR_SUCCESS.rawValue else { fatalError("publish failed: \(String(cString: mosquitto_strerror(rc)))") }
+        let rc = bytes.withUnsafeBytes {
+            mosquitto_publish(handle, nil, topic, Int32($0.count), $0.baseAddress, 1, false)
+        }
+        guard rc == MOSQ_ERR_SUCCESS.rawValue else {
+            fatalError("publish failed: \(String(cString: mosquitto_strerror(rc)))")
+        }
     }
 
     var count: Int { acknowledged.load(ordering: .relaxed) }

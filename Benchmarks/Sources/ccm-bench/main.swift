@@ -20,17 +20,22 @@ import Glibc
 
 let arguments = CommandLine.arguments.dropFirst()
 @MainActor func option(_ name: String, default value: String? = nil) -> String? {
-    guard let index = arguments.firstIndex(of: name), arguments.index(after: index) < arguments.endIndex else { return value }
+    guard let index = arguments.firstIndex(of: name), arguments.index(after: index) < arguments.endIndex else {
+        return value
+    }
     return arguments[arguments.index(after: index)]
 }
 guard let bin = option("--bin"), let repo = option("--repo") else {
-    FileHandle.standardError.write(Data("usage: ccm-bench --bin RELEASE_BIN_DIR --repo REPOSITORY [--readings N] [--out FILE]\n".utf8))
+    FileHandle.standardError.write(
+        Data("usage: ccm-bench --bin RELEASE_BIN_DIR --repo REPOSITORY [--readings N] [--out FILE]\n".utf8))
     exit(2)
 }
 let readings = Int(option("--readings", default: "100000")!)!
 let out = option("--out", default: repo + "/BENCHMARKS.md")!
 /// The load average when the run began (the machine may be shared with other work).
-let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(3).joined(
+let loadAtStart = ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "").split(separator: " ").prefix(
+    3
+).joined(
     separator: " ")
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("ccm-bench-\(getpid())").path
 try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
@@ -47,7 +52,8 @@ defer { if environment["BENCH_KEEP"] != "1" { try? FileManager.default.removeIte
 /// Runs a program to its end; returns its exit status and the seconds it took.
 @discardableResult
 @MainActor func run(
-    _ path: String, _ args: [String], stdin: String? = nil, stdout: String = "/dev/null", environment: [String: String]? = nil
+    _ path: String, _ args: [String], stdin: String? = nil, stdout: String = "/dev/null",
+    environment: [String: String]? = nil
 ) throws -> (
     status: Int32, seconds: Double
 ) {
@@ -109,7 +115,9 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
 @MainActor func count(_ database: String, _ query: String) -> Int {
     let file = work + "/count.out"
     guard (try? run(sqlite3, [database, query], stdout: file))?.status == 0 else { return -1 }
-    return Int((try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+    return Int(
+        (try? String(contentsOfFile: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        ?? -1
 }
 
 /// VmRSS, VmHWM and RssAnon (private memory; the rest of RSS is file-backed pages of the
@@ -131,12 +139,18 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
     address.sin_family = sa_family_t(AF_INET)
     address.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
-@MainActor func waitFor(_ what: String, timeout: Double, poll interval: Double = 0.02, _ condition: () -> Bool) -> Double {
+@MainActor func waitFor(
+    _ what: String, timeout: Double, poll interval: Double = 0.02, _ condition: () -> Bool
+) -> Double {
     let started = Date()
     while !condition() {
         guard Date().timeIntervalSince(started) < timeout else { fatalError("timed out waiting for \(what)") }
@@ -157,7 +171,9 @@ final class NotifySocket {
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: Array(path.utf8) + [0]) }
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
     }
 
@@ -168,7 +184,9 @@ final class NotifySocket {
             var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&descriptor, 1, 1000) == 1 else { continue }
             let n = recv(fd, &buffer, buffer.count, 0)
-            if n > 0, String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") { return Date().timeIntervalSince(started) }
+            if n > 0, String(decoding: buffer[0..<n], as: UTF8.self).contains("READY=1") {
+                return Date().timeIntervalSince(started)
+            }
         }
         fatalError("no READY=1 within \(timeout) s")
     }
@@ -218,12 +236,15 @@ let zone = "America/Chicago"
     for i in 1...patients { csv += "P\(pad(i)),Bench \(i),I10;E11.9,yes,2026-01-05,ccm;rpm,2026-01-05\n" }
     try csv.write(toFile: roster, atomically: true, encoding: .utf8)
     guard try run(ccmctl, ["init", "--config", config]).status == 0 else { fatalError("ccmctl init failed") }
-    guard try run(ccmctl, ["patients", "import", roster, "--config", config]).status == 0 else { fatalError("patients import failed") }
+    guard try run(ccmctl, ["patients", "import", roster, "--config", config]).status == 0 else {
+        fatalError("patients import failed")
+    }
     // The hub the benchmark publishes through ("bench"), registered for every patient: readings
     // through an unregistered hub are quarantined, not decided.
     var statements = "BEGIN;\nINSERT INTO hub (id, created_at) VALUES ('bench', '2026-01-05 00:00:00.000');\n"
     for i in 1...patients {
-        statements += "INSERT INTO hub_patient (hub_id, patient_id, added_at) VALUES ('bench', 'P\(pad(i))', '2026-01-05 00:00:00.000');\n"
+        statements +=
+            "INSERT INTO hub_patient (hub_id, patient_id, added_at) VALUES ('bench', 'P\(pad(i))', '2026-01-05 00:00:00.000');\n"
         statements +=
             "INSERT INTO device (id, kind, patient_id, assigned_at, created_at) VALUES ('BENCH-\(pad(i))', 'bp_monitor', 'P\(pad(i))', '2026-01-05 00:00:00.000', '2026-01-05 00:00:00.000');\n"
         statements +=
@@ -379,7 +400,8 @@ if scenario("drain") {
         let counts = "\(work)/\(name)-strace.txt"
         let started = Date()
         let traced = try start(
-            strace, ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", counts, gatewayd, "--config", config],
+            strace,
+            ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", counts, gatewayd, "--config", config],
             environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], log: "\(work)/\(name)-gatewayd.log")
         _ = notify.waitReady(since: started)
         close(notify.fd)
@@ -397,7 +419,9 @@ if scenario("drain") {
         let summary = (try? String(contentsOfFile: counts, encoding: .utf8)) ?? ""
         // strace -c: "% time  seconds  usecs/call  calls  errors syscall"; the calls column.
         let fsyncs = summary.split(separator: "\n").filter { $0.hasSuffix(" fsync") || $0.hasSuffix(" fdatasync") }
-            .compactMap { line in line.split(separator: " ").dropLast().last(where: { Int($0) != nil }).flatMap { Int($0) } }.reduce(0, +)
+            .compactMap { line in
+                line.split(separator: " ").dropLast().last(where: { Int($0) != nil }).flatMap { Int($0) }
+            }.reduce(0, +)
         results[lanes] = (seconds, fsyncs, count(database, "SELECT count(*) FROM reading"), peak)
         say("   lanes \(lanes): \(seconds) s, \(fsyncs) fsyncs, peak \(peak) KiB")
     }
@@ -407,14 +431,19 @@ if scenario("drain") {
     try run(mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-E"])
     queue()
     let sub = try run(
-        mosquittoSub, ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-C", "\(readings)"])
+        mosquittoSub,
+        ["-h", "127.0.0.1", "-p", "\(port)", "-q", "1", "-c", "-i", "bench-sub", "-t", topic, "-C", "\(readings)"])
 
     // A plain Python subscriber with the gateway's durability: paho-mqtt, sqlite3, one fsync'd
     // commit of the raw payload per message before its PUBACK (Benchmarks/python-subscriber.py).
     let script = "\(repo)/Benchmarks/python-subscriber.py"
     let pythonDatabase = "\(work)/python.sqlite"
-    let pythonArguments = [script, "--port", "\(port)", "--client-id", "bench-python", "--topic", topic, "--database", pythonDatabase]
-    guard try run(python, pythonArguments).status == 0 else { fatalError("the Python subscriber failed: is python3-paho-mqtt installed?") }
+    let pythonArguments = [
+        script, "--port", "\(port)", "--client-id", "bench-python", "--topic", topic, "--database", pythonDatabase,
+    ]
+    guard try run(python, pythonArguments).status == 0 else {
+        fatalError("the Python subscriber failed: is python3-paho-mqtt installed?")
+    }
     queue()
     let py = try run(python, pythonArguments + ["--count", "\(readings)"])
     guard py.status == 0 else { fatalError("the Python subscriber did not drain the backlog") }
@@ -437,9 +466,11 @@ if scenario("drain") {
                 value:
                     "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs per message",
                 against: String(
-                    format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f", gatewayRate / subRate,
+                    format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f",
+                    gatewayRate / subRate,
                     gatewayRate / pyRate,
-                    gatewayRate / floor.rate, gatewayRate / (Double(readings) / (results[1]?.seconds ?? result.seconds))),
+                    gatewayRate / floor.rate, gatewayRate / (Double(readings) / (results[1]?.seconds ?? result.seconds))
+                ),
                 verdict: verdict))
     }
     figures.append(
@@ -456,7 +487,8 @@ if scenario("drain") {
     figures.append(
         Figure(
             name: "Storage floor: sqlite3 inserting the same inbox, outcome and reading rows in one transaction",
-            value: String(format: "%.0f readings/s (%.1f s)", floor.rate, floor.seconds), against: "no decoding, no deciding, one fsync",
+            value: String(format: "%.0f readings/s (%.1f s)", floor.rate, floor.seconds),
+            against: "no decoding, no deciding, one fsync",
             verdict: "baseline"))
 
     // What one fsync'd commit per message allows on this disk: sqlite3 committing one inbox row
@@ -477,7 +509,9 @@ if scenario("drain") {
             name:
                 "Per-message durability ceiling: sqlite3, one committed inbox row per transaction (WAL, synchronous=FULL), \(ceilingRows) rows",
             value: String(format: "%.0f rows/s", ceilingRate),
-            against: String(format: "default lanes/ceiling %.2f", (Double(readings) / (results[defaultLanes]?.seconds ?? 1)) / ceilingRate),
+            against: String(
+                format: "default lanes/ceiling %.2f",
+                (Double(readings) / (results[defaultLanes]?.seconds ?? 1)) / ceilingRate),
             verdict: "measured"))
     let peak = results[defaultLanes]?.peak ?? 0
     figures.append(
@@ -522,7 +556,8 @@ if scenario("history") {
             // Sane: the last reading an hour ago. Suspect: from 2030 on, years ahead of any receive time.
             let base =
                 clock == "sane"
-                ? Date().addingTimeInterval(-Double(history + measured) * 43_200 - 3600) : Date(timeIntervalSince1970: 1_893_456_000)
+                ? Date().addingTimeInterval(-Double(history + measured) * 43_200 - 3600)
+                : Date(timeIntervalSince1970: 1_893_456_000)
             func lines(_ range: Range<Int>) -> String {
                 range.map { i in
                     "{\"v\": 1, \"device\": \"BENCH-00001\", \"kind\": \"blood_pressure\", \"measured_at\": \"\(formatter.string(from: base.addingTimeInterval(Double(i) * 43_200)))\", \"unit\": \"mmHg\", \"values\": {\"systolic\": \(124 + i % 12), \"diastolic\": 76}}\n"
@@ -532,7 +567,9 @@ if scenario("history") {
             let timed = "\(work)/history-\(clock)-\(history)-timed.jsonl"
             try lines(0..<history).write(toFile: before, atomically: true, encoding: .utf8)
             try lines(history..<history + measured).write(toFile: timed, atomically: true, encoding: .utf8)
-            guard try run(ccmctl, ["ingest", before, "--config", config]).status == 0 else { fatalError("history ingest failed") }
+            guard try run(ccmctl, ["ingest", before, "--config", config]).status == 0 else {
+                fatalError("history ingest failed")
+            }
             let ingest = try run(ccmctl, ["ingest", timed, "--config", config])
             guard ingest.status == 0 else { fatalError("timed ingest failed") }
             let perReading = ingest.seconds / Double(measured)
@@ -548,7 +585,8 @@ if scenario("history") {
             }
             figures.append(
                 Figure(
-                    name: "Cost per reading, \(clock) device clock, history \(history) readings (ccmctl ingest of \(measured))",
+                    name:
+                        "Cost per reading, \(clock) device clock, history \(history) readings (ccmctl ingest of \(measured))",
                     value: String(format: "%.3f ms", perReading * 1000), against: against, verdict: verdict))
             say("   \(clock) history \(history): \(perReading * 1000) ms/reading")
         }
@@ -630,7 +668,8 @@ if scenario("latency") {
         Figure(
             name:
                 "End-to-end latency, \(patients) readings at \(String(format: "%.0f", Double(patients) / publishSeconds))/s, publish → alert line",
-            value: "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(p99)), max \(ms(latencies.last!))", against: "target p99 < 5 ms",
+            value: "p50 \(ms(percentile(latencies, 0.5))), p99 \(ms(p99)), max \(ms(latencies.last!))",
+            against: "target p99 < 5 ms",
             verdict: p99 < 0.005 ? "meets" : "over"))
     say("   p50 \(percentile(latencies, 0.5)) p99 \(p99)")
 }
@@ -654,7 +693,8 @@ if scenario("month") {
         }
     }
     try sql(database, statements + "COMMIT;\n")
-    let month = try run(ccmctl, ["month", "--month", "2026-03", "--format", "json", "--config", config], stdout: "\(work)/month.json")
+    let month = try run(
+        ccmctl, ["month", "--month", "2026-03", "--format", "json", "--config", config], stdout: "\(work)/month.json")
     guard month.status == 0 else { fatalError("ccmctl month failed") }
     let size = (try? FileManager.default.attributesOfItem(atPath: "\(work)/month.json")[.size] as? Int) ?? 0
     figures.append(
@@ -764,7 +804,9 @@ report += """
 
     """
 // The callgrind profile of the decide path is a separate measurement (Benchmarks/decide-profile.md).
-if let profile = try? String(contentsOfFile: repo + "/Benchmarks/decide-profile.md", encoding: .utf8) { report += "\n" + profile }
+if let profile = try? String(contentsOfFile: repo + "/Benchmarks/decide-profile.md", encoding: .utf8) {
+    report += "\n" + profile
+}
 if environment["BENCH_KEEP"] == "1" { say("work folder kept: \(work)") }
 if !notes.isEmpty { report += "\n" + notes.map { "- \($0)" }.joined(separator: "\n") + "\n" }
 try report.write(toFile: out, atomically: true, encoding: .utf8)

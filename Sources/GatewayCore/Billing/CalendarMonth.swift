@@ -17,7 +17,8 @@ public struct CalendarMonth: Sendable, Hashable, Comparable, CustomStringConvert
     /// Parses `YYYY-MM`.
     public init?(_ text: String) {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let y = Int(parts[0]), let m = Int(parts[1]), (1...12).contains(m)
+        guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let y = Int(parts[0]), let m = Int(parts[1]),
+            (1...12).contains(m)
         else { return nil }
         self.init(year: y, month: m)
     }
@@ -28,7 +29,9 @@ public struct CalendarMonth: Sendable, Hashable, Comparable, CustomStringConvert
     public init(_ instant: Date, in zone: TimeZone) { self.init(LocalDay.date(of: instant, in: zone)) }
 
     public var first: LocalDate { LocalDate(year: year, month: month, day: 1) }
-    public var last: LocalDate { LocalDate(year: year, month: month, day: RFC3339.daysInMonth(year: year, month: month)) }
+    public var last: LocalDate {
+        LocalDate(year: year, month: month, day: RFC3339.daysInMonth(year: year, month: month))
+    }
     public func contains(_ date: LocalDate) -> Bool { date.year == year && date.month == month }
     public var previous: CalendarMonth {
         month == 1 ? CalendarMonth(year: year - 1, month: 12) : CalendarMonth(year: year, month: month - 1)
@@ -66,6 +69,7 @@ public enum LocalDay {
     /// place.
     public static func instant(_ date: LocalDate, hour: Int, minute: Int, second: Int = 0, in zone: TimeZone) -> Date? {
         calendar(zone).date(
-            from: DateComponents(year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second))
+            from: DateComponents(
+                year: date.year, month: date.month, day: date.day, hour: hour, minute: minute, second: second))
     }
 }

@@ -114,7 +114,8 @@ public enum Eligibility {
         }
         switch candidate.consent {
         case .declined: reasons.append("declined CCM")
-        case .notAsked: if reasons.isEmpty { notes.insert("obtain and record consent before the first billed minute", at: 0) }
+        case .notAsked:
+            if reasons.isEmpty { notes.insert("obtain and record consent before the first billed minute", at: 0) }
         case .given: break
         }
         return Decision(eligible: reasons.isEmpty, conditions: found.conditions, reasons: reasons, notes: notes)

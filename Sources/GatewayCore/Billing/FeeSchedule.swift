@@ -34,9 +34,12 @@ public struct FeeSchedule: Sendable, Hashable {
     /// Parses a dollar amount (`66.13`) to cents exactly.
     public static func cents(_ text: String) -> Int? {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard (1...2).contains(parts.count), let dollars = Int(parts[0]), dollars >= 0, parts[0].allSatisfy(\.isNumber) else { return nil }
+        guard (1...2).contains(parts.count), let dollars = Int(parts[0]), dollars >= 0, parts[0].allSatisfy(\.isNumber)
+        else { return nil }
         guard parts.count == 2 else { return dollars * 100 }
-        guard (1...2).contains(parts[1].count), parts[1].allSatisfy(\.isNumber), let fraction = Int(parts[1]) else { return nil }
+        guard (1...2).contains(parts[1].count), parts[1].allSatisfy(\.isNumber), let fraction = Int(parts[1]) else {
+            return nil
+        }
         return dollars * 100 + (parts[1].count == 1 ? fraction * 10 : fraction)
     }
 

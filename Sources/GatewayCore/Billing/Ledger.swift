@@ -16,7 +16,8 @@ public struct LedgerEntry: Sendable, Hashable {
     public var voided: Bool
 
     public init(
-        id: Int64, start: Date, minutes: Int, role: TimeEntryInput.Role, program: TimeEntryInput.Program, interactive: Bool,
+        id: Int64, start: Date, minutes: Int, role: TimeEntryInput.Role, program: TimeEntryInput.Program,
+        interactive: Bool,
         voided: Bool = false
     ) {
         self.id = id

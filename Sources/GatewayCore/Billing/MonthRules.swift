@@ -21,7 +21,8 @@ public struct BillingPatient: Sendable, Hashable {
     public var hasCarePlan: Bool
 
     public init(
-        id: String, chronicConditions: Int, medicarePartB: Bool, consent: LocalDate?, programs: Set<TimeEntryInput.Program>,
+        id: String, chronicConditions: Int, medicarePartB: Bool, consent: LocalDate?,
+        programs: Set<TimeEntryInput.Program>,
         complex: Bool = false, rpmStart: LocalDate? = nil, hasCarePlan: Bool = true
     ) {
         self.id = id
@@ -62,7 +63,8 @@ public struct MonthSummary: Sendable, Hashable {
 
     public static func == (a: MonthSummary, b: MonthSummary) -> Bool {
         a.patient == b.patient && a.month == b.month && a.minutes == b.minutes && a.readingDays == b.readingDays
-            && a.codes.map(\.code) == b.codes.map(\.code) && a.codes.map(\.units) == b.codes.map(\.units) && a.notBilled == b.notBilled
+            && a.codes.map(\.code) == b.codes.map(\.code) && a.codes.map(\.units) == b.codes.map(\.units)
+            && a.notBilled == b.notBilled
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -88,12 +90,14 @@ public struct MonthSummary: Sendable, Hashable {
 /// consent, conditions, care plan, enrolment) are listed as not billed with the reason.
 public enum MonthRules {
     public static let codeOrder = [
-        "99490", "99439", "99491", "99437", "99487", "99489", "99424", "99425", "99426", "99427", "99453", "99445", "99454", "99470",
+        "99490", "99439", "99491", "99437", "99487", "99489", "99424", "99425", "99426", "99427", "99453", "99445",
+        "99454", "99470",
         "99457", "99458",
     ]
 
     public static func summarize(
-        _ patient: BillingPatient, month: CalendarMonth, entries: [LedgerEntry], readingDays: Set<LocalDate>, zone: TimeZone,
+        _ patient: BillingPatient, month: CalendarMonth, entries: [LedgerEntry], readingDays: Set<LocalDate>,
+        zone: TimeZone,
         devicePeriod: DevicePeriod = .calendarMonth
     ) -> MonthSummary {
         var minutes: [TimeEntryInput.Program: [TimeEntryInput.Role: Int]] = [:]
@@ -125,12 +129,16 @@ public enum MonthRules {
         let ccmLogged = minutes[.ccm].map { $0.values.reduce(0, +) } ?? 0
         if patient.programs.contains(.ccm) || ccmLogged > 0 {
             var ccm = Builder()
-            ccmCodes(staff: staff(.ccm), physician: physician(.ccm), complex: patient.complex, into: &ccm, note: consentNote(.ccm))
+            ccmCodes(
+                staff: staff(.ccm), physician: physician(.ccm), complex: patient.complex, into: &ccm,
+                note: consentNote(.ccm))
             var gates = common(patient, program: .ccm, name: "CCM")
             if patient.chronicConditions < 2 {
                 gates.append("CCM needs two or more chronic conditions; \(patient.chronicConditions) on file")
             }
-            if !patient.hasCarePlan { gates.append("no care plan on file; set one with ccmctl careplan set \(patient.id)") }
+            if !patient.hasCarePlan {
+                gates.append("no care plan on file; set one with ccmctl careplan set \(patient.id)")
+            }
             result.merge(ccm, gates: gates)
         }
         let ccmBilled = result.codes.contains { ["99490", "99491", "99487"].contains($0.code) }
@@ -142,8 +150,12 @@ public enum MonthRules {
             pcmCodes(staff: staff(.pcm), physician: physician(.pcm), into: &pcm, note: consentNote(.pcm))
             var gates = common(patient, program: .pcm, name: "PCM")
             if patient.chronicConditions < 1 { gates.append("PCM needs a chronic condition on file") }
-            if !patient.hasCarePlan { gates.append("no care plan on file; set one with ccmctl careplan set \(patient.id)") }
-            if ccmBilled { gates.append("CCM is billed this month; CCM and PCM are not billed together by the same practice") }
+            if !patient.hasCarePlan {
+                gates.append("no care plan on file; set one with ccmctl careplan set \(patient.id)")
+            }
+            if ccmBilled {
+                gates.append("CCM is billed this month; CCM and PCM are not billed together by the same practice")
+            }
             result.merge(pcm, gates: gates)
         }
 
@@ -162,14 +174,16 @@ public enum MonthRules {
                 let billedBefore = device.units("99445") + device.units("99454")
                 deviceCodes(
                     days: inPeriod.count, into: &device,
-                    label: periods.count > 1 || devicePeriod == .thirtyDays ? " (\(period.first) to \(period.last))" : "")
+                    label: periods.count > 1 || devicePeriod == .thirtyDays
+                        ? " (\(period.first) to \(period.last))" : "")
                 if let start = patient.rpmStart, start >= period.first, start <= period.last {
                     if device.units("99445") + device.units("99454") > billedBefore {
                         device.bill("99453", 1)
                     } else {
                         device.skip(
                             "99453",
-                            "RPM set-up on \(start), but \(inPeriod.count) reading days; 99453 is billed with a device code, which needs 2")
+                            "RPM set-up on \(start), but \(inPeriod.count) reading days; 99453 is billed with a device code, which needs 2"
+                        )
                     }
                 }
             }
@@ -177,24 +191,29 @@ public enum MonthRules {
                 device.skip(
                     "99454",
                     patient.rpmStart == nil
-                        ? "no RPM start date on file; 30-day device periods count from it" : "no 30-day device period ends this month")
+                        ? "no RPM start date on file; 30-day device periods count from it"
+                        : "no 30-day device period ends this month")
             }
             var management = Builder()
-            rpmManagement(minutes: staff(.rpm) + physician(.rpm), interactive: interactiveRPM, into: &management, note: consentNote(.rpm))
+            rpmManagement(
+                minutes: staff(.rpm) + physician(.rpm), interactive: interactiveRPM, into: &management,
+                note: consentNote(.rpm))
             let gates = common(patient, program: .rpm, name: "RPM")
             result.merge(device, gates: gates)
             result.merge(management, gates: gates)
         }
         return MonthSummary(
             patient: patient.id, month: month, minutes: minutes, readingDays: days,
-            codes: codeOrder.compactMap { code in result.units(code) > 0 ? (code, result.units(code)) : nil }, notBilled: result.notBilled)
+            codes: codeOrder.compactMap { code in result.units(code) > 0 ? (code, result.units(code)) : nil },
+            notBilled: result.notBilled)
     }
 
     /// Part B, enrolment and consent: what every program needs.
     static func common(_ patient: BillingPatient, program: TimeEntryInput.Program, name: String) -> [String] {
         var gates: [String] = []
         if !patient.programs.contains(program) {
-            gates.append("the patient is not enrolled in \(name); enrol with ccmctl patients set \(patient.id) --programs …")
+            gates.append(
+                "the patient is not enrolled in \(name); enrol with ccmctl patients set \(patient.id) --programs …")
         }
         if !patient.medicarePartB { gates.append("no Medicare Part B on file") }
         if patient.consent == nil {
@@ -213,11 +232,15 @@ public enum MonthRules {
             if minutes > first + cap * each {
                 b.skip(
                     code,
-                    "at most \(cap) units a month; \(minutes - first - cap * each) minutes beyond \(first + cap * each) are not billable")
+                    "at most \(cap) units a month; \(minutes - first - cap * each) minutes beyond \(first + cap * each) are not billable"
+                )
             }
         } else {
             let next = first + (units + 1) * each
-            b.skip(code, "\(minutes) minutes; \(units == 0 ? "a unit" : "another unit") needs \(next) (full \(each)-minute increments)")
+            b.skip(
+                code,
+                "\(minutes) minutes; \(units == 0 ? "a unit" : "another unit") needs \(next) (full \(each)-minute increments)"
+            )
         }
     }
 
@@ -228,10 +251,15 @@ public enum MonthRules {
             if total >= 60 {
                 b.bill("99487", 1)
                 addOns(total, first: 60, each: 30, cap: nil, code: "99489", into: &b)
-                if physician >= 30 { b.skip("99491", "physician minutes count toward complex CCM (99487); 99491 is not reported with it") }
+                if physician >= 30 {
+                    b.skip("99491", "physician minutes count toward complex CCM (99487); 99491 is not reported with it")
+                }
                 return
             }
-            b.skip("99487", "complex month with \(total) CCM minutes\(suffix); 99487 needs 60, so the month is billed as non-complex")
+            b.skip(
+                "99487",
+                "complex month with \(total) CCM minutes\(suffix); 99487 needs 60, so the month is billed as non-complex"
+            )
         }
         if physician >= 30 {
             b.bill("99491", 1)
@@ -245,7 +273,10 @@ public enum MonthRules {
             return
         }
         if physician > 0 {
-            b.skip("99491", "\(physician) physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490")
+            b.skip(
+                "99491",
+                "\(physician) physician minutes, under the 30 that 99491 needs; counted as clinical-staff time toward 99490"
+            )
         }
         if total >= 20 {
             b.bill("99490", 1)
@@ -262,7 +293,9 @@ public enum MonthRules {
         if physician >= 30 {
             b.bill("99424", 1)
             addOns(physician, first: 30, each: 30, cap: nil, code: "99425", into: &b)
-            if staff > 0 { b.skip("99426", "99424 is billed for physician time (\(staff) clinical-staff minutes not billed)") }
+            if staff > 0 {
+                b.skip("99426", "99424 is billed for physician time (\(staff) clinical-staff minutes not billed)")
+            }
             return
         }
         let total = staff + physician
@@ -288,7 +321,9 @@ public enum MonthRules {
         let suffix = note.map { " (\($0))" } ?? ""
         switch minutes {
         case ..<10:
-            if minutes > 0 || note != nil { b.skip("99470", "\(minutes) of the 10 RPM management minutes 99470 needs\(suffix)") }
+            if minutes > 0 || note != nil {
+                b.skip("99470", "\(minutes) of the 10 RPM management minutes 99470 needs\(suffix)")
+            }
         case 10..<20:
             b.bill("99470", 1)
             b.skip("99457", "\(minutes) of the 20 minutes 99457 needs (99470 is the code for 10 to 19)")
@@ -297,13 +332,16 @@ public enum MonthRules {
             addOns(minutes, first: 20, each: 20, cap: 2, code: "99458", into: &b)
         }
         if !interactive, !b.codes.isEmpty {
-            b.withhold("no real-time interactive communication (a call or video) in RPM this month; management codes need one")
+            b.withhold(
+                "no real-time interactive communication (a call or video) in RPM this month; management codes need one")
         }
     }
 
     /// The device periods reported in `month`: the month itself, or the 30-day periods from the
     /// RPM start that end in it.
-    static func devicePeriods(month: CalendarMonth, start: LocalDate?, mode: DevicePeriod) -> [(first: LocalDate, last: LocalDate)] {
+    static func devicePeriods(
+        month: CalendarMonth, start: LocalDate?, mode: DevicePeriod
+    ) -> [(first: LocalDate, last: LocalDate)] {
         switch mode {
         case .calendarMonth:
             return [(month.first, month.last)]
@@ -329,7 +367,11 @@ public enum MonthRules {
 
         mutating func bill(_ code: String, _ units: Int) {
             guard units > 0 else { return }
-            if let index = codes.firstIndex(where: { $0.code == code }) { codes[index].units += units } else { codes.append((code, units)) }
+            if let index = codes.firstIndex(where: { $0.code == code }) {
+                codes[index].units += units
+            } else {
+                codes.append((code, units))
+            }
         }
 
         mutating func skip(_ code: String, _ reason: String) { notBilled.append(.init(code: code, reason: reason)) }

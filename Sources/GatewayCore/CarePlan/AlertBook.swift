@@ -43,10 +43,14 @@ public struct StoredAlert: Sendable, Hashable {
     public var resolvedBy: String?
 
     public init(
-        id: Int64, patientID: String, ruleID: String, title: String, level: AlertLevel, state: AlertState = .open, openedAt: Date,
-        updatedAt: Date, count: Int = 1, firstValue: String, lastValue: String, threshold: String, lastReadingID: Int64? = nil,
-        lastSeenAt: Date, inRangeSince: Date? = nil, resolveAfter: Double, silencedLevel: AlertLevel? = nil, ackedBy: String? = nil,
-        ackedAt: Date? = nil, ackNote: String? = nil, ackMinutes: Int? = nil, snoozedUntil: Date? = nil, snoozedBy: String? = nil,
+        id: Int64, patientID: String, ruleID: String, title: String, level: AlertLevel, state: AlertState = .open,
+        openedAt: Date,
+        updatedAt: Date, count: Int = 1, firstValue: String, lastValue: String, threshold: String,
+        lastReadingID: Int64? = nil,
+        lastSeenAt: Date, inRangeSince: Date? = nil, resolveAfter: Double, silencedLevel: AlertLevel? = nil,
+        ackedBy: String? = nil,
+        ackedAt: Date? = nil, ackNote: String? = nil, ackMinutes: Int? = nil, snoozedUntil: Date? = nil,
+        snoozedBy: String? = nil,
         resolvedAt: Date? = nil, resolvedBy: String? = nil
     ) {
         self.id = id
@@ -79,7 +83,8 @@ public struct StoredAlert: Sendable, Hashable {
     /// The event `kind` of this alert, as it stands.
     public func event(_ kind: AlertEvent.Kind, at: Date, by: String? = nil, note: String? = nil) -> AlertEvent {
         AlertEvent(
-            at: at, kind: kind, alertID: id, level: level, patientID: patientID, rule: ruleID, title: title, value: lastValue,
+            at: at, kind: kind, alertID: id, level: level, patientID: patientID, rule: ruleID, title: title,
+            value: lastValue,
             threshold: threshold, by: by, note: note)
     }
 }
@@ -117,7 +122,9 @@ public enum AlertBook {
     /// What `finding` does to `existing` (the patient's unresolved alert for its rule). `seenAt`
     /// is the device time of the data behind the finding (now, for stale data); `fromTimer`
     /// findings are never counted as repeats.
-    public static func step(_ finding: Finding, existing: StoredAlert?, seenAt: Date, now: Date, fromTimer: Bool) -> Step {
+    public static func step(
+        _ finding: Finding, existing: StoredAlert?, seenAt: Date, now: Date, fromTimer: Bool
+    ) -> Step {
         guard let level = finding.level else {
             guard var alert = existing, seenAt >= alert.lastSeenAt else { return .none }
             var changed = false
@@ -126,7 +133,8 @@ public enum AlertBook {
                 alert.updatedAt = now
                 changed = true
             }
-            return .inRange(alert, changed: changed, resolves: resolvesItself(alert, now: now, after: finding.resolveAfter))
+            return .inRange(
+                alert, changed: changed, resolves: resolvesItself(alert, now: now, after: finding.resolveAfter))
         }
         guard var alert = existing else { return .raise(level) }
         if fromTimer { return .refresh(value: finding.value) }
@@ -159,9 +167,12 @@ public enum AlertBook {
     }
 
     /// The event of a new alert raised by `finding` (its id given by the store).
-    public static func raised(_ finding: Finding, level: AlertLevel, id: Int64, patient: String, at now: Date) -> AlertEvent {
+    public static func raised(
+        _ finding: Finding, level: AlertLevel, id: Int64, patient: String, at now: Date
+    ) -> AlertEvent {
         AlertEvent(
-            at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID, title: finding.title,
+            at: now, kind: .raised, alertID: id, level: level, patientID: patient, rule: finding.ruleID,
+            title: finding.title,
             value: finding.value, threshold: finding.threshold)
     }
 

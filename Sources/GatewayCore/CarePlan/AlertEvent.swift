@@ -61,8 +61,10 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
         switch self {
         case .text:
             var parts = [
-                RFC3339.format(event.at), event.level.rawValue.uppercased(), event.kind.rawValue, "alert=\(event.alertID)",
-                "patient=\(Self.quoted(event.patientID))", "rule=\(Self.quoted(event.rule))", "value=\(Self.quoted(event.value))",
+                RFC3339.format(event.at), event.level.rawValue.uppercased(), event.kind.rawValue,
+                "alert=\(event.alertID)",
+                "patient=\(Self.quoted(event.patientID))", "rule=\(Self.quoted(event.rule))",
+                "value=\(Self.quoted(event.value))",
                 "threshold=\(Self.quoted(event.threshold))", "title=\(Self.quoted(event.title))",
             ]
             if let by = event.by { parts.append("by=\(Self.quoted(by))") }
@@ -89,7 +91,10 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
 
     /// Quotes a value when it holds a space, a quote or an equals sign.
     static func quoted(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline }) else {
+        guard
+            value.isEmpty
+                || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0.isNewline })
+        else {
             return value
         }
         var out = "\""
@@ -115,11 +120,13 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
         guard case .object(let o)? = try? JSONValue.parse(Data(line.utf8)) else { return nil }
         func s(_ k: String) -> String? { if case .string(let v)? = o[k] { return v } else { return nil } }
         guard case .number(let id)? = o["alert"], let time = s("time").flatMap(RFC3339.parse),
-            let level = s("level").flatMap(AlertLevel.init(rawValue:)), let kind = s("event").flatMap(AlertEvent.Kind.init(rawValue:)),
+            let level = s("level").flatMap(AlertLevel.init(rawValue:)),
+            let kind = s("event").flatMap(AlertEvent.Kind.init(rawValue:)),
             let patient = s("patient"), let rule = s("rule")
         else { return nil }
         return AlertEvent(
-            at: time, kind: kind, alertID: Int64(id), level: level, patientID: patient, rule: rule, title: s("title") ?? "",
+            at: time, kind: kind, alertID: Int64(id), level: level, patientID: patient, rule: rule,
+            title: s("title") ?? "",
             value: s("value") ?? "", threshold: s("threshold") ?? "", by: s("by"), note: s("note"),
             eventID: { if case .number(let n)? = o["event_id"] { return Int64(exactly: n) } else { return nil } }())
     }
@@ -166,12 +173,15 @@ public enum AlertLogFormat: String, Sendable, CaseIterable, Codable {
             }
             fields[key] = value
         }
-        guard words.count == 3, let time = RFC3339.parse(words[0]), let level = AlertLevel(rawValue: words[1].lowercased()),
-            let kind = AlertEvent.Kind(rawValue: words[2]), let id = fields["alert"].flatMap(Int64.init), let patient = fields["patient"],
+        guard words.count == 3, let time = RFC3339.parse(words[0]),
+            let level = AlertLevel(rawValue: words[1].lowercased()),
+            let kind = AlertEvent.Kind(rawValue: words[2]), let id = fields["alert"].flatMap(Int64.init),
+            let patient = fields["patient"],
             let rule = fields["rule"]
         else { return nil }
         return AlertEvent(
-            at: time, kind: kind, alertID: id, level: level, patientID: patient, rule: rule, title: fields["title"] ?? "",
+            at: time, kind: kind, alertID: id, level: level, patientID: patient, rule: rule,
+            title: fields["title"] ?? "",
             value: fields["value"] ?? "", threshold: fields["threshold"] ?? "", by: fields["by"], note: fields["note"],
             eventID: fields["event_id"].flatMap(Int64.init))
     }

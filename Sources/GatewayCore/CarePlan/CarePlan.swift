@@ -26,7 +26,8 @@ public struct EffectiveRule: Sendable, Hashable {
     /// A canonical value of `quantity` in the rule's unit, with the unit: `182 mmHg`; a change
     /// is a difference, converted without the unit's offset and signed when asked.
     public func show(
-        _ canonical: Double, _ quantity: Quantity? = nil, signed: Bool = false, withUnit: Bool = true, extraDigits: Int = 0
+        _ canonical: Double, _ quantity: Quantity? = nil, signed: Bool = false, withUnit: Bool = true,
+        extraDigits: Int = 0
     ) -> String {
         guard let quantity = quantity ?? rule.quantity else { return formatNumber(canonical) }
         let unit = rule.unit ?? quantity.canonicalUnit
@@ -34,7 +35,9 @@ public struct EffectiveRule: Sendable, Hashable {
             rule.type == .change
             ? canonical / (unit.convert(1, toCanonicalOf: quantity)! - unit.convert(0, toCanonicalOf: quantity)!)
             : (unit.convert(fromCanonical: canonical, of: quantity) ?? canonical)
-        let digits = (unit == quantity.canonicalUnit ? quantity.displayFractionDigits + (rule.type == .change ? 1 : 0) : 1) + extraDigits
+        let digits =
+            (unit == quantity.canonicalUnit ? quantity.displayFractionDigits + (rule.type == .change ? 1 : 0) : 1)
+            + extraDigits
         let text = (signed && value > 0 ? "+" : "") + formatNumber(value, fractionDigits: digits)
         return withUnit ? text + " " + unit.rawValue : text
     }
@@ -96,7 +99,9 @@ public struct CarePlan: Sendable {
     /// Composes templates in order, then applies overrides. Where two templates set the same
     /// parameter, the stricter value wins (the one that alerts sooner). Fails with the key and
     /// the fix on anything inconsistent.
-    public static func compose(templates: [CarePlanTemplate], overrides: [CarePlanOverride] = []) throws(CarePlanError) -> CarePlan {
+    public static func compose(
+        templates: [CarePlanTemplate], overrides: [CarePlanOverride] = []
+    ) throws(CarePlanError) -> CarePlan {
         guard !templates.isEmpty else { throw CarePlanError("a care plan needs at least one template") }
         var goals: [Quantity: TemplateGoal] = [:]
         var goalFrom: [Quantity: String] = [:]
@@ -128,7 +133,8 @@ public struct CarePlan: Sendable {
                     continue
                 }
                 let a = existing.rule
-                guard a.type == rule.type, a.kind == rule.kind, a.quantities == rule.quantities, a.direction == rule.direction,
+                guard a.type == rule.type, a.kind == rule.kind, a.quantities == rule.quantities,
+                    a.direction == rule.direction,
                     a.meals == rule.meals, a.parameters[ParameterKey(.window)] == rule.parameters[ParameterKey(.window)]
                 else {
                     throw CarePlanError(
@@ -158,12 +164,14 @@ public struct CarePlan: Sendable {
                 guard parts.count == 2, let quantity = Quantity(rawValue: parts[1]) else {
                     throw CarePlanError(
                         "\(override.key): not a goal",
-                        fix: "goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))")
+                        fix: "goals are goal.QUANTITY with \(Quantity.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
                 }
                 let unit = goals[quantity]?.unit ?? quantity.canonicalUnit
                 let value = try parseQuantity(override.value, quantity: quantity, unit: unit, key: override.key)
                 goals[quantity] = TemplateGoal(
-                    quantity: quantity, keep: goals[quantity]?.keep ?? .below, value: value, unit: unit, source: "override")
+                    quantity: quantity, keep: goals[quantity]?.keep ?? .below, value: value, unit: unit,
+                    source: "override")
                 goalFrom[quantity] = "override by \(override.by)"
                 continue
             }
@@ -179,7 +187,8 @@ public struct CarePlan: Sendable {
                     "\(override.key): rule \(rule.id) has no parameter \(text)",
                     fix: "use \(keys.map(\.description).joined(separator: ", "))")
             }
-            rule.rule.parameters[key] = try parseParameter(override.value, key: key, rule: rule.rule, name: override.key)
+            rule.rule.parameters[key] = try parseParameter(
+                override.value, key: key, rule: rule.rule, name: override.key)
             if key.name == .limit { rule.rule.limitIsGoal = false }
             from[override.key] = "override by \(override.by)"
             rules[rule.id] = rule
@@ -191,7 +200,8 @@ public struct CarePlan: Sendable {
             if rule.rule.limitIsGoal {
                 guard let quantity = rule.rule.quantity, let goal = goals[quantity] else {
                     let name = rule.rule.quantity?.rawValue ?? "?"
-                    throw CarePlanError("rule \(id) alerts against the goal for \(name), but no template or override sets goal.\(name)")
+                    throw CarePlanError(
+                        "rule \(id) alerts against the goal for \(name), but no template or override sets goal.\(name)")
                 }
                 rule.rule.parameters[ParameterKey(.limit)] = goal.value
                 from["\(id).limit"] = "goal.\(quantity.rawValue)"
@@ -207,7 +217,8 @@ public struct CarePlan: Sendable {
             parameters.append(
                 PlanParameter(
                     key: "goal.\(quantity.rawValue)",
-                    value: "\(goal.keep == .below ? "<" : ">") \(formatNumber(value, fractionDigits: 1)) \(goal.unit.rawValue)",
+                    value:
+                        "\(goal.keep == .below ? "<" : ">") \(formatNumber(value, fractionDigits: 1)) \(goal.unit.rawValue)",
                     from: goalFrom[quantity]!))
         }
         for rule in resolved {
@@ -215,13 +226,18 @@ public struct CarePlan: Sendable {
                 guard let value = rule.rule.parameters[key] else { continue }
                 let name = "\(rule.id).\(key)"
                 parameters.append(
-                    PlanParameter(key: name, value: rule.show(value, key), from: from[name] ?? "\(rule.template): \(rule.rule.source)"))
+                    PlanParameter(
+                        key: name, value: rule.show(value, key),
+                        from: from[name] ?? "\(rule.template): \(rule.rule.source)"))
             }
         }
-        return CarePlan(templates: templates.map(\.name), rules: resolved, parameters: parameters, goals: goals.mapValues(\.value))
+        return CarePlan(
+            templates: templates.map(\.name), rules: resolved, parameters: parameters, goals: goals.mapValues(\.value))
     }
 
-    static func isStricter(_ name: ParameterName, _ candidate: Double, than current: Double, direction: Direction) -> Bool {
+    static func isStricter(
+        _ name: ParameterName, _ candidate: Double, than current: Double, direction: Direction
+    ) -> Bool {
         switch name {
         case .warning, .urgent, .limit: direction.isStricter(candidate, than: current)
         case .n, .minReadings, .after: candidate < current
@@ -259,26 +275,37 @@ public struct CarePlan: Sendable {
             }
         case .average:
             guard effective.limit != nil else { throw CarePlanError("rule \(id): needs limit (a value, or goal)") }
-            guard effective.window > 0 else { throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 7d") }
+            guard effective.window > 0 else {
+                throw CarePlanError("rule \(id): window must be longer than 0", fix: "write it like 7d")
+            }
             guard effective.minReadings >= 1 else { throw CarePlanError("rule \(id): min_readings must be 1 or more") }
         case .irregularPulse:
             guard effective.n >= 1, effective.n <= effective.m else {
                 throw CarePlanError("rule \(id): n \(effective.n) must be between 1 and m \(effective.m)")
             }
         case .stale:
-            guard effective.after > 0 else { throw CarePlanError("rule \(id): after must be longer than 0", fix: "write it like 72h") }
+            guard effective.after > 0 else {
+                throw CarePlanError("rule \(id): after must be longer than 0", fix: "write it like 72h")
+            }
         }
     }
 
     /// Parses a value for parameter `key` of `rule`; `name` is the key as written, for errors.
-    public static func parseParameter(_ text: String, key: ParameterKey, rule: TemplateRule, name: String) throws(CarePlanError) -> Double {
+    public static func parseParameter(
+        _ text: String, key: ParameterKey, rule: TemplateRule, name: String
+    ) throws(CarePlanError) -> Double {
         switch key.name {
         case .warning, .urgent, .limit:
-            guard let quantity = key.quantity ?? rule.quantity else { throw CarePlanError("\(name): this rule has no quantity") }
+            guard let quantity = key.quantity ?? rule.quantity else {
+                throw CarePlanError("\(name): this rule has no quantity")
+            }
             return try parseQuantity(
-                text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: name, difference: rule.type == .change)
+                text, quantity: quantity, unit: rule.unit ?? quantity.canonicalUnit, key: name,
+                difference: rule.type == .change)
         case .n, .m, .minReadings:
-            guard let value = Int(text), value >= 1 else { throw CarePlanError("\(name): \"\(text)\" is not a whole number of 1 or more") }
+            guard let value = Int(text), value >= 1 else {
+                throw CarePlanError("\(name): \"\(text)\" is not a whole number of 1 or more")
+            }
             return Double(value)
         case .window, .after, .resolveAfter:
             guard let seconds = DurationText.parse(text) else {
@@ -306,10 +333,14 @@ public struct CarePlan: Sendable {
             throw CarePlanError("\(key): \"\(text)\" is not a number", fix: "write it like 180 or 180 \(unit.rawValue)")
         }
         let given = unitPart.isEmpty ? unit : MeasurementUnit(spelling: unitPart)
-        guard let given, let one = given.convert(1, toCanonicalOf: quantity), let zero = given.convert(0, toCanonicalOf: quantity) else {
-            let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(\.rawValue)
+        guard let given, let one = given.convert(1, toCanonicalOf: quantity),
+            let zero = given.convert(0, toCanonicalOf: quantity)
+        else {
+            let units = MeasurementUnit.allCases.filter { $0.convert(1, toCanonicalOf: quantity) != nil }.map(
+                \.rawValue)
             throw CarePlanError(
-                "\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue)", fix: "use \(units.joined(separator: ", "))")
+                "\(key): \"\(unitPart)\" is not a unit for \(quantity.rawValue)",
+                fix: "use \(units.joined(separator: ", "))")
         }
         let canonical = difference ? number * (one - zero) : zero + number * (one - zero)
         return Normalizer.trimConversionNoise(canonical)

@@ -72,7 +72,9 @@ public struct ParameterKey: Sendable, Hashable, Comparable, CustomStringConverti
 /// A duration written as `90s`, `30m`, `24h` or `7d`.
 public enum DurationText {
     public static func parse(_ text: String) -> Double? {
-        guard let unit = text.last, let number = Double(text.dropLast()), number >= 0, number.isFinite else { return nil }
+        guard let unit = text.last, let number = Double(text.dropLast()), number >= 0, number.isFinite else {
+            return nil
+        }
         switch unit {
         case "s": return number
         case "m": return number * 60
@@ -121,7 +123,8 @@ public struct TemplateRule: Sendable, Hashable {
     public var title: String
 
     public init(
-        id: String, type: RuleType, kind: ReadingKind, quantities: [Quantity], direction: Direction, meals: Set<MealContext>?,
+        id: String, type: RuleType, kind: ReadingKind, quantities: [Quantity], direction: Direction,
+        meals: Set<MealContext>?,
         unit: MeasurementUnit?, parameters: [ParameterKey: Double], limitIsGoal: Bool, source: String, title: String
     ) {
         self.id = id

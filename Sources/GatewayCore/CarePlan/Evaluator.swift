@@ -13,7 +13,10 @@ public struct Observation: Sendable, Hashable {
     /// What the device said about the measurement (irregular pulse, HI, LO, …).
     public var flags: Set<ReadingFlag>
 
-    public init(readingID: Int64? = nil, at: Date, values: [Quantity: Double], meal: MealContext? = nil, flags: Set<ReadingFlag> = []) {
+    public init(
+        readingID: Int64? = nil, at: Date, values: [Quantity: Double], meal: MealContext? = nil,
+        flags: Set<ReadingFlag> = []
+    ) {
         self.readingID = readingID
         self.at = at
         self.values = values
@@ -47,7 +50,8 @@ public struct Finding: Sendable, Hashable {
     public var resolveAfter: Double
 
     public init(
-        ruleID: String, title: String, level: AlertLevel?, value: String, threshold: String, readingID: Int64? = nil, resolveAfter: Double
+        ruleID: String, title: String, level: AlertLevel?, value: String, threshold: String, readingID: Int64? = nil,
+        resolveAfter: Double
     ) {
         self.ruleID = ruleID
         self.title = title
@@ -87,7 +91,9 @@ public enum Evaluator {
     /// patient's earlier readings of that kind (oldest first, none after the reading). Rules that
     /// do not apply (another meal context, a value the reading lacks, no earlier weight to
     /// compare with) give no finding.
-    public static func evaluate(_ plan: CarePlan, kind: ReadingKind, reading: Observation, history: [Observation]) -> [Finding] {
+    public static func evaluate(
+        _ plan: CarePlan, kind: ReadingKind, reading: Observation, history: [Observation]
+    ) -> [Finding] {
         plan.rules(for: kind).compactMap { rule in
             if let meals = rule.rule.meals, !meals.contains(reading.meal ?? .unknown) { return nil }
             switch rule.rule.type {
@@ -107,14 +113,17 @@ public enum Evaluator {
 
     /// Stale-data rules at `now`: out of range when the last reading of the rule's kind (or the
     /// plan's start, when there was none) is older than the rule's `after`.
-    public static func stale(_ plan: CarePlan, lastReadingAt: [ReadingKind: Date], planSince: Date, now: Date) -> [Finding] {
+    public static func stale(
+        _ plan: CarePlan, lastReadingAt: [ReadingKind: Date], planSince: Date, now: Date
+    ) -> [Finding] {
         plan.rules.filter { $0.rule.type == .stale }.map { rule in
             let last = max(lastReadingAt[rule.rule.kind] ?? planSince, planSince)
             let age = now.timeIntervalSince(last)
             let hours = Int((age / 3600).rounded(.down))
             return Finding(
                 ruleID: rule.id, title: rule.rule.title, level: age > rule.after ? rule.level : nil,
-                value: "no \(rule.rule.kind.rawValue) reading for \(hours)h", threshold: "> \(DurationText.format(rule.after))",
+                value: "no \(rule.rule.kind.rawValue) reading for \(hours)h",
+                threshold: "> \(DurationText.format(rule.after))",
                 readingID: nil, resolveAfter: 0)
         }
     }
@@ -142,8 +151,10 @@ public enum Evaluator {
         }
         let level = decided.compactMap(\.level).max()
         let shown = decided.filter { $0.level == level }
-        let threshold = shown.map { (several ? "\($0.quantity.rawValue) " : "") + "\(sign(direction)) \(rule.show($0.limit, $0.quantity))" }
-            .joined(separator: ", ")
+        let threshold = shown.map {
+            (several ? "\($0.quantity.rawValue) " : "") + "\(sign(direction)) \(rule.show($0.limit, $0.quantity))"
+        }
+        .joined(separator: ", ")
         // 182/121 mmHg: the rule's quantities in order, one unit.
         let value =
             present.map { rule.show(reading.values[$0]!, $0, withUnit: false) }.joined(separator: "/") + " "
@@ -163,13 +174,15 @@ public enum Evaluator {
         guard beyond == direction else {
             let limit = rule.warning() ?? rule.urgent()!
             return Finding(
-                ruleID: rule.id, title: rule.rule.title, level: nil, value: value, threshold: "\(sign(direction)) \(rule.show(limit))",
+                ruleID: rule.id, title: rule.rule.title, level: nil, value: value,
+                threshold: "\(sign(direction)) \(rule.show(limit))",
                 readingID: reading.readingID, resolveAfter: rule.resolveAfter)
         }
         let level: AlertLevel = rule.urgent() != nil ? .urgent : .warning
         let limit = rule.urgent() ?? rule.warning()!
         return Finding(
-            ruleID: rule.id, title: rule.rule.title, level: level, value: value, threshold: "\(sign(direction)) \(rule.show(limit))",
+            ruleID: rule.id, title: rule.rule.title, level: level, value: value,
+            threshold: "\(sign(direction)) \(rule.show(limit))",
             readingID: reading.readingID, resolveAfter: rule.resolveAfter)
     }
 
@@ -179,7 +192,8 @@ public enum Evaluator {
         let count = recent.filter { $0.flags.contains(.irregularPulse) }.count
         return Finding(
             ruleID: rule.id, title: rule.rule.title, level: count >= rule.n ? rule.level : nil,
-            value: "irregular pulse in \(count) of last \(recent.count)", threshold: "\(rule.n) of \(rule.m) with irregular pulse",
+            value: "irregular pulse in \(count) of last \(recent.count)",
+            threshold: "\(rule.n) of \(rule.m) with irregular pulse",
             readingID: reading.readingID, resolveAfter: rule.resolveAfter)
     }
 
@@ -189,18 +203,23 @@ public enum Evaluator {
     }
 
     static func nOfM(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
-        guard let quantity = rule.rule.quantity, let value = reading.values[quantity], let limit = rule.limit else { return nil }
+        guard let quantity = rule.rule.quantity, let value = reading.values[quantity], let limit = rule.limit else {
+            return nil
+        }
         let recent = (matching(rule, history) + [reading]).compactMap { $0.values[quantity] }.suffix(rule.m)
         let count = recent.filter { beyond($0, limit, rule.rule.direction) }.count
         return Finding(
             ruleID: rule.id, title: rule.rule.title, level: count >= rule.n ? rule.level : nil,
             value: "\(rule.show(value)), \(count) of last \(recent.count)",
-            threshold: "\(rule.n) of \(rule.m) \(sign(rule.rule.direction)) \(rule.show(limit))", readingID: reading.readingID,
+            threshold: "\(rule.n) of \(rule.m) \(sign(rule.rule.direction)) \(rule.show(limit))",
+            readingID: reading.readingID,
             resolveAfter: rule.resolveAfter)
     }
 
     static func average(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
-        guard let quantity = rule.rule.quantity, reading.values[quantity] != nil, let limit = rule.limit else { return nil }
+        guard let quantity = rule.rule.quantity, reading.values[quantity] != nil, let limit = rule.limit else {
+            return nil
+        }
         let start = reading.at.addingTimeInterval(-rule.window)
         let values = (matching(rule, history) + [reading]).filter { $0.at > start }.compactMap { $0.values[quantity] }
         let mean = Normalizer.trimConversionNoise(values.reduce(0, +) / Double(values.count))
@@ -215,7 +234,9 @@ public enum Evaluator {
     static func change(_ rule: EffectiveRule, _ reading: Observation, _ history: [Observation]) -> Finding? {
         guard let quantity = rule.rule.quantity, let value = reading.values[quantity] else { return nil }
         let start = reading.at.addingTimeInterval(-rule.window)
-        guard let lowest = history.filter({ $0.at >= start }).compactMap({ $0.values[quantity] }).min() else { return nil }
+        guard let lowest = history.filter({ $0.at >= start }).compactMap({ $0.values[quantity] }).min() else {
+            return nil
+        }
         let rise = Normalizer.trimConversionNoise(value - lowest)
         var level: AlertLevel?
         var limit = rule.warning() ?? rule.urgent()!
@@ -227,7 +248,9 @@ public enum Evaluator {
         }
         let window = DurationText.format(rule.window)
         return Finding(
-            ruleID: rule.id, title: rule.rule.title, level: level, value: "\(rule.show(rise, signed: true)) in \(window)",
-            threshold: "\(rule.show(limit, signed: true)) in \(window)", readingID: reading.readingID, resolveAfter: rule.resolveAfter)
+            ruleID: rule.id, title: rule.rule.title, level: level,
+            value: "\(rule.show(rise, signed: true)) in \(window)",
+            threshold: "\(rule.show(limit, signed: true)) in \(window)", readingID: reading.readingID,
+            resolveAfter: rule.resolveAfter)
     }
 }

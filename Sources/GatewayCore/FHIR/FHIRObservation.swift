@@ -12,23 +12,30 @@ public import Foundation
 public enum FHIRObservation {
     /// LOINC codes read, and the kind and quantity each gives.
     static let codes: [String: (ReadingKind, Quantity)] = [
-        "8480-6": (.bloodPressure, .systolic), "8462-4": (.bloodPressure, .diastolic), "8478-0": (.bloodPressure, .meanArterialPressure),
-        "8867-4": (.pulse, .pulse), "2339-0": (.glucose, .glucose), "41653-7": (.glucose, .glucose), "15074-8": (.glucose, .glucose),
-        "29463-7": (.weight, .weight), "59408-5": (.spo2, .spo2), "2708-6": (.spo2, .spo2), "8310-5": (.temperature, .temperature),
+        "8480-6": (.bloodPressure, .systolic), "8462-4": (.bloodPressure, .diastolic),
+        "8478-0": (.bloodPressure, .meanArterialPressure),
+        "8867-4": (.pulse, .pulse), "2339-0": (.glucose, .glucose), "41653-7": (.glucose, .glucose),
+        "15074-8": (.glucose, .glucose),
+        "29463-7": (.weight, .weight), "59408-5": (.spo2, .spo2), "2708-6": (.spo2, .spo2),
+        "8310-5": (.temperature, .temperature),
     ]
 
     public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         let json: JSONValue
-        do { json = try JSONValue.parse(input: payload, expected: "a FHIR R4 Observation or Bundle") } catch { return .failure(error) }
+        do { json = try JSONValue.parse(input: payload, expected: "a FHIR R4 Observation or Bundle") } catch {
+            return .failure(error)
+        }
         guard case .object(let object) = json else {
-            return .failure(Rejection(.notAnObject, field: nil, "expected a FHIR resource object, got \(json.typeName)"))
+            return .failure(
+                Rejection(.notAnObject, field: nil, "expected a FHIR resource object, got \(json.typeName)"))
         }
         switch object["resourceType"] {
         case .string("Observation")?:
             return .success(DecodedPayload(items: [observation(object)], isBatch: false))
         case .string("Bundle")?:
             guard case .array(let entries)? = object["entry"], !entries.isEmpty else {
-                return .failure(Rejection(.emptyBatch, field: "entry", "a Bundle needs at least one entry with an Observation"))
+                return .failure(
+                    Rejection(.emptyBatch, field: "entry", "a Bundle needs at least one entry with an Observation"))
             }
             return .success(
                 DecodedPayload(
@@ -36,7 +43,8 @@ public enum FHIRObservation {
                         guard case .object(let e) = entry, case .object(let resource)? = e["resource"],
                             resource["resourceType"] == .string("Observation")
                         else {
-                            return .failure(Rejection(.notAnObject, field: "entry[\(index)].resource", "expected an Observation"))
+                            return .failure(
+                                Rejection(.notAnObject, field: "entry[\(index)].resource", "expected an Observation"))
                         }
                         return observation(resource).mapError { $0.within("entry[\(index)].resource") }
                     }, isBatch: true))
@@ -56,14 +64,17 @@ public enum FHIRObservation {
 
     static func quantity(_ value: JSONValue?, field: String) throws(Rejection) -> (Double, MeasurementUnit) {
         guard case .object(let q)? = value else {
-            throw Rejection(.missingField, field: field, "required; give the measured value as a valueQuantity with a UCUM code")
+            throw Rejection(
+                .missingField, field: field, "required; give the measured value as a valueQuantity with a UCUM code")
         }
         guard case .number(let number)? = q["value"] else {
             throw Rejection(.wrongType, field: "\(field).value", "expected a number")
         }
         let codeText: String? =
             if case .string(let c)? = q["code"] { c } else if case .string(let u)? = q["unit"] { u } else { nil }
-        guard let codeText else { throw Rejection(.missingField, field: "\(field).code", "required; give the UCUM unit code, e.g. mm[Hg]") }
+        guard let codeText else {
+            throw Rejection(.missingField, field: "\(field).code", "required; give the UCUM unit code, e.g. mm[Hg]")
+        }
         guard let unit = MeasurementUnit(spelling: codeText) else {
             throw Rejection(.wrongUnit, field: "\(field).code", "\"\(codeText)\" is not a UCUM unit this gateway reads")
         }
@@ -83,7 +94,9 @@ public enum FHIRObservation {
             }
             var device: String?
             if case .object(let reference)? = o["device"] {
-                if case .object(let identifier)? = reference["identifier"], case .string(let value)? = identifier["value"] {
+                if case .object(let identifier)? = reference["identifier"],
+                    case .string(let value)? = identifier["value"]
+                {
                     device = value
                 } else if case .string(let ref)? = reference["reference"], ref.hasPrefix("Device/") {
                     device = String(ref.dropFirst(7))
@@ -91,12 +104,14 @@ public enum FHIRObservation {
             }
             guard let device, !device.isEmpty else {
                 throw Rejection(
-                    .missingField, field: "device", "required; name the device with device.identifier.value or a Device/ID reference")
+                    .missingField, field: "device",
+                    "required; name the device with device.identifier.value or a Device/ID reference")
             }
             var measuredAt: Date?
             if let effective = o["effectiveDateTime"] {
                 guard case .string(let text) = effective, let date = RFC3339.parse(text) else {
-                    throw Rejection(.invalidTimestamp, field: "effectiveDateTime", "not an RFC 3339 time with an offset")
+                    throw Rejection(
+                        .invalidTimestamp, field: "effectiveDateTime", "not an RFC 3339 time with an offset")
                 }
                 measuredAt = date
             }
@@ -111,30 +126,36 @@ public enum FHIRObservation {
             if code == "85354-9" {
                 guard case .array(let components)? = o["component"] else {
                     throw Rejection(
-                        .missingField, field: "component", "required for the blood pressure panel: systolic 8480-6 and diastolic 8462-4")
+                        .missingField, field: "component",
+                        "required for the blood pressure panel: systolic 8480-6 and diastolic 8462-4")
                 }
                 var values: [Quantity: Double] = [:]
                 var unit: MeasurementUnit?
                 for (index, component) in components.enumerated() {
-                    guard case .object(let c) = component, let componentCode = loinc(c["code"]), let (_, quantity) = codes[componentCode]
+                    guard case .object(let c) = component, let componentCode = loinc(c["code"]),
+                        let (_, quantity) = codes[componentCode]
                     else { continue }
-                    let (value, componentUnit) = try self.quantity(c["valueQuantity"], field: "component[\(index)].valueQuantity")
+                    let (value, componentUnit) = try self.quantity(
+                        c["valueQuantity"], field: "component[\(index)].valueQuantity")
                     if quantity != .pulse {
                         if let unit, unit != componentUnit {
                             throw Rejection(
-                                .inconsistent, field: "component[\(index)].valueQuantity.code", "pressures in one panel share one unit")
+                                .inconsistent, field: "component[\(index)].valueQuantity.code",
+                                "pressures in one panel share one unit")
                         }
                         unit = componentUnit
                     }
                     values[quantity] = value
                 }
                 return ReadingInput(
-                    device: device, kind: .bloodPressure, unit: unit ?? .mmHg, values: values, measuredAt: measuredAt, messageID: messageID)
+                    device: device, kind: .bloodPressure, unit: unit ?? .mmHg, values: values, measuredAt: measuredAt,
+                    messageID: messageID)
             }
             let (kind, quantity) = codes[code]!
             let (value, unit) = try self.quantity(o["valueQuantity"], field: "valueQuantity")
             return ReadingInput(
-                device: device, kind: kind, unit: unit, values: [quantity: value], measuredAt: measuredAt, messageID: messageID)
+                device: device, kind: kind, unit: unit, values: [quantity: value], measuredAt: measuredAt,
+                messageID: messageID)
         }
     }
 }

@@ -15,20 +15,26 @@ extension HealthCharacteristic {
 
     /// A height field: 0.001 m (SI) or 0.1 in (imperial) per step.
     static func height(_ raw: UInt16, imperial: Bool) -> SupplementaryValue {
-        imperial ? SupplementaryValue("height", Double(raw) / 10, "in") : SupplementaryValue("height", Double(raw) / 1000, "m")
+        imperial
+            ? SupplementaryValue("height", Double(raw) / 10, "in")
+            : SupplementaryValue("height", Double(raw) / 1000, "m")
     }
 
     static func unsuccessful(_ field: String) -> Rejection {
-        Rejection(.noValue, field: field, "the scale sent 0xFFFF, \"measurement unsuccessful\"; nothing to store; weigh again")
+        Rejection(
+            .noValue, field: field, "the scale sent 0xFFFF, \"measurement unsuccessful\"; nothing to store; weigh again"
+        )
     }
 
     /// A scale's weight reading (from 0x2A9D or 0x2A9C) with what it sent beside it.
     static func weightReading(
-        _ raw: UInt16, imperial: Bool, device: String, time: (at: Date?, unknown: Bool), user: Int?, supplementary: [SupplementaryValue]
+        _ raw: UInt16, imperial: Bool, device: String, time: (at: Date?, unknown: Bool), user: Int?,
+        supplementary: [SupplementaryValue]
     ) throws(Rejection) -> ReadingInput {
         guard raw != 0xFFFF else { throw unsuccessful("values.weight") }
         var input = reading(
-            device, .weight, imperial ? .pound : .kilogram, [.weight: mass(raw, imperial: imperial)], time: time, user: user)
+            device, .weight, imperial ? .pound : .kilogram, [.weight: mass(raw, imperial: imperial)], time: time,
+            user: user)
         input.supplementary = supplementary
         return input
     }
@@ -47,7 +53,8 @@ extension HealthCharacteristic {
             supplementary.append(SupplementaryValue("bmi", Double(try r.u16("bmi")) / 10, "kg/m2"))
             supplementary.append(height(try r.u16("height"), imperial: imperial))
         }
-        return try weightReading(raw, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
+        return try weightReading(
+            raw, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
     }
 
     /// Body Composition Measurement 0x2A9C: flags u16 (bit 0 imperial, 1 time stamp, 2 user id,
@@ -64,18 +71,24 @@ extension HealthCharacteristic {
         let time = flags & 0x0002 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         let user = flags & 0x0004 != 0 ? Int(try r.u8("user id")) : nil
         var supplementary = [SupplementaryValue("body_fat", Double(bodyFat) / 10, "%")]
-        if flags & 0x0008 != 0 { supplementary.append(SupplementaryValue("basal_metabolism", Double(try r.u16("basal metabolism")), "kJ")) }
+        if flags & 0x0008 != 0 {
+            supplementary.append(SupplementaryValue("basal_metabolism", Double(try r.u16("basal metabolism")), "kJ"))
+        }
         if flags & 0x0010 != 0 {
-            supplementary.append(SupplementaryValue("muscle_percentage", Double(try r.u16("muscle percentage")) / 10, "%"))
+            supplementary.append(
+                SupplementaryValue("muscle_percentage", Double(try r.u16("muscle percentage")) / 10, "%"))
         }
         let masses = [
-            (5, "muscle mass", "muscle_mass"), (6, "fat free mass", "fat_free_mass"), (7, "soft lean mass", "soft_lean_mass"),
+            (5, "muscle mass", "muscle_mass"), (6, "fat free mass", "fat_free_mass"),
+            (7, "soft lean mass", "soft_lean_mass"),
             (8, "body water mass", "body_water_mass"),
         ]
         for (bit, field, name) in masses where flags & (1 << bit) != 0 {
             supplementary.append(SupplementaryValue(name, mass(try r.u16(field), imperial: imperial), massUnit))
         }
-        if flags & 0x0200 != 0 { supplementary.append(SupplementaryValue("impedance", Double(try r.u16("impedance")) / 10, "ohm")) }
+        if flags & 0x0200 != 0 {
+            supplementary.append(SupplementaryValue("impedance", Double(try r.u16("impedance")) / 10, "ohm"))
+        }
         let weight = flags & 0x0400 != 0 ? try r.u16("weight") : nil
         if flags & 0x0800 != 0 { supplementary.append(height(try r.u16("height"), imperial: imperial)) }
         guard bodyFat != 0xFFFF else { throw unsuccessful("body_fat") }
@@ -85,14 +98,16 @@ extension HealthCharacteristic {
                 "a Body Composition Measurement without the weight (flags bit 10 clear) is not a weight reading; its bytes stay in the inbox"
             )
         }
-        return try weightReading(weight, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
+        return try weightReading(
+            weight, imperial: imperial, device: device, time: time, user: user, supplementary: supplementary)
     }
 
     /// The SpO2 and pulse rate pair both PLX measurements start with (SFLOAT %, SFLOAT bpm), and
     /// their shared tail: Measurement Status u16, Device and Sensor Status u24, Pulse Amplitude
     /// Index SFLOAT (%), each present when its flag bit is set.
     static func plx(
-        _ r: inout Reader, flags: UInt8, statusBit: UInt8, device: String, before: (inout Reader) throws(Rejection) -> Void
+        _ r: inout Reader, flags: UInt8, statusBit: UInt8, device: String,
+        before: (inout Reader) throws(Rejection) -> Void
     ) throws(Rejection) -> ReadingInput {
         var values: [Quantity: Double] = [:]
         values[.spo2] = try value(try r.sfloat("spo2"), "values.spo2", required: true)
@@ -100,7 +115,9 @@ extension HealthCharacteristic {
         try before(&r)
         var input = ReadingInput(device: device, kind: .spo2, unit: .percent, values: values)
         if flags & statusBit != 0 { input.flags += ReadingFlag.plxMeasurementStatus(try r.u16("measurement status")) }
-        if flags & (statusBit << 1) != 0 { input.flags += ReadingFlag.plxDeviceAndSensorStatus(try r.u24("device and sensor status")) }
+        if flags & (statusBit << 1) != 0 {
+            input.flags += ReadingFlag.plxDeviceAndSensorStatus(try r.u24("device and sensor status"))
+        }
         if flags & (statusBit << 2) != 0, let index = try r.sfloat("pulse amplitude index").value {
             input.supplementary.append(SupplementaryValue("pulse_amplitude_index", index, "%"))
         }
@@ -162,7 +179,8 @@ extension HealthCharacteristic {
         let time = flags & 0x02 != 0 ? try r.timeStamp("time stamp", clock: clock) : (nil, false)
         let site = flags & 0x04 != 0 ? temperatureSite(Int(try r.u8("temperature type"))) : nil
         let temperature = try value(float, "values.temperature", required: true)!
-        var input = reading(device, .temperature, flags & 0x01 == 0 ? .celsius : .fahrenheit, [.temperature: temperature], time: time)
+        var input = reading(
+            device, .temperature, flags & 0x01 == 0 ? .celsius : .fahrenheit, [.temperature: temperature], time: time)
         input.sampleLocation = site
         return input
     }

@@ -20,7 +20,9 @@ public enum HealthCharacteristic {
     /// Decodes a characteristic value: `2a35` blood pressure, `2a18` glucose, `2a9d` weight,
     /// `2a9c` body composition (a weight reading when it carries the weight), `2a5e` PLX
     /// spot-check, `2a5f` PLX continuous, `2a1c` temperature.
-    public static func decode(characteristic: String, device: String, bytes: [UInt8], clock: Clock) -> Result<ReadingInput, Rejection> {
+    public static func decode(
+        characteristic: String, device: String, bytes: [UInt8], clock: Clock
+    ) -> Result<ReadingInput, Rejection> {
         Result { () throws(Rejection) in
             switch characteristic {
             case "2a35": return try bloodPressure(bytes, device: device, clock: clock)
@@ -32,14 +34,17 @@ public enum HealthCharacteristic {
             case "2a1c": return try temperature(bytes, device: device, clock: clock)
             case "2a1e":
                 throw Rejection(
-                    .unsupportedFormat, field: nil, "intermediate temperature (2a1e) is progress during a measurement, not a reading")
+                    .unsupportedFormat, field: nil,
+                    "intermediate temperature (2a1e) is progress during a measurement, not a reading")
             case "2a34":
                 throw Rejection(
                     .unsupportedFormat, field: nil,
-                    "a Glucose Measurement Context (2a34) is not a reading; it adds the meal to the measurement with its sequence number")
+                    "a Glucose Measurement Context (2a34) is not a reading; it adds the meal to the measurement with its sequence number"
+                )
             case "2a36":
                 throw Rejection(
-                    .unsupportedFormat, field: nil, "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
+                    .unsupportedFormat, field: nil,
+                    "intermediate cuff pressure (2a36) is progress during a measurement, not a reading")
             default:
                 throw Rejection(
                     .unsupportedFormat, field: nil,
@@ -105,13 +110,15 @@ public enum HealthCharacteristic {
 
         func short(_ field: String) -> Rejection {
             Rejection(
-                .malformedValue, field: field, "\(name) value of \(bytes.count) bytes ends before this field; the flags announce more")
+                .malformedValue, field: field,
+                "\(name) value of \(bytes.count) bytes ends before this field; the flags announce more")
         }
     }
 
     static func instant(_ time: WallTime, clock: Clock) -> Date? {
         // Year, month or day 0 means "unknown": no device time.
-        guard time.year > 0, (1...12).contains(time.month), (1...31).contains(time.day), time.hour < 24, time.minute < 60, time.second < 60
+        guard time.year > 0, (1...12).contains(time.month), (1...31).contains(time.day), time.hour < 24,
+            time.minute < 60, time.second < 60
         else { return nil }
         return clock(time)
     }
@@ -119,7 +126,9 @@ public enum HealthCharacteristic {
     static func value(_ float: MedFloat, _ field: String, required: Bool) throws(Rejection) -> Double? {
         if let value = float.value { return value }
         guard required else { return nil }
-        throw Rejection(.noValue, field: field, "the device sent \(float.specialName ?? "no value"), not a number; nothing to store")
+        throw Rejection(
+            .noValue, field: field, "the device sent \(float.specialName ?? "no value"), not a number; nothing to store"
+        )
     }
 
     /// What a Glucose Measurement Context (0x2A34) adds to the measurement with the same
@@ -185,7 +194,8 @@ public enum HealthCharacteristic {
     /// A decoded reading with the device's time (`unknown`: it sent one that says "unknown" or
     /// cannot be a time) and, for a multi-user device, its user index.
     static func reading(
-        _ device: String, _ kind: ReadingKind, _ unit: MeasurementUnit, _ values: [Quantity: Double], time: (at: Date?, unknown: Bool),
+        _ device: String, _ kind: ReadingKind, _ unit: MeasurementUnit, _ values: [Quantity: Double],
+        time: (at: Date?, unknown: Bool),
         user: Int? = nil
     ) -> ReadingInput {
         var input = ReadingInput(device: device, kind: kind, unit: unit, values: values, measuredAt: time.at)
@@ -203,7 +213,9 @@ public enum HealthCharacteristic {
         var offsetMinutes = 0
         if flags & 0x01 != 0 { offsetMinutes = Int(Int16(bitPattern: try r.u16("time offset"))) }
         guard flags & 0x02 != 0 else {
-            throw Rejection(.noValue, field: "values.glucose", "the meter sent no concentration (flags bit 1 clear); nothing to store")
+            throw Rejection(
+                .noValue, field: "values.glucose",
+                "the meter sent no concentration (flags bit 1 clear); nothing to store")
         }
         let concentration = try value(try r.sfloat("concentration"), "values.glucose", required: true)!
         let typeLocation = Int(try r.u8("type and sample location"))
@@ -212,7 +224,8 @@ public enum HealthCharacteristic {
         let unit: MeasurementUnit = flags & 0x04 == 0 ? .kilogramsPerLiter : .molesPerLiter
         let measuredAt = instant(base, clock: clock).map { $0.addingTimeInterval(Double(offsetMinutes) * 60) }
         var input = ReadingInput(
-            device: device, kind: .glucose, unit: unit, values: [.glucose: concentration], measuredAt: measuredAt, sequence: sequence)
+            device: device, kind: .glucose, unit: unit, values: [.glucose: concentration], measuredAt: measuredAt,
+            sequence: sequence)
         // The base time is mandatory: one the meter says it does not know is a stored record
         // from an unknown time, not a reading taken now.
         input.deviceTimeUnknown = measuredAt == nil
@@ -228,7 +241,8 @@ public enum HealthCharacteristic {
     /// A payload as raw bytes, or as hex text (`1E 8A 00 …`, `1e8a00…`) from bridges that publish text.
     public static func bytes(_ payload: Data) -> [UInt8] {
         let text = String(decoding: payload, as: UTF8.self).filter { !$0.isWhitespace && $0 != ":" && $0 != "-" }
-        guard !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit), payload.allSatisfy({ $0 < 0x80 }) else {
+        guard !text.isEmpty, text.count % 2 == 0, text.allSatisfy(\.isHexDigit), payload.allSatisfy({ $0 < 0x80 })
+        else {
             return Array(payload)
         }
         var result: [UInt8] = []

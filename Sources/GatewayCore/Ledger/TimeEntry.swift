@@ -65,7 +65,8 @@ public enum TimeEntryV1 {
 
     public static func parse(_ payload: Data) -> Result<[Result<TimeEntryInput, Rejection>], Rejection> {
         let json: JSONValue
-        do { json = try JSONValue.parse(input: payload, expected: "one time entry object (or an array of them)") } catch {
+        do { json = try JSONValue.parse(input: payload, expected: "one time entry object (or an array of them)") } catch
+        {
             return .failure(error)
         }
         switch json {
@@ -74,28 +75,37 @@ public enum TimeEntryV1 {
             return .success(
                 items.enumerated().map { index, item in
                     guard case .object(let object) = item else {
-                        return .failure(Rejection(.notAnObject, field: "[\(index)]", "expected a time entry object, got \(item.typeName)"))
+                        return .failure(
+                            Rejection(
+                                .notAnObject, field: "[\(index)]", "expected a time entry object, got \(item.typeName)")
+                        )
                     }
                     return entry(object).mapError { $0.within("[\(index)]") }
                 })
         case .array: return .failure(Rejection(.emptyBatch, field: nil, "empty array: send at least one time entry"))
-        default: return .failure(Rejection(.notAnObject, field: nil, "expected a time entry object, got \(json.typeName)"))
+        default:
+            return .failure(Rejection(.notAnObject, field: nil, "expected a time entry object, got \(json.typeName)"))
         }
     }
 
     static func entry(_ o: [String: JSONValue]) -> Result<TimeEntryInput, Rejection> {
         Result { () throws(Rejection) in
             if let unknown = o.keys.sorted().first(where: { !fields.contains($0) }) {
-                throw Rejection(.unknownField, field: unknown, "unknown field; a time entry v1 allows \(fields.joined(separator: ", "))")
+                throw Rejection(
+                    .unknownField, field: unknown,
+                    "unknown field; a time entry v1 allows \(fields.joined(separator: ", "))")
             }
-            guard o["v"] == .number(1) else { throw Rejection(.unsupportedVersion, field: "v", "required; add \"v\": 1") }
+            guard o["v"] == .number(1) else {
+                throw Rejection(.unsupportedVersion, field: "v", "required; add \"v\": 1")
+            }
             func string(_ field: String, required: Bool = true) throws(Rejection) -> String? {
                 switch o[field] {
                 case .string(let text)? where !text.isEmpty: return text
                 case nil, .null?:
                     if required { throw Rejection(.missingField, field: field, "required") }
                     return nil
-                case let other?: throw Rejection(.wrongType, field: field, "expected a non-empty string, got \(other.typeName)")
+                case let other?:
+                    throw Rejection(.wrongType, field: field, "expected a non-empty string, got \(other.typeName)")
                 }
             }
             func choice<T: RawRepresentable & CaseIterable>(_ field: String, _ type: T.Type) throws(Rejection) -> T
@@ -103,7 +113,8 @@ public enum TimeEntryV1 {
                 let text = try string(field)!
                 guard let value = T(rawValue: text) else {
                     throw Rejection(
-                        .invalidValue, field: field, "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+                        .invalidValue, field: field,
+                        "\"\(text)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 return value
             }
@@ -111,7 +122,8 @@ public enum TimeEntryV1 {
             if let rejection = EntityID.rejection(patient, .patient, field: "patient") { throw rejection }
             guard let start = RFC3339.parse(try string("start")!) else {
                 throw Rejection(
-                    .invalidTimestamp, field: "start", "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
+                    .invalidTimestamp, field: "start",
+                    "not an RFC 3339 time with an offset; write it like 2026-03-04T10:05:00-06:00")
             }
             // Billable time is from this century's clinic, and must read back as a date.
             guard start >= ClockRules.earliestBelievable, ClockRules.storable.contains(start) else {
@@ -141,18 +153,21 @@ public enum TimeEntryV1 {
             }
             guard (1...maxMinutes).contains(minutes) else {
                 throw Rejection(
-                    .implausible, field: "minutes", "\(minutes) is not between 1 and \(maxMinutes); split longer work into entries")
+                    .implausible, field: "minutes",
+                    "\(minutes) is not between 1 and \(maxMinutes); split longer work into entries")
             }
             let activity = try choice("activity", TimeEntryInput.Activity.self)
             var interactive = activity.interactiveByDefault
             switch o["interactive"] {
             case nil, .null?: break
             case .bool(let flag)?: interactive = flag
-            case let other?: throw Rejection(.wrongType, field: "interactive", "expected true or false, got \(other.typeName)")
+            case let other?:
+                throw Rejection(.wrongType, field: "interactive", "expected true or false, got \(other.typeName)")
             }
             return TimeEntryInput(
                 patientID: patient, start: start, minutes: minutes, staff: try string("staff")!,
-                role: try choice("role", TimeEntryInput.Role.self), program: try choice("program", TimeEntryInput.Program.self),
+                role: try choice("role", TimeEntryInput.Role.self),
+                program: try choice("program", TimeEntryInput.Program.self),
                 activity: activity, interactive: interactive, note: try string("note", required: false),
                 messageID: try string("id", required: false))
         }

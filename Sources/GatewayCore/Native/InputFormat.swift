@@ -44,7 +44,9 @@ public enum InputFormat: Sendable, Hashable {
 
     /// Decodes a payload: a whole-payload rejection, or one result per reading it holds. `clock`
     /// places a device's wall-clock time (GATT Date Time fields carry no zone).
-    public func decode(_ payload: Data, clock: @escaping HealthCharacteristic.Clock) -> Result<DecodedPayload, Rejection> {
+    public func decode(
+        _ payload: Data, clock: @escaping HealthCharacteristic.Clock
+    ) -> Result<DecodedPayload, Rejection> {
         switch self {
         case .nativeV1: NativeReadingV1.parse(payload)
         case .fhirR4: FHIRObservation.parse(payload)
@@ -53,10 +55,14 @@ public enum InputFormat: Sendable, Hashable {
                 DecodedPayload(
                     items: [
                         HealthCharacteristic.decode(
-                            characteristic: characteristic, device: device, bytes: HealthCharacteristic.bytes(payload), clock: clock)
+                            characteristic: characteristic, device: device, bytes: HealthCharacteristic.bytes(payload),
+                            clock: clock)
                     ], isBatch: false))
         case .timeEntryV1:
-            .failure(Rejection(.unsupportedFormat, field: nil, "time entries are not readings; the pipeline stores them in the ledger"))
+            .failure(
+                Rejection(
+                    .unsupportedFormat, field: nil,
+                    "time entries are not readings; the pipeline stores them in the ledger"))
         case .unsupported:
             .failure(
                 Rejection(

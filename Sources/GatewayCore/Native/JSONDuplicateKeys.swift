@@ -55,7 +55,8 @@ public enum JSONDuplicateKeys {
                 i += 1
             case UInt8(ascii: ","):
                 switch stack.last {
-                case .object(let keys, let current, _)?: stack[stack.count - 1] = .object(keys: keys, current: current, expectingKey: true)
+                case .object(let keys, let current, _)?:
+                    stack[stack.count - 1] = .object(keys: keys, current: current, expectingKey: true)
                 case .array(let index)?: stack[stack.count - 1] = .array(index: index + 1)
                 case nil: break
                 }
@@ -107,7 +108,9 @@ public enum JSONDuplicateKeys {
         }
         let end = min(i, b.count)
         let next = min(i + 1, b.count)
-        guard escaped else { return (String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self), next) }
+        guard escaped else {
+            return (String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self), next)
+        }
         var scalars = String.UnicodeScalarView()
         var bytes: [UInt8] = []
         func flush() {

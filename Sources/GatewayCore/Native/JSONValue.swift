@@ -48,7 +48,8 @@ public enum JSONValue: Sendable, Hashable, Decodable {
         } catch let duplicate as DuplicateJSONKey {
             throw duplicate.rejection
         } catch {
-            throw Rejection(.malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send \(expected)")
+            throw Rejection(
+                .malformedJSON, field: nil, "malformed JSON: the payload is not valid JSON; send \(expected)")
         }
     }
 

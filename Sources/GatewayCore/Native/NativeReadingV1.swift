@@ -27,7 +27,9 @@ public enum NativeReadingV1 {
     /// array, an empty array), or one result per reading in payload order.
     public static func parse(_ payload: Data) -> Result<DecodedPayload, Rejection> {
         let json: JSONValue
-        do { json = try JSONValue.parse(input: payload, expected: "one JSON object (or an array of them) per line") } catch {
+        do {
+            json = try JSONValue.parse(input: payload, expected: "one JSON object (or an array of them) per line")
+        } catch {
             return .failure(error)
         }
         switch json {
@@ -42,13 +44,16 @@ public enum NativeReadingV1 {
                     items: items.enumerated().map { index, item in
                         guard case .object(let object) = item else {
                             return .failure(
-                                Rejection(.notAnObject, field: "[\(index)]", "expected a reading object, got \(item.typeName)"))
+                                Rejection(
+                                    .notAnObject, field: "[\(index)]", "expected a reading object, got \(item.typeName)"
+                                ))
                         }
                         return reading(from: object).mapError { $0.within("[\(index)]") }
                     }, isBatch: true))
         default:
             return .failure(
-                Rejection(.notAnObject, field: nil, "expected a reading object or an array of them, got \(json.typeName)"))
+                Rejection(
+                    .notAnObject, field: nil, "expected a reading object or an array of them, got \(json.typeName)"))
         }
     }
 
@@ -70,7 +75,8 @@ public enum NativeReadingV1 {
             break
         case .number(let other):
             throw Rejection(
-                .unsupportedVersion, field: "v", "version \(formatNumber(other)) is not supported; this gateway reads version 1")
+                .unsupportedVersion, field: "v",
+                "version \(formatNumber(other)) is not supported; this gateway reads version 1")
         case let other?:
             throw Rejection(.wrongType, field: "v", "expected the number 1, got \(other.typeName)")
         }
@@ -85,7 +91,8 @@ public enum NativeReadingV1 {
                 "unknown kind \"\(kindText)\"; use one of \(Rejection.quote(ReadingKind.allCases.map(\.rawValue)))")
         }
         let unitText = try string(
-            object, "unit", required: "add the unit of the values: \(Rejection.quote(kind.nativeUnits.map(\.rawValue)))")!
+            object, "unit", required: "add the unit of the values: \(Rejection.quote(kind.nativeUnits.map(\.rawValue)))"
+        )!
         guard let unit = MeasurementUnit(spelling: unitText), kind.nativeUnits.contains(unit) else {
             throw Rejection.wrongUnit(unitText, kind: kind, allowed: kind.nativeUnits)
         }
@@ -103,7 +110,8 @@ public enum NativeReadingV1 {
                 throw Rejection.disallowedQuantity(key, kind: kind)
             }
             guard case .number(let number) = valuesObject[key]! else {
-                throw Rejection(.wrongType, field: "values.\(key)", "expected a number, got \(valuesObject[key]!.typeName)")
+                throw Rejection(
+                    .wrongType, field: "values.\(key)", "expected a number, got \(valuesObject[key]!.typeName)")
             }
             values[quantity] = number
         }
@@ -115,7 +123,8 @@ public enum NativeReadingV1 {
             guard let parsed = MealContext(rawValue: mealText) else {
                 throw Rejection(
                     .invalidValue, field: "meal",
-                    "unknown meal context \"\(mealText)\"; use one of \(Rejection.quote(MealContext.allCases.map(\.rawValue)))")
+                    "unknown meal context \"\(mealText)\"; use one of \(Rejection.quote(MealContext.allCases.map(\.rawValue)))"
+                )
             }
             meal = parsed
         }
@@ -136,7 +145,8 @@ public enum NativeReadingV1 {
             sequence = Int(n)
         case let other?:
             throw Rejection(
-                .wrongType, field: "seq", "expected a whole number 0 or more (the device's record number), got \(describe(other))")
+                .wrongType, field: "seq",
+                "expected a whole number 0 or more (the device's record number), got \(describe(other))")
         }
         let messageID = try identifier(object, "id")
         guard measuredAt != nil || sequence != nil || messageID != nil else {
@@ -153,7 +163,9 @@ public enum NativeReadingV1 {
     }
 
     /// A string field; `required` is the fix to name when it is missing (`nil`: optional).
-    private static func string(_ object: [String: JSONValue], _ field: String, required: String? = nil) throws(Rejection) -> String? {
+    private static func string(
+        _ object: [String: JSONValue], _ field: String, required: String? = nil
+    ) throws(Rejection) -> String? {
         switch object[field] {
         case nil, .null?:
             if let required { throw Rejection(.missingField, field: field, "required; \(required)") }
@@ -165,7 +177,9 @@ public enum NativeReadingV1 {
         }
     }
 
-    private static func identifier(_ object: [String: JSONValue], _ field: String, required: String? = nil) throws(Rejection) -> String? {
+    private static func identifier(
+        _ object: [String: JSONValue], _ field: String, required: String? = nil
+    ) throws(Rejection) -> String? {
         guard let text = try string(object, field, required: required) else { return nil }
         guard !text.isEmpty, text.utf8.count <= maxIdentifierLength, !text.contains(where: \.isNewline) else {
             throw Rejection(

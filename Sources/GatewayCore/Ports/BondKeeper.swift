@@ -53,7 +53,10 @@ public struct BLEAdapterState: Sendable, Hashable, Codable {
     public var detail: String?
     public var updatedAt: Date
 
-    public init(adapter: String?, address: String?, powered: Bool, settings: String, owner: String, detail: String?, updatedAt: Date) {
+    public init(
+        adapter: String?, address: String?, powered: Bool, settings: String, owner: String, detail: String?,
+        updatedAt: Date
+    ) {
         self.adapter = adapter
         self.address = address
         self.powered = powered

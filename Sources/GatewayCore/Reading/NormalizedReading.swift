@@ -82,7 +82,9 @@ public struct DedupKey: Sendable, Hashable, CustomStringConvertible {
 
     /// `epoch`: the meter's record epoch (``NormalizedReading/epoch``); 0 or `nil` is the
     /// first numbering, keyed as before epochs existed.
-    public init?(device: String, kind: ReadingKind, measuredAt: Date?, sequence: Int?, messageID: String?, epoch: Int? = nil) {
+    public init?(
+        device: String, kind: ReadingKind, measuredAt: Date?, sequence: Int?, messageID: String?, epoch: Int? = nil
+    ) {
         if kind == .glucose, let sequence {
             if let epoch, epoch > 0 {
                 description = "\(device)|glucose|epoch:\(epoch)|seq:\(sequence)"
@@ -119,7 +121,9 @@ public enum ClockRules {
     /// that is itself believable; else `nil` (the reading stays out of windowed rules).
     public static func corrected(_ measuredAt: Date, offset: Double, receivedAt: Date) -> Date? {
         let corrected = measuredAt.addingTimeInterval(-offset)
-        guard storable.contains(corrected), suspicion(measuredAt: corrected, receivedAt: receivedAt) == nil else { return nil }
+        guard storable.contains(corrected), suspicion(measuredAt: corrected, receivedAt: receivedAt) == nil else {
+            return nil
+        }
         return corrected
     }
 
@@ -138,7 +142,8 @@ public enum ClockRules {
         let ahead = measuredAt.timeIntervalSince(receivedAt)
         if ahead > allowedFutureSkew {
             let minutes = Int((ahead / 60).rounded(.down))
-            return "measured_at \(RFC3339.format(measuredAt)) is \(minutes) minutes after received_at; \(suspectTreatment)"
+            return
+                "measured_at \(RFC3339.format(measuredAt)) is \(minutes) minutes after received_at; \(suspectTreatment)"
         }
         return nil
     }
@@ -174,14 +179,18 @@ public enum Normalizer {
             return .failure(.missingQuantity(missing, kind: kind))
         }
         if input.meal != nil, kind != .glucose {
-            return .failure(Rejection(.unknownField, field: "meal", "only glucose readings carry a meal context; remove it"))
+            return .failure(
+                Rejection(.unknownField, field: "meal", "only glucose readings carry a meal context; remove it"))
         }
         var values: [Quantity: Double] = [:]
         for quantity in input.values.keys.sorted() {
             let original = input.values[quantity]!
             let field = "values.\(quantity.rawValue)"
             guard original.isFinite else {
-                return .failure(Rejection(.noValue, field: field, "not a finite number; send the measured value or leave the reading out"))
+                return .failure(
+                    Rejection(
+                        .noValue, field: field, "not a finite number; send the measured value or leave the reading out")
+                )
             }
             let unit = quantity == .pulse ? MeasurementUnit.perMinute : input.unit
             guard let converted = unit.convert(original, toCanonicalOf: quantity) else {
@@ -193,7 +202,8 @@ public enum Normalizer {
                 let canonicalUnit = quantity.canonicalUnit.rawValue
                 var shown = "\(formatNumber(original)) \(unit.rawValue)"
                 if unit != quantity.canonicalUnit {
-                    shown += " (\(formatNumber(canonical, fractionDigits: quantity.displayFractionDigits)) \(canonicalUnit))"
+                    shown +=
+                        " (\(formatNumber(canonical, fractionDigits: quantity.displayFractionDigits)) \(canonicalUnit))"
                 }
                 return .failure(
                     Rejection(
@@ -211,7 +221,8 @@ public enum Normalizer {
                 ))
         }
         if let sequence = input.sequence, sequence < 0 {
-            return .failure(Rejection(.invalidValue, field: "seq", "must be 0 or more; send the device's record number"))
+            return .failure(
+                Rejection(.invalidValue, field: "seq", "must be 0 or more; send the device's record number"))
         }
         if let failed = input.flags.first(where: \.rejectsReading) {
             let all = input.flags.filter(\.rejectsReading).map(\.meaning).joined(separator: ", ")
@@ -228,9 +239,13 @@ public enum Normalizer {
             clockSuspect = true
             notes.append("the device sent its time as unknown or impossible; \(ClockRules.suspectTreatment)")
         }
-        if let measuredAt = input.measuredAt, let suspicion = ClockRules.suspicion(measuredAt: measuredAt, receivedAt: receivedAt) {
+        if let measuredAt = input.measuredAt,
+            let suspicion = ClockRules.suspicion(measuredAt: measuredAt, receivedAt: receivedAt)
+        {
             clockSuspect = true
-            if let clockOffset, let corrected = ClockRules.corrected(measuredAt, offset: clockOffset, receivedAt: receivedAt) {
+            if let clockOffset,
+                let corrected = ClockRules.corrected(measuredAt, offset: clockOffset, receivedAt: receivedAt)
+            {
                 correctedAt = corrected
                 notes.append(ClockRules.correction(measuredAt, offset: clockOffset, corrected: corrected))
             } else {
@@ -247,14 +262,16 @@ public enum Normalizer {
         let unreliable = input.flags.filter(\.makesUnreliable)
         if !unreliable.isEmpty {
             notes.append(
-                "\(unreliable.map(\.meaning).joined(separator: ", ")): stored and shown, left out of threshold and average rules")
+                "\(unreliable.map(\.meaning).joined(separator: ", ")): stored and shown, left out of threshold and average rules"
+            )
         }
         let device = DeviceID.canonical(input.device)
         let epoch = kind == .glucose && input.sequence != nil ? input.recordEpoch : nil
         var reading =
             NormalizedReading(
                 device: device, kind: kind, values: values, originalValues: input.values, originalUnit: input.unit,
-                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect, correctedAt: correctedAt,
+                measuredAt: input.measuredAt, receivedAt: receivedAt, clockSuspect: clockSuspect,
+                correctedAt: correctedAt,
                 meal: input.meal,
                 sequence: input.sequence, messageID: input.messageID,
                 dedupKey: DedupKey(

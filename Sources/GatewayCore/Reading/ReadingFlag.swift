@@ -73,8 +73,10 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     /// Sensor Status Annunciation bits 0–11; bits 12–15 are RFU.
     public static func glucoseAnnunciation(_ status: UInt16) -> [ReadingFlag] {
         let bits: [ReadingFlag] = [
-            .batteryLow, .sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect, .resultAboveRange,
-            .resultBelowRange, .temperatureTooHigh, .temperatureTooLow, .readInterrupted, .generalDeviceFault, .timeFault,
+            .batteryLow, .sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect,
+            .resultAboveRange,
+            .resultBelowRange, .temperatureTooHigh, .temperatureTooLow, .readInterrupted, .generalDeviceFault,
+            .timeFault,
         ]
         return bits.enumerated().filter { status & (1 << $0.offset) != 0 }.map(\.element)
     }
@@ -85,7 +87,8 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     /// bits 0–4 are RFU.
     public static func plxMeasurementStatus(_ status: UInt16) -> [ReadingFlag] {
         let bits: [Int: ReadingFlag] = [
-            10: .demonstrationData, 11: .testingData, 12: .calibrationOngoing, 13: .measurementUnavailable, 14: .questionableMeasurement,
+            10: .demonstrationData, 11: .testingData, 12: .calibrationOngoing, 13: .measurementUnavailable,
+            14: .questionableMeasurement,
             15: .invalidMeasurement,
         ]
         return bits.keys.sorted().filter { status & (1 << $0) != 0 }.map { bits[$0]! }
@@ -95,8 +98,10 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     /// update ongoing) and bit 9 (signal analysis ongoing) are states, bits 16–23 RFU.
     public static func plxDeviceAndSensorStatus(_ status: UInt32) -> [ReadingFlag] {
         let bits: [Int: ReadingFlag] = [
-            1: .equipmentMalfunction, 2: .signalProcessingIrregularity, 3: .inadequateSignal, 4: .poorSignal, 5: .lowPerfusion,
-            6: .erraticSignal, 7: .nonpulsatileSignal, 8: .questionablePulse, 10: .sensorInterference, 11: .sensorUnconnected,
+            1: .equipmentMalfunction, 2: .signalProcessingIrregularity, 3: .inadequateSignal, 4: .poorSignal,
+            5: .lowPerfusion,
+            6: .erraticSignal, 7: .nonpulsatileSignal, 8: .questionablePulse, 10: .sensorInterference,
+            11: .sensorUnconnected,
             12: .unknownSensor, 13: .sensorDisplaced, 14: .sensorMalfunction, 15: .sensorDisconnected,
         ]
         return bits.keys.sorted().filter { status & (1 << $0) != 0 }.map { bits[$0]! }
@@ -112,9 +117,11 @@ public enum ReadingFlag: String, Sendable, Hashable, CaseIterable, Codable, Comp
     /// 20 mg/dL from a half-filled strip must not raise a hypoglycaemia alert).
     public var rejectsReading: Bool {
         [
-            .sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect, .readInterrupted, .generalDeviceFault,
+            .sensorMalfunction, .sampleSizeInsufficient, .stripInsertionError, .stripTypeIncorrect, .readInterrupted,
+            .generalDeviceFault,
             // An oximeter that says its value is invalid, unavailable, not the patient's, or from a broken sensor.
-            .calibrationOngoing, .measurementUnavailable, .invalidMeasurement, .demonstrationData, .testingData, .equipmentMalfunction,
+            .calibrationOngoing, .measurementUnavailable, .invalidMeasurement, .demonstrationData, .testingData,
+            .equipmentMalfunction,
             .sensorUnconnected, .unknownSensor, .sensorDisconnected,
         ].contains(self)
     }

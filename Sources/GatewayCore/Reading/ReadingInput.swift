@@ -105,7 +105,9 @@ public enum DeviceID {
         while let last = utf8.last, isSpace(last) { utf8.removeLast() }
         let start = utf8.firstIndex { !isSpace($0) } ?? utf8.endIndex
         let trimmed = utf8[start...]
-        func isHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte) }
+        func isHex(_ byte: UInt8) -> Bool {
+            (0x30...0x39).contains(byte) || (0x41...0x46).contains(byte) || (0x61...0x66).contains(byte)
+        }
         func upper(_ byte: UInt8) -> UInt8 { (0x61...0x7A).contains(byte) ? byte - 0x20 : byte }
         func address(_ pairs: [ArraySlice<UInt8>]) -> String {
             var out: [UInt8] = []

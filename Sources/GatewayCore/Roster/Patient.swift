@@ -61,7 +61,8 @@ extension DeviceKind {
     /// Blood Pressure 0x1810, Glucose 0x1808, Weight Scale 0x181D, Body Composition 0x181B,
     /// Pulse Oximeter 0x1822, Health Thermometer 0x1809.
     public static let gattServices: [UInt16: DeviceKind] = [
-        0x1810: .bloodPressureMonitor, 0x1808: .glucometer, 0x181D: .scale, 0x181B: .scale, 0x1822: .pulseOximeter, 0x1809: .thermometer,
+        0x1810: .bloodPressureMonitor, 0x1808: .glucometer, 0x181D: .scale, 0x181B: .scale, 0x1822: .pulseOximeter,
+        0x1809: .thermometer,
     ]
 
     /// The kind of a device advertising `services` (the first health service it names), or
@@ -139,7 +140,8 @@ public struct LocalDate: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public init(from decoder: any Decoder) throws {
         let text = try decoder.singleValueContainer().decode(String.self)
         guard let date = LocalDate(text) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a YYYY-MM-DD date: \(text)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "not a YYYY-MM-DD date: \(text)"))
         }
         self = date
     }

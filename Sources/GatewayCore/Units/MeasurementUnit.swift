@@ -78,7 +78,8 @@ extension MeasurementUnit {
     /// Converts a canonical value of `quantity` back into this unit (for showing thresholds in
     /// the unit a care plan was written in), or `nil` when this unit does not measure it.
     public func convert(fromCanonical value: Double, of quantity: Quantity) -> Double? {
-        guard let one = convert(1, toCanonicalOf: quantity), let zero = convert(0, toCanonicalOf: quantity), one != zero else {
+        guard let one = convert(1, toCanonicalOf: quantity), let zero = convert(0, toCanonicalOf: quantity), one != zero
+        else {
             return nil
         }
         // Every conversion is linear: canonical = zero + value × (one − zero).
