@@ -190,12 +190,8 @@ final class AdapterAgent: Sendable {
                 guard store else { return }
                 let address = key.address
                 do {
-                    try database.storeBondKey(
-                        BLEBondKey(
-                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .ltk,
-                            slot: Int(key.central),
-                            key: key.record, authenticated: key.authenticated), at: Date())
-                    loaded.withLock { $0 = nil }
+                    try storeBond(
+                        .ltk, of: address, slot: Int(key.central), record: key.record, authenticated: key.authenticated)
                     try? database.clearPairing(address: address.string)
                     logger.notice(
                         "bonded: long term key stored",
@@ -209,13 +205,7 @@ final class AdapterAgent: Sendable {
                 guard store else { return }
                 let address = key.address
                 do {
-                    try database.storeBondKey(
-                        BLEBondKey(
-                            address: address.string, addressType: address.isRandom ? "random" : "public", kind: .irk,
-                            slot: 0,
-                            key: key.record,
-                            authenticated: false), at: Date())
-                    loaded.withLock { $0 = nil }
+                    try storeBond(.irk, of: address, slot: 0, record: key.record, authenticated: false)
                     logger.notice(
                         "bonded: identity resolving key stored",
                         metadata: [
@@ -232,6 +222,19 @@ final class AdapterAgent: Sendable {
                 break
             }
         }
+    }
+
+    /// Stores a key the kernel gave for a new bond; the next reload check compares against the store again.
+    private func storeBond(
+        _ kind: BLEBondKey.Kind, of address: Mgmt.Address, slot: Int, record: [UInt8], authenticated: Bool
+    ) throws {
+        try database.storeBondKey(
+            BLEBondKey(
+                address: address.string, addressType: address.isRandom ? "random" : "public", kind: kind, slot: slot,
+                key: record,
+                authenticated: authenticated),
+            at: Date())
+        loaded.withLock { $0 = nil }
     }
 
     /// A device the gateway may pair with: registered with this address, or one an operator asked to pair.
