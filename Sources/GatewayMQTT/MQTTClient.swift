@@ -119,8 +119,6 @@ public final class MQTTClient: @unchecked Sendable {
     private let handles: [OpaquePointer]
     public let options: MQTTOptions
     private let writer: any InboxReceiver
-    private let wake: @Sendable (Int64) -> Void
-    private let arriving: @Sendable () -> Void
     private let events: @Sendable (MQTTEvent) -> Void
     private let state: Mutex<State>
     /// Signalled on every accepted connection (for callers that must wait for one).
@@ -152,19 +150,15 @@ public final class MQTTClient: @unchecked Sendable {
 
     private static let libraryInit: Void = { _ = mosquitto_lib_init() }()
 
-    /// `arriving` is told when a message is in hand, before it is stored (the daemon's watchdog
-    /// counts it in flight); `wake`, once it is committed.
+    /// Every message received goes to `inbox` (which commits it, and tells its owner what became
+    /// of it); `events` hears what happens to the connections.
     public init(
-        options: MQTTOptions, inbox: any InboxReceiver, events: @escaping @Sendable (MQTTEvent) -> Void = { _ in },
-        arriving: @escaping @Sendable () -> Void = {},
-        wake: @escaping @Sendable (Int64) -> Void
+        options: MQTTOptions, inbox: any InboxReceiver, events: @escaping @Sendable (MQTTEvent) -> Void = { _ in }
     ) throws {
         _ = Self.libraryInit
         self.options = options
         self.writer = inbox
         self.events = events
-        self.arriving = arriving
-        self.wake = wake
         state = Mutex(
             State(
                 connected: Array(repeating: false, count: options.lanes),
@@ -413,11 +407,10 @@ public final class MQTTClient: @unchecked Sendable {
         let input = RawInput(
             source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload,
             payloadSize: size > kept ? size : nil)
-        arriving()
         do {
             // Blocks until the writer has committed this message (with whatever the other lanes
             // handed over meanwhile): the PUBACK goes out when this callback returns.
-            wake(try writer.receive(input))
+            _ = try writer.receive(input)
         } catch {
             // Returning would let the PUBACK go out for a message that is not on disk. Exiting
             // here (75, EX_TEMPFAIL; systemd restarts the daemon) keeps it unacknowledged, so

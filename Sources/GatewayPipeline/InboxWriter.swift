@@ -4,17 +4,39 @@ public import GatewayCore
 /// Group commit for sources that must not acknowledge an input before it is durable and that
 /// receive on several threads at once (the MQTT lanes). Each caller of ``receive(_:)`` hands
 /// over one input and blocks; one caller at a time is the writer: it takes every input waiting,
-/// commits them to the inbox in one transaction (one fsync, synchronous=FULL), then releases
-/// their callers with their inbox ids. Inputs that arrive while a commit runs wait for the next
-/// one, which takes them all. So K threads share one fsync, and every caller returns only after
-/// its own input is on disk (or with the error that stopped the commit: nothing of that
-/// transaction is stored).
+/// stores and decides them in one transaction (``Pipeline/receiveAndDecide(_:)``: one fsync,
+/// synchronous=FULL), then releases their callers with their inbox ids. Inputs that arrive
+/// while a commit runs wait for the next one, which takes them all. So K threads share one
+/// fsync, and every caller returns only after its own input is on disk (or with the error that
+/// stopped the commit: nothing of that transaction is stored).
 ///
-/// With one thread the writer is that thread and every input is its own transaction, exactly as
-/// ``Pipeline/receive(_:)``.
+/// With one thread the writer is that thread and every input is its own transaction.
 public final class InboxWriter: InboxReceiver, @unchecked Sendable {
+    /// What the writer tells its owner (the daemon counts, logs and wakes through these). They
+    /// run on the writing thread, after the commit and before its callers are released.
+    public struct Observer: Sendable {
+        /// An input is in hand, before it is stored (the daemon counts it in flight).
+        public var arriving: @Sendable () -> Void
+        /// Inputs were committed and decided: their inbox ids and what became of their readings.
+        public var decided: @Sendable (_ inboxIDs: [Int64], _ outcomes: [ItemOutcome]) -> Void
+        /// Inputs were committed, but the database failed while deciding them: they wait in the
+        /// inbox, pending, for whoever decides pending inputs.
+        public var undecided: @Sendable (_ inboxIDs: [Int64], _ error: any Error) -> Void
+
+        public init(
+            arriving: @escaping @Sendable () -> Void = {},
+            decided: @escaping @Sendable (_ inboxIDs: [Int64], _ outcomes: [ItemOutcome]) -> Void = { _, _ in },
+            undecided: @escaping @Sendable (_ inboxIDs: [Int64], _ error: any Error) -> Void = { _, _ in }
+        ) {
+            self.arriving = arriving
+            self.decided = decided
+            self.undecided = undecided
+        }
+    }
+
     // Safety: every mutable field is read and written with `condition` locked.
     private let pipeline: Pipeline
+    private let observer: Observer
     private let condition = NSCondition()
     private var waiting: [(ticket: UInt64, input: RawInput)] = []
     private var results: [UInt64: Result<Int64, any Error>] = [:]
@@ -23,16 +45,18 @@ public final class InboxWriter: InboxReceiver, @unchecked Sendable {
     private var commitCount = 0
     private var inputCount = 0
 
-    public init(pipeline: Pipeline) {
+    public init(pipeline: Pipeline, observer: Observer = Observer()) {
         self.pipeline = pipeline
+        self.observer = observer
     }
 
     /// The pipeline's payload limit (a source keeps only this much of a larger payload).
     public var maxPayloadBytes: Int { pipeline.maxPayloadBytes }
 
-    /// Commits `input` to the inbox together with whatever other threads handed over meanwhile,
+    /// Stores and decides `input` together with whatever other threads handed over meanwhile,
     /// and returns its inbox id once that transaction has committed.
     public func receive(_ input: RawInput) throws -> Int64 {
+        observer.arriving()
         condition.lock()
         let ticket = nextTicket
         nextTicket &+= 1
@@ -48,10 +72,15 @@ public final class InboxWriter: InboxReceiver, @unchecked Sendable {
                 let batch = waiting
                 waiting = []
                 condition.unlock()
-                let outcome = Result { try pipeline.receive(batch: batch.map(\.input)) }
+                let outcome = Result { try pipeline.receiveAndDecide(batch.map(\.input)) }
+                switch outcome {
+                case .success((let ids, .success(let outcomes))): observer.decided(ids, outcomes)
+                case .success((let ids, .failure(let error))): observer.undecided(ids, error)
+                case .failure: break
+                }
                 condition.lock()
                 for (index, entry) in batch.enumerated() {
-                    results[entry.ticket] = outcome.map { $0[index] }
+                    results[entry.ticket] = outcome.map { $0.inboxIDs[index] }
                 }
                 commitCount += 1
                 inputCount += batch.count

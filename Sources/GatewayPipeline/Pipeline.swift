@@ -114,6 +114,46 @@ public struct Pipeline: Sendable {
         try database.write { db in try inputs.map { try Self.insertInbox($0, db) } }
     }
 
+    /// Stores inputs as received and decides them, in one transaction: one commit (one fsync,
+    /// synchronous=FULL) makes the inputs and their decisions durable together, so a source that
+    /// acknowledges once this returns pays one fsync per input, not one for the inbox and another
+    /// for the decision (docs/data-flow.md).
+    ///
+    /// What an input holds never stops the commit: such an input is decided `failed`, as in
+    /// ``processPendingBatch(liveAfter:)``. When the database itself fails while deciding (not
+    /// an input's content), only the decisions roll back: the inputs still commit, pending, and
+    /// `decision` carries the error; the daemon's pipeline service decides them later. Alerts
+    /// are announced to the sink after the commit.
+    public func receiveAndDecide(
+        _ inputs: [RawInput]
+    ) throws -> (
+        inboxIDs: [Int64], decision: Result<[ItemOutcome], any Error>
+    ) {
+        try receiveAndDecide(inputs) { _, _ in }
+    }
+
+    /// ``receiveAndDecide(_:)`` with `alongside` run in the same transaction after the inputs
+    /// are inserted, before they are decided (the BLE download's resume point).
+    func receiveAndDecide(
+        _ inputs: [RawInput], alongside: (Database, [Int64]) throws -> Void
+    ) throws -> (inboxIDs: [Int64], decision: Result<[ItemOutcome], any Error>) {
+        let result = try database.write { db in
+            let ids = try inputs.map { try Self.insertInbox($0, db) }
+            try alongside(db, ids)
+            var outcomes: [ItemOutcome] = []
+            let decision = Result {
+                try db.inSavepoint {
+                    for id in ids { outcomes += try decideIsolated(inboxID: id, db) }
+                    return .commit
+                }
+                return outcomes
+            }
+            return (inboxIDs: ids, decision: decision)
+        }
+        if case .success(let outcomes) = result.decision { sink.deliver(outcomes.flatMap(\.alerts)) }
+        return result
+    }
+
     static func insertInbox(_ input: RawInput, _ db: Database) throws -> Int64 {
         try db.cachedStatement(
             sql:

@@ -6,15 +6,15 @@ import Logging
 import ServiceLifecycle
 
 /// Feeds JSON lines from a file or standard input into the pipeline (tests and replays). Each
-/// line is committed to the inbox before the pipeline is woken for it. The service returns at
-/// the end of the input; the daemon keeps running.
+/// line is stored and decided in one transaction, through an inbox writer as the MQTT lanes'.
+/// At the end of the input the service idles until the daemon stops (a service that returned
+/// while the group shuts down would fail the shutdown).
 struct FileSource: Service {
     let path: String
-    let pipeline: Pipeline
-    let wakeups: InboxWakeups
+    let writer: InboxWriter
     let readiness: Readiness
     let logger: Logger
-    /// Where each line's fsync'd inbox commit runs, off the cooperative pool.
+    /// Where each line's fsync'd commit runs, off the cooperative pool.
     let queue = BlockingQueue("file-source")
 
     static let name = "file-source"
@@ -32,11 +32,10 @@ struct FileSource: Service {
 
     let handle: FileHandle
 
-    init(path: String, pipeline: Pipeline, wakeups: InboxWakeups, readiness: Readiness, logger: Logger) throws {
+    init(path: String, writer: InboxWriter, readiness: Readiness, logger: Logger) throws {
         self.path = path
         self.handle = try Self.open(path)
-        self.pipeline = pipeline
-        self.wakeups = wakeups
+        self.writer = writer
         self.readiness = readiness
         self.logger = logger
     }
@@ -46,17 +45,16 @@ struct FileSource: Service {
         let label = path == "-" ? "stdin" : "file:\(path)"
         var lineNumber = 0
         var received = 0
-        for await line in Self.lines(of: handle, maxLineBytes: pipeline.maxPayloadBytes).cancelOnGracefulShutdown() {
+        let writer = self.writer
+        for await line in Self.lines(of: handle, maxLineBytes: writer.maxPayloadBytes).cancelOnGracefulShutdown() {
             lineNumber += 1
             guard !line.isBlank else { continue }
-            wakeups.arriving()
             let input = line.rawInput(source: "\(label):\(lineNumber)")
-            let pipeline = self.pipeline
-            let id = try await queue.run { try pipeline.receive(input) }
-            wakeups.wake(id)
+            _ = try await queue.run { try writer.receive(input) }
             received += 1
         }
         logger.info("file source finished", metadata: ["input.source": "\(label)", "input.count": "\(received)"])
+        try? await gracefulShutdown()
     }
 
     /// Reads lines on a thread of their own (reads from a pipe or terminal block), so the

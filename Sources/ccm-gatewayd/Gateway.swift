@@ -81,13 +81,14 @@ struct Gateway {
         pipeline = config.pipeline(database: database, templates: templates, sink: alertWakeups, clock: clock)
         stats = PipelineStats()
         let wakeups = InboxWakeups(stats: stats)
+        let observer = wakeups.observer(logger: logger, onProcessed: onProcessed)
         var expected: Set<String> = [PipelineService.name, AlertService.name]
         var mqttAlerts: MQTTAlertSink?
         if config.ble.enabled { expected.insert(BLEService.name) }
         if config.sources.file != nil { expected.insert(FileSource.name) }
         if config.mqtt.enabled {
             expected.insert(MQTTService.name)
-            let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, wakeups: wakeups)
+            let client = try MQTTService.client(config.mqtt, pipeline: pipeline, logger: logger, observer: observer)
             mqttAlerts = MQTTAlertSink(client: client, database: database, wake: alertWakeups.mqtt.wake)
             mqtt = client
         } else {
@@ -117,8 +118,9 @@ struct Gateway {
             services.append(
                 .init(
                     service: try FileSource(
-                        path: file.path, pipeline: pipeline, wakeups: wakeups, readiness: readiness, logger: logger),
-                    successTerminationBehavior: .ignore, serviceName: FileSource.name))
+                        path: file.path, writer: InboxWriter(pipeline: pipeline, observer: observer),
+                        readiness: readiness, logger: logger),
+                    serviceName: FileSource.name))
         }
         if let mqtt {
             services.append(

@@ -20,7 +20,7 @@ struct MQTTService: Service {
     /// Builds the client from the configuration; the password is read from its file now, so a
     /// missing file stops the start.
     static func client(
-        _ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, wakeups: InboxWakeups
+        _ config: GatewayConfig.MQTT, pipeline: Pipeline, logger: Logger, observer: InboxWriter.Observer
     ) throws -> MQTTClient {
         var password: String?
         if let file = config.passwordFile {
@@ -41,9 +41,8 @@ struct MQTTService: Service {
             certFile: config.certFile, keyFile: config.keyFile, sharedGroup: config.sharedGroup, lanes: config.lanes)
         do {
             return try MQTTClient(
-                options: options, inbox: InboxWriter(pipeline: pipeline),
-                events: { log($0, options: options, logger: logger) },
-                arriving: wakeups.arriving, wake: wakeups.wake)
+                options: options, inbox: InboxWriter(pipeline: pipeline, observer: observer),
+                events: { log($0, options: options, logger: logger) })
         } catch let error as MQTTError {
             throw GatewaydError(error.what, fix: error.fix)
         }

@@ -4,9 +4,11 @@ import GatewayStore
 import Logging
 import ServiceLifecycle
 
-/// Wakes the pipeline for inputs the sources have already committed to the inbox, and counts
-/// them in flight for the watchdog. Wake-ups coalesce: however many inputs arrived since the
-/// pipeline last looked, it looks once and decides them all.
+/// How the sources report to the daemon: each source stores and decides its inputs through an
+/// ``InboxWriter`` (one transaction per input, or per group of inputs the MQTT lanes handed over
+/// together), whose observer counts them in flight for the watchdog, records their outcomes and,
+/// for inputs the database could not decide at once, wakes the pipeline service. Wake-ups
+/// coalesce: however many inputs wait, the service looks once and decides them all.
 struct InboxWakeups: Sendable {
     let stream: AsyncStream<Void>
     let continuation: AsyncStream<Void>.Continuation
@@ -17,19 +19,31 @@ struct InboxWakeups: Sendable {
         self.stats = stats
     }
 
-    /// Called by a source when it has an input in hand, before storing it.
-    @Sendable func arriving() { stats.enqueued() }
-
-    /// Called by a source after its `receive` committed: the input is durable, this only says
-    /// "look now".
-    @Sendable func wake(_ inboxID: Int64) { continuation.yield() }
+    /// The observer of the sources' inbox writers.
+    func observer(logger: Logger, onProcessed: (@Sendable ([ItemOutcome]) -> Void)?) -> InboxWriter.Observer {
+        let stats = self.stats
+        let continuation = self.continuation
+        return InboxWriter.Observer(
+            arriving: { stats.enqueued() },
+            decided: { ids, outcomes in
+                stats.record(outcomes, logger: logger)
+                for _ in ids { stats.decided() }
+                if !outcomes.isEmpty { onProcessed?(outcomes) }
+            },
+            undecided: { ids, error in
+                logger.error(
+                    "inputs stored but not decided now; the pipeline decides them when the database allows",
+                    metadata: ["inbox.id": "\(ids.first ?? 0)", "input.count": "\(ids.count)", "error": "\(error)"])
+                continuation.yield()
+            })
+    }
 }
 
-/// Runs the one pipeline inside the daemon: whatever a previous run left undecided in the inbox
-/// (a crash between receive and process, a backlog), then, at each wake-up, every input waiting.
+/// Runs the one pipeline inside the daemon for inputs that wait undecided in the inbox: what a
+/// previous run or a stopped `ccmctl ingest` left undecided, inputs stored while the database
+/// could not take their decisions), then, at each wake-up, every input waiting. Live inputs are decided
+/// by their sources' inbox writers, in the transaction that stores them.
 ///
-/// Each input was committed to the inbox on its own before its source acknowledged it; deciding
-/// them is batched, since a crash before that commit only leaves them pending for the next look.
 /// A batch is bounded (``Pipeline/batchLimit`` inputs, ``Pipeline/batchBudget``), so other
 /// writers (sources, `ccmctl`) get the lock between batches. The service is ready at once: a
 /// backlog of any size is caught up behind `READY=1`, counted in `STATUS=`.

@@ -41,13 +41,15 @@ final class Harness: Sendable {
         options(&settings)
         let pipeline = self.pipeline
         let continuation = self.continuation
-        inbox = InboxWriter(pipeline: pipeline)
-        client = try MQTTClient(
-            options: settings, inbox: inbox,
-            wake: { id in
-                // The daemon wakes its pipeline service; here the test processes at once.
-                if let outcomes = try? pipeline.process(inboxID: id) { continuation.yield(outcomes) }
-            })
+        inbox = InboxWriter(
+            pipeline: pipeline,
+            observer: InboxWriter.Observer(
+                decided: { _, outcomes in continuation.yield(outcomes) },
+                undecided: { ids, _ in
+                    // The daemon wakes its pipeline service; here the test decides at once.
+                    if let outcomes = try? pipeline.process(inboxIDs: ids) { continuation.yield(outcomes) }
+                }))
+        client = try MQTTClient(options: settings, inbox: inbox)
         self.alerts = alerts
         let deliverer = MQTTAlertSink(client: client, database: database, wake: { alerts.wake() })
         alerts.sink.withLock { $0 = deliverer }

@@ -179,6 +179,22 @@ struct PipelineTests {
         #expect(try world.database.inbox(status: "rejected").first?.payload.count == padded.utf8.count)
     }
 
+    @Test("A source's inputs are stored and decided in one commit: one fsync for both, nothing left pending")
+    func receiveAndDecideCommitsOnce() throws {
+        let world = try World()
+        let commits = CommitCounter()
+        try world.database.pool.write { db in db.add(transactionObserver: commits) }
+        let before = commits.count
+        let inputs = [Self.bp, Self.bp.replacingOccurrences(of: "07:42", with: "08:42"), "not json"].map {
+            RawInput(source: "test", payload: Data($0.utf8), receivedAt: World.received)
+        }
+        let received = try world.pipeline.receiveAndDecide(inputs)
+        #expect(commits.count - before == 1)
+        #expect(try received.decision.get().map(\.status) == [.accepted, .accepted, .rejected])
+        #expect(try world.pipeline.pendingCount() == 0)
+        #expect(try world.database.inbox().map(\.inboxID).sorted() == received.inboxIDs)
+    }
+
     @Test("Inputs received but not decided before a crash are decided on the next start, once")
     func pendingAfterCrash() throws {
         let world = try World()
