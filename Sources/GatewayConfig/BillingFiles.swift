@@ -80,19 +80,29 @@ extension GatewayConfig {
         let zone = practice.zone
         let inputs = try database.billingInputs(month: month, zone: zone, patient: patient)
         let list = try chronicConditions()
+        // Patients share code lists; each distinct list is counted once.
+        var conditionCounts: [[String]: Int] = [:]
         return inputs.patients.compactMap { p in
             let entries = inputs.entries[p.id] ?? []
             let days = inputs.readingDays[p.id] ?? []
             guard !p.programs.isEmpty || !entries.isEmpty || days.contains(where: month.contains) || patient != nil
             else { return nil }
             let facts = BillingPatient(
-                id: p.id, chronicConditions: list.count(p.conditions).count, medicarePartB: p.medicarePartB,
+                id: p.id,
+                chronicConditions: conditionCounts[p.conditions]
+                    ?? {
+                        let count = list.count(p.conditions).count
+                        conditionCounts[p.conditions] = count
+                        return count
+                    }(),
+                medicarePartB: p.medicarePartB,
                 consent: p.ccmConsentDate,
                 programs: Set(p.programs), complex: (inputs.complexity[p.id] ?? p.complexity) == .complex,
                 rpmStart: p.rpmStart,
                 hasCarePlan: inputs.carePlans.contains(p.id))
             return MonthRules.summarize(
-                facts, month: month, entries: entries, readingDays: days, zone: zone, devicePeriod: billing.devicePeriod
+                facts, month: month, entries: entries, readingDays: days, days: inputs.days,
+                devicePeriod: billing.devicePeriod
             )
         }
     }

@@ -14,4 +14,29 @@ enum JSONColumn {
     static func value<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
+
+    /// A list of strings without escapes, as ``text(_:)`` writes `["I10","E11.9"]` or `[]`, read
+    /// without a JSONDecoder (a patient row holds three such lists); `nil` for any other text,
+    /// which ``value(_:from:)`` reads.
+    static func plainStrings(_ text: String) -> [String]? {
+        let bytes = Array(text.utf8)
+        guard bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        var strings: [String] = []
+        var index = 1
+        let end = bytes.count - 1
+        while index < end {
+            if !strings.isEmpty {
+                guard bytes[index] == UInt8(ascii: ",") else { return nil }
+                index += 1
+            }
+            guard index < end, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            guard let close = bytes[start..<end].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+            let content = bytes[start..<close]
+            guard !content.contains(UInt8(ascii: "\\")), !content.contains(where: { $0 < 0x20 }) else { return nil }
+            strings.append(String(decoding: content, as: UTF8.self))
+            index = close + 1
+        }
+        return strings
+    }
 }

@@ -341,6 +341,30 @@ struct LedgerCalendarTests {
     func daylightSaving(start: String, minutes: Int, expected: [String]) {
         #expect(parts(start, minutes, Self.chicago) == expected)
     }
+
+    @Test(
+        "The month's table of local days answers as the calendar does, every 7 minutes and at every midnight, inside the span and out",
+        arguments: ["America/Chicago", "America/Los_Angeles", "Asia/Kolkata", "Australia/Lord_Howe", "UTC"])
+    func localDaysAsCalendar(zoneName: String) throws {
+        let zone = try #require(TimeZone(identifier: zoneName))
+        // March 2026 holds the American spring-forward day; April the Australian fall-back.
+        let days = LocalDays(
+            zone, from: LocalDate(year: 2026, month: 3, day: 1), through: LocalDate(year: 2026, month: 4, day: 10))
+        let from = LocalDay.start(of: LocalDate(year: 2026, month: 2, day: 25), in: zone)
+        for step in 0..<(50 * 24 * 60 / 7) {
+            let instant = from.addingTimeInterval(Double(step) * 7 * 60 + 0.5)
+            #expect(days.date(of: instant) == LocalDay.date(of: instant, in: zone), "\(instant)")
+        }
+        for dayNumber in LocalDate(year: 2026, month: 2, day: 25)
+            .dayNumber...LocalDate(year: 2026, month: 4, day: 20).dayNumber
+        {
+            let date = LocalDate(dayNumber: dayNumber)
+            let midnight = days.start(of: date)
+            #expect(midnight == LocalDay.start(of: date, in: zone))
+            #expect(days.date(of: midnight) == date)
+            #expect(days.date(of: midnight.addingTimeInterval(-0.001)) == date.adding(days: -1))
+        }
+    }
 }
 
 @Suite("Chronic conditions and eligibility")

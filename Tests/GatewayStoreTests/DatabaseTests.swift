@@ -37,6 +37,20 @@ struct DatabaseTests {
         }
     }
 
+    @Test("Lists of plain strings are read without a JSONDecoder exactly as with one; anything else is left to it")
+    func plainStringLists() throws {
+        for list in [[], ["I10"], ["I10", "E11.9"], ["ccm", "rpm", "pcm"], ["Zoë", "李", ""], ["a,b", "[x]"]] {
+            let text = try JSONColumn.text(list)
+            #expect(JSONColumn.plainStrings(text) == list, "\(text)")
+            #expect(try JSONColumn.value([String].self, from: text) == list)
+        }
+        for text in [
+            #"["a\"b"]"#, #"["a\nb"]"#, #"["a", "b"]"#, #"["a",]"#, #"["a""#, "[1]", "{}", "", "[", #"["a"]x"#,
+        ] {
+            #expect(JSONColumn.plainStrings(text) == nil, "\(text)")
+        }
+    }
+
     @Test("Migrations run on an empty file and create every table, in WAL mode, not world-readable")
     func migratesFromEmpty() throws {
         let directory = TemporaryDirectory()

@@ -35,12 +35,18 @@ public struct LedgerEntry: Sendable, Hashable {
     /// are elapsed minutes; the start is taken to the whole minute (entries are recorded in whole
     /// minutes), so every part is whole.
     public func split(in zone: TimeZone) -> [(date: LocalDate, minutes: Int)] {
+        let day = LocalDay.date(of: start, in: zone)
+        return split(in: LocalDays(zone, from: day, through: day.adding(days: 2)))
+    }
+
+    /// ``split(in:)`` with the zone's days looked up in `days` (many entries, one zone).
+    public func split(in days: LocalDays) -> [(date: LocalDate, minutes: Int)] {
         var parts: [(LocalDate, Int)] = []
         var at = Date(timeIntervalSince1970: (start.timeIntervalSince1970 / 60).rounded(.down) * 60)
         var remaining = minutes
         while remaining > 0 {
-            let day = LocalDay.date(of: at, in: zone)
-            let midnight = LocalDay.start(of: day.adding(days: 1), in: zone)
+            let day = days.date(of: at)
+            let midnight = days.start(of: day.adding(days: 1))
             let untilMidnight = Int((midnight.timeIntervalSince(at) / 60).rounded(.up))
             let part = min(remaining, max(1, untilMidnight))
             parts.append((day, part))

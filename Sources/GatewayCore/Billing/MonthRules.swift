@@ -100,12 +100,24 @@ public enum MonthRules {
         zone: TimeZone,
         devicePeriod: DevicePeriod = .calendarMonth
     ) -> MonthSummary {
+        summarize(
+            patient, month: month, entries: entries, readingDays: readingDays, days: LocalDays(zone, around: month),
+            devicePeriod: devicePeriod)
+    }
+
+    /// ``summarize(_:month:entries:readingDays:zone:devicePeriod:)`` with the zone's days placed
+    /// once for every patient of the month (`LocalDays(zone, around: month)`).
+    public static func summarize(
+        _ patient: BillingPatient, month: CalendarMonth, entries: [LedgerEntry], readingDays: Set<LocalDate>,
+        days: LocalDays,
+        devicePeriod: DevicePeriod = .calendarMonth
+    ) -> MonthSummary {
         var minutes: [TimeEntryInput.Program: [TimeEntryInput.Role: Int]] = [:]
         var counted: [TimeEntryInput.Program: [TimeEntryInput.Role: Int]] = [:]
         var beforeConsent: [TimeEntryInput.Program: Int] = [:]
         var interactiveRPM = false
         for entry in entries where !entry.voided {
-            for part in entry.split(in: zone) where month.contains(part.date) {
+            for part in entry.split(in: days) where month.contains(part.date) {
                 minutes[entry.program, default: [:]][entry.role, default: 0] += part.minutes
                 // Without any consent the minutes count as if it were on file, and the consent
                 // prerequisite withholds what they would bill, with that reason.

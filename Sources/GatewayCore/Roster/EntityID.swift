@@ -71,6 +71,7 @@ public enum DisplayText {
     /// characters, line and paragraph separators).
     public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
+        case 0x20...0x7E: return false
         case 0x00...0x1F, 0x7F...0x9F: return true
         case 0x2028, 0x2029: return true
         default:
@@ -80,6 +81,8 @@ public enum DisplayText {
 
     /// `text` with every scalar of ``needsEscape(_:)`` written as an escape.
     public static func escaped(_ text: String) -> String {
+        // Printable ASCII needs no escape: checked bytewise first (a month's JSON is megabytes).
+        if text.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) { return text }
         guard text.unicodeScalars.contains(where: needsEscape) else { return text }
         var out = String.UnicodeScalarView()
         for scalar in text.unicodeScalars {
