@@ -430,7 +430,7 @@ public struct Pipeline: Sendable {
     /// The outcomes name the devices the input's readings claim (for `ccmctl inbox list`).
     private func hubGate(_ hub: String, _ inbox: InboxRow, _ db: Database) throws -> [ItemOutcome]? {
         let outcome = ItemOutcome(inboxID: inbox.id, item: 0, status: .quarantined)
-        guard let registered = try GatewayDatabase.fetchHub(hub, db) else {
+        guard let registered = try GatewayDatabase.hubStatus(hub, db) else {
             var outcomes: [ItemOutcome] = []
             if inbox.format != .timeEntryV1,
                 case .success(let payload) = inbox.format.decode(inbox.payload, clock: wallClock)
@@ -763,7 +763,7 @@ public struct Pipeline: Sendable {
         case .success(let value):
             reading = value
         }
-        guard let device = try Device.fetchOne(db, key: reading.device) else {
+        guard let device = try Device.fetch(reading.device, db) else {
             outcome.status = .quarantined
             outcome.code = "unknown_device"
             outcome.reason =

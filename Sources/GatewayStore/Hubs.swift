@@ -30,6 +30,18 @@ public struct StaffMember: Sendable, Hashable {
 
 /// Hubs and staff: who may publish and whose time counts. Every change is audited.
 extension GatewayDatabase {
+    /// Whether hub `id` is registered and enabled, and who disabled it: one row (the pipeline's
+    /// hub gate asks it for every input; ``fetchHub(_:_:)`` also reads the hub's patients, and a
+    /// hub serving a whole clinic has them by the thousand).
+    package static func hubStatus(_ id: String, _ db: Database) throws -> (enabled: Bool, disabledBy: String?)? {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT disabled_at IS NULL, disabled_by FROM hub WHERE id = ?"),
+                arguments: [id])
+        else { return nil }
+        return (row[0], row[1])
+    }
+
     package static func fetchHub(_ id: String, _ db: Database) throws -> Hub? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM hub WHERE id = ?"), arguments: [id])
         else { return nil }

@@ -44,25 +44,25 @@ extension Patient: FetchableRecord, TableRecord {
 
 extension Device: FetchableRecord, TableRecord {
     public static let databaseTableName = "device"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.custom { column in
-        // `patient_id` → `patientID`, `hub_id` → `hubID`, `ble_address` → `bleAddress`.
-        let key =
-            switch column {
-            case "patient_id": "patientID"
-            case "hub_id": "hubID"
-            case "ble_address": "bleAddress"
-            default: column
-            }
-        return AnyCodingKey(key)
-    }
-}
 
-struct AnyCodingKey: CodingKey {
-    var stringValue: String
-    var intValue: Int? { nil }
-    init(_ string: String) { stringValue = string }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
+    /// The device `id`, through a cached statement: every reading looks its device up, and
+    /// `fetchOne(db, key:)` builds its SQL anew each time.
+    package static func fetch(_ id: String, _ db: Database) throws -> Device? {
+        try fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id])
+    }
+
+    /// Read column by column, not through `Decodable` (every reading looks its device up).
+    public init(row: Row) throws {
+        let id: String = try row.decode(forColumn: "id")
+        let kindText: String = try row.decode(forColumn: "kind")
+        guard let kind = DeviceKind(rawValue: kindText) else {
+            throw StoreError(.invalid, "device \(id): kind \(kindText) is not one this version knows")
+        }
+        self.init(
+            id: id, kind: kind, bleAddress: try row.decode(forColumn: "ble_address"),
+            model: try row.decode(forColumn: "model"), patientID: try row.decode(forColumn: "patient_id"),
+            hubID: try row.decode(forColumn: "hub_id"))
+    }
 }
 
 /// Patients and devices: who a reading belongs to. Every change is audited.
@@ -233,7 +233,7 @@ extension GatewayDatabase {
     }
 
     package static func requireDevice(_ id: String, _ db: Database) throws -> Device {
-        guard let device = try Device.fetchOne(db, key: id) else {
+        guard let device = try Device.fetch(id, db) else {
             throw StoreError(.notFound, "no device \(id)", fix: "register it with ccmctl devices add \(id) --kind KIND")
         }
         return device

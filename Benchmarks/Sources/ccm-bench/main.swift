@@ -132,6 +132,17 @@ let ccmctl = bin + "/ccmctl", gatewayd = bin + "/ccm-gatewayd"
     return (field("VmRSS:"), field("VmHWM:"), field("RssAnon:"))
 }
 
+/// The CPU seconds (user and system) a running process has used so far.
+@MainActor func cpuSeconds(_ pid: Int32) -> Double {
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // The fields after the command name (which may hold spaces) start with the state (field 3);
+    // utime and stime are fields 14 and 15.
+    guard let close = stat.lastIndex(of: ")") else { return 0 }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 @MainActor func freePort() -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
@@ -353,6 +364,21 @@ var floorCache: (rate: Double, seconds: Double)?
 }
 
 let strace = which("strace")
+/// strace counting fsync and fdatasync of a process and its threads (seccomp-bpf: other system
+/// calls run untraced) into `file`; the gateway and the Python subscriber both run under it, so
+/// both pay the same for the counting.
+func fsyncTrace(_ file: String) -> [String] {
+    ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", file]
+}
+/// The fsync and fdatasync calls in a `strace -c` summary ("% time  seconds  usecs/call  calls
+/// errors syscall": the calls column).
+func fsyncCount(_ file: String) -> Int {
+    let summary = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+    return summary.split(separator: "\n").filter { $0.hasSuffix(" fsync") || $0.hasSuffix(" fdatasync") }
+        .compactMap { line in
+            line.split(separator: " ").dropLast().last(where: { Int($0) != nil }).flatMap { Int($0) }
+        }.reduce(0, +)
+}
 let python = "/usr/bin/python3"
 let lanesMeasured = [1, 2, 4, 8]
 /// mqtt.lanes when the configuration does not set it (GatewayConfig.MQTT.defaultLanes).
@@ -383,7 +409,7 @@ if scenario("drain") {
     }
     let floor = try storageFloor(lines)
 
-    var results: [Int: (seconds: Double, fsyncs: Int, stored: Int, peak: Int)] = [:]
+    var results: [Int: (seconds: Double, fsyncs: Int, stored: Int, peak: Int, cpu: Double)] = [:]
     for lanes in lanesMeasured {
         let name = "drain-k\(lanes)"
         let (database, _) = try population(name, patients: 1000)
@@ -400,8 +426,7 @@ if scenario("drain") {
         let counts = "\(work)/\(name)-strace.txt"
         let started = Date()
         let traced = try start(
-            strace,
-            ["-f", "--seccomp-bpf", "-c", "-e", "trace=fsync,fdatasync", "-o", counts, gatewayd, "--config", config],
+            strace, fsyncTrace(counts) + [gatewayd, "--config", config],
             environment: ["NOTIFY_SOCKET": notify.path, "PATH": "/usr/bin:/bin"], log: "\(work)/\(name)-gatewayd.log")
         _ = notify.waitReady(since: started)
         close(notify.fd)
@@ -414,16 +439,12 @@ if scenario("drain") {
         }
         let seconds = Date().timeIntervalSince(started)
         peak = max(peak, memory(pid).peak)
+        let cpu = cpuSeconds(pid)
         kill(pid, SIGTERM)
         traced.waitUntilExit()
-        let summary = (try? String(contentsOfFile: counts, encoding: .utf8)) ?? ""
-        // strace -c: "% time  seconds  usecs/call  calls  errors syscall"; the calls column.
-        let fsyncs = summary.split(separator: "\n").filter { $0.hasSuffix(" fsync") || $0.hasSuffix(" fdatasync") }
-            .compactMap { line in
-                line.split(separator: " ").dropLast().last(where: { Int($0) != nil }).flatMap { Int($0) }
-            }.reduce(0, +)
-        results[lanes] = (seconds, fsyncs, count(database, "SELECT count(*) FROM reading"), peak)
-        say("   lanes \(lanes): \(seconds) s, \(fsyncs) fsyncs, peak \(peak) KiB")
+        let fsyncs = fsyncCount(counts)
+        results[lanes] = (seconds, fsyncs, count(database, "SELECT count(*) FROM reading"), peak, cpu)
+        say("   lanes \(lanes): \(seconds) s, \(fsyncs) fsyncs, \(cpu) s CPU, peak \(peak) KiB")
     }
 
     // The baseline: mosquitto_sub draining the same backlog from its own persistent session.
@@ -445,8 +466,10 @@ if scenario("drain") {
         fatalError("the Python subscriber failed: is python3-paho-mqtt installed?")
     }
     queue()
-    let py = try run(python, pythonArguments + ["--count", "\(readings)"])
+    let pyCounts = "\(work)/python-strace.txt"
+    let py = try run(strace, fsyncTrace(pyCounts) + [python] + pythonArguments + ["--count", "\(readings)"])
     guard py.status == 0 else { fatalError("the Python subscriber did not drain the backlog") }
+    let pyFsyncs = fsyncCount(pyCounts)
     let pyRate = Double(readings) / py.seconds
     let subRate = Double(readings) / sub.seconds
 
@@ -464,7 +487,7 @@ if scenario("drain") {
                 name:
                     "MQTT backlog drain, \(readings) readings, mqtt.lanes \(lanes)\(isDefault ? " (default)" : "") (stored \(result.stored))",
                 value:
-                    "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs per message",
+                    "\(rate(readings, result.seconds)) (\(String(format: "%.1f", result.seconds)) s); \(String(format: "%.2f", Double(result.fsyncs) / Double(readings))) fsyncs and \(String(format: "%.2f", result.cpu * 1000 / Double(readings))) ms of the daemon's CPU per message",
                 against: String(
                     format: "mosquitto_sub %.2f; Python subscriber %.2f; storage floor %.2f; lanes 1 %.2f",
                     gatewayRate / subRate,
@@ -481,7 +504,8 @@ if scenario("drain") {
     figures.append(
         Figure(
             name: "Python subscriber (paho-mqtt + sqlite3, commit per message, synchronous=FULL), same backlog",
-            value: rate(readings, py.seconds) + String(format: " (%.1f s)", py.seconds),
+            value: rate(readings, py.seconds)
+                + String(format: " (%.1f s); %.2f fsyncs per message", py.seconds, Double(pyFsyncs) / Double(readings)),
             against: "the gateway's durability, deciding nothing",
             verdict: "baseline"))
     figures.append(
@@ -753,11 +777,13 @@ report += """
       every PUBACK awaited). Then the clock runs from starting ccm-gatewayd until every input is
       committed to the inbox and decided (stored as a reading and evaluated against the care plan),
       read from the database every 100 ms. The daemon runs under `strace -f --seccomp-bpf -c -e
-      trace=fsync,fdatasync`, which counts every fsync of the run (inbox commits, decide
-      commits, WAL checkpoints); only those calls are traced. Baselines on the same broker and backlog: `mosquitto_sub -q 1 -c -C N
-      > /dev/null` (promises nothing); a Python subscriber (`Benchmarks/python-subscriber.py`:
+      trace=fsync,fdatasync`, which counts every fsync of the run (commits, WAL checkpoints); only
+      those calls are traced, and each costs a stop in strace. Its CPU time (user and system, from
+      `/proc`) is read at the end. Baselines on the same broker and backlog: `mosquitto_sub -q 1
+      -c -C N > /dev/null` (promises nothing); a Python subscriber (`Benchmarks/python-subscriber.py`:
       paho-mqtt 1.6 and sqlite3, the raw payload committed per message, WAL, synchronous=FULL,
-      PUBACK after the commit: the gateway's durability, deciding nothing); and the storage floor,
+      PUBACK after the commit: the gateway's durability, deciding nothing), under the same strace,
+      its interpreter's start included; and the storage floor,
       the sqlite3 tool inserting the same inbox, outcome and reading rows into the same schema in
       one transaction (what storing the drain costs without receiving, decoding or deciding
       anything). The ratios are the gateway's readings/s over each baseline's.
