@@ -317,6 +317,16 @@ package enum StoredAlerts {
     /// arrives after them (a reordering bounded by the lanes and a hub's retries, not by history).
     static let overtakenLimit = 64
 
+    /// The windowed readings of a patient and a kind before a time: the start of every history
+    /// query. Only windowed readings are looked at, through an index of them alone
+    /// (`reading_windowed_history`, named: SQLite finds it and `reading_patient_kind_time` equally
+    /// good): readings with unknown times, however many a runaway clock sent, are never walked over.
+    static let historyQuery =
+        "SELECT \(ReadingRow.observationColumns) FROM reading INDEXED BY reading_windowed_history WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
+    /// The windowed readings of a patient and a kind after a time (``overtaken(_:kind:patient:by:_:)``).
+    static let overtakenQuery =
+        "SELECT \(ReadingRow.observationColumns) FROM reading INDEXED BY reading_windowed_history WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
+
     /// The patient's windowed readings of `kind` measured before `reading` (or at its time) that
     /// `needs` ask for, oldest first.
     static func history(
@@ -326,8 +336,7 @@ package enum StoredAlerts {
         var observations: [Observation] = []
         let id = reading.readingID ?? 0
         for need in needs {
-            var sql =
-                "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND id != ? AND windowed AND effective_at <= ?"
+            var sql = historyQuery
             var arguments: StatementArguments = [patient, kind.rawValue, id, StoredDate.text(reading.at)]
             if let meals = need.meals {
                 sql += " AND COALESCE(meal, 'unknown') IN (\(meals.map { _ in "?" }.joined(separator: ", ")))"
@@ -358,8 +367,7 @@ package enum StoredAlerts {
     ) throws -> [Observation] {
         let window = needs.map(\.window).max() ?? 0
         let count = min(needs.map(\.count).max() ?? 0, overtakenLimit)
-        let sql =
-            "SELECT \(ReadingRow.observationColumns) FROM reading WHERE patient_id = ? AND kind = ? AND windowed AND effective_at > ?"
+        let sql = overtakenQuery
         let arguments: StatementArguments = [patient, kind.rawValue, StoredDate.text(reading.at)]
         var observations: [Observation] = []
         if window > 0 {

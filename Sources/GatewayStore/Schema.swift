@@ -20,6 +20,7 @@ enum Schema {
         migrator.registerMigration("2026-11-30-hubs", migrate: hubs)
         migrator.registerMigration("2026-11-30-device-meaning", migrate: deviceMeaning)
         migrator.registerMigration("2026-11-30-ble-bonds", migrate: bleBonds)
+        migrator.registerMigration("2026-11-30-reading-windowed-history", migrate: readingWindowedHistory)
         return migrator
     }
 
@@ -400,6 +401,14 @@ enum Schema {
     /// BLE bonds the daemon keeps when bluetoothd does not (LTKs and IRKs, loaded into the kernel
     /// at start), the operator's pairing requests (with the passkey a meter shows), and the
     /// adapter as the daemon last saw it.
+    /// The history of windowed rules reads windowed readings only: an index of those alone, so
+    /// that a history query never walks over a patient's readings with unknown times (a cuff with
+    /// a runaway clock can send thousands; each cost a row read per later reading).
+    private static func readingWindowedHistory(_ db: Database) throws {
+        try db.execute(
+            sql: "CREATE INDEX reading_windowed_history ON reading(patient_id, kind, effective_at) WHERE windowed")
+    }
+
     private static func bleBonds(_ db: Database) throws {
         try db.execute(
             sql: """

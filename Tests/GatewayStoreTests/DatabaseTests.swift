@@ -51,6 +51,29 @@ struct DatabaseTests {
         }
     }
 
+    @Test(
+        "History queries go through the index of windowed readings, so readings with unknown times are never walked over",
+        arguments: [
+            StoredAlerts.historyQuery + " ORDER BY effective_at DESC, id DESC LIMIT 5",
+            StoredAlerts.historyQuery + " AND effective_at >= '2026-01-01'",
+            StoredAlerts.historyQuery
+                + " AND COALESCE(meal, 'unknown') IN ('fasting') ORDER BY effective_at DESC, id DESC LIMIT 5",
+            StoredAlerts.overtakenQuery + " ORDER BY effective_at, id LIMIT 5",
+            StoredAlerts.overtakenQuery + " AND effective_at <= '2027-01-01' ORDER BY effective_at, id LIMIT 5",
+        ])
+    func historyIndex(query: String) throws {
+        let directory = TemporaryDirectory()
+        let database = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .create)
+        let plan = try database.read { db in
+            try Row.fetchAll(
+                db, sql: "EXPLAIN QUERY PLAN " + query,
+                arguments: StatementArguments(Array(repeating: "P1", count: query.filter { $0 == "?" }.count))
+            )
+            .map { $0["detail"] as String }.joined(separator: "\n")
+        }
+        #expect(plan.contains("USING INDEX reading_windowed_history"), "\(plan)")
+    }
+
     @Test("Migrations run on an empty file and create every table, in WAL mode, not world-readable")
     func migratesFromEmpty() throws {
         let directory = TemporaryDirectory()

@@ -98,8 +98,12 @@ struct RobustnessTests {
                 sql:
                     "UPDATE reading SET measured_at = '10000-01-01 23:58:59.000', windowed = 1, measured_at_text = NULL"
             )
-            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = '2026-11-30-robust-pipeline'")
+            try db.execute(
+                sql:
+                    "DELETE FROM grdb_migrations WHERE identifier IN ('2026-11-30-robust-pipeline', '2026-11-30-reading-windowed-history')"
+            )
             try db.execute(sql: "DROP INDEX inbox_failed")
+            try db.execute(sql: "DROP INDEX reading_windowed_history")
             try db.execute(sql: "ALTER TABLE inbox DROP COLUMN failure")
             try db.execute(sql: "ALTER TABLE inbox DROP COLUMN clock_offset")
             try db.execute(sql: "ALTER TABLE reading DROP COLUMN windowed")

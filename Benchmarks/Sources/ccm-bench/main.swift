@@ -812,16 +812,16 @@ report += """
 
     ## What bounds the figures
 
-    - **The drain.** Every message is committed (written and fsync'd) to the inbox before its
-      PUBACK goes out; libmosquitto 2.0 acknowledges when its callback returns and has no manual
-      acknowledgement, so one session commits one message per fsync (K = 1, and the Python
-      subscriber). Lanes share the fsync: each lane's callback hands its message to one inbox
-      writer, which commits all that wait in one transaction, so fsyncs per message fall with K.
-      What is left is CPU: one SQLite writer decides the readings (decoding, normalizing,
-      identity, dedup, care-plan evaluation) between the inbox commits, on a machine with
-      \(shell("nproc")) cores shared by the broker, the daemon's lanes and its pipeline. The
-      storage floor decides nothing and inserts in one transaction, so the gateway/floor ratio
-      is the cost of deciding; the section below says where that cost goes.
+    - **The drain.** Every message is stored and decided in one transaction, committed (written
+      and fsync'd) before its PUBACK goes out; libmosquitto 2.0 acknowledges when its callback
+      returns and has no manual acknowledgement, so one session commits one message per fsync
+      (K = 1, and the Python subscriber). Lanes share the fsync: each lane's callback hands its
+      message to one inbox writer, which stores and decides all that wait in one transaction, so
+      fsyncs per message fall with K. What is left is CPU: deciding a reading (decoding,
+      normalizing, identity, dedup, care-plan evaluation) on one SQLite writer, on a machine with
+      \(shell("nproc")) cores shared by the broker and the daemon (the CPU per message is in the
+      drain rows). The storage floor decides nothing and inserts in one transaction, so the
+      gateway/floor ratio is the cost of deciding; the section below says where that cost goes.
     - **Ingest** is bounded by deciding each reading, the same path. The floor only inserts rows
       it was handed.
     - **Idle RSS** is almost all file-backed: pages of the executable, the Swift runtime,
