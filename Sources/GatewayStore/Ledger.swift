@@ -302,7 +302,8 @@ extension GatewayDatabase {
                         """),
                 arguments: [patient, StoredDate.text(readingsFrom), StoredDate.text(monthEnd)])
             while let row = try readingRows.next() {
-                let seconds: Int64 = row[1]
+                // A time SQLite cannot read (none the gateway writes) places no day.
+                guard let seconds: Int64 = row[1] else { continue }
                 readingDays[row[0], default: []].insert(
                     days.date(of: Date(timeIntervalSince1970: TimeInterval(seconds))))
             }

@@ -77,12 +77,28 @@ indirect enum Cell: Encodable {
 
     /// Appends the cell as JSON, as JSONEncoder writes it with `.prettyPrinted`, `.sortedKeys`
     /// and `.withoutEscapingSlashes`: two spaces a level, `"key" : value`, keys in String order,
-    /// an empty array or object opened and closed on lines of its
-    /// own with an empty line between.
+    /// an empty array or object with an empty line inside.
     func writeJSON(to out: inout String, depth: Int) {
         func newline(_ depth: Int) {
             out += "\n"
             out += String(repeating: "  ", count: depth)
+        }
+        /// Opens, writes the elements each on a line of its own (keys first for an object),
+        /// closes; an empty one has an empty line inside.
+        func container(_ open: String, _ close: String, _ elements: [(key: String?, value: Cell)]) {
+            out += open
+            if elements.isEmpty { out += "\n" }
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out += "," }
+                newline(depth + 1)
+                if let key = element.key {
+                    Self.writeJSONString(key, to: &out)
+                    out += " : "
+                }
+                element.value.writeJSON(to: &out, depth: depth + 1)
+            }
+            newline(depth)
+            out += close
         }
         switch self {
         case .text(let text): Self.writeJSONString(text, to: &out)
@@ -97,38 +113,8 @@ indirect enum Cell: Encodable {
             }
         case .bool(let value): out += value ? "true" : "false"
         case .null: out += "null"
-        case .array(let items):
-            guard !items.isEmpty else {
-                out += "[\n"
-                newline(depth)
-                out += "]"
-                return
-            }
-            out += "["
-            for (index, item) in items.enumerated() {
-                if index > 0 { out += "," }
-                newline(depth + 1)
-                item.writeJSON(to: &out, depth: depth + 1)
-            }
-            newline(depth)
-            out += "]"
-        case .object(let pairs):
-            guard !pairs.isEmpty else {
-                out += "{\n"
-                newline(depth)
-                out += "}"
-                return
-            }
-            out += "{"
-            for (index, (key, value)) in pairs.sorted(by: { $0.0 < $1.0 }).enumerated() {
-                if index > 0 { out += "," }
-                newline(depth + 1)
-                Self.writeJSONString(key, to: &out)
-                out += " : "
-                value.writeJSON(to: &out, depth: depth + 1)
-            }
-            newline(depth)
-            out += "}"
+        case .array(let items): container("[", "]", items.map { (nil, $0) })
+        case .object(let pairs): container("{", "}", pairs.sorted { $0.0 < $1.0 }.map { ($0.0, $0.1) })
         }
     }
 
