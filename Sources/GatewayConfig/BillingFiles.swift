@@ -87,15 +87,10 @@ extension GatewayConfig {
             let days = inputs.readingDays[p.id] ?? []
             guard !p.programs.isEmpty || !entries.isEmpty || days.contains(where: month.contains) || patient != nil
             else { return nil }
+            let conditions = conditionCounts[p.conditions] ?? list.count(p.conditions).count
+            conditionCounts[p.conditions] = conditions
             let facts = BillingPatient(
-                id: p.id,
-                chronicConditions: conditionCounts[p.conditions]
-                    ?? {
-                        let count = list.count(p.conditions).count
-                        conditionCounts[p.conditions] = count
-                        return count
-                    }(),
-                medicarePartB: p.medicarePartB,
+                id: p.id, chronicConditions: conditions, medicarePartB: p.medicarePartB,
                 consent: p.ccmConsentDate,
                 programs: Set(p.programs), complex: (inputs.complexity[p.id] ?? p.complexity) == .complex,
                 rpmStart: p.rpmStart,
