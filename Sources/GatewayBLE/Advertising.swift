@@ -1,5 +1,6 @@
-/// One LE advertising report as the controller delivers it in an HCI LE Meta event
-/// (subevent 0x02), with the advertising data's service UUIDs and name pulled out. Pure.
+/// One LE advertising report, as the kernel's management API reports it (Device Found, see
+/// `Mgmt.Event`) or as a controller delivers it in an HCI LE Meta event (subevent 0x02), with
+/// the advertising data's service UUIDs and name pulled out. Pure.
 public struct AdvertisingReport: Sendable, Hashable {
     /// `A4:C1:38:12:34:56`
     public var address: String

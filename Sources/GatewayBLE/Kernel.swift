@@ -144,54 +144,73 @@ public enum L2CAP {
     }
 }
 
-/// LE scanning through libbluetooth's HCI calls: active scan, advertising reports read from a
-/// raw HCI socket filtered to LE Meta events.
+/// LE scanning through the kernel's management API (Start Discovery), not raw HCI commands: the
+/// kernel schedules it around its own scans for pending connections, which a scan enabled behind
+/// its back made fail (Set Scan Parameters: busy) on Linux 6.1. The kernel ends each discovery
+/// after about 10 s, and when it connects; `next` starts it again when `restart` allows. With
+/// another owner discovering (bluetoothd), Start Discovery is refused as busy and the Device
+/// Found events of that discovery are read instead: every management socket receives them.
 public final class LEScanner {
-    private let device: Int32
+    private let socket: ManagementSocket
+    private let index: UInt16
+    private var discovering = false
+    private var retryAt = ContinuousClock.now
+    private var pending: [AdvertisingReport] = []
 
-    /// Opens the default adapter and starts an active scan.
+    /// Opens a management socket for the first adapter that is up and starts discovery.
     public init() throws {
         let id = hci_get_route(nil)
-        guard id >= 0 else { throw KernelError(message: "no Bluetooth adapter") }
-        device = hci_open_dev(id)
-        guard device >= 0 else { throw KernelError("hci_open_dev(\(id))") }
-        // Active scan, 10 ms interval and window (0x0010 × 0.625 ms), public own address, accept all.
-        guard
-            hci_le_set_scan_parameters(
-                device, 0x01, UInt16(0x0010).littleEndian, UInt16(0x0010).littleEndian, 0x00, 0x00, 1000) >= 0
-        else {
-            let error = KernelError("hci_le_set_scan_parameters")
-            hci_close_dev(device)
-            throw error
-        }
-        guard hci_le_set_scan_enable(device, 0x01, 0x01, 1000) >= 0 else {
-            let error = KernelError("hci_le_set_scan_enable")
-            hci_close_dev(device)
-            throw error
-        }
-        var filter = hci_filter()
-        hci_filter_clear(&filter)
-        hci_filter_set_ptype(HCI_EVENT_PKT, &filter)
-        hci_filter_set_event(EVT_LE_META_EVENT, &filter)
-        setsockopt(device, SOL_HCI, HCI_FILTER, &filter, socklen_t(MemoryLayout<hci_filter>.size))
+        guard id >= 0 else { throw KernelError(message: "no Bluetooth adapter is up") }
+        index = UInt16(id)
+        socket = try ManagementSocket()
+        start()
     }
 
     deinit {
-        _ = hci_le_set_scan_enable(device, 0x00, 0x01, 1000)
-        hci_close_dev(device)
+        if discovering { try? socket.send(Mgmt.stopDiscovery(index)) }
     }
 
-    /// The advertising reports that arrive within `wait` (none if nothing was heard).
-    public func next(wait: Duration) throws -> [AdvertisingReport] {
-        var descriptor = pollfd(fd: device, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&descriptor, 1, wait.pollMilliseconds)
-        guard ready > 0 else {
-            if ready < 0, errno != EINTR { throw KernelError("poll(HCI)") }
-            return []
+    /// Ends the discovery this scanner started and waits for the kernel to confirm, so that a
+    /// connection made next does not race it.
+    public func stop() {
+        guard discovering else { return }
+        discovering = false
+        _ = try? socket.command(Mgmt.stopDiscovery(index), timeout: .seconds(2)) { [self] event, eventIndex in
+            note(event, eventIndex)
         }
-        var buffer = [UInt8](repeating: 0, count: Int(HCI_MAX_EVENT_SIZE))
-        let count = buffer.withUnsafeMutableBytes { read(device, $0.baseAddress, $0.count) }
-        guard count > 0 else { throw KernelError("read(HCI)") }
-        return AdvertisingReport.parse(hciEvent: Array(buffer[0..<count]))
+        pending.removeAll()
+    }
+
+    private func start() {
+        do {
+            _ = try socket.command(Mgmt.startDiscovery(index)) { [self] event, eventIndex in note(event, eventIndex) }
+            discovering = true
+        } catch {
+            // Busy (another discovery, a connection being made) or not powered: try again soon.
+            retryAt = .now + .seconds(2)
+        }
+    }
+
+    private func note(_ event: Mgmt.Event, _ eventIndex: UInt16) {
+        guard eventIndex == index else { return }
+        switch event {
+        case .deviceFound(let report): pending.append(report)
+        case .discovering(false):
+            discovering = false
+            retryAt = .now + .milliseconds(500)
+        default: break
+        }
+    }
+
+    /// The advertising reports heard within `wait` (none if nothing was heard). Discovery that
+    /// ended starts again first, unless `restart` is false (a connection is being made).
+    public func next(wait: Duration, restart: Bool = true) throws -> [AdvertisingReport] {
+        if restart, !discovering, ContinuousClock.now >= retryAt { start() }
+        let deadline = ContinuousClock.now + wait
+        while pending.isEmpty, let packet = try socket.receive(timeout: ContinuousClock.now.duration(to: deadline)) {
+            if let event = Mgmt.Event.decode(packet) { note(event, packet.index) }
+        }
+        defer { pending.removeAll() }
+        return pending
     }
 }

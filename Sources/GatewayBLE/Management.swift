@@ -19,9 +19,10 @@ public enum Mgmt {
 
     public enum Command: UInt16, Sendable {
         case readIndexList = 0x0003, readInfo = 0x0004, setPowered = 0x0005, setBondable = 0x0009
-        case setLowEnergy = 0x000D, loadLongTermKeys = 0x0013, setIOCapability = 0x0018
+        case setLowEnergy = 0x000D, loadLongTermKeys = 0x0013, disconnect = 0x0014, setIOCapability = 0x0018
         case unpairDevice = 0x001B, userConfirmationReply = 0x001C, userConfirmationNegativeReply = 0x001D
         case userPasskeyReply = 0x001E, userPasskeyNegativeReply = 0x001F, loadIdentityResolvingKeys = 0x0030
+        case startDiscovery = 0x0023, stopDiscovery = 0x0024, setSecureConnections = 0x002D
     }
 
     /// IO capabilities (Set IO Capability). KeyboardDisplay lets a meter that shows a PIN ask
@@ -38,13 +39,14 @@ public enum Mgmt {
         public static let connectable = Settings(rawValue: 1 << 1)
         public static let bondable = Settings(rawValue: 1 << 4)
         public static let lowEnergy = Settings(rawValue: 1 << 9)
+        public static let secureConnections = Settings(rawValue: 1 << 11)
         public static let privacy = Settings(rawValue: 1 << 13)
 
         /// `powered, bondable, le`.
         public var names: String {
             let known: [(Settings, String)] = [
                 (.powered, "powered"), (.connectable, "connectable"), (.bondable, "bondable"), (.lowEnergy, "le"),
-                (.privacy, "privacy"),
+                (.secureConnections, "secure-connections"), (.privacy, "privacy"),
             ]
             let present = known.filter { contains($0.0) }.map(\.1)
             return present.isEmpty ? "none" : present.joined(separator: ", ")
@@ -169,6 +171,11 @@ public enum Mgmt {
     public static func setBondable(_ index: UInt16, _ on: Bool) -> Packet {
         Packet(.setBondable, index: index, parameters: [on ? 1 : 0])
     }
+    /// LE Secure Connections (1: enabled, legacy pairing still accepted from devices without
+    /// them; 2 would refuse legacy devices).
+    public static func setSecureConnections(_ index: UInt16, _ on: Bool) -> Packet {
+        Packet(.setSecureConnections, index: index, parameters: [on ? 1 : 0])
+    }
     public static func setIOCapability(_ index: UInt16, _ capability: IOCapability) -> Packet {
         Packet(.setIOCapability, index: index, parameters: [capability.rawValue])
     }
@@ -182,6 +189,9 @@ public enum Mgmt {
         guard let passkey else { return Packet(.userPasskeyNegativeReply, index: index, parameters: address.wire) }
         return Packet(.userPasskeyReply, index: index, parameters: address.wire + le32(passkey))
     }
+    public static func disconnect(_ index: UInt16, _ address: Address) -> Packet {
+        Packet(.disconnect, index: index, parameters: address.wire)
+    }
     public static func unpairDevice(_ index: UInt16, _ address: Address, disconnect: Bool) -> Packet {
         Packet(.unpairDevice, index: index, parameters: address.wire + [disconnect ? 1 : 0])
     }
@@ -192,6 +202,17 @@ public enum Mgmt {
     /// Replaces the kernel's list of Identity Resolving Keys for the controller with `keys`.
     public static func loadIdentityResolvingKeys(_ index: UInt16, _ keys: [IdentityResolvingKey]) -> Packet {
         Packet(.loadIdentityResolvingKeys, index: index, parameters: le16(UInt16(keys.count)) + keys.flatMap(\.record))
+    }
+
+    /// LE discovery (address types LE public and LE random: bits 1 and 2). The kernel scans
+    /// actively for about 10 s, sends Device Found for what it hears (a bonded device behind a
+    /// resolvable private address under its identity address) and ends with Discovering 0.
+    public static let leDiscovery: UInt8 = 0x06
+    public static func startDiscovery(_ index: UInt16) -> Packet {
+        Packet(.startDiscovery, index: index, parameters: [leDiscovery])
+    }
+    public static func stopDiscovery(_ index: UInt16) -> Packet {
+        Packet(.stopDiscovery, index: index, parameters: [leDiscovery])
     }
 
     /// What Read Controller Information returns.
@@ -230,6 +251,8 @@ public enum Mgmt {
         case authenticationFailed(Address, status: UInt8)
         case deviceConnected(Address)
         case deviceDisconnected(Address, reason: UInt8)
+        case deviceFound(AdvertisingReport)
+        case discovering(Bool)
         case other(UInt16)
 
         /// Decodes an event packet; nil when its parameters are too short for its code.
@@ -267,6 +290,19 @@ public enum Mgmt {
             case 0x0011:
                 guard p.count >= 8, let address = Address.decode(p[...]) else { return nil }
                 return .authenticationFailed(address, status: p[7])
+            case 0x0012:
+                // address (6), type (1), RSSI (1), flags (4), EIR data length (2), EIR data
+                guard p.count >= 14, let address = Address.decode(p[...]), address.kind != .bredr else { return nil }
+                let length = Int(p[12]) | Int(p[13]) << 8
+                guard p.count >= 14 + length else { return nil }
+                var report = AdvertisingReport(
+                    address: address.string, randomAddress: address.isRandom, name: nil, services: [],
+                    rssi: Int(Int8(bitPattern: p[7])))
+                report.read(advertisingData: Array(p[14..<(14 + length)]))
+                return .deviceFound(report)
+            case 0x0013:
+                guard p.count >= 2 else { return nil }
+                return .discovering(p[1] != 0)
             case 0x0018:
                 guard p.count >= 7 + IdentityResolvingKey.size,
                     let key = IdentityResolvingKey(record: p[7..<(7 + IdentityResolvingKey.size)])

@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 /// Owns the Bluetooth adapter through the management API when bluetoothd does not: powers each
-/// controller on with LE, makes it bondable with KeyboardDisplay IO (so a meter that shows a PIN
+/// controller on with LE and Secure Connections, makes it bondable with KeyboardDisplay IO (so a meter that shows a PIN
 /// asks for it), loads the stored bonds (LTKs, IRKs) into the kernel, answers the kernel's
 /// pairing requests (Just Works confirmation for registered devices and those an operator asked
 /// to pair; a passkey the operator gave), and stores the keys of new bonds. Runs on a thread of
@@ -64,13 +64,16 @@ final class AdapterAgent: Sendable {
         }
     }
 
-    /// Sets up one controller: IO capability, LE, bondable, the stored keys, powered.
+    /// Sets up one controller: IO capability, LE, Secure Connections, bondable, the stored keys, powered.
     func setUp(_ socket: ManagementSocket, index: UInt16) {
         let handle = handler(socket)
         // Each step on its own: one the controller refuses does not keep it powered off.
         let steps: [(String, () throws -> Void)] = [
             ("IO capability", { _ = try socket.command(Mgmt.setIOCapability(index, .keyboardDisplay), other: handle) }),
             ("LE", { _ = try socket.command(Mgmt.setLowEnergy(index, true), other: handle) }),
+            // Secure Connections pairing (P-256 ECDH) with devices that offer it; legacy with the
+            // rest. Off, every pairing is legacy, whose Just Works key a listener can recover.
+            ("Secure Connections", { _ = try socket.command(Mgmt.setSecureConnections(index, true), other: handle) }),
             ("bondable", { _ = try socket.command(Mgmt.setBondable(index, true), other: handle) }),
             ("bond keys", { try self.loadKeys(socket, index: index) }),
         ]
@@ -216,8 +219,13 @@ final class AdapterAgent: Sendable {
                         "identity key not stored", metadata: ["ble.address": "\(address)", "error": "\(error)"])
                 }
             case .authenticationFailed(let address, let status):
+                // The kernel keeps the link up after a failed pairing, and the session would
+                // wait out the 30 s SMP timeout for a link that cannot be secured: close it, so
+                // the session ends now with a security failure and the device is free again.
+                try? socket.send(Mgmt.disconnect(index, address))
                 logger.warning(
-                    "pairing failed", metadata: ["ble.address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
+                    "pairing failed; link closed",
+                    metadata: ["ble.address": "\(address)", "reason": "\(Mgmt.statusText(status))"])
             default:
                 break
             }

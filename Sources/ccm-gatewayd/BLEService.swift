@@ -166,6 +166,9 @@ struct BLEService: Service {
         let generation = Atomic<Int>(0)
         /// Whether the adapter agent serves the management socket.
         let agentRunning = Atomic<Bool>(false)
+        /// Whether the worker is connecting to or talking with a device: the scanner then does
+        /// not start discovery again (the kernel ends it to connect).
+        let connecting = Atomic<Bool>(false)
 
         var isRunning: Bool { running.load(ordering: .sequentiallyConsistent) }
 
@@ -251,7 +254,8 @@ struct BLEService: Service {
         while shared.isRunning, shared.generation.load(ordering: .sequentiallyConsistent) == generation {
             let reports: [AdvertisingReport]
             do {
-                reports = try scanner.next(wait: .seconds(1))
+                reports = try scanner.next(
+                    wait: .seconds(1), restart: !shared.connecting.load(ordering: .sequentiallyConsistent))
             } catch {
                 logger.warning("BLE scanning stopped", metadata: ["error": "\(error)"])
                 return
@@ -306,7 +310,9 @@ struct BLEService: Service {
                 shared.pause(.seconds(1))
                 continue
             }
+            shared.connecting.store(true, ordering: .sequentiallyConsistent)
             let failed = session(device, address: address)
+            shared.connecting.store(false, ordering: .sequentiallyConsistent)
             status.session(failed: failed)
             let backoff = failed ? min(config.maxBackoff, max(5, (schedule[device.id]?.backoff ?? 2.5) * 2)) : 0
             schedule[device.id] = (.now + .seconds(failed ? backoff : config.interval), backoff)

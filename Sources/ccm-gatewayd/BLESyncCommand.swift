@@ -167,6 +167,7 @@ struct BLESyncCommand: ParsableCommand {
         let deadline = ContinuousClock.now + .seconds(10)
         while ContinuousClock.now < deadline {
             if let report = try scanner.next(wait: .seconds(1)).first(where: { $0.address == address }) {
+                scanner.stop()
                 print("\(address) heard advertising with a \(report.randomAddress ? "random" : "public") address")
                 // Noted like the daemon's scanner does, so the next session knows it.
                 try? database.recordDiscovered(

@@ -22,8 +22,12 @@ struct ManagementPacketTests {
         #expect(Mgmt.setPowered(0, true).bytes == [0x05, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01])
         #expect(Mgmt.setLowEnergy(1, true).bytes == [0x0D, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01])
         #expect(Mgmt.setBondable(0, false).bytes == [0x09, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00])
+        #expect(Mgmt.setSecureConnections(0, true).bytes == [0x2D, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01])
         #expect(Mgmt.setIOCapability(0, .keyboardDisplay).bytes == [0x18, 0x00, 0x00, 0x00, 0x01, 0x00, 0x04])
         #expect(Mgmt.readIndexList().bytes == [0x03, 0x00, 0xFF, 0xFF, 0x00, 0x00])
+        // Discovery of LE public and LE random addresses (bits 1 and 2), not BR/EDR.
+        #expect(Mgmt.startDiscovery(0).bytes == [0x23, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06])
+        #expect(Mgmt.stopDiscovery(1).bytes == [0x24, 0x00, 0x01, 0x00, 0x01, 0x00, 0x06])
         // The address goes least significant byte first, then its type (2: LE random).
         #expect(
             Mgmt.userConfirmationReply(0, Self.meter, accept: true).bytes == [
@@ -40,6 +44,10 @@ struct ManagementPacketTests {
         #expect(
             Mgmt.userPasskeyReply(0, Self.meter, passkey: nil).bytes == [
                 0x1F, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02,
+            ])
+        #expect(
+            Mgmt.disconnect(0, Self.meter).bytes == [
+                0x14, 0x00, 0x00, 0x00, 0x07, 0x00, 0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x02,
             ])
         #expect(
             Mgmt.unpairDevice(0, Self.meter, disconnect: true).parameters == [
@@ -107,6 +115,19 @@ struct ManagementPacketTests {
         #expect(event(0x0010, 0, Array(address.prefix(6))) == nil)
         #expect(event(0x000A, 0, [0x01] + Self.ltk.dropLast()) == nil)
         #expect(event(0x0099, 0, [1, 2]) == .other(0x0099))
+        // Device Found: address, type, RSSI, flags, EIR length, EIR (flags; Glucose service; name).
+        let eir: [UInt8] = [0x02, 0x01, 0x06, 0x03, 0x03, 0x08, 0x18, 0x06, 0x09] + Array("meter".utf8)
+        let found = event(0x0012, 0, address + [0xC4, 0, 0, 0, 0, UInt8(eir.count), 0] + eir)
+        #expect(
+            found
+                == .deviceFound(
+                    AdvertisingReport(
+                        address: "C0:26:DA:01:02:03", randomAddress: true, name: "meter", services: [0x1808], rssi: -60)
+                ))
+        #expect(event(0x0012, 0, address + [0xC4, 0, 0, 0, 0, UInt8(eir.count), 0] + eir.dropLast()) == nil)
+        #expect(event(0x0012, 0, [0x03, 0x02, 0x01, 0xDA, 0x26, 0xC0, 0x00, 0xC4, 0, 0, 0, 0, 0, 0]) == nil, "BR/EDR")
+        #expect(event(0x0013, 0, [0x06, 0x01]) == .discovering(true))
+        #expect(event(0x0013, 0, [0x06, 0x00]) == .discovering(false))
         #expect(Mgmt.Packet(bytes: [0x01, 0x00, 0x00, 0x00, 0x05, 0x00, 0x01]) == nil, "length says 5, 1 follows")
     }
 
