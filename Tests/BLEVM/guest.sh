@@ -17,6 +17,8 @@ finish() {
 trap finish EXIT
 
 modprobe bluetooth && modprobe hci_vhci || { echo "RESULT FAIL modules cannot load bluetooth/hci_vhci"; exit 1; }
+# Every HCI packet and management command of the boot, for the tail a failed scenario prints.
+btmon -w /tmp/hci.btsnoop >/dev/null 2>&1 &
 cd /opt/ccm
 state=/var/lib/ccm
 mkdir -p "$state" /var/lib/bumble /var/log/ccm
@@ -47,8 +49,14 @@ check() {
     pass "$name ($(echo "$(date +%s.%N) - $started" | awk '{printf "%.1f", $1 - $3}') s)"
   else
     fail "$name: $(echo "$out" | tail -5 | tr '\n' '|')"
+    # What the devices and the kernel saw, printed now: a later kernel BUG may end the boot.
+    grep -v DEBUG /tmp/peripherals.log | tail -12 | sed "s/^/  [$name: peripherals] /"
+    dmesg | grep -iE "bluetooth|hci0|smp" | tail -8 | sed "s/^/  [$name: dmesg] /"
+    btmon -r /tmp/hci.btsnoop -T 2>/dev/null | grep -aE "^[<>@] |Status:|Reason:|Address:" |
+      grep -avE "Number of Completed|ACL Data" | tail -60 | cut -c1-110 | sed "s/^/  [$name: hci] /"
   fi
   echo "$out" | sed "s/^/  [$name] /"
+  sync  # the bonds on both sides (the database, Bumble's key stores) survive a boot cut short
 }
 
 CUFF=F0:00:00:00:00:01
@@ -101,9 +109,9 @@ if [ "$boot" = 1 ]; then
 
   # The daemon: restarts find the bonds (loaded from the database), no pairing again.
   before=$(grep -c "paired" /tmp/peripherals.log)
-  timeout 200 ./ccm-gatewayd run --config $state/gateway.yaml >/tmp/daemon.log 2>&1 &
+  timeout 130 ./ccm-gatewayd run --config $state/gateway.yaml >/tmp/daemon.log 2>&1 &
   daemon=$!
-  for i in $(seq 1 180); do
+  for i in $(seq 1 100); do
     [ "$(grep -c 'BLE session complete' /tmp/daemon.log)" -ge 7 ] && break
     sleep 1
   done

@@ -30,6 +30,7 @@ What happens is printed as lines `PERIPHERAL name event ...`, which Tests/BLEVM/
 import argparse
 import asyncio
 import datetime
+import hashlib
 import struct
 import sys
 
@@ -83,7 +84,10 @@ class Peripheral:
         self.controller = Controller(self.name, link=link)
         self.device = Device.with_hci(self.name, hci.Address(address), self.controller, AsyncPipeSink(self.controller))
         self.device.keystore = JsonKeyStore(self.name, f"{keys}/{self.name}.json")
-        self.device.irk = bytes.fromhex("0f1e2d3c4b5a69788796a5b4c3d2e1f0")[: 15] + bytes([len(self.name)])
+        # Each device its own IRK, the same at every boot. (An IRK made from the name's length
+        # gave pinmeter and rpameter one key: the kernel resolved the latter's private address
+        # to the former.)
+        self.device.irk = hashlib.sha256(b"ccm-gateway ble-vm irk " + self.name.encode()).digest()[:16]
         if self.security == "passkey":
             delegate = FixedPasskey()
         else:
@@ -270,9 +274,13 @@ async def main():
     transport = await open_transport("vhci")
     radio = Controller("C0", host_source=transport.source, host_sink=transport.sink, link=link,
                        public_address="C0:FF:EE:00:00:01")
-    # Announcing extended advertising makes Bumble send only extended reports, which a legacy
-    # scan (libbluetooth, the daemon's scanner) never sees: behave like a BT 4.x dongle.
-    radio.le_features = radio.le_features & ~hci.LeFeatureMask.LE_EXTENDED_ADVERTISING
+    # Behave like a BT 4.x dongle, for two gaps in Bumble's controller. Announcing extended
+    # advertising makes it send only extended reports. Announcing LL privacy makes Linux 6.x
+    # wait for LE Enhanced Connection Complete after LE Create Connection, which Bumble never
+    # sends (it sends LE Connection Complete): the kernel's command queue then stalls for the
+    # connection timeout, and Start Discovery or the next connection waits 20 s. Without LL
+    # privacy the kernel resolves private addresses itself, with the IRKs it was given.
+    radio.le_features = radio.le_features & ~(hci.LeFeatureMask.LE_EXTENDED_ADVERTISING | hci.LeFeatureMask.LL_PRIVACY)
     peripherals = [Peripheral(spec, link, args.keys) for spec in args.devices]
     for peripheral in peripherals:
         await peripheral.start()
