@@ -90,24 +90,19 @@ package enum ReadingRow {
 
     /// The rows of a query on ``observationColumns``, read from the statement as it steps: no
     /// row copied, each column read straight from SQLite (copying rows and reading them back
-    /// through `Row.fetchAll` was a tenth of deciding a reading; callgrind, BENCHMARKS.md).
+    /// through `Row.fetchAll` was a tenth of deciding a reading, and so was the `Row` a cursor
+    /// builds for each query; callgrind, Benchmarks/decide-profile.md).
     static func observations(_ statement: Statement, _ arguments: StatementArguments) throws -> [Observation] {
-        var observations: [Observation] = []
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
-        while let row = try cursor.next() {
+        try statement.rows(arguments) { row in
             var values: [Quantity: Double] = [:]
-            for (offset, quantity) in Quantity.allCases.enumerated() where !row.hasNull(atIndex: 4 + offset) {
-                values[quantity] = row[4 + offset] as Double
+            for (offset, quantity) in Quantity.allCases.enumerated() where !row.isNull(Int32(4 + offset)) {
+                values[quantity] = row.double(Int32(4 + offset))
             }
-            let meal: String? = row.hasNull(atIndex: 2) ? nil : (row[2] as String)
-            let flags: String? = row.hasNull(atIndex: 3) ? nil : (row[3] as String)
-            observations.append(
-                Observation(
-                    readingID: row[0] as Int64, at: row[1] as Date, values: values,
-                    meal: meal.flatMap(MealContext.init(rawValue:)),
-                    flags: Set(Self.flags(flags))))
+            return Observation(
+                readingID: row.int64(0), at: try row.date(1), values: values,
+                meal: row.optionalString(2).flatMap(MealContext.init(rawValue:)),
+                flags: Set(Self.flags(row.optionalString(3))))
         }
-        return observations
     }
 
     /// A stored row as a reading. Throws, never traps, on a value it cannot read (a row written
