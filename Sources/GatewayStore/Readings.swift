@@ -55,7 +55,7 @@ package enum ReadingRow {
     ) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
-        let originalJSON = try JSONColumn.text(original)
+        let originalJSON = try JSONColumn.numbers(original)
         var arguments: StatementArguments = [
             patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text),
             StoredDate.text(reading.receivedAt),
