@@ -989,22 +989,23 @@ struct InboxRow {
     /// The input's whole size (larger than `payload` for an overlong line kept in part).
     var size: Int { payloadSize ?? payload.count }
 
+    /// Read by column position (``ColumnRow``): every input is read back once to be decided.
     static func fetch(_ id: Int64, _ db: Database) throws -> InboxRow? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM inbox WHERE id = ?"), arguments: [id])
-        else { return nil }
-        let formatText: String = try row.decode(forColumn: "format")
-        guard let format = InputFormat(rawValue: formatText) else {
-            throw StoreError(
-                .invalid, "inbox \(id) has format \(formatText), which this version cannot read",
-                fix: "upgrade ccm-gateway")
+        let statement = try db.cachedStatement(
+            sql:
+                "SELECT received_at, source, format, hub_id, payload, processed_at, clock_offset, payload_size, device_epoch FROM inbox WHERE id = ?"
+        )
+        return try statement.firstRow([id]) { row in
+            let formatText = row.string(2)
+            guard let format = InputFormat(rawValue: formatText) else {
+                throw StoreError(
+                    .invalid, "inbox \(id) has format \(formatText), which this version cannot read",
+                    fix: "upgrade ccm-gateway")
+            }
+            return InboxRow(
+                id: id, receivedAt: try row.date(0), source: row.string(1), format: format,
+                hubID: row.optionalString(3), payload: row.data(4), processedAt: try row.optionalDate(5),
+                clockOffset: row.optionalDouble(6), payloadSize: row.optionalInt(7), deviceEpoch: row.optionalInt(8))
         }
-        return InboxRow(
-            id: id, receivedAt: try row.decode(forColumn: "received_at"), source: try row.decode(forColumn: "source"),
-            format: format,
-            hubID: try row.decode(forColumn: "hub_id"), payload: try row.decode(forColumn: "payload"),
-            processedAt: try row.decode(forColumn: "processed_at"),
-            clockOffset: try row.decode(forColumn: "clock_offset"),
-            payloadSize: try row.decode(forColumn: "payload_size"),
-            deviceEpoch: try row.decode(forColumn: "device_epoch"))
     }
 }

@@ -53,12 +53,13 @@ public final class CarePlanTemplates: Sendable {
     /// A patient's composed plan and when it began, or `nil` without one.
     func plan(for patient: String, _ db: Database) throws -> (plan: CarePlan, since: Date)? {
         guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"),
-                arguments: [patient])
+            let row = try db.cachedStatement(
+                sql: "SELECT templates, overrides, since FROM careplan WHERE patient_id = ?"
+            )
+            .firstRow([patient], { row in (key: row.string(0) + "\u{0}" + row.string(1), since: try row.date(2)) })
         else { return nil }
-        let key = (row["templates"] as String) + "\u{0}" + (row["overrides"] as String)
-        if let plan = state.withLock({ $0.composed[key] }) { return (plan, row["since"]) }
+        let key = row.key
+        if let plan = state.withLock({ $0.composed[key] }) { return (plan, row.since) }
         guard let stored = try GatewayDatabase.carePlan(patient, db) else { return nil }
         let plan = try compose(stored)
         state.withLock { state in

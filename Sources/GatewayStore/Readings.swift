@@ -55,7 +55,7 @@ package enum ReadingRow {
     ) throws -> Int64 {
         var original: [String: Double] = [:]
         for (quantity, value) in reading.originalValues { original[quantity.rawValue] = value }
-        let originalJSON = try JSONColumn.text(original)
+        let originalJSON = try JSONColumn.numbers(original)
         var arguments: StatementArguments = [
             patientID, reading.device, reading.kind.rawValue, reading.storedMeasuredAt.map(StoredDate.text),
             StoredDate.text(reading.receivedAt),
@@ -70,17 +70,19 @@ package enum ReadingRow {
             reading.sampleLocation,
             reading.epoch,
         ]
-        try db.cachedStatement(
-            sql: """
-                INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
-                  windowed, measured_at_text, \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
-                  original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key,
-                  flags, user_index, sample_type, sample_location, epoch)
-                VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 13).joined(separator: ", ")))
-                """
-        ).execute(arguments: arguments)
+        try db.cachedStatement(sql: insertSQL).execute(arguments: arguments)
         return db.lastInsertedRowID
     }
+
+    /// Built once: building it for every reading (to look the cached statement up) cost a
+    /// sixth of the insert's instructions.
+    static let insertSQL = """
+        INSERT INTO reading (patient_id, device_id, kind, measured_at, received_at, effective_at, clock_suspect,
+          windowed, measured_at_text, \(Quantity.allCases.map(\.rawValue).joined(separator: ", ")),
+          original_unit, original_values, meal, seq, message_id, source, inbox_id, dedup_key,
+          flags, user_index, sample_type, sample_location, epoch)
+        VALUES (\(Array(repeating: "?", count: 9 + Quantity.allCases.count + 13).joined(separator: ", ")))
+        """
 
     /// The columns a care-plan rule reads of past readings.
     static let observationColumns =
@@ -88,24 +90,19 @@ package enum ReadingRow {
 
     /// The rows of a query on ``observationColumns``, read from the statement as it steps: no
     /// row copied, each column read straight from SQLite (copying rows and reading them back
-    /// through `Row.fetchAll` was a tenth of deciding a reading; callgrind, BENCHMARKS.md).
+    /// through `Row.fetchAll` was a tenth of deciding a reading, and so was the `Row` a cursor
+    /// builds for each query; callgrind, Benchmarks/decide-profile.md).
     static func observations(_ statement: Statement, _ arguments: StatementArguments) throws -> [Observation] {
-        var observations: [Observation] = []
-        let cursor = try Row.fetchCursor(statement, arguments: arguments)
-        while let row = try cursor.next() {
+        try statement.rows(arguments) { row in
             var values: [Quantity: Double] = [:]
-            for (offset, quantity) in Quantity.allCases.enumerated() where !row.hasNull(atIndex: 4 + offset) {
-                values[quantity] = row[4 + offset] as Double
+            for (offset, quantity) in Quantity.allCases.enumerated() where !row.isNull(Int32(4 + offset)) {
+                values[quantity] = row.double(Int32(4 + offset))
             }
-            let meal: String? = row.hasNull(atIndex: 2) ? nil : (row[2] as String)
-            let flags: String? = row.hasNull(atIndex: 3) ? nil : (row[3] as String)
-            observations.append(
-                Observation(
-                    readingID: row[0] as Int64, at: row[1] as Date, values: values,
-                    meal: meal.flatMap(MealContext.init(rawValue:)),
-                    flags: Set(Self.flags(flags))))
+            return Observation(
+                readingID: row.int64(0), at: try row.date(1), values: values,
+                meal: row.optionalString(2).flatMap(MealContext.init(rawValue:)),
+                flags: Set(Self.flags(row.optionalString(3))))
         }
-        return observations
     }
 
     /// A stored row as a reading. Throws, never traps, on a value it cannot read (a row written

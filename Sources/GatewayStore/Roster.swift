@@ -45,10 +45,21 @@ extension Patient: FetchableRecord, TableRecord {
 extension Device: FetchableRecord, TableRecord {
     public static let databaseTableName = "device"
 
-    /// The device `id`, through a cached statement: every reading looks its device up, and
-    /// `fetchOne(db, key:)` builds its SQL anew each time.
+    /// The device `id`, through a cached statement read by column position (``ColumnRow``):
+    /// every reading looks its device up; `fetchOne(db, key:)` builds its SQL anew each time,
+    /// and a `Row` costs more than the look-up.
     package static func fetch(_ id: String, _ db: Database) throws -> Device? {
-        try fetchOne(db.cachedStatement(sql: "SELECT * FROM device WHERE id = ?"), arguments: [id])
+        try db.cachedStatement(sql: "SELECT id, kind, ble_address, model, patient_id, hub_id FROM device WHERE id = ?")
+            .firstRow([id]) { row in
+                let id = row.string(0)
+                let kindText = row.string(1)
+                guard let kind = DeviceKind(rawValue: kindText) else {
+                    throw StoreError(.invalid, "device \(id): kind \(kindText) is not one this version knows")
+                }
+                return Device(
+                    id: id, kind: kind, bleAddress: row.optionalString(2), model: row.optionalString(3),
+                    patientID: row.optionalString(4), hubID: row.optionalString(5))
+            }
     }
 
     /// Read column by column, not through `Decodable` (every reading looks its device up).

@@ -37,6 +37,34 @@ struct DatabaseTests {
         }
     }
 
+    @Test("Objects of numbers are written without a JSONEncoder exactly as with one")
+    func numberObjects() throws {
+        var generator = SystemRandomNumberGenerator()
+        var objects: [[String: Double]] = [
+            [:], ["systolic": 128, "diastolic": 82.5, "pulse": 71], ["glucose": 5.6], ["weight": 80.25, "spo2": 97],
+            ["temperature": 36.65], ["a": -0.0], ["a": 1e15], ["a": 1e-7], ["a": 123_456_789_012_345.6], ["a": -12.5],
+            ["a": 0.1 + 0.2], ["a": Double.greatestFiniteMagnitude], ["a b": 1], ["é": 2], ["": 3], ["a\"": 4],
+        ]
+        let keys = ["systolic", "diastolic", "map", "pulse", "glucose", "weight", "spo2", "temperature", "x_1"]
+        for _ in 0..<20_000 {
+            var object: [String: Double] = [:]
+            for key in keys.shuffled(using: &generator).prefix(Int.random(in: 1...4, using: &generator)) {
+                object[key] =
+                    switch Int.random(in: 0..<4, using: &generator) {
+                    case 0: Double(Int.random(in: -1000...1000, using: &generator))
+                    case 1: Double(Int.random(in: -100_000...100_000, using: &generator)) / 100
+                    case 2: Double.random(in: -1e6...1e6, using: &generator)
+                    default:
+                        Double(sign: .plus, exponent: Int.random(in: -40...60), significand: Double.random(in: 1..<2))
+                    }
+            }
+            objects.append(object)
+        }
+        for object in objects {
+            #expect(try JSONColumn.numbers(object) == JSONColumn.text(object), "\(object)")
+        }
+    }
+
     @Test("Lists of plain strings are read without a JSONDecoder exactly as with one; anything else is left to it")
     func plainStringLists() throws {
         for list in [[], ["I10"], ["I10", "E11.9"], ["ccm", "rpm", "pcm"], ["Zoë", "李", ""], ["a,b", "[x]"]] {

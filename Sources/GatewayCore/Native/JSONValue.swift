@@ -35,6 +35,12 @@ public enum JSONValue: Sendable, Hashable, Decodable {
     /// decoder would keep one of them silently); anything else that is not JSON throws the
     /// decoder's error.
     public static func parse(_ data: Data) throws -> JSONValue {
+        if let value = PlainJSON.parse(data) { return value }
+        return try parseWithDecoder(data)
+    }
+
+    /// ``parse(_:)`` through `JSONDecoder` alone (what ``PlainJSON`` is checked against).
+    static func parseWithDecoder(_ data: Data) throws -> JSONValue {
         let value = try JSONDecoder().decode(JSONValue.self, from: data)
         if let duplicate = JSONDuplicateKeys.first(in: data) { throw duplicate }
         return value
