@@ -128,11 +128,11 @@ extension PipelineStats {
             // The metadata is built only for a line that is logged: accepted inputs are logged
             // at debug, and building their metadata for nothing was about 1 % of the daemon's CPU
             // in a drain (perf).
-            let level: Logger.Level =
+            let (level, message): (Logger.Level, Logger.Message) =
                 switch outcome.status {
-                case .accepted, .duplicate: .debug
-                case .rejected, .quarantined: .info
-                case .failed: .error
+                case .accepted, .duplicate: (.debug, "input decided")
+                case .rejected, .quarantined: (.info, "input not accepted")
+                case .failed: (.error, "input failed; it waits for ccmctl inbox retry")
                 }
             guard logger.logLevel <= level else { continue }
             var metadata: Logger.Metadata = [
@@ -141,11 +141,7 @@ extension PipelineStats {
             if let device = outcome.deviceID { metadata["device.id"] = "\(device)" }
             if let kind = outcome.kind { metadata["reading.kind"] = "\(kind.rawValue)" }
             if let code = outcome.code { metadata["input.code"] = "\(code)" }
-            switch outcome.status {
-            case .accepted, .duplicate: logger.debug("input decided", metadata: metadata)
-            case .rejected, .quarantined: logger.info("input not accepted", metadata: metadata)
-            case .failed: logger.error("input failed; it waits for ccmctl inbox retry", metadata: metadata)
-            }
+            logger.log(level: level, message, metadata: metadata)
         }
     }
 }
