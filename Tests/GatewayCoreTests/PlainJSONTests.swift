@@ -8,23 +8,6 @@ import Testing
 /// documents and random mutations of a reading.
 @Suite("Plain JSON parser against JSONDecoder")
 struct PlainJSONTests {
-    /// Whether two values are the same to the bit.
-    static func same(_ a: JSONValue, _ b: JSONValue) -> Bool {
-        switch (a, b) {
-        case (.null, .null): return true
-        case (.bool(let x), .bool(let y)): return x == y
-        case (.number(let x), .number(let y)): return x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): return Array(x.utf8) == Array(y.utf8)
-        case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
-        case (.object(let x), .object(let y)):
-            let xs = x.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
-            let ys = y.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
-            return xs.count == ys.count
-                && zip(xs, ys).allSatisfy { Array($0.key.utf8) == Array($1.key.utf8) && same($0.value, $1.value) }
-        default: return false
-        }
-    }
-
     /// Checks one text; returns whether PlainJSON answered.
     @discardableResult
     static func check(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
@@ -35,7 +18,8 @@ struct PlainJSONTests {
             let full = Result { try JSONValue.parse(data) }
             switch (full, decoded) {
             case (.success(let x), .success(let y)):
-                #expect(same(x, y), "\(String(decoding: bytes, as: UTF8.self))", sourceLocation: sourceLocation)
+                #expect(
+                    x.isIdentical(to: y), "\(String(decoding: bytes, as: UTF8.self))", sourceLocation: sourceLocation)
             case (.failure(let x), .failure(let y)):
                 #expect("\(x)" == "\(y)", sourceLocation: sourceLocation)
             default:
@@ -50,7 +34,7 @@ struct PlainJSONTests {
             return true
         }
         #expect(
-            same(plain, value), "differs from JSONDecoder: \(String(decoding: bytes, as: UTF8.self))",
+            plain.isIdentical(to: value), "differs from JSONDecoder: \(String(decoding: bytes, as: UTF8.self))",
             sourceLocation: sourceLocation)
         return true
     }

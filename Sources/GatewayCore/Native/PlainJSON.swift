@@ -207,3 +207,24 @@ enum PlainJSON {
         }
     }
 }
+
+extension JSONValue {
+    /// Whether two values are the same to the bit: numbers by bit pattern (unlike `==`, which
+    /// takes 0 and -0 as equal), text and keys by their UTF-8 bytes. The tests and the `native`
+    /// fuzz target compare PlainJSON's answers with JSONDecoder's by it.
+    func isIdentical(to other: JSONValue) -> Bool {
+        switch (self, other) {
+        case (.null, .null): return true
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.number(let x), .number(let y)): return x.bitPattern == y.bitPattern
+        case (.string(let x), .string(let y)): return Array(x.utf8) == Array(y.utf8)
+        case (.array(let x), .array(let y)):
+            return x.count == y.count && zip(x, y).allSatisfy { $0.isIdentical(to: $1) }
+        case (.object(let x), .object(let y)):
+            guard x.count == y.count else { return false }
+            let others = Dictionary(uniqueKeysWithValues: y.map { (Array($0.key.utf8), $0.value) })
+            return x.allSatisfy { key, value in others[Array(key.utf8)].map { value.isIdentical(to: $0) } ?? false }
+        default: return false
+        }
+    }
+}
