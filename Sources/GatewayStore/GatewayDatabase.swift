@@ -80,6 +80,13 @@ public final class GatewayDatabase: Sendable {
             // Every commit is on disk before it returns: an input acknowledged to a broker or a
             // device must survive a power cut, not only a crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Savepoint journals and sort space in memory. Each input is decided in a savepoint
+            // (Pipeline.decideIsolated), whose journal keeps the pages it changes; past 64 KiB
+            // (a reading that raises an alert changes about 16 pages) SQLite spilled it to a
+            // temporary file it created, wrote and deleted inside the transaction: two files
+            // opened per alert on the MQTT lane's thread (strace, BENCHMARKS.md's latency run).
+            // What it holds is a transaction's worth of pages; durability is the WAL's, not this.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
