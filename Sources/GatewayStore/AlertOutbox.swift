@@ -11,7 +11,10 @@ extension StoredAlerts {
         try db.cachedStatement(
             sql: "INSERT INTO alert_event (at, alert_id, kind, patient_id, event) VALUES (?, ?, ?, ?, ?)"
         ).execute(
-            arguments: [event.at, event.alertID, event.kind.rawValue, event.patientID, AlertLogFormat.json.line(event)])
+            arguments: [
+                StoredDate.text(event.at), event.alertID, event.kind.rawValue, event.patientID,
+                AlertLogFormat.json.line(event),
+            ])
         event.eventID = db.lastInsertedRowID
         return event
     }

@@ -28,7 +28,7 @@ package enum Audit {
         try db.cachedStatement(
             sql: "INSERT INTO audit (at, actor, action, entity, entity_id, detail) VALUES (?, ?, ?, ?, ?, ?)"
         ).execute(
-            arguments: [at, actor, action, entity, id, text])
+            arguments: [StoredDate.text(at), actor, action, entity, id, text])
     }
 }
 
