@@ -185,13 +185,19 @@ public final class AlertLogFile: Sendable {
             done += count
         }
         let partial = buffer.last != 0x0A
-        var lines = buffer.split(separator: 0x0A, omittingEmptySubsequences: true)
-        if partial, !lines.isEmpty { lines.removeLast() }
-        if length < size, !lines.isEmpty { lines.removeFirst() }
-        for line in lines.reversed() {
-            guard let event = AlertLogFormat.parse(String(decoding: line, as: UTF8.self)), let id = event.eventID else {
-                continue
-            }
+        // The complete lines, last first, found from the end (the last one usually answers):
+        // a line cut short at the end is skipped, and so is the first one when the read began
+        // inside the file, since it may be the tail of a longer line.
+        var end = partial ? buffer.lastIndex(of: 0x0A) : buffer.count - 1
+        while let lineEnd = end {
+            let newline = buffer[..<lineEnd].lastIndex(of: 0x0A)
+            guard newline != nil || length == size else { break }
+            let start = newline.map { $0 + 1 } ?? 0
+            end = newline
+            guard start < lineEnd,
+                let event = AlertLogFormat.parse(String(decoding: buffer[start..<lineEnd], as: UTF8.self)),
+                let id = event.eventID
+            else { continue }
             let stored = try AlertOutbox.events(after: id - 1, limit: 1, db).first
             return (stored == event ? id : nil, partial)
         }
