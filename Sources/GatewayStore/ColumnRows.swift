@@ -31,9 +31,14 @@ package struct ColumnRow {
     /// A blob (or text) column as bytes; an empty blob is empty data, not NULL.
     package func data(_ index: Int32) -> Data { Data(sqliteStatement: statement, index: index) }
 
-    /// A stored date (GRDB's text format, or a number of seconds since 1970). Throws on a value
-    /// that is no date, where reading it through `Row` would trap.
+    /// A stored date (GRDB's text format, or a number of seconds since 1970), as GRDB reads it:
+    /// the text ``StoredDate/text(_:)`` writes is read by ``StoredDate/date(_:)``. Throws on a
+    /// value that is no date, where reading it through `Row` would trap.
     package func date(_ index: Int32) throws -> Date {
+        if sqlite3_column_type(statement, index) == SQLITE_TEXT, let text = sqlite3_column_text(statement, index) {
+            let count = Int(sqlite3_column_bytes(statement, index))
+            if let date = StoredDate.date(UnsafeBufferPointer(start: text, count: count)) { return date }
+        }
         guard let date = Date(sqliteStatement: statement, index: index) else {
             throw DatabaseError(
                 resultCode: .SQLITE_MISMATCH, message: "column \(index) holds no date that can be read", sql: owner.sql)

@@ -50,4 +50,42 @@ package enum StoredDate {
         put(inDay % 1000, 20, 3)
         return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// The date a stored text names, read as GRDB reads it (`Date(sqliteStatement:index:)`: its
+    /// own parser, then a UTC Gregorian `Calendar`), to the bit, for the text ``text(_:)``
+    /// writes (`yyyy-MM-dd HH:mm:ss.SSS`, a valid day and time of 1970 to 9999); `nil` for
+    /// anything else, which the caller leaves to GRDB. The calendar cost about 7,000
+    /// instructions a date, each history row of each reading (callgrind,
+    /// Benchmarks/decide-profile.md); this is a few dozen. Foundation sums whole days since
+    /// 2001 and the time of day with its fraction, in that order, which this repeats.
+    package static func date(_ text: UnsafeBufferPointer<UInt8>) -> Date? {
+        guard text.count == 23, text[4] == 45, text[7] == 45, text[10] == 32, text[13] == 58, text[16] == 58,
+            text[19] == 46
+        else { return nil }
+        func number(_ at: Int, _ width: Int) -> Int? {
+            var value = 0
+            for index in at..<at + width {
+                let digit = Int(text[index]) - 48
+                guard digit >= 0, digit <= 9 else { return nil }
+                value = value * 10 + digit
+            }
+            return value
+        }
+        guard let year = number(0, 4), year >= 1970, let month = number(5, 2), (1...12).contains(month),
+            let day = number(8, 2), day >= 1, let hour = number(11, 2), hour < 24, let minute = number(14, 2),
+            minute < 60, let second = number(17, 2), second < 60, let millis = number(20, 3)
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day <= monthDays[month - 1] else { return nil }
+        // Days since 1970-01-01 (Howard Hinnant's algorithm), then since 2001-01-01.
+        let y = month <= 2 ? year - 1 : year
+        let era = y / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468 - 11_323
+        let inDay = Double(hour * 3600 + minute * 60 + second) + Double(millis * 1_000_000) / 1e9
+        return Date(timeIntervalSinceReferenceDate: Double(days) * 86_400 + inDay)
+    }
 }

@@ -16,6 +16,8 @@ struct DatabaseTests {
         #expect(try database.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         let reopened = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .existing)
         #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
+        // Savepoint journals stay in memory (2): no temporary file per reading that raises an alert.
+        #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 2)
     }
 
     @Test("Dates written without a DateFormatter are GRDB's text to the millisecond")
@@ -34,6 +36,61 @@ struct DatabaseTests {
         for date in dates {
             #expect(
                 StoredDate.text(date) == String.fromDatabaseValue(date.databaseValue), "\(date.timeIntervalSince1970)")
+        }
+    }
+
+    @Test("Stored dates are read without a Calendar exactly as GRDB reads them, and other texts are left to GRDB")
+    func storedDatesRead() throws {
+        var generator = SystemRandomNumberGenerator()
+        var texts = [
+            "1970-01-01 00:00:00.000", "2000-12-31 23:59:59.999", "2001-01-01 00:00:00.000", "2000-02-29 12:00:00.500",
+            "2024-02-29 23:59:59.001", "9999-12-31 23:59:59.999", "2026-03-08 07:00:00.318",
+        ]
+        // Half over all the years written, half close to 2001, where Foundation's sum rounds
+        // differently from seconds plus a fraction.
+        for index in 0..<40_000 {
+            let seconds =
+                index % 2 == 0
+                ? Double(Int64.random(in: 0..<253_402_300_800, using: &generator))
+                : Double(Int64.random(in: 946_000_000..<1_010_000_000, using: &generator))
+            texts.append(StoredDate.text(Date(timeIntervalSince1970: seconds + Double(index % 1000) / 1000)))
+        }
+        let database = try DatabaseQueue()
+        func read(_ text: String) throws -> (fast: Date?, grdb: Date?) {
+            try database.read { db in
+                let statement = try db.makeStatement(sql: "SELECT ?")
+                return (
+                    try statement.firstRow([text]) { try $0.date(0) }, try Date.fetchOne(statement, arguments: [text])
+                )
+            }
+        }
+        func fast(_ text: String) -> Date? {
+            text.utf8CString.withUnsafeBufferPointer { chars in
+                chars.withMemoryRebound(to: UInt8.self) {
+                    StoredDate.date(UnsafeBufferPointer(rebasing: $0.dropLast()))
+                }
+            }
+        }
+        for text in texts {
+            let grdb = try #require(try read(text).grdb)
+            #expect(
+                fast(text)?.timeIntervalSinceReferenceDate.bitPattern == grdb.timeIntervalSinceReferenceDate.bitPattern,
+                "\(text)")
+        }
+        // Other texts GRDB reads are left to it, and read as it reads them.
+        for text in [
+            "2026-03-08T07:00:00.318", "2026-03-08 07:00", "1969-12-31 23:59:59.999", "2026-03-08 07:00:00.31",
+            "2026-03-08 07:00:00.3185",
+        ] {
+            #expect(fast(text) == nil, "\(text)")
+            let (viaColumn, grdb) = try read(text)
+            #expect(viaColumn != nil && viaColumn == grdb, "\(text)")
+        }
+        // No valid day or time: not read here.
+        for text in [
+            "2026-02-30 10:00:00.000", "2026-13-01 00:00:00.000", "2026-03-08 24:00:00.000", "2026-03-08 07:0x:00.000",
+        ] {
+            #expect(fast(text) == nil, "\(text)")
         }
     }
 
