@@ -98,4 +98,14 @@ struct UnitsTests {
     func plausibility(_ b: Bound) {
         #expect(b.quantity.plausibleRange.contains(b.value) == b.plausible)
     }
+
+    @Test("Quantities sort in their declared order and hash by it: each its own position")
+    func quantityOrder() {
+        #expect(Quantity.allCases.map(\.ordinal) == Array(Quantity.allCases.indices))
+        #expect(Quantity.allCases.shuffled().sorted() == Quantity.allCases)
+        var values: [Quantity: Double] = [:]
+        for (index, quantity) in Quantity.allCases.enumerated() { values[quantity] = Double(index) }
+        #expect(values.count == Quantity.allCases.count)
+        for (index, quantity) in Quantity.allCases.enumerated() { #expect(values[quantity] == Double(index)) }
+    }
 }

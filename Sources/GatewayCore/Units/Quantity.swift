@@ -76,7 +76,24 @@ public enum Quantity: String, Sendable, CaseIterable, Codable, Comparable {
         }
     }
 
-    public static func < (lhs: Quantity, rhs: Quantity) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    public static func < (lhs: Quantity, rhs: Quantity) -> Bool { lhs.ordinal < rhs.ordinal }
+
+    /// Hashes its position, not its name: a String-backed enum otherwise hashes its raw string,
+    /// and every history row of every reading builds a dictionary of values keyed by these
+    /// (Hasher was 4 % of `ccmctl ingest`, perf).
+    public func hash(into hasher: inout Hasher) { hasher.combine(ordinal) }
+
+    /// Its position in `allCases`.
+    public var ordinal: Int {
+        switch self {
+        case .systolic: 0
+        case .diastolic: 1
+        case .meanArterialPressure: 2
+        case .pulse: 3
+        case .glucose: 4
+        case .weight: 5
+        case .spo2: 6
+        case .temperature: 7
+        }
     }
 }
