@@ -717,16 +717,27 @@ if scenario("month") {
         }
     }
     try sql(database, statements + "COMMIT;\n")
-    let month = try run(
-        ccmctl, ["month", "--month", "2026-03", "--format", "json", "--config", config], stdout: "\(work)/month.json")
-    guard month.status == 0 else { fatalError("ccmctl month failed") }
+    // The bulk load's 100 MB are on disk before the clock runs (its write-back otherwise shares
+    // the first run's seconds), then three runs: the median is the figure, with the range.
+    _ = try run("/bin/sync", [])
+    var runs: [Double] = []
+    for _ in 0..<3 {
+        let month = try run(
+            ccmctl, ["month", "--month", "2026-03", "--format", "json", "--config", config],
+            stdout: "\(work)/month.json")
+        guard month.status == 0 else { fatalError("ccmctl month failed") }
+        runs.append(month.seconds)
+    }
+    let median = runs.sorted()[1]
     let size = (try? FileManager.default.attributesOfItem(atPath: "\(work)/month.json")[.size] as? Int) ?? 0
     figures.append(
         Figure(
-            name: "ccmctl month --format json, 5,000 patients, 150,000 entries, 150,000 readings",
-            value: String(format: "%.2f s (%d KiB of JSON)", month.seconds, size / 1024), against: "target < 1 s",
-            verdict: month.seconds < 1 ? "meets" : "over"))
-    say("   month \(month.seconds) s")
+            name: "ccmctl month --format json, 5,000 patients, 150,000 entries, 150,000 readings (median of 3 runs)",
+            value: String(format: "%.2f s (runs ", median)
+                + runs.map { String(format: "%.2f", $0) }.joined(separator: ", ") + "; \(size / 1024) KiB of JSON)",
+            against: "target < 1 s",
+            verdict: median < 1 ? "meets" : "over"))
+    say("   month \(runs) s")
 }
 
 if scenario("autosave") { try brokerAutosave(repository: repo) }
@@ -800,8 +811,8 @@ report += """
       readings are checked on their own and kept out of windowed rules, so their cost must not grow
       with the history either. The ratio is against history 100 with the same clock.
     - **Month summary.** 5,000 patients with 30 time entries and 30 reading days each in March 2026,
-      bulk-loaded with sqlite3. The figure is the wall time of `ccmctl month --month 2026-03
-      --format json`.
+      bulk-loaded with sqlite3 and synced to disk. The figure is the median wall time of three
+      runs of `ccmctl month --month 2026-03 --format json`, the three given beside it.
     - **Memory and footprint.** The peak RSS is `VmHWM` of ccm-gatewayd at the end of the drain. The
       idle RSS is `VmRSS` one second after `READY=1`, with 5,000 patients in the database. Start to
       `READY=1` is measured through its `NOTIFY_SOCKET`. Binary sizes are those of `swift build -c
