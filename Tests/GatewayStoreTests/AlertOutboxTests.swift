@@ -103,6 +103,22 @@ struct AlertOutboxTests {
         #expect(try world.database.alertCursor(.log) == 4)
     }
 
+    @Test("In a log longer than the 64 KiB read, the last event line is found behind lines that are no events")
+    func longLogWithOtherLines() throws {
+        let world = try committed(4)
+        let path = world.directory.file("alerts.log")
+        let events = try world.database.alertEvents()
+        // 70 KiB of lines that are no events (the read starts inside one), events 1 and 2, then
+        // an operator's note and an empty line; the cursor still at 0.
+        var text = String(repeating: String(repeating: "x", count: 99) + "\n", count: 700)
+        text += AlertLogFormat.text.line(events[0]) + "\n" + AlertLogFormat.text.line(events[1]) + "\n"
+        text += "rotated by hand\n\n"
+        try text.write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try AlertLogFile(path: path).deliverPending(from: world.database) == 2)
+        #expect(loggedIDs(path) == [1, 2, 3, 4])
+        #expect(try world.database.alertCursor(.log) == 4)
+    }
+
     @Test("A log left by another database is not trusted: its last id does not skip this database's events")
     func foreignLog() throws {
         let world = try committed(2)
