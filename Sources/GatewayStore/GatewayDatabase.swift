@@ -80,13 +80,6 @@ public final class GatewayDatabase: Sendable {
             // Every commit is on disk before it returns: an input acknowledged to a broker or a
             // device must survive a power cut, not only a crash.
             try db.execute(sql: "PRAGMA synchronous = FULL")
-            // Savepoint journals and sort space in memory. Each input is decided in a savepoint
-            // (Pipeline.decideIsolated), whose journal keeps the pages it changes; past 64 KiB
-            // (a reading that raises an alert changes about 16 pages) SQLite spilled it to a
-            // temporary file it created, wrote and deleted inside the transaction: two files
-            // opened per alert on the MQTT lane's thread (strace, BENCHMARKS.md's latency run).
-            // What it holds is a transaction's worth of pages; durability is the WAL's, not this.
-            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -108,6 +101,16 @@ public final class GatewayDatabase: Sendable {
             if try !pool.read({ try migrator.hasCompletedMigrations($0) }) {
                 try Self.waitingForLock(path: path, limit: waitLimit, onWait: onWait) { try migrator.migrate(pool) }
             }
+            // The writer keeps its temporary files in memory. Each input is decided in a
+            // savepoint (Pipeline.decideIsolated), whose journal keeps the pages it changes; past
+            // 64 KiB (a reading that raises an alert changes about 16 pages) SQLite spilled it to
+            // a file it created, wrote and deleted in /var/tmp inside the transaction: an open and
+            // a close per alert on the MQTT lane's thread (strace; Benchmarks/decide-profile.md,
+            // "Fourth pass"). Only the writer, after migrating: there it holds a transaction's
+            // pages; on readers it would also hold whole sorts (`ccmctl readings` unlimited), and
+            // during a migration whole index builds, in RAM instead of spilling. Durability is
+            // the WAL's, not this journal's.
+            try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA temp_store = MEMORY") }
         } catch let error as DatabaseError {
             throw Self.explain(error, path: path)
         }

@@ -16,8 +16,12 @@ struct DatabaseTests {
         #expect(try database.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
         let reopened = try GatewayDatabase(path: directory.file("gateway.sqlite"), mode: .existing)
         #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") } == 2)
-        // Savepoint journals stay in memory (2): no temporary file per reading that raises an alert.
-        #expect(try reopened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 2)
+        // The writer's savepoint journals stay in memory (2): no temporary file per reading that
+        // raises an alert. Readers keep the default (0), so a large sort spills to disk.
+        for opened in [database, reopened] {
+            #expect(try opened.pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 2)
+            #expect(try opened.pool.read { try Int.fetchOne($0, sql: "PRAGMA temp_store") } == 0)
+        }
     }
 
     @Test("Dates written without a DateFormatter are GRDB's text to the millisecond")
