@@ -76,8 +76,13 @@ package enum StoredDate {
             minute < 60, let second = number(17, 2), second < 60, let millis = number(20, 3)
         else { return nil }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day <= monthDays[month - 1] else { return nil }
+        let monthDays =
+            switch month {
+            case 2: leap ? 29 : 28
+            case 4, 6, 9, 11: 30
+            default: 31
+            }
+        guard day <= monthDays else { return nil }
         // Days since 1970-01-01 (Howard Hinnant's algorithm), then since 2001-01-01.
         let y = month <= 2 ? year - 1 : year
         let era = y / 400
