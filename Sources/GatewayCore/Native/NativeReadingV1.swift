@@ -162,13 +162,15 @@ public enum NativeReadingV1 {
         return value.typeName
     }
 
-    /// A string field; `required` is the fix to name when it is missing (`nil`: optional).
+    /// A string field; `required` is the fix to name when it is missing (`nil`: optional). It is
+    /// worded only then: the fixes that list the allowed kinds or units were built for every
+    /// reading before.
     private static func string(
-        _ object: [String: JSONValue], _ field: String, required: String? = nil
+        _ object: [String: JSONValue], _ field: String, required: @autoclosure () -> String? = nil
     ) throws(Rejection) -> String? {
         switch object[field] {
         case nil, .null?:
-            if let required { throw Rejection(.missingField, field: field, "required; \(required)") }
+            if let required = required() { throw Rejection(.missingField, field: field, "required; \(required)") }
             return nil
         case .string(let text)?:
             return text
@@ -178,9 +180,9 @@ public enum NativeReadingV1 {
     }
 
     private static func identifier(
-        _ object: [String: JSONValue], _ field: String, required: String? = nil
+        _ object: [String: JSONValue], _ field: String, required: @autoclosure () -> String? = nil
     ) throws(Rejection) -> String? {
-        guard let text = try string(object, field, required: required) else { return nil }
+        guard let text = try string(object, field, required: required()) else { return nil }
         guard !text.isEmpty, text.utf8.count <= maxIdentifierLength, !text.contains(where: \.isNewline) else {
             throw Rejection(
                 .invalidValue, field: field,
