@@ -31,6 +31,23 @@ struct NativeFormatTests {
         #expect(reading.effectiveAt == RFC3339.parse("2026-03-04T13:42:10Z"))
     }
 
+    @Test("A missing device, kind or unit is rejected with the field and a fix that lists what is allowed")
+    func missingFieldsNameTheFix() throws {
+        func rejection(_ json: String) throws -> Rejection? {
+            guard case .failure(let rejection) = try #require(try inputs(json).first) else { return nil }
+            return rejection
+        }
+        let noDevice = try #require(try rejection(#"{"v":1,"kind":"glucose","unit":"mg/dL","values":{"glucose":99}}"#))
+        #expect(noDevice.code == .missingField && noDevice.field == "device")
+        #expect(noDevice.message.contains("add the device's id"))
+        let noKind = try #require(try rejection(#"{"v":1,"device":"m1","unit":"mg/dL","values":{"glucose":99}}"#))
+        #expect(noKind.code == .missingField && noKind.field == "kind")
+        #expect(noKind.message.contains("add one of") && noKind.message.contains("blood_pressure"))
+        let noUnit = try #require(try rejection(#"{"v":1,"device":"m1","kind":"glucose","values":{"glucose":99}}"#))
+        #expect(noUnit.code == .missingField && noUnit.field == "unit")
+        #expect(noUnit.message.contains("add the unit of the values") && noUnit.message.contains("mg/dL"))
+    }
+
     @Test("kPa readings keep the original and store mmHg; pulse is never converted")
     func kilopascal() throws {
         let json =
