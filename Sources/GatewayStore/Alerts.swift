@@ -240,11 +240,12 @@ package enum StoredAlerts {
         _ alert: StoredAlert, by actor: String, note: String?, now: Date, _ db: Database
     ) throws -> AlertEvent {
         let (resolved, event) = AlertBook.resolved(alert, by: actor, note: note, at: now)
+        let stamp = StoredDate.text(now)
         try db.cachedStatement(
             sql: "UPDATE alert SET state = ?, resolved_at = ?, resolved_by = ?, updated_at = ? WHERE id = ?"
         ).execute(
             arguments: [
-                resolved.state.rawValue, StoredDate.text(now), actor, StoredDate.text(now), alert.id,
+                resolved.state.rawValue, stamp, actor, stamp, alert.id,
             ])
         var detail = ["level": alert.level.rawValue]
         detail["note"] = note
