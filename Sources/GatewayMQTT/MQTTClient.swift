@@ -3,6 +3,10 @@ import Foundation
 public import GatewayCore
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// How to reach the broker.
 public struct MQTTOptions: Sendable {
     public var host: String
@@ -18,8 +22,8 @@ public struct MQTTOptions: Sendable {
     public var keyFile: String?
     /// `$share/{group}/…` subscriptions for several gateways behind one broker.
     public var sharedGroup: String?
-    /// MQTT sessions the gateway receives on (`mqtt.lanes`), each with its own libmosquitto
-    /// thread and persistent session; more than one share a `$share` group (``group``).
+    /// MQTT sessions the gateway receives on (`mqtt.lanes`), each with its own network thread
+    /// and persistent session; more than one share a `$share` group (``group``).
     public var lanes: Int
     /// Reconnect backoff, seconds: doubling from the first to the cap.
     public var reconnectDelay: (first: Int, cap: Int)
@@ -96,27 +100,34 @@ public struct MQTTError: ExplainedError, Sendable {
 }
 
 /// The gateway's MQTT client: `options.lanes` sessions (lanes), each a `mosquitto*` handle with
-/// libmosquitto's own network thread and its own persistent session, subscribed in one `$share`
-/// group when there are several (the broker hands each message to one of them, and queues for
-/// them round-robin while they are away). The first lane also carries the gateway's status (its
-/// retained online message and last will) and its publishes (alerts).
+/// a network thread of its own (``Lane``) and its own persistent session, subscribed in one
+/// `$share` group when there are several (the broker hands each message to one of them, and
+/// queues for them round-robin while they are away). The first lane also carries the gateway's
+/// status (its retained online message and last will) and its publishes (alerts).
 ///
-/// Acknowledgement follows the commit: libmosquitto queues a message's PUBACK before calling
-/// `on_message` and, in threaded mode, writes it only after the callback returns. Each lane's
-/// callback hands its raw message to the inbox (``InboxReceiver``, a group-committing writer) and waits; the writer commits what all
-/// lanes handed over in one fsync'd transaction and then releases them, so K lanes share one
-/// fsync and every PUBACK still follows a durable commit. If the commit fails the process exits
-/// from inside the callback, so no acknowledgement goes out and the broker delivers the message
-/// again after the restart.
+/// Acknowledgement follows the commit, and several messages share one: libmosquitto queues a
+/// message's PUBACK before calling `on_message`, and with `mosquitto_threaded_set` (a thread
+/// the application runs) it writes queued packets only when that thread calls
+/// `mosquitto_loop_write`. Each lane's thread runs libmosquitto's steps itself, in this order:
+/// read every message the socket holds (`mosquitto_loop_read`; `on_message` only collects
+/// them), hand them all to the inbox (``InboxReceiver``, a group-committing writer: one
+/// fsync'd transaction for them and for whatever the other lanes handed over meanwhile), and
+/// only then write (`mosquitto_loop_write`), which sends their PUBACKs. So one lane commits up
+/// to as many messages at once as the broker sends before it waits for acknowledgements
+/// (mosquitto's `max_inflight_messages`), and every PUBACK still follows a durable commit. If
+/// the commit fails the process exits before that write, so no acknowledgement goes out and the
+/// broker delivers the messages again after the restart.
 ///
 /// Lanes do not keep the order of arrival across them: two messages of one hub may be committed
 /// (get inbox ids) in either order. Nothing downstream depends on that order; the pipeline
 /// orders readings by their device time (see `AlertBook.evaluate`).
 public final class MQTTClient: @unchecked Sendable {
     // Safety: the handles are used from the owner's thread (start/stop/publish, which
-    // libmosquitto allows concurrently with its loop threads) and from libmosquitto's callbacks;
-    // the mutable state is in `state`, behind a Mutex.
+    // libmosquitto allows concurrently with the lanes' threads once `mosquitto_threaded_set` is
+    // on) and from the lanes' threads (their loops and libmosquitto's callbacks); the mutable
+    // state is in `state`, behind a Mutex, and in each ``Lane``, touched by its thread alone.
     private let handles: [OpaquePointer]
+    private let lanes: [Lane]
     public let options: MQTTOptions
     private let writer: any InboxReceiver
     private let events: @Sendable (MQTTEvent) -> Void
@@ -131,6 +142,8 @@ public final class MQTTClient: @unchecked Sendable {
         /// Per lane: messages received (committed or not).
         var received: [Int]
         var started = false
+        /// Set by ``stop()``: the lanes send what is queued, disconnect and end.
+        var stopping = false
         /// Published messages waiting for their acknowledgement, by message id.
         var awaiting: [Int32: @Sendable () -> Void] = [:]
         /// Acknowledgements that came before `publish` had recorded their message id.
@@ -173,6 +186,7 @@ public final class MQTTClient: @unchecked Sendable {
             handles.append(handle)
         }
         self.handles = handles
+        lanes = handles.enumerated().map { Lane(index: $0.offset, handle: $0.element) }
         for (lane, handle) in handles.enumerated() {
             do { try configure(handle, lane: lane) } catch {
                 handles.forEach { mosquitto_destroy($0) }
@@ -183,6 +197,8 @@ public final class MQTTClient: @unchecked Sendable {
 
     private func configure(_ handle: OpaquePointer, lane: Int) throws {
         mosquitto_user_data_set(handle, Unmanaged.passUnretained(self).toOpaque())
+        // The lane's own thread runs the network loop (``Lane``): queued packets wait for it.
+        try MQTTError.check(mosquitto_threaded_set(handle, true), "setting up the MQTT thread")
         try MQTTError.check(
             mosquitto_int_option(handle, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311), "setting MQTT 3.1.1")
         // Nagle's algorithm holds a small PUBACK or alert back until the previous segment is
@@ -205,8 +221,6 @@ public final class MQTTClient: @unchecked Sendable {
                     handle, options.topics.status(gateway: options.clientID), Int32(offline.count), offline, 1, true),
                 "setting the last will", fix: "check mqtt.prefix")
         }
-        mosquitto_reconnect_delay_set(
-            handle, UInt32(options.reconnectDelay.first), UInt32(options.reconnectDelay.cap), true)
         mosquitto_connect_callback_set(handle) { mosq, context, rc in
             MQTTClient.from(context)?.connected(rc, mosq)
         }
@@ -266,21 +280,22 @@ public final class MQTTClient: @unchecked Sendable {
         return true
     }
 
-    /// Starts libmosquitto's network threads and connects in the background; each lane keeps
+    /// Starts the lanes' network threads, which connect in the background; each lane keeps
     /// reconnecting with backoff when the broker is away.
     public func start() throws {
-        for handle in handles {
-            let rc = mosquitto_connect_async(handle, options.host, Int32(options.port), Int32(options.keepalive))
-            if rc != MOSQ_ERR_SUCCESS.rawValue, handle == main {
-                // Not fatal: the loop thread retries; a wrong host name is worth saying now.
-                events(.unreachable(reason: String(cString: mosquitto_strerror(rc))))
-            }
-            try MQTTError.check(mosquitto_loop_start(handle), "starting the MQTT thread")
+        state.withLock {
+            $0.started = true
+            $0.stopping = false
         }
-        state.withLock { $0.started = true }
+        for lane in lanes {
+            let thread = Thread { [self] in run(lane) }
+            thread.name = "mqtt-lane-\(lane.index + 1)"
+            thread.start()
+        }
     }
 
-    /// Says offline, disconnects and stops the network threads.
+    /// Says offline, disconnects and stops the network threads (each sends what it has queued
+    /// first, for up to two seconds).
     public func stop() {
         guard state.withLock({ $0.started }) else { return }
         if state.withLock({ $0.connected[0] }) {
@@ -288,10 +303,12 @@ public final class MQTTClient: @unchecked Sendable {
                 topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: false),
                 retain: true)
         }
-        for handle in handles { mosquitto_disconnect(handle) }
-        for handle in handles { mosquitto_loop_stop(handle, false) }
+        state.withLock { $0.stopping = true }
+        for lane in lanes { lane.wake() }
+        for lane in lanes { lane.ended.wait() }
         state.withLock {
             $0.started = false
+            $0.stopping = false
             $0.connected = Array(repeating: false, count: handles.count)
             // Never acknowledged now: whoever waited for them publishes them again next time.
             $0.awaiting = [:]
@@ -330,6 +347,7 @@ public final class MQTTClient: @unchecked Sendable {
                 return false
             }
             if now { acknowledged() }
+            lanes[0].wake()
             return .queued
         case MOSQ_ERR_INVAL.rawValue, MOSQ_ERR_PAYLOAD_SIZE.rawValue, MOSQ_ERR_MALFORMED_UTF8.rawValue,
             MOSQ_ERR_OVERSIZE_PACKET.rawValue,
@@ -349,6 +367,7 @@ public final class MQTTClient: @unchecked Sendable {
                 .refused(clientID: options.clientID(lane: lane), reason: String(cString: mosquitto_connack_string(rc))))
             return
         }
+        lanes[lane].backoff = Double(options.reconnectDelay.first)
         let group = options.group
         if lane == 0, group != nil {
             // The first lane's session may hold plain subscriptions from a run with one lane;
@@ -407,17 +426,9 @@ public final class MQTTClient: @unchecked Sendable {
         let input = RawInput(
             source: "mqtt:\(topic)", format: Self.format(of: route), hubID: route?.hub, payload: payload,
             payloadSize: size > kept ? size : nil)
-        do {
-            // Blocks until the writer has committed this message (with whatever the other lanes
-            // handed over meanwhile): the PUBACK goes out when this callback returns.
-            _ = try writer.receive(input)
-        } catch {
-            // Returning would let the PUBACK go out for a message that is not on disk. Exiting
-            // here (75, EX_TEMPFAIL; systemd restarts the daemon) keeps it unacknowledged, so
-            // the broker delivers it again.
-            events(.storeFailed(topic: topic, error: "\(error)"))
-            _exit(75)
-        }
+        // Committed by the lane's loop once the socket holds no more (``readAndCommit``), before
+        // anything is written: the PUBACK libmosquitto queued for it waits until then.
+        lanes[lane].pending.append(input)
     }
 
     /// The inbox format of a topic's payloads.
@@ -430,5 +441,165 @@ public final class MQTTClient: @unchecked Sendable {
         case .time?: .timeEntryV1
         case nil: .unsupported
         }
+    }
+}
+
+// MARK: The lanes' network loops.
+
+extension MQTTClient {
+    /// One lane's thread state: its handle, what `on_message` collected since the last commit,
+    /// and the descriptor that wakes its `poll` (a publish queued, a stop).
+    final class Lane: @unchecked Sendable {
+        // Safety: `pending` and `backoff` are touched only by the lane's own thread (its loop and
+        // the libmosquitto callbacks it runs); the rest is immutable or thread-safe.
+        let index: Int
+        let handle: OpaquePointer
+        var pending: [RawInput] = []
+        /// Seconds before the next reconnect attempt; back to the first delay on every CONNACK.
+        var backoff: Double = 0
+        /// Signalled once when the lane's thread ends.
+        let ended = DispatchSemaphore(value: 0)
+        /// A pipe: its read end in the lane's `poll`, its write end for ``wake()``.
+        private let wakeRead: Int32
+        private let wakeWrite: Int32
+
+        init(index: Int, handle: OpaquePointer) {
+            self.index = index
+            self.handle = handle
+            var ends: [Int32] = [-1, -1]
+            if pipe(&ends) == 0 {
+                for end in ends {
+                    _ = fcntl(end, F_SETFL, fcntl(end, F_GETFL) | O_NONBLOCK)
+                    _ = fcntl(end, F_SETFD, FD_CLOEXEC)
+                }
+            }
+            (wakeRead, wakeWrite) = (ends[0], ends[1])
+        }
+
+        deinit {
+            if wakeRead >= 0 { close(wakeRead) }
+            if wakeWrite >= 0 { close(wakeWrite) }
+        }
+
+        /// Wakes the lane's `poll`: something is queued to send, or it is to stop. (A full pipe
+        /// already wakes it.)
+        func wake() {
+            var byte: UInt8 = 1
+            _ = write(wakeWrite, &byte, 1)
+        }
+
+        /// Waits up to `seconds` for data on `socket` (or, below 0, none), writability when
+        /// `writing`, or a wake-up. Returns the socket's poll events (0 when only woken or timed
+        /// out).
+        func wait(socket: Int32, writing: Bool, seconds: Double) -> Int16 {
+            var fds = [
+                pollfd(fd: socket, events: Int16(POLLIN) | (writing ? Int16(POLLOUT) : 0), revents: 0),
+                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&fds, 2, Int32((max(0, seconds) * 1000).rounded(.up))) > 0 else { return 0 }
+            if fds[1].revents != 0 {
+                var bytes = [UInt8](repeating: 0, count: 64)
+                while read(wakeRead, &bytes, bytes.count) > 0 {}
+            }
+            return socket >= 0 ? fds[0].revents : 0
+        }
+
+        /// Data waits on `socket` now.
+        static func readable(_ socket: Int32) -> Bool {
+            var fd = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            return socket >= 0 && poll(&fd, 1, 0) > 0 && fd.revents & Int16(POLLIN) != 0
+        }
+    }
+
+    /// Most messages one lane commits at once (the broker's `max_inflight_messages`, 20 by
+    /// default, bounds it first).
+    static let batchLimit = 256
+
+    /// A lane's thread: connect, then in turn read what the socket holds, commit it, write what
+    /// is queued (the PUBACKs of what was just committed among it) and keep the session alive,
+    /// reconnecting with backoff when the connection is lost, until ``stop()``.
+    func run(_ lane: Lane) {
+        let handle = lane.handle
+        let success = MOSQ_ERR_SUCCESS.rawValue
+        var connected = false
+        var attempts = 0
+        lane.backoff = Double(options.reconnectDelay.first)
+        while !state.withLock({ $0.stopping }) {
+            if !connected {
+                let rc =
+                    attempts == 0
+                    ? mosquitto_connect(handle, options.host, Int32(options.port), Int32(options.keepalive))
+                    : mosquitto_reconnect(handle)
+                attempts += 1
+                guard rc == success else {
+                    if attempts == 1, lane.index == 0 {
+                        // Not fatal: the lane retries; a wrong host name is worth saying now.
+                        events(.unreachable(reason: String(cString: mosquitto_strerror(rc))))
+                    }
+                    pause(lane)
+                    continue
+                }
+                connected = true
+            }
+            let socket = mosquitto_socket(handle)
+            let ready = lane.wait(socket: socket, writing: mosquitto_want_write(handle), seconds: 1)
+            var rc = success
+            if ready & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rc = readAndCommit(lane) }
+            if rc == success, mosquitto_want_write(handle) { rc = mosquitto_loop_write(handle, 1) }
+            if rc == success { rc = mosquitto_loop_misc(handle) }
+            if rc != success {
+                // libmosquitto closed the socket and told `disconnected`.
+                connected = false
+                pause(lane)
+            }
+        }
+        if connected {
+            // Whatever is queued (acknowledgements, the offline status) goes out before the
+            // DISCONNECT, after which libmosquitto closes the socket; two seconds at most.
+            mosquitto_disconnect(handle)
+            let deadline = Date().addingTimeInterval(2)
+            while mosquitto_socket(handle) >= 0, mosquitto_want_write(handle), Date() < deadline {
+                _ = lane.wait(socket: mosquitto_socket(handle), writing: true, seconds: 0.1)
+                guard mosquitto_loop_write(handle, 1) == success else { break }
+            }
+        }
+        lane.ended.signal()
+    }
+
+    /// Reads every message the socket holds now (up to ``batchLimit``), commits them in one
+    /// call to the inbox, and returns `mosquitto_loop_read`'s last result. Nothing is written
+    /// here: their PUBACKs go out with the loop's next write, after the commit.
+    private func readAndCommit(_ lane: Lane) -> Int32 {
+        let handle = lane.handle
+        var rc = mosquitto_loop_read(handle, 1)
+        while rc == MOSQ_ERR_SUCCESS.rawValue, lane.pending.count < Self.batchLimit,
+            Lane.readable(mosquitto_socket(handle))
+        {
+            rc = mosquitto_loop_read(handle, 1)
+        }
+        guard !lane.pending.isEmpty else { return rc }
+        let inputs = lane.pending
+        lane.pending = []
+        do {
+            // Blocks until the writer has committed these (with whatever the other lanes handed
+            // over meanwhile).
+            _ = try writer.receive(inputs)
+        } catch {
+            // Going on would let the PUBACKs go out for messages that are not on disk. Exiting
+            // here (75, EX_TEMPFAIL; systemd restarts the daemon) keeps them unacknowledged, so
+            // the broker delivers them again.
+            events(.storeFailed(topic: String(inputs[0].source.dropFirst("mqtt:".count)), error: "\(error)"))
+            _exit(75)
+        }
+        return rc
+    }
+
+    /// Waits out the lane's backoff (a stop ends it early) and doubles it up to the cap.
+    private func pause(_ lane: Lane) {
+        let deadline = Date().addingTimeInterval(lane.backoff)
+        while !state.withLock({ $0.stopping }), Date() < deadline {
+            _ = lane.wait(socket: -1, writing: false, seconds: deadline.timeIntervalSinceNow)
+        }
+        lane.backoff = min(lane.backoff * 2, Double(options.reconnectDelay.cap))
     }
 }

@@ -10,7 +10,9 @@ public import GatewayCore
 /// fsync, and every caller returns only after its own input is on disk (or with the error that
 /// stopped the commit: nothing of that transaction is stored).
 ///
-/// With one thread the writer is that thread and every input is its own transaction.
+/// A caller may hand over several inputs at once (an MQTT lane hands over every message it read
+/// before acknowledging any): they go into one transaction, in their order. With one thread the
+/// writer is that thread, and each call is its own transaction.
 public final class InboxWriter: InboxReceiver, @unchecked Sendable {
     /// What the writer tells its owner (the daemon counts, logs and wakes through these). They
     /// run on the writing thread, after the commit and before its callers are released.
@@ -56,15 +58,36 @@ public final class InboxWriter: InboxReceiver, @unchecked Sendable {
     /// Stores and decides `input` together with whatever other threads handed over meanwhile,
     /// and returns its inbox id once that transaction has committed.
     public func receive(_ input: RawInput) throws -> Int64 {
-        observer.arriving()
+        try receive([input])[0]
+    }
+
+    /// Stores and decides `inputs` (in their order, in one transaction) together with whatever
+    /// other threads handed over meanwhile, and returns their inbox ids once that transaction
+    /// has committed.
+    public func receive(_ inputs: [RawInput]) throws -> [Int64] {
+        guard !inputs.isEmpty else { return [] }
+        for _ in inputs { observer.arriving() }
         condition.lock()
-        let ticket = nextTicket
-        nextTicket &+= 1
-        waiting.append((ticket, input))
+        let first = nextTicket
+        nextTicket &+= UInt64(inputs.count)
+        for (offset, input) in inputs.enumerated() { waiting.append((first &+ UInt64(offset), input)) }
         while true {
-            if let result = results.removeValue(forKey: ticket) {
+            // Every input of one caller goes into the same transaction, so its results are all
+            // there or none is.
+            if results[first] != nil {
+                var ids: [Int64] = []
+                ids.reserveCapacity(inputs.count)
+                var failure: (any Error)?
+                for offset in 0..<inputs.count {
+                    switch results.removeValue(forKey: first &+ UInt64(offset)) {
+                    case .success(let id)?: ids.append(id)
+                    case .failure(let error)?: failure = error
+                    case nil: preconditionFailure("an input of one caller missing from its commit")
+                    }
+                }
                 condition.unlock()
-                return try result.get()
+                if let failure { throw failure }
+                return ids
             }
             if !committing {
                 // This thread writes, for everyone waiting now (itself included).

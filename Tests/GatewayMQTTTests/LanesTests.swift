@@ -3,6 +3,7 @@ import GatewayCore
 import GatewayPipeline
 import GatewayStore
 import GatewayTestSupport
+import Synchronization
 import Testing
 
 @testable import GatewayMQTT
@@ -74,7 +75,78 @@ struct LanesTests {
         #expect(commits.commits < commits.inputs, "no two messages shared a commit: \(commits)")
     }
 
-    @Test("one lane: today's session, plain subscriptions, a commit per message")
+    /// An inbox whose commits wait at a gate the test opens: every batch it is handed is
+    /// recorded, and ``arrived`` is signalled for each.
+    final class GatedInbox: InboxReceiver, @unchecked Sendable {
+        // Safety: `batches` is behind a Mutex; the semaphores are thread-safe.
+        let maxPayloadBytes = 64 * 1024
+        let batches = Mutex<[[RawInput]]>([])
+        let arrived = DispatchSemaphore(value: 0)
+        let gate = DispatchSemaphore(value: 0)
+        let open = Mutex(false)
+
+        func receive(_ input: RawInput) throws -> Int64 { try receive([input])[0] }
+
+        func receive(_ inputs: [RawInput]) throws -> [Int64] {
+            let first = batches.withLock {
+                $0.append(inputs)
+                return $0.count == 1
+            }
+            arrived.signal()
+            if first, !open.withLock({ $0 }) { gate.wait() }
+            return inputs.indices.map(Int64.init)
+        }
+    }
+
+    @Test(
+        "one lane: what it read is committed at once, and no PUBACK goes out before the commit returns"
+    )
+    func oneLaneSharesCommits() throws {
+        let broker = try Broker(extraConfig: "log_type debug", accounts: [Self.hub.0: Self.hub.1])
+        let inbox = GatedInbox()
+        var options = MQTTOptions(host: "127.0.0.1", port: broker.port, clientID: "gw-one", reconnectDelay: (1, 2))
+        options.username = Broker.gateway
+        options.password = broker.gatewayPassword
+        let client = try MQTTClient(options: options, inbox: inbox)
+        defer { client.stop() }
+
+        // The session subscribes once, goes away, and 200 readings wait for it at the broker.
+        try client.start()
+        try #require(Self.waitForSubscriptions(broker, options), "the lane did not subscribe")
+        client.stop()
+        let count = 200
+        let lines = (0..<count).map { i in
+            #"{"v":1,"device":"A4:C1:38:12:34:56","kind":"blood_pressure","measured_at":"2026-03-01T00:\#(String(format: "%02d", i / 60)):\#(String(format: "%02d", i % 60))Z","unit":"mmHg","values":{"systolic":120,"diastolic":70}}"#
+        }
+        try broker.publish(
+            "ccm/v1/hub/h1/reading", lines.joined(separator: "\n"), lines: true,
+            extra: ["-u", Self.hub.0, "-P", Self.hub.1, "-i", "one-lane-hub"])
+
+        // Back: the first commit is held at the gate.
+        try client.start()
+        try #require(inbox.arrived.wait(timeout: .now() + 30) == .success, "nothing reached the inbox")
+        // A QoS 1 round trip through the broker on another connection, begun after the lane
+        // handed its messages over: a PUBACK the lane had written before the commit returned
+        // would be in the broker's log by its end.
+        try broker.publish("ccm/v1/hub/h1/reading", "barrier", extra: ["-u", Self.hub.0, "-P", Self.hub.1])
+        let puback = "Received PUBACK from gw-one"
+        let early = (try String(contentsOfFile: broker.log, encoding: .utf8)).components(separatedBy: puback).count - 1
+        #expect(early == 0, "\(early) PUBACKs went out while their commit was held")
+
+        // Open: every message arrives, in fewer commits than messages, and each is acknowledged.
+        inbox.open.withLock { $0 = true }
+        inbox.gate.signal()
+        let all = waitUntil(broker.log, timeout: 60) { $0.components(separatedBy: puback).count - 1 >= count + 1 }
+        #expect(all, "not every message was acknowledged")
+        let batches = inbox.batches.withLock { $0 }
+        let received = batches.flatMap { $0 }
+        #expect(received.count == count + 1)
+        #expect(Set(received.map(\.payload)).count == count + 1, "a message came twice")
+        #expect(batches.count < received.count, "no two messages shared a commit")
+        #expect(batches.contains { $0.count > 1 })
+    }
+
+    @Test("one lane: today's session, plain subscriptions")
     func oneLane() throws {
         let options = MQTTOptions(clientID: "gw-one", lanes: 1)
         #expect(options.group == nil)

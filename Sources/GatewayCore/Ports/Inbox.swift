@@ -6,4 +6,15 @@ public protocol InboxReceiver: Sendable {
     var maxPayloadBytes: Int { get }
     /// Commits `input` to the inbox and returns its id once the commit is on disk.
     func receive(_ input: RawInput) throws -> Int64
+    /// Commits `inputs`, in their order, and returns their ids once they are on disk; a source
+    /// that reads several inputs before it acknowledges any (an MQTT lane) hands them over
+    /// together, so that they can share one commit.
+    func receive(_ inputs: [RawInput]) throws -> [Int64]
+}
+
+extension InboxReceiver {
+    /// One commit per input, in order.
+    public func receive(_ inputs: [RawInput]) throws -> [Int64] {
+        try inputs.map { try receive($0) }
+    }
 }
