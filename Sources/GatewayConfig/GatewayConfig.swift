@@ -76,14 +76,15 @@ public struct GatewayConfig: Sendable, Equatable {
         public var keyFile: String?
         /// Subscribe through `$share/{group}/` when several gateways share a broker.
         public var sharedGroup: String?
-        /// MQTT sessions received on at once: their messages share one fsync'd inbox commit.
+        /// MQTT sessions received on at once: what they have read at one moment shares one fsync'd
+        /// inbox commit.
         public var lanes: Int
         /// The default of `mqtt.lanes`: one. More lanes subscribe through `$share`, and mosquitto
         /// 2.0.11 (Debian 12) does not restore `$share` subscriptions from its persistence file:
         /// after a broker restart, what hubs publish before the lanes reconnect reaches no one and
         /// is dropped (the chaos test lost a 500-reading chunk that way). One lane keeps a plain
-        /// subscription, which the broker restores and queues for. BENCHMARKS.md has the drain
-        /// for 1, 2, 4 and 8 lanes.
+        /// subscription, which the broker restores and queues for, and it commits every message it
+        /// has read at once too. BENCHMARKS.md has the drain for 1, 2, 4 and 8 lanes.
         public static let defaultLanes = 1
         public static let maxLanes = 64
 
