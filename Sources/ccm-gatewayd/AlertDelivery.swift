@@ -51,6 +51,11 @@ struct AlertDeliveryService: Service {
     let mqtt: MQTTAlertSink?
     let wakeups: AlertWakeups
     var poll: Duration = .seconds(2)
+    /// The journal's and MQTT's passes start at most this often. Each pass is a write
+    /// transaction (one fsync) moving the sink's cursor; under a burst of alerts, one pass per
+    /// commit would hold the write lock the MQTT lanes and the alert log wait for, for sinks
+    /// that promise at least once, not at once. The alert log's passes are not spaced.
+    var spacing: Duration = .milliseconds(50)
     let logger: Logger
     /// Where each sink's deliveries (write transactions, file writes) run, off the cooperative pool.
     private let queues = (
@@ -62,9 +67,13 @@ struct AlertDeliveryService: Service {
     func run() async throws {
         await withDiscardingTaskGroup { group in
             group.addTask { await deliver("log", wakeups.log, on: queues.log, deliverLog) }
-            group.addTask { await deliver("journal", wakeups.journal, on: queues.journal, deliverJournal) }
+            group.addTask {
+                await deliver("journal", wakeups.journal, on: queues.journal, spacing: spacing, deliverJournal)
+            }
             if let mqtt {
-                group.addTask { await deliver("mqtt", wakeups.mqtt, on: queues.mqtt) { try publish(mqtt) } }
+                group.addTask {
+                    await deliver("mqtt", wakeups.mqtt, on: queues.mqtt, spacing: spacing) { try publish(mqtt) }
+                }
             }
             group.addTask {
                 for await _ in AsyncTimerSequence(interval: poll, clock: .continuous).cancelOnGracefulShutdown() {
@@ -77,13 +86,19 @@ struct AlertDeliveryService: Service {
         try? deliverJournal()
     }
 
-    /// Runs `body` now and at each wake-up until shutdown; logs an outage once, and its end.
+    /// Runs `body` now and at each wake-up until shutdown, at most once per `spacing`; logs an
+    /// outage once, and its end.
     private func deliver(
-        _ sink: String, _ wakeup: AlertWakeup, on queue: BlockingQueue, _ body: @escaping @Sendable () throws -> Void
+        _ sink: String, _ wakeup: AlertWakeup, on queue: BlockingQueue, spacing: Duration = .zero,
+        _ body: @escaping @Sendable () throws -> Void
     ) async {
         var failing = false
+        var last = ContinuousClock.now - spacing
         wakeup.wake()
         for await _ in wakeup.stream.cancelOnGracefulShutdown() {
+            // Wake-ups during the wait fold into this pass (the stream keeps one).
+            try? await Task.sleep(until: last + spacing)
+            last = ContinuousClock.now
             do {
                 try await queue.run(body)
                 if failing {

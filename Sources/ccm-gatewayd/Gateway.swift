@@ -75,10 +75,14 @@ struct Gateway {
         // This daemon's log is the one the outbox's log cursor counts in: a ccmctl configured
         // with another file leaves its events for the daemon to write here.
         try alertLog.claim(in: database)
-        // Alert events go to the outbox with their transaction; the pipeline's sink only wakes
-        // the deliverers (AlertDeliveryService).
+        // Alert events go to the outbox with their transaction. After each commit that stored
+        // some, the committing thread writes the alert log's lines at once (AlertLogOutbox: its
+        // own write transaction, exactly once), then wakes the deliverers (AlertDeliveryService:
+        // the journal, MQTT, and the log's own deliverer, which retries what could not be
+        // written and reports the outage).
         let alertWakeups = AlertWakeups()
-        pipeline = config.pipeline(database: database, templates: templates, sink: alertWakeups, clock: clock)
+        let alertSink = AlertSinks([AlertLogOutbox(database: database, log: alertLog, onError: { _ in }), alertWakeups])
+        pipeline = config.pipeline(database: database, templates: templates, sink: alertSink, clock: clock)
         stats = PipelineStats()
         let wakeups = InboxWakeups(stats: stats)
         let observer = wakeups.observer(logger: logger, onProcessed: onProcessed)
