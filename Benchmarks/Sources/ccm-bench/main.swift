@@ -823,15 +823,17 @@ report += """
 
     ## What bounds the figures
 
-    - **The drain.** Every message is stored and decided in one transaction, committed (written
-      and fsync'd) before its PUBACK goes out; libmosquitto 2.0 acknowledges when its callback
-      returns and has no manual acknowledgement, so one session commits one message per fsync
-      (K = 1, and the Python subscriber). Lanes share the fsync: each lane's callback hands its
-      message to one inbox writer, which stores and decides all that wait in one transaction, so
-      fsyncs per message fall with K. What is left is CPU: deciding a reading (decoding,
-      normalizing, identity, dedup, care-plan evaluation) on one SQLite writer, on a machine with
-      \(shell("nproc")) cores shared by the broker and the daemon (the CPU per message is in the
-      drain rows). The storage floor decides nothing and inserts in one transaction, so the
+    - **The drain.** Every message is stored and decided in a transaction committed (written and
+      fsync'd) before its PUBACK goes out. libmosquitto 2.0 has no manual acknowledgement, but it
+      queues a PUBACK before the message callback and, on a network thread the gateway runs
+      itself, writes it only when that thread says so: each lane reads every message its socket
+      holds, commits them in one transaction, and then writes their PUBACKs. So one session
+      shares an fsync among the messages the broker has in flight (the fsyncs per message in the
+      drain rows), where the Python subscriber commits once per message. With the fsync shared,
+      what is left is CPU: deciding a reading (decoding, normalizing, identity, dedup, care-plan
+      evaluation) on one SQLite writer, on a machine with \(shell("nproc")) cores shared by the
+      broker and the daemon (the CPU per message is in the drain rows); more lanes add threads,
+      not cores. The storage floor decides nothing and inserts in one transaction, so the
       gateway/floor ratio is the cost of deciding; the section below says where that cost goes.
     - **Ingest** is bounded by deciding each reading, the same path. The floor only inserts rows
       it was handed.
