@@ -114,7 +114,7 @@ public struct MQTTError: ExplainedError, Sendable {
 /// fsync'd transaction for them and for whatever the other lanes handed over meanwhile), and
 /// only then write (`mosquitto_loop_write`), which sends their PUBACKs. So one lane commits up
 /// to as many messages at once as the broker sends before it waits for acknowledgements
-/// (mosquitto's `max_inflight_messages`), and every PUBACK still follows a durable commit. If
+/// (``batchLimit``), and every PUBACK still follows a durable commit. If
 /// the commit fails the process exits before that write, so no acknowledgement goes out and the
 /// broker delivers the messages again after the restart.
 ///
@@ -283,10 +283,13 @@ public final class MQTTClient: @unchecked Sendable {
     /// Starts the lanes' network threads, which connect in the background; each lane keeps
     /// reconnecting with backoff when the broker is away.
     public func start() throws {
-        state.withLock {
-            $0.started = true
-            $0.stopping = false
+        let already = state.withLock { state -> Bool in
+            if state.started { return true }
+            state.started = true
+            return false
         }
+        // A second start would run a second thread on each handle.
+        guard !already else { throw MQTTError("the MQTT client is already started") }
         for lane in lanes {
             let thread = Thread { [self] in run(lane) }
             thread.name = "mqtt-lane-\(lane.index + 1)"
@@ -294,18 +297,19 @@ public final class MQTTClient: @unchecked Sendable {
         }
     }
 
-    /// Says offline, disconnects and stops the network threads (each sends what it has queued
-    /// first, for up to two seconds).
+    /// Says offline, disconnects and stops the network threads: each sends what it has queued
+    /// first (the first lane its offline status), for up to two seconds. Waits up to ten seconds
+    /// for each thread (one in a blocking connect to an unreachable host may take longer; it
+    /// ends on its own). A second call while one runs returns at once.
     public func stop() {
-        guard state.withLock({ $0.started }) else { return }
-        if state.withLock({ $0.connected[0] }) {
-            publish(
-                topic: options.topics.status(gateway: options.clientID), payload: Self.statusPayload(online: false),
-                retain: true)
+        let proceed = state.withLock { state -> Bool in
+            guard state.started, !state.stopping else { return false }
+            state.stopping = true
+            return true
         }
-        state.withLock { $0.stopping = true }
+        guard proceed else { return }
         for lane in lanes { lane.wake() }
-        for lane in lanes { lane.ended.wait() }
+        for lane in lanes { _ = lane.ended.wait(timeout: .now() + 10) }
         state.withLock {
             $0.started = false
             $0.stopping = false
@@ -511,8 +515,10 @@ extension MQTTClient {
         }
     }
 
-    /// Most messages one lane commits at once (the broker's `max_inflight_messages`, 20 by
-    /// default, bounds it first).
+    /// Most messages one lane commits at once. What the socket holds is what the broker sent
+    /// before waiting for acknowledgements: up to mosquitto's `max_inflight_messages` (20) of
+    /// live traffic, more when it resends a persistent session's backlog on reconnect (about 100
+    /// a commit in the benchmark's drain).
     static let batchLimit = 256
 
     /// A lane's thread: connect, then in turn read what the socket holds, commit it, write what
@@ -542,18 +548,39 @@ extension MQTTClient {
                 connected = true
             }
             let socket = mosquitto_socket(handle)
-            let ready = lane.wait(socket: socket, writing: mosquitto_want_write(handle), seconds: 1)
+            // Bytes a TLS session decrypted but the last read left (the batch was full) are not
+            // seen by poll: read them without waiting.
+            let buffered = Self.tlsPending(handle)
+            let ready =
+                lane.wait(socket: socket, writing: mosquitto_want_write(handle), seconds: buffered ? 0 : 1)
+                | (buffered ? Int16(POLLIN) : 0)
             var rc = success
-            if ready & Int16(POLLIN | POLLHUP | POLLERR) != 0 { rc = readAndCommit(lane) }
+            // Also when only writable: a TLS handshake that wants to write goes on in
+            // `mosquitto_loop_read` (with nothing to read it returns at once).
+            if ready != 0 { rc = readAndCommit(lane) }
             if rc == success, mosquitto_want_write(handle) { rc = mosquitto_loop_write(handle, 1) }
             if rc == success { rc = mosquitto_loop_misc(handle) }
+            if rc == success, ready & Int16(POLLHUP | POLLERR) != 0 {
+                // The peer is gone, but libmosquitto did not say so (a TLS handshake cut off
+                // returns success): without this the lane would spin on POLLHUP until keepalive.
+                disconnected(MOSQ_ERR_CONN_LOST.rawValue, handle)
+                rc = MOSQ_ERR_CONN_LOST.rawValue
+            }
             if rc != success {
-                // libmosquitto closed the socket and told `disconnected`.
+                // libmosquitto closed the socket and told `disconnected` (or the line above
+                // did; the reconnect closes the socket).
                 connected = false
                 pause(lane)
             }
         }
         if connected {
+            // Said here, on the lane's thread, so that a CONNACK read meanwhile cannot put
+            // "online" after it.
+            if lane.index == 0, state.withLock({ $0.connected[0] }) {
+                publish(
+                    topic: options.topics.status(gateway: options.clientID),
+                    payload: Self.statusPayload(online: false), retain: true)
+            }
             // Whatever is queued (acknowledgements, the offline status) goes out before the
             // DISCONNECT, after which libmosquitto closes the socket; two seconds at most.
             mosquitto_disconnect(handle)
@@ -573,7 +600,7 @@ extension MQTTClient {
         let handle = lane.handle
         var rc = mosquitto_loop_read(handle, 1)
         while rc == MOSQ_ERR_SUCCESS.rawValue, lane.pending.count < Self.batchLimit,
-            Lane.readable(mosquitto_socket(handle))
+            Lane.readable(mosquitto_socket(handle)) || Self.tlsPending(handle)
         {
             rc = mosquitto_loop_read(handle, 1)
         }
@@ -592,6 +619,19 @@ extension MQTTClient {
             _exit(75)
         }
         return rc
+    }
+
+    /// OpenSSL's `SSL_pending`, found in the process (libmosquitto links libssl), so that no
+    /// TLS headers are needed to build; nil when libssl is not loaded.
+    private static let sslPending: (@convention(c) (UnsafeMutableRawPointer?) -> Int32)? = dlsym(
+        UnsafeMutableRawPointer(bitPattern: 0), "SSL_pending"
+    ).map { unsafeBitCast($0, to: (@convention(c) (UnsafeMutableRawPointer?) -> Int32).self) }
+
+    /// Decrypted bytes wait in the TLS session: `poll` does not see them, and
+    /// `mosquitto_loop_read` may return before reading them.
+    private static func tlsPending(_ handle: OpaquePointer) -> Bool {
+        guard let ssl = mosquitto_ssl_get(handle), let pending = sslPending else { return false }
+        return pending(ssl) > 0
     }
 
     /// Waits out the lane's backoff (a stop ends it early) and doubles it up to the cap.
