@@ -39,13 +39,17 @@ public struct AlertLogOutbox: AlertSink {
     public let log: AlertLogFile
     let onError: @Sendable (String) -> Void
     let also: @Sendable () -> Void
+    /// Most write transactions (of up to 200 lines) one delivery makes; the rest waits for the
+    /// next (the daemon's deliverer).
+    let batches: Int
 
     public init(
-        database: GatewayDatabase, log: AlertLogFile, onError: @escaping @Sendable (String) -> Void,
-        also: @escaping @Sendable () -> Void = {}
+        database: GatewayDatabase, log: AlertLogFile, batches: Int = .max,
+        onError: @escaping @Sendable (String) -> Void, also: @escaping @Sendable () -> Void = {}
     ) {
         self.database = database
         self.log = log
+        self.batches = batches
         self.onError = onError
         self.also = also
     }
@@ -57,7 +61,7 @@ public struct AlertLogOutbox: AlertSink {
 
     /// Writes the alert log's waiting events now.
     public func deliverPending() {
-        do { try log.deliverPending(from: database) } catch { onError("\(error)") }
+        do { try log.deliverPending(from: database, batches: batches) } catch { onError("\(error)") }
         also()
     }
 }
@@ -110,14 +114,16 @@ public final class AlertLogFile: Sendable {
     /// trusted) and goes on after it, so each event is in the log exactly once. A line cut short
     /// (a full disk) is ended with a newline and its event written again in full. Throws, with
     /// the cursor unmoved, when the file cannot be opened or written. Returns the lines written.
+    /// At most `batches` transactions: what is left waits for the next delivery.
     @discardableResult
-    public func deliverPending(from database: GatewayDatabase, batch: Int = 200) throws -> Int {
+    public func deliverPending(from database: GatewayDatabase, batch: Int = 200, batches: Int = .max) throws -> Int {
         var total = 0
-        while true {
+        for _ in 0..<batches {
             let count = try database.write { db in try deliverBatch(limit: batch, db) }
             total += count
-            if count < batch { return total }
+            if count < batch { break }
         }
+        return total
     }
 
     /// Makes this file the one the log's cursor counts in: the daemon's, at its start. A ccmctl
