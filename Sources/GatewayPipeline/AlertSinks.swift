@@ -42,14 +42,17 @@ public struct AlertLogOutbox: AlertSink {
     /// Most write transactions (of up to 200 lines) one delivery makes; the rest waits for the
     /// next (the daemon's deliverer).
     let batches: Int
+    /// Whether a delivery syncs the file and moves the cursor (``AlertLogFile/deliverPending(from:batch:batches:sync:)``).
+    let sync: Bool
 
     public init(
-        database: GatewayDatabase, log: AlertLogFile, batches: Int = .max,
+        database: GatewayDatabase, log: AlertLogFile, batches: Int = .max, sync: Bool = true,
         onError: @escaping @Sendable (String) -> Void, also: @escaping @Sendable () -> Void = {}
     ) {
         self.database = database
         self.log = log
         self.batches = batches
+        self.sync = sync
         self.onError = onError
         self.also = also
     }
@@ -61,7 +64,7 @@ public struct AlertLogOutbox: AlertSink {
 
     /// Writes the alert log's waiting events now.
     public func deliverPending() {
-        do { try log.deliverPending(from: database, batches: batches) } catch { onError("\(error)") }
+        do { try log.deliverPending(from: database, batches: batches, sync: sync) } catch { onError("\(error)") }
         also()
     }
 }
@@ -115,15 +118,39 @@ public final class AlertLogFile: Sendable {
     /// (a full disk) is ended with a newline and its event written again in full. Throws, with
     /// the cursor unmoved, when the file cannot be opened or written. Returns the lines written.
     /// At most `batches` transactions: what is left waits for the next delivery.
+    ///
+    /// Without `sync` the lines are written but neither synced nor counted: the cursor stays,
+    /// and the next delivery finds them at the end of the file and goes on after them. The
+    /// daemon's committing thread writes so, for an alert line at once without two more syncs
+    /// in its path; its log deliverer, a few times a second, syncs the file and moves the
+    /// cursor. A power cut in between loses lines the cursor never counted: they are written
+    /// again.
     @discardableResult
-    public func deliverPending(from database: GatewayDatabase, batch: Int = 200, batches: Int = .max) throws -> Int {
+    public func deliverPending(
+        from database: GatewayDatabase, batch: Int = 200, batches: Int = .max, sync: Bool = true
+    ) throws -> Int {
         var total = 0
         for _ in 0..<batches {
-            let count = try database.write { db in try deliverBatch(limit: batch, db) }
+            let count = try database.write { db in try deliverBatch(limit: batch, sync: sync, db) }
             total += count
             if count < batch { break }
         }
         return total
+    }
+
+    /// ``reopen()`` for the daemon, whose committing thread writes without counting: under the
+    /// write lock, the lines the old file holds past the cursor are synced and counted first,
+    /// so the new file goes on after them instead of repeating them. If that fails (the old
+    /// file or the database), the path is opened again all the same.
+    public func reopen(countingIn database: GatewayDatabase) throws {
+        do {
+            try database.write { db in
+                _ = try deliverBatch(limit: 0, sync: true, db)
+                try reopen()
+            }
+        } catch {
+            try reopen()
+        }
     }
 
     /// Makes this file the one the log's cursor counts in: the daemon's, at its start. A ccmctl
@@ -136,7 +163,7 @@ public final class AlertLogFile: Sendable {
     /// `path` made absolute (a relative one is relative to the working directory).
     var absolutePath: String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
-    private func deliverBatch(limit: Int, _ db: Database) throws -> Int {
+    private func deliverBatch(limit: Int, sync: Bool, _ db: Database) throws -> Int {
         let cursor = try AlertOutbox.cursor(.log, db)
         let target = try AlertOutbox.target(.log, db)
         guard target == nil || target == absolutePath else {
@@ -167,7 +194,17 @@ public final class AlertLogFile: Sendable {
                 }
             }
             let through = events.last?.eventID ?? from
-            if through > cursor { try AlertOutbox.advance(.log, to: through, db) }
+            // The cursor moves only past lines on disk: those just written, and those a writer
+            // left unsynced (the daemon's committing thread, or one that died after its write).
+            if sync, through > cursor {
+                guard fsync(fd) == 0 else {
+                    let error = Self.ioError("write to", path)
+                    close(fd)
+                    fd = -1
+                    throw error
+                }
+                try AlertOutbox.advance(.log, to: through, db)
+            }
             return events.count
         }
     }
@@ -210,7 +247,7 @@ public final class AlertLogFile: Sendable {
         return (nil, partial)
     }
 
-    /// Appends `bytes` and flushes them to disk.
+    /// Appends `bytes` (not synced).
     static func write(_ bytes: [UInt8], to fd: Int32, path: String) throws {
         var done = 0
         while done < bytes.count {
@@ -219,7 +256,6 @@ public final class AlertLogFile: Sendable {
             guard count > 0 else { throw ioError("write to", path) }
             done += count
         }
-        guard fsync(fd) == 0 else { throw ioError("write to", path) }
     }
 
     static func ioError(_ verb: String, _ path: String) -> StoreError {

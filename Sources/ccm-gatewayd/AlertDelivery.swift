@@ -51,10 +51,11 @@ struct AlertDeliveryService: Service {
     let mqtt: MQTTAlertSink?
     let wakeups: AlertWakeups
     var poll: Duration = .seconds(2)
-    /// The journal's and MQTT's passes start at most this often. Each pass is a write
-    /// transaction (one fsync) moving the sink's cursor; under a burst of alerts, one pass per
-    /// commit would hold the write lock the MQTT lanes and the alert log wait for, for sinks
-    /// that promise at least once, not at once. The alert log's passes are not spaced.
+    /// Each sink's passes start at most this often. Each pass is a write transaction (one
+    /// fsync) moving the sink's cursor; under a burst of alerts, one pass per commit would hold
+    /// the write lock the MQTT lanes wait for. The journal and MQTT promise at least once, not
+    /// at once; the alert log's lines are written at once by the committing thread, and its
+    /// passes sync them and move its cursor (and write what that thread could not).
     var spacing: Duration = .milliseconds(50)
     let logger: Logger
     /// Where each sink's deliveries (write transactions, file writes) run, off the cooperative pool.
@@ -66,7 +67,7 @@ struct AlertDeliveryService: Service {
 
     func run() async throws {
         await withDiscardingTaskGroup { group in
-            group.addTask { await deliver("log", wakeups.log, on: queues.log, deliverLog) }
+            group.addTask { await deliver("log", wakeups.log, on: queues.log, spacing: spacing, deliverLog) }
             group.addTask {
                 await deliver("journal", wakeups.journal, on: queues.journal, spacing: spacing, deliverJournal)
             }

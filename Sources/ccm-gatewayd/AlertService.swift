@@ -115,7 +115,7 @@ struct AlertService: Service {
             }
         }
         do {
-            try alertLog.reopen()
+            try alertLog.reopen(countingIn: pipeline.database)
             logger.notice("alert log reopened", metadata: ["alerts.log": "\(alertLog.path)"])
         } catch {
             logger.error("alert log cannot be reopened", metadata: ["error": "\(error)"])

@@ -78,12 +78,13 @@ struct Gateway {
         // Alert events go to the outbox with their transaction. After each commit that stored
         // some, the committing thread writes the alert log's lines at once (AlertLogOutbox: its
         // own write transaction, exactly once; one batch of lines at most, so that a backlog
-        // an outage left does not hold the sources up), then wakes the deliverers
-        // (AlertDeliveryService: the journal, MQTT, and the log's own deliverer, which writes
-        // the rest, retries what could not be written and reports the outage).
+        // an outage left does not hold the sources up; neither synced nor counted, which the
+        // log's deliverer does), then wakes the deliverers (AlertDeliveryService: the journal,
+        // MQTT, and the log's own deliverer, which syncs and counts those lines, writes the
+        // rest, retries what could not be written and reports the outage).
         let alertWakeups = AlertWakeups()
         let alertSink = AlertSinks([
-            AlertLogOutbox(database: database, log: alertLog, batches: 1, onError: { _ in }), alertWakeups,
+            AlertLogOutbox(database: database, log: alertLog, batches: 1, sync: false, onError: { _ in }), alertWakeups,
         ])
         pipeline = config.pipeline(database: database, templates: templates, sink: alertSink, clock: clock)
         stats = PipelineStats()

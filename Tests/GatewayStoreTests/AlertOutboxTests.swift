@@ -103,6 +103,50 @@ struct AlertOutboxTests {
         #expect(try world.database.alertCursor(.log) == 4)
     }
 
+    @Test(
+        "Written without counting (the daemon's committing thread): the lines are there at once, the cursor moves only at the next counted delivery, and nothing is written twice"
+    )
+    func writtenThenCounted() throws {
+        let world = try committed(3)
+        let path = world.directory.file("alerts.log")
+        let log = AlertLogFile(path: path)
+        #expect(try log.deliverPending(from: world.database, sync: false) == 3)
+        #expect(loggedIDs(path) == [1, 2, 3])
+        #expect(try world.database.alertCursor(.log) == 0, "not counted: the lines were not synced")
+        // The next uncounted writer and another process (ccmctl) go on after the file's last line.
+        try acknowledge(world)
+        #expect(try log.deliverPending(from: world.database, sync: false) == 1)
+        try acknowledge(world)
+        #expect(try AlertLogFile(path: path).deliverPending(from: world.database) == 1)
+        #expect(loggedIDs(path) == [1, 2, 3, 4, 5])
+        #expect(try world.database.alertCursor(.log) == 5, "a counted delivery counts what it found as well")
+        // A counted delivery with nothing new syncs and counts what the uncounted writer left.
+        try acknowledge(world)
+        #expect(try log.deliverPending(from: world.database, sync: false) == 1)
+        #expect(try log.deliverPending(from: world.database) == 0)
+        #expect(try world.database.alertCursor(.log) == 6)
+        #expect(loggedIDs(path) == [1, 2, 3, 4, 5, 6])
+    }
+
+    @Test(
+        "Rotated while lines are uncounted: the daemon's reopen counts them first, so the new file does not repeat them"
+    )
+    func rotatedWhileUncounted() throws {
+        let world = try committed(3)
+        let path = world.directory.file("alerts.log")
+        let log = AlertLogFile(path: path)
+        #expect(try log.deliverPending(from: world.database, sync: false) == 3)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try log.reopen(countingIn: world.database)
+        #expect(try world.database.alertCursor(.log) == 3)
+        try acknowledge(world)
+        #expect(try log.deliverPending(from: world.database, sync: false) == 1)
+        #expect(try log.deliverPending(from: world.database) == 0)
+        #expect(loggedIDs(path + ".1") == [1, 2, 3])
+        #expect(loggedIDs(path) == [4])
+        #expect(try world.database.alertCursor(.log) == 4)
+    }
+
     @Test("In a log longer than the 64 KiB read, the last event line is found behind lines that are no events")
     func longLogWithOtherLines() throws {
         let world = try committed(4)
