@@ -106,6 +106,9 @@ struct Gateway {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: DatabaseWatch(database: database, logger: logger), serviceName: DatabaseWatch.name),
             .init(
+                service: CheckpointService(checkpointer: try WALCheckpointer(database: database), logger: logger),
+                serviceName: CheckpointService.name),
+            .init(
                 service: AlertDeliveryService(
                     database: database, alertLog: alertLog, journal: JournalAlertSink(logger: logger), mqtt: mqttAlerts,
                     wakeups: alertWakeups, logger: logger),
