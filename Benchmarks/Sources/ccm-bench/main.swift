@@ -837,6 +837,11 @@ report += """
       gateway/floor ratio is the cost of deciding; the section below says where that cost goes.
     - **Ingest** is bounded by deciding each reading, the same path. The floor only inserts rows
       it was handed.
+    - **Latency** varies from run to run more than the other figures: every reading of the
+      scenario raises an alert, which is also published to MQTT, and the tail is the CPU that
+      takes from the broker and the daemon on 2 cores, next to the lane's own cycle (deciding,
+      then the commit's fsync). Off that path: the alert log's fsync and cursor commit (the
+      log's deliverer does them) and WAL checkpoints (a connection of their own).
     - **Idle RSS** is almost all file-backed: pages of the executable, the Swift runtime,
       Foundation and ICU that the process has touched. They are shared with other Swift processes
       and the kernel can drop them. The daemon's private memory is the `private` figure.
