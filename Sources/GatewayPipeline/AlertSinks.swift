@@ -138,18 +138,16 @@ public final class AlertLogFile: Sendable {
         return total
     }
 
-    /// ``reopen()`` for the daemon, whose committing thread writes without counting: under the
-    /// write lock, the lines the old file holds past the cursor are synced and counted first,
-    /// so the new file goes on after them instead of repeating them. If that fails (the old
-    /// file or the database), the path is opened again all the same.
+    /// ``reopen()`` for the daemon (SIGHUP), whose committing thread writes without counting:
+    /// under the write lock, the lines the old file holds past the cursor are synced and counted
+    /// first, so the new file goes on after them instead of repeating them. Every delivery does
+    /// the same when it finds the path naming another file than its own (``deliverPending(from:batch:batches:sync:)``);
+    /// this does it now, and syncs and counts what the file holds.
+    /// Throws when the path cannot be opened (the count is kept).
     public func reopen(countingIn database: GatewayDatabase) throws {
-        do {
-            try database.write { db in
-                _ = try deliverBatch(limit: 0, sync: true, db)
-                try reopen()
-            }
-        } catch {
-            try reopen()
+        try database.write { db in _ = try deliverBatch(limit: 0, sync: true, db) }
+        try descriptor.withLock { fd in
+            if fd < 0 { fd = try Self.openFile(path) }
         }
     }
 
@@ -164,7 +162,7 @@ public final class AlertLogFile: Sendable {
     var absolutePath: String { URL(fileURLWithPath: path).standardizedFileURL.path }
 
     private func deliverBatch(limit: Int, sync: Bool, _ db: Database) throws -> Int {
-        let cursor = try AlertOutbox.cursor(.log, db)
+        var cursor = try AlertOutbox.cursor(.log, db)
         let target = try AlertOutbox.target(.log, db)
         guard target == nil || target == absolutePath else {
             throw StoreError(
@@ -174,6 +172,23 @@ public final class AlertLogFile: Sendable {
         }
         if target == nil { try AlertOutbox.claim(.log, target: absolutePath, db) }
         return try descriptor.withLock { fd in
+            if fd >= 0, !Self.path(path, names: fd) {
+                // Rotated or removed since this writer opened it (a ccmctl run across a
+                // logrotate, the daemon before its SIGHUP): what the old file holds past the
+                // cursor is synced and counted, then the lines go to the file at the path, after
+                // its own last line. So no writer repeats there what another wrote to the new
+                // file, nor leaves its uncounted lines to be written again.
+                if let old = try? Self.lastDelivered(fd, path: path, db).id, old > cursor, fsync(fd) == 0 {
+                    try AlertOutbox.advance(.log, to: old, db)
+                    cursor = old
+                }
+                close(fd)
+                fd = -1
+                // A path that cannot be opened now is tried again at the next delivery, which
+                // reports it; this transaction keeps the count.
+                guard let opened = try? Self.openFile(path) else { return 0 }
+                fd = opened
+            }
             if fd < 0 { fd = try Self.openFile(path) }
             let found: (id: Int64?, partial: Bool)
             do { found = try Self.lastDelivered(fd, path: path, db) } catch {
@@ -207,6 +222,14 @@ public final class AlertLogFile: Sendable {
             }
             return events.count
         }
+    }
+
+    /// `path` names the file open at `fd` (not a rotated or removed one).
+    static func path(_ path: String, names fd: Int32) -> Bool {
+        var atPath = stat()
+        var open = stat()
+        guard stat(path, &atPath) == 0, fstat(fd, &open) == 0 else { return false }
+        return atPath.st_dev == open.st_dev && atPath.st_ino == open.st_ino
     }
 
     /// The id of the last event line in the file open at `fd`, when the outbox holds that very

@@ -62,7 +62,7 @@ struct AlertService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in await UnixSignalsSequence(trapping: .sighup).cancelOnGracefulShutdown() {
-                    reload()
+                    await reload()
                 }
             }
             group.addTask {
@@ -89,8 +89,9 @@ struct AlertService: Service {
     /// SIGHUP: systemd is told RELOADING=1 then READY=1. The configuration file is read again:
     /// a bad one is logged with the reason and the one in force stays; a good one gives the
     /// care-plan templates their folder (settings read only at start say so). Then the alert
-    /// log is reopened and the templates reloaded.
-    func reload() {
+    /// log is reopened (on the timer's queue: counting the old file's lines is a write
+    /// transaction, which may wait for ccmctl's) and the templates reloaded.
+    func reload() async {
         var monotonic = timespec()
         clock_gettime(CLOCK_MONOTONIC, &monotonic)
         notify?.send([
@@ -115,7 +116,8 @@ struct AlertService: Service {
             }
         }
         do {
-            try alertLog.reopen(countingIn: pipeline.database)
+            let (alertLog, database) = (self.alertLog, pipeline.database)
+            try await queue.run { try alertLog.reopen(countingIn: database) }
             logger.notice("alert log reopened", metadata: ["alerts.log": "\(alertLog.path)"])
         } catch {
             logger.error("alert log cannot be reopened", metadata: ["error": "\(error)"])

@@ -129,7 +129,7 @@ struct AlertOutboxTests {
     }
 
     @Test(
-        "Rotated while lines are uncounted: the daemon's reopen counts them first, so the new file does not repeat them"
+        "Rotated while lines are uncounted: SIGHUP's reopen counts them first, so the new file does not repeat them"
     )
     func rotatedWhileUncounted() throws {
         let world = try committed(3)
@@ -145,6 +145,32 @@ struct AlertOutboxTests {
         #expect(loggedIDs(path + ".1") == [1, 2, 3])
         #expect(loggedIDs(path) == [4])
         #expect(try world.database.alertCursor(.log) == 4)
+    }
+
+    @Test(
+        "Rotated under two writers, before any SIGHUP: each finds the new file, counts what the old one holds, and nothing is written twice"
+    )
+    func rotatedUnderTwoWriters() throws {
+        let world = try committed(2)
+        let path = world.directory.file("alerts.log")
+        let daemon = AlertLogFile(path: path)
+        // A long ccmctl run that opened the log before the rotation.
+        let ccmctl = AlertLogFile(path: path)
+        #expect(try ccmctl.deliverPending(from: world.database) == 2)
+        try acknowledge(world)
+        #expect(try daemon.deliverPending(from: world.database, sync: false) == 1)
+        try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
+        try acknowledge(world)
+        // The daemon's committing thread: event 3 in the old file is counted, event 4 goes to
+        // the new one, uncounted.
+        #expect(try daemon.deliverPending(from: world.database, sync: false) == 1)
+        #expect(try world.database.alertCursor(.log) == 3)
+        try acknowledge(world)
+        // ccmctl, still holding the old file, goes on in the new one after event 4.
+        #expect(try ccmctl.deliverPending(from: world.database) == 1)
+        #expect(loggedIDs(path + ".1") == [1, 2, 3])
+        #expect(loggedIDs(path) == [4, 5])
+        #expect(try world.database.alertCursor(.log) == 5)
     }
 
     @Test("In a log longer than the 64 KiB read, the last event line is found behind lines that are no events")
