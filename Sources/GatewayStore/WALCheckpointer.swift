@@ -14,19 +14,30 @@ import GRDB
 public final class WALCheckpointer: Sendable {
     private let connection: DatabaseQueue
 
-    /// Pages the writer lets the WAL grow to before it checkpoints in a commit itself (40 MiB
-    /// of 4 KiB pages).
-    public static let writerLimit = 10_000
+    /// Pages the writer lets the WAL grow to before it checkpoints in a commit itself (16 MiB
+    /// of 4 KiB pages). The WAL starts again from its beginning only at a write transaction
+    /// that finds it all copied, which a checkpoint running beside a writer busy without pause
+    /// rarely leaves it: then this is how large the WAL grows, and what a restart after a crash
+    /// reads.
+    public static let writerLimit = 4_000
+
+    /// The size the WAL file is cut back to when it starts again, in bytes.
+    public static let fileLimit = writerLimit * 4096
 
     /// Opens the checkpointer's connection to `database`'s file and raises the writer's
-    /// automatic checkpoint to ``writerLimit``.
+    /// automatic checkpoint to ``writerLimit``. The path is checked to name the database's file
+    /// just before and after opening (SQLite creates a file that is not there).
     public init(database: GatewayDatabase) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.label = "ccm-gateway-checkpoint"
+        try database.checkFile()
         connection = try DatabaseQueue(path: database.path, configuration: configuration)
+        try database.checkFile()
+        try connection.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try database.pool.writeWithoutTransaction {
             try $0.execute(sql: "PRAGMA wal_autocheckpoint = \(Self.writerLimit)")
+            try $0.execute(sql: "PRAGMA journal_size_limit = \(Self.fileLimit)")
         }
     }
 

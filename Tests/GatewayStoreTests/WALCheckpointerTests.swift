@@ -15,6 +15,10 @@ struct WALCheckpointerTests {
             try Int.fetchOne($0, sql: "PRAGMA wal_autocheckpoint")
         }
         #expect(limit == WALCheckpointer.writerLimit)
+        let fileLimit = try world.database.pool.writeWithoutTransaction {
+            try Int.fetchOne($0, sql: "PRAGMA journal_size_limit")
+        }
+        #expect(fileLimit == WALCheckpointer.fileLimit)
         try world.database.write { try $0.execute(sql: "CREATE TABLE scratch (x BLOB)") }
         // 30 commits of about 100 pages each: past SQLite's default of 1,000 pages, the writer
         // would have checkpointed in a commit and started the WAL again.
