@@ -71,8 +71,9 @@ public struct AlertLogOutbox: AlertSink {
 
 /// The append-only alert log: one line per event, each ending with the event's id. Lines come
 /// from the outbox, in id order, exactly once each (``deliverPending(from:batch:)``), written
-/// with `O_APPEND` so that the daemon and `ccmctl` can both append to it. ``reopen()`` (on
-/// SIGHUP) lets logrotate move it away; no copytruncate, which can lose lines.
+/// with `O_APPEND` so that the daemon and `ccmctl` can both append to it. logrotate may move it
+/// away (every writer follows the path to the new file; SIGHUP's ``reopen(countingIn:)`` at
+/// once); no copytruncate, which can lose lines.
 public final class AlertLogFile: Sendable {
     public let path: String
     public let format: AlertLogFormat
@@ -97,17 +98,6 @@ public final class AlertLogFile: Sendable {
         }
     }
 
-    /// Closes and opens the path again: the next line goes to a new file after a rotation. When
-    /// the path cannot be opened (a read-only folder), nothing more goes to the old file either:
-    /// the events wait in the outbox and each delivery tries the path again.
-    public func reopen() throws {
-        try descriptor.withLock { fd in
-            if fd >= 0 { close(fd) }
-            fd = -1
-            fd = try Self.openFile(path)
-        }
-    }
-
     /// Writes every event the outbox holds after the log's cursor, in id order, then moves the
     /// cursor past them, in batches of `batch`, each in one write transaction: the write lock
     /// makes the daemon and ccmctl take turns, so no two processes write the same event. The
@@ -116,7 +106,8 @@ public final class AlertLogFile: Sendable {
     /// event id there (checked against the stored event, so a log from another database is not
     /// trusted) and goes on after it, so each event is in the log exactly once. A line cut short
     /// (a full disk) is ended with a newline and its event written again in full. Throws, with
-    /// the cursor unmoved, when the file cannot be opened or written. Returns the lines written.
+    /// the cursor unmoved, when the file cannot be opened or written (after a rotation, what the
+    /// old file held is counted first). Returns the lines written.
     /// At most `batches` transactions: what is left waits for the next delivery.
     ///
     /// Without `sync` the lines are written but neither synced nor counted: the cursor stays,
@@ -138,12 +129,13 @@ public final class AlertLogFile: Sendable {
         return total
     }
 
-    /// ``reopen()`` for the daemon (SIGHUP), whose committing thread writes without counting:
-    /// under the write lock, the lines the old file holds past the cursor are synced and counted
-    /// first, so the new file goes on after them instead of repeating them. Every delivery does
-    /// the same when it finds the path naming another file than its own (``deliverPending(from:batch:batches:sync:)``);
-    /// this does it now, and syncs and counts what the file holds.
-    /// Throws when the path cannot be opened (the count is kept).
+    /// SIGHUP (logrotate's postrotate): when the path names another file than the one open, the
+    /// lines the old file holds past the cursor are synced and counted, under the write lock, and
+    /// the new file is opened, so it goes on after them instead of repeating them (the daemon's
+    /// committing thread writes without counting). Every delivery does the same when it finds
+    /// the path moved (``deliverPending(from:batch:batches:sync:)``); this does it now, and syncs
+    /// and counts what the file holds. Throws when the path cannot be opened (the count is kept;
+    /// the events wait, and each delivery tries the path again).
     public func reopen(countingIn database: GatewayDatabase) throws {
         try database.write { db in _ = try deliverBatch(limit: 0, sync: true, db) }
         try descriptor.withLock { fd in

@@ -203,7 +203,7 @@ struct AlertLifecycleTests {
         try FileManager.default.moveItem(atPath: path, toPath: path + ".1")
         _ = try world.database.acknowledge(1, by: "nurse", now: World.received)
         try log.deliverPending(from: world.database)  // the new file, without waiting for SIGHUP's reopen
-        try log.reopen()
+        try log.reopen(countingIn: world.database)
         _ = try world.database.snooze(1, for: 3600, by: "nurse", now: World.received)
         try log.deliverPending(from: world.database)
         let rotated = try String(contentsOfFile: path + ".1", encoding: .utf8).split(separator: "\n").compactMap {
