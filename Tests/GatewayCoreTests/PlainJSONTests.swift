@@ -81,20 +81,28 @@ struct PlainJSONTests {
 
     @Test("random numbers convert to the same bits")
     func numbers() {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64(seed: 18)
         var answered = 0
         for _ in 0..<20_000 {
             var text = Bool.random(using: &generator) ? "-" : ""
             let whole = Int.random(in: 0...9, using: &generator)
             text +=
                 whole == 0
-                ? "0" : String((0..<whole).map { i in Character(String(Int.random(in: (i == 0 ? 1 : 0)...9))) })
+                ? "0"
+                : String(
+                    (0..<whole).map { i in Character(String(Int.random(in: (i == 0 ? 1 : 0)...9, using: &generator))) })
             if Bool.random(using: &generator) {
-                text += "." + String((0..<Int.random(in: 1...12)).map { _ in Character(String(Int.random(in: 0...9))) })
+                text +=
+                    "."
+                    + String(
+                        (0..<Int.random(in: 1...12, using: &generator)).map { _ in
+                            Character(String(Int.random(in: 0...9, using: &generator)))
+                        })
             }
             if Int.random(in: 0..<3, using: &generator) == 0 {
                 text +=
-                    ["e", "E"].randomElement()! + ["", "+", "-"].randomElement()! + String(Int.random(in: 0...320))
+                    ["e", "E"].randomElement(using: &generator)! + ["", "+", "-"].randomElement(using: &generator)!
+                    + String(Int.random(in: 0...320, using: &generator))
             }
             if Self.check(Array("[\(text)]".utf8)) { answered += 1 }
         }
@@ -103,24 +111,30 @@ struct PlainJSONTests {
 
     @Test("random documents and mutated readings")
     func randomDocuments() {
-        var generator = SystemRandomNumberGenerator()
+        var generator = SplitMix64(seed: 18)
         let pieces = [
             "a", "é", "\\n", "\\\"", "\\\\", "\\/", "😀", " ", "\\t", "Z", "\\u0041", "\u{7F}", "ü",
         ]
         func string() -> String {
-            "\"" + (0..<Int.random(in: 0...4)).map { _ in pieces.randomElement()! }.joined() + "\""
+            "\""
+                + (0..<Int.random(in: 0...4, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }
+                .joined() + "\""
         }
         func value(_ depth: Int) -> String {
             switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
             case 0: return "null"
-            case 1: return Bool.random() ? "true" : "false"
-            case 2: return String(Double.random(in: -1e6...1e6))
-            case 3: return String(Int.random(in: -100_000...100_000))
+            case 1: return Bool.random(using: &generator) ? "true" : "false"
+            case 2: return String(Double.random(in: -1e6...1e6, using: &generator))
+            case 3: return String(Int.random(in: -100_000...100_000, using: &generator))
             case 4: return string()
-            case 5: return "[" + (0..<Int.random(in: 0...3)).map { _ in value(depth + 1) }.joined(separator: ",") + "]"
+            case 5:
+                return "["
+                    + (0..<Int.random(in: 0...3, using: &generator)).map { _ in value(depth + 1) }.joined(
+                        separator: ",") + "]"
             default:
                 return "{"
-                    + (0..<Int.random(in: 0...3)).map { _ in string() + ":" + value(depth + 1) }.joined(separator: ", ")
+                    + (0..<Int.random(in: 0...3, using: &generator)).map { _ in string() + ":" + value(depth + 1) }
+                    .joined(separator: ", ")
                     + "}"
             }
         }
@@ -134,12 +148,26 @@ struct PlainJSONTests {
             for _ in 0..<Int.random(in: 1...3, using: &generator) {
                 let at = Int.random(in: 0..<bytes.count, using: &generator)
                 switch Int.random(in: 0..<3, using: &generator) {
-                case 0: bytes[at] = alphabet.randomElement()!
+                case 0: bytes[at] = alphabet.randomElement(using: &generator)!
                 case 1: bytes.remove(at: at)
-                default: bytes.insert(alphabet.randomElement()!, at: at)
+                default: bytes.insert(alphabet.randomElement(using: &generator)!, at: at)
                 }
             }
             Self.check(bytes)
         }
+    }
+}
+
+/// A seeded generator (SplitMix64), so that a failure of the random tests above can be run
+/// again; the fuzzer (Fuzz/native.swift) explores at random.
+struct SplitMix64: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }
